@@ -1,0 +1,216 @@
+// The CPU contract: everything guest software (src/kernel, src/user) may use of the
+// machine. It is what an AArch64 core offers to code running on it: loads and stores
+// at virtual or physical addresses, system registers, TLB maintenance, exceptions,
+// WFI/WFE/SEV, SMC for firmware (PSCI). Nothing else of src/hw is visible to the guest.
+//
+// Guest code is TypeScript running on the host and charged in virtual time. Each
+// core runs one generator, `CoreMain`, supplied by the kernel at boot (and by PSCI
+// CPU_ON for secondaries). It yields to the machine when it waits for an interrupt
+// or gives up its time slice; the machine interleaves cores and device events in
+// virtual-time order.
+
+export type SysRegName =
+  | 'SCTLR_EL1'
+  | 'TCR_EL1'
+  | 'TTBR0_EL1'
+  | 'TTBR1_EL1'
+  | 'MAIR_EL1'
+  | 'CONTEXTIDR_EL1'
+  | 'ESR_EL1'
+  | 'FAR_EL1'
+  | 'ELR_EL1'
+  | 'SPSR_EL1'
+  | 'VBAR_EL1'
+  | 'TPIDR_EL1'
+  | 'TPIDR_EL0'
+  | 'DAIF'
+  | 'CurrentEL'
+  | 'ID_AA64MMFR0_EL1'
+  | 'ID_AA64MMFR1_EL1'
+  | 'ID_AA64MMFR2_EL1'
+  | 'ID_AA64PFR0_EL1'
+  | 'MIDR_EL1'
+  | 'MPIDR_EL1'
+  | 'CNTFRQ_EL0'
+  | 'CNTVCT_EL0'
+  | 'CNTV_CTL_EL0'
+  | 'CNTV_CVAL_EL0'
+  // GICv3 CPU interface (system-register interface)
+  | 'ICC_IAR1_EL1'
+  | 'ICC_EOIR1_EL1'
+  | 'ICC_PMR_EL1'
+  | 'ICC_IGRPEN1_EL1'
+  | 'ICC_SRE_EL1'
+  | 'ICC_CTLR_EL1'
+  | 'ICC_RPR_EL1'
+  | 'ICC_HPPIR1_EL1'
+  | 'ICC_SGI1R_EL1';
+
+/** TLB maintenance operations (the Inner Shareable forms broadcast to every core). */
+export type TlbiOp =
+  | 'VMALLE1IS' // all entries, all ASIDs
+  | 'VMALLE1' // local core only
+  | 'ASIDE1IS' // arg: ASID << 48
+  | 'VAE1IS' // arg: ASID << 48 | VA[55:12]
+  | 'VALE1IS' // last level only
+  | 'VAAE1IS' // arg: VA[55:12], any ASID
+  | 'VAALE1IS'
+  | 'RVAE1IS' // arg: range encoding (ASID, TG, SCALE, NUM, TTL, BaseADDR)
+  | 'RVALE1IS'
+  | 'RVAAE1IS';
+
+export const enum ExceptionLevel {
+  EL0 = 0,
+  EL1 = 1,
+}
+
+/** What a core yields to the machine. */
+export type CoreYield =
+  /** Wait for interrupt: the core sleeps until an IRQ is pending for it. */
+  | 'wfi'
+  /** Wait for event: sleeps until SEV, an interrupt, or the event register is set. */
+  | 'wfe'
+  /** The time slice ends; the core stays runnable. */
+  | 'yield';
+
+/** The code a core runs: the kernel's per-CPU main loop. */
+export type CoreMain = (cpu: ArchCpu) => Generator<CoreYield, void, void>;
+
+/** The exception vector table the kernel installs (what VBAR_EL1 points at). */
+export interface ExceptionVectors {
+  /**
+   * Synchronous exception (data/instruction abort, SVC, ...). ESR_EL1, FAR_EL1 and
+   * ELR_EL1 describe it. Returning means ERET: the faulting access is retried.
+   * Throwing unwinds the interrupted guest code (the kernel kills the task).
+   */
+  sync(cpu: ArchCpu, from: ExceptionLevel): void;
+  /** IRQ: taken at the next access or charge while DAIF.I is clear. */
+  irq(cpu: ArchCpu, from: ExceptionLevel): void;
+  /**
+   * SVC #0 from EL0: the system-call entry (ESR_EL1.EC = 0x15). `args` are x0..x5 and
+   * `nr` is x8, as the arm64 Linux ABI passes them. A generator, because a system call
+   * may block; it yields whatever the kernel's scheduler understands and returns x0.
+   */
+  svc(cpu: ArchCpu, nr: number, args: readonly number[]): Generator<unknown, number, unknown>;
+}
+
+/** A fault reported by a try* access instead of an exception (the kernel's fixup path). */
+export interface AccessFault {
+  /** ESR_EL1 value the access would have produced (EC, ISS with DFSC/WnR). */
+  readonly esr: number;
+  /** Faulting virtual address. */
+  readonly far: number;
+}
+
+export interface VirtAccessOptions {
+  /** Write access (default read). */
+  readonly write?: boolean;
+  /** Check with EL0 permissions (LDTR/STTR, as copy_to/from_user does). */
+  readonly unprivileged?: boolean;
+}
+
+export interface ArchCpu {
+  /** Core number (MPIDR_EL1.Aff0). */
+  readonly id: number;
+  /** Current exception level. The kernel sets EL0 around user code with `setEl`. */
+  readonly el: ExceptionLevel;
+  setEl(el: ExceptionLevel): void;
+
+  // ---- time ----
+  /** This core's virtual time in ns. */
+  now(): number;
+  /** Charges `ns` of guest work. Device events fall due on the way; IRQs may be taken. */
+  charge(ns: number): void;
+  /** Cost table of the machine (ns per modelled operation), read-only for the guest. */
+  readonly cost: Readonly<Record<string, number>>;
+
+  // ---- system registers (64-bit values as bigint at this edge) ----
+  readSysreg(name: SysRegName): bigint;
+  writeSysreg(name: SysRegName, value: bigint | number): void;
+
+  // ---- TLB maintenance and barriers ----
+  tlbi(op: TlbiOp, arg?: bigint | number): void;
+  dsb(): void;
+  isb(): void;
+
+  // ---- virtual accesses through the MMU at the current EL ----
+  // A fault takes a synchronous exception to the installed vectors, then retries.
+  ld8(va: number): number;
+  ld16(va: number): number;
+  ld32(va: number): number;
+  /** 64-bit load as a Number (exact below 2^53: pointers, lengths). */
+  ld64(va: number): number;
+  /** 64-bit load as a bigint (full value). */
+  ld64n(va: number): bigint;
+  st8(va: number, v: number): void;
+  st16(va: number, v: number): void;
+  st32(va: number, v: number): void;
+  st64(va: number, v: number | bigint): void;
+  /** Bulk copy from virtual memory (faults as above). */
+  readVirt(va: number, dst: Uint8Array, dstOff?: number, len?: number): void;
+  writeVirt(va: number, src: Uint8Array, srcOff?: number, len?: number): void;
+
+  /**
+   * Fault-returning variants: the access stops at the first fault and returns it
+   * (nothing is taken to the vectors). This is the exception-table fixup path of
+   * copy_from_user/copy_to_user. Returns undefined when the whole access succeeded.
+   */
+  tryReadVirt(va: number, dst: Uint8Array, dstOff: number, len: number, opts?: VirtAccessOptions): AccessFault | undefined;
+  tryWriteVirt(va: number, src: Uint8Array, srcOff: number, len: number, opts?: VirtAccessOptions): AccessFault | undefined;
+  /**
+   * Translates `va` as the current regime would (AT S1E1R/W, S1E0R/W): returns the PA or a fault.
+   * Writes PAR_EL1 semantics into the result.
+   */
+  at(va: number, opts?: VirtAccessOptions): { pa: number } | AccessFault;
+
+  // ---- physical accesses (the kernel's linear map) ----
+  // A bus error takes a synchronous external abort.
+  ldPhys8(pa: number): number;
+  ldPhys16(pa: number): number;
+  ldPhys32(pa: number): number;
+  ldPhys64(pa: number): number;
+  ldPhys64n(pa: number): bigint;
+  stPhys8(pa: number, v: number): void;
+  stPhys16(pa: number, v: number): void;
+  stPhys32(pa: number, v: number): void;
+  stPhys64(pa: number, v: number | bigint): void;
+  readPhys(pa: number, dst: Uint8Array, dstOff?: number, len?: number): void;
+  writePhys(pa: number, src: Uint8Array, srcOff?: number, len?: number): void;
+  /** Fills physical memory with a byte value (DC ZVA loops, memset of a page). */
+  fillPhys(pa: number, value: number, len: number): void;
+
+  // ---- exceptions, events, firmware ----
+  /**
+   * SVC #0 from EL0: switches to EL1, runs the installed `svc` vector (which may block)
+   * and returns to EL0 with its result, charging the syscall cost.
+   */
+  svc(nr: number, ...args: number[]): Generator<unknown, number, unknown>;
+  /** Installs the vector table; VBAR_EL1 holds `vbar`. */
+  setVectors(vbar: number, vectors: ExceptionVectors): void;
+  /** True when an IRQ is pending for this core (whatever DAIF says). */
+  irqPending(): boolean;
+  /** Signals an event to all cores (SEV). */
+  sev(): void;
+  /**
+   * Secure monitor call, as PSCI uses it (SMC Calling Convention). x0 is the function
+   * id; returns x0. CPU_ON passes the secondary's `CoreMain` as the entry point.
+   */
+  smc(functionId: number, x1?: number | bigint, x2?: number | bigint | CoreMain, x3?: number | bigint): number;
+}
+
+/** PSCI 1.0 function ids (DEN0022). */
+export const PSCI = {
+  VERSION: 0x84000000,
+  CPU_OFF: 0x84000002,
+  CPU_ON_64: 0xc4000003,
+  SYSTEM_OFF: 0x84000008,
+  SYSTEM_RESET: 0x84000009,
+} as const;
+
+export const PSCI_RET = {
+  SUCCESS: 0,
+  NOT_SUPPORTED: -1,
+  INVALID_PARAMETERS: -2,
+  DENIED: -3,
+  ALREADY_ON: -4,
+} as const;

@@ -1,0 +1,143 @@
+// DMA ports: how a bus master's transactions reach memory. A port carries the
+// master's StreamID; each transaction may carry a SubstreamID (PASID) with SSV and
+// the PCIe attributes (privileged, instruction). When an IOMMU sits on the master's
+// path the port translates through it page by page, and copies whole runs with
+// `Uint8Array.set`.
+
+import type { PhysicalBus } from './bus.js';
+import { TraceKind } from '../../trace/record.js';
+
+export enum DmaStatus {
+  Ok = 0,
+  /** The IOMMU terminated the transaction (abort): the master sees an error response. */
+  Abort = 1,
+  /** The IOMMU holds the transaction (stall model): wait for `onStallEnd`. */
+  Stalled = 2,
+  /** Nothing decodes the physical address, or the target refused it. */
+  BusError = 3,
+}
+
+/** Per-transaction attributes. Reused objects: do not keep references. */
+export interface DmaAttrs {
+  /** SubstreamID (PASID), meaningful when ssv is true. */
+  ssid: number;
+  ssv: boolean;
+  /** PCIe "privileged mode requested" / AXI APROT[0]. */
+  priv: boolean;
+  /** Instruction fetch (AXI APROT[2]). */
+  exec: boolean;
+}
+
+export const DEFAULT_DMA_ATTRS: Readonly<DmaAttrs> = Object.freeze({ ssid: 0, ssv: false, priv: false, exec: false });
+
+/** Result of translating one address: written by the IOMMU into a reused object. */
+export class IommuResult {
+  /** Output physical address. */
+  pa = 0;
+  /** Bytes from `pa` that share this translation (to the end of the page or block). */
+  span = 0;
+}
+
+/**
+ * What the SMMU (or any IOMMU) offers a DMA port. `translate` decides one access:
+ * Ok (with `out.pa`/`out.span`), Abort, or Stalled. A stalled transaction is later
+ * resolved through the port's `stallEnded` callback: retry or abort.
+ */
+export interface Iommu {
+  translate(
+    port: DmaPort,
+    iova: number,
+    write: boolean,
+    attrs: Readonly<DmaAttrs>,
+    out: IommuResult,
+  ): DmaStatus;
+}
+
+/** Receives the end of a stall: `retry` true means replay the transaction. */
+export type StallEndCallback = (retry: boolean) => void;
+
+/** A PCIe page request interface (PRI) response delivered to the requesting function. */
+export type PageResponseCallback = (prgIndex: number, responseCode: number, ssid: number, ssv: boolean) => void;
+
+export class DmaPort {
+  /** Set by the machine when an IOMMU is on this master's path. */
+  iommu: Iommu | undefined;
+  /** Called by the IOMMU when a stalled transaction of this port is resumed or terminated. */
+  onStallEnd: StallEndCallback | undefined;
+  /** Called by the IOMMU when a PRI_RESP for this function arrives. */
+  onPageResponse: PageResponseCallback | undefined;
+  /** Transactions that ended in Abort or BusError since reset. */
+  faults = 0;
+  readonly initiator: number;
+  private readonly tr = new IommuResult();
+
+  constructor(
+    readonly bus: PhysicalBus,
+    readonly name: string,
+    /** StreamID: PCI requester ID mapped by `iommu-map`, or the platform device's id. */
+    public sid: number,
+  ) {
+    this.initiator = bus.trace.initiatorId(name);
+  }
+
+  /**
+   * Reads `len` bytes at bus address `iova` into `dst[dstOff..]`. On anything but Ok
+   * the copy stops at the failing page; `this.done` says how many bytes arrived.
+   */
+  read(iova: number, dst: Uint8Array, dstOff: number, len: number, attrs: Readonly<DmaAttrs> = DEFAULT_DMA_ATTRS): DmaStatus {
+    return this.transfer(iova, dst, dstOff, len, false, attrs);
+  }
+
+  write(iova: number, src: Uint8Array, srcOff: number, len: number, attrs: Readonly<DmaAttrs> = DEFAULT_DMA_ATTRS): DmaStatus {
+    return this.transfer(iova, src, srcOff, len, true, attrs);
+  }
+
+  /** Bytes moved by the last read/write before it stopped. */
+  done = 0;
+
+  private transfer(iova: number, buf: Uint8Array, off: number, len: number, write: boolean, attrs: Readonly<DmaAttrs>): DmaStatus {
+    const bus = this.bus;
+    const trace = bus.trace;
+    this.done = 0;
+    while (this.done < len) {
+      const addr = iova + this.done;
+      let pa = addr;
+      let span = len - this.done;
+      if (this.iommu !== undefined) {
+        const st = this.iommu.translate(this, addr, write, attrs, this.tr);
+        if (st !== DmaStatus.Ok) {
+          if (st !== DmaStatus.Stalled) this.faults++;
+          return st;
+        }
+        pa = this.tr.pa;
+        if (this.tr.span < span) span = this.tr.span;
+      }
+      const ok = write
+        ? bus.writeFrom(pa, buf, off + this.done, span, this.initiator)
+        : bus.readInto(pa, buf, off + this.done, span, this.initiator);
+      if (trace.on) {
+        const at = off + this.done;
+        const head = buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24);
+        trace.record(write ? TraceKind.DmaWrite : TraceKind.DmaRead, this.initiator, this.sid, attrs.ssv ? attrs.ssid : -1, addr, pa, span, span >= 4 ? head >>> 0 : buf[at]!);
+      }
+      if (!ok) {
+        this.faults++;
+        return DmaStatus.BusError;
+      }
+      this.done += span;
+    }
+    return DmaStatus.Ok;
+  }
+
+  /** A 32-bit write such as an MSI: one transaction, translated like any other. */
+  write32(iova: number, value: number, attrs: Readonly<DmaAttrs> = DEFAULT_DMA_ATTRS): DmaStatus {
+    const b = scratch4;
+    b[0] = value & 0xff;
+    b[1] = (value >>> 8) & 0xff;
+    b[2] = (value >>> 16) & 0xff;
+    b[3] = (value >>> 24) & 0xff;
+    return this.write(iova, b, 0, 4, attrs);
+  }
+}
+
+const scratch4 = new Uint8Array(4);

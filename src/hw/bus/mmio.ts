@@ -1,0 +1,33 @@
+// The contract between the bus and a memory-mapped device.
+
+export type AccessSize = 1 | 2 | 4 | 8;
+
+/**
+ * One in-flight MMIO access. The bus owns a single instance and reuses it, so an
+ * access allocates nothing. 64-bit values travel as lo/hi 32-bit halves.
+ */
+export class MmioAccess {
+  lo = 0;
+  hi = 0;
+  /** Set by a device that answers with a slave error (SLVERR); the initiator sees an abort. */
+  error = false;
+  /** Trace id of the bus master making the access. */
+  initiator = 0;
+
+  reset(initiator: number, lo = 0, hi = 0): this {
+    this.lo = lo;
+    this.hi = hi;
+    this.error = false;
+    this.initiator = initiator;
+    return this;
+  }
+}
+
+/** A device region on the bus. Offsets are relative to the region base. */
+export interface MmioDevice {
+  readonly name: string;
+  /** Fill `acc.lo` (and `acc.hi` for 8-byte reads); set `acc.error` to abort. */
+  mmioRead(offset: number, size: AccessSize, acc: MmioAccess): void;
+  /** Consume `acc.lo` (and `acc.hi` for 8-byte writes); set `acc.error` to abort. */
+  mmioWrite(offset: number, size: AccessSize, acc: MmioAccess): void;
+}

@@ -88,7 +88,7 @@ export class PhysicalBus {
    * Loads `size` bytes at `pa` for `initiator`. Returns the low 32 bits (8-byte loads
    * leave the high half in `this.hi`); sets `this.error` on a bus error (value 0).
    */
-  load(pa: number, size: AccessSize, initiator: number): number {
+  load(pa: number, size: AccessSize, initiator: number, streamId = NO_SID): number {
     this.error = false;
     const ram = this.ram;
     const off = pa - ram.base;
@@ -107,7 +107,7 @@ export class PhysicalBus {
     }
     const r = this.findRegion(pa);
     if (r === undefined || pa + size > r.base + r.size) return this.fail(pa, size, false, initiator, 'decode');
-    const acc = this.acc.reset(initiator);
+    const acc = this.acc.reset(initiator, 0, 0, streamId);
     r.device.mmioRead(pa - r.base, size, acc);
     if (acc.error) return this.fail(pa, size, false, initiator, 'slave');
     const lo = size === 4 || size === 8 ? acc.lo >>> 0 : acc.lo & (size === 1 ? 0xff : 0xffff);
@@ -117,7 +117,7 @@ export class PhysicalBus {
   }
 
   /** Stores `size` bytes at `pa`; `hi` is the top half of an 8-byte store. */
-  store(pa: number, size: AccessSize, lo: number, hi: number, initiator: number): void {
+  store(pa: number, size: AccessSize, lo: number, hi: number, initiator: number, streamId = NO_SID): void {
     this.error = false;
     const ram = this.ram;
     const off = pa - ram.base;
@@ -144,7 +144,7 @@ export class PhysicalBus {
       return;
     }
     const mask = size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
-    const acc = this.acc.reset(initiator, (lo & mask) >>> 0, size === 8 ? hi >>> 0 : 0);
+    const acc = this.acc.reset(initiator, (lo & mask) >>> 0, size === 8 ? hi >>> 0 : 0, streamId);
     if (this.trace.on) this.trace.record(TraceKind.MmioWrite, initiator, NO_SID, NO_SSID, pa, pa, size, acc.lo, 0, acc.hi);
     r.device.mmioWrite(pa - r.base, size, acc);
     if (acc.error) this.fail(pa, size, true, initiator, 'slave');
@@ -165,13 +165,13 @@ export class PhysicalBus {
    * Bulk read of physical memory into `dst`. RAM runs copy with `set`; MMIO is read
    * a byte at a time. Returns false on a bus error (the rest of `dst` is zeroed).
    */
-  readInto(pa: number, dst: Uint8Array, dstOff: number, len: number, initiator: number): boolean {
+  readInto(pa: number, dst: Uint8Array, dstOff: number, len: number, initiator: number, streamId = NO_SID): boolean {
     if (this.isRam(pa, len)) {
       this.ram.readInto(pa - this.ram.base, dst, dstOff, len);
       return true;
     }
     if ((len === 4 || len === 8 || len === 2) && pa % len === 0) {
-      const lo = this.load(pa, len, initiator);
+      const lo = this.load(pa, len, initiator, streamId);
       if (this.error) {
         dst.fill(0, dstOff, dstOff + len);
         return false;
@@ -180,7 +180,7 @@ export class PhysicalBus {
       return true;
     }
     for (let i = 0; i < len; i++) {
-      dst[dstOff + i] = this.load(pa + i, 1, initiator);
+      dst[dstOff + i] = this.load(pa + i, 1, initiator, streamId);
       if (this.error) {
         dst.fill(0, dstOff + i, dstOff + len);
         return false;
@@ -190,7 +190,7 @@ export class PhysicalBus {
   }
 
   /** Bulk write of `src[srcOff..srcOff+len)` to physical memory. Returns false on a bus error. */
-  writeFrom(pa: number, src: Uint8Array, srcOff: number, len: number, initiator: number): boolean {
+  writeFrom(pa: number, src: Uint8Array, srcOff: number, len: number, initiator: number, streamId = NO_SID): boolean {
     if (this.isRam(pa, len)) {
       this.ram.writeFrom(pa - this.ram.base, src, srcOff, len);
       return true;
@@ -202,11 +202,11 @@ export class PhysicalBus {
         if (i < 4) lo |= src[srcOff + i]! << (8 * i);
         else hi |= src[srcOff + i]! << (8 * (i - 4));
       }
-      this.store(pa, len, lo >>> 0, hi >>> 0, initiator);
+      this.store(pa, len, lo >>> 0, hi >>> 0, initiator, streamId);
       return !this.error;
     }
     for (let i = 0; i < len; i++) {
-      this.store(pa + i, 1, src[srcOff + i]!, 0, initiator);
+      this.store(pa + i, 1, src[srcOff + i]!, 0, initiator, streamId);
       if (this.error) return false;
     }
     return true;

@@ -113,8 +113,8 @@ export class DmaPort {
         if (this.tr.span < span) span = this.tr.span;
       }
       const ok = write
-        ? bus.writeFrom(pa, buf, off + this.done, span, this.initiator)
-        : bus.readInto(pa, buf, off + this.done, span, this.initiator);
+        ? bus.writeFrom(pa, buf, off + this.done, span, this.initiator, this.sid)
+        : bus.readInto(pa, buf, off + this.done, span, this.initiator, this.sid);
       if (trace.on) {
         const at = off + this.done;
         const head = buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24);

@@ -13,12 +13,18 @@ export class MmioAccess {
   error = false;
   /** Trace id of the bus master making the access. */
   initiator = 0;
+  /**
+   * StreamID of a DMA master (sideband, like AXI AxUSER carrying the requester's
+   * DeviceID to a GICv3 ITS); 0xffffffff for CPUs and the test bench.
+   */
+  streamId = 0xffffffff;
 
-  reset(initiator: number, lo = 0, hi = 0): this {
+  reset(initiator: number, lo = 0, hi = 0, streamId = 0xffffffff): this {
     this.lo = lo;
     this.hi = hi;
     this.error = false;
     this.initiator = initiator;
+    this.streamId = streamId;
     return this;
   }
 }

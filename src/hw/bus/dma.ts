@@ -51,6 +51,17 @@ export interface Iommu {
     attrs: Readonly<DmaAttrs>,
     out: IommuResult,
   ): DmaStatus;
+  /** Present when the IOMMU accepts PCIe page requests (an SMMU with PRI). */
+  readonly pri?: PageRequestSink;
+}
+
+/**
+ * Receives a PCIe Page Request Message (PCIe Base 4.0 10.4.1) from a function: the
+ * SMMU queues it in its PRI queue. Returns false when it is not accepted. The answer
+ * comes back later through the port's `onPageResponse`.
+ */
+export interface PageRequestSink {
+  request(port: DmaPort, addr: number, ssid: number, ssv: boolean, read: boolean, write: boolean, exec: boolean, priv: boolean, prgIndex: number, last: boolean): boolean;
 }
 
 /** Receives the end of a stall: `retry` true means replay the transaction. */
@@ -127,6 +138,18 @@ export class DmaPort {
       this.done += span;
     }
     return DmaStatus.Ok;
+  }
+
+  /**
+   * Sends a Page Request Message for the page holding `addr` to the IOMMU's page
+   * request interface; false when there is none or it refused the request.
+   */
+  pageRequest(addr: number, ssid: number, ssv: boolean, read: boolean, write: boolean, exec: boolean, priv: boolean, prgIndex: number, last: boolean): boolean {
+    const pri = this.iommu?.pri;
+    if (pri === undefined) return false;
+    const trace = this.bus.trace;
+    if (trace.on) trace.record(TraceKind.PageRequest, this.initiator, this.sid, ssv ? ssid : -1, addr, 0, 0, (read ? 1 : 0) | (write ? 2 : 0) | (exec ? 4 : 0) | (priv ? 8 : 0) | (last ? 16 : 0), prgIndex);
+    return pri.request(this, addr, ssid, ssv, read, write, exec, priv, prgIndex, last);
   }
 
   /** A 32-bit write such as an MSI: one transaction, translated like any other. */

@@ -31,6 +31,12 @@ export const DEFAULT_COST = {
   zipDecompressBytesPerNsPerCore: 0.25,
   /** ZIP engine: fixed per-request overhead (SQE fetch, setup, write-back). */
   zipRequestOverheadNs: 1_000,
+  /** QM: one mailbox command from the write of the word to busy=0 (Linux polls every 10 us, 1 ms timeout; a few us is typical). */
+  qmMailboxNs: 2_000,
+  /** QM: QM_MEM_START_INIT to MEM_INIT_DONE (SRAM initialisation; Linux allows 1 ms). */
+  qmMemInitNs: 20_000,
+  /** QM: QM_CACHE_WB_START to QM_CACHE_WB_DONE (write back cached SQC/CQC contexts). */
+  qmCacheWriteBackNs: 1_000,
   /** Kernel: handling one anonymous page fault (allocation, zeroing, PTE write). */
   pageFaultNs: 1_000,
   /** Kernel: copying one byte between user and kernel (memcpy at ~10 GB/s). */

@@ -1,0 +1,523 @@
+// The buddy allocator (mm/page_alloc.c): zones NORMAL and MOVABLE over the memory
+// node, free_area[0..MAX_PAGE_ORDER] per zone, split on allocation (expand), merge
+// with the buddy on free (__free_one_page), watermarks (__setup_per_zone_wmarks) and
+// the slow path that wakes kswapd, compacts and reclaims before failing.
+//
+// A "struct page *" is its PFN here; -1 stands for NULL.
+
+import { thisCpu } from '../../arch/index.js';
+import {
+  __GFP_DIRECT_RECLAIM,
+  __GFP_KSWAPD_RECLAIM,
+  __GFP_MOVABLE,
+  __GFP_ZERO,
+  gfp_zone,
+  type GfpFlags,
+  ZONE_MOVABLE,
+  ZONE_NORMAL,
+} from './gfp.js';
+import { PgData, type MemRange, type Zone } from './mmzone.js';
+import {
+  MAX_ORDER_NR_PAGES,
+  MAX_PAGE_ORDER,
+  MemMap,
+  MemSection,
+  PAGE_SIZE,
+  PAGES_PER_SECTION,
+  PFN_SECTION_SHIFT,
+  PG_buddy,
+  PG_dirty,
+  PG_hole,
+  PG_lru,
+  PG_mlocked,
+  PG_reserved,
+  PG_zeroed,
+} from './page.js';
+import { count_vm_event, count_vm_events, VM, vm_stat, vmstat_reset } from './vmstat.js';
+
+/** PG_head: first page of a multi-page allocation; `private` holds the order. */
+export const PG_head = 1 << 20;
+
+export interface MemInitOptions {
+  /** Memory ranges from the DTB /memory nodes. */
+  memory: readonly MemRange[];
+  /** Ranges that are not given to the allocator: DTB, initramfs, kernel image, firmware. */
+  reserved?: readonly MemRange[];
+  /** `movablecore=`: bytes of ZONE_MOVABLE at the top of memory (default: 25% of RAM). */
+  movablecore?: number;
+  /** `kernelcore=`: bytes kept out of ZONE_MOVABLE (wins over movablecore). */
+  kernelcore?: number;
+  /**
+   * RAM outside the reserved ranges reads as zero at kernel entry (true for the
+   * emulator's fresh RAM): pages never handed out skip the __GFP_ZERO memset.
+   */
+  ramIsZero?: boolean;
+}
+
+/** Reclaim and compaction, wired by mm_core_init so the buddy can be tested alone. */
+export interface AllocSlowpathOps {
+  wakeup_kswapd(zone: Zone, order: number): void;
+  wakeup_kcompactd(order: number): void;
+  /** Direct compaction (try_to_compact_pages): true when a block of `order` may now be free. */
+  try_to_compact_pages(order: number, gfp: GfpFlags): boolean;
+  /** Direct reclaim (try_to_free_pages): pages freed. */
+  try_to_free_pages(order: number, gfp: GfpFlags): number;
+}
+
+let NODE: PgData | undefined;
+let slowpath: AllocSlowpathOps | undefined;
+/** Watermark scaling in 1/10000 of managed pages (vm.watermark_scale_factor). */
+let watermark_scale_factor = 10;
+
+/** NODE_DATA(0): the node, after mem_init. */
+export function NODE_DATA(): PgData {
+  if (NODE === undefined) throw new Error('mm: mem_init() has not run');
+  return NODE;
+}
+
+export function mem_map(): MemMap {
+  return NODE_DATA().mem_map;
+}
+
+export function set_alloc_slowpath_ops(ops: AllocSlowpathOps | undefined): void {
+  slowpath = ops;
+}
+
+/**
+ * free_area_init + memblock_free_all: builds the node over `memory`, splits it into
+ * ZONE_NORMAL and ZONE_MOVABLE and frees every page not reserved into the buddy.
+ */
+export function mem_init(opts: MemInitOptions): PgData {
+  if (opts.memory.length === 0) throw new Error('mem_init: no memory ranges');
+  const present = opts.memory
+    .map((r) => ({ start: Math.ceil(r.base / PAGE_SIZE), end: Math.floor((r.base + r.size) / PAGE_SIZE) }))
+    .filter((r) => r.end > r.start)
+    .sort((a, b) => a.start - b.start);
+  const start = present[0]!.start;
+  const end = present[present.length - 1]!.end;
+  const total = present.reduce((n, r) => n + r.end - r.start, 0);
+  // find_zone_movable_pfns_for_nodes: kernelcore wins; default keeps 75% in NORMAL.
+  let movablePages: number;
+  if (opts.kernelcore !== undefined) movablePages = Math.max(0, total - Math.floor(opts.kernelcore / PAGE_SIZE));
+  else if (opts.movablecore !== undefined) movablePages = Math.floor(opts.movablecore / PAGE_SIZE);
+  else movablePages = Math.floor(total / 4);
+  let movableStart = Math.max(start, end - movablePages);
+  movableStart = Math.ceil(movableStart / MAX_ORDER_NR_PAGES) * MAX_ORDER_NR_PAGES; // zone boundaries on max-order blocks
+  if (movableStart > end) movableStart = end;
+
+  vmstat_reset();
+  const map = new MemMap(end);
+  const pgdat = new PgData(start, end, movableStart, map, present);
+  NODE = pgdat;
+
+  const reserved = (opts.reserved ?? []).map((r) => ({
+    start: Math.floor(r.base / PAGE_SIZE),
+    end: Math.ceil((r.base + r.size) / PAGE_SIZE),
+  }));
+  const isReserved = (pfn: number): boolean => reserved.some((r) => pfn >= r.start && pfn < r.end);
+  const zeroed = opts.ramIsZero ?? true ? PG_zeroed : 0;
+
+  // Sections wholly inside one memory range with nothing reserved stay unmaterialised:
+  // their max-order blocks go straight to the free lists.
+  const firstSec = start >>> PFN_SECTION_SHIFT;
+  const lastSec = (end - 1) >>> PFN_SECTION_SHIFT;
+  for (let s = firstSec; s <= lastSec; s++) {
+    const s0 = s * PAGES_PER_SECTION;
+    const s1 = s0 + PAGES_PER_SECTION;
+    const whole =
+      present.some((r) => r.start <= s0 && r.end >= s1) && !reserved.some((r) => r.start < s1 && r.end > s0);
+    if (whole) {
+      for (let pfn = s0; pfn < s1; pfn += MAX_ORDER_NR_PAGES) {
+        const z = pgdat.page_zone(pfn);
+        z.free_area[MAX_PAGE_ORDER]!.addTail(pfn);
+        z.nr_free_pages += MAX_ORDER_NR_PAGES;
+        z.managed_pages += MAX_ORDER_NR_PAGES;
+      }
+      continue;
+    }
+    const sec = map.sec(s0);
+    for (let pfn = Math.max(s0, start); pfn < Math.min(s1, end); pfn++) {
+      const i = pfn & (PAGES_PER_SECTION - 1);
+      if (!pgdat.pfn_valid(pfn)) {
+        sec.flags[i] = PG_hole | PG_reserved;
+      } else if (isReserved(pfn)) {
+        sec.flags[i] = PG_reserved;
+        sec.refcount[i] = 1;
+      } else {
+        sec.flags[i] = zeroed;
+        const z = pgdat.page_zone(pfn);
+        z.managed_pages++;
+        free_one_page(pgdat, z, pfn, 0, true);
+      }
+    }
+    for (let pfn = s0; pfn < s1; pfn++) if (pfn < start || pfn >= end) sec.flags[pfn & (PAGES_PER_SECTION - 1)] = PG_hole | PG_reserved;
+  }
+  vm_stat[VM.nr_free_pages] = pgdat.node_zones.reduce((n, z) => n + z.nr_free_pages, 0);
+  map.onMaterialise = (nr, sec) => materialiseFreeSection(nr, sec, zeroed);
+  setup_per_zone_wmarks();
+  return pgdat;
+}
+
+/** A section seen for the first time was all free max-order blocks: say so in its mem_map. */
+function materialiseFreeSection(nr: number, sec: MemSection, zeroed: number): void {
+  if (zeroed) sec.flags.fill(zeroed);
+  for (let i = 0; i < PAGES_PER_SECTION; i += MAX_ORDER_NR_PAGES) {
+    sec.flags[i]! |= PG_buddy;
+    sec.private[i] = MAX_PAGE_ORDER;
+  }
+  void nr;
+}
+
+/** __setup_per_zone_wmarks with min_free_kbytes = sqrt(lowmem_kbytes * 16) (init_per_zone_wmark_min). */
+export function setup_per_zone_wmarks(): void {
+  const pgdat = NODE_DATA();
+  const normal = pgdat.node_zones[ZONE_NORMAL]!;
+  const lowmemKb = (normal.managed_pages * PAGE_SIZE) / 1024;
+  const minFreeKb = Math.min(Math.max(Math.floor(Math.sqrt(lowmemKb * 16)), 128), 262144);
+  const pagesMin = Math.floor((minFreeKb * 1024) / PAGE_SIZE);
+  for (const z of pgdat.node_zones) {
+    let min: number;
+    if (z.idx === ZONE_MOVABLE) {
+      // highmem/movable zones get a small reserve: managed/1024 clamped to [32, 128]
+      min = Math.min(Math.max(Math.floor(z.managed_pages / 1024), 32), 128);
+    } else {
+      min = normal.managed_pages === 0 ? 0 : pagesMin;
+    }
+    if (z.managed_pages === 0) min = 0;
+    const delta = Math.max(min >> 2, Math.floor((z.managed_pages * watermark_scale_factor) / 10000));
+    z.wmark_min = min;
+    z.wmark_low = min + delta;
+    z.wmark_high = min + 2 * delta;
+  }
+}
+
+export function set_watermark_scale_factor(v: number): void {
+  watermark_scale_factor = v;
+  if (NODE !== undefined) setup_per_zone_wmarks();
+}
+
+function page_is_buddy(map: MemMap, pgdat: PgData, pfn: number, order: number): boolean {
+  if (pfn < pgdat.node_start_pfn || pfn >= pgdat.node_end_pfn) return false;
+  const f = map.flags(pfn);
+  return (f & PG_buddy) !== 0 && map.private_(pfn) === order;
+}
+
+function add_to_free_list(map: MemMap, z: Zone, pfn: number, order: number, tail: boolean): void {
+  map.setFlags(pfn, PG_buddy);
+  map.setPrivate(pfn, order);
+  const l = z.free_area[order]!;
+  if (tail) l.addTail(pfn);
+  else l.addHead(pfn);
+}
+
+function del_page_from_free_list(map: MemMap, z: Zone, pfn: number, order: number): void {
+  z.free_area[order]!.del(pfn);
+  map.clearFlags(pfn, PG_buddy);
+  map.setPrivate(pfn, 0);
+}
+
+/** __free_one_page: merge with free buddies up to MAX_PAGE_ORDER, then list the block. */
+function free_one_page(pgdat: PgData, z: Zone, pfn: number, order: number, tail: boolean): void {
+  const map = pgdat.mem_map;
+  const npages = 1 << order;
+  while (order < MAX_PAGE_ORDER) {
+    const buddy = pfn ^ (1 << order);
+    if (!z.contains(buddy) || !page_is_buddy(map, pgdat, buddy, order)) break;
+    del_page_from_free_list(map, z, buddy, order);
+    pfn &= ~(1 << order);
+    order++;
+  }
+  add_to_free_list(map, z, pfn, order, tail);
+  z.nr_free_pages += npages;
+}
+
+/** expand(): split a block of `high` order down to `low`, freeing the upper halves. */
+function expand(map: MemMap, z: Zone, pfn: number, low: number, high: number): void {
+  let size = 1 << high;
+  while (high > low) {
+    high--;
+    size >>= 1;
+    add_to_free_list(map, z, pfn + size, high, false);
+  }
+}
+
+/** __rmqueue_smallest: the smallest free block of at least `order`, split down. */
+function rmqueue(pgdat: PgData, z: Zone, order: number): number {
+  const map = pgdat.mem_map;
+  for (let o = order; o <= MAX_PAGE_ORDER; o++) {
+    const l = z.free_area[o]!;
+    const pfn = l.head;
+    if (pfn < 0) continue;
+    del_page_from_free_list(map, z, pfn, o);
+    expand(map, z, pfn, order, o);
+    z.nr_free_pages -= 1 << order;
+    return pfn;
+  }
+  return -1;
+}
+
+/** __zone_watermark_ok: enough free pages above `mark`, and a free block of `order`. */
+export function zone_watermark_ok(z: Zone, order: number, mark: number): boolean {
+  const free = z.nr_free_pages - ((1 << order) - 1);
+  if (free <= mark) return false;
+  if (order === 0) return true;
+  for (let o = order; o <= MAX_PAGE_ORDER; o++) if (z.free_area[o]!.count > 0) return true;
+  return false;
+}
+
+/** Zones an allocation may use, highest first (the zonelist). */
+function zonelist(pgdat: PgData, gfp: GfpFlags): Zone[] {
+  return gfp_zone(gfp) === ZONE_MOVABLE ? [pgdat.node_zones[ZONE_MOVABLE]!, pgdat.node_zones[ZONE_NORMAL]!] : [pgdat.node_zones[ZONE_NORMAL]!];
+}
+
+const WMARK_MIN = 0;
+const WMARK_LOW = 1;
+
+function get_page_from_freelist(pgdat: PgData, gfp: GfpFlags, order: number, wmark: number): number {
+  for (const z of zonelist(pgdat, gfp)) {
+    if (z.managed_pages === 0) continue;
+    const mark = wmark === WMARK_LOW ? z.wmark_low : z.wmark_min;
+    if (!zone_watermark_ok(z, order, mark)) continue;
+    const pfn = rmqueue(pgdat, z, order);
+    if (pfn >= 0) {
+      prep_new_page(pgdat, z, pfn, order, gfp);
+      return pfn;
+    }
+  }
+  return -1;
+}
+
+function prep_new_page(pgdat: PgData, z: Zone, pfn: number, order: number, gfp: GfpFlags): void {
+  const map = pgdat.mem_map;
+  const n = 1 << order;
+  vm_stat[VM.nr_free_pages]! -= n;
+  count_vm_events(z.idx === ZONE_MOVABLE ? VM.pgalloc_movable : VM.pgalloc_normal, n);
+  const zero = (gfp & __GFP_ZERO) !== 0;
+  let cpu: ReturnType<typeof thisCpu> | undefined;
+  for (let i = 0; i < n; i++) {
+    const p = pfn + i;
+    if (zero && !map.testFlags(p, PG_zeroed)) {
+      cpu ??= thisCpu();
+      cpu.fillPhys(p * PAGE_SIZE, 0, PAGE_SIZE);
+    }
+    map.clearFlags(p, ~0);
+    map.setRefcount(p, i === 0 ? 1 : 0);
+  }
+  if (order > 0) {
+    map.setFlags(pfn, PG_head);
+    map.setPrivate(pfn, order);
+  }
+}
+
+/**
+ * alloc_pages(gfp, order) (__alloc_pages): returns the first PFN of 2^order pages
+ * with refcount 1, or -1. Below the low watermark kswapd is woken; then the min
+ * watermark is tried; allocations that may sleep compact (order > 0) and reclaim.
+ */
+export function alloc_pages(order: number, gfp: GfpFlags): number {
+  const pgdat = NODE_DATA();
+  if (!(order >= 0 && order <= MAX_PAGE_ORDER)) return -1;
+  let pfn = get_page_from_freelist(pgdat, gfp, order, WMARK_LOW);
+  if (pfn >= 0) return pfn;
+  // __alloc_pages_slowpath
+  if (gfp & __GFP_KSWAPD_RECLAIM && slowpath !== undefined) {
+    for (const z of zonelist(pgdat, gfp)) slowpath.wakeup_kswapd(z, order);
+    if (order > 0) slowpath.wakeup_kcompactd(order);
+  }
+  pfn = get_page_from_freelist(pgdat, gfp, order, WMARK_MIN);
+  if (pfn >= 0) return pfn;
+  if (!(gfp & __GFP_DIRECT_RECLAIM) || slowpath === undefined) return -1;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    if (order > 0) {
+      count_vm_event(VM.compact_stall);
+      if (slowpath.try_to_compact_pages(order, gfp)) {
+        pfn = get_page_from_freelist(pgdat, gfp, order, WMARK_MIN);
+        if (pfn >= 0) {
+          count_vm_event(VM.compact_success);
+          return pfn;
+        }
+      }
+      count_vm_event(VM.compact_fail);
+    }
+    count_vm_event(gfp & __GFP_MOVABLE ? VM.allocstall_movable : VM.allocstall_normal);
+    const freed = slowpath.try_to_free_pages(order, gfp);
+    pfn = get_page_from_freelist(pgdat, gfp, order, WMARK_MIN);
+    if (pfn >= 0) return pfn;
+    if (freed === 0 && order === 0) break;
+  }
+  return -1;
+}
+
+/** alloc_page(gfp). */
+export function alloc_page(gfp: GfpFlags): number {
+  return alloc_pages(0, gfp);
+}
+
+/** __get_free_pages: the physical address of 2^order pages, or -1. */
+export function __get_free_pages(gfp: GfpFlags, order: number): number {
+  const pfn = alloc_pages(order, gfp);
+  return pfn < 0 ? -1 : pfn * PAGE_SIZE;
+}
+
+export function get_zeroed_page(gfp: GfpFlags): number {
+  return __get_free_pages(gfp | __GFP_ZERO, 0);
+}
+
+/** Gives 2^order pages starting at `pfn` back to the buddy (free_pages_prepare + __free_one_page). */
+export function free_pages_to_buddy(pfn: number, order: number): void {
+  const pgdat = NODE_DATA();
+  const map = pgdat.mem_map;
+  const n = 1 << order;
+  for (let i = 0; i < n; i++) {
+    const p = pfn + i;
+    const sec = map.sec(p);
+    const j = p & (PAGES_PER_SECTION - 1);
+    sec.flags[j] = 0;
+    sec.refcount[j] = 0;
+    sec.mapcount[j] = 0;
+    sec.private[j] = 0;
+    sec.mapping[j] = 0;
+    sec.index[j] = 0;
+  }
+  const z = pgdat.page_zone(pfn);
+  free_one_page(pgdat, z, pfn, order, false);
+  vm_stat[VM.nr_free_pages]! += n;
+  count_vm_events(VM.pgfree, n);
+}
+
+/** __free_pages(page, order): drops a reference; the block is freed when it was the last. */
+export function __free_pages(pfn: number, order: number): void {
+  const map = mem_map();
+  if (map.refAdd(pfn, -1) === 0) free_pages_to_buddy(pfn, order);
+}
+
+/** free_pages(addr, order) for a physical address from __get_free_pages. */
+export function free_pages(pa: number, order: number): void {
+  __free_pages(Math.floor(pa / PAGE_SIZE), order);
+}
+
+/** get_page(). */
+export function get_page(pfn: number): void {
+  mem_map().refAdd(pfn, 1);
+}
+
+/** page_count(). */
+export function page_count(pfn: number): number {
+  return mem_map().refcount(pfn);
+}
+
+/** Hooks run when a user page is freed by put_page (the LRU and swap cache live elsewhere). */
+export interface PageFreeHooks {
+  /** Removes the page from its LRU list (folio_del_from_lru via __folio_put). */
+  del_from_lru(pfn: number): void;
+}
+let freeHooks: PageFreeHooks | undefined;
+export function set_page_free_hooks(h: PageFreeHooks | undefined): void {
+  freeHooks = h;
+}
+
+/** put_page(): drops a reference; on the last one the page leaves the LRU and is freed (__folio_put). */
+export function put_page(pfn: number): void {
+  const map = mem_map();
+  const c = map.refAdd(pfn, -1);
+  if (c > 0) return;
+  if (c < 0) {
+    // A double put: keep the allocator consistent rather than freeing twice (Linux: VM_BUG_ON_PAGE).
+    map.setRefcount(pfn, 0);
+    return;
+  }
+  const f = map.flags(pfn);
+  if (f & PG_lru) freeHooks?.del_from_lru(pfn);
+  if (f & PG_mlocked) vm_stat[VM.nr_mlock]! -= 1;
+  if (f & PG_dirty) map.clearFlags(pfn, PG_dirty);
+  const order = f & PG_head ? map.private_(pfn) : 0;
+  free_pages_to_buddy(pfn, order);
+}
+
+/** Free pages per order of a zone (/proc/buddyinfo). */
+export function buddyinfo(): string {
+  const pgdat = NODE_DATA();
+  let out = '';
+  for (const z of pgdat.node_zones) {
+    out += `Node 0, zone ${z.name.padStart(8)}`;
+    for (const l of z.free_area) out += ` ${String(l.count).padStart(6)}`;
+    out += '\n';
+  }
+  return out;
+}
+
+/** Total free pages of the node. */
+export function nr_free_pages(): number {
+  return vm_stat[VM.nr_free_pages]!;
+}
+
+export function totalram_pages(): number {
+  const pgdat = NODE_DATA();
+  return pgdat.node_zones.reduce((n, z) => n + z.managed_pages, 0);
+}
+
+/**
+ * The allocator consistency check the fuzzers run: every free block is listed once,
+ * aligned, in the right zone and order, and every page of the node is either inside
+ * exactly one free block or in use (refcount > 0, reserved, or a tail of an in-use
+ * multi-page block). Returns the problems found (empty when consistent).
+ */
+export function check_page_alloc_consistency(maxErrors = 20): string[] {
+  const pgdat = NODE_DATA();
+  const map = pgdat.mem_map;
+  const start = pgdat.node_start_pfn;
+  const span = pgdat.node_end_pfn - start;
+  const free = new Uint8Array(span);
+  const errs: string[] = [];
+  const err = (s: string): void => {
+    if (errs.length < maxErrors) errs.push(s);
+  };
+  let totalFree = 0;
+  for (const z of pgdat.node_zones) {
+    let zoneFree = 0;
+    for (let o = 0; o <= MAX_PAGE_ORDER; o++) {
+      const l = z.free_area[o]!;
+      let n = 0;
+      for (let pfn = l.head; pfn >= 0; pfn = l.next(pfn)) {
+        if (++n > span) {
+          err(`zone ${z.name} order ${o}: free list loops`);
+          break;
+        }
+        if (!z.contains(pfn) || !z.contains(pfn + (1 << o) - 1)) err(`pfn 0x${pfn.toString(16)} order ${o} outside zone ${z.name}`);
+        if (pfn & ((1 << o) - 1)) err(`pfn 0x${pfn.toString(16)} misaligned for order ${o}`);
+        if (map.isMaterialised(pfn) && (!map.testFlags(pfn, PG_buddy) || map.private_(pfn) !== o)) {
+          err(`pfn 0x${pfn.toString(16)} on order-${o} list without PG_buddy/order`);
+        }
+        for (let i = 0; i < 1 << o; i++) {
+          const p = pfn + i - start;
+          if (free[p]) err(`pfn 0x${(pfn + i).toString(16)} free twice`);
+          free[p] = 1;
+          if (map.refcount(pfn + i) !== 0) err(`free pfn 0x${(pfn + i).toString(16)} has refcount ${map.refcount(pfn + i)}`);
+        }
+        zoneFree += 1 << o;
+      }
+      if (n !== l.count) err(`zone ${z.name} order ${o}: count ${l.count} but ${n} listed`);
+    }
+    if (zoneFree !== z.nr_free_pages) err(`zone ${z.name}: nr_free_pages ${z.nr_free_pages} but ${zoneFree} listed`);
+    totalFree += zoneFree;
+  }
+  if (totalFree !== vm_stat[VM.nr_free_pages]) err(`NR_FREE_PAGES ${vm_stat[VM.nr_free_pages]} but ${totalFree} listed`);
+  for (let pfn = start; pfn < pgdat.node_end_pfn; pfn++) {
+    if (!map.isMaterialised(pfn)) {
+      const secEnd = ((pfn >>> PFN_SECTION_SHIFT) + 1) * PAGES_PER_SECTION;
+      for (; pfn < Math.min(secEnd, pgdat.node_end_pfn); pfn++) if (!free[pfn - start]) err(`untouched pfn 0x${pfn.toString(16)} not free`);
+      pfn--;
+      continue;
+    }
+    if (free[pfn - start]) continue;
+    const f = map.flags(pfn);
+    if (f & PG_reserved) continue;
+    const rc = map.refcount(pfn);
+    if (rc <= 0) {
+      err(`pfn 0x${pfn.toString(16)} neither free nor in use (refcount ${rc})`);
+      continue;
+    }
+    if (f & PG_head) pfn += (1 << map.private_(pfn)) - 1;
+  }
+  return errs;
+}

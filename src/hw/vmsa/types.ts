@@ -60,6 +60,8 @@ export interface DescriptorReader {
 /** Filled by `walk`. Reused by callers; fields are only meaningful as documented. */
 export class WalkResult {
   fault: WalkFault = WalkFault.None;
+  /** The stage of the walk that filled this result (selects the permission model). */
+  stage: 1 | 2 = 1;
   /** Level at which the walk ended (leaf level, or the level that faulted). */
   level = 0;
   /** Output address for the input address (PA, or IPA for a nested stage 1). */

@@ -1,0 +1,223 @@
+// The VMSAv8-64 translation-table walker shared by the CPU MMU and the SMMU
+// (Arm ARM DDI 0487, chapter D8 "The AArch64 Virtual Memory System Architecture").
+// Stage 1 and stage 2, 4K/16K/64K granules, 48-bit input and output addresses
+// (no FEAT_LPA/LPA2, no FEAT_TTST, no hardware AF/dirty update, no FEAT_HPDS).
+// Allocation-free: the caller owns the WalkResult; addresses are Numbers < 2^53.
+
+import { WalkFault, type AccessKind, type DescriptorReader, type WalkConfig, type WalkResult } from './types.js';
+
+const TWO32 = 4294967296;
+/** 2^n for n in [0, 64], so the hot loop never calls Math.pow. */
+const POW2 = new Float64Array(65).map((_, i) => 2 ** i);
+
+// Descriptor bits (D8.3 "Translation table descriptor formats"), low word.
+const DESC_VALID = 1 << 0;
+const DESC_TABLE = 1 << 1; // table (levels 0-2) or page (level 3); 0 = block
+const DESC_AF = 1 << 10;
+const DESC_NG = 1 << 11;
+// High word (bit n of the descriptor is bit n-32 here).
+const DESC_HI_OA_MASK = 0xffff; // OA[47:32]
+const DESC_HI_DBM = 1 << (51 - 32);
+const DESC_HI_PXN = 1 << (53 - 32);
+const DESC_HI_UXN = 1 << (54 - 32);
+const DESC_HI_PXNTABLE = 1 << (59 - 32);
+const DESC_HI_UXNTABLE = 1 << (60 - 32);
+const DESC_HI_APTABLE0 = 1 << (61 - 32); // no EL0 access below this table
+const DESC_HI_APTABLE1 = 1 << (62 - 32); // no write access below this table
+
+/** D8.2.6: TxSZ values outside [16, 39] are treated as the nearest limit (no FEAT_LVA, no FEAT_TTST). */
+export const MIN_TXSZ = 16;
+export const MAX_TXSZ = 39;
+
+/** The largest output address this walker can produce: 48 bits (D8.3: OA[47:n] in the descriptor). */
+export const MAX_OA_BITS = 48;
+
+/**
+ * Start level of a stage 1 walk (D8.2.6): enough levels to resolve an input of
+ * `64 - tsz` bits, each level resolving `granuleShift - 3` bits.
+ */
+export function s1StartLevel(granuleShift: number, tsz: number): number {
+  const ia = 64 - clampTsz(tsz);
+  const stride = granuleShift - 3;
+  return 4 - Math.ceil((ia - granuleShift) / stride);
+}
+
+/**
+ * Start level of a stage 2 walk from VTCR.SL0 (D8.2.7, Table D8-12/13/14), or -1 when
+ * SL0 is reserved for the granule or inconsistent with T0SZ (AArch64.S2InvalidSL /
+ * AArch64.S2InconsistentSL: the start level must resolve 1 to stride+4 bits, i.e.
+ * at most 16 concatenated tables).
+ */
+export function s2StartLevel(granuleShift: number, sl0: number, tsz: number): number {
+  let start: number;
+  if (granuleShift === 12) start = sl0 === 0 ? 2 : sl0 === 1 ? 1 : sl0 === 2 ? 0 : -1; // SL0=3 needs FEAT_TTST
+  else start = sl0 === 0 ? 3 : sl0 === 1 ? 2 : sl0 === 2 ? 1 : -1; // 16K SL0=3 needs LPA2; 64K reserved
+  if (start < 0) return -1;
+  const stride = granuleShift - 3;
+  const bits = 64 - clampTsz(tsz) - (granuleShift + (3 - start) * stride);
+  return bits >= 1 && bits <= stride + 4 ? start : -1;
+}
+
+function clampTsz(tsz: number): number {
+  return tsz < MIN_TXSZ ? MIN_TXSZ : tsz > MAX_TXSZ ? MAX_TXSZ : tsz;
+}
+
+/**
+ * D8.3.1: block descriptors exist at level 1 and 2 for 4K, and at level 2 only for
+ * 16K and 64K (level 0 for 4K/16K and level 1 for 64K need FEAT_LPA/LPA2).
+ */
+function blockAllowed(granuleShift: number, level: number): boolean {
+  return granuleShift === 12 ? level === 1 || level === 2 : level === 2;
+}
+
+function fail(out: WalkResult, fault: WalkFault, level: number): void {
+  out.fault = fault;
+  out.level = level;
+}
+
+/**
+ * Walks the translation tables for input address `va` (0 <= va < 2^(64-tsz); the
+ * caller has already chosen TTBR0/TTBR1 and removed the upper bits) and fills `out`.
+ * On return `out.fault` is None or the fault with `out.level` the lookup level that
+ * raised it (level 0 for an input out of range or an invalid stage 2 start level,
+ * as AArch64.S1Translate/S2Translate report them).
+ */
+export function walk(reader: DescriptorReader, cfg: WalkConfig, va: number, out: WalkResult): void {
+  out.clear();
+  out.stage = cfg.stage;
+  const g = cfg.granuleShift;
+  const stride = g - 3;
+  const tsz = clampTsz(cfg.tsz);
+  const ia = 64 - tsz;
+  const stage1 = cfg.stage === 1;
+  const start = stage1 ? 4 - Math.ceil((ia - g) / stride) : s2StartLevel(g, cfg.sl0 ?? 0, tsz);
+  // AArch64.S2InvalidSL / S2InconsistentSL / VAIsOutOfRange / IPAIsOutOfRange: level 0.
+  if (start < 0 || !(va >= 0 && va < POW2[ia]!)) return fail(out, WalkFault.Translation, 0);
+
+  const oasLimit = POW2[cfg.oasBits < MAX_OA_BITS ? cfg.oasBits : MAX_OA_BITS]!;
+  // Bits resolved by the start level; more than `stride` means concatenated tables (stage 2).
+  const startBits = ia - (g + (3 - start) * stride);
+  const startBytes = POW2[startBits + 3]!;
+  // D8.2.4: TTBR.BADDR is aligned to the size of the start table; the low bits are RES0.
+  let table = cfg.ttb - (cfg.ttb % startBytes);
+  // AArch64.S1Walk/S2Walk: a base address beyond the output size is an Address size fault at level 0.
+  if (table >= oasLimit) return fail(out, WalkFault.AddressSize, 0);
+
+  const s2 = cfg.s2;
+  let level = start;
+  let nbits = startBits;
+  // Hierarchical attributes accumulated from table descriptors (D8.4.2), stage 1 only.
+  let noEl0 = false;
+  let noWrite = false;
+  let pxnTable = false;
+  let uxnTable = false;
+  for (;;) {
+    const shift = g + (3 - level) * stride;
+    const idx = Math.floor(va / POW2[shift]!) % POW2[nbits]!;
+    let descPa = table + idx * 8;
+    if (s2 !== undefined) {
+      // Nested: the table address is an IPA; a stage 2 fault on it ends the walk.
+      descPa = s2.translateTableAddress(descPa, out);
+      if (descPa < 0) {
+        out.s2Fault = true;
+        if (out.fault === WalkFault.None) out.fault = WalkFault.Translation;
+        return;
+      }
+    }
+    const lo = reader.readDescriptor(descPa);
+    const hi = reader.hi;
+    out.reads++;
+    out.descriptorPa = descPa;
+    if (reader.error) return fail(out, WalkFault.ExternalAbort, level);
+    if ((lo & DESC_VALID) === 0) return fail(out, WalkFault.Translation, level);
+
+    if (level < 3 && (lo & DESC_TABLE) !== 0) {
+      // Table descriptor: next-level table address is OA[47:g].
+      const next = (hi & DESC_HI_OA_MASK) * TWO32 + ((lo >>> g) * POW2[g]!);
+      if (next >= oasLimit) return fail(out, WalkFault.AddressSize, level);
+      if (stage1) {
+        if ((hi & DESC_HI_APTABLE0) !== 0) noEl0 = true;
+        if ((hi & DESC_HI_APTABLE1) !== 0) noWrite = true;
+        if ((hi & DESC_HI_PXNTABLE) !== 0) pxnTable = true;
+        if ((hi & DESC_HI_UXNTABLE) !== 0) uxnTable = true;
+      }
+      table = next;
+      level++;
+      nbits = stride;
+      continue;
+    }
+    // Leaf: a page at level 3 (bits[1:0] = 0b11; 0b01 is reserved there) or a block.
+    if (level === 3 ? (lo & DESC_TABLE) === 0 : !blockAllowed(g, level)) return fail(out, WalkFault.Translation, level);
+    const oa = (hi & DESC_HI_OA_MASK) * TWO32 + (lo >>> shift) * POW2[shift]!;
+    if (oa >= oasLimit) return fail(out, WalkFault.AddressSize, level);
+    out.level = level;
+    out.sizeShift = shift;
+    out.pa = oa + (va % POW2[shift]!);
+    out.af = (lo & DESC_AF) !== 0 || cfg.affd === true;
+    if (stage1) {
+      let ap = (lo >>> 6) & 3;
+      if (noEl0) ap &= ~1;
+      if (noWrite) ap |= 2;
+      out.ap = ap;
+      out.uxn = uxnTable || (hi & DESC_HI_UXN) !== 0;
+      out.pxn = pxnTable || (hi & DESC_HI_PXN) !== 0;
+      out.ng = (lo & DESC_NG) !== 0;
+      out.attrIndx = (lo >>> 2) & 7;
+    } else {
+      out.s2ap = (lo >>> 6) & 3;
+      out.s2xn = (hi >>> (53 - 32)) & 3;
+      out.attrIndx = (lo >>> 2) & 15; // MemAttr[3:0]
+    }
+    out.sw = (hi >>> (55 - 32)) & 15;
+    out.dbm = (hi & DESC_HI_DBM) !== 0;
+    // D8.5.1: no hardware Access flag update; AF=0 faults unless AFFD (SMMU) says otherwise.
+    if (!out.af) return fail(out, WalkFault.AccessFlag, level);
+    return;
+  }
+}
+
+export interface PermissionOptions {
+  /** SCTLR.WXN: writable memory is execute-never. */
+  readonly wxn?: boolean;
+  /** PSTATE.PAN: privileged data accesses to EL0-accessible memory fault. */
+  readonly pan?: boolean;
+}
+
+const NO_OPTIONS: PermissionOptions = Object.freeze({});
+
+/**
+ * Checks `access` against the leaf permissions in `out` (a successful walk). Returns
+ * true when allowed; otherwise sets `out.fault = Permission` (at `out.level`) and
+ * returns false.
+ * Stage 1 (D8.4.1, Table D8-45 "Data access permissions"): AP[2] = read-only,
+ * AP[1] = EL0 access; UXN/PXN, with EL0-writable memory always PXN and WXN making
+ * any writable memory XN; PAN forbids privileged data accesses to EL0-accessible
+ * memory (D8.4.3). Stage 2 (D8.4.1.2): S2AP[0] read, S2AP[1] write, XN[1:0] as
+ * FEAT_XNX defines (0 exec, 1 not at EL1, 2 never, 3 not at EL0).
+ */
+export function checkPermission(out: WalkResult, access: AccessKind, opts: PermissionOptions = NO_OPTIONS): boolean {
+  let ok: boolean;
+  if (out.stage === 2) {
+    if (access.exec) {
+      const xn = out.s2xn;
+      ok = access.priv ? xn === 0 || xn === 3 : xn === 0 || xn === 1;
+    } else {
+      ok = (out.s2ap & (access.write ? 2 : 1)) !== 0;
+    }
+  } else {
+    const ap = out.ap;
+    const writableEl0 = ap === 1;
+    const writable = (ap & 2) === 0;
+    if (access.exec) {
+      if (access.priv) ok = !out.pxn && !writableEl0;
+      else ok = !out.uxn;
+      if (opts.wxn === true && writable) ok = false;
+    } else if (access.priv) {
+      ok = !(opts.pan === true && (ap & 1) !== 0) && (!access.write || writable);
+    } else {
+      ok = (ap & 1) !== 0 && (!access.write || writable);
+    }
+  }
+  if (!ok) out.fault = WalkFault.Permission;
+  return ok;
+}

@@ -28,3 +28,14 @@ export interface KernelImage {
   readonly name: string;
   entry(cpu: ArchCpu, dtbPa: number, rom: ProgramRom): Generator<import('./cpu.js').CoreYield, void, void>;
 }
+
+/**
+ * The code a new thread or forked child runs. A JavaScript generator cannot be
+ * duplicated, so a program hands the kernel its child's continuation by yielding a
+ * `UserThreadStart` just before it calls clone; the child begins there at EL0 with
+ * clone's return value 0 (the "PC" that fork would have copied). `cpu` is the core
+ * the child runs on.
+ */
+export class UserThreadStart {
+  constructor(readonly entry: (cpu: import('./cpu.js').ArchCpu) => Generator<unknown, number, unknown>) {}
+}

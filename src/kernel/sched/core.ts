@@ -1,0 +1,299 @@
+// The scheduler (kernel/sched/core.c in shape): per-core run queues, round robin with
+// a time slice charged in virtual time, the idle loop, and wake-ups.
+//
+// A task is a generator (its "kernel stack"). Whatever a task yields comes back here:
+// `schedule()` yields after setting the task state; a task that yields while still
+// TASK_RUNNING has reached a preemption point and stays runnable. Tasks are placed on
+// a core at creation and stay there, so a task always runs on the same ArchCpu; a
+// wake-up from another core reaches it with a reschedule IPI (SGI), as on arm64.
+
+import { thisCpu, type ArchCpu, type CoreYield, ExceptionLevel } from '../../arch/index.js';
+import { UserThreadStart } from '../../arch/program.js';
+import {
+  TASK_DEAD,
+  TASK_RUNNING,
+  TASK_NORMAL,
+  PF_IDLE,
+  PF_KTHREAD,
+  TaskStruct,
+  Cred,
+  SignalStruct,
+  init_rlimits,
+  type TaskBody,
+} from './task.js';
+
+/** Round-robin slice (sysctl_sched_base_slice is 3 ms on Linux 6.6; 4 ms = one tick at HZ=250). */
+export const SCHED_SLICE_NS = 4_000_000;
+/** How far a core runs ahead before it lets the machine interleave the other cores. */
+export const SCHED_MACHINE_QUANTUM_NS = 50_000;
+
+export class RunQueue {
+  readonly queue: TaskStruct[] = [];
+  curr: TaskStruct;
+  need_resched = false;
+  nr_switches = 0;
+  /** Start of the current task's slice (virtual ns). */
+  slice_start = 0;
+  /** When this core last yielded to the machine. */
+  last_yield = 0;
+  /** Nested IRQ depth (in_interrupt()). */
+  irq_depth = 0;
+  /** A task handed over with `UserThreadStart` just before it calls clone. */
+  online = false;
+  constructor(
+    readonly cpu: number,
+    readonly idle: TaskStruct,
+  ) {
+    this.curr = idle;
+  }
+  get nr_running(): number {
+    return this.queue.length + (this.curr === this.idle ? 0 : 1);
+  }
+}
+
+let runqueues: RunQueue[] = [];
+/** Sends the reschedule IPI to a core (installed by the irqchip driver at boot). */
+let ipiSender: ((cpu: number) => void) | undefined;
+/** Called when a task's body finishes or throws (installed by kernel/exit). */
+let taskDeadHook: ((task: TaskStruct, error: unknown) => void) | undefined;
+/** Per-task hook to switch address spaces (installed by kernel-mm's switch_mm glue). */
+let mmSwitcher: ((cpu: ArchCpu, prev: TaskStruct, next: TaskStruct) => void) | undefined;
+
+/** sched_init: one run queue (and idle task "swapper/N") per possible core. */
+export function sched_init(nrCpus: number): void {
+  runqueues = [];
+  ipiSender = undefined;
+  for (let i = 0; i < nrCpus; i++) {
+    const idle = new TaskStruct(0, 0, i === 0 ? 'swapper/0' : `swapper/${i}`, new Cred(), new SignalStruct(init_rlimits()));
+    idle.flags |= PF_IDLE | PF_KTHREAD;
+    idle.cpu = i;
+    runqueues.push(new RunQueue(i, idle));
+  }
+}
+
+export function set_smp_cross_call(fn: (cpu: number) => void): void {
+  ipiSender = fn;
+}
+
+export function set_task_dead_hook(fn: (task: TaskStruct, error: unknown) => void): void {
+  taskDeadHook = fn;
+}
+
+export function set_mm_switcher(fn: (cpu: ArchCpu, prev: TaskStruct, next: TaskStruct) => void): void {
+  mmSwitcher = fn;
+}
+
+export function nr_cpu_ids(): number {
+  return runqueues.length;
+}
+
+export function cpu_rq(cpu: number): RunQueue {
+  const rq = runqueues[cpu];
+  if (rq === undefined) throw new Error(`sched: no run queue for cpu ${cpu} (sched_init not run?)`);
+  return rq;
+}
+
+export function this_rq(): RunQueue {
+  return cpu_rq(thisCpu().id);
+}
+
+/** The task running on this core (the idle task when none). */
+export function current(): TaskStruct {
+  return cpu_rq(thisCpu().id).curr;
+}
+
+export function in_interrupt(): boolean {
+  return cpu_rq(thisCpu().id).irq_depth > 0;
+}
+
+export function set_current_state(state: number): void {
+  current().state = state;
+}
+
+/**
+ * Picks the core for a new task: the online core with the fewest runnable tasks,
+ * lowest number first (deterministic).
+ */
+export function select_task_rq(): number {
+  let best = -1;
+  let bestLoad = Infinity;
+  for (const rq of runqueues) {
+    if (!rq.online) continue;
+    const load = rq.nr_running;
+    if (load < bestLoad) {
+      best = rq.cpu;
+      bestLoad = load;
+    }
+  }
+  return best < 0 ? 0 : best;
+}
+
+/** try_to_wake_up: makes `task` runnable if its state matches `state`; true when it woke. */
+export function try_to_wake_up(task: TaskStruct, state = TASK_NORMAL): boolean {
+  if ((task.state & state) === 0 || task.state === TASK_DEAD) return false;
+  task.state = TASK_RUNNING;
+  const rq = cpu_rq(task.cpu);
+  if (!task.on_rq && rq.curr !== task) {
+    task.on_rq = true;
+    rq.queue.push(task);
+  }
+  if (task.cpu !== thisCpu().id) {
+    if (ipiSender) ipiSender(task.cpu);
+  } else if (rq.curr !== task) {
+    rq.need_resched = rq.curr === rq.idle ? true : rq.need_resched;
+  }
+  return true;
+}
+
+export function wake_up_process(task: TaskStruct): boolean {
+  return try_to_wake_up(task, TASK_NORMAL);
+}
+
+/** wake_up_new_task: the first enqueue of a task made by fork or kthread_create. */
+export function wake_up_new_task(task: TaskStruct, body: TaskBody): void {
+  task.thread = body;
+  task.state = TASK_RUNNING;
+  task.start_time = thisCpu().now();
+  const rq = cpu_rq(task.cpu);
+  task.on_rq = true;
+  rq.queue.push(task);
+  if (task.cpu !== thisCpu().id && ipiSender) ipiSender(task.cpu);
+}
+
+/** Token a task yields to enter the scheduler. */
+export const SCHEDULE = Symbol('schedule');
+
+/**
+ * schedule(): the caller has set its state (or left it RUNNING to give up the core).
+ * Returns when the task runs again.
+ */
+export function* schedule(): Generator<unknown, void, unknown> {
+  yield SCHEDULE;
+}
+
+/** cond_resched / the syscall-exit preemption check: yield if the slice is over or the core ran far ahead. */
+export function* cond_resched(): Generator<unknown, void, unknown> {
+  const cpu = thisCpu();
+  const rq = cpu_rq(cpu.id);
+  const now = cpu.now();
+  if (rq.need_resched || now - rq.last_yield >= SCHED_MACHINE_QUANTUM_NS || (rq.queue.length > 0 && now - rq.slice_start >= SCHED_SLICE_NS)) {
+    yield SCHEDULE;
+  }
+}
+
+/** sched_yield: go to the back of the queue when others are waiting. */
+export function* yield_task(): Generator<unknown, void, unknown> {
+  this_rq().need_resched = true;
+  yield SCHEDULE;
+}
+
+/** The last `UserThreadStart` a task yielded: what its next clone child runs. */
+const pendingChildStart = new WeakMap<TaskStruct, UserThreadStart>();
+
+export function take_child_start(task: TaskStruct): UserThreadStart | undefined {
+  const s = pendingChildStart.get(task);
+  pendingChildStart.delete(task);
+  return s;
+}
+
+function context_switch(cpu: ArchCpu, rq: RunQueue, next: TaskStruct): void {
+  const prev = rq.curr;
+  rq.curr = next;
+  rq.nr_switches++;
+  rq.need_resched = false;
+  rq.slice_start = cpu.now();
+  if (mmSwitcher && (next.mm !== null || next.active_mm !== null)) mmSwitcher(cpu, prev, next);
+  cpu.writeSysreg('TPIDR_EL0', next.thread_ctx.tpidr_el0);
+}
+
+/**
+ * Runs `next` until it blocks, exits or is preempted. Returns the yields to hand to the
+ * machine (the caller is the per-core loop).
+ */
+function* run_task(cpu: ArchCpu, rq: RunQueue, next: TaskStruct): Generator<CoreYield, void, void> {
+  next.on_rq = false;
+  context_switch(cpu, rq, next);
+  for (;;) {
+    const body = next.thread;
+    if (body === undefined) break;
+    const t0 = cpu.now();
+    cpu.setEl(next.thread_ctx.el === 0 ? ExceptionLevel.EL0 : ExceptionLevel.EL1);
+    let res: IteratorResult<unknown, void>;
+    try {
+      res = body.next();
+    } catch (err) {
+      cpu.setEl(ExceptionLevel.EL1);
+      next.thread = undefined;
+      next.sum_exec_runtime += cpu.now() - t0;
+      if (taskDeadHook) taskDeadHook(next, err);
+      break;
+    }
+    next.thread_ctx.el = cpu.el === ExceptionLevel.EL0 ? 0 : 1;
+    cpu.setEl(ExceptionLevel.EL1);
+    next.sum_exec_runtime += cpu.now() - t0;
+    if (res.done) {
+      next.thread = undefined;
+      if (next.state !== TASK_DEAD && taskDeadHook) taskDeadHook(next, undefined);
+      break;
+    }
+    if (res.value instanceof UserThreadStart) {
+      pendingChildStart.set(next, res.value);
+      continue;
+    }
+    if (next.state !== TASK_RUNNING) break;
+    const now = cpu.now();
+    if (rq.queue.length > 0 && (rq.need_resched || now - rq.slice_start >= SCHED_SLICE_NS)) {
+      next.on_rq = true;
+      rq.queue.push(next);
+      break;
+    }
+    rq.need_resched = false;
+    if (now - rq.last_yield >= SCHED_MACHINE_QUANTUM_NS) {
+      rq.last_yield = now;
+      yield 'yield';
+    }
+  }
+  next.thread_ctx.tpidr_el0 = cpu.readSysreg('TPIDR_EL0');
+  rq.curr = rq.idle;
+}
+
+/** Cost of leaving WFI and re-entering the scheduler (charged so a pending IRQ is taken). */
+const IDLE_EXIT_NS = 20;
+
+/**
+ * cpu_startup_entry: the per-core loop. Runs queued tasks; with none, WFI until an
+ * interrupt (whose handler may queue a task).
+ */
+export function* cpu_startup_entry(cpu: ArchCpu): Generator<CoreYield, void, void> {
+  const rq = cpu_rq(cpu.id);
+  rq.online = true;
+  rq.last_yield = cpu.now();
+  for (;;) {
+    const next = rq.queue.shift();
+    if (next === undefined) {
+      if (!cpu.irqPending()) yield 'wfi';
+      rq.last_yield = cpu.now();
+      cpu.charge(IDLE_EXIT_NS);
+      continue;
+    }
+    if (next.state !== TASK_RUNNING || next.thread === undefined) {
+      next.on_rq = false;
+      continue;
+    }
+    yield* run_task(cpu, rq, next);
+    if (cpu.now() - rq.last_yield >= SCHED_MACHINE_QUANTUM_NS || rq.queue.length === 0) {
+      rq.last_yield = cpu.now();
+      yield 'yield';
+    }
+  }
+}
+
+/** Scheduler IPI handler: the wake-up already queued the task; the loop picks it. */
+export function scheduler_ipi(): void {
+  this_rq().need_resched = true;
+}
+
+/** Every task known to the run queues of all cores (for /proc and debugging). */
+export function for_each_cpu_rq(fn: (rq: RunQueue) => void): void {
+  for (const rq of runqueues) fn(rq);
+}

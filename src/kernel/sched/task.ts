@@ -1,0 +1,233 @@
+// struct task_struct and what hangs off it: credentials, resource limits, signal
+// state (include/linux/sched.h, cred.h, sched/signal.h). Kernel bookkeeping lives in
+// TypeScript objects ("kernel memory"); only what hardware reads is in guest RAM.
+
+import type { MmStruct } from '../mm/mm_types.js';
+import type { FilesStruct, FsStruct } from '../fs/types.js';
+import { WaitQueueHead } from './wait.js';
+
+// Task states (include/linux/sched.h).
+export const TASK_RUNNING = 0x0000;
+export const TASK_INTERRUPTIBLE = 0x0001;
+export const TASK_UNINTERRUPTIBLE = 0x0002;
+export const TASK_STOPPED = 0x0004;
+export const TASK_DEAD = 0x0080;
+export const TASK_KILLABLE = 0x0100 | TASK_UNINTERRUPTIBLE; // TASK_WAKEKILL | UNINTERRUPTIBLE
+export const TASK_WAKEKILL = 0x0100;
+export const TASK_NORMAL = TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE;
+// exit_state
+export const EXIT_ZOMBIE = 0x0020;
+export const EXIT_DEAD = 0x0010;
+
+// task->flags
+export const PF_EXITING = 0x00000004;
+export const PF_KTHREAD = 0x00200000;
+export const PF_IDLE = 0x00000002;
+
+// Capabilities (include/uapi/linux/capability.h).
+export const CAP_CHOWN = 0;
+export const CAP_DAC_OVERRIDE = 1;
+export const CAP_DAC_READ_SEARCH = 2;
+export const CAP_FOWNER = 3;
+export const CAP_KILL = 5;
+export const CAP_SETGID = 6;
+export const CAP_SETUID = 7;
+export const CAP_IPC_LOCK = 14;
+export const CAP_SYS_RAWIO = 17;
+export const CAP_SYS_ADMIN = 21;
+export const CAP_SYS_BOOT = 22;
+export const CAP_SYS_NICE = 23;
+export const CAP_SYS_RESOURCE = 24;
+export const CAP_LAST_CAP = 40;
+/** Every capability bit 0..CAP_LAST_CAP set (a Number: 2^41 - 1 is exact). */
+export const CAP_FULL_SET = 2 ** (CAP_LAST_CAP + 1) - 1;
+
+export function cap_raised(set: number, cap: number): boolean {
+  return Math.floor(set / 2 ** cap) % 2 === 1;
+}
+
+export function cap_drop(set: number, cap: number): number {
+  return cap_raised(set, cap) ? set - 2 ** cap : set;
+}
+
+export function cap_raise(set: number, cap: number): number {
+  return cap_raised(set, cap) ? set : set + 2 ** cap;
+}
+
+/** struct cred: who the task is for permission checks. */
+export class Cred {
+  constructor(
+    public uid = 0,
+    public gid = 0,
+    public euid = 0,
+    public egid = 0,
+    public suid = 0,
+    public sgid = 0,
+    public fsuid = 0,
+    public fsgid = 0,
+    /** cap_effective as a bit set over capability numbers. */
+    public cap_effective = CAP_FULL_SET,
+    public cap_permitted = CAP_FULL_SET,
+  ) {}
+
+  clone(): Cred {
+    return new Cred(this.uid, this.gid, this.euid, this.egid, this.suid, this.sgid, this.fsuid, this.fsgid, this.cap_effective, this.cap_permitted);
+  }
+}
+
+// Resource limits (include/uapi/asm-generic/resource.h).
+export const RLIMIT_CPU = 0;
+export const RLIMIT_FSIZE = 1;
+export const RLIMIT_DATA = 2;
+export const RLIMIT_STACK = 3;
+export const RLIMIT_CORE = 4;
+export const RLIMIT_RSS = 5;
+export const RLIMIT_NPROC = 6;
+export const RLIMIT_NOFILE = 7;
+export const RLIMIT_MEMLOCK = 8;
+export const RLIMIT_AS = 9;
+export const RLIMIT_LOCKS = 10;
+export const RLIMIT_SIGPENDING = 11;
+export const RLIMIT_MSGQUEUE = 12;
+export const RLIMIT_NICE = 13;
+export const RLIMIT_RTPRIO = 14;
+export const RLIMIT_RTTIME = 15;
+export const RLIM_NLIMITS = 16;
+/** RLIM_INFINITY (~0UL at the ABI); the kernel keeps it as Infinity. */
+export const RLIM_INFINITY = Infinity;
+
+export interface Rlimit {
+  rlim_cur: number;
+  rlim_max: number;
+}
+
+/** init_task's limits (include/asm-generic/resource.h INIT_RLIMITS; MLOCK_LIMIT is 8 MiB since 5.16). */
+export function init_rlimits(): Rlimit[] {
+  const r: Rlimit[] = [];
+  for (let i = 0; i < RLIM_NLIMITS; i++) r.push({ rlim_cur: RLIM_INFINITY, rlim_max: RLIM_INFINITY });
+  r[RLIMIT_STACK] = { rlim_cur: 8 * 1024 * 1024, rlim_max: RLIM_INFINITY };
+  r[RLIMIT_CORE] = { rlim_cur: 0, rlim_max: RLIM_INFINITY };
+  r[RLIMIT_NOFILE] = { rlim_cur: 1024, rlim_max: 4096 };
+  r[RLIMIT_MEMLOCK] = { rlim_cur: 8 * 1024 * 1024, rlim_max: 8 * 1024 * 1024 };
+  r[RLIMIT_SIGPENDING] = { rlim_cur: 0, rlim_max: 0 };
+  r[RLIMIT_MSGQUEUE] = { rlim_cur: 819200, rlim_max: 819200 };
+  r[RLIMIT_NICE] = { rlim_cur: 0, rlim_max: 0 };
+  r[RLIMIT_RTPRIO] = { rlim_cur: 0, rlim_max: 0 };
+  return r;
+}
+
+// Signals (include/uapi/asm-generic/signal.h).
+export const SIGHUP = 1;
+export const SIGINT = 2;
+export const SIGQUIT = 3;
+export const SIGILL = 4;
+export const SIGTRAP = 5;
+export const SIGABRT = 6;
+export const SIGBUS = 7;
+export const SIGFPE = 8;
+export const SIGKILL = 9;
+export const SIGUSR1 = 10;
+export const SIGSEGV = 11;
+export const SIGUSR2 = 12;
+export const SIGPIPE = 13;
+export const SIGALRM = 14;
+export const SIGTERM = 15;
+export const SIGCHLD = 17;
+export const SIGCONT = 18;
+export const SIGSTOP = 19;
+export const SIGTSTP = 20;
+export const SIGURG = 23;
+export const SIGWINCH = 28;
+export const _NSIG = 64;
+export const SIG_DFL = 0;
+export const SIG_IGN = 1;
+
+/** struct signal_struct: shared by the threads of a process. */
+export class SignalStruct {
+  /** Shared pending signals, bit (sig-1). Signals 1..31 only; real-time signals are not modelled. */
+  shared_pending = 0;
+  /** Per-signal disposition: SIG_DFL, SIG_IGN (handlers are not modelled). */
+  readonly action: number[] = new Array<number>(_NSIG + 1).fill(SIG_DFL);
+  group_exit = false;
+  group_exit_code = 0;
+  rlim: Rlimit[];
+  /** Threads alive in the group. */
+  live = 1;
+  /** wait4 sleepers of this process (signal->wait_chldexit). */
+  readonly wait_chldexit = new WaitQueueHead('wait_chldexit');
+  constructor(rlim: Rlimit[]) {
+    this.rlim = rlim;
+  }
+}
+
+/** Saved CPU state of a task that is switched out (cpu_context in thread_struct). */
+export interface ThreadStruct {
+  el: 0 | 1;
+  tpidr_el0: bigint;
+}
+
+export type TaskBody = Generator<unknown, void, unknown>;
+
+export class TaskStruct {
+  state = TASK_RUNNING;
+  exit_state = 0;
+  exit_code = 0;
+  /** Signal that tells the parent this child exited (SIGCHLD for fork, 0 for threads). */
+  exit_signal = SIGCHLD;
+  flags = 0;
+  comm: string;
+  pid: number;
+  tgid: number;
+  group_leader: TaskStruct;
+  real_parent: TaskStruct | null = null;
+  readonly children: TaskStruct[] = [];
+  /** Threads of this group, leader first (kept on the leader). */
+  readonly thread_group: TaskStruct[] = [this];
+  cred: Cred;
+  signal: SignalStruct;
+  /** Private pending signals, bit (sig-1). */
+  pending = 0;
+  blocked = 0;
+  mm: MmStruct | null = null;
+  /** The mm whose page tables are live while a kernel thread borrows them. */
+  active_mm: MmStruct | null = null;
+  files: FilesStruct | null = null;
+  fs: FsStruct | null = null;
+  /** Core this task runs on (tasks are placed at creation and stay there). */
+  cpu = 0;
+  on_rq = false;
+  /** The task's kernel stack: its body, resumed by the scheduler. */
+  thread: TaskBody | undefined;
+  readonly thread_ctx: ThreadStruct = { el: 1, tpidr_el0: 0n };
+  set_child_tid = 0;
+  clear_child_tid = 0;
+  /** Virtual ns at creation (start_time), and accumulated run time. */
+  start_time = 0;
+  sum_exec_runtime = 0;
+  /** Process group and session (setpgid/setsid). */
+  pgid: number;
+  sid: number;
+  constructor(pid: number, tgid: number, comm: string, cred: Cred, signal: SignalStruct) {
+    this.pid = pid;
+    this.tgid = tgid;
+    this.comm = comm;
+    this.cred = cred;
+    this.signal = signal;
+    this.group_leader = this;
+    this.pgid = pid;
+    this.sid = pid;
+  }
+
+  get rlim(): Rlimit[] {
+    return this.signal.rlim;
+  }
+}
+
+export function rlimit(task: TaskStruct, resource: number): number {
+  return task.signal.rlim[resource]!.rlim_cur;
+}
+
+/** capable(cap) of a given task (security/commoncap.c cap_capable with the task's cred). */
+export function has_capability(task: TaskStruct, cap: number): boolean {
+  return cap_raised(task.cred.cap_effective, cap);
+}

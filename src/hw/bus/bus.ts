@@ -109,7 +109,7 @@ export class PhysicalBus {
     if (r === undefined || pa + size > r.base + r.size) return this.fail(pa, size, false, initiator, 'decode');
     const acc = this.acc.reset(initiator, 0, 0, streamId);
     r.device.mmioRead(pa - r.base, size, acc);
-    if (acc.error) return this.fail(pa, size, false, initiator, 'slave');
+    if (acc.error) return this.fail(pa, size, false, initiator, acc.decodeError ? 'decode' : 'slave');
     const lo = size === 4 || size === 8 ? acc.lo >>> 0 : acc.lo & (size === 1 ? 0xff : 0xffff);
     this.hi = size === 8 ? acc.hi >>> 0 : 0;
     if (this.trace.on) this.trace.record(TraceKind.MmioRead, initiator, NO_SID, NO_SSID, pa, pa, size, lo, 0, this.hi);
@@ -147,7 +147,7 @@ export class PhysicalBus {
     const acc = this.acc.reset(initiator, (lo & mask) >>> 0, size === 8 ? hi >>> 0 : 0, streamId);
     if (this.trace.on) this.trace.record(TraceKind.MmioWrite, initiator, NO_SID, NO_SSID, pa, pa, size, acc.lo, 0, acc.hi);
     r.device.mmioWrite(pa - r.base, size, acc);
-    if (acc.error) this.fail(pa, size, true, initiator, 'slave');
+    if (acc.error) this.fail(pa, size, true, initiator, acc.decodeError ? 'decode' : 'slave');
   }
 
   private fail(pa: number, size: number, write: boolean, initiator: number, reason: 'decode' | 'slave'): number {

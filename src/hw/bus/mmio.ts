@@ -11,6 +11,11 @@ export class MmioAccess {
   hi = 0;
   /** Set by a device that answers with a slave error (SLVERR); the initiator sees an abort. */
   error = false;
+  /**
+   * Set with `error` by a bridge that forwards nothing at this address (a PCIe window
+   * hole): the initiator sees a decode error (DECERR) rather than SLVERR.
+   */
+  decodeError = false;
   /** Trace id of the bus master making the access. */
   initiator = 0;
   /**
@@ -23,6 +28,7 @@ export class MmioAccess {
     this.lo = lo;
     this.hi = hi;
     this.error = false;
+    this.decodeError = false;
     this.initiator = initiator;
     this.streamId = streamId;
     return this;

@@ -1,0 +1,392 @@
+// A DMA test device register-compatible with QEMU's iommu-testdev (hw/misc/
+// iommu-testdev.c, docs/specs/iommu-testdev.rst): PCI 1b36:0005, BAR0 of 32-bit
+// registers. Software programs an IOVA, a length and the physical address the IOVA
+// should translate to, arms the doorbell and reads DMA_TRIGGERING; the device writes
+// the pattern 0x12345678 (little-endian, repeated) to the IOVA through the IOMMU, reads
+// it back at the physical address directly, and reports 0 or an 0xdead000x code in
+// DMA_RESULT.
+//
+// Unlike QEMU's model the DMA takes virtual time: DMA_RESULT reads BUSY
+// (0xfffffffe) until the transfer completes (cost.dmaLatencyNs + len/cost.dmaBytesPerNs
+// after the trigger). A transaction the IOMMU stalls keeps the device BUSY until the
+// IOMMU resumes it (replay) or terminates it (error).
+//
+// svasoc extensions, at offsets QEMU leaves unused (QEMU reads them as zero, so software
+// detects them through ITD_X_ID). None of these exist in QEMU:
+//   0x40 ITD_X_SSID        [19:0] SubstreamID (PASID) of the transaction
+//   0x44 ITD_X_CTRL        bit 0 SSV, bit 1 PRIV (privileged), bit 2 EXEC (instruction),
+//                          bits 5:4 OP (0 QEMU write + readback, 1 write only,
+//                          2 read + compare), bit 8 PRI (on an IOMMU abort send a page
+//                          request and retry after a Success response), bit 9 MSI
+//                          (signal MSI vector 0 when the DMA completes)
+//   0x48 ITD_X_FAULT_LO    IOVA [31:0] at which the last DMA stopped (RO)
+//   0x4c ITD_X_FAULT_HI    IOVA [63:32] (RO)
+//   0x50 ITD_X_DONE        bytes the last DMA moved through the IOMMU (RO)
+//   0x54 ITD_X_PRI_STATUS  [8:0] last PRG index, [15:12] last PRG response code,
+//                          [31:16] page requests sent since reset (RO)
+//   0x58 ITD_X_READ_DATA   first DWORD read by OP 2 (RO)
+//   0x5c ITD_X_ID          0x58415653 ("SVAX") (RO)
+// Extension error codes: 0xdead0007 page request refused (PRI disabled, no credits or
+// no page request interface), 0xdead0008 page response other than Success.
+
+import { DmaStatus, type DmaAttrs } from '../bus/dma.js';
+import type { AccessSize, MmioAccess, MmioDevice } from '../bus/mmio.js';
+import { RegisterBlock } from '../regs/regmap.js';
+import { PciFunction, PRG_RESPONSE_SUCCESS } from '../pcie/function.js';
+import type { Clock, ScheduledEvent } from '../../machine/clock.js';
+import type { CostModel } from '../../machine/cost.js';
+import { TraceKind } from '../../trace/record.js';
+import { NO_SSID } from '../../trace/ring.js';
+
+export const IOMMU_TESTDEV_VENDOR_ID = 0x1b36; // Red Hat, Inc. (QEMU)
+export const IOMMU_TESTDEV_DEVICE_ID = 0x0005; // PCI_DEVICE_ID_REDHAT_TEST
+/** PCI_CLASS_OTHERS (0xff), as QEMU declares it. */
+export const IOMMU_TESTDEV_CLASS = 0xff0000;
+export const IOMMU_TESTDEV_BAR0_SIZE = 0x1000;
+
+export const ITD_REG_DMA_TRIGGERING = 0x00;
+export const ITD_REG_DMA_GVA_LO = 0x04;
+export const ITD_REG_DMA_GVA_HI = 0x08;
+export const ITD_REG_DMA_LEN = 0x0c;
+export const ITD_REG_DMA_RESULT = 0x10;
+export const ITD_REG_DMA_DBELL = 0x14;
+export const ITD_REG_DMA_ATTRS = 0x18;
+export const ITD_REG_DMA_GPA_LO = 0x1c;
+export const ITD_REG_DMA_GPA_HI = 0x20;
+
+export const ITD_X_SSID = 0x40;
+export const ITD_X_CTRL = 0x44;
+export const ITD_X_FAULT_LO = 0x48;
+export const ITD_X_FAULT_HI = 0x4c;
+export const ITD_X_DONE = 0x50;
+export const ITD_X_PRI_STATUS = 0x54;
+export const ITD_X_READ_DATA = 0x58;
+export const ITD_X_ID = 0x5c;
+export const ITD_X_ID_VALUE = 0x58415653;
+
+export const ITD_X_CTRL_SSV = 1 << 0;
+export const ITD_X_CTRL_PRIV = 1 << 1;
+export const ITD_X_CTRL_EXEC = 1 << 2;
+export const ITD_X_CTRL_OP_SHIFT = 4;
+export const ITD_X_OP_WRITE_VERIFY = 0;
+export const ITD_X_OP_WRITE = 1;
+export const ITD_X_OP_READ = 2;
+export const ITD_X_CTRL_PRI = 1 << 8;
+export const ITD_X_CTRL_MSI = 1 << 9;
+
+export const ITD_DMA_RESULT_IDLE = 0xffffffff;
+export const ITD_DMA_RESULT_BUSY = 0xfffffffe;
+export const ITD_DMA_ERR_BAD_LEN = 0xdead0001;
+export const ITD_DMA_ERR_TX_FAIL = 0xdead0002;
+export const ITD_DMA_ERR_RD_FAIL = 0xdead0003;
+export const ITD_DMA_ERR_MISMATCH = 0xdead0004;
+export const ITD_DMA_ERR_NOT_ARMED = 0xdead0005;
+export const ITD_DMA_ERR_BAD_ATTRS = 0xdead0006;
+export const ITD_X_ERR_PRI_REFUSED = 0xdead0007;
+export const ITD_X_ERR_PRI_DENIED = 0xdead0008;
+
+export const ITD_DMA_WRITE_VAL = 0x12345678;
+export const ITD_DMA_DBELL_ARM = 0x1;
+
+/** ATTRS: bit 0 secure, bits 2:1 ArmSecuritySpace (0 Secure, 1 Non-secure), bit 3 space valid. */
+const ATTRS_SPACE_SECURE = 0;
+const ATTRS_SPACE_NONSECURE = 1;
+
+/** Longest transfer the device accepts; longer lengths fail with BAD_LEN (svasoc limit). */
+export const ITD_MAX_LEN = 64 * 1024 * 1024;
+/** The engine moves data in runs of at most this many bytes. */
+const RUN = 64 * 1024;
+
+const enum Phase {
+  Idle,
+  /** Waiting for the scheduled (re)issue of the transfer. */
+  Issuing,
+  /** The IOMMU holds a transaction: waiting for onStallEnd. */
+  Stalled,
+  /** A page request is out: waiting for onPageResponse. */
+  PageRequest,
+}
+
+export interface IommuTestDevOptions {
+  readonly clock: Clock;
+  readonly cost: Readonly<CostModel>;
+  /** PCI function name (trace initiator); default "iommu-testdev". */
+  readonly name?: string;
+  /** Max PASID Width of the PASID capability (default 16). */
+  readonly maxPasidWidth?: number;
+  /** Outstanding Page Request Capacity of the PRI capability (default 32). */
+  readonly priCapacity?: number;
+}
+
+export class IommuTestDev implements MmioDevice {
+  readonly name: string;
+  readonly fn: PciFunction;
+  readonly regs: RegisterBlock;
+  private readonly clock: Clock;
+  private readonly cost: Readonly<CostModel>;
+  private armed = false;
+  private phase = Phase.Idle;
+  private pending: ScheduledEvent | undefined;
+  // The transfer being run, sampled at the trigger (QEMU samples GVA/LEN/ATTRS there).
+  private iova = 0;
+  private gpa = 0;
+  private len = 0;
+  private op = ITD_X_OP_WRITE_VERIFY;
+  private pri = false;
+  private msi = false;
+  private pos = 0;
+  /** IOVA of the page last requested through PRI: a second abort there fails the DMA. */
+  private priPage = -1;
+  private prgIndex = 0;
+  private pageRequests = 0;
+  private readonly attrs: DmaAttrs = { ssid: 0, ssv: false, priv: false, exec: false };
+  // The pattern, with 4 spare bytes so a run can start at any phase of the 4-byte period,
+  // and a read buffer with a word view for comparing.
+  private readonly pattern = new Uint8Array(RUN + 4);
+  private readonly scratch = new Uint8Array(RUN);
+  private readonly scratchWords = new Uint32Array(this.scratch.buffer);
+  private readonly onStallEnd = (retry: boolean): void => this.stallEnded(retry);
+
+  constructor(options: IommuTestDevOptions) {
+    this.clock = options.clock;
+    this.cost = options.cost;
+    this.name = options.name ?? 'iommu-testdev';
+    for (let i = 0; i < this.pattern.length; i++) this.pattern[i] = (ITD_DMA_WRITE_VAL >>> ((i & 3) * 8)) & 0xff;
+    this.regs = new RegisterBlock(`${this.name}.bar0`, [
+      { name: 'DMA_TRIGGERING', offset: ITD_REG_DMA_TRIGGERING, access: 'RO', read: () => this.trigger() },
+      { name: 'DMA_GVA_LO', offset: ITD_REG_DMA_GVA_LO },
+      { name: 'DMA_GVA_HI', offset: ITD_REG_DMA_GVA_HI },
+      { name: 'DMA_LEN', offset: ITD_REG_DMA_LEN },
+      { name: 'DMA_RESULT', offset: ITD_REG_DMA_RESULT, reset: ITD_DMA_RESULT_IDLE },
+      { name: 'DMA_DBELL', offset: ITD_REG_DMA_DBELL, access: 'WO', write: (v) => this.doorbell(Number(v)) },
+      { name: 'DMA_ATTRS', offset: ITD_REG_DMA_ATTRS, reset: ATTRS_SPACE_NONSECURE << 1 },
+      { name: 'DMA_GPA_LO', offset: ITD_REG_DMA_GPA_LO },
+      { name: 'DMA_GPA_HI', offset: ITD_REG_DMA_GPA_HI },
+      { name: 'X_SSID', offset: ITD_X_SSID, fields: [{ name: 'SSID', lsb: 0, width: 20 }] },
+      {
+        name: 'X_CTRL', offset: ITD_X_CTRL,
+        fields: [
+          { name: 'SSV', lsb: 0, width: 1 }, { name: 'PRIV', lsb: 1, width: 1 }, { name: 'EXEC', lsb: 2, width: 1 },
+          { name: 'OP', lsb: 4, width: 2 }, { name: 'PRI', lsb: 8, width: 1 }, { name: 'MSI', lsb: 9, width: 1 },
+        ],
+      },
+      { name: 'X_FAULT_LO', offset: ITD_X_FAULT_LO, access: 'RO' },
+      { name: 'X_FAULT_HI', offset: ITD_X_FAULT_HI, access: 'RO' },
+      { name: 'X_DONE', offset: ITD_X_DONE, access: 'RO' },
+      { name: 'X_PRI_STATUS', offset: ITD_X_PRI_STATUS, access: 'RO', fields: [{ name: 'PRGIndex', lsb: 0, width: 9 }, { name: 'ResponseCode', lsb: 12, width: 4 }, { name: 'Requests', lsb: 16, width: 16 }] },
+      { name: 'X_READ_DATA', offset: ITD_X_READ_DATA, access: 'RO' },
+      { name: 'X_ID', offset: ITD_X_ID, access: 'RO', reset: ITD_X_ID_VALUE },
+    ], { unmappedRazWi: true });
+    this.fn = new PciFunction({
+      name: this.name,
+      vendorId: IOMMU_TESTDEV_VENDOR_ID,
+      deviceId: IOMMU_TESTDEV_DEVICE_ID,
+      revision: 0,
+      classCode: IOMMU_TESTDEV_CLASS,
+      bars: [{ index: 0, size: IOMMU_TESTDEV_BAR0_SIZE, kind: 'mem32', device: this }],
+      msi: { vectors: 1, perVectorMask: true },
+      pasid: { maxPasidWidth: options.maxPasidWidth ?? 16 },
+      pri: { outstandingRequests: options.priCapacity ?? 32 },
+    });
+    this.fn.onReset = () => this.reset();
+    this.fn.onPageResponse = (prg, code) => this.pageResponse(prg, code);
+  }
+
+  /** True while a DMA is in flight (RESULT reads BUSY until it ends). */
+  get busy(): boolean {
+    return this.phase !== Phase.Idle;
+  }
+
+  // --- BAR0: 32-bit accesses only, like QEMU's (valid.min/max_access_size = 4) ---
+
+  mmioRead(offset: number, size: AccessSize, acc: MmioAccess): void {
+    if (size !== 4) {
+      acc.error = true;
+      return;
+    }
+    this.regs.mmioRead(offset, size, acc);
+  }
+
+  mmioWrite(offset: number, size: AccessSize, acc: MmioAccess): void {
+    if (size !== 4) {
+      acc.error = true;
+      return;
+    }
+    this.regs.mmioWrite(offset, size, acc);
+  }
+
+  /** Device reset (FLR or machine reset): any DMA in flight is forgotten. */
+  reset(): void {
+    this.pending?.cancel();
+    this.pending = undefined;
+    this.phase = Phase.Idle;
+    this.armed = false;
+    this.pageRequests = 0;
+    this.prgIndex = 0;
+    this.regs.reset();
+  }
+
+  private doorbell(v: number): void {
+    if (this.phase !== Phase.Idle) return; // the engine is busy: the doorbell is ignored
+    this.armed = (v & ITD_DMA_DBELL_ARM) !== 0;
+    this.regs.set('DMA_RESULT', this.armed ? ITD_DMA_RESULT_BUSY : ITD_DMA_RESULT_IDLE);
+  }
+
+  /** DMA_TRIGGERING read: consumes the armed request and starts the transfer. Reads 0. */
+  private trigger(): number {
+    if (this.phase !== Phase.Idle) return 0; // one transfer at a time
+    if (!this.armed) this.regs.set('DMA_RESULT', ITD_DMA_ERR_NOT_ARMED);
+    else {
+      this.armed = false;
+      this.start();
+    }
+    return 0;
+  }
+
+  private start(): void {
+    const r = this.regs;
+    this.iova = r.getNum('DMA_GVA_HI') * 4294967296 + r.getNum('DMA_GVA_LO');
+    this.gpa = r.getNum('DMA_GPA_HI') * 4294967296 + r.getNum('DMA_GPA_LO');
+    this.len = r.getNum('DMA_LEN');
+    const ctrl = r.getNum('X_CTRL');
+    this.op = (ctrl >>> ITD_X_CTRL_OP_SHIFT) & 3;
+    this.pri = (ctrl & ITD_X_CTRL_PRI) !== 0;
+    this.msi = (ctrl & ITD_X_CTRL_MSI) !== 0;
+    const a = this.attrs;
+    a.ssv = (ctrl & ITD_X_CTRL_SSV) !== 0;
+    a.ssid = a.ssv ? r.getNum('X_SSID') : 0;
+    a.priv = (ctrl & ITD_X_CTRL_PRIV) !== 0;
+    a.exec = (ctrl & ITD_X_CTRL_EXEC) !== 0;
+    this.pos = 0;
+    this.priPage = -1;
+    r.set('X_DONE', 0);
+    const fail = this.op === ITD_X_OP_READ ? ITD_DMA_ERR_RD_FAIL : ITD_DMA_ERR_TX_FAIL;
+    // OP 3 is reserved: treated like a transfer that cannot be described (BAD_LEN).
+    if (this.len === 0 || this.len > ITD_MAX_LEN || this.op === 3) return this.finish(ITD_DMA_ERR_BAD_LEN);
+    const attrsCfg = r.getNum('DMA_ATTRS');
+    const spaceValid = (attrsCfg & 8) !== 0;
+    const space = spaceValid ? (attrsCfg >>> 1) & 3 : ATTRS_SPACE_NONSECURE;
+    const secure = (attrsCfg & 1) !== 0;
+    if (spaceValid && (space === ATTRS_SPACE_SECURE || space === ATTRS_SPACE_NONSECURE) && secure !== (space === ATTRS_SPACE_SECURE)) return this.finish(ITD_DMA_ERR_BAD_ATTRS);
+    // svasoc has only the Non-secure physical address space: a Secure (or other) request gets an error response.
+    if (secure || space !== ATTRS_SPACE_NONSECURE) return this.finish(fail);
+    if (!this.fn.attached) return this.finish(fail);
+    this.fn.dma.onStallEnd = this.onStallEnd;
+    this.issueAfter(this.len);
+  }
+
+  /** Schedules the (re)issue of the transfer after the modelled time for `bytes`. */
+  private issueAfter(bytes: number): void {
+    this.phase = Phase.Issuing;
+    const ns = this.cost.dmaLatencyNs + Math.ceil(bytes / this.cost.dmaBytesPerNs);
+    this.pending = this.clock.after(ns, `${this.name}.dma`, () => {
+      this.pending = undefined;
+      this.run();
+    });
+  }
+
+  /** Moves the rest of the transfer through the port, stopping at a stall or fault. */
+  private run(): void {
+    const fn = this.fn;
+    const read = this.op === ITD_X_OP_READ;
+    if (!fn.busMasterEnabled) return this.finish(read ? ITD_DMA_ERR_RD_FAIL : ITD_DMA_ERR_TX_FAIL);
+    const dma = fn.dma;
+    while (this.pos < this.len) {
+      const n = Math.min(RUN, this.len - this.pos);
+      let st: DmaStatus;
+      if (read) {
+        st = dma.read(this.iova + this.pos, this.scratch, 0, n, this.attrs);
+        if (dma.done > 0) {
+          if (this.pos === 0) this.regs.set('X_READ_DATA', this.scratchWords[0]!);
+          if (!matchesPattern(this.scratch, this.scratchWords, dma.done, this.pos & 3)) {
+            this.pos += dma.done;
+            return this.finish(ITD_DMA_ERR_MISMATCH);
+          }
+        }
+      } else {
+        st = dma.write(this.iova + this.pos, this.pattern, this.pos & 3, n, this.attrs);
+      }
+      this.pos += dma.done;
+      this.regs.set('X_DONE', this.pos);
+      if (st === DmaStatus.Ok) continue;
+      if (st === DmaStatus.Stalled) {
+        this.phase = Phase.Stalled;
+        return;
+      }
+      if (read) fn.noteDmaError(st); // writes are posted: no completion comes back
+      if (st === DmaStatus.Abort && this.pri) return this.requestPage();
+      return this.finish(read ? ITD_DMA_ERR_RD_FAIL : ITD_DMA_ERR_TX_FAIL);
+    }
+    if (this.op === ITD_X_OP_WRITE_VERIFY) return this.finish(this.verify());
+    this.finish(0);
+  }
+
+  /** QEMU's step 2/3: read the GPA directly (no IOMMU) and compare with the pattern. */
+  private verify(): number {
+    const dma = this.fn.dma;
+    const bus = dma.bus;
+    for (let at = 0; at < this.len; at += RUN) {
+      const n = Math.min(RUN, this.len - at);
+      const ok = bus.readInto(this.gpa + at, this.scratch, 0, n, dma.initiator, dma.sid);
+      if (bus.trace.on) bus.trace.record(TraceKind.DmaRead, dma.initiator, dma.sid, NO_SSID, this.gpa + at, this.gpa + at, n, this.scratchWords[0]!);
+      if (!ok) return ITD_DMA_ERR_RD_FAIL;
+      if (!matchesPattern(this.scratch, this.scratchWords, n, at & 3)) return ITD_DMA_ERR_MISMATCH;
+    }
+    return 0;
+  }
+
+  private requestPage(): void {
+    const addr = this.iova + this.pos;
+    const page = Math.floor(addr / 4096) * 4096;
+    if (page === this.priPage) return this.finish(this.op === ITD_X_OP_READ ? ITD_DMA_ERR_RD_FAIL : ITD_DMA_ERR_TX_FAIL);
+    const a = this.attrs;
+    const read = this.op === ITD_X_OP_READ;
+    const prg = this.prgIndex;
+    if (!this.fn.pageRequest(page, a.ssid, a.ssv, read, !read, a.exec, a.priv, prg, true)) return this.finish(ITD_X_ERR_PRI_REFUSED);
+    this.prgIndex = (prg + 1) & 0x1ff;
+    this.priPage = page;
+    this.pageRequests = (this.pageRequests + 1) & 0xffff;
+    this.regs.set('X_PRI_STATUS', prg | (this.pageRequests << 16));
+    this.phase = Phase.PageRequest;
+  }
+
+  private pageResponse(prg: number, code: number): void {
+    this.regs.set('X_PRI_STATUS', (prg & 0x1ff) | ((code & 0xf) << 12) | (this.pageRequests << 16));
+    if (this.phase !== Phase.PageRequest) return;
+    if (code !== PRG_RESPONSE_SUCCESS) return this.finish(ITD_X_ERR_PRI_DENIED);
+    this.issueAfter(this.len - this.pos);
+  }
+
+  private stallEnded(retry: boolean): void {
+    if (this.phase !== Phase.Stalled) return;
+    if (retry) return this.issueAfter(this.len - this.pos);
+    const read = this.op === ITD_X_OP_READ;
+    if (read) this.fn.noteDmaError(DmaStatus.Abort);
+    this.finish(read ? ITD_DMA_ERR_RD_FAIL : ITD_DMA_ERR_TX_FAIL);
+  }
+
+  private finish(result: number): void {
+    const stop = this.iova + this.pos;
+    this.regs.set('X_FAULT_LO', stop >>> 0);
+    this.regs.set('X_FAULT_HI', Math.floor(stop / 4294967296) >>> 0);
+    this.regs.set('DMA_RESULT', result >>> 0);
+    this.phase = Phase.Idle;
+    const trace = this.fn.attached ? this.fn.dma.bus.trace : undefined;
+    if (trace?.on) trace.record(TraceKind.Completion, this.fn.dma.initiator, this.fn.dma.sid, this.attrs.ssv ? this.attrs.ssid : NO_SSID, this.iova, 0, this.pos, result >>> 0);
+    if (this.msi && this.fn.attached) this.fn.signalMsi(0);
+  }
+}
+
+/**
+ * True when `bytes[0..n)` hold the pattern starting at byte `phase` of its 4-byte
+ * period. Words compare in host order, which is little-endian like the pattern's layout
+ * (SparseRam makes the same assumption).
+ */
+function matchesPattern(bytes: Uint8Array, words: Uint32Array, n: number, phase: number): boolean {
+  const v = ITD_DMA_WRITE_VAL;
+  const expect = phase === 0 ? v : ((v >>> (8 * phase)) | (v << (32 - 8 * phase))) >>> 0;
+  const nw = n >>> 2;
+  for (let i = 0; i < nw; i++) if (words[i] !== expect) return false;
+  for (let i = nw * 4; i < n; i++) if (bytes[i] !== ((v >>> (((i + phase) & 3) * 8)) & 0xff)) return false;
+  return true;
+}

@@ -29,6 +29,7 @@
 // Extension error codes: 0xdead0007 page request refused (PRI disabled, no credits or
 // no page request interface), 0xdead0008 page response other than Success.
 
+import { Buffer } from 'node:buffer';
 import { DmaStatus, type DmaAttrs } from '../bus/dma.js';
 import type { AccessSize, MmioAccess, MmioDevice } from '../bus/mmio.js';
 import { RegisterBlock } from '../regs/regmap.js';
@@ -141,16 +142,22 @@ export class IommuTestDev implements MmioDevice {
   private pageRequests = 0;
   private readonly attrs: DmaAttrs = { ssid: 0, ssv: false, priv: false, exec: false };
   // The pattern, with 4 spare bytes so a run can start at any phase of the 4-byte period,
-  // and a read buffer with a word view for comparing.
+  // and a read buffer; a Buffer view of it compares with the pattern at memcmp speed.
   private readonly pattern = new Uint8Array(RUN + 4);
   private readonly scratch = new Uint8Array(RUN);
-  private readonly scratchWords = new Uint32Array(this.scratch.buffer);
+  private readonly scratchView = Buffer.from(this.scratch.buffer, 0, RUN);
   private readonly onStallEnd = (retry: boolean): void => this.stallEnded(retry);
+  private readonly eventLabel: string;
+  private readonly issue = (): void => {
+    this.pending = undefined;
+    this.run();
+  };
 
   constructor(options: IommuTestDevOptions) {
     this.clock = options.clock;
     this.cost = options.cost;
     this.name = options.name ?? 'iommu-testdev';
+    this.eventLabel = `${this.name}.dma`;
     for (let i = 0; i < this.pattern.length; i++) this.pattern[i] = (ITD_DMA_WRITE_VAL >>> ((i & 3) * 8)) & 0xff;
     this.regs = new RegisterBlock(`${this.name}.bar0`, [
       { name: 'DMA_TRIGGERING', offset: ITD_REG_DMA_TRIGGERING, access: 'RO', read: () => this.trigger() },
@@ -279,10 +286,7 @@ export class IommuTestDev implements MmioDevice {
   private issueAfter(bytes: number): void {
     this.phase = Phase.Issuing;
     const ns = this.cost.dmaLatencyNs + Math.ceil(bytes / this.cost.dmaBytesPerNs);
-    this.pending = this.clock.after(ns, `${this.name}.dma`, () => {
-      this.pending = undefined;
-      this.run();
-    });
+    this.pending = this.clock.after(ns, this.eventLabel, this.issue);
   }
 
   /** Moves the rest of the transfer through the port, stopping at a stall or fault. */
@@ -297,8 +301,8 @@ export class IommuTestDev implements MmioDevice {
       if (read) {
         st = dma.read(this.iova + this.pos, this.scratch, 0, n, this.attrs);
         if (dma.done > 0) {
-          if (this.pos === 0) this.regs.set('X_READ_DATA', this.scratchWords[0]!);
-          if (!matchesPattern(this.scratch, this.scratchWords, dma.done, this.pos & 3)) {
+          if (this.pos === 0) this.regs.set('X_READ_DATA', this.scratchView.readUInt32LE(0));
+          if (!this.matchesPattern(dma.done, this.pos & 3)) {
             this.pos += dma.done;
             return this.finish(ITD_DMA_ERR_MISMATCH);
           }
@@ -328,11 +332,16 @@ export class IommuTestDev implements MmioDevice {
     for (let at = 0; at < this.len; at += RUN) {
       const n = Math.min(RUN, this.len - at);
       const ok = bus.readInto(this.gpa + at, this.scratch, 0, n, dma.initiator, dma.sid);
-      if (bus.trace.on) bus.trace.record(TraceKind.DmaRead, dma.initiator, dma.sid, NO_SSID, this.gpa + at, this.gpa + at, n, this.scratchWords[0]!);
+      if (bus.trace.on) bus.trace.record(TraceKind.DmaRead, dma.initiator, dma.sid, NO_SSID, this.gpa + at, this.gpa + at, n, this.scratchView.readUInt32LE(0));
       if (!ok) return ITD_DMA_ERR_RD_FAIL;
-      if (!matchesPattern(this.scratch, this.scratchWords, n, at & 3)) return ITD_DMA_ERR_MISMATCH;
+      if (!this.matchesPattern(n, at & 3)) return ITD_DMA_ERR_MISMATCH;
     }
     return 0;
+  }
+
+  /** True when the first `n` bytes read hold the pattern from byte `phase` of its period. */
+  private matchesPattern(n: number, phase: number): boolean {
+    return this.scratchView.compare(this.pattern, phase, phase + n, 0, n) === 0;
   }
 
   private requestPage(): void {
@@ -377,16 +386,3 @@ export class IommuTestDev implements MmioDevice {
   }
 }
 
-/**
- * True when `bytes[0..n)` hold the pattern starting at byte `phase` of its 4-byte
- * period. Words compare in host order, which is little-endian like the pattern's layout
- * (SparseRam makes the same assumption).
- */
-function matchesPattern(bytes: Uint8Array, words: Uint32Array, n: number, phase: number): boolean {
-  const v = ITD_DMA_WRITE_VAL;
-  const expect = phase === 0 ? v : ((v >>> (8 * phase)) | (v << (32 - 8 * phase))) >>> 0;
-  const nw = n >>> 2;
-  for (let i = 0; i < nw; i++) if (words[i] !== expect) return false;
-  for (let i = nw * 4; i < n; i++) if (bytes[i] !== ((v >>> (((i + phase) & 3) * 8)) & 0xff)) return false;
-  return true;
-}

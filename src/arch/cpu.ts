@@ -24,11 +24,15 @@ export type SysRegName =
   | 'TPIDR_EL1'
   | 'TPIDR_EL0'
   | 'DAIF'
+  /** PSTATE.PAN (bit 22), as MSR/MRS PAN access it. */
+  | 'PAN'
   | 'CurrentEL'
   | 'ID_AA64MMFR0_EL1'
   | 'ID_AA64MMFR1_EL1'
   | 'ID_AA64MMFR2_EL1'
   | 'ID_AA64PFR0_EL1'
+  /** TLB [59:56] says whether range TLBI (RVAE1IS...) is implemented. */
+  | 'ID_AA64ISAR0_EL1'
   | 'MIDR_EL1'
   | 'MPIDR_EL1'
   | 'CNTFRQ_EL0'

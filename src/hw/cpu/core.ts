@@ -1,0 +1,1341 @@
+// An AArch64 core as the guest sees it (src/arch/cpu.ts): EL0/EL1, the EL1&0
+// stage 1 MMU with a TLB, system registers, synchronous exceptions and IRQs taken
+// to the installed vectors, the virtual generic timer, WFI/WFE/SEV and SMC (PSCI,
+// answered by the Cluster as firmware would).
+//
+// Virtual addresses are Numbers: TTBR0 addresses are 0 <= va < 2^48 and TTBR1
+// addresses are negative (the 64-bit VA read as a signed integer, e.g.
+// 0xffff_8000_0000_0000 is -2^47); unsigned forms >= 2^63 are accepted too.
+//
+// Time: every access charges cost.cpuAccessNs to the core's local time; hardware
+// events fall due when the local time passes the next event (Clock.advanceTo), and
+// IRQs are taken there when DAIF.I is clear.
+
+import type { ArchCpu, AccessFault, CoreMain, CoreYield, ExceptionVectors, SysRegName, TlbiOp, VirtAccessOptions } from '../../arch/cpu.js';
+import { ExceptionLevel } from '../../arch/cpu.js';
+import { setCurrentCpu } from '../../arch/current.js';
+import type { MachineCore, Runnable } from '../../machine/machine.js';
+import type { CostModel } from '../../machine/cost.js';
+import type { Clock } from '../../machine/clock.js';
+import type { PhysicalBus } from '../bus/bus.js';
+import type { SparseRam } from '../bus/ram.js';
+import { TraceKind } from '../../trace/record.js';
+import { NO_SID, NO_SSID, type TraceRing } from '../../trace/ring.js';
+import { WalkFault, WalkResult, type DescriptorReader, type WalkConfig } from '../vmsa/types.js';
+import { walk, MAX_TXSZ, MIN_TXSZ } from '../vmsa/walker.js';
+import { TlbiRange, decodeRangeOperand } from '../vmsa/tlbi-range.js';
+import type { GicCpuInterface, IccRegName } from './gic-cpuif.js';
+import { EC, ESR_IL, FSC, dataAbortEsr, faultStatus } from './esr.js';
+import {
+  CNTFRQ_HZ,
+  DAIF_ALL,
+  DAIF_I,
+  ID_AA64ISAR0,
+  ID_AA64MMFR0,
+  ID_AA64MMFR1,
+  ID_AA64MMFR2,
+  ID_AA64PFR0,
+  MIDR_TSV110,
+  PAN_BIT,
+  PA_BITS,
+  SCTLR,
+  SCTLR_RESET,
+  TCR,
+  TTBR,
+  VTIMER_PPI,
+  field64,
+  ipsBits,
+  mpidrFor,
+  tg0GranuleShift,
+  tg1GranuleShift,
+} from './sysregs.js';
+import { VirtualTimer } from './timer.js';
+import {
+  ANY_ASID,
+  CTX_FLAT,
+  CTX_GLOBAL,
+  PAGE_SIZE,
+  P_ALL,
+  P_MMIO_SHIFT,
+  P_R0,
+  P_R1,
+  P_R1PAN,
+  P_W0,
+  P_W1,
+  P_W1PAN,
+  TLB_MASK,
+  Tlb,
+  s1DataPermissions,
+} from './tlb.js';
+
+const TWO32 = 4294967296;
+const TWO55 = 2 ** 55;
+const TWO56 = 2 ** 56;
+const TWO63 = 2 ** 63;
+const TWO64 = 2 ** 64;
+
+/** The firmware side of the core: what SMC and the IS maintenance operations reach. */
+export interface CoreFirmware {
+  /** Broadcasts a TLB maintenance operation to every core of the Inner Shareable domain. */
+  broadcastTlbi(op: TlbiOp, lo: number, hi: number): void;
+  /** SEV: sets the event register of every core. */
+  sendEvent(): void;
+  /** SMC from EL1 (PSCI). */
+  smc(caller: Core, functionId: number, x1: number | bigint, x2: number | bigint | CoreMain | undefined, x3: number | bigint): number;
+}
+
+const enum PowerState {
+  Off,
+  Running,
+  WaitIrq,
+  WaitEvent,
+}
+
+/** Consecutive faults of one access after which the core gives up (the vector returned without fixing anything). */
+const MAX_RETRIES = 64;
+
+const TLBI_OPS: readonly TlbiOp[] = ['VMALLE1IS', 'VMALLE1', 'ASIDE1IS', 'VAE1IS', 'VALE1IS', 'VAAE1IS', 'VAALE1IS', 'RVAE1IS', 'RVALE1IS', 'RVAAE1IS'];
+
+/** Trace Exception record `value`: what kind of exception was taken. */
+export const EXCEPTION_SYNC = 0;
+export const EXCEPTION_IRQ = 1;
+export const EXCEPTION_SVC = 2;
+
+/** The core's descriptor reader: 64-bit bus loads as this core. */
+class CoreWalkReader implements DescriptorReader {
+  hi = 0;
+  error = false;
+  constructor(
+    private readonly bus: PhysicalBus,
+    private readonly initiator: number,
+  ) {}
+  readDescriptor(pa: number): number {
+    const lo = this.bus.load(pa, 8, this.initiator);
+    this.hi = this.bus.hi;
+    this.error = this.bus.error;
+    return lo;
+  }
+}
+
+function toBig(v: bigint | number): bigint {
+  return typeof v === 'bigint' ? BigInt.asUintN(64, v) : BigInt.asUintN(64, BigInt(Math.trunc(v)));
+}
+
+/** A 64-bit register value as a signed Number VA (exact when representable). */
+function vaFromBig(v: bigint): number {
+  return Number(BigInt.asIntN(64, v));
+}
+
+export class Core implements ArchCpu, Runnable {
+  readonly cost: Readonly<CostModel>;
+  readonly tlb: Tlb;
+  /** Trace initiator id ("cpuN"). */
+  readonly initiator: number;
+  /** PSCI CPU_ON context_id of the last power-on (x0 at the entry point on hardware). */
+  contextId: bigint = 0n;
+
+  private elValue: ExceptionLevel = ExceptionLevel.EL1;
+  private local = 0;
+  /** Local time at which the next access must look at the clock and the IRQ line. */
+  private deadline = -Infinity;
+  private readonly accessNs: number;
+  private readonly clock: Clock;
+  private readonly bus: PhysicalBus;
+  private readonly ram: SparseRam;
+  private readonly trace: TraceRing;
+
+  // TLB arrays, held directly for the hot path.
+  private readonly tVpn: Float64Array;
+  private readonly tCtx: Int32Array;
+  private readonly tPerm: Int32Array;
+  private readonly tOff: Int32Array;
+  private readonly tPa: Float64Array;
+  private readonly tWords: Uint32Array[];
+  private readonly tBytes: Uint8Array[];
+  /** Permission bit a load / store at the current EL and PAN needs. */
+  private rdMask = P_R1;
+  private wrMask = P_W1;
+  /** Context tags a hit accepts: the current ASID (or FLAT) and GLOBAL (or FLAT). */
+  private asidTag = CTX_FLAT;
+  private globalTag = CTX_FLAT;
+
+  // ---- system registers ----
+  private sctlr = SCTLR_RESET;
+  private tcr = 0n;
+  private ttbr0 = 0n;
+  private ttbr1 = 0n;
+  private mair = 0n;
+  private contextidr = 0n;
+  private esr = 0n;
+  private far = 0n;
+  private elr = 0n;
+  private spsr = 0n;
+  private vbar = 0n;
+  private tpidrEl0 = 0n;
+  private tpidrEl1 = 0n;
+  private daif = DAIF_ALL;
+  private pan = false;
+
+  // ---- decoded translation regime ----
+  private mmuOn = false;
+  private spanClear = false;
+  private asid = 0;
+  private readonly cfg: [WalkConfig, WalkConfig];
+  private readonly epd = [false, false];
+  private readonly tbi = [false, false];
+  private readonly walkOut = new WalkResult();
+  private readonly reader: CoreWalkReader;
+  private readonly range = new TlbiRange();
+
+  // ---- fault of the last failed translation ----
+  private faultDfsc = 0;
+  private faultVa = 0;
+  private faultWrite = false;
+
+  // ---- execution ----
+  private state = PowerState.Off;
+  private gen: Generator<CoreYield, void, void> | undefined;
+  private eventRegister = false;
+  private vectors: ExceptionVectors | undefined;
+  private gic: GicCpuInterface | undefined;
+  readonly timer: VirtualTimer;
+  /** High half of the last 8-byte load. */
+  private hi32 = 0;
+
+  constructor(
+    readonly id: number,
+    machine: MachineCore,
+    private readonly firmware: CoreFirmware,
+  ) {
+    this.cost = machine.cost;
+    this.accessNs = machine.cost.cpuAccessNs;
+    this.clock = machine.clock;
+    this.bus = machine.bus;
+    this.ram = machine.bus.ram;
+    this.trace = machine.trace;
+    this.initiator = machine.trace.initiatorId(`cpu${id}`);
+    this.tlb = new Tlb(this.ram);
+    this.tVpn = this.tlb.vpn;
+    this.tCtx = this.tlb.ctx;
+    this.tPerm = this.tlb.perm;
+    this.tOff = this.tlb.off;
+    this.tPa = this.tlb.pa;
+    this.tWords = this.tlb.words;
+    this.tBytes = this.tlb.bytes;
+    this.reader = new CoreWalkReader(this.bus, this.initiator);
+    this.cfg = [
+      { stage: 1, ttb: 0, granuleShift: 12, tsz: 64, oasBits: 32 },
+      { stage: 1, ttb: 0, granuleShift: 12, tsz: 64, oasBits: 32 },
+    ];
+    this.timer = new VirtualTimer(this.clock, `cpu${id}.vtimer`, (level) => this.gic?.setPpi(VTIMER_PPI, level));
+    this.updateRegime();
+  }
+
+  // =====================================================================
+  // Runnable
+  // =====================================================================
+
+  get runnable(): boolean {
+    return this.state === PowerState.Running && this.gen !== undefined;
+  }
+
+  get localNs(): number {
+    return this.local;
+  }
+
+  get poweredOn(): boolean {
+    return this.state !== PowerState.Off;
+  }
+
+  /** Starts `main` on this core at EL1 (the boot core; secondaries come up through PSCI CPU_ON). */
+  enter(main: CoreMain): void {
+    this.gen = main(this);
+    this.state = PowerState.Running;
+    if (this.local < this.clock.now()) this.local = this.clock.now();
+    this.deadline = -Infinity;
+  }
+
+  step(): void {
+    const gen = this.gen;
+    if (gen === undefined || this.state !== PowerState.Running) return;
+    const prev = setCurrentCpu(this);
+    const t0 = this.local;
+    this.deadline = -Infinity;
+    let r: IteratorResult<CoreYield, void>;
+    try {
+      r = gen.next();
+    } finally {
+      setCurrentCpu(prev);
+    }
+    // A step is at least one instruction, so a core that yields at once still moves time.
+    if (this.local === t0) this.local += this.accessNs;
+    // The step may have changed the power state (CPU_OFF, SYSTEM_OFF).
+    if ((this.state as PowerState) === PowerState.Off) {
+      // CPU_OFF or SYSTEM_OFF was called during the step: the code after it never runs.
+      this.gen = undefined;
+    } else if (r.done) {
+      this.gen = undefined;
+      this.state = PowerState.Off;
+    } else if (r.value === 'wfi') {
+      if (!this.irqPending()) this.state = PowerState.WaitIrq;
+    } else if (r.value === 'wfe') {
+      if (this.eventRegister) this.eventRegister = false;
+      else if (!this.irqPending()) this.state = PowerState.WaitEvent;
+    }
+    this.syncClock();
+  }
+
+  /** Powers the core on at `entry` (PSCI CPU_ON): EL1, MMU off, interrupts masked. */
+  powerOn(entry: CoreMain, contextId: bigint, atNs: number): void {
+    this.resetState();
+    this.contextId = contextId;
+    if (this.local < atNs) this.local = atNs;
+    this.enter(entry);
+  }
+
+  /**
+   * Powers the core off (PSCI CPU_OFF / SYSTEM_OFF). Its code is dropped, never
+   * resumed (no finally blocks run, as when power goes away); a core turning itself
+   * off keeps running until its generator next yields.
+   */
+  powerOff(): void {
+    this.state = PowerState.Off;
+    if (setCurrentCpuPeek() !== this) this.gen = undefined;
+  }
+
+  private resetState(): void {
+    this.elValue = ExceptionLevel.EL1;
+    this.sctlr = SCTLR_RESET;
+    this.tcr = 0n;
+    this.ttbr0 = 0n;
+    this.ttbr1 = 0n;
+    this.daif = DAIF_ALL;
+    this.pan = false;
+    this.eventRegister = false;
+    this.vectors = undefined;
+    this.timer.reset();
+    this.tlb.invalidateAll();
+    this.updateRegime();
+  }
+
+  // =====================================================================
+  // Time, IRQs, events
+  // =====================================================================
+
+  get el(): ExceptionLevel {
+    return this.elValue;
+  }
+
+  setEl(el: ExceptionLevel): void {
+    this.elValue = el === ExceptionLevel.EL0 ? ExceptionLevel.EL0 : ExceptionLevel.EL1;
+    this.updateMasks();
+  }
+
+  now(): number {
+    return this.local;
+  }
+
+  charge(ns: number): void {
+    if (ns > 0) this.local += ns;
+    this.tick();
+  }
+
+  /** Lets hardware catch up with this core's time and takes a pending IRQ. */
+  private tick(): void {
+    this.syncClock();
+    if ((this.daif & DAIF_I) === 0 && this.gic !== undefined && this.gic.hasPendingIrq()) this.takeIrq();
+    this.deadline = this.clock.nextEventTime();
+  }
+
+  private syncClock(): void {
+    if (this.local > this.clock.now()) this.clock.advanceTo(this.local);
+  }
+
+  /** Connects the GIC CPU interface: ICC_* registers, IRQ delivery, the timer PPI. */
+  attachGic(cpuif: GicCpuInterface): void {
+    this.gic = cpuif;
+    cpuif.onIrqChange = () => this.irqLineChanged();
+  }
+
+  private irqLineChanged(): void {
+    this.deadline = -Infinity;
+    if ((this.state === PowerState.WaitIrq || this.state === PowerState.WaitEvent) && this.irqPending()) this.wake();
+  }
+
+  private wake(): void {
+    this.state = PowerState.Running;
+    if (this.local < this.clock.now()) this.local = this.clock.now();
+    this.deadline = -Infinity;
+  }
+
+  irqPending(): boolean {
+    return this.gic !== undefined && this.gic.hasPendingIrq();
+  }
+
+  sev(): void {
+    this.firmware.sendEvent();
+  }
+
+  /** The event register is set (SEV from any core, including this one); a core in WFE wakes and consumes it. */
+  signalEvent(): void {
+    if (this.state === PowerState.WaitEvent) this.wake();
+    else this.eventRegister = true;
+  }
+
+  dsb(): void {
+    this.charge(this.accessNs);
+  }
+
+  isb(): void {
+    this.charge(this.accessNs);
+  }
+
+  // =====================================================================
+  // Exceptions
+  // =====================================================================
+
+  setVectors(vbar: number, vectors: ExceptionVectors): void {
+    this.vbar = toBig(vbar);
+    this.vectors = vectors;
+  }
+
+  private requireVectors(what: string): ExceptionVectors {
+    if (this.vectors === undefined) {
+      throw new Error(`cpu${this.id}: ${what} with no exception vectors installed (call cpu.setVectors() before enabling faults or IRQs)`);
+    }
+    return this.vectors;
+  }
+
+  private spsrValue(): bigint {
+    // SPSR_EL1: M[3:0] = EL0t (0) or EL1h (5), DAIF [9:6], PAN [22].
+    const m = this.elValue === ExceptionLevel.EL0 ? 0 : 5;
+    return BigInt(m | this.daif | (this.pan ? PAN_BIT : 0));
+  }
+
+  /** Exception entry to EL1 (D1.3.1): SPSR, PSTATE.DAIF all masked, PAN set unless SCTLR.SPAN. */
+  private enterEl1(): void {
+    this.spsr = this.spsrValue();
+    this.elValue = ExceptionLevel.EL1;
+    this.daif = DAIF_ALL;
+    if (this.spanClear) this.pan = true;
+    this.updateMasks();
+  }
+
+  /** Takes a synchronous exception to the vectors; returning is ERET to the same state. */
+  private takeSync(esr: number, far: number): void {
+    const vectors = this.requireVectors(`synchronous exception ESR=0x${esr.toString(16)} FAR=0x${far.toString(16)}`);
+    const fromEl = this.elValue;
+    const daif = this.daif;
+    const pan = this.pan;
+    this.esr = BigInt(esr >>> 0);
+    this.far = toBig(far);
+    this.local += this.cost.exceptionNs;
+    if (this.trace.on) {
+      this.syncClock();
+      this.trace.record(TraceKind.Exception, this.initiator, NO_SID, NO_SSID, far, 0, 0, EXCEPTION_SYNC, esr);
+    }
+    this.enterEl1();
+    try {
+      vectors.sync(this, fromEl);
+    } catch (e) {
+      // The handler unwinds the interrupted code (the kernel kills the task): stay at EL1.
+      this.daif = daif;
+      this.pan = pan;
+      this.updateMasks();
+      throw e;
+    }
+    this.eret(fromEl, daif, pan);
+  }
+
+  private takeIrq(): void {
+    const vectors = this.requireVectors('IRQ');
+    const fromEl = this.elValue;
+    const daif = this.daif;
+    const pan = this.pan;
+    this.local += this.cost.exceptionNs;
+    if (this.trace.on) {
+      this.syncClock();
+      this.trace.record(TraceKind.Exception, this.initiator, NO_SID, NO_SSID, 0, 0, 0, EXCEPTION_IRQ, 0);
+    }
+    this.enterEl1();
+    try {
+      vectors.irq(this, fromEl);
+    } catch (e) {
+      this.daif = daif;
+      this.pan = pan;
+      this.updateMasks();
+      throw e;
+    }
+    this.eret(fromEl, daif, pan);
+  }
+
+  private eret(el: ExceptionLevel, daif: number, pan: boolean): void {
+    this.elValue = el;
+    this.daif = daif;
+    this.pan = pan;
+    this.updateMasks();
+    this.deadline = -Infinity;
+  }
+
+  *svc(nr: number, ...args: number[]): Generator<unknown, number, unknown> {
+    const vectors = this.requireVectors(`SVC #0 (nr ${nr})`);
+    const fromEl = this.elValue;
+    const pan = this.pan;
+    this.esr = BigInt(((EC.SVC64 << 26) | ESR_IL) >>> 0);
+    this.charge(this.cost.syscallNs);
+    if (this.trace.on) this.trace.record(TraceKind.Exception, this.initiator, NO_SID, NO_SSID, 0, 0, 0, EXCEPTION_SVC, Number(this.esr));
+    // Entry to EL1 without masking DAIF: Linux's el0_svc unmasks at once, and a
+    // blocking system call must not leave the core's interrupts masked.
+    this.spsr = this.spsrValue();
+    this.elValue = ExceptionLevel.EL1;
+    if (this.spanClear) this.pan = true;
+    this.updateMasks();
+    const ret = yield* vectors.svc(this, nr, args);
+    // The task may have been resumed on another core: return to EL0 on that one.
+    const cpu = currentCoreOr(this);
+    cpu.elValue = fromEl;
+    cpu.pan = pan;
+    cpu.updateMasks();
+    return ret;
+  }
+
+  smc(functionId: number, x1: number | bigint = 0, x2?: number | bigint | CoreMain, x3: number | bigint = 0): number {
+    this.charge(this.cost.exceptionNs);
+    if (this.elValue === ExceptionLevel.EL0) {
+      // SMC is UNDEFINED at EL0 (C6.2.283): an Unknown-reason exception.
+      this.takeSync((EC.UNKNOWN << 26) | ESR_IL, 0);
+      return -1;
+    }
+    return this.firmware.smc(this, functionId >>> 0, x1, x2, x3);
+  }
+
+  // =====================================================================
+  // System registers
+  // =====================================================================
+
+  readSysreg(name: SysRegName): bigint {
+    switch (name) {
+      case 'SCTLR_EL1':
+        return this.sctlr;
+      case 'TCR_EL1':
+        return this.tcr;
+      case 'TTBR0_EL1':
+        return this.ttbr0;
+      case 'TTBR1_EL1':
+        return this.ttbr1;
+      case 'MAIR_EL1':
+        return this.mair;
+      case 'CONTEXTIDR_EL1':
+        return this.contextidr;
+      case 'ESR_EL1':
+        return this.esr;
+      case 'FAR_EL1':
+        return this.far;
+      case 'ELR_EL1':
+        return this.elr;
+      case 'SPSR_EL1':
+        return this.spsr;
+      case 'VBAR_EL1':
+        return this.vbar;
+      case 'TPIDR_EL1':
+        return this.tpidrEl1;
+      case 'TPIDR_EL0':
+        return this.tpidrEl0;
+      case 'DAIF':
+        return BigInt(this.daif);
+      case 'PAN':
+        return this.pan ? BigInt(PAN_BIT) : 0n;
+      case 'CurrentEL':
+        return BigInt(this.elValue << 2);
+      case 'ID_AA64MMFR0_EL1':
+        return ID_AA64MMFR0;
+      case 'ID_AA64MMFR1_EL1':
+        return ID_AA64MMFR1;
+      case 'ID_AA64MMFR2_EL1':
+        return ID_AA64MMFR2;
+      case 'ID_AA64PFR0_EL1':
+        return ID_AA64PFR0;
+      case 'ID_AA64ISAR0_EL1':
+        return ID_AA64ISAR0;
+      case 'MIDR_EL1':
+        return MIDR_TSV110;
+      case 'MPIDR_EL1':
+        return mpidrFor(this.id);
+      case 'CNTFRQ_EL0':
+        return BigInt(CNTFRQ_HZ);
+      case 'CNTVCT_EL0':
+        return VirtualTimer.count(this.local);
+      case 'CNTV_CTL_EL0':
+        return BigInt(this.timer.readCtl(this.local));
+      case 'CNTV_CVAL_EL0':
+        return this.timer.readCval();
+      default:
+        return this.readIcc(name);
+    }
+  }
+
+  writeSysreg(name: SysRegName, value: bigint | number): void {
+    const v = toBig(value);
+    switch (name) {
+      case 'SCTLR_EL1':
+        this.sctlr = v;
+        this.updateRegime();
+        return;
+      case 'TCR_EL1':
+        this.tcr = v;
+        this.updateRegime();
+        return;
+      case 'TTBR0_EL1':
+        this.ttbr0 = v;
+        this.updateRegime();
+        return;
+      case 'TTBR1_EL1':
+        this.ttbr1 = v;
+        this.updateRegime();
+        return;
+      case 'MAIR_EL1':
+        this.mair = v;
+        return;
+      case 'CONTEXTIDR_EL1':
+        this.contextidr = v & 0xffff_ffffn;
+        return;
+      case 'ESR_EL1':
+        this.esr = v & 0xffff_ffffn;
+        return;
+      case 'FAR_EL1':
+        this.far = v;
+        return;
+      case 'ELR_EL1':
+        this.elr = v;
+        return;
+      case 'SPSR_EL1':
+        this.spsr = v;
+        return;
+      case 'VBAR_EL1':
+        this.vbar = v & ~0x7ffn;
+        return;
+      case 'TPIDR_EL1':
+        this.tpidrEl1 = v;
+        return;
+      case 'TPIDR_EL0':
+        this.tpidrEl0 = v;
+        return;
+      case 'DAIF':
+        this.daif = Number(v) & DAIF_ALL;
+        this.deadline = -Infinity;
+        return;
+      case 'PAN':
+        this.pan = (Number(v & 0xffff_ffffn) & PAN_BIT) !== 0;
+        this.updateMasks();
+        return;
+      case 'CNTV_CTL_EL0':
+        this.syncClock();
+        this.timer.writeCtl(Number(v & 3n), this.local);
+        this.deadline = -Infinity;
+        return;
+      case 'CNTV_CVAL_EL0':
+        this.syncClock();
+        this.timer.writeCval(v, this.local);
+        this.deadline = -Infinity;
+        return;
+      case 'CurrentEL':
+      case 'ID_AA64MMFR0_EL1':
+      case 'ID_AA64MMFR1_EL1':
+      case 'ID_AA64MMFR2_EL1':
+      case 'ID_AA64PFR0_EL1':
+      case 'ID_AA64ISAR0_EL1':
+      case 'MIDR_EL1':
+      case 'MPIDR_EL1':
+      case 'CNTFRQ_EL0': // written by firmware at EL3 only
+      case 'CNTVCT_EL0':
+        return; // read-only: the write is ignored
+      default:
+        this.writeIcc(name, v);
+    }
+  }
+
+  private readIcc(name: IccRegName): bigint {
+    if (this.gic === undefined) return 0n;
+    this.syncClock();
+    const v = this.gic.readSysreg(name);
+    this.deadline = -Infinity;
+    return v;
+  }
+
+  private writeIcc(name: IccRegName, v: bigint): void {
+    if (this.gic === undefined) return;
+    this.syncClock();
+    this.gic.writeSysreg(name, v);
+    this.deadline = -Infinity;
+  }
+
+  /** Decodes SCTLR/TCR/TTBRn into the walk configs and TLB tags. No TLB flush (D8.16: software must TLBI). */
+  private updateRegime(): void {
+    const sctlr = this.sctlr;
+    const tcr = this.tcr;
+    this.mmuOn = field64(sctlr, SCTLR.M) === 1;
+    this.spanClear = field64(sctlr, SCTLR.SPAN) === 0;
+    const oas = ipsBits(field64(tcr, TCR.IPS));
+    const c0 = this.cfg[0];
+    c0.granuleShift = tg0GranuleShift(field64(tcr, TCR.TG0));
+    c0.tsz = field64(tcr, TCR.T0SZ);
+    c0.ttb = Number(this.ttbr0 & 0xffff_ffff_fffen);
+    c0.oasBits = oas;
+    const c1 = this.cfg[1];
+    c1.granuleShift = tg1GranuleShift(field64(tcr, TCR.TG1));
+    c1.tsz = field64(tcr, TCR.T1SZ);
+    c1.ttb = Number(this.ttbr1 & 0xffff_ffff_fffen);
+    c1.oasBits = oas;
+    this.epd[0] = field64(tcr, TCR.EPD0) === 1;
+    this.epd[1] = field64(tcr, TCR.EPD1) === 1;
+    this.tbi[0] = field64(tcr, TCR.TBI0) === 1;
+    this.tbi[1] = field64(tcr, TCR.TBI1) === 1;
+    // TCR.A1 selects the TTBR that holds the ASID; TCR.AS=0 uses 8-bit ASIDs.
+    const asid = field64(field64(tcr, TCR.A1) === 1 ? this.ttbr1 : this.ttbr0, TTBR.ASID);
+    this.asid = field64(tcr, TCR.AS) === 1 ? asid : asid & 0xff;
+    this.asidTag = this.mmuOn ? this.asid : CTX_FLAT;
+    this.globalTag = this.mmuOn ? CTX_GLOBAL : CTX_FLAT;
+    this.updateMasks();
+  }
+
+  private updateMasks(): void {
+    if (this.elValue === ExceptionLevel.EL0) {
+      this.rdMask = P_R0;
+      this.wrMask = P_W0;
+    } else if (this.pan) {
+      this.rdMask = P_R1PAN;
+      this.wrMask = P_W1PAN;
+    } else {
+      this.rdMask = P_R1;
+      this.wrMask = P_W1;
+    }
+  }
+
+  // =====================================================================
+  // TLB maintenance
+  // =====================================================================
+
+  tlbi(op: TlbiOp, arg: bigint | number = 0): void {
+    const v = toBig(arg);
+    const lo = Number(v & 0xffff_ffffn);
+    const hi = Number(v >> 32n);
+    this.charge(this.accessNs);
+    if (op === 'VMALLE1') this.tlbiLocal(op, lo, hi);
+    else this.firmware.broadcastTlbi(op, lo, hi);
+  }
+
+  /** Performs a TLB maintenance operation on this core's TLB (the target of a broadcast). */
+  tlbiLocal(op: TlbiOp, lo: number, hi: number): void {
+    const tlb = this.tlb;
+    const asidField = (hi >>> 16) & 0xffff;
+    const asid = field64(this.tcr, TCR.AS) === 1 ? asidField : asidField & 0xff;
+    let va = 0;
+    let pages = 0;
+    switch (op) {
+      case 'VMALLE1IS':
+      case 'VMALLE1':
+        tlb.invalidateAll();
+        break;
+      case 'ASIDE1IS':
+        tlb.invalidateAsid(asid);
+        break;
+      case 'VAE1IS':
+      case 'VALE1IS':
+      case 'VAAE1IS':
+      case 'VAALE1IS': {
+        // Xt: ASID [63:48], VA[55:12] in [43:0]; the VA is sign-extended from bit 55.
+        const page = (hi & 0xfff) * TWO32 + (lo >>> 0);
+        va = page * PAGE_SIZE;
+        if (va >= TWO55) va -= TWO56;
+        pages = 1;
+        tlb.invalidateVa(va, op === 'VAAE1IS' || op === 'VAALE1IS' ? ANY_ASID : asid);
+        break;
+      }
+      case 'RVAE1IS':
+      case 'RVALE1IS':
+      case 'RVAAE1IS': {
+        const r = decodeRangeOperand(lo, hi, this.range);
+        if (!r.valid) break; // TG reserved: nothing is invalidated
+        va = r.base;
+        pages = r.bytes / PAGE_SIZE;
+        tlb.invalidateRange(r.base, r.bytes, op === 'RVAAE1IS' ? ANY_ASID : asid);
+        break;
+      }
+      default:
+        throw new Error(`cpu${this.id}: unknown TLBI operation "${String(op)}" (known: ${TLBI_OPS.join(', ')})`);
+    }
+    if (this.trace.on) this.trace.record(TraceKind.TlbInvalidate, this.initiator, NO_SID, NO_SSID, va, 0, pages, asidField, TLBI_OPS.indexOf(op));
+  }
+
+  // =====================================================================
+  // Translation (slow path)
+  // =====================================================================
+
+  /**
+   * Finds or makes a TLB entry that allows the access; returns its set, or -1 with the
+   * fault in faultDfsc/faultVa when the translation faults.
+   */
+  private translate(va: number, write: boolean, unpriv: boolean): number {
+    if (va >= TWO63) va -= TWO64;
+    const need = unpriv ? (write ? P_W0 : P_R0) : write ? this.wrMask : this.rdMask;
+    const vpn = Math.floor(va / PAGE_SIZE);
+    const s = vpn & TLB_MASK;
+    if (this.tVpn[s] === vpn) {
+      const c = this.tCtx[s];
+      const p = this.tPerm[s]!;
+      if ((c === this.asidTag || c === this.globalTag) && ((p | (p >>> P_MMIO_SHIFT)) & need) !== 0) return s;
+    }
+    this.faultVa = va;
+    this.faultWrite = write;
+    if (this.trace.on) {
+      this.syncClock();
+      this.trace.record(TraceKind.TlbMiss, this.initiator, NO_SID, NO_SSID, va, 0, 0, 0, this.asid);
+    }
+    if (!this.mmuOn) {
+      // D8.2.10: stage 1 disabled is a flat map; an address beyond PA size is an Address size fault at level 0.
+      if (va < 0 || va >= 2 ** PA_BITS) return this.fail(FSC.ADDRESS_SIZE);
+      return this.tlb.fill(vpn, CTX_FLAT, P_ALL, vpn * PAGE_SIZE, 12);
+    }
+    // D8.2.5: bit 55 selects TTBR0/TTBR1; with TBI the top byte is ignored.
+    const region = Math.floor(va / TWO55) & 1;
+    let v = va;
+    if (this.tbi[region]) {
+      v = va % TWO56;
+      if (v < 0) v += TWO56;
+      if (v >= TWO55) v -= TWO56;
+    }
+    const cfg = this.cfg[region]!;
+    const tsz = cfg.tsz < MIN_TXSZ ? MIN_TXSZ : cfg.tsz > MAX_TXSZ ? MAX_TXSZ : cfg.tsz;
+    const span = 2 ** (64 - tsz);
+    const input = region === 0 ? v : v + span;
+    // AArch64.S1Translate: out of the region's range, or walks disabled by EPDn: translation fault, level 0.
+    if (!(input >= 0 && input < span) || this.epd[region]) return this.fail(FSC.TRANSLATION);
+    const out = this.walkOut;
+    walk(this.reader, cfg, input, out);
+    this.local += out.reads * this.cost.walkStepNs;
+    if (this.trace.on) {
+      this.syncClock();
+      this.trace.record(TraceKind.Walk, this.initiator, NO_SID, NO_SSID, va, out.pa, out.reads, 0, out.level | (out.fault << 8));
+    }
+    if (out.fault !== WalkFault.None) return this.fail(faultStatus(out.fault, out.level));
+    const perm = s1DataPermissions(out.ap);
+    // A tagged address (TBI) is not cached: invalidation by VA could not find it.
+    const pagePa = out.pa - (out.pa % PAGE_SIZE);
+    const ctx = out.ng ? this.asid : CTX_GLOBAL;
+    // A tagged address (TBI) goes to the scratch slot: invalidation by VA could not find it in a set.
+    const set = v === va ? this.tlb.fill(vpn, ctx, perm, pagePa, out.sizeShift) : this.tlb.fillScratch(ctx, perm, pagePa);
+    if ((perm & need) === 0) return this.fail(FSC.PERMISSION + out.level);
+    return set;
+  }
+
+  private fail(dfsc: number): number {
+    this.faultDfsc = dfsc;
+    if (this.trace.on) this.trace.record(TraceKind.Fault, this.initiator, NO_SID, NO_SSID, this.faultVa, 0, 0, this.faultWrite ? 1 : 0, dfsc);
+    return -1;
+  }
+
+  /** Translates, taking faults to the vectors and retrying until the access is allowed. */
+  private resolve(va: number, write: boolean): number {
+    for (let attempt = 0; ; attempt++) {
+      const s = this.translate(va, write, false);
+      if (s >= 0) return s;
+      this.retryGuard(attempt, va);
+      this.takeSync(dataAbortEsr(this.elValue, write, this.faultDfsc), this.faultVa);
+    }
+  }
+
+  private retryGuard(attempt: number, va: number): void {
+    if (attempt >= MAX_RETRIES) {
+      throw new Error(
+        `cpu${this.id}: the access at VA 0x${va.toString(16)} faulted ${MAX_RETRIES} times in a row; the sync vector returned without resolving it (ESR=0x${this.esr.toString(16)})`,
+      );
+    }
+  }
+
+  private isRamEntry(s: number): boolean {
+    return (this.tPerm[s]! & P_ALL) !== 0;
+  }
+
+  // =====================================================================
+  // Virtual accesses (hot path first)
+  // =====================================================================
+
+  ld8(va: number): number {
+    const t = this.local + this.accessNs;
+    this.local = t;
+    if (t >= this.deadline) this.tick();
+    const vpn = Math.floor(va / PAGE_SIZE);
+    const s = vpn & TLB_MASK;
+    if (this.tVpn[s] === vpn && (this.tPerm[s]! & this.rdMask) !== 0) {
+      const c = this.tCtx[s];
+      if (c === this.asidTag || c === this.globalTag) return this.tBytes[s]![this.tOff[s]! + (va & 0xfff)]!;
+    }
+    return this.loadSlow(va, 1);
+  }
+
+  ld16(va: number): number {
+    const t = this.local + this.accessNs;
+    this.local = t;
+    if (t >= this.deadline) this.tick();
+    const vpn = Math.floor(va / PAGE_SIZE);
+    const s = vpn & TLB_MASK;
+    if (this.tVpn[s] === vpn && (this.tPerm[s]! & this.rdMask) !== 0 && (va & 1) === 0) {
+      const c = this.tCtx[s];
+      if (c === this.asidTag || c === this.globalTag) {
+        const b = this.tBytes[s]!;
+        const o = this.tOff[s]! + (va & 0xfff);
+        return b[o]! | (b[o + 1]! << 8);
+      }
+    }
+    return this.loadSlow(va, 2);
+  }
+
+  ld32(va: number): number {
+    const t = this.local + this.accessNs;
+    this.local = t;
+    if (t >= this.deadline) this.tick();
+    const vpn = Math.floor(va / PAGE_SIZE);
+    const s = vpn & TLB_MASK;
+    if (this.tVpn[s] === vpn && (this.tPerm[s]! & this.rdMask) !== 0 && (va & 3) === 0) {
+      const c = this.tCtx[s];
+      if (c === this.asidTag || c === this.globalTag) return this.tWords[s]![(this.tOff[s]! + (va & 0xfff)) >>> 2]!;
+    }
+    return this.loadSlow(va, 4);
+  }
+
+  ld64(va: number): number {
+    const lo = this.ld64lo(va);
+    return this.hi32 * TWO32 + lo;
+  }
+
+  ld64n(va: number): bigint {
+    const lo = this.ld64lo(va);
+    return (BigInt(this.hi32) << 32n) | BigInt(lo);
+  }
+
+  private ld64lo(va: number): number {
+    const t = this.local + this.accessNs;
+    this.local = t;
+    if (t >= this.deadline) this.tick();
+    const vpn = Math.floor(va / PAGE_SIZE);
+    const s = vpn & TLB_MASK;
+    if (this.tVpn[s] === vpn && (this.tPerm[s]! & this.rdMask) !== 0 && (va & 7) === 0) {
+      const c = this.tCtx[s];
+      if (c === this.asidTag || c === this.globalTag) {
+        const w = this.tWords[s]!;
+        const i = (this.tOff[s]! + (va & 0xfff)) >>> 2;
+        this.hi32 = w[i + 1]!;
+        return w[i]!;
+      }
+    }
+    return this.loadSlow(va, 8);
+  }
+
+  st8(va: number, v: number): void {
+    const t = this.local + this.accessNs;
+    this.local = t;
+    if (t >= this.deadline) this.tick();
+    const vpn = Math.floor(va / PAGE_SIZE);
+    const s = vpn & TLB_MASK;
+    if (this.tVpn[s] === vpn && (this.tPerm[s]! & this.wrMask) !== 0) {
+      const c = this.tCtx[s];
+      if (c === this.asidTag || c === this.globalTag) {
+        this.tBytes[s]![this.tOff[s]! + (va & 0xfff)] = v;
+        return;
+      }
+    }
+    this.storeSlow(va, 1, v, 0);
+  }
+
+  st16(va: number, v: number): void {
+    const t = this.local + this.accessNs;
+    this.local = t;
+    if (t >= this.deadline) this.tick();
+    const vpn = Math.floor(va / PAGE_SIZE);
+    const s = vpn & TLB_MASK;
+    if (this.tVpn[s] === vpn && (this.tPerm[s]! & this.wrMask) !== 0 && (va & 1) === 0) {
+      const c = this.tCtx[s];
+      if (c === this.asidTag || c === this.globalTag) {
+        const b = this.tBytes[s]!;
+        const o = this.tOff[s]! + (va & 0xfff);
+        b[o] = v;
+        b[o + 1] = v >>> 8;
+        return;
+      }
+    }
+    this.storeSlow(va, 2, v, 0);
+  }
+
+  st32(va: number, v: number): void {
+    const t = this.local + this.accessNs;
+    this.local = t;
+    if (t >= this.deadline) this.tick();
+    const vpn = Math.floor(va / PAGE_SIZE);
+    const s = vpn & TLB_MASK;
+    if (this.tVpn[s] === vpn && (this.tPerm[s]! & this.wrMask) !== 0 && (va & 3) === 0) {
+      const c = this.tCtx[s];
+      if (c === this.asidTag || c === this.globalTag) {
+        this.tWords[s]![(this.tOff[s]! + (va & 0xfff)) >>> 2] = v;
+        return;
+      }
+    }
+    this.storeSlow(va, 4, v, 0);
+  }
+
+  st64(va: number, v: number | bigint): void {
+    let lo: number;
+    let hi: number;
+    if (typeof v === 'bigint') {
+      const u = BigInt.asUintN(64, v);
+      lo = Number(u & 0xffff_ffffn);
+      hi = Number(u >> 32n);
+    } else {
+      lo = v >>> 0;
+      hi = Math.floor(v / TWO32) >>> 0;
+    }
+    const t = this.local + this.accessNs;
+    this.local = t;
+    if (t >= this.deadline) this.tick();
+    const vpn = Math.floor(va / PAGE_SIZE);
+    const s = vpn & TLB_MASK;
+    if (this.tVpn[s] === vpn && (this.tPerm[s]! & this.wrMask) !== 0 && (va & 7) === 0) {
+      const c = this.tCtx[s];
+      if (c === this.asidTag || c === this.globalTag) {
+        const w = this.tWords[s]!;
+        const i = (this.tOff[s]! + (va & 0xfff)) >>> 2;
+        w[i] = lo;
+        w[i + 1] = hi;
+        return;
+      }
+    }
+    this.storeSlow(va, 8, lo, hi);
+  }
+
+  /** Loads `size` bytes at `va` through the slow path; returns the low 32 bits, high half in hi32. */
+  private loadSlow(va: number, size: number): number {
+    const pageOff = va & 0xfff;
+    if (pageOff + size > PAGE_SIZE) return this.loadSplit(va, size);
+    for (let attempt = 0; ; attempt++) {
+      const s = this.resolve(va, false);
+      if (this.isRamEntry(s)) {
+        const b = this.tBytes[s]!;
+        const o = this.tOff[s]! + pageOff;
+        if (size === 1) return b[o]!;
+        if (size === 2) return b[o]! | (b[o + 1]! << 8);
+        const lo = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+        if (size === 8) this.hi32 = (b[o + 4]! | (b[o + 5]! << 8) | (b[o + 6]! << 16) | (b[o + 7]! << 24)) >>> 0;
+        return lo;
+      }
+      // Device memory: unaligned accesses take an Alignment fault (B2.5.2).
+      let dfsc: number = FSC.ALIGNMENT;
+      if ((pageOff & (size - 1)) === 0) {
+        const lo = this.mmioLoad(this.tPa[s]! + pageOff, size);
+        if (!this.bus.error) return lo;
+        dfsc = FSC.SYNC_EXTERNAL;
+      }
+      this.retryGuard(attempt, va);
+      this.takeSync(dataAbortEsr(this.elValue, false, dfsc), va);
+    }
+  }
+
+  private loadSplit(va: number, size: number): number {
+    let lo = 0;
+    let hi = 0;
+    for (let i = 0; i < size; i++) {
+      const b = this.loadSlow(va + i, 1);
+      if (i < 4) lo |= b << (8 * i);
+      else hi |= b << (8 * (i - 4));
+    }
+    this.hi32 = hi >>> 0;
+    return lo >>> 0;
+  }
+
+  private storeSlow(va: number, size: number, lo: number, hi: number): void {
+    const pageOff = va & 0xfff;
+    if (pageOff + size > PAGE_SIZE) {
+      for (let i = 0; i < size; i++) this.storeSlow(va + i, 1, i < 4 ? lo >>> (8 * i) : hi >>> (8 * (i - 4)), 0);
+      return;
+    }
+    for (let attempt = 0; ; attempt++) {
+      const s = this.resolve(va, true);
+      if (this.isRamEntry(s)) {
+        const b = this.tBytes[s]!;
+        const o = this.tOff[s]! + pageOff;
+        for (let i = 0; i < size; i++) b[o + i] = i < 4 ? lo >>> (8 * i) : hi >>> (8 * (i - 4));
+        return;
+      }
+      let dfsc: number = FSC.ALIGNMENT;
+      if ((pageOff & (size - 1)) === 0) {
+        this.mmioStore(this.tPa[s]! + pageOff, size, lo, hi);
+        if (!this.bus.error) return;
+        dfsc = FSC.SYNC_EXTERNAL;
+      }
+      this.retryGuard(attempt, va);
+      this.takeSync(dataAbortEsr(this.elValue, true, dfsc), va);
+    }
+  }
+
+  private mmioLoad(pa: number, size: number): number {
+    this.local += this.cost.mmioNs;
+    this.syncClock();
+    const lo = this.bus.load(pa, size as 1 | 2 | 4 | 8, this.initiator);
+    this.hi32 = this.bus.hi;
+    this.deadline = -Infinity;
+    return lo;
+  }
+
+  private mmioStore(pa: number, size: number, lo: number, hi: number): void {
+    this.local += this.cost.mmioNs;
+    this.syncClock();
+    this.bus.store(pa, size as 1 | 2 | 4 | 8, lo, hi, this.initiator);
+    this.deadline = -Infinity;
+  }
+
+  // ---- bulk virtual copies ----
+
+  readVirt(va: number, dst: Uint8Array, dstOff = 0, len = dst.length - dstOff): void {
+    this.copyVirt(va, dst, dstOff, len, false);
+  }
+
+  writeVirt(va: number, src: Uint8Array, srcOff = 0, len = src.length - srcOff): void {
+    this.copyVirt(va, src, srcOff, len, true);
+  }
+
+  /** Page-by-page copy; charges one access per 8 bytes (64-bit loads/stores). */
+  private copyVirt(va: number, buf: Uint8Array, off: number, len: number, write: boolean): void {
+    this.charge(Math.ceil(len / 8) * this.accessNs);
+    let done = 0;
+    while (done < len) {
+      const a = va + done;
+      const pageOff = a & 0xfff;
+      const n = Math.min(len - done, PAGE_SIZE - pageOff);
+      for (let attempt = 0; ; attempt++) {
+        const s = this.resolve(a, write);
+        const pa = this.tPa[s]! + pageOff;
+        if (this.isRamEntry(s)) {
+          const b = this.tBytes[s]!;
+          const o = this.tOff[s]! + pageOff;
+          if (write) b.set(buf.subarray(off + done, off + done + n), o);
+          else buf.set(b.subarray(o, o + n), off + done);
+          break;
+        }
+        this.local += this.cost.mmioNs;
+        this.syncClock();
+        const ok = write ? this.bus.writeFrom(pa, buf, off + done, n, this.initiator) : this.bus.readInto(pa, buf, off + done, n, this.initiator);
+        this.deadline = -Infinity;
+        if (ok) break;
+        this.retryGuard(attempt, a);
+        this.takeSync(dataAbortEsr(this.elValue, write, FSC.SYNC_EXTERNAL), a);
+      }
+      done += n;
+    }
+  }
+
+  tryReadVirt(va: number, dst: Uint8Array, dstOff: number, len: number, opts?: VirtAccessOptions): AccessFault | undefined {
+    return this.tryCopy(va, dst, dstOff, len, false, opts?.unprivileged === true);
+  }
+
+  tryWriteVirt(va: number, src: Uint8Array, srcOff: number, len: number, opts?: VirtAccessOptions): AccessFault | undefined {
+    return this.tryCopy(va, src, srcOff, len, true, opts?.unprivileged === true);
+  }
+
+  private tryCopy(va: number, buf: Uint8Array, off: number, len: number, write: boolean, unpriv: boolean): AccessFault | undefined {
+    this.charge(Math.ceil(len / 8) * this.accessNs);
+    let done = 0;
+    while (done < len) {
+      const a = va + done;
+      const pageOff = a & 0xfff;
+      const n = Math.min(len - done, PAGE_SIZE - pageOff);
+      const s = this.translate(a, write, unpriv);
+      if (s < 0) return { esr: dataAbortEsr(this.elValue, write, this.faultDfsc), far: a };
+      if (this.isRamEntry(s)) {
+        const b = this.tBytes[s]!;
+        const o = this.tOff[s]! + pageOff;
+        if (write) b.set(buf.subarray(off + done, off + done + n), o);
+        else buf.set(b.subarray(o, o + n), off + done);
+      } else {
+        this.local += this.cost.mmioNs;
+        this.syncClock();
+        const pa = this.tPa[s]! + pageOff;
+        const ok = write ? this.bus.writeFrom(pa, buf, off + done, n, this.initiator) : this.bus.readInto(pa, buf, off + done, n, this.initiator);
+        this.deadline = -Infinity;
+        if (!ok) return { esr: dataAbortEsr(this.elValue, write, FSC.SYNC_EXTERNAL), far: a };
+      }
+      done += n;
+    }
+    return undefined;
+  }
+
+  at(va: number, opts?: VirtAccessOptions): { pa: number } | AccessFault {
+    const write = opts?.write === true;
+    this.charge(this.accessNs);
+    const s = this.translate(va, write, opts?.unprivileged === true);
+    if (s < 0) return { esr: dataAbortEsr(this.elValue, write, this.faultDfsc), far: va };
+    return { pa: this.tPa[s]! + (va & 0xfff) };
+  }
+
+  // =====================================================================
+  // Physical accesses
+  // =====================================================================
+
+  ldPhys8(pa: number): number {
+    return this.physLoad(pa, 1);
+  }
+
+  ldPhys16(pa: number): number {
+    return this.physLoad(pa, 2);
+  }
+
+  ldPhys32(pa: number): number {
+    return this.physLoad(pa, 4);
+  }
+
+  ldPhys64(pa: number): number {
+    const lo = this.physLoad(pa, 8);
+    return this.hi32 * TWO32 + lo;
+  }
+
+  ldPhys64n(pa: number): bigint {
+    const lo = this.physLoad(pa, 8);
+    return (BigInt(this.hi32) << 32n) | BigInt(lo);
+  }
+
+  stPhys8(pa: number, v: number): void {
+    this.physStore(pa, 1, v, 0);
+  }
+
+  stPhys16(pa: number, v: number): void {
+    this.physStore(pa, 2, v, 0);
+  }
+
+  stPhys32(pa: number, v: number): void {
+    this.physStore(pa, 4, v, 0);
+  }
+
+  stPhys64(pa: number, v: number | bigint): void {
+    if (typeof v === 'bigint') {
+      const u = BigInt.asUintN(64, v);
+      this.physStore(pa, 8, Number(u & 0xffff_ffffn), Number(u >> 32n));
+    } else {
+      this.physStore(pa, 8, v >>> 0, Math.floor(v / TWO32) >>> 0);
+    }
+  }
+
+  private physLoad(pa: number, size: 1 | 2 | 4 | 8): number {
+    const t = this.local + this.accessNs;
+    this.local = t;
+    if (t >= this.deadline) this.tick();
+    const ram = this.ram;
+    const off = pa - ram.base;
+    if (off >= 0 && off + size <= ram.size) {
+      if (size === 8) {
+        this.hi32 = ram.read32(off + 4);
+        return ram.read32(off);
+      }
+      return size === 4 ? ram.read32(off) : size === 2 ? ram.read16(off) : ram.read8(off);
+    }
+    for (let attempt = 0; ; attempt++) {
+      const lo = this.mmioLoad(pa, size);
+      if (!this.bus.error) return lo;
+      this.retryGuard(attempt, pa);
+      // A bus error on a physical (linear-map) access: synchronous external abort, FAR = the address.
+      this.takeSync(dataAbortEsr(this.elValue, false, FSC.SYNC_EXTERNAL), pa);
+    }
+  }
+
+  private physStore(pa: number, size: 1 | 2 | 4 | 8, lo: number, hi: number): void {
+    const t = this.local + this.accessNs;
+    this.local = t;
+    if (t >= this.deadline) this.tick();
+    const ram = this.ram;
+    const off = pa - ram.base;
+    if (off >= 0 && off + size <= ram.size) {
+      if (size === 8) {
+        ram.write32(off, lo >>> 0);
+        ram.write32(off + 4, hi >>> 0);
+      } else if (size === 4) ram.write32(off, lo >>> 0);
+      else if (size === 2) ram.write16(off, lo & 0xffff);
+      else ram.write8(off, lo & 0xff);
+      return;
+    }
+    for (let attempt = 0; ; attempt++) {
+      this.mmioStore(pa, size, lo, hi);
+      if (!this.bus.error) return;
+      this.retryGuard(attempt, pa);
+      this.takeSync(dataAbortEsr(this.elValue, true, FSC.SYNC_EXTERNAL), pa);
+    }
+  }
+
+  readPhys(pa: number, dst: Uint8Array, dstOff = 0, len = dst.length - dstOff): void {
+    this.charge(Math.ceil(len / 8) * this.accessNs);
+    for (let attempt = 0; ; attempt++) {
+      if (this.bus.isRam(pa, len)) {
+        this.ram.readInto(pa - this.ram.base, dst, dstOff, len);
+        return;
+      }
+      this.local += this.cost.mmioNs;
+      this.syncClock();
+      const ok = this.bus.readInto(pa, dst, dstOff, len, this.initiator);
+      this.deadline = -Infinity;
+      if (ok) return;
+      this.retryGuard(attempt, pa);
+      this.takeSync(dataAbortEsr(this.elValue, false, FSC.SYNC_EXTERNAL), this.bus.lastError?.pa ?? pa);
+    }
+  }
+
+  writePhys(pa: number, src: Uint8Array, srcOff = 0, len = src.length - srcOff): void {
+    this.charge(Math.ceil(len / 8) * this.accessNs);
+    for (let attempt = 0; ; attempt++) {
+      if (this.bus.isRam(pa, len)) {
+        this.ram.writeFrom(pa - this.ram.base, src, srcOff, len);
+        return;
+      }
+      this.local += this.cost.mmioNs;
+      this.syncClock();
+      const ok = this.bus.writeFrom(pa, src, srcOff, len, this.initiator);
+      this.deadline = -Infinity;
+      if (ok) return;
+      this.retryGuard(attempt, pa);
+      this.takeSync(dataAbortEsr(this.elValue, true, FSC.SYNC_EXTERNAL), this.bus.lastError?.pa ?? pa);
+    }
+  }
+
+  /** Charges one access per 64-byte block (DC ZVA). */
+  fillPhys(pa: number, value: number, len: number): void {
+    this.charge(Math.ceil(len / 64) * this.accessNs);
+    for (let attempt = 0; ; attempt++) {
+      if (this.bus.isRam(pa, len)) {
+        this.ram.fill(pa - this.ram.base, value & 0xff, len);
+        return;
+      }
+      let ok = true;
+      this.local += this.cost.mmioNs;
+      this.syncClock();
+      for (let i = 0; i < len && ok; i++) {
+        this.bus.store(pa + i, 1, value & 0xff, 0, this.initiator);
+        ok = !this.bus.error;
+      }
+      this.deadline = -Infinity;
+      if (ok) return;
+      this.retryGuard(attempt, pa);
+      this.takeSync(dataAbortEsr(this.elValue, true, FSC.SYNC_EXTERNAL), this.bus.lastError?.pa ?? pa);
+    }
+  }
+
+  /** FAR_EL1 as a signed Number VA (tests, TUI). */
+  get farVa(): number {
+    return vaFromBig(this.far);
+  }
+}
+
+/** The core running guest code right now, without throwing when none is. */
+function setCurrentCpuPeek(): ArchCpu | undefined {
+  const cur = setCurrentCpu(undefined);
+  setCurrentCpu(cur);
+  return cur;
+}
+
+function currentCoreOr(fallback: Core): Core {
+  const cur = setCurrentCpuPeek();
+  return cur instanceof Core ? cur : fallback;
+}

@@ -329,6 +329,7 @@ describe('iommu-testdev: svasoc extensions', () => {
 
   it('the IOMMU translates each page with the SubstreamID, SSV, privileged and exec attributes programmed', () => {
     const { m, td, w, program, runDma } = setup();
+    m.bus.write16(CFG + extCap(m, 0x1b) + 6, 0b111); // PASID, Execute, Privileged enables
     const iommu = new FakeIommu();
     td.fn.dma.iommu = iommu;
     iommu.pages.set(0x7000_0000, RAM + 0x5000);
@@ -343,6 +344,58 @@ describe('iommu-testdev: svasoc extensions', () => {
     ]);
     expect(patternAt(m, RAM + 0x5f00, 0x100)).toBe(true);
     expect(m.bus.read32(RAM + 0x3000)).toBe(PATTERN); // the second page continues the pattern phase
+  });
+
+  it('PCIe 4.0 7.8.8.3: with PASID Enable clear the transaction carries no PASID, privileged or exec attribute', () => {
+    const { td, w, program, runDma } = setup();
+    const iommu = new FakeIommu();
+    td.fn.dma.iommu = iommu;
+    iommu.pages.set(0x7000_0000, RAM);
+    program(0x7000_0000, RAM, 4);
+    w(ITD_X_SSID, 9);
+    w(ITD_X_CTRL, ITD_X_CTRL_SSV | ITD_X_CTRL_PRIV | ITD_X_CTRL_EXEC);
+    expect(runDma()).toBe(0);
+    expect(iommu.calls[0]).toMatchObject({ ssid: 0, ssv: false, priv: false, exec: false });
+  });
+
+  it('PCIe 4.0 7.8.8.3: privileged and exec need their own PASID Control enables', () => {
+    const { m, td, w, program, runDma } = setup();
+    m.bus.write16(CFG + extCap(m, 0x1b) + 6, 0b001);
+    const iommu = new FakeIommu();
+    td.fn.dma.iommu = iommu;
+    iommu.pages.set(0x7000_0000, RAM);
+    program(0x7000_0000, RAM, 4);
+    w(ITD_X_SSID, 9);
+    w(ITD_X_CTRL, ITD_X_CTRL_SSV | ITD_X_CTRL_PRIV | ITD_X_CTRL_EXEC);
+    expect(runDma()).toBe(0);
+    expect(iommu.calls[0]).toMatchObject({ ssid: 9, ssv: true, priv: false, exec: false });
+  });
+
+  it('X_SSID holds Max PASID Width bits (16 by default)', () => {
+    const { r, w } = setup();
+    w(ITD_X_SSID, 0xfffff);
+    expect(r(ITD_X_SSID)).toBe(0xffff);
+  });
+
+  it('doorbell writes and triggers are ignored while a DMA is in flight', () => {
+    const { m, r, w, program } = setup();
+    program(RAM, RAM, 64);
+    r(TRIGGER);
+    w(DBELL, 0);
+    expect(r(RESULT)).toBe(ITD_DMA_RESULT_BUSY);
+    r(TRIGGER);
+    m.run({ untilIdle: true });
+    expect(r(RESULT)).toBe(0);
+  });
+
+  it('PCIe 4.0 7.5.3.5: Transactions Pending is set while a DMA is in flight', () => {
+    const { m, r, program } = setup();
+    program(RAM, RAM, 64);
+    expect(m.bus.read16(CFG + 0x4a) & (1 << 5)).toBe(0);
+    r(TRIGGER);
+    expect(m.bus.read16(CFG + 0x4a) & (1 << 5)).toBe(1 << 5);
+    m.run({ untilIdle: true });
+    expect(m.bus.read16(CFG + 0x4a) & (1 << 5)).toBe(0);
   });
 
   it('without SSV the transaction carries no SubstreamID even if X_SSID is set', () => {

@@ -213,6 +213,11 @@ export class PciFunction {
     this.config.set('CommandStatus', this.config.getNum('CommandStatus') | (bit << 16));
   }
 
+  /** Device Status Transactions Pending (PCIe 4.0 7.5.3.5): software polls it before an FLR. */
+  setTransactionsPending(on: boolean): void {
+    this.config.setField('PCIe.DeviceControlStatus', 'TransactionsPending', on ? 1 : 0);
+  }
+
   // --- MSI / MSI-X ---
 
   /**
@@ -329,8 +334,9 @@ export class PciFunction {
     if (this.priOutstanding >= this.config.getNum('PRI.OutstandingRequestAllocation')) return false;
     const prg = prgIndex & (PRG_INDEX_COUNT - 1);
     const dma = this._dma;
+    // Exec and Privileged ride in the PASID prefix and need their enables (PCIe 4.0 7.8.8.3).
     const pasid = ssv && this.pasidEnabled;
-    if (!dma.pageRequest(addr, pasid ? ssid : 0, pasid, read, write, exec && pasid, priv && pasid, prg, last)) return false;
+    if (!dma.pageRequest(addr, pasid ? ssid : 0, pasid, read, write, exec && pasid && this.pasidExecEnabled, priv && pasid && this.pasidPrivEnabled, prg, last)) return false;
     this.prgOutstanding[prg]!++;
     this.priOutstanding++;
     return true;

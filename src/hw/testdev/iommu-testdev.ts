@@ -13,8 +13,11 @@
 //
 // svasoc extensions, at offsets QEMU leaves unused (QEMU reads them as zero, so software
 // detects them through ITD_X_ID). None of these exist in QEMU:
-//   0x40 ITD_X_SSID        [19:0] SubstreamID (PASID) of the transaction
-//   0x44 ITD_X_CTRL        bit 0 SSV, bit 1 PRIV (privileged), bit 2 EXEC (instruction),
+//   0x40 ITD_X_SSID        SubstreamID (PASID) of the transaction, Max PASID Width bits
+//   0x44 ITD_X_CTRL        bit 0 SSV, bit 1 PRIV (privileged), bit 2 EXEC (instruction)
+//                          (these ride in the PASID TLP prefix, so they take effect only
+//                          with PASID Enable, and PRIV/EXEC only with SSV and the PASID
+//                          capability's Privileged/Execute enables: PCIe 4.0 6.20, 7.8.8.3),
 //                          bits 5:4 OP (0 QEMU write + readback, 1 write only,
 //                          2 read + compare), bit 8 PRI (on an IOMMU abort send a page
 //                          request and retry after a Success response), bit 9 MSI
@@ -158,6 +161,7 @@ export class IommuTestDev implements MmioDevice {
     this.cost = options.cost;
     this.name = options.name ?? 'iommu-testdev';
     this.eventLabel = `${this.name}.dma`;
+    const maxPasidWidth = options.maxPasidWidth ?? 16;
     for (let i = 0; i < this.pattern.length; i++) this.pattern[i] = (ITD_DMA_WRITE_VAL >>> ((i & 3) * 8)) & 0xff;
     this.regs = new RegisterBlock(`${this.name}.bar0`, [
       { name: 'DMA_TRIGGERING', offset: ITD_REG_DMA_TRIGGERING, access: 'RO', read: () => this.trigger() },
@@ -169,7 +173,7 @@ export class IommuTestDev implements MmioDevice {
       { name: 'DMA_ATTRS', offset: ITD_REG_DMA_ATTRS, reset: ATTRS_SPACE_NONSECURE << 1 },
       { name: 'DMA_GPA_LO', offset: ITD_REG_DMA_GPA_LO },
       { name: 'DMA_GPA_HI', offset: ITD_REG_DMA_GPA_HI },
-      { name: 'X_SSID', offset: ITD_X_SSID, fields: [{ name: 'SSID', lsb: 0, width: 20 }] },
+      { name: 'X_SSID', offset: ITD_X_SSID, fields: [{ name: 'SSID', lsb: 0, width: maxPasidWidth }] },
       {
         name: 'X_CTRL', offset: ITD_X_CTRL,
         fields: [
@@ -192,7 +196,7 @@ export class IommuTestDev implements MmioDevice {
       classCode: IOMMU_TESTDEV_CLASS,
       bars: [{ index: 0, size: IOMMU_TESTDEV_BAR0_SIZE, kind: 'mem32', device: this }],
       msi: { vectors: 1, perVectorMask: true },
-      pasid: { maxPasidWidth: options.maxPasidWidth ?? 16 },
+      pasid: { maxPasidWidth },
       pri: { outstandingRequests: options.priCapacity ?? 32 },
     });
     this.fn.onReset = () => this.reset();
@@ -260,10 +264,11 @@ export class IommuTestDev implements MmioDevice {
     this.pri = (ctrl & ITD_X_CTRL_PRI) !== 0;
     this.msi = (ctrl & ITD_X_CTRL_MSI) !== 0;
     const a = this.attrs;
-    a.ssv = (ctrl & ITD_X_CTRL_SSV) !== 0;
+    const fn = this.fn;
+    a.ssv = (ctrl & ITD_X_CTRL_SSV) !== 0 && fn.pasidEnabled;
     a.ssid = a.ssv ? r.getNum('X_SSID') : 0;
-    a.priv = (ctrl & ITD_X_CTRL_PRIV) !== 0;
-    a.exec = (ctrl & ITD_X_CTRL_EXEC) !== 0;
+    a.priv = a.ssv && (ctrl & ITD_X_CTRL_PRIV) !== 0 && fn.pasidPrivEnabled;
+    a.exec = a.ssv && (ctrl & ITD_X_CTRL_EXEC) !== 0 && fn.pasidExecEnabled;
     this.pos = 0;
     this.priPage = -1;
     r.set('X_DONE', 0);
@@ -279,6 +284,7 @@ export class IommuTestDev implements MmioDevice {
     if (secure || space !== ATTRS_SPACE_NONSECURE) return this.finish(fail);
     if (!this.fn.attached) return this.finish(fail);
     this.fn.dma.onStallEnd = this.onStallEnd;
+    this.fn.setTransactionsPending(true);
     this.issueAfter(this.len);
   }
 
@@ -380,6 +386,7 @@ export class IommuTestDev implements MmioDevice {
     this.regs.set('X_FAULT_HI', Math.floor(stop / 4294967296) >>> 0);
     this.regs.set('DMA_RESULT', result >>> 0);
     this.phase = Phase.Idle;
+    this.fn.setTransactionsPending(false);
     const trace = this.fn.attached ? this.fn.dma.bus.trace : undefined;
     if (trace?.on) trace.record(TraceKind.Completion, this.fn.dma.initiator, this.fn.dma.sid, this.attrs.ssv ? this.attrs.ssid : NO_SSID, this.iova, 0, this.pos, result >>> 0);
     if (this.msi && this.fn.attached) this.fn.signalMsi(0);

@@ -267,8 +267,6 @@ export class Core implements ArchCpu, Runnable {
     } finally {
       setCurrentCpu(prev);
     }
-    // A step is at least one instruction, so a core that yields at once still moves time.
-    if (this.local === t0) this.local += this.accessNs;
     // The step may have changed the power state (CPU_OFF, SYSTEM_OFF).
     if ((this.state as PowerState) === PowerState.Off) {
       // CPU_OFF or SYSTEM_OFF was called during the step: the code after it never runs.
@@ -282,6 +280,9 @@ export class Core implements ArchCpu, Runnable {
       if (this.eventRegister) this.eventRegister = false;
       else if (!this.irqPending()) this.state = PowerState.WaitEvent;
     }
+    // A step is at least one instruction: a core that stays runnable must move time,
+    // or the run loop would pick it forever.
+    if (this.local === t0 && this.runnable) this.local += this.accessNs;
     this.syncClock();
   }
 

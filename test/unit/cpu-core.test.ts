@@ -1,0 +1,368 @@
+import { describe, expect, it } from 'vitest';
+import { MachineCore } from '../../src/machine/machine.js';
+import { Cluster } from '../../src/hw/cpu/cluster.js';
+import type { Core } from '../../src/hw/cpu/core.js';
+import type { GicCpuInterface, IccRegName } from '../../src/hw/cpu/gic-cpuif.js';
+import { ExceptionLevel, PSCI, PSCI_RET, type ArchCpu, type CoreMain, type ExceptionVectors } from '../../src/arch/cpu.js';
+import { thisCpu } from '../../src/arch/current.js';
+
+/** A GIC CPU interface stand-in: one pending flag, PPI levels recorded, ICC writes stored. */
+class FakeGic implements GicCpuInterface {
+  pending = false;
+  readonly ppi = new Map<number, boolean>();
+  readonly ppiLog: [number, boolean, number][] = [];
+  readonly regs = new Map<IccRegName, bigint>();
+  onIrqChange: (() => void) | undefined;
+  constructor(private readonly m: MachineCore) {}
+  hasPendingIrq(): boolean {
+    return this.pending;
+  }
+  raise(): void {
+    this.pending = true;
+    this.onIrqChange?.();
+  }
+  readSysreg(name: IccRegName): bigint {
+    if (name === 'ICC_IAR1_EL1') {
+      this.pending = false;
+      return 27n;
+    }
+    return this.regs.get(name) ?? 0n;
+  }
+  writeSysreg(name: IccRegName, value: bigint): void {
+    this.regs.set(name, value);
+  }
+  setPpi(intid: number, level: boolean): void {
+    this.ppi.set(intid, level);
+    this.ppiLog.push([intid, level, this.m.clock.now()]);
+    if (level) this.raise();
+    else this.pending = false;
+  }
+}
+
+class Vectors implements ExceptionVectors {
+  irqs: { from: ExceptionLevel; daif: bigint; at: number }[] = [];
+  syncs: bigint[] = [];
+  onIrq: ((cpu: ArchCpu) => void) | undefined;
+  sync(cpu: ArchCpu): void {
+    this.syncs.push(cpu.readSysreg('ESR_EL1'));
+  }
+  irq(cpu: ArchCpu, from: ExceptionLevel): void {
+    this.irqs.push({ from, daif: cpu.readSysreg('DAIF'), at: cpu.now() });
+    this.onIrq?.(cpu);
+  }
+  *svc(cpu: ArchCpu, nr: number, args: readonly number[]): Generator<unknown, number, unknown> {
+    const esr = cpu.readSysreg('ESR_EL1');
+    yield 'blocked';
+    return nr * 1000 + args.reduce((a, b) => a + b, 0) + (Number(esr >> 26n) === 0x15 && cpu.el === ExceptionLevel.EL1 ? 1 : 0);
+  }
+}
+
+function setup(cpus = 2) {
+  const m = new MachineCore({ ramSize: 16 * 1024 * 1024 });
+  const halts: [number, string][] = [];
+  const cluster = new Cluster(m, cpus, { onSystemOff: (code, reason) => halts.push([code, reason]) });
+  const vec = new Vectors();
+  const gics = cluster.cores.map((c) => {
+    const g = new FakeGic(m);
+    c.attachGic(g);
+    c.setVectors(0, vec);
+    return g;
+  });
+  return { m, cluster, cpu: cluster.cores[0]!, vec, gics, halts };
+}
+
+describe('CPU core: execution', () => {
+  it('step() resumes the CoreMain once per yield, with thisCpu() set to the core', () => {
+    const { cluster, cpu } = setup();
+    const seen: (ArchCpu | undefined)[] = [];
+    cluster.boot(function* (c) {
+      seen.push(thisCpu());
+      yield 'yield';
+      seen.push(c);
+    });
+    expect(cpu.runnable).toBe(true);
+    cpu.step();
+    expect(seen).toEqual([cpu]);
+    cpu.step();
+    expect(seen).toEqual([cpu, cpu]);
+    expect(cpu.runnable).toBe(false); // main returned: the core is off
+    expect(() => thisCpu()).toThrow();
+  });
+
+  it('the machine run loop interleaves cores by local time', () => {
+    const { m, cluster } = setup();
+    const order: number[] = [];
+    const main = (n: number): CoreMain =>
+      function* (c) {
+        for (let i = 0; i < 3; i++) {
+          order.push(n);
+          c.charge(n === 0 ? 100 : 150);
+          yield 'yield';
+        }
+      };
+    cluster.cores[0]!.enter(main(0));
+    cluster.cores[1]!.enter(main(1));
+    expect(m.run({ untilIdle: true }).reason).toBe('idle');
+    expect(order).toEqual([0, 1, 0, 1, 0, 1]);
+    expect(m.clock.now()).toBe(450);
+  });
+
+  it('WFI: the core sleeps until an IRQ is pending, then its local time jumps to the clock', () => {
+    const { m, cluster, cpu, gics } = setup();
+    let woke = -1;
+    cluster.boot(function* (c) {
+      yield 'wfi';
+      woke = c.now();
+    });
+    m.clock.schedule(5000, 'device irq', () => gics[0]!.raise());
+    cpu.step();
+    expect(cpu.runnable).toBe(false);
+    m.run({ untilIdle: true });
+    expect(woke).toBe(5000);
+  });
+
+  it('WFI with an IRQ already pending does not sleep (even with DAIF.I set)', () => {
+    const { cluster, cpu, gics } = setup();
+    gics[0]!.pending = true;
+    cluster.boot(function* () {
+      yield 'wfi';
+    });
+    cpu.step();
+    expect(cpu.runnable).toBe(true);
+  });
+
+  it('WFE sleeps until SEV from another core; a pending event register makes WFE return at once', () => {
+    const { m, cluster } = setup();
+    const [c0, c1] = cluster.cores as [Core, Core];
+    const log: string[] = [];
+    c0.enter(function* () {
+      yield 'wfe';
+      log.push('c0 woke');
+    });
+    c1.enter(function* (c) {
+      c.charge(1000);
+      yield 'yield';
+      log.push('c1 sev');
+      c.sev();
+      yield 'wfe'; // its own SEV set its event register: no sleep
+      log.push('c1 past wfe');
+    });
+    m.run({ untilIdle: true });
+    expect(log).toEqual(['c1 sev', 'c0 woke', 'c1 past wfe']);
+  });
+
+  it('IRQs are taken at charge/access points while DAIF.I is clear, with DAIF masked in the handler and restored after', () => {
+    const { cpu, vec, gics } = setup();
+    cpu.setEl(ExceptionLevel.EL0);
+    gics[0]!.raise();
+    cpu.charge(10);
+    expect(vec.irqs).toHaveLength(0); // DAIF resets to all masked
+    cpu.writeSysreg('DAIF', 0);
+    vec.onIrq = (c) => c.readSysreg('ICC_IAR1_EL1');
+    cpu.ldPhys32(0x4000_0000);
+    expect(vec.irqs).toHaveLength(1);
+    expect(vec.irqs[0]!.from).toBe(ExceptionLevel.EL0);
+    expect(vec.irqs[0]!.daif).toBe(0x3c0n);
+    expect(cpu.readSysreg('DAIF')).toBe(0n);
+    expect(cpu.el).toBe(ExceptionLevel.EL0);
+    cpu.charge(10);
+    expect(vec.irqs).toHaveLength(1); // acknowledged
+  });
+
+  it('an IRQ raised by a device event is taken when the core charges past the event time', () => {
+    const { m, cpu, vec, gics } = setup();
+    cpu.writeSysreg('DAIF', 0);
+    vec.onIrq = (c) => c.readSysreg('ICC_IAR1_EL1');
+    m.clock.schedule(1000, 'dev', () => gics[0]!.raise());
+    for (let i = 0; i < 999; i++) cpu.ldPhys32(0x4000_0000);
+    expect(vec.irqs).toHaveLength(0);
+    cpu.ldPhys32(0x4000_0000);
+    cpu.ldPhys32(0x4000_0000);
+    expect(vec.irqs).toHaveLength(1);
+    expect(vec.irqs[0]!.at).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('SVC #0 enters EL1 with ESR.EC=0x15, charges syscallNs, runs the svc vector (which may block) and returns to EL0', () => {
+    const { m, cpu } = setup();
+    cpu.setEl(ExceptionLevel.EL0);
+    const t0 = cpu.now();
+    const g = cpu.svc(64, 1, 2, 3);
+    const first = g.next();
+    expect(first).toEqual({ value: 'blocked', done: false });
+    expect(cpu.el).toBe(ExceptionLevel.EL1);
+    const last = g.next();
+    expect(last).toEqual({ value: 64_007, done: true });
+    expect(cpu.el).toBe(ExceptionLevel.EL0);
+    expect(cpu.now() - t0).toBeGreaterThanOrEqual(m.cost.syscallNs);
+  });
+});
+
+describe('CPU core: PSCI (DEN 0022) through SMC', () => {
+  it('PSCI_VERSION reports 1.0; unknown functions return NOT_SUPPORTED', () => {
+    const { cpu } = setup();
+    expect(cpu.smc(PSCI.VERSION)).toBe(0x10000);
+    expect(cpu.smc(0x8400_00ff)).toBe(PSCI_RET.NOT_SUPPORTED);
+  });
+
+  it('CPU_ON starts the target core at its entry with the context id; ALREADY_ON and INVALID_PARAMETERS as the spec says', () => {
+    const { m, cluster } = setup();
+    const [c0, c1] = cluster.cores as [Core, Core];
+    const ran: number[] = [];
+    const secondary: CoreMain = function* (c) {
+      ran.push(c.id);
+      expect(c.el).toBe(ExceptionLevel.EL1);
+      expect(c.readSysreg('SCTLR_EL1') & 1n).toBe(0n);
+      yield 'wfi';
+    };
+    const results: number[] = [];
+    cluster.boot(function* (c) {
+      c.charge(500);
+      results.push(c.smc(PSCI.CPU_ON_64, 1, secondary, 0xc0ffee));
+      results.push(c.smc(PSCI.CPU_ON_64, 1, secondary, 0));
+      results.push(c.smc(PSCI.CPU_ON_64, 7, secondary, 0));
+      results.push(c.smc(PSCI.CPU_ON_64, 0x100, secondary, 0));
+      yield 'yield';
+    });
+    m.run({ untilIdle: true });
+    expect(results).toEqual([PSCI_RET.SUCCESS, PSCI_RET.ALREADY_ON, PSCI_RET.INVALID_PARAMETERS, PSCI_RET.INVALID_PARAMETERS]);
+    expect(ran).toEqual([1]);
+    expect(c1.contextId).toBe(0xc0ffeen);
+    expect(c1.localNs).toBeGreaterThanOrEqual(500);
+    expect(c0.poweredOn).toBe(false);
+  });
+
+  it('CPU_OFF powers the caller down; the rest of its code never runs', () => {
+    const { m, cluster } = setup();
+    const log: string[] = [];
+    cluster.boot(function* (c) {
+      log.push('before');
+      c.smc(PSCI.CPU_OFF);
+      yield 'yield';
+      log.push('after');
+    });
+    m.run({ untilIdle: true });
+    expect(log).toEqual(['before']);
+    expect(cluster.cores[0]!.poweredOn).toBe(false);
+  });
+
+  it('SYSTEM_OFF halts the machine run loop and calls the platform callback; SYSTEM_RESET too', () => {
+    for (const [fid, reason] of [
+      [PSCI.SYSTEM_OFF, 'off'],
+      [PSCI.SYSTEM_RESET, 'reset'],
+    ] as const) {
+      const { m, cluster, halts } = setup();
+      cluster.cores[1]!.enter(function* () {
+        for (;;) yield 'yield';
+      });
+      cluster.boot(function* (c) {
+        c.charge(100);
+        c.smc(fid, 3);
+        yield 'yield';
+      });
+      const r = m.run({ forNs: 1e6 });
+      expect(r.reason).toBe('halted');
+      expect(m.halted).toEqual({ code: 3, reason });
+      expect(halts).toEqual([[3, reason]]);
+      expect(cluster.cores.every((c) => !c.poweredOn)).toBe(true);
+    }
+  });
+
+  it('SMC at EL0 is UNDEFINED: an Unknown-reason exception (EC 0x00)', () => {
+    const { cpu, vec } = setup();
+    cpu.setEl(ExceptionLevel.EL0);
+    expect(cpu.smc(PSCI.VERSION)).toBe(PSCI_RET.NOT_SUPPORTED);
+    expect(vec.syncs.map((e) => Number(e >> 26n))).toEqual([0]);
+  });
+});
+
+describe('CPU core: generic timer', () => {
+  it('D12: CNTFRQ is 62.5 MHz and CNTVCT counts virtual time in 16 ns ticks', () => {
+    const { cpu } = setup();
+    expect(cpu.readSysreg('CNTFRQ_EL0')).toBe(62_500_000n);
+    cpu.charge(16 * 1000 + 7);
+    expect(cpu.readSysreg('CNTVCT_EL0')).toBe(1000n);
+  });
+
+  it('D12.2.4: CVAL with ENABLE=1, IMASK=0 raises PPI 27 when CNTVCT >= CVAL; ISTATUS reads 1; IMASK lowers the line', () => {
+    const { m, cpu, gics } = setup();
+    const g = gics[0]!;
+    cpu.writeSysreg('CNTV_CVAL_EL0', 1000n); // 16 us
+    cpu.writeSysreg('CNTV_CTL_EL0', 1);
+    expect(cpu.readSysreg('CNTV_CTL_EL0')).toBe(1n);
+    m.run({ untilIdle: true });
+    expect(g.ppiLog).toEqual([[27, true, 16_000]]);
+    cpu.charge(16_000);
+    expect(cpu.readSysreg('CNTV_CTL_EL0')).toBe(5n); // ENABLE | ISTATUS
+    cpu.writeSysreg('CNTV_CTL_EL0', 3); // IMASK
+    expect(g.ppi.get(27)).toBe(false);
+    expect(cpu.readSysreg('CNTV_CTL_EL0')).toBe(7n);
+    cpu.writeSysreg('CNTV_CTL_EL0', 1);
+    expect(g.ppi.get(27)).toBe(true);
+    cpu.writeSysreg('CNTV_CVAL_EL0', 10_000n); // condition no longer met: the level drops
+    expect(g.ppi.get(27)).toBe(false);
+  });
+
+  it('a core in WFI with the timer armed wakes at the compare time', () => {
+    const { m, cluster, vec } = setup();
+    let wokeAt = 0;
+    vec.onIrq = (c) => {
+      c.readSysreg('ICC_IAR1_EL1');
+      c.writeSysreg('CNTV_CTL_EL0', 0);
+    };
+    cluster.boot(function* (c) {
+      c.writeSysreg('CNTV_CVAL_EL0', 625n); // 10 us
+      c.writeSysreg('CNTV_CTL_EL0', 1);
+      c.writeSysreg('DAIF', 0);
+      yield 'wfi';
+      wokeAt = c.now();
+      c.charge(1);
+    });
+    m.run({ untilIdle: true });
+    expect(wokeAt).toBe(10_000);
+    expect(vec.irqs).toHaveLength(1);
+  });
+});
+
+describe('CPU core: identification and GIC system registers', () => {
+  it('MIDR is HiSilicon TaiShan v110; MPIDR has bit 31 set and Aff0 = core number; CurrentEL reads EL<<2', () => {
+    const { cluster } = setup();
+    expect(cluster.cores[0]!.readSysreg('MIDR_EL1')).toBe(0x481fd010n);
+    expect(cluster.cores[1]!.readSysreg('MPIDR_EL1')).toBe(0x8000_0001n);
+    expect(cluster.cores[0]!.readSysreg('CurrentEL')).toBe(4n);
+  });
+
+  it('ID_AA64MMFR0 advertises PARange 48 bits, 16-bit ASIDs and 4K/16K/64K granules; MMFR1 FEAT_PAN; ISAR0 range TLBI', () => {
+    const { cpu } = setup();
+    const mmfr0 = cpu.readSysreg('ID_AA64MMFR0_EL1');
+    expect(mmfr0 & 0xfn).toBe(5n);
+    expect((mmfr0 >> 4n) & 0xfn).toBe(2n);
+    expect((mmfr0 >> 20n) & 0xfn).toBe(1n);
+    expect((mmfr0 >> 24n) & 0xfn).toBe(0n);
+    expect((mmfr0 >> 28n) & 0xfn).toBe(0n);
+    expect((cpu.readSysreg('ID_AA64MMFR1_EL1') >> 20n) & 0xfn).toBe(1n);
+    expect((cpu.readSysreg('ID_AA64MMFR1_EL1') >> 0n) & 0xfn).toBe(0n); // no HW AF/dirty
+    expect((cpu.readSysreg('ID_AA64ISAR0_EL1') >> 56n) & 0xfn).toBe(2n);
+    expect((cpu.readSysreg('ID_AA64PFR0_EL1') >> 24n) & 0xfn).toBe(1n);
+  });
+
+  it('ICC_* registers go to the attached CPU interface; without one they read 0 and writes are ignored', () => {
+    const m = new MachineCore({ ramSize: 1 << 20 });
+    const cluster = new Cluster(m, 1);
+    const c = cluster.cores[0]!;
+    c.writeSysreg('ICC_PMR_EL1', 0xf0);
+    expect(c.readSysreg('ICC_PMR_EL1')).toBe(0n);
+    const g = new FakeGic(m);
+    c.attachGic(g);
+    c.writeSysreg('ICC_PMR_EL1', 0xf0);
+    expect(g.regs.get('ICC_PMR_EL1')).toBe(0xf0n);
+    expect(c.readSysreg('ICC_PMR_EL1')).toBe(0xf0n);
+  });
+
+  it('read-only registers ignore writes; VBAR keeps bits [63:11]', () => {
+    const { cpu } = setup();
+    cpu.writeSysreg('MIDR_EL1', 0);
+    expect(cpu.readSysreg('MIDR_EL1')).toBe(0x481fd010n);
+    cpu.writeSysreg('VBAR_EL1', 0xffff_0000_1234_5fffn);
+    expect(cpu.readSysreg('VBAR_EL1')).toBe(0xffff_0000_1234_5800n);
+  });
+});

@@ -1,0 +1,858 @@
+// The HiSilicon queue manager (QM v2, Kunpeng 920) as the Linux hisi_qm driver and
+// UADK drive it (reference sections 2-5): mailbox, SQC/CQC/EQC/AEQC contexts and
+// their base tables, the VF queue table, v2 doorbells, the EQ/AEQ event rings with
+// phase bits, interrupt sources and masks, abnormal (error) interrupts, DFX
+// counters, memory init, context cache write-back and the master-shutdown and
+// vendor-ID reset handshakes. The accelerator behind it (ZIP) fetches SQEs and
+// posts completions through the methods in the "engine side" section.
+
+import { DmaStatus, type DmaAttrs, type DmaPort } from '../bus/dma.js';
+import type { RegDef } from '../regs/regmap.js';
+import type { Clock } from '../../machine/clock.js';
+import type { CostModel } from '../../machine/cost.js';
+import { TraceKind } from '../../trace/record.js';
+import { NO_SSID, type TraceRing } from '../../trace/ring.js';
+import { CQC, EQC, SQC } from './contexts.js';
+import { AEQE, AeqeType, CQE, EQE } from './queue-entries.js';
+import { MAILBOX, MailboxCmd, MailboxStatus, QM_MB_BUSY, QM_MB_STATUS_SHIFT } from './mailbox.js';
+import { DmaStallGate } from './dma-gate.js';
+import * as R from './registers.js';
+
+/** What the QM needs from its PCI function. */
+export interface QmFunctionLink {
+  readonly dma: DmaPort;
+  readonly busMasterEnabled: boolean;
+  signalMsi(vector: number): void;
+}
+
+/** The accelerator behind the QM. */
+export interface QmEngine {
+  /** SQEs became available, or dispatch conditions changed: start idle cores. */
+  kick(): void;
+  /** Requests accepted and not yet completed. */
+  readonly inFlight: number;
+  /** Accelerator error status (e.g. HZIP_CORE_INT_STATUS) that also raises the abnormal MSI. */
+  errorStatus(): number;
+}
+
+/** Outcome of posting a CQE. */
+export const enum CqePost {
+  Written = 0,
+  /** The CQ was full: the completion is lost, an AEQE (CQ overflow) was posted and the queue stopped. */
+  Overflow = 1,
+  Stalled = 2,
+  Fault = 3,
+  /** The queue has no valid CQ context (reset or never started): nothing written. */
+  NoQueue = 4,
+}
+
+const QNUM = R.QM_QNUM_V2;
+const SQE_MAX_BYTES = 1024;
+
+function join64(lo: number, hi: number): number {
+  return (hi >>> 0) * 4294967296 + (lo >>> 0);
+}
+
+export class QueueManager {
+  readonly gate: DmaStallGate;
+  engine: QmEngine | undefined;
+
+  // Per-queue SQ state (decoded from the SQC, plus live head/tail).
+  readonly sqValid = new Uint8Array(QNUM);
+  readonly sqBase = new Float64Array(QNUM);
+  readonly sqDepth = new Uint16Array(QNUM);
+  readonly sqeSize = new Uint16Array(QNUM);
+  readonly sqHead = new Uint16Array(QNUM);
+  readonly sqTail = new Uint16Array(QNUM);
+  readonly sqTailWrap = new Uint8Array(QNUM);
+  readonly sqPasid = new Uint16Array(QNUM);
+  readonly sqPasidEn = new Uint8Array(QNUM);
+  readonly sqAlg = new Uint8Array(QNUM);
+  readonly sqCqn = new Uint16Array(QNUM);
+  // Per-queue CQ state.
+  readonly cqValid = new Uint8Array(QNUM);
+  readonly cqBase = new Float64Array(QNUM);
+  readonly cqDepth = new Uint16Array(QNUM);
+  readonly cqHead = new Uint16Array(QNUM);
+  readonly cqTail = new Uint16Array(QNUM);
+  readonly cqPhase = new Uint8Array(QNUM);
+  readonly cqFlag = new Uint8Array(QNUM);
+  readonly cqTailWrap = new Uint8Array(QNUM);
+  /** Set when a queue was stopped by an error (CQ overflow); cleared by loading its SQC. */
+  readonly qError = new Uint8Array(QNUM);
+  /** Raw contexts as loaded (fields the model does not interpret are dumped back unchanged). */
+  private readonly sqcRaw = new Uint32Array(QNUM * 8);
+  private readonly cqcRaw = new Uint32Array(QNUM * 8);
+  private readonly sqcDirty = new Uint8Array(QNUM);
+  private readonly cqcDirty = new Uint8Array(QNUM);
+
+  // Event queue (index 0) and asynchronous event queue (index 1).
+  private readonly evValid = new Uint8Array(2);
+  private readonly evBase = new Float64Array(2);
+  private readonly evDepth = new Uint32Array(2);
+  private readonly evHead = new Uint32Array(2);
+  private readonly evTail = new Uint32Array(2);
+  private readonly evPhase = new Uint8Array(2);
+  private readonly evcRaw = new Uint32Array(2 * 7);
+  private readonly evSource = new Uint8Array(2);
+  private readonly evMask = new Uint8Array(2);
+
+  // Context base tables.
+  private sqcBt = 0;
+  private cqcBt = 0;
+  private sqcBtValid = false;
+  private cqcBtValid = false;
+
+  // VFT: [type 0 SQC, 1 CQC, 2 shaper][function] -> 64-bit data as lo/hi.
+  private readonly vft = new Uint32Array(3 * R.QM_MAX_FUNCTIONS * 2);
+  /** The PF's queue range from VFT (function 0, type SQC): [pfQBase, pfQBase + pfQNum). */
+  pfQBase = 0;
+  pfQNum = 0;
+
+  // Round-robin list of queues with pending SQEs.
+  private readonly active = new Int32Array(QNUM);
+  private activeCount = 0;
+  private readonly inActive = new Uint8Array(QNUM);
+  private rr = 0;
+
+  // Mailbox.
+  private mbWords = new Uint32Array(4);
+  private mbLanes = 0;
+  private mbBusy = false;
+  private mbStatus = 0;
+  private mbCollision = false;
+  private mbDataL = 0;
+  private mbDataH = 0;
+  private readonly mbScratch = new Uint8Array(32);
+  private readonly mbScratchWords = new Uint32Array(8);
+
+  // Abnormal interrupts.
+  private abnSource = 0;
+  private abnMask = R.QM_ABNORMAL_ALL;
+  private abnIrqLevel = false;
+  private inf00 = 0;
+  private inf01 = 0;
+  private oooShutdownSel = 0;
+  /** Set when an error selected by QM_OOO_SHUTDOWN_SEL fired: the QM stops fetching work. */
+  oooShutdown = false;
+
+  // DFX counters.
+  dfxMailbox = 0;
+  dfxDoorbell = 0;
+  dfxSqe = 0;
+  dfxCqe = 0;
+  dfxCqeErr = 0;
+
+  // Misc registers with behaviour.
+  private memInitDone = 0;
+  private cacheWbDone = 0;
+  private masterCtrl = 0;
+  private dbLatchLo = 0;
+  private dbLatchOffset = -1;
+  private cqOverflowInjection = -2; // -2 none, -1 next completion of any queue, else queue number
+  private readonly ev4 = new Uint32Array(1);
+  private readonly ev4Bytes = new Uint8Array(this.ev4.buffer);
+  private readonly cqeWords = new Uint32Array(4);
+  private readonly cqeBytes = new Uint8Array(this.cqeWords.buffer);
+  private readonly noPasid: DmaAttrs = { ssid: 0, ssv: false, priv: false, exec: false };
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly cost: Readonly<CostModel>,
+    private readonly trace: TraceRing,
+    private readonly link: QmFunctionLink,
+  ) {
+    this.gate = new DmaStallGate();
+    this.resetState();
+  }
+
+  // ---------------------------------------------------------------- reset
+
+  /** Hardware reset (controller reset or FLR): contexts, queues, VFT, interrupts. */
+  reset(): void {
+    this.resetState();
+  }
+
+  private resetState(): void {
+    for (const a of [this.sqValid, this.sqHead, this.sqTail, this.sqTailWrap, this.cqValid, this.cqHead, this.cqTail, this.cqTailWrap, this.qError, this.sqcDirty, this.cqcDirty, this.inActive]) a.fill(0);
+    this.sqcRaw.fill(0);
+    this.cqcRaw.fill(0);
+    this.evValid.fill(0);
+    this.evSource.fill(0);
+    this.evMask.fill(1);
+    this.evHead.fill(0);
+    this.evTail.fill(0);
+    this.sqcBtValid = this.cqcBtValid = false;
+    this.sqcBt = this.cqcBt = 0;
+    this.vft.fill(0);
+    this.pfQBase = this.pfQNum = 0;
+    this.activeCount = 0;
+    this.rr = 0;
+    this.mbLanes = 0;
+    this.mbBusy = false;
+    this.mbStatus = 0;
+    this.mbCollision = false;
+    this.mbDataL = this.mbDataH = 0;
+    this.abnSource = 0;
+    this.abnMask = R.QM_ABNORMAL_ALL;
+    this.abnIrqLevel = false;
+    this.inf00 = this.inf01 = 0;
+    this.oooShutdownSel = 0;
+    this.oooShutdown = false;
+    this.dfxMailbox = this.dfxDoorbell = this.dfxSqe = this.dfxCqe = this.dfxCqeErr = 0;
+    this.memInitDone = 0;
+    this.cacheWbDone = 0;
+    this.masterCtrl = 0;
+    this.dbLatchOffset = -1;
+    this.cqOverflowInjection = -2;
+    this.gate.reset();
+    this.epoch++;
+  }
+
+  /** Bumped by reset so that events scheduled before it do nothing. */
+  private epoch = 0;
+
+  /** True while ACC_MASTER_GLOBAL_CTRL requests shutdown or an OOO error stopped the master. */
+  get masterStopped(): boolean {
+    return (this.masterCtrl & 1) !== 0 || this.oooShutdown;
+  }
+
+  // ---------------------------------------------------------------- registers
+
+  /** QM registers of BAR2 (the device adds its own and the doorbell pages). */
+  registerDefs(): RegDef[] {
+    const stored = (name: string, offset: number, reset = 0, description = 'accepted and stored; no modelled effect'): RegDef => ({ name, offset, reset, description });
+    const counter = (name: string, offset: number, get: () => number): RegDef => ({ name, offset, access: 'RO', read: () => get() >>> 0 });
+    return [
+      { name: 'QM_VF_AEQ_INT_SOURCE', offset: R.QM_VF_AEQ_INT_SOURCE, access: 'RO', read: () => this.evSource[1]! },
+      { name: 'QM_VF_AEQ_INT_MASK', offset: R.QM_VF_AEQ_INT_MASK, reset: 1, fields: [{ name: 'mask', lsb: 0, width: 1 }], write: (v) => this.setEventMask(1, Number(v) & 1) },
+      { name: 'QM_VF_EQ_INT_SOURCE', offset: R.QM_VF_EQ_INT_SOURCE, access: 'RO', read: () => this.evSource[0]! },
+      { name: 'QM_VF_EQ_INT_MASK', offset: R.QM_VF_EQ_INT_MASK, reset: 1, fields: [{ name: 'mask', lsb: 0, width: 1 }], write: (v) => this.setEventMask(0, Number(v) & 1) },
+      { name: 'QM_DFX_FUNS_ACTIVE_ST', offset: R.QM_DFX_FUNS_ACTIVE_ST, access: 'RO', read: () => (this.activeCount > 0 || (this.engine?.inFlight ?? 0) > 0 ? 1 : 0) },
+      { name: 'QM_CACHE_WB_START', offset: R.QM_CACHE_WB_START, fields: [{ name: 'start', lsb: 0, width: 1, access: 'WO' }], write: (v) => (Number(v) & 1 ? this.startCacheWriteBack() : undefined) },
+      { name: 'QM_CACHE_WB_DONE', offset: R.QM_CACHE_WB_DONE, access: 'RO', read: () => this.cacheWbDone },
+      { name: 'QM_MB_CMD_SEND_BASE', offset: R.QM_MB_CMD_SEND_BASE, read: () => this.mailboxWord0(), write: (_v, _o, w) => this.mailboxWrite(0, Number(w)) },
+      { name: 'QM_MB_CMD_DATA_ADDR_L', offset: R.QM_MB_CMD_DATA_ADDR_L, read: () => this.mbDataL, write: (_v, _o, w) => this.mailboxWrite(1, Number(w)) },
+      { name: 'QM_MB_CMD_DATA_ADDR_H', offset: R.QM_MB_CMD_DATA_ADDR_H, read: () => this.mbDataH, write: (_v, _o, w) => this.mailboxWrite(2, Number(w)) },
+      { name: 'QM_MB_CMD_RSVD', offset: R.QM_MB_CMD_SEND_BASE + 0xc, read: () => 0, write: (_v, _o, w) => this.mailboxWrite(3, Number(w)) },
+      { name: 'QM_ABNORMAL_INT_SOURCE', offset: R.QM_ABNORMAL_INT_SOURCE, access: 'W1C', read: () => this.abnSource, write: (_v, _o, w) => this.clearAbnormal(Number(w)) },
+      { name: 'QM_ABNORMAL_INT_MASK', offset: R.QM_ABNORMAL_INT_MASK, reset: R.QM_ABNORMAL_ALL, fields: [{ name: 'mask', lsb: 0, width: 15 }], write: (v) => this.setAbnormalMask(Number(v)) },
+      { name: 'QM_ABNORMAL_INT_STATUS', offset: R.QM_ABNORMAL_INT_STATUS, access: 'RO', read: () => this.abnSource & ~this.abnMask & R.QM_ABNORMAL_ALL },
+      { name: 'QM_ABNORMAL_INT_SET', offset: R.QM_ABNORMAL_INT_SET, fields: [{ name: 'set', lsb: 0, width: 15, access: 'WO' }], write: (_v, _o, w) => this.raiseAbnormal(Number(w) & R.QM_ABNORMAL_ALL) },
+      { name: 'QM_ABNORMAL_INF00', offset: R.QM_ABNORMAL_INF00, access: 'RO', read: () => this.inf00 },
+      { name: 'QM_ABNORMAL_INF01', offset: R.QM_ABNORMAL_INF01, access: 'RO', read: () => this.inf01 },
+      { name: 'QM_MEM_START_INIT', offset: R.QM_MEM_START_INIT, fields: [{ name: 'start', lsb: 0, width: 1, access: 'WO' }], write: (_v, _o, w) => (Number(w) & 1 ? this.startMemInit() : undefined) },
+      { name: 'QM_MEM_INIT_DONE', offset: R.QM_MEM_INIT_DONE, access: 'RO', read: () => this.memInitDone },
+      stored('QM_CACHE_CTL', R.QM_CACHE_CTL, 0, 'cache enables and write-back thresholds: contexts are always held by the model'),
+      { name: 'QM_VFT_CFG_OP_ENABLE', offset: R.QM_VFT_CFG_OP_ENABLE, fields: [{ name: 'enable', lsb: 0, width: 1 }], write: (v) => (Number(v) & 1 ? this.vftOperate() : undefined) },
+      { name: 'QM_VFT_CFG_OP_WR', offset: R.QM_VFT_CFG_OP_WR, fields: [{ name: 'read', lsb: 0, width: 1 }] },
+      { name: 'QM_VFT_CFG_TYPE', offset: R.QM_VFT_CFG_TYPE, fields: [{ name: 'type', lsb: 0, width: 2 }] },
+      { name: 'QM_VFT_CFG', offset: R.QM_VFT_CFG, fields: [{ name: 'function', lsb: 0, width: 6 }] },
+      { name: 'QM_VFT_CFG_DATA_L', offset: R.QM_VFT_CFG_DATA_L },
+      { name: 'QM_VFT_CFG_DATA_H', offset: R.QM_VFT_CFG_DATA_H },
+      { name: 'QM_VFT_CFG_RDY', offset: R.QM_VFT_CFG_RDY, reset: 1, fields: [{ name: 'rdy', lsb: 0, width: 1 }] },
+      stored('QM_ARUSER_M_CFG_1', 0x100088),
+      stored('QM_ARUSER_M_CFG_ENABLE', 0x100090),
+      stored('QM_AWUSER_M_CFG_1', 0x100098),
+      stored('QM_AWUSER_M_CFG_ENABLE', 0x1000a0),
+      stored('QM_WUSER_M_CFG_ENABLE', 0x1000a8),
+      stored('QM_AXI_M_CFG', 0x1000ac),
+      stored('QM_AXI_M_CFG_ENABLE', 0x1000b0),
+      stored('QM_PEH_AXUSER_CFG', 0x1000cc),
+      stored('QM_PEH_AXUSER_CFG_ENABLE', 0x1000d0),
+      { name: 'QM_PEH_VENDOR_ID', offset: R.QM_PEH_VENDOR_ID, reset: R.PCI_VENDOR_ID_HUAWEI, description: 'reset handshake: reads back the last value written' },
+      stored('QM_RAS_CE_ENABLE', R.QM_RAS_CE_ENABLE, 0, 'RAS routing to firmware is not modelled: errors signal the abnormal MSI'),
+      stored('QM_RAS_FE_ENABLE', R.QM_RAS_FE_ENABLE, 0, 'RAS routing to firmware is not modelled'),
+      stored('QM_RAS_NFE_ENABLE', R.QM_RAS_NFE_ENABLE, 0, 'RAS routing to firmware is not modelled'),
+      stored('QM_RAS_CE_THRESHOLD', R.QM_RAS_CE_THRESHOLD, 0, 'RAS routing to firmware is not modelled'),
+      { name: 'QM_QUE_ISO_EN', offset: R.QM_QUE_ISO_EN, access: 'RO', description: 'v2 has no doorbell isolation (v3 feature): reads 0' },
+      { name: 'QM_CAPBILITY', offset: R.QM_CAPBILITY, access: 'RO', reset: (QNUM | (QNUM << 11)) >>> 0 },
+      counter('QM_DFX_MB_CNT', R.QM_DFX_MB_CNT, () => this.dfxMailbox),
+      counter('QM_DFX_DB_CNT', R.QM_DFX_DB_CNT, () => this.dfxDoorbell),
+      counter('QM_DFX_SQE_CNT', R.QM_DFX_SQE_CNT, () => this.dfxSqe),
+      counter('QM_DFX_CQE_CNT', R.QM_DFX_CQE_CNT, () => this.dfxCqe),
+      counter('QM_DFX_CQE_ERR_CNT', R.QM_DFX_CQE_ERR_CNT, () => this.dfxCqeErr),
+      { name: 'QM_OOO_SHUTDOWN_SEL', offset: R.QM_OOO_SHUTDOWN_SEL, fields: [{ name: 'sel', lsb: 0, width: 15 }], write: (v) => (this.oooShutdownSel = Number(v)) },
+      { name: 'ACC_MASTER_GLOBAL_CTRL', offset: R.ACC_MASTER_GLOBAL_CTRL, fields: [{ name: 'shutdown', lsb: 0, width: 1 }], write: (v) => this.setMasterCtrl(Number(v)) },
+      { name: 'ACC_MASTER_TRANS_RETURN', offset: R.ACC_MASTER_TRANS_RETURN, access: 'RO', read: () => this.transReturn() },
+    ];
+  }
+
+  // ---------------------------------------------------------------- mailbox
+
+  private mailboxWord0(): number {
+    const w = this.mbWords[0]! & ~(QM_MB_BUSY | (0xf << QM_MB_STATUS_SHIFT));
+    return (w | (this.mbBusy ? QM_MB_BUSY : 0) | (this.mbStatus << QM_MB_STATUS_SHIFT)) >>> 0;
+  }
+
+  /** One 32-bit lane of the command word; the lane that completes the word fires it. */
+  private mailboxWrite(lane: number, value: number): void {
+    this.mbWords[lane] = value >>> 0;
+    this.mbLanes |= 1 << lane;
+    if (this.mbLanes !== 0xf) return;
+    this.mbLanes = 0;
+    if (this.mbBusy) {
+      this.mbCollision = true; // discarded; reported in the status of the running command
+      return;
+    }
+    this.mbBusy = true;
+    this.mbStatus = 0;
+    this.dfxMailbox++;
+    const epoch = this.epoch;
+    const words = this.mbWords.slice();
+    this.clock.after(this.cost.qmMailboxNs, 'qm-mailbox', () => {
+      if (epoch === this.epoch) this.gate.whenOpen(() => this.executeMailbox(words, epoch));
+    });
+  }
+
+  private finishMailbox(status: number): void {
+    if (this.mbCollision) {
+      this.mbCollision = false;
+      if (status === MailboxStatus.OK) status = MailboxStatus.COLLISION;
+    }
+    this.mbStatus = status;
+    this.mbBusy = false;
+  }
+
+  private executeMailbox(words: Uint32Array, epoch: number): void {
+    if (epoch !== this.epoch) return;
+    const f = MAILBOX.f;
+    const cmd = MAILBOX.get(words, f.cmd);
+    const read = MAILBOX.get(words, f.op) === 1;
+    const qn = MAILBOX.get(words, f.queue_num);
+    const addr = join64(MAILBOX.get(words, f.base_l), MAILBOX.get(words, f.base_h));
+    let st: DmaStatus = DmaStatus.Ok;
+    switch (cmd) {
+      case MailboxCmd.SQC:
+      case MailboxCmd.CQC: {
+        if (qn >= QNUM) return this.finishMailbox(MailboxStatus.BAD_QUEUE);
+        const sq = cmd === MailboxCmd.SQC;
+        if (read) {
+          this.dumpQueueContext(sq, qn, this.mbScratchWords);
+          st = this.dmaWrite(addr, this.mbScratch, 32);
+        } else {
+          st = this.dmaRead(addr, this.mbScratch, 32);
+          if (st === DmaStatus.Ok) this.loadQueueContext(sq, qn, this.mbScratchWords);
+        }
+        break;
+      }
+      case MailboxCmd.EQC:
+      case MailboxCmd.AEQC: {
+        const e = cmd === MailboxCmd.EQC ? 0 : 1;
+        if (read) {
+          this.dumpEventContext(e, this.mbScratchWords);
+          st = this.dmaWrite(addr, this.mbScratch, EQC.bytes);
+        } else {
+          st = this.dmaRead(addr, this.mbScratch, EQC.bytes);
+          if (st === DmaStatus.Ok) this.loadEventContext(e, this.mbScratchWords);
+        }
+        break;
+      }
+      case MailboxCmd.SQC_BT:
+      case MailboxCmd.CQC_BT:
+        if (read) {
+          const base = cmd === MailboxCmd.SQC_BT ? this.sqcBt : this.cqcBt;
+          this.mbDataL = base >>> 0;
+          this.mbDataH = Math.floor(base / 4294967296) >>> 0;
+        } else if (cmd === MailboxCmd.SQC_BT) {
+          this.sqcBt = addr;
+          this.sqcBtValid = true;
+        } else {
+          this.cqcBt = addr;
+          this.cqcBtValid = true;
+        }
+        break;
+      case MailboxCmd.SQC_VFT_V2:
+        if (!read) return this.finishMailbox(MailboxStatus.BAD_CMD);
+        // The function asking is the PF (function 0): VFs are not modelled.
+        this.mbDataL = this.vft[0]!;
+        this.mbDataH = this.vft[1]!;
+        break;
+      default:
+        return this.finishMailbox(MailboxStatus.BAD_CMD);
+    }
+    if (st === DmaStatus.Stalled) {
+      this.gate.park((retry) => (retry ? this.executeMailbox(words, epoch) : this.finishMailbox(MailboxStatus.DMA_FAULT)));
+      return;
+    }
+    if (st !== DmaStatus.Ok) {
+      this.raiseAbnormal(read ? R.QmAbnormal.axi_bresp : R.QmAbnormal.axi_rresp);
+      return this.finishMailbox(MailboxStatus.DMA_FAULT);
+    }
+    this.finishMailbox(MailboxStatus.OK);
+  }
+
+  private dmaRead(addr: number, buf: Uint8Array, len: number): DmaStatus {
+    if (!this.link.busMasterEnabled) return DmaStatus.BusError;
+    return this.link.dma.read(addr, buf, 0, len, this.noPasid);
+  }
+
+  private dmaWrite(addr: number, buf: Uint8Array, len: number): DmaStatus {
+    if (!this.link.busMasterEnabled) return DmaStatus.BusError;
+    return this.link.dma.write(addr, buf, 0, len, this.noPasid);
+  }
+
+  private loadQueueContext(sq: boolean, qn: number, w: Uint32Array): void {
+    // mbScratch is little-endian bytes; the words view aliases it on little-endian hosts only, so decode explicitly.
+    SQC.fromBytes(this.mbScratch, w);
+    const raw = sq ? this.sqcRaw : this.cqcRaw;
+    raw.set(w, qn * 8);
+    if (sq) {
+      const f = SQC.f;
+      this.sqBase[qn] = join64(SQC.get(w, f.base_l), SQC.get(w, f.base_h));
+      this.sqDepth[qn] = SQC.get(w, f.qes) + 1;
+      const log2 = SQC.get(w, f.sqe_size_log2);
+      this.sqeSize[qn] = 1 << Math.min(log2, 10);
+      this.sqHead[qn] = SQC.get(w, f.head) % this.sqDepth[qn]!;
+      this.sqTail[qn] = SQC.get(w, f.tail) % this.sqDepth[qn]!;
+      this.sqTailWrap[qn] = SQC.get(w, f.tail_wrap);
+      this.sqPasid[qn] = SQC.get(w, f.pasid);
+      this.sqPasidEn[qn] = SQC.get(w, f.pasid_en);
+      this.sqAlg[qn] = SQC.get(w, f.alg_type);
+      this.sqCqn[qn] = SQC.get(w, f.cq_num) % QNUM;
+      this.sqValid[qn] = 1;
+      this.qError[qn] = 0;
+      this.sqcDirty[qn] = 1;
+      this.noteActive(qn);
+    } else {
+      const f = CQC.f;
+      this.cqBase[qn] = join64(CQC.get(w, f.base_l), CQC.get(w, f.base_h));
+      this.cqDepth[qn] = CQC.get(w, f.qes) + 1;
+      this.cqHead[qn] = CQC.get(w, f.head) % this.cqDepth[qn]!;
+      this.cqTail[qn] = CQC.get(w, f.tail) % this.cqDepth[qn]!;
+      this.cqTailWrap[qn] = CQC.get(w, f.tail_wrap);
+      this.cqPhase[qn] = CQC.get(w, f.phase);
+      this.cqFlag[qn] = CQC.get(w, f.flag);
+      this.cqValid[qn] = 1;
+      this.cqcDirty[qn] = 1;
+    }
+    this.engine?.kick();
+  }
+
+  /** The live context of queue `qn` (progress in head/tail/wrap/phase), as LE bytes in mbScratch. */
+  private dumpQueueContext(sq: boolean, qn: number, w: Uint32Array): void {
+    w.set((sq ? this.sqcRaw : this.cqcRaw).subarray(qn * 8, qn * 8 + 8));
+    if (sq) {
+      SQC.set(w, SQC.f.head, this.sqHead[qn]!);
+      SQC.set(w, SQC.f.tail, this.sqTail[qn]!);
+      SQC.set(w, SQC.f.tail_wrap, this.sqTailWrap[qn]!);
+    } else {
+      CQC.set(w, CQC.f.head, this.cqHead[qn]!);
+      CQC.set(w, CQC.f.tail, this.cqTail[qn]!);
+      CQC.set(w, CQC.f.tail_wrap, this.cqTailWrap[qn]!);
+      CQC.set(w, CQC.f.phase, this.cqPhase[qn]!);
+    }
+    this.wordsToScratch(w, 8);
+  }
+
+  private wordsToScratch(w: Uint32Array, n: number): void {
+    const b = this.mbScratch;
+    for (let i = 0; i < n; i++) {
+      const v = w[i]!;
+      b[i * 4] = v & 0xff;
+      b[i * 4 + 1] = (v >>> 8) & 0xff;
+      b[i * 4 + 2] = (v >>> 16) & 0xff;
+      b[i * 4 + 3] = v >>> 24;
+    }
+  }
+
+  private loadEventContext(e: number, w: Uint32Array): void {
+    EQC.fromBytes(this.mbScratch.subarray(0, EQC.bytes), w);
+    this.evcRaw.set(w.subarray(0, 7), e * 7);
+    const f = EQC.f;
+    this.evBase[e] = join64(EQC.get(w, f.base_l), EQC.get(w, f.base_h));
+    this.evDepth[e] = EQC.get(w, f.qes) + 1;
+    this.evHead[e] = EQC.get(w, f.head) % this.evDepth[e]!;
+    this.evTail[e] = EQC.get(w, f.tail) % this.evDepth[e]!;
+    this.evPhase[e] = EQC.get(w, f.phase);
+    this.evValid[e] = 1;
+  }
+
+  private dumpEventContext(e: number, w: Uint32Array): void {
+    w.fill(0);
+    w.set(this.evcRaw.subarray(e * 7, e * 7 + 7));
+    EQC.set(w, EQC.f.head, this.evHead[e]!);
+    EQC.set(w, EQC.f.tail, this.evTail[e]!);
+    EQC.set(w, EQC.f.phase, this.evPhase[e]!);
+    this.wordsToScratch(w, 7);
+  }
+
+  // ---------------------------------------------------------------- cache, memory init, VFT, master
+
+  private startMemInit(): void {
+    this.memInitDone = 0;
+    const epoch = this.epoch;
+    this.clock.after(this.cost.qmMemInitNs, 'qm-mem-init', () => {
+      if (epoch === this.epoch) this.memInitDone = 1;
+    });
+  }
+
+  /** QM_CACHE_WB_START: write every loaded SQC/CQC back into its base table. */
+  private startCacheWriteBack(): void {
+    this.cacheWbDone = 0;
+    const epoch = this.epoch;
+    this.clock.after(this.cost.qmCacheWriteBackNs, 'qm-cache-wb', () => {
+      if (epoch === this.epoch) this.gate.whenOpen(() => this.writeBackContexts(epoch));
+    });
+  }
+
+  private writeBackContexts(epoch: number): void {
+    if (epoch !== this.epoch) return;
+    for (let pass = 0; pass < 2; pass++) {
+      const sq = pass === 0;
+      const dirty = sq ? this.sqcDirty : this.cqcDirty;
+      const btValid = sq ? this.sqcBtValid : this.cqcBtValid;
+      if (!btValid) continue;
+      const bt = sq ? this.sqcBt : this.cqcBt;
+      for (let qn = 0; qn < QNUM; qn++) {
+        if (dirty[qn] === 0) continue;
+        this.dumpQueueContext(sq, qn, this.mbScratchWords);
+        const st = this.dmaWrite(bt + qn * 32, this.mbScratch, 32);
+        if (st === DmaStatus.Stalled) {
+          this.gate.park((retry) => (retry ? this.writeBackContexts(epoch) : (this.cacheWbDone = 1)));
+          return;
+        }
+        if (st !== DmaStatus.Ok) this.raiseAbnormal(R.QmAbnormal.axi_bresp);
+        dirty[qn] = 0;
+      }
+    }
+    this.cacheWbDone = 1;
+  }
+
+  private vftOperate(): void {
+    const read = (this.regs?.getNum('QM_VFT_CFG_OP_WR') ?? 0) & 1;
+    const type = (this.regs?.getNum('QM_VFT_CFG_TYPE') ?? 0) & 3;
+    const fn = (this.regs?.getNum('QM_VFT_CFG') ?? 0) & (R.QM_MAX_FUNCTIONS - 1);
+    this.regs?.set('QM_VFT_CFG_OP_ENABLE', 0);
+    if (type <= 2) {
+      const i = (type * R.QM_MAX_FUNCTIONS + fn) * 2;
+      if (read) {
+        this.regs?.set('QM_VFT_CFG_DATA_L', this.vft[i]!);
+        this.regs?.set('QM_VFT_CFG_DATA_H', this.vft[i + 1]!);
+      } else {
+        this.vft[i] = this.regs?.getNum('QM_VFT_CFG_DATA_L') ?? 0;
+        this.vft[i + 1] = this.regs?.getNum('QM_VFT_CFG_DATA_H') ?? 0;
+        if (type === 0 && fn === 0) this.decodePfVft();
+      }
+    }
+    this.regs?.set('QM_VFT_CFG_RDY', 1);
+  }
+
+  /** SQC VFT v2: base = data[43:28], valid = data[44], count - 1 = data[54:45]. */
+  private decodePfVft(): void {
+    const lo = this.vft[0]!;
+    const hi = this.vft[1]!;
+    const valid = (hi >>> 12) & 1;
+    this.pfQBase = ((lo >>> 28) | ((hi & 0xfff) << 4)) & 0xffff;
+    this.pfQNum = valid ? ((hi >>> 13) & 0x3ff) + 1 : 0;
+    this.engine?.kick();
+  }
+
+  private setMasterCtrl(v: number): void {
+    this.masterCtrl = v & 1;
+    if ((v & 1) === 0) this.engine?.kick();
+  }
+
+  private transReturn(): number {
+    if ((this.masterCtrl & 1) === 0) return 0;
+    return (this.engine?.inFlight ?? 0) === 0 && !this.mbBusy && !this.gate.blocked ? R.ACC_MASTER_TRANS_RETURN_RW : 0;
+  }
+
+  /** The register block that holds the QM registers (set by the device that builds it). */
+  regs: { getNum(name: string): number; set(name: string, v: number | bigint): void } | undefined;
+
+  // ---------------------------------------------------------------- doorbells
+
+  /**
+   * A write into the doorbell pages (offset relative to BAR2). 64-bit writes ring at
+   * once; a 32-bit write of the low half is latched and the high half rings.
+   */
+  doorbellWrite(offset: number, size: number, lo: number, hi: number): void {
+    const base = offset & ~7;
+    if (base !== R.QM_DOORBELL_SQ_CQ_BASE_V2 && base !== R.QM_DOORBELL_EQ_AEQ_BASE_V2) return; // RAZ/WI rest of the pages
+    if (size === 8) return this.ring(base, lo >>> 0, hi >>> 0);
+    if (size !== 4) return;
+    if ((offset & 7) === 0) {
+      this.dbLatchLo = lo >>> 0;
+      this.dbLatchOffset = base;
+    } else if (this.dbLatchOffset === base) {
+      this.dbLatchOffset = -1;
+      this.ring(base, this.dbLatchLo, lo >>> 0);
+    }
+  }
+
+  private ring(page: number, lo: number, hi: number): void {
+    const qn = lo & 0xfff;
+    const cmd = (lo >>> 12) & 0xf;
+    const index = hi & 0xffff;
+    this.dfxDoorbell++;
+    if (this.trace.on) this.trace.record(TraceKind.Doorbell, this.link.dma.initiator, this.link.dma.sid, NO_SSID, page, page, 8, index, qn | (cmd << 16), hi);
+    const sqcqPage = page === R.QM_DOORBELL_SQ_CQ_BASE_V2;
+    if (cmd > R.QmDoorbellCmd.AEQ || sqcqPage !== cmd <= R.QmDoorbellCmd.CQ) return this.raiseAbnormal(R.QmAbnormal.db_random_invalid);
+    switch (cmd) {
+      case R.QmDoorbellCmd.SQ: {
+        if (qn < this.pfQBase || qn >= this.pfQBase + this.pfQNum) return this.raiseAbnormal(R.QmAbnormal.sq_vf_invalid);
+        if (this.sqValid[qn] === 0) return this.raiseAbnormal(R.QmAbnormal.sq_cq_vf_invalid);
+        if (index >= this.sqDepth[qn]!) return this.raiseAbnormal(R.QmAbnormal.db_random_invalid);
+        const old = this.sqTail[qn]!;
+        if (index < old) this.sqTailWrap[qn]! ^= 1;
+        this.sqTail[qn] = index;
+        this.sqcDirty[qn] = 1;
+        if (index !== old) {
+          this.noteActive(qn);
+          this.engine?.kick();
+        }
+        return;
+      }
+      case R.QmDoorbellCmd.CQ:
+        if (qn < this.pfQBase || qn >= this.pfQBase + this.pfQNum) return this.raiseAbnormal(R.QmAbnormal.cq_vf_invalid);
+        if (this.cqValid[qn] === 0) return this.raiseAbnormal(R.QmAbnormal.sq_cq_vf_invalid);
+        if (index >= this.cqDepth[qn]!) return this.raiseAbnormal(R.QmAbnormal.db_random_invalid);
+        this.cqHead[qn] = index; // priority (c_flag re-arm) is accepted; every CQE posts an EQE while CQC.flag is set
+        this.cqcDirty[qn] = 1;
+        return;
+      default: {
+        const e = cmd - R.QmDoorbellCmd.EQ;
+        if (this.evValid[e] === 0 || index >= this.evDepth[e]!) return this.raiseAbnormal(R.QmAbnormal.db_random_invalid);
+        this.evHead[e] = index;
+        // The doorbell acknowledges the interrupt; entries still unread raise it again.
+        this.evSource[e] = 0;
+        if (this.evHead[e] !== this.evTail[e]) this.raiseEvent(e);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- engine side
+
+  private noteActive(qn: number): void {
+    if (this.inActive[qn] === 0 && this.pending(qn) > 0) {
+      this.inActive[qn] = 1;
+      this.active[this.activeCount++] = qn;
+    }
+  }
+
+  /** SQEs submitted and not yet fetched. */
+  pending(qn: number): number {
+    const d = this.sqDepth[qn]!;
+    return d === 0 ? 0 : (this.sqTail[qn]! - this.sqHead[qn]! + d) % d;
+  }
+
+  /** Whether queue `qn` may have SQEs fetched now. */
+  private runnable(qn: number): boolean {
+    return this.sqValid[qn] === 1 && this.cqValid[this.sqCqn[qn]!] === 1 && this.qError[qn] === 0 && qn >= this.pfQBase && qn < this.pfQBase + this.pfQNum;
+  }
+
+  /**
+   * Picks the next queue (round robin) with SQEs pending for an engine of `algType`
+   * and claims its head SQE. Returns the queue number with the SQ index in
+   * `claimedIndex`, or -1 when there is nothing to do.
+   */
+  claimNext(algType: number): number {
+    if (this.masterStopped || !this.link.busMasterEnabled) return -1;
+    let n = this.activeCount;
+    for (let i = 0; i < n; i++) {
+      const slot = (this.rr + i) % n;
+      const qn = this.active[slot]!;
+      if (this.pending(qn) === 0 || this.sqValid[qn] === 0) {
+        // drop from the list, keeping order
+        this.active.copyWithin(slot, slot + 1, n);
+        this.inActive[qn] = 0;
+        this.activeCount = --n;
+        i--;
+        if (n === 0) break;
+        continue;
+      }
+      if (this.sqAlg[qn] !== algType || !this.runnable(qn)) continue;
+      this.claimedIndex = this.sqHead[qn]!;
+      this.sqHead[qn] = (this.claimedIndex + 1) % this.sqDepth[qn]!;
+      this.sqcDirty[qn] = 1;
+      this.rr = (slot + 1) % n;
+      this.dfxSqe++;
+      return qn;
+    }
+    return -1;
+  }
+
+  claimedIndex = 0;
+
+  /** Bus address of SQE `index` of queue `qn`. */
+  sqeAddress(qn: number, index: number): number {
+    return this.sqBase[qn]! + index * this.sqeSize[qn]!;
+  }
+
+  /** Reads SQE `index` of queue `qn` (up to `len` bytes, at most the SQE size). */
+  readSqe(qn: number, index: number, buf: Uint8Array, len: number): DmaStatus {
+    const n = Math.min(len, this.sqeSize[qn]!, SQE_MAX_BYTES);
+    if (n < len) buf.fill(0, n, len);
+    return this.dmaRead(this.sqeAddress(qn, index), buf, n);
+  }
+
+  /** Writes the result back into the SQE slot (Linux and UADK read SQ[cqe.sq_head]). */
+  writeSqe(qn: number, index: number, buf: Uint8Array, len: number): DmaStatus {
+    return this.dmaWrite(this.sqeAddress(qn, index), buf, Math.min(len, this.sqeSize[qn]!, SQE_MAX_BYTES));
+  }
+
+  /** Attributes for data transfers of queue `qn`: the SQC PASID when `ssv`. */
+  dataAttrs(qn: number, ssv: boolean, into: DmaAttrs): DmaAttrs {
+    into.ssv = ssv || this.sqPasidEn[qn] === 1;
+    into.ssid = into.ssv ? this.sqPasid[qn]! : 0;
+    into.priv = false;
+    into.exec = false;
+    return into;
+  }
+
+  /** Injects a CQ overflow on the next completion (of queue `qn`, or of any queue). */
+  injectCqOverflow(qn = -1): void {
+    this.cqOverflowInjection = qn;
+  }
+
+  /** Posts the CQE for SQ[`sqIndex`] of queue `qn` at the tail of its CQ. */
+  postCqe(qn: number, sqIndex: number, error: boolean): CqePost {
+    const cqn = this.sqCqn[qn]!;
+    if (this.cqValid[cqn] === 0 || this.sqValid[qn] === 0) return CqePost.NoQueue;
+    const depth = this.cqDepth[cqn]!;
+    const tail = this.cqTail[cqn]!;
+    const forced = this.cqOverflowInjection === -1 || this.cqOverflowInjection === qn;
+    if (forced || (tail + 1) % depth === this.cqHead[cqn]) {
+      if (forced) this.cqOverflowInjection = -2;
+      this.qError[qn] = 1;
+      this.postAeqe(cqn, AeqeType.CQ_OVERFLOW);
+      return CqePost.Overflow;
+    }
+    const w = this.cqeWords;
+    w.fill(0);
+    CQE.set(w, CQE.f.sq_head, sqIndex);
+    CQE.set(w, CQE.f.sq_num, qn);
+    CQE.set(w, CQE.f.phase, this.cqPhase[cqn]!);
+    littleEndianWords(w, this.cqeBytes);
+    const st = this.dmaWrite(this.cqBase[cqn]! + tail * 16, this.cqeBytes, 16);
+    if (st === DmaStatus.Stalled) return CqePost.Stalled;
+    if (st !== DmaStatus.Ok) {
+      this.raiseAbnormal(R.QmAbnormal.axi_bresp);
+      return CqePost.Fault;
+    }
+    const next = (tail + 1) % depth;
+    if (next === 0) {
+      this.cqPhase[cqn]! ^= 1;
+      this.cqTailWrap[cqn]! ^= 1;
+    }
+    this.cqTail[cqn] = next;
+    this.cqcDirty[cqn] = 1;
+    this.dfxCqe++;
+    if (error) this.dfxCqeErr++;
+    return CqePost.Written;
+  }
+
+  /** After a CQE: the EQE (when CQC.flag enables completion events) and the EQ MSI. */
+  postCompletionEvent(qn: number): DmaStatus {
+    const cqn = this.sqCqn[qn]!;
+    if (this.cqFlag[cqn] === 0 || this.evValid[0] === 0) return DmaStatus.Ok;
+    const head = this.evHead[0]!;
+    const tail = this.evTail[0]!;
+    const depth = this.evDepth[0]!;
+    if ((tail + 1) % depth === head) {
+      this.postAeqe(0, AeqeType.EQ_OVERFLOW);
+      return DmaStatus.Ok;
+    }
+    this.ev4[0] = 0;
+    EQE.set(this.ev4, EQE.f.cq_num, cqn);
+    EQE.set(this.ev4, EQE.f.phase, this.evPhase[0]!);
+    littleEndianWords(this.ev4, this.ev4Bytes);
+    const st = this.dmaWrite(this.evBase[0]! + tail * 4, this.ev4Bytes, 4);
+    if (st === DmaStatus.Stalled) return st;
+    if (st !== DmaStatus.Ok) {
+      this.raiseAbnormal(R.QmAbnormal.axi_bresp);
+      return st;
+    }
+    this.advanceEvent(0);
+    this.raiseEvent(0);
+    return DmaStatus.Ok;
+  }
+
+  private advanceEvent(e: number): void {
+    const next = (this.evTail[e]! + 1) % this.evDepth[e]!;
+    if (next === 0) this.evPhase[e]! ^= 1;
+    this.evTail[e] = next;
+  }
+
+  /** Posts an AEQE; a full or missing AEQ drops it (there is nowhere to report that). */
+  postAeqe(qpId: number, type: number): void {
+    if (this.evValid[1] === 0) return;
+    const tail = this.evTail[1]!;
+    if ((tail + 1) % this.evDepth[1]! === this.evHead[1]) return;
+    const w = new Uint32Array(1);
+    AEQE.set(w, AEQE.f.qp_id, qpId);
+    AEQE.set(w, AEQE.f.phase, this.evPhase[1]!);
+    AEQE.set(w, AEQE.f.type, type);
+    const bytes = new Uint8Array(4);
+    littleEndianWords(w, bytes);
+    const addr = this.evBase[1]! + tail * 4;
+    const attempt = (): void => {
+      const st = this.dmaWrite(addr, bytes, 4);
+      if (st === DmaStatus.Stalled) {
+        this.gate.park((retry) => (retry ? attempt() : this.raiseAbnormal(R.QmAbnormal.axi_bresp)));
+        return;
+      }
+      if (st !== DmaStatus.Ok) return this.raiseAbnormal(R.QmAbnormal.axi_bresp);
+      this.advanceEvent(1);
+      this.raiseEvent(1);
+    };
+    this.gate.whenOpen(attempt);
+  }
+
+  // ---------------------------------------------------------------- interrupts
+
+  /** Sets an event source; the MSI fires on the rising edge of source & !mask. */
+  private raiseEvent(e: number): void {
+    if (this.evSource[e] === 1) return;
+    this.evSource[e] = 1;
+    if (this.evMask[e] === 0) this.link.signalMsi(e === 0 ? R.QmMsiVector.EQ : R.QmMsiVector.AEQ);
+  }
+
+  private setEventMask(e: number, mask: number): void {
+    const was = this.evMask[e];
+    this.evMask[e] = mask;
+    if (was === 1 && mask === 0 && this.evSource[e] === 1) this.link.signalMsi(e === 0 ? R.QmMsiVector.EQ : R.QmMsiVector.AEQ);
+  }
+
+  /** Sets QM abnormal source bits (hardware errors, injection). */
+  raiseAbnormal(bits: number, info?: { inf00?: number; inf01?: number }): void {
+    this.abnSource = (this.abnSource | bits) & R.QM_ABNORMAL_ALL;
+    if (info?.inf00 !== undefined) this.inf00 = info.inf00;
+    if (info?.inf01 !== undefined) this.inf01 = info.inf01;
+    if ((bits & this.oooShutdownSel) !== 0) this.oooShutdown = true;
+    this.updateAbnormalIrq();
+  }
+
+  private clearAbnormal(bits: number): void {
+    this.abnSource &= ~bits;
+    this.updateAbnormalIrq();
+  }
+
+  private setAbnormalMask(mask: number): void {
+    this.abnMask = mask & R.QM_ABNORMAL_ALL;
+    this.updateAbnormalIrq();
+  }
+
+  /** Re-evaluates the abnormal MSI (vector 3): it fires when QM or engine error status turns non-zero. */
+  updateAbnormalIrq(): void {
+    const level = (this.abnSource & ~this.abnMask) !== 0 || (this.engine?.errorStatus() ?? 0) !== 0;
+    if (level && !this.abnIrqLevel) this.link.signalMsi(R.QmMsiVector.ABNORMAL);
+    this.abnIrqLevel = level;
+  }
+
+  get abnormalSource(): number {
+    return this.abnSource;
+  }
+}
+
+/** Writes dwords as little-endian bytes (hosts may be big-endian in principle). */
+function littleEndianWords(w: Uint32Array, out: Uint8Array): void {
+  for (let i = 0; i < w.length; i++) {
+    const v = w[i]!;
+    out[i * 4] = v & 0xff;
+    out[i * 4 + 1] = (v >>> 8) & 0xff;
+    out[i * 4 + 2] = (v >>> 16) & 0xff;
+    out[i * 4 + 3] = v >>> 24;
+  }
+}

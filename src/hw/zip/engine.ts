@@ -1,0 +1,566 @@
+// The ZIP engine behind the QM: 2 compression and 6 decompression cores (v2,
+// Kunpeng 920), each taking one SQE at a time from the queues of its direction
+// (SQC alg_type 0 compress, 1 decompress) in round-robin order.
+//
+// A request runs as a small state machine so that any DMA may stall (SMMU stall
+// model) and be replayed, or be aborted and take the error path:
+//   FETCH  read the SQE at the SQ head
+//   LOAD   decode it, walk the source/destination SGLs, read input and stream context
+//   (compute on pako, then wait the modelled time: overhead + bytes / core rate)
+//   STORE  write output and stream context
+//   WRITEBACK  write the result into the SQE slot (consumed, produced, status, ...)
+//   CQE, EQE   post the completion (QM) and the completion event + EQ MSI
+// Data and context moves carry the SQC PASID when HZIP_{SGL,DATA}_{R,W}USER has SSV
+// set (v2, Linux sets it when SVA is on) or the SQC enables PASID (v3 form).
+
+import { DmaStatus, type DmaAttrs, type DmaPort } from '../bus/dma.js';
+import type { Clock, ScheduledEvent } from '../../machine/clock.js';
+import type { CostModel } from '../../machine/cost.js';
+import { TraceKind } from '../../trace/record.js';
+import type { TraceRing } from '../../trace/ring.js';
+import { CqePost, type QmEngine, type QueueManager } from '../qm/qm.js';
+import { QmAbnormal } from '../qm/registers.js';
+import { ZIP_SQE, ZIP_SQE_BYTES, ZIP_WINDOW_BYTES, ZipCtxState, ZipReqType, ZipStatus } from './sqe.js';
+import { SegmentList, SglResult, moveSegments, walkSgl } from './sgl.js';
+import { ADLER32_INIT, CRC32_INIT, adler32, crc32 } from './checksum.js';
+import { CTX_HISTORY_OFFSET, CTX_MAGIC_DEFLATE, DeflateUnit, HISTORY_MAX, InflateOutcome, InflateUnit, STREAM_CTX_BYTES, savedHistoryBytes } from './codec.js';
+import { HZIP_COMP_CORE_NUM, HZIP_DECOMP_CORE_NUM, ZipCoreError } from './registers.js';
+
+/** Largest input or output of one request (UADK `HZ_MAX_SIZE`). */
+export const ZIP_MAX_BD_BYTES = 8 * 1024 * 1024;
+
+/** What the engine needs from the device around it. */
+export interface ZipEngineHost {
+  /** AXUSER registers: SSV (bit 0) for SGL reads, data reads, data writes. */
+  sglRuser(): number;
+  dataRuser(): number;
+  dataWuser(): number;
+  /** Sets HZIP_CORE_INT_SOURCE bits. */
+  raiseCoreError(bits: number): void;
+  /** True once if an injected AXI read error is armed (consumed by the call). */
+  takeInjectedAxiError(): boolean;
+  readonly busMasterEnabled: boolean;
+  /** HZIP_CORE_INT_STATUS: non-zero raises the abnormal MSI with the QM's errors. */
+  coreErrorStatus(): number;
+  /** The function's bus-master port (exists once the function is attached). */
+  readonly dma: DmaPort;
+}
+
+const enum Step {
+  Idle = 0,
+  Fetch,
+  Load,
+  Compute,
+  Wait,
+  Store,
+  WriteBack,
+  Cqe,
+  Eqe,
+}
+
+const F = ZIP_SQE.f;
+
+export class ZipCore {
+  busy = false;
+  step = Step.Idle;
+  qn = 0;
+  sqIndex = 0;
+  readonly sqe = new Uint8Array(ZIP_SQE_BYTES);
+  readonly words = new Uint32Array(ZIP_SQE_BYTES / 4);
+  // request
+  reqType = 0;
+  stateful = false;
+  fresh = true;
+  finish = false;
+  inLen = 0;
+  outSkip = 0;
+  avail = 0;
+  ctxAddr = 0;
+  // result
+  status = 0;
+  consumed = 0;
+  produced = 0;
+  lstblk = 0;
+  ctxSt = 0;
+  checksum = 0;
+  isize = 0;
+  ctxWriteLen = 0;
+  /** The output lives in the codec's buffer; a failed request produces nothing. */
+  outBuf: Uint8Array = new Uint8Array(0);
+  input = new Uint8Array(1 << 16);
+  readonly ctx = new Uint8Array(STREAM_CTX_BYTES);
+  readonly src = new SegmentList();
+  readonly dst = new SegmentList();
+  readonly sglAttrs: DmaAttrs = { ssid: 0, ssv: false, priv: false, exec: false };
+  readonly rdAttrs: DmaAttrs = { ssid: 0, ssv: false, priv: false, exec: false };
+  readonly wrAttrs: DmaAttrs = { ssid: 0, ssv: false, priv: false, exec: false };
+  readonly deflate: DeflateUnit | undefined;
+  readonly inflate: InflateUnit | undefined;
+  event: ScheduledEvent | undefined;
+  cont: () => void = () => {};
+  resume: (retry: boolean) => void = () => {};
+  // DFX (32-bit wrapping counters, as the hardware's)
+  bdCount = 0;
+  consumedBytes = 0;
+  producedBytes = 0;
+
+  constructor(
+    readonly index: number,
+    /** SQC alg_type served: 0 compress, 1 decompress. */
+    readonly algType: number,
+  ) {
+    this.deflate = algType === 0 ? new DeflateUnit() : undefined;
+    this.inflate = algType === 1 ? new InflateUnit() : undefined;
+  }
+}
+
+export class ZipEngine implements QmEngine {
+  readonly cores: ZipCore[] = [];
+  private dispatchEvent: ScheduledEvent | undefined;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly cost: Readonly<CostModel>,
+    private readonly trace: TraceRing,
+    private readonly qm: QueueManager,
+    private readonly host: ZipEngineHost,
+  ) {
+    for (let i = 0; i < HZIP_COMP_CORE_NUM + HZIP_DECOMP_CORE_NUM; i++) {
+      const core = new ZipCore(i, i < HZIP_COMP_CORE_NUM ? 0 : 1);
+      core.cont = () => this.run(core);
+      core.resume = (retry) => {
+        if (!retry) this.abortStep(core);
+        this.run(core);
+      };
+      this.cores.push(core);
+    }
+  }
+
+  get inFlight(): number {
+    let n = 0;
+    for (const c of this.cores) if (c.busy) n++;
+    return n;
+  }
+
+  errorStatus(): number {
+    return this.host.coreErrorStatus();
+  }
+
+  private get port(): DmaPort {
+    return this.host.dma;
+  }
+
+  /** Drops everything in flight (device reset). */
+  reset(): void {
+    this.dispatchEvent?.cancel();
+    this.dispatchEvent = undefined;
+    for (const c of this.cores) {
+      c.event?.cancel();
+      c.event = undefined;
+      c.busy = false;
+      c.step = Step.Idle;
+      c.bdCount = c.consumedBytes = c.producedBytes = 0;
+    }
+  }
+
+  /** Schedules a dispatch pass now (after the current MMIO access or event). */
+  kick(): void {
+    if (this.dispatchEvent !== undefined) return;
+    this.dispatchEvent = this.clock.after(0, 'zip-dispatch', () => {
+      this.dispatchEvent = undefined;
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    for (const core of this.cores) {
+      if (core.busy) continue;
+      const qn = this.qm.claimNext(core.algType);
+      if (qn < 0) continue;
+      core.busy = true;
+      core.qn = qn;
+      core.sqIndex = this.qm.claimedIndex;
+      core.step = Step.Fetch;
+      this.run(core);
+    }
+  }
+
+  /** Advances `core` through its steps until it waits for time, a stall, or finishes. */
+  private run(core: ZipCore): void {
+    const gate = this.qm.gate;
+    for (;;) {
+      if (!core.busy) return;
+      if (gate.blocked && core.step !== Step.Compute && core.step !== Step.Wait) {
+        gate.whenOpen(core.cont);
+        return;
+      }
+      let st: DmaStatus;
+      switch (core.step) {
+        case Step.Fetch:
+          st = this.host.busMasterEnabled ? this.qm.readSqe(core.qn, core.sqIndex, core.sqe, ZIP_SQE_BYTES) : DmaStatus.BusError;
+          if (st === DmaStatus.Stalled) return gate.park(core.resume);
+          if (st !== DmaStatus.Ok) {
+            this.abortStep(core);
+            continue;
+          }
+          core.step = Step.Load;
+          continue;
+        case Step.Load:
+          st = this.load(core);
+          if (st === DmaStatus.Stalled) return gate.park(core.resume);
+          core.step = Step.Compute;
+          continue;
+        case Step.Compute: {
+          if (core.status === ZipStatus.OK) this.compute(core);
+          const bytes = core.algType === 0 ? core.consumed : core.produced;
+          const rate = core.algType === 0 ? this.cost.zipCompressBytesPerNsPerCore : this.cost.zipDecompressBytesPerNsPerCore;
+          const ns = this.cost.zipRequestOverheadNs + (rate > 0 ? bytes / rate : 0);
+          core.step = Step.Wait;
+          core.event = this.clock.after(ns, 'zip-core', () => {
+            core.event = undefined;
+            core.step = Step.Store;
+            this.run(core);
+          });
+          return;
+        }
+        case Step.Wait:
+          return;
+        case Step.Store:
+          st = this.store(core);
+          if (st === DmaStatus.Stalled) return gate.park(core.resume);
+          if (st !== DmaStatus.Ok) {
+            this.abortStep(core);
+            continue;
+          }
+          core.step = Step.WriteBack;
+          continue;
+        case Step.WriteBack:
+          this.fillResult(core);
+          st = this.host.busMasterEnabled ? this.qm.writeSqe(core.qn, core.sqIndex, core.sqe, ZIP_SQE_BYTES) : DmaStatus.BusError;
+          if (st === DmaStatus.Stalled) return gate.park(core.resume);
+          if (st !== DmaStatus.Ok) {
+            this.abortStep(core);
+            continue;
+          }
+          core.step = Step.Cqe;
+          continue;
+        case Step.Cqe: {
+          if (this.trace.on) {
+            const a = this.qm.sqeAddress(core.qn, core.sqIndex);
+            this.trace.record(TraceKind.Completion, this.port.initiator, this.port.sid, -1, a, a, ZIP_SQE_BYTES, core.status, core.qn);
+          }
+          const r = this.qm.postCqe(core.qn, core.sqIndex, !isSuccess(core.status));
+          if (r === CqePost.Stalled) return gate.park(core.resume);
+          if (r !== CqePost.Written) {
+            this.finish(core);
+            return;
+          }
+          core.step = Step.Eqe;
+          continue;
+        }
+        case Step.Eqe:
+          st = this.qm.postCompletionEvent(core.qn);
+          if (st === DmaStatus.Stalled) return gate.park(core.resume);
+          this.finish(core);
+          return;
+        default:
+          return;
+      }
+    }
+  }
+
+  /** A transfer of the current step was aborted (or could not be issued). */
+  private abortStep(core: ZipCore): void {
+    switch (core.step) {
+      case Step.Fetch:
+        // Without the SQE there is no slot to report into: the request is lost.
+        this.qm.raiseAbnormal(QmAbnormal.axi_rresp);
+        this.finish(core);
+        return;
+      case Step.Load:
+        this.fail(core, ZipStatus.AXI_ERR, ZipCoreError.axi_rresp);
+        core.step = Step.Compute;
+        return;
+      case Step.Store:
+        this.fail(core, ZipStatus.AXI_ERR, ZipCoreError.axi_bresp);
+        core.step = Step.WriteBack;
+        return;
+      case Step.WriteBack:
+        this.qm.raiseAbnormal(QmAbnormal.axi_bresp);
+        core.step = Step.Cqe;
+        return;
+      case Step.Cqe:
+        core.step = Step.Idle;
+        this.finish(core);
+        return;
+      case Step.Eqe:
+        this.finish(core);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private finish(core: ZipCore): void {
+    core.busy = false;
+    core.step = Step.Idle;
+    core.bdCount = (core.bdCount + 1) >>> 0;
+    this.kick();
+  }
+
+  private fail(core: ZipCore, status: number, coreError: number): void {
+    core.status = status;
+    core.consumed = 0;
+    core.produced = 0;
+    core.ctxWriteLen = 0;
+    if (coreError !== 0) this.host.raiseCoreError(coreError);
+  }
+
+  // ---------------------------------------------------------------- LOAD
+
+  private load(core: ZipCore): DmaStatus {
+    const w = core.words;
+    ZIP_SQE.fromBytes(core.sqe, w);
+    core.status = ZipStatus.OK;
+    core.consumed = core.produced = 0;
+    core.lstblk = core.ctxSt = 0;
+    core.ctxWriteLen = 0;
+    core.outBuf = EMPTY;
+    const reqType = ZIP_SQE.get(w, F.req_type);
+    const bufType = ZIP_SQE.get(w, F.buf_type);
+    const window = ZIP_SQE.get(w, F.window);
+    const sqeType = ZIP_SQE.get(w, F.sqe_type);
+    core.reqType = reqType;
+    core.stateful = ZIP_SQE.get(w, F.stream_mode) === 1;
+    core.fresh = !core.stateful || ZIP_SQE.get(w, F.stream_new) === 1;
+    core.finish = ZIP_SQE.get(w, F.flush_type) === 1;
+    core.inLen = ZIP_SQE.get(w, F.input_data_length);
+    core.checksum = ZIP_SQE.get(w, F.checksum);
+    core.isize = ZIP_SQE.get(w, F.isize);
+    const inSkip = ZIP_SQE.get(w, F.in_sge_data_offset);
+    core.outSkip = ZIP_SQE.get(w, F.out_sge_data_offset);
+    core.avail = Math.min(ZIP_SQE.get(w, F.dest_avail_out), ZIP_MAX_BD_BYTES);
+    core.ctxAddr = ZIP_SQE.get(w, F.stream_ctx_addr_h) * 4294967296 + ZIP_SQE.get(w, F.stream_ctx_addr_l);
+    const srcAddr = ZIP_SQE.get(w, F.source_addr_h) * 4294967296 + ZIP_SQE.get(w, F.source_addr_l);
+    const dstAddr = ZIP_SQE.get(w, F.dest_addr_h) * 4294967296 + ZIP_SQE.get(w, F.dest_addr_l);
+    if (
+      (reqType !== ZipReqType.DEFLATE && reqType !== ZipReqType.ZLIB && reqType !== ZipReqType.GZIP) ||
+      bufType > 1 || window >= ZIP_WINDOW_BYTES.length || (sqeType !== 0 && sqeType !== 3) ||
+      core.inLen > ZIP_MAX_BD_BYTES || (core.stateful && core.ctxAddr === 0)
+    ) {
+      this.fail(core, ZipStatus.BAD_REQUEST, 0);
+      return DmaStatus.Ok;
+    }
+    if (!this.host.busMasterEnabled) {
+      this.fail(core, ZipStatus.AXI_ERR, ZipCoreError.axi_rresp);
+      return DmaStatus.Ok;
+    }
+    const qm = this.qm;
+    qm.dataAttrs(core.qn, (this.host.sglRuser() & 1) !== 0, core.sglAttrs);
+    qm.dataAttrs(core.qn, (this.host.dataRuser() & 1) !== 0, core.rdAttrs);
+    qm.dataAttrs(core.qn, (this.host.dataWuser() & 1) !== 0, core.wrAttrs);
+    // Source and destination runs.
+    if (bufType === 0) {
+      core.src.flat(srcAddr, inSkip + core.inLen);
+      core.dst.flat(dstAddr, core.outSkip + core.avail);
+    } else {
+      let r = walkSgl(this.port, srcAddr, core.sglAttrs, inSkip + core.inLen, true, core.src);
+      if (r === SglResult.Ok) r = walkSgl(this.port, dstAddr, core.sglAttrs, core.outSkip + core.avail, false, core.dst);
+      if (r === SglResult.Stalled) return DmaStatus.Stalled;
+      if (r !== SglResult.Ok) {
+        const srcSide = core.src.total < inSkip + core.inLen || core.dst.count === 0;
+        this.fail(core, r === SglResult.Fault ? ZipStatus.AXI_ERR : ZipStatus.SGL_ERR, r === SglResult.Fault ? ZipCoreError.axi_rresp : srcSide ? ZipCoreError.src_addr_parse : ZipCoreError.dst_addr_parse);
+        return DmaStatus.Ok;
+      }
+      core.avail = Math.max(0, Math.min(core.avail, core.dst.total - core.outSkip));
+    }
+    // Input data.
+    if (core.input.length < core.inLen) core.input = new Uint8Array(Math.max(core.inLen, core.input.length * 2));
+    let st = moveSegments(this.port, core.src, inSkip, core.input, 0, core.inLen, false, core.rdAttrs);
+    if (st === DmaStatus.Ok && this.host.takeInjectedAxiError()) st = DmaStatus.BusError;
+    if (st === DmaStatus.Stalled) return st;
+    if (st !== DmaStatus.Ok) {
+      this.fail(core, ZipStatus.AXI_ERR, ZipCoreError.axi_rresp);
+      return DmaStatus.Ok;
+    }
+    // Stream context of a continuing stateful stream.
+    if (!core.fresh) {
+      st = this.port.read(core.ctxAddr, core.ctx, 0, CTX_HISTORY_OFFSET, core.rdAttrs);
+      if (st === DmaStatus.Ok) {
+        const n = core.algType === 0 ? savedHistoryBytes(core.ctx) : InflateUnit.savedBytes(core.ctx);
+        if (n < 0) {
+          this.fail(core, ZipStatus.BAD_REQUEST, 0);
+          return DmaStatus.Ok;
+        }
+        const total = core.algType === 0 ? CTX_HISTORY_OFFSET + n : n;
+        st = this.port.read(core.ctxAddr + CTX_HISTORY_OFFSET, core.ctx, CTX_HISTORY_OFFSET, total - CTX_HISTORY_OFFSET, core.rdAttrs);
+      }
+      if (st === DmaStatus.Stalled) return st;
+      if (st !== DmaStatus.Ok) {
+        this.fail(core, ZipStatus.AXI_ERR, ZipCoreError.axi_rresp);
+        return DmaStatus.Ok;
+      }
+    }
+    return DmaStatus.Ok;
+  }
+
+  // ---------------------------------------------------------------- compute
+
+  private compute(core: ZipCore): void {
+    const zlib = core.reqType === ZipReqType.ZLIB;
+    const gzip = core.reqType === ZipReqType.GZIP;
+    if (core.fresh) {
+      core.checksum = zlib ? ADLER32_INIT : CRC32_INIT;
+      core.isize = 0;
+    }
+    if (core.algType === 0) this.compress(core, zlib, gzip);
+    else this.decompress(core, zlib, gzip);
+  }
+
+  private compress(core: ZipCore, zlib: boolean, gzip: boolean): void {
+    const unit = core.deflate!;
+    const w = core.words;
+    const histLen = core.fresh ? 0 : savedHistoryBytes(core.ctx);
+    const history = core.ctx.subarray(CTX_HISTORY_OFFSET);
+    const trailer = core.finish ? (zlib ? 4 : gzip ? 8 : 0) : 0;
+    const windowBits = [12, 13, 14, 15, 15][ZIP_SQE.get(w, F.window)]!;
+    const n = core.avail < trailer ? -1 : unit.run(core.input, 0, core.inLen, history, histLen, windowBits, core.finish, core.avail - trailer);
+    if (n < 0) {
+      this.fail(core, ZipStatus.DSTLEN_OUT, 0);
+      return;
+    }
+    const out = unit.out;
+    if (zlib) core.checksum = adler32(core.checksum, core.input, 0, core.inLen);
+    else if (gzip) core.checksum = crc32(core.checksum, core.input, 0, core.inLen);
+    core.isize = (core.isize + core.inLen) >>> 0;
+    if (trailer === 4) writeU32BE(out, n, core.checksum);
+    else if (trailer === 8) {
+      writeU32LE(out, n, core.checksum);
+      writeU32LE(out, n + 4, core.isize);
+    }
+    core.outBuf = out;
+    core.consumed = core.inLen;
+    core.produced = n + trailer;
+    core.status = core.produced > core.consumed ? ZipStatus.NEGACOMPRESS : ZipStatus.OK;
+    if (core.stateful && !core.finish) {
+      // Keep the last 32 KiB of history for the next request of the stream.
+      const keep = Math.min(histLen, HISTORY_MAX - Math.min(core.inLen, HISTORY_MAX));
+      const ctx = core.ctx;
+      ctx.copyWithin(CTX_HISTORY_OFFSET, CTX_HISTORY_OFFSET + histLen - keep, CTX_HISTORY_OFFSET + histLen);
+      const take = Math.min(core.inLen, HISTORY_MAX);
+      ctx.set(core.input.subarray(core.inLen - take, core.inLen), CTX_HISTORY_OFFSET + keep);
+      writeU32LE(ctx, 0, CTX_MAGIC_DEFLATE);
+      writeU32LE(ctx, 4, keep + take);
+      core.ctxWriteLen = CTX_HISTORY_OFFSET + keep + take;
+    }
+  }
+
+  private decompress(core: ZipCore, zlib: boolean, gzip: boolean): void {
+    const unit = core.inflate!;
+    if (core.fresh) unit.fresh();
+    else if (!unit.restore(core.ctx)) {
+      this.fail(core, ZipStatus.DATA_ERR, 0);
+      return;
+    }
+    const outcome = unit.run(core.input, 0, core.inLen, core.avail);
+    if (outcome === InflateOutcome.Error) {
+      this.fail(core, ZipStatus.DATA_ERR, 0);
+      return;
+    }
+    const out = unit.out;
+    if (outcome === InflateOutcome.Progress && !core.stateful) {
+      if (unit.outputFull || core.finish) {
+        this.fail(core, unit.outputFull ? ZipStatus.DSTLEN_OUT : ZipStatus.DATA_ERR, 0);
+        return;
+      }
+    }
+    core.consumed = unit.consumed;
+    core.produced = unit.produced;
+    core.outBuf = out;
+    if (zlib) core.checksum = adler32(core.checksum, out, 0, core.produced);
+    else if (gzip) core.checksum = crc32(core.checksum, out, 0, core.produced);
+    core.isize = (core.isize + core.produced) >>> 0;
+    if (outcome === InflateOutcome.End) {
+      core.status = ZipStatus.DECOMP_END;
+      core.lstblk = 1;
+      const rest = core.inLen - core.consumed;
+      const inp = core.input;
+      if (zlib && rest >= 4) {
+        if (readU32BE(inp, core.consumed) !== core.checksum) core.status = ZipStatus.CRC_ERR;
+        core.consumed += 4;
+      } else if (gzip && rest >= 8) {
+        if (readU32LE(inp, core.consumed) !== core.checksum || readU32LE(inp, core.consumed + 4) !== core.isize) core.status = ZipStatus.CRC_ERR;
+        core.consumed += 8;
+      }
+      return;
+    }
+    core.status = ZipStatus.OK;
+    if (core.stateful) {
+      core.ctxSt = unit.outputFull ? (unit.inLastBlock ? ZipCtxState.LAST_BLOCK_NO_SPACE : ZipCtxState.NO_SPACE) : ZipCtxState.NONE;
+      core.ctxWriteLen = unit.save(core.ctx);
+    }
+  }
+
+  // ---------------------------------------------------------------- STORE, WRITEBACK
+
+  private store(core: ZipCore): DmaStatus {
+    if (!this.host.busMasterEnabled && (core.produced > 0 || core.ctxWriteLen > 0)) return DmaStatus.BusError;
+    if (core.produced > 0) {
+      const st = moveSegments(this.port, core.dst, core.outSkip, core.outBuf, 0, core.produced, true, core.wrAttrs);
+      if (st !== DmaStatus.Ok) return st;
+    }
+    if (core.ctxWriteLen > 0) {
+      const st = this.port.write(core.ctxAddr, core.ctx, 0, core.ctxWriteLen, core.wrAttrs);
+      if (st !== DmaStatus.Ok) return st;
+    }
+    core.consumedBytes = (core.consumedBytes + core.consumed) >>> 0;
+    core.producedBytes = (core.producedBytes + core.produced) >>> 0;
+    return DmaStatus.Ok;
+  }
+
+  private fillResult(core: ZipCore): void {
+    const w = core.words;
+    ZIP_SQE.set(w, F.consumed, core.consumed);
+    ZIP_SQE.set(w, F.produced, core.produced);
+    ZIP_SQE.set(w, F.status, core.status);
+    ZIP_SQE.set(w, F.lstblk, core.lstblk);
+    ZIP_SQE.set(w, F.ctx_st, core.ctxSt);
+    const inflate = core.inflate;
+    const keepState = inflate !== undefined && core.stateful && core.status === ZipStatus.OK;
+    ZIP_SQE.set(w, F.ctx_bfinal, keepState && inflate.inLastBlock ? 1 : 0);
+    ZIP_SQE.set(w, F.ctx_head_bits, keepState ? inflate.heldBits : 0);
+    ZIP_SQE.set(w, F.ctx_dw2, keepState ? inflate.windowHeld : 0);
+    ZIP_SQE.set(w, F.isize, core.isize);
+    ZIP_SQE.set(w, F.checksum, core.checksum);
+    const b = core.sqe;
+    for (let i = 0; i < w.length; i++) writeU32LE(b, i * 4, w[i]!);
+  }
+}
+
+function isSuccess(status: number): boolean {
+  return status === ZipStatus.OK || status === ZipStatus.NEGACOMPRESS || status === ZipStatus.DECOMP_END;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function writeU32LE(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 0xff;
+  b[o + 1] = (v >>> 8) & 0xff;
+  b[o + 2] = (v >>> 16) & 0xff;
+  b[o + 3] = (v >>> 24) & 0xff;
+}
+
+function writeU32BE(b: Uint8Array, o: number, v: number): void {
+  b[o] = (v >>> 24) & 0xff;
+  b[o + 1] = (v >>> 16) & 0xff;
+  b[o + 2] = (v >>> 8) & 0xff;
+  b[o + 3] = v & 0xff;
+}
+
+function readU32LE(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+
+function readU32BE(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}

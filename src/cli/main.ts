@@ -1,5 +1,7 @@
-// The `svasoc` command (placeholder until the CLI lands in this session).
-import { createMachine } from '../index.js';
+// The `svasoc` command: bin/svasoc.mjs and `npm start` run this file.
+import { runCli } from './commands.js';
 
-const m = createMachine();
-console.log(`svasoc: machine with ${m.ramSize / 2 ** 20} MiB RAM at reset`);
+process.exitCode = runCli(process.argv.slice(2), {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+});

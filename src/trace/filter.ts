@@ -166,7 +166,7 @@ export function parseTraceFilter(text: string): TraceFilterParse {
     if (raw === '') continue;
     const negate = raw.startsWith('!');
     const f = parseTerm(negate ? raw.slice(1) : raw);
-    if (typeof f === 'string') return { ok: false, error: `trace filter: ${f}` };
+    if (typeof f === 'string') return { ok: false, error: f };
     filters.push(negate ? not(f) : f);
   }
   return { ok: true, filter: filters.length === 0 ? anyRecord : filters.length === 1 ? filters[0]! : allOf(...filters) };

@@ -1,0 +1,228 @@
+// Command-line arguments of `svasoc`: one table of commands and one of options.
+// Parsing, validation and `--help` all come from the tables, so a new option is one
+// row. Mistakes are returned as one-line messages; the caller prints them and exits 2.
+
+import { existsSync, statSync } from 'node:fs';
+import { parseTraceFilter } from '../trace/filter.js';
+
+export type CommandName = 'boot' | 'dumpdtb';
+
+interface CommandSpec {
+  readonly name: CommandName;
+  /** Positional arguments as shown in usage. */
+  readonly usage: string;
+  readonly summary: string;
+}
+
+export const COMMANDS: readonly CommandSpec[] = [
+  { name: 'boot', usage: '[image]', summary: 'boot an image (default images/default) and run its /init script' },
+  { name: 'dumpdtb', usage: 'FILE', summary: "write the machine's device tree blob to FILE (like QEMU -machine dumpdtb=FILE)" },
+];
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+export const GiB = 1024 * MiB;
+export const RAM_MIN = 16 * MiB;
+export const RAM_MAX = 16 * GiB;
+export const RAM_GRANULE = 64 * KiB;
+export const CPUS_MAX = 8;
+
+type OptionKind = 'size' | 'count' | 'seed' | 'input-file' | 'output-file' | 'filter';
+
+interface OptionSpec {
+  readonly name: string;
+  readonly metavar: string;
+  readonly kind: OptionKind;
+  readonly commands: readonly CommandName[];
+  readonly help: string;
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { name: 'script', metavar: 'FILE', kind: 'input-file', commands: ['boot'], help: 'shell script to run in the guest instead of the image /init workload' },
+  { name: 'ram', metavar: 'SIZE', kind: 'size', commands: ['boot', 'dumpdtb'], help: 'guest RAM, 16M..16G (default 1G)' },
+  { name: 'cpus', metavar: 'N', kind: 'count', commands: ['boot', 'dumpdtb'], help: `CPU cores, 1..${CPUS_MAX} (default 2)` },
+  { name: 'seed', metavar: 'N', kind: 'seed', commands: ['boot'], help: 'seed for anything randomised, 0..2^32-1 (default 1)' },
+  { name: 'trace', metavar: 'FILE.json', kind: 'output-file', commands: ['boot'], help: 'write the bus trace as Chrome/Perfetto JSON (open in ui.perfetto.dev)' },
+  { name: 'log', metavar: 'FILE', kind: 'output-file', commands: ['boot'], help: 'write the bus trace as text lines (time initiator kind key=value ...)' },
+  { name: 'trace-filter', metavar: 'EXPR', kind: 'filter', commands: ['boot'], help: 'records to keep in --trace/--log, e.g. "kind=dma_* sid=0x10"' },
+];
+
+export interface BootArgs {
+  readonly command: 'boot';
+  readonly image: string | undefined;
+  readonly script: string | undefined;
+  readonly ramSize: number;
+  readonly cpus: number;
+  readonly seed: number;
+  readonly trace: string | undefined;
+  readonly log: string | undefined;
+  readonly traceFilter: string;
+}
+
+export interface DumpDtbArgs {
+  readonly command: 'dumpdtb';
+  readonly file: string;
+  readonly ramSize: number;
+  readonly cpus: number;
+}
+
+export type CliArgs = BootArgs | DumpDtbArgs | { readonly command: 'help' } | { readonly command: 'version' };
+
+export type ArgsResult = { readonly ok: true; readonly args: CliArgs } | { readonly ok: false; readonly error: string };
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, K: KiB, M: MiB, G: GiB, T: 1024 * GiB };
+
+/**
+ * A size: bytes as decimal or 0x hex, or with a K/M/G/T suffix in powers of 1024
+ * (optionally followed by "iB" or "B"): 512M, 1G, 16GiB, 0x40000000.
+ */
+export function parseSize(text: string): number | undefined {
+  const m = /^(0x[0-9a-f]+|\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
+  if (!m || (m[1]!.startsWith('0x') && m[2] !== '') || (m[1]!.includes('.') && m[2] === '')) return undefined;
+  const v = Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]!;
+  return Number.isSafeInteger(v) ? v : undefined;
+}
+
+/** A size for display: the largest binary unit that divides it. */
+export function formatSize(bytes: number): string {
+  for (const [unit, scale] of [
+    ['G', GiB],
+    ['M', MiB],
+    ['K', KiB],
+  ] as const) {
+    if (bytes >= scale && bytes % scale === 0) return `${bytes / scale}${unit}`;
+  }
+  return `${bytes}`;
+}
+
+function parseInteger(text: string): number | undefined {
+  if (!/^(0x[0-9a-f]+|\d+)$/i.test(text)) return undefined;
+  const v = Number(text);
+  return Number.isSafeInteger(v) ? v : undefined;
+}
+
+/** Validates one option value; returns the parsed value or an error message. */
+function optionValue(spec: OptionSpec, raw: string): { value: string | number } | { error: string } {
+  const flag = `--${spec.name}`;
+  switch (spec.kind) {
+    case 'size': {
+      const v = parseSize(raw);
+      if (v === undefined) return { error: `${flag}: "${raw}" is not a size (examples: 512M, 1G, 16G, 0x40000000)` };
+      if (v < RAM_MIN || v > RAM_MAX) return { error: `${flag}: ${raw} is out of range (RAM must be ${formatSize(RAM_MIN)}..${formatSize(RAM_MAX)})` };
+      if (v % RAM_GRANULE !== 0) return { error: `${flag}: ${raw} is not a multiple of 64K` };
+      return { value: v };
+    }
+    case 'count': {
+      const v = parseInteger(raw);
+      if (v === undefined) return { error: `${flag}: "${raw}" is not a number` };
+      if (v < 1 || v > CPUS_MAX) return { error: `${flag}: ${raw} is out of range (1..${CPUS_MAX})` };
+      return { value: v };
+    }
+    case 'seed': {
+      const v = parseInteger(raw);
+      if (v === undefined || v > 0xffffffff) return { error: `${flag}: "${raw}" is not a number in 0..2^32-1` };
+      return { value: v };
+    }
+    case 'input-file':
+      if (!existsSync(raw) || !statSync(raw).isFile()) return { error: `${flag}: no such file: ${raw}` };
+      return { value: raw };
+    case 'output-file':
+      if (raw === '') return { error: `${flag}: needs a file name` };
+      if (existsSync(raw) && statSync(raw).isDirectory()) return { error: `${flag}: ${raw} is a directory` };
+      return { value: raw };
+    case 'filter': {
+      const f = parseTraceFilter(raw);
+      return f.ok ? { value: raw } : { error: `${flag}: ${f.error}` };
+    }
+  }
+}
+
+/** Parses argv (without node and the script). */
+export function parseArgs(argv: readonly string[]): ArgsResult {
+  const fail = (error: string): ArgsResult => ({ ok: false, error });
+  if (argv.length === 0) return { ok: true, args: { command: 'help' } };
+  if (argv.some((a) => a === '--help' || a === '-h')) return { ok: true, args: { command: 'help' } };
+  if (argv.some((a) => a === '--version' || a === '-V')) return { ok: true, args: { command: 'version' } };
+  if (argv[0] === 'help') return { ok: true, args: { command: 'help' } };
+
+  const commandName = argv[0]!;
+  const command = COMMANDS.find((c) => c.name === commandName);
+  if (command === undefined) {
+    return fail(commandName.startsWith('-') ? `expected a command before ${commandName} (boot, dumpdtb)` : `unknown command "${commandName}" (boot, dumpdtb)`);
+  }
+
+  const values = new Map<string, string | number>();
+  const positionals: string[] = [];
+  let onlyPositionals = false;
+  for (let i = 1; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (onlyPositionals || !arg.startsWith('-') || arg === '-') {
+      positionals.push(arg);
+      continue;
+    }
+    if (arg === '--') {
+      onlyPositionals = true;
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.startsWith('--') ? arg.slice(2, eq < 0 ? undefined : eq) : '';
+    const spec = OPTIONS.find((o) => o.name === name);
+    if (spec === undefined) return fail(`unknown option ${eq < 0 ? arg : arg.slice(0, eq)} (see svasoc --help)`);
+    if (!spec.commands.includes(command.name)) return fail(`option --${spec.name} does not apply to ${command.name}`);
+    if (values.has(spec.name)) return fail(`option --${spec.name} given twice`);
+    let raw: string;
+    if (eq >= 0) raw = arg.slice(eq + 1);
+    else {
+      const next = argv[i + 1];
+      if (next === undefined || (next.startsWith('--') && next.length > 2)) return fail(`option --${spec.name} needs a value (${spec.metavar})`);
+      raw = next;
+      i++;
+    }
+    const v = optionValue(spec, raw);
+    if ('error' in v) return fail(v.error);
+    values.set(spec.name, v.value);
+  }
+
+  const ramSize = (values.get('ram') as number | undefined) ?? GiB;
+  const cpus = (values.get('cpus') as number | undefined) ?? 2;
+  if (command.name === 'dumpdtb') {
+    if (positionals.length !== 1) return fail(positionals.length === 0 ? 'dumpdtb needs a FILE to write' : `dumpdtb takes one FILE, got ${positionals.length}`);
+    const file = positionals[0]!;
+    if (existsSync(file) && statSync(file).isDirectory()) return fail(`dumpdtb: ${file} is a directory`);
+    return { ok: true, args: { command: 'dumpdtb', file, ramSize, cpus } };
+  }
+  if (positionals.length > 1) return fail(`boot takes at most one image, got ${positionals.length}: ${positionals.join(' ')}`);
+  const image = positionals[0];
+  if (image !== undefined && !existsSync(image)) return fail(`no such image: ${image}`);
+  return {
+    ok: true,
+    args: {
+      command: 'boot',
+      image,
+      script: values.get('script') as string | undefined,
+      ramSize,
+      cpus,
+      seed: (values.get('seed') as number | undefined) ?? 1,
+      trace: values.get('trace') as string | undefined,
+      log: values.get('log') as string | undefined,
+      traceFilter: (values.get('trace-filter') as string | undefined) ?? '',
+    },
+  };
+}
+
+/** `svasoc --help`, generated from the tables. */
+export function helpText(version: string): string {
+  const lines = [`svasoc ${version}: emulator of an Arm SoC with SMMUv3 and a ZIP accelerator, for shared virtual addressing`, '', 'Usage:'];
+  for (const c of COMMANDS) lines.push(`  svasoc ${c.name} ${c.usage} [options]`);
+  lines.push('  svasoc --help | --version', '', 'Commands:');
+  const cw = Math.max(...COMMANDS.map((c) => c.name.length));
+  for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(cw)}  ${c.summary}`);
+  lines.push('', 'Options:');
+  const left = OPTIONS.map((o) => `--${o.name} ${o.metavar}`);
+  const w = Math.max(...left.map((l) => l.length), '-h, --help'.length);
+  OPTIONS.forEach((o, i) => lines.push(`  ${left[i]!.padEnd(w)}  ${o.help} [${o.commands.join(', ')}]`));
+  lines.push(`  ${'-h, --help'.padEnd(w)}  show this help`);
+  lines.push(`  ${'-V, --version'.padEnd(w)}  show the version`);
+  lines.push('', 'SIZE is bytes (decimal or 0x hex) or a number with K, M, G or T (powers of 1024).', 'Exit status: 0 success, 1 the run failed, 2 bad arguments.');
+  return `${lines.join('\n')}\n`;
+}

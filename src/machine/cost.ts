@@ -21,6 +21,8 @@ export const DEFAULT_COST = {
   iotlbHitNs: 2,
   /** SMMU: processing one command from the command queue. */
   smmuCommandNs: 20,
+  /** GIC ITS: processing one 32-byte command from its command queue (same order as an SMMU command). */
+  itsCommandNs: 20,
   /** Interrupt delivery from a device write to the CPU taking it. */
   irqLatencyNs: 300,
   /** UART transmit time of one character at 115200 baud, 8N1 (10 bits). */

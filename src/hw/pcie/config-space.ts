@@ -1,12 +1,12 @@
 // The 4 KiB configuration space of one PCIe function, declared as register tables:
 // the type-0 header (PCI Local Bus 3.0 section 6.1/6.2, PCIe Base 4.0 7.5.1), the
-// capability list in the first 256 bytes (PCI Express 7.5.3, MSI 6.8.1 / 7.7.1,
-// MSI-X 6.8.2 / 7.7.2) and extended capabilities from 0x100 (ATS 10.5.1 / 7.8.?,
-// PRI 10.5.2, PASID 7.8.8). Offsets not covered read as zero and ignore writes, as
-// PCIe requires of unimplemented configuration registers.
+// capability list in the first 256 bytes (PCI Express 7.5.3, MSI PCI 3.0 6.8.1, MSI-X
+// PCI 3.0 6.8.2) and extended capabilities from 0x100 (ATS 10.5.1, PRI 10.5.2, PASID
+// 7.8.8). Offsets not covered read as zero and ignore writes, as PCIe requires of
+// unimplemented configuration registers.
 //
-// The layout is fixed per spec: header 0x00-0x3f, PCI Express capability at 0x40,
-// MSI at 0x80, MSI-X at 0xa0, extended capabilities chained from 0x100.
+// Where capabilities sit is the device's choice; svasoc puts the PCI Express capability
+// at 0x40, MSI at 0x80, MSI-X at 0xa0 and chains ATS, PRI, PASID from 0x100.
 
 import { RegisterBlock, type FieldDef, type RegDef } from '../regs/regmap.js';
 

@@ -81,6 +81,7 @@ export interface ConfigSpaceHooks {
   command(value: number, old: number): void;
   bar(index: number): void;
   initiateFlr(): void;
+  /** Any write to the MSI Message Control, Address or Data registers. */
   msiControl(): void;
   msiMask(): void;
   msixControl(): void;
@@ -245,9 +246,9 @@ export function buildConfigSpace(spec: ConfigSpaceSpec, hooks: ConfigSpaceHooks)
       fields: [f('CapID', 0, 8, 'RO'), f('NextPtr', 8, 8, 'RO'), f('MSIEnable', 16, 1, 'RW'), f('MultipleMessageCapable', 17, 3, 'RO'), f('MultipleMessageEnable', 20, 3, 'RW'), f('Address64Capable', 23, 1, 'RO'), f('PerVectorMaskingCapable', 24, 1, 'RO')],
       write: () => hooks.msiControl(),
     });
-    add({ name: 'MSI.MessageAddress', offset: m + 0x04, fields: [f('Address', 2, 30, 'RW')] });
-    add({ name: 'MSI.MessageUpperAddress', offset: m + 0x08 });
-    add({ name: 'MSI.MessageData', offset: m + 0x0c, fields: [f('Data', 0, 16, 'RW')] });
+    add({ name: 'MSI.MessageAddress', offset: m + 0x04, fields: [f('Address', 2, 30, 'RW')], write: () => hooks.msiControl() });
+    add({ name: 'MSI.MessageUpperAddress', offset: m + 0x08, write: () => hooks.msiControl() });
+    add({ name: 'MSI.MessageData', offset: m + 0x0c, fields: [f('Data', 0, 16, 'RW')], write: () => hooks.msiControl() });
     if (pvm) {
       const vecMask = spec.msi.vectors === 32 ? 0xffffffff : (1 << spec.msi.vectors) - 1;
       add({ name: 'MSI.MaskBits', offset: m + 0x10, fields: [f('Mask', 0, spec.msi.vectors, 'RW')], reserved: ~vecMask >>> 0, write: () => hooks.msiMask() });

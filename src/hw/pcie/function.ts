@@ -10,8 +10,6 @@ import { TraceKind } from '../../trace/record.js';
 import { NO_SSID } from '../../trace/ring.js';
 import {
   buildConfigSpace,
-  CFG_BAR0,
-  CFG_COMMAND_STATUS,
   COMMAND_BUS_MASTER,
   COMMAND_MEMORY_SPACE,
   STATUS_RECEIVED_MASTER_ABORT,
@@ -83,6 +81,11 @@ export class PciFunction {
   private _dma: DmaPort | undefined;
   private command = 0;
   private msiEnabled = false;
+  // MSI registers as plain numbers, refreshed on every write to them, for signalMsi.
+  private msiAddrLo = 0;
+  private msiAddrHi = 0;
+  private msiData = 0;
+  private msiVectors = 1;
   private msixEnabled = false;
   private msixFunctionMask = false;
   /** Per BAR slot: the spec that starts there (the upper slot of a mem64 BAR is undefined). */
@@ -241,7 +244,7 @@ export class PciFunction {
       return;
     }
     if (this.spec.msi !== undefined && this.msiEnabled) {
-      const allocated = this.msiAllocated();
+      const allocated = this.msiVectors;
       // 6.8.3.4: with fewer vectors allocated than requested, which events share a vector
       // is the function's choice; this one folds the excess onto the last allocated vector.
       const v = vector < 0 ? 0 : vector < allocated ? vector : allocated - 1;
@@ -263,10 +266,9 @@ export class PciFunction {
   }
 
   private sendMsiVector(v: number): void {
-    const allocated = this.msiAllocated();
     // 6.8.1.6: the function modifies the low log2(allocated) bits of Message Data; the write is a DWORD with the upper 16 bits zero.
-    const data = ((this.config.getNum('MSI.MessageData') & 0xffff & ~(allocated - 1)) | v) >>> 0;
-    this.sendMsi(this.config.getNum('MSI.MessageAddress'), this.config.getNum('MSI.MessageUpperAddress'), data);
+    const data = ((this.msiData & ~(this.msiVectors - 1)) | v) >>> 0;
+    this.sendMsi(this.msiAddrLo, this.msiAddrHi, data);
   }
 
   private sendMsi(addrLo: number, addrHi: number, data: number): void {
@@ -286,6 +288,10 @@ export class PciFunction {
 
   private msiControlWritten(): void {
     this.msiEnabled = this.config.field('MSI.Header', 'MSIEnable') === 1;
+    this.msiAddrLo = this.config.getNum('MSI.MessageAddress');
+    this.msiAddrHi = this.config.getNum('MSI.MessageUpperAddress');
+    this.msiData = this.config.getNum('MSI.MessageData') & 0xffff;
+    this.msiVectors = this.msiAllocated();
     if (this.msiEnabled) this.msiMaskWritten();
   }
 
@@ -296,8 +302,7 @@ export class PciFunction {
     let pend = this.config.getNum('MSI.PendingBits');
     const ready = pend & ~mask;
     if (ready === 0) return;
-    const allocated = this.msiAllocated();
-    for (let v = 0; v < allocated; v++) {
+    for (let v = 0; v < this.msiVectors; v++) {
       if ((ready & (1 << v)) === 0) continue;
       pend &= ~(1 << v);
       this.config.set('MSI.PendingBits', pend >>> 0);
@@ -422,7 +427,7 @@ export class PciFunction {
     this.config.reset();
     this.setMultiFunction(multi);
     this.command = 0;
-    this.msiEnabled = false;
+    if (this.spec.msi) this.msiControlWritten();
     this.msixEnabled = false;
     this.msixFunctionMask = false;
     this.msix?.reset();
@@ -438,5 +443,3 @@ export class PciFunction {
     return this.command;
   }
 }
-
-export { CFG_BAR0, CFG_COMMAND_STATUS };

@@ -69,6 +69,9 @@ import {
 } from './tlb.js';
 
 const TWO32 = 4294967296;
+const POW2 = new Float64Array(65).map((_, i) => 2 ** i);
+/** 1/4096: multiplying by it is exact and cheaper than dividing. */
+const PAGE_RECIPROCAL = 1 / 4096;
 const TWO55 = 2 ** 55;
 const TWO56 = 2 ** 56;
 const TWO63 = 2 ** 63;
@@ -148,6 +151,7 @@ export class Core implements ArchCpu, Runnable {
   private readonly tVpn: Float64Array;
   private readonly tCtx: Int32Array;
   private readonly tPerm: Int32Array;
+  private readonly tActive: Int32Array;
   private readonly tOff: Int32Array;
   private readonly tPa: Float64Array;
   private readonly tWords: Uint32Array[];
@@ -218,6 +222,7 @@ export class Core implements ArchCpu, Runnable {
     this.tVpn = this.tlb.vpn;
     this.tCtx = this.tlb.ctx;
     this.tPerm = this.tlb.perm;
+    this.tActive = this.tlb.active;
     this.tOff = this.tlb.off;
     this.tPa = this.tlb.pa;
     this.tWords = this.tlb.words;
@@ -696,6 +701,7 @@ export class Core implements ArchCpu, Runnable {
     this.asid = field64(tcr, TCR.AS) === 1 ? asid : asid & 0xff;
     this.asidTag = this.mmuOn ? this.asid : CTX_FLAT;
     this.globalTag = this.mmuOn ? CTX_GLOBAL : CTX_FLAT;
+    this.tlb.setContext(this.asidTag, this.globalTag);
     this.updateMasks();
   }
 
@@ -807,7 +813,7 @@ export class Core implements ArchCpu, Runnable {
     }
     const cfg = this.cfg[region]!;
     const tsz = cfg.tsz < MIN_TXSZ ? MIN_TXSZ : cfg.tsz > MAX_TXSZ ? MAX_TXSZ : cfg.tsz;
-    const span = 2 ** (64 - tsz);
+    const span = POW2[64 - tsz]!;
     const input = region === 0 ? v : v + span;
     // AArch64.S1Translate: out of the region's range, or walks disabled by EPDn: translation fault, level 0.
     if (!(input >= 0 && input < span) || this.epd[region]) return this.fail(FSC.TRANSLATION);
@@ -821,7 +827,7 @@ export class Core implements ArchCpu, Runnable {
     if (out.fault !== WalkFault.None) return this.fail(faultStatus(out.fault, out.level));
     const perm = s1DataPermissions(out.ap);
     // A tagged address (TBI) is not cached: invalidation by VA could not find it.
-    const pagePa = out.pa - (out.pa % PAGE_SIZE);
+    const pagePa = out.pa - (out.pa & 0xfff);
     const ctx = out.ng ? this.asid : CTX_GLOBAL;
     // A tagged address (TBI) goes to the scratch slot: invalidation by VA could not find it in a set.
     const set = v === va ? this.tlb.fill(vpn, ctx, perm, pagePa, out.sizeShift) : this.tlb.fillScratch(ctx, perm, pagePa);
@@ -865,11 +871,10 @@ export class Core implements ArchCpu, Runnable {
     const t = this.local + this.accessNs;
     this.local = t;
     if (t >= this.deadline) this.tick();
-    const vpn = Math.floor(va / PAGE_SIZE);
+    const vpn = Math.floor(va * PAGE_RECIPROCAL);
     const s = vpn & TLB_MASK;
-    if (this.tVpn[s] === vpn && (this.tPerm[s]! & this.rdMask) !== 0) {
-      const c = this.tCtx[s];
-      if (c === this.asidTag || c === this.globalTag) return this.tBytes[s]![this.tOff[s]! + (va & 0xfff)]!;
+    if (this.tVpn[s] === vpn && (this.tActive[s]! & this.rdMask) !== 0) {
+      return this.tBytes[s]![this.tOff[s]! + (va & 0xfff)]!;
     }
     return this.loadSlow(va, 1);
   }
@@ -878,15 +883,12 @@ export class Core implements ArchCpu, Runnable {
     const t = this.local + this.accessNs;
     this.local = t;
     if (t >= this.deadline) this.tick();
-    const vpn = Math.floor(va / PAGE_SIZE);
+    const vpn = Math.floor(va * PAGE_RECIPROCAL);
     const s = vpn & TLB_MASK;
-    if (this.tVpn[s] === vpn && (this.tPerm[s]! & this.rdMask) !== 0 && (va & 1) === 0) {
-      const c = this.tCtx[s];
-      if (c === this.asidTag || c === this.globalTag) {
-        const b = this.tBytes[s]!;
-        const o = this.tOff[s]! + (va & 0xfff);
-        return b[o]! | (b[o + 1]! << 8);
-      }
+    if (this.tVpn[s] === vpn && (this.tActive[s]! & this.rdMask) !== 0 && (va & 1) === 0) {
+      const b = this.tBytes[s]!;
+      const o = this.tOff[s]! + (va & 0xfff);
+      return b[o]! | (b[o + 1]! << 8);
     }
     return this.loadSlow(va, 2);
   }
@@ -895,11 +897,10 @@ export class Core implements ArchCpu, Runnable {
     const t = this.local + this.accessNs;
     this.local = t;
     if (t >= this.deadline) this.tick();
-    const vpn = Math.floor(va / PAGE_SIZE);
+    const vpn = Math.floor(va * PAGE_RECIPROCAL);
     const s = vpn & TLB_MASK;
-    if (this.tVpn[s] === vpn && (this.tPerm[s]! & this.rdMask) !== 0 && (va & 3) === 0) {
-      const c = this.tCtx[s];
-      if (c === this.asidTag || c === this.globalTag) return this.tWords[s]![(this.tOff[s]! + (va & 0xfff)) >>> 2]!;
+    if (this.tVpn[s] === vpn && (this.tActive[s]! & this.rdMask) !== 0 && (va & 3) === 0) {
+      return this.tWords[s]![(this.tOff[s]! + (va & 0xfff)) >>> 2]!;
     }
     return this.loadSlow(va, 4);
   }
@@ -918,16 +919,13 @@ export class Core implements ArchCpu, Runnable {
     const t = this.local + this.accessNs;
     this.local = t;
     if (t >= this.deadline) this.tick();
-    const vpn = Math.floor(va / PAGE_SIZE);
+    const vpn = Math.floor(va * PAGE_RECIPROCAL);
     const s = vpn & TLB_MASK;
-    if (this.tVpn[s] === vpn && (this.tPerm[s]! & this.rdMask) !== 0 && (va & 7) === 0) {
-      const c = this.tCtx[s];
-      if (c === this.asidTag || c === this.globalTag) {
-        const w = this.tWords[s]!;
-        const i = (this.tOff[s]! + (va & 0xfff)) >>> 2;
-        this.hi32 = w[i + 1]!;
-        return w[i]!;
-      }
+    if (this.tVpn[s] === vpn && (this.tActive[s]! & this.rdMask) !== 0 && (va & 7) === 0) {
+      const w = this.tWords[s]!;
+      const i = (this.tOff[s]! + (va & 0xfff)) >>> 2;
+      this.hi32 = w[i + 1]!;
+      return w[i]!;
     }
     return this.loadSlow(va, 8);
   }
@@ -936,14 +934,11 @@ export class Core implements ArchCpu, Runnable {
     const t = this.local + this.accessNs;
     this.local = t;
     if (t >= this.deadline) this.tick();
-    const vpn = Math.floor(va / PAGE_SIZE);
+    const vpn = Math.floor(va * PAGE_RECIPROCAL);
     const s = vpn & TLB_MASK;
-    if (this.tVpn[s] === vpn && (this.tPerm[s]! & this.wrMask) !== 0) {
-      const c = this.tCtx[s];
-      if (c === this.asidTag || c === this.globalTag) {
-        this.tBytes[s]![this.tOff[s]! + (va & 0xfff)] = v;
-        return;
-      }
+    if (this.tVpn[s] === vpn && (this.tActive[s]! & this.wrMask) !== 0) {
+      this.tBytes[s]![this.tOff[s]! + (va & 0xfff)] = v;
+      return;
     }
     this.storeSlow(va, 1, v, 0);
   }
@@ -952,17 +947,14 @@ export class Core implements ArchCpu, Runnable {
     const t = this.local + this.accessNs;
     this.local = t;
     if (t >= this.deadline) this.tick();
-    const vpn = Math.floor(va / PAGE_SIZE);
+    const vpn = Math.floor(va * PAGE_RECIPROCAL);
     const s = vpn & TLB_MASK;
-    if (this.tVpn[s] === vpn && (this.tPerm[s]! & this.wrMask) !== 0 && (va & 1) === 0) {
-      const c = this.tCtx[s];
-      if (c === this.asidTag || c === this.globalTag) {
-        const b = this.tBytes[s]!;
-        const o = this.tOff[s]! + (va & 0xfff);
-        b[o] = v;
-        b[o + 1] = v >>> 8;
-        return;
-      }
+    if (this.tVpn[s] === vpn && (this.tActive[s]! & this.wrMask) !== 0 && (va & 1) === 0) {
+      const b = this.tBytes[s]!;
+      const o = this.tOff[s]! + (va & 0xfff);
+      b[o] = v;
+      b[o + 1] = v >>> 8;
+      return;
     }
     this.storeSlow(va, 2, v, 0);
   }
@@ -971,14 +963,11 @@ export class Core implements ArchCpu, Runnable {
     const t = this.local + this.accessNs;
     this.local = t;
     if (t >= this.deadline) this.tick();
-    const vpn = Math.floor(va / PAGE_SIZE);
+    const vpn = Math.floor(va * PAGE_RECIPROCAL);
     const s = vpn & TLB_MASK;
-    if (this.tVpn[s] === vpn && (this.tPerm[s]! & this.wrMask) !== 0 && (va & 3) === 0) {
-      const c = this.tCtx[s];
-      if (c === this.asidTag || c === this.globalTag) {
-        this.tWords[s]![(this.tOff[s]! + (va & 0xfff)) >>> 2] = v;
-        return;
-      }
+    if (this.tVpn[s] === vpn && (this.tActive[s]! & this.wrMask) !== 0 && (va & 3) === 0) {
+      this.tWords[s]![(this.tOff[s]! + (va & 0xfff)) >>> 2] = v;
+      return;
     }
     this.storeSlow(va, 4, v, 0);
   }
@@ -997,17 +986,14 @@ export class Core implements ArchCpu, Runnable {
     const t = this.local + this.accessNs;
     this.local = t;
     if (t >= this.deadline) this.tick();
-    const vpn = Math.floor(va / PAGE_SIZE);
+    const vpn = Math.floor(va * PAGE_RECIPROCAL);
     const s = vpn & TLB_MASK;
-    if (this.tVpn[s] === vpn && (this.tPerm[s]! & this.wrMask) !== 0 && (va & 7) === 0) {
-      const c = this.tCtx[s];
-      if (c === this.asidTag || c === this.globalTag) {
-        const w = this.tWords[s]!;
-        const i = (this.tOff[s]! + (va & 0xfff)) >>> 2;
-        w[i] = lo;
-        w[i + 1] = hi;
-        return;
-      }
+    if (this.tVpn[s] === vpn && (this.tActive[s]! & this.wrMask) !== 0 && (va & 7) === 0) {
+      const w = this.tWords[s]!;
+      const i = (this.tOff[s]! + (va & 0xfff)) >>> 2;
+      w[i] = lo;
+      w[i + 1] = hi;
+      return;
     }
     this.storeSlow(va, 8, lo, hi);
   }

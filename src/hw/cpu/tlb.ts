@@ -57,6 +57,14 @@ export class Tlb {
   readonly vpn = new Float64Array(SLOTS).fill(NaN);
   readonly ctx = new Int32Array(SLOTS);
   readonly perm = new Int32Array(SLOTS);
+  /**
+   * The RAM permission bits of entries whose context tag matches the current context
+   * (the running ASID or global; MMU-off entries while the MMU is off), else 0: the hot
+   * path checks a hit with one load and one mask. Rebuilt when the context changes.
+   */
+  readonly active = new Int32Array(SLOTS);
+  private asidTag = CTX_FLAT;
+  private globalTag = CTX_FLAT;
   /** Byte offset of the page within its RAM chunk. */
   readonly off = new Int32Array(SLOTS);
   /** PA of the page. */
@@ -84,6 +92,20 @@ export class Tlb {
     return TLB_SCRATCH;
   }
 
+  /** Switches the context the active bits follow (ASID change, MMU on/off). O(TLB_SIZE). */
+  setContext(asidTag: number, globalTag: number): void {
+    if (asidTag === this.asidTag && globalTag === this.globalTag) return;
+    this.asidTag = asidTag;
+    this.globalTag = globalTag;
+    const c = this.ctx;
+    const p = this.perm;
+    const a = this.active;
+    for (let s = 0; s < TLB_SIZE; s++) {
+      const ctx = c[s]!;
+      a[s] = ctx === asidTag || ctx === globalTag ? p[s]! & P_ALL : 0;
+    }
+  }
+
   private set(s: number, ctx: number, perm: number, pagePa: number, sizeShift: number): void {
     this.ctx[s] = ctx;
     this.pa[s] = pagePa;
@@ -93,12 +115,14 @@ export class Tlb {
     const off = pagePa - ram.base;
     if (off >= 0 && off + PAGE_SIZE <= ram.size) {
       this.perm[s] = perm;
+      this.active[s] = ctx === this.asidTag || ctx === this.globalTag ? perm : 0;
       this.words[s] = ram.wordsFor(off);
       this.bytes[s] = ram.chunkFor(off);
       this.off[s] = off & CHUNK_MASK;
     } else {
       // MMIO or nothing: never host-pointer cached.
       this.perm[s] = perm << P_MMIO_SHIFT;
+      this.active[s] = 0;
       this.words[s] = NO_WORDS;
       this.bytes[s] = NO_BYTES;
       this.off[s] = 0;

@@ -97,12 +97,14 @@ export function walk(reader: DescriptorReader, cfg: WalkConfig, va: number, out:
   const oasLimit = POW2[cfg.oasBits < MAX_OA_BITS ? cfg.oasBits : MAX_OA_BITS]!;
   // Bits resolved by the start level; more than `stride` means concatenated tables (stage 2).
   const startBits = ia - (g + (3 - start) * stride);
-  const startBytes = POW2[startBits + 3]!;
   // D8.2.4: TTBR.BADDR is aligned to the size of the start table; the low bits are RES0.
-  let table = cfg.ttb - (cfg.ttb % startBytes);
+  let table = cfg.ttb - (cfg.ttb & (POW2[startBits + 3]! - 1));
   // AArch64.S1Walk/S2Walk: a base address beyond the output size is an Address size fault at level 0.
   if (table >= oasLimit) return fail(out, WalkFault.AddressSize, 0);
 
+  // The input address as 32-bit halves: index extraction stays in integer arithmetic.
+  const vaLo = va >>> 0;
+  const vaHi = Math.floor(va / TWO32);
   const s2 = cfg.s2;
   let level = start;
   let nbits = startBits;
@@ -113,7 +115,8 @@ export function walk(reader: DescriptorReader, cfg: WalkConfig, va: number, out:
   let uxnTable = false;
   for (;;) {
     const shift = g + (3 - level) * stride;
-    const idx = Math.floor(va / POW2[shift]!) % POW2[nbits]!;
+    const bits = shift >= 32 ? vaHi >>> (shift - 32) : (vaLo >>> shift) | (vaHi << (32 - shift));
+    const idx = bits & ((1 << nbits) - 1);
     let descPa = table + idx * 8;
     if (s2 !== undefined) {
       // Nested: the table address is an IPA; a stage 2 fault on it ends the walk.
@@ -152,7 +155,7 @@ export function walk(reader: DescriptorReader, cfg: WalkConfig, va: number, out:
     if (oa >= oasLimit) return fail(out, WalkFault.AddressSize, level);
     out.level = level;
     out.sizeShift = shift;
-    out.pa = oa + (va % POW2[shift]!);
+    out.pa = oa + ((vaLo & ((1 << shift) - 1)) >>> 0);
     out.af = (lo & DESC_AF) !== 0 || cfg.affd === true;
     if (stage1) {
       let ap = (lo >>> 6) & 3;

@@ -111,6 +111,8 @@ export class Distributor {
   }
 
   drive(intid: number, high: boolean): void {
+    const wasHigh = (this.bank.level[intid >>> 5]! & (1 << (intid & 31))) !== 0;
+    if (wasHigh === high) return;
     if (this.bank.drive(intid, high)) this.becamePending(intid);
     this.onChange();
   }

@@ -134,6 +134,7 @@ export class Redistributor {
 
   /** Drives PPI `intid` (16-31). */
   drivePpi(intid: number, level: boolean): void {
+    if (((this.bank.level[0]! & (1 << intid)) !== 0) === level) return;
     if (this.bank.drive(intid, level)) this.becamePending(intid);
     this.onChange();
   }

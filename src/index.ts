@@ -1,6 +1,7 @@
 // The public API of svasoc (DESIGN.md section 5).
-export { MachineCore as Machine, type MachineOptions, type RunLimit, type RunResult } from './machine/machine.js';
 export { createMachine } from './machine/create.js';
+export { Machine, type BoardOptions as MachineOptions, ZIP_BDF, TESTDEV_BDF } from './machine/board.js';
+export type { RunLimit, RunResult } from './machine/machine.js';
 export { PhysicalBus } from './hw/bus/bus.js';
 export { TraceKind, type TraceRecord } from './trace/record.js';
 export { TraceRing } from './trace/ring.js';

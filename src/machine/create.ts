@@ -1,6 +1,6 @@
-// createMachine: a machine at reset, no software run.
-import { MachineCore, type MachineOptions } from './machine.js';
+// createMachine: a machine at reset, no software run (DESIGN.md section 5).
+import { Machine, type BoardOptions } from './board.js';
 
-export function createMachine(options: MachineOptions = {}): MachineCore {
-  return new MachineCore(options);
+export function createMachine(options: BoardOptions = {}): Machine {
+  return new Machine(options);
 }

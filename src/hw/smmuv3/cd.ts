@@ -1,0 +1,138 @@
+// Context Descriptor (IHI 0070 5.4) and Level 1 Context Descriptor (5.3): field
+// tables and the decode of a CD into a stage 1 configuration, with the ILLEGAL rules
+// of the CdIllegal() pseudocode (5.4.2) for the features this model implements.
+
+import type { WalkConfig } from '../vmsa/types.js';
+import type { PermissionOptions } from '../vmsa/walker.js';
+import { dw, StructLayout } from './struct-layout.js';
+import { psBits, StreamWorld, tg0GranuleShift, type SteConfig } from './ste.js';
+
+export const CD_BYTES = 64;
+
+export const CD = new StructLayout('CD', CD_BYTES, {
+  T0SZ: dw(0, 5, 0),
+  TG0: dw(0, 7, 6),
+  IR0: dw(0, 9, 8),
+  OR0: dw(0, 11, 10),
+  SH0: dw(0, 13, 12),
+  EPD0: dw(0, 14),
+  ENDI: dw(0, 15),
+  T1SZ: dw(0, 21, 16),
+  TG1: dw(0, 23, 22),
+  IR1: dw(0, 25, 24),
+  OR1: dw(0, 27, 26),
+  SH1: dw(0, 29, 28),
+  EPD1: dw(0, 30),
+  V: dw(0, 31),
+  IPS: dw(0, 34, 32),
+  AFFD: dw(0, 35),
+  WXN: dw(0, 36),
+  UWXN: dw(0, 37),
+  TBI0: dw(0, 38),
+  TBI1: dw(0, 39),
+  PAN: dw(0, 40),
+  AA64: dw(0, 41),
+  HD: dw(0, 42),
+  HA: dw(0, 43),
+  S: dw(0, 44),
+  R: dw(0, 45),
+  A: dw(0, 46),
+  ASET: dw(0, 47),
+  ASID: dw(0, 63, 48),
+  NSCFG0: dw(1, 0),
+  HAD0: dw(1, 1),
+  E0PD0: dw(1, 2),
+  TTB0: dw(1, 55, 4),
+  NSCFG1: dw(2, 0),
+  HAD1: dw(2, 1),
+  E0PD1: dw(2, 2),
+  TTB1: dw(2, 55, 4),
+  MAIR0: dw(3, 31, 0),
+  MAIR1: dw(3, 63, 32),
+  AMAIR0: dw(4, 31, 0),
+  AMAIR1: dw(4, 63, 32),
+});
+
+export type CdField = (typeof CD.fields)[number]['name'];
+
+/** L1CD (5.3): V [0], L2Ptr [55:12]. */
+export const L1CD = new StructLayout('L1CD', 8, {
+  V: dw(0, 0),
+  L2Ptr: dw(0, 55, 12),
+});
+
+/** CDs per level-2 table for STE.S1Fmt = 4K_L2 (1) and 64K_L2 (2): 2^6 and 2^10. */
+export const CD_L2_SPLIT = [0, 6, 10] as const;
+
+/** TG1 encodings (5.4): 1 = 16K, 2 = 4K, 3 = 64K, 0 reserved. */
+function tg1GranuleShift(tg: number): 12 | 14 | 16 | 0 {
+  return tg === 1 ? 14 : tg === 2 ? 12 : tg === 3 ? 16 : 0;
+}
+
+/** A valid CD, decoded for one (StreamID, SubstreamID). */
+export class CdConfig {
+  asid = 0;
+  /** EPD0: TTB0 walks disabled, every TTB0-range address is a translation fault. */
+  epd0 = false;
+  epd1 = true;
+  /** CD.S (stall), CD.R (record), CD.A (abort; always 1 here, TERM_MODEL == 1). */
+  stall = false;
+  record = false;
+  mair = 0;
+  mairHi = 0;
+  readonly walk: WalkConfig = { stage: 1, ttb: 0, granuleShift: 12, tsz: 25, oasBits: 48, affd: false };
+  perm: PermissionOptions = NO_PERM_OPTS;
+}
+
+const NO_PERM_OPTS: PermissionOptions = Object.freeze({});
+const WXN_OPTS: PermissionOptions = Object.freeze({ wxn: true });
+const PAN_OPTS: PermissionOptions = Object.freeze({ pan: true });
+const WXN_PAN_OPTS: PermissionOptions = Object.freeze({ wxn: true, pan: true });
+
+/**
+ * Decodes a CD reached from `ste` in `world`. Returns undefined when it is not valid or
+ * ILLEGAL (5.4.2): the caller records C_BAD_CD.
+ */
+export function decodeCd(words: Uint32Array, ste: SteConfig, world: StreamWorld, out: CdConfig): CdConfig | undefined {
+  if (!CD.flag(words, 'V')) return undefined;
+  const s = CD.flag(words, 'S');
+  if (ste.s1StallD && s) return undefined; // stalls disabled by the STE
+  if (!CD.flag(words, 'A')) return undefined; // TERM_MODEL == 1: RAZ/WI termination unsupported
+  if (!CD.flag(words, 'AA64')) return undefined; // TTF: VMSAv8-32 LPAE unsupported
+  if (CD.flag(words, 'HA') || CD.flag(words, 'HD')) return undefined; // HTTU == 0
+  const epd0 = CD.flag(words, 'EPD0');
+  // EffectiveCDEPD1: TTB1 does not exist in the EL2 (non-E2H) StreamWorld.
+  const epd1 = world === StreamWorld.El2 || CD.flag(words, 'EPD1');
+  if ((!epd0 || !epd1) && CD.flag(words, 'ENDI')) return undefined; // TTENDIAN: little-endian only
+  const ips = psBits(CD.get(words, 'IPS'));
+  if (!epd0) {
+    const t0sz = CD.get(words, 'T0SZ');
+    if (t0sz < 16 || t0sz > 39) return undefined; // CDTxSZInvalid (STT == 0, 48-bit VA)
+    const g = tg0GranuleShift(CD.get(words, 'TG0'));
+    if (g === 0) return undefined;
+    const ttb0 = CD.address(words, 'TTB0');
+    if (ttb0 >= 2 ** ips) return undefined; // CDTTBxOutOfRange
+    out.walk.ttb = ttb0;
+    out.walk.granuleShift = g;
+    out.walk.tsz = t0sz;
+  }
+  if (!epd1) {
+    const t1sz = CD.get(words, 'T1SZ');
+    if (t1sz < 16 || t1sz > 39) return undefined;
+    if (tg1GranuleShift(CD.get(words, 'TG1')) === 0) return undefined;
+    if (CD.address(words, 'TTB1') >= 2 ** ips) return undefined;
+  }
+  out.epd0 = epd0;
+  out.epd1 = epd1;
+  out.walk.oasBits = ips;
+  out.walk.affd = CD.flag(words, 'AFFD');
+  out.asid = world === StreamWorld.El2 ? 0 : CD.get(words, 'ASID');
+  out.stall = s;
+  out.record = CD.flag(words, 'R');
+  out.mair = CD.get(words, 'MAIR0');
+  out.mairHi = CD.get(words, 'MAIR1');
+  const wxn = CD.flag(words, 'WXN');
+  const pan = CD.flag(words, 'PAN');
+  out.perm = wxn ? (pan ? WXN_PAN_OPTS : WXN_OPTS) : pan ? PAN_OPTS : NO_PERM_OPTS;
+  return out;
+}

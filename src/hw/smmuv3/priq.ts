@@ -1,0 +1,62 @@
+// The PRI queue (IHI 0070 chapter 8): PCIe Page Request Messages recorded as 16-byte
+// entries, the overflow rules of 8.1 and the automatic PRG responses of 8.1/8.2, and
+// the PRG Response codes of 8.3.
+
+import { dw, StructLayout } from './struct-layout.js';
+
+export const PRI_BYTES = 16;
+
+/** PRI queue entry (chapter 8; field positions as Linux's PRIQ_* definitions). */
+export const PRI = new StructLayout('PRI', PRI_BYTES, {
+  StreamID: dw(0, 31, 0),
+  SubstreamID: dw(0, 51, 32),
+  Priv: dw(0, 58),
+  Exec: dw(0, 59),
+  Read: dw(0, 60),
+  Write: dw(0, 61),
+  Last: dw(0, 62),
+  SSV: dw(0, 63),
+  PRGIndex: dw(1, 8, 0),
+  PageAddr: dw(1, 63, 12),
+});
+
+/** PRG Response Message codes (8.3; PCIe Base 10.4.2). */
+export const PRG_RESP_SUCCESS = 0b0000;
+export const PRG_RESP_INVALID_REQUEST = 0b0001;
+export const PRG_RESP_FAILURE = 0b1111;
+
+/** CMD_PRI_RESP.Resp (4.5.2) to the PRG Response code sent to the function. */
+export function priRespCode(resp: number): number {
+  return resp === 2 ? PRG_RESP_SUCCESS : resp === 1 ? PRG_RESP_INVALID_REQUEST : PRG_RESP_FAILURE;
+}
+
+/** Encodes one page request into `words` (4 words). */
+export function encodePageRequest(
+  words: Uint32Array,
+  sid: number,
+  addr: number,
+  ssid: number,
+  ssv: boolean,
+  read: boolean,
+  write: boolean,
+  exec: boolean,
+  priv: boolean,
+  prgIndex: number,
+  last: boolean,
+): Uint32Array {
+  words.fill(0);
+  PRI.set(words, 'StreamID', sid >>> 0);
+  if (ssv) {
+    PRI.set(words, 'SSV', 1);
+    PRI.set(words, 'SubstreamID', ssid);
+    // 8: when SSV == 0 the X and Priv bits are both 0
+    PRI.set(words, 'Priv', priv);
+    PRI.set(words, 'Exec', exec);
+  }
+  PRI.set(words, 'Read', read);
+  PRI.set(words, 'Write', write);
+  PRI.set(words, 'Last', last);
+  PRI.set(words, 'PRGIndex', prgIndex & 0x1ff);
+  PRI.setAddress(words, 'PageAddr', addr - (addr % 4096));
+  return words;
+}

@@ -8,7 +8,8 @@ import { RegisterBlock, type RegDef } from '../regs/regmap.js';
 import type { IrqLine } from '../irq.js';
 import { TraceKind } from '../../trace/record.js';
 import { NO_SID, NO_SSID, type TraceRing } from '../../trace/ring.js';
-import { INTID_BITS, PRIORITY_MASK, PRIVATE_INTIDS, SPI_BASE } from './intid.js';
+import { INTID_BITS, PRIVATE_INTIDS, SPI_BASE } from './intid.js';
+import { IRQ_REG, configRegister, irqWordRegisters, priorityRegisters } from './irq-registers.js';
 import { IrqStateBank, IrqTraceEvent } from './irq-state.js';
 
 /** Register offsets in the 64 KiB Distributor frame (IHI 0069 12.9, the Distributor register map). */
@@ -17,15 +18,7 @@ export const GICD = {
   TYPER: 0x0004,
   IIDR: 0x0008,
   TYPER2: 0x000c,
-  IGROUPR: 0x0080,
-  ISENABLER: 0x0100,
-  ICENABLER: 0x0180,
-  ISPENDR: 0x0200,
-  ICPENDR: 0x0280,
-  ISACTIVER: 0x0300,
-  ICACTIVER: 0x0380,
-  IPRIORITYR: 0x0400,
-  ICFGR: 0x0c00,
+  ...IRQ_REG,
   IROUTER: 0x6000,
   PIDR2: 0xffe8,
 } as const;
@@ -145,15 +138,6 @@ export class Distributor {
     if (this.trace.on) this.trace.record(TraceKind.Irq, this.initiator, NO_SID, NO_SSID, 0, 0, 0, IrqTraceEvent.Pending, intid);
   }
 
-  private pendingWrite(w: number, bits: number): void {
-    let became = this.bank.setPendingBits(w, bits);
-    while (became !== 0) {
-      const b = 31 - Math.clz32(became);
-      this.becamePending(w * 32 + b);
-      became &= ~(1 << b);
-    }
-  }
-
   private registerDefs(cores: number): RegDef[] {
     const bank = this.bank;
     const words = bank.words;
@@ -201,106 +185,10 @@ export class Distributor {
       { name: 'GICD_PIDR2', offset: GICD.PIDR2, access: 'RO', reset: GIC_PIDR2_GICV3 },
     ];
     // Word 0 (SGIs, PPIs) is RAZ/WI with ARE == 1: those offsets stay unmapped.
-    for (let n = 1; n < words; n++) {
-      const at = (base: number): number => base + 4 * n;
-      defs.push(
-        {
-          name: `GICD_IGROUPR${n}`,
-          offset: at(GICD.IGROUPR),
-          write: (v) => {
-            bank.group[n] = Number(v);
-            changed();
-          },
-        },
-        {
-          name: `GICD_ISENABLER${n}`,
-          offset: at(GICD.ISENABLER),
-          access: 'W1S',
-          read: () => bank.enabled[n]!,
-          write: (_v, _o, w) => {
-            bank.enabled[n]! |= Number(w);
-            changed();
-          },
-        },
-        {
-          name: `GICD_ICENABLER${n}`,
-          offset: at(GICD.ICENABLER),
-          access: 'W1C',
-          read: () => bank.enabled[n]!,
-          write: (_v, _o, w) => {
-            bank.enabled[n]! &= ~Number(w);
-            changed();
-          },
-        },
-        {
-          name: `GICD_ISPENDR${n}`,
-          offset: at(GICD.ISPENDR),
-          access: 'W1S',
-          read: () => bank.pending(n),
-          write: (_v, _o, w) => {
-            this.pendingWrite(n, Number(w));
-            changed();
-          },
-        },
-        {
-          name: `GICD_ICPENDR${n}`,
-          offset: at(GICD.ICPENDR),
-          access: 'W1C',
-          read: () => bank.pending(n),
-          // Clears the latch only: a level-sensitive input still asserted keeps it pending.
-          write: (_v, _o, w) => {
-            bank.pendLatch[n]! &= ~Number(w);
-            changed();
-          },
-        },
-        {
-          name: `GICD_ISACTIVER${n}`,
-          offset: at(GICD.ISACTIVER),
-          access: 'W1S',
-          read: () => bank.active[n]!,
-          write: (_v, _o, w) => {
-            bank.active[n]! |= Number(w);
-            changed();
-          },
-        },
-        {
-          name: `GICD_ICACTIVER${n}`,
-          offset: at(GICD.ICACTIVER),
-          access: 'W1C',
-          read: () => bank.active[n]!,
-          write: (_v, _o, w) => {
-            bank.active[n]! &= ~Number(w);
-            changed();
-          },
-        },
-      );
-    }
-    // IPRIORITYR: one byte per INTID, byte-accessible; unimplemented low bits RAZ/WI.
-    const prioReserved = ~(PRIORITY_MASK * 0x01010101) >>> 0;
-    for (let k = PRIVATE_INTIDS / 4; k < words * 8; k++) {
-      defs.push({
-        name: `GICD_IPRIORITYR${k}`,
-        offset: GICD.IPRIORITYR + 4 * k,
-        reserved: prioReserved,
-        write: (v) => {
-          const x = Number(v);
-          for (let j = 0; j < 4; j++) bank.priority[4 * k + j] = (x >>> (8 * j)) & 0xff;
-          changed();
-        },
-      });
-    }
-    // ICFGR: 2 bits per INTID, Int_config at the odd bit (1 = edge-triggered).
-    for (let k = PRIVATE_INTIDS / 16; k < words * 2; k++) {
-      defs.push({
-        name: `GICD_ICFGR${k}`,
-        offset: GICD.ICFGR + 4 * k,
-        reserved: 0x55555555,
-        write: (v) => {
-          bank.setIcfgr(k, Number(v));
-          changed();
-        },
-      });
-    }
+    const pending = (intid: number): void => this.becamePending(intid);
+    for (let n = 1; n < words; n++) defs.push(...irqWordRegisters(bank, n, 'GICD', changed, pending));
+    defs.push(...priorityRegisters(bank, 'GICD', PRIVATE_INTIDS / 4, words * 8, changed));
+    for (let k = PRIVATE_INTIDS / 16; k < words * 2; k++) defs.push(configRegister(bank, 'GICD', k, changed));
     // IROUTER<n> for every SPI: 64-bit, IHI 0069 GICD_IROUTER<n> (A3V == 0, so Aff3 is RES0).
     for (let intid = SPI_BASE; intid < bank.count; intid++) {
       defs.push({

@@ -15,6 +15,7 @@ import type { PhysicalBus } from '../bus/bus.js';
 import { TraceKind } from '../../trace/record.js';
 import { NO_SID, NO_SSID, type TraceRing } from '../../trace/ring.js';
 import { INTID_BITS, LPI_BASE, MAX_INTIDS, PRIORITY_MASK, ctz32 } from './intid.js';
+import { IRQ_REG, configRegister, irqWordRegisters, priorityRegisters } from './irq-registers.js';
 import { IrqStateBank, IrqTraceEvent } from './irq-state.js';
 import { GICD_IIDR_VALUE, GIC_PIDR2_GICV3 } from './distributor.js';
 
@@ -36,16 +37,16 @@ export const GICR = {
 
 /** SGI_base offsets (IHI 0069 12.10, SGI_base frame). */
 export const GICR_SGI = {
-  IGROUPR0: 0x0080,
-  ISENABLER0: 0x0100,
-  ICENABLER0: 0x0180,
-  ISPENDR0: 0x0200,
-  ICPENDR0: 0x0280,
-  ISACTIVER0: 0x0300,
-  ICACTIVER0: 0x0380,
-  IPRIORITYR: 0x0400,
-  ICFGR0: 0x0c00,
-  ICFGR1: 0x0c04,
+  IGROUPR0: IRQ_REG.IGROUPR,
+  ISENABLER0: IRQ_REG.ISENABLER,
+  ICENABLER0: IRQ_REG.ICENABLER,
+  ISPENDR0: IRQ_REG.ISPENDR,
+  ICPENDR0: IRQ_REG.ICPENDR,
+  ISACTIVER0: IRQ_REG.ISACTIVER,
+  ICACTIVER0: IRQ_REG.ICACTIVER,
+  IPRIORITYR: IRQ_REG.IPRIORITYR,
+  ICFGR0: IRQ_REG.ICFGR,
+  ICFGR1: IRQ_REG.ICFGR + 4,
 } as const;
 
 export const GICR_CTLR_EnableLPIs = 1 << 0;
@@ -396,104 +397,12 @@ export class Redistributor {
   private sgiDefs(): RegDef[] {
     const bank = this.bank;
     const changed = (): void => this.onChange();
-    const defs: RegDef[] = [
-      {
-        name: 'GICR_IGROUPR0',
-        offset: GICR_SGI.IGROUPR0,
-        write: (v) => {
-          bank.group[0] = Number(v);
-          changed();
-        },
-      },
-      {
-        name: 'GICR_ISENABLER0',
-        offset: GICR_SGI.ISENABLER0,
-        access: 'W1S',
-        read: () => bank.enabled[0]!,
-        write: (_v, _o, w) => {
-          bank.enabled[0]! |= Number(w);
-          changed();
-        },
-      },
-      {
-        name: 'GICR_ICENABLER0',
-        offset: GICR_SGI.ICENABLER0,
-        access: 'W1C',
-        read: () => bank.enabled[0]!,
-        write: (_v, _o, w) => {
-          bank.enabled[0]! &= ~Number(w);
-          changed();
-        },
-      },
-      {
-        name: 'GICR_ISPENDR0',
-        offset: GICR_SGI.ISPENDR0,
-        access: 'W1S',
-        read: () => bank.pending(0),
-        write: (_v, _o, w) => {
-          let became = bank.setPendingBits(0, Number(w));
-          while (became !== 0) {
-            this.becamePending(ctz32(became));
-            became &= became - 1;
-          }
-          changed();
-        },
-      },
-      {
-        name: 'GICR_ICPENDR0',
-        offset: GICR_SGI.ICPENDR0,
-        access: 'W1C',
-        read: () => bank.pending(0),
-        write: (_v, _o, w) => {
-          bank.pendLatch[0]! &= ~Number(w);
-          changed();
-        },
-      },
-      {
-        name: 'GICR_ISACTIVER0',
-        offset: GICR_SGI.ISACTIVER0,
-        access: 'W1S',
-        read: () => bank.active[0]!,
-        write: (_v, _o, w) => {
-          bank.active[0]! |= Number(w);
-          changed();
-        },
-      },
-      {
-        name: 'GICR_ICACTIVER0',
-        offset: GICR_SGI.ICACTIVER0,
-        access: 'W1C',
-        read: () => bank.active[0]!,
-        write: (_v, _o, w) => {
-          bank.active[0]! &= ~Number(w);
-          changed();
-        },
-      },
-      // SGIs are always edge-triggered (IHI 0069, GICR_ICFGR0).
+    return [
+      ...irqWordRegisters(bank, 0, 'GICR', changed, (intid) => this.becamePending(intid)),
+      ...priorityRegisters(bank, 'GICR', 0, 8, changed),
+      // SGIs are always edge-triggered (IHI 0069, GICR_ICFGR0); PPIs are configurable.
       { name: 'GICR_ICFGR0', offset: GICR_SGI.ICFGR0, access: 'RO', reset: 0xaaaaaaaa },
-      {
-        name: 'GICR_ICFGR1',
-        offset: GICR_SGI.ICFGR1,
-        reserved: 0x55555555,
-        write: (v) => {
-          bank.setIcfgr(1, Number(v));
-          changed();
-        },
-      },
+      configRegister(bank, 'GICR', 1, changed),
     ];
-    const prioReserved = ~(PRIORITY_MASK * 0x01010101) >>> 0;
-    for (let k = 0; k < 8; k++) {
-      defs.push({
-        name: `GICR_IPRIORITYR${k}`,
-        offset: GICR_SGI.IPRIORITYR + 4 * k,
-        reserved: prioReserved,
-        write: (v) => {
-          const x = Number(v);
-          for (let j = 0; j < 4; j++) bank.priority[4 * k + j] = (x >>> (8 * j)) & 0xff;
-          changed();
-        },
-      });
-    }
-    return defs;
   }
 }

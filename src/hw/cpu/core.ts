@@ -104,15 +104,25 @@ export const EXCEPTION_SYNC = 0;
 export const EXCEPTION_IRQ = 1;
 export const EXCEPTION_SVC = 2;
 
-/** The core's descriptor reader: 64-bit bus loads as this core. */
+/** The core's descriptor reader: 64-bit loads as this core; RAM is read directly, anything else through the bus. */
 class CoreWalkReader implements DescriptorReader {
   hi = 0;
   error = false;
+  private readonly ram: SparseRam;
   constructor(
     private readonly bus: PhysicalBus,
     private readonly initiator: number,
-  ) {}
+  ) {
+    this.ram = bus.ram;
+  }
   readDescriptor(pa: number): number {
+    const ram = this.ram;
+    const off = pa - ram.base;
+    if (off >= 0 && off + 8 <= ram.size && (off & 7) === 0) {
+      this.error = false;
+      this.hi = ram.read32(off + 4);
+      return ram.read32(off);
+    }
     const lo = this.bus.load(pa, 8, this.initiator);
     this.hi = this.bus.hi;
     this.error = this.bus.error;

@@ -1,0 +1,94 @@
+// The exception vectors (arch/arm64/kernel/entry.S, entry-common.c, traps.c): EL0
+// aborts go to do_page_fault and become SIGSEGV/SIGBUS when unresolvable; IRQs go to
+// the root irqchip handler; SVC dispatches the system call, then on the way back to
+// user space delivers fatal signals and gives the scheduler a chance to run.
+
+import { ExceptionLevel, type ArchCpu, type ExceptionVectors } from '../../arch/index.js';
+import { cond_resched, current, this_rq } from '../sched/core.js';
+import { SIGILL, SIGKILL } from '../sched/task.js';
+import { do_page_fault, esr_ec, esr_is_abort } from './fault.js';
+import { dequeue_signal, fatal_signal_pending, force_sig, signal_pending } from '../kernel/signal.js';
+import { TaskExitUnwind, is_unwind } from '../kernel/unwind.js';
+import { oops_report } from '../kernel/panic.js';
+import { syscall_handler } from '../syscalls/table.js';
+import { EINTR, ERESTARTSYS } from '../lib/errno.js';
+import { pr_info } from '../lib/printk.js';
+
+let handle_arch_irq: ((cpu: ArchCpu) => void) | undefined;
+
+/** set_handle_irq: the root interrupt controller's entry (gic_handle_irq). */
+export function set_handle_irq(fn: (cpu: ArchCpu) => void): void {
+  handle_arch_irq = fn;
+}
+
+/** show_unhandled_signals: log user faults that kill a task (as Linux does with the sysctl on). */
+let showUnhandled = true;
+export function set_show_unhandled_signals(on: boolean): void {
+  showUnhandled = on;
+}
+
+function user_fault_kill(sig: number, far: number, esr: number): never {
+  const t = current();
+  if (showUnhandled) pr_info(`${t.comm}[${t.pid}]: unhandled ${sig === SIGILL ? 'undefined instruction' : 'level fault'} (${sig === 11 ? 11 : sig}) at 0x${far.toString(16)}, esr 0x${(esr >>> 0).toString(16)}`);
+  force_sig(sig, t);
+  throw new TaskExitUnwind(sig, true);
+}
+
+/** Fatal signals end the task on its way back to user space (no user handlers). */
+export function exit_to_user_mode_signals(): void {
+  const t = current();
+  if (t.signal.group_exit) throw new TaskExitUnwind(t.signal.group_exit_code, true);
+  if (!signal_pending(t)) return;
+  const sig = dequeue_signal(t);
+  if (sig !== 0) throw new TaskExitUnwind(sig, true);
+}
+
+function* el0_svc(_cpu: ArchCpu, nr: number, args: readonly number[]): Generator<unknown, number, unknown> {
+  let ret: number;
+  try {
+    ret = yield* syscall_handler(nr)(args[0] ?? 0, args[1] ?? 0, args[2] ?? 0, args[3] ?? 0, args[4] ?? 0, args[5] ?? 0);
+  } catch (e) {
+    if (is_unwind(e)) throw e;
+    oops_report(e, `syscall ${nr}`);
+    throw new TaskExitUnwind(SIGKILL, true);
+  }
+  if (typeof ret !== 'number' || Number.isNaN(ret)) {
+    oops_report(new Error(`syscall ${nr} returned ${String(ret)}`), `syscall ${nr}`);
+    throw new TaskExitUnwind(SIGKILL, true);
+  }
+  if (ret === -ERESTARTSYS) ret = -EINTR;
+  exit_to_user_mode_signals();
+  yield* cond_resched();
+  // A signal may have arrived while we were preempted.
+  if (fatal_signal_pending(current())) exit_to_user_mode_signals();
+  return ret;
+}
+
+export const kernelVectors: ExceptionVectors = {
+  sync(cpu: ArchCpu, from: ExceptionLevel): void {
+    const esr = Number(cpu.readSysreg('ESR_EL1') & 0xffffffffn);
+    const far = Number(cpu.readSysreg('FAR_EL1'));
+    const user = from === ExceptionLevel.EL0;
+    if (esr_is_abort(esr)) {
+      const t = current();
+      const sig = do_page_fault(t.mm, far, esr, user);
+      if (sig === 0) return;
+      if (user) user_fault_kill(sig, far, esr);
+      oops_report(new Error(`Unable to handle kernel paging request at virtual address 0x${far.toString(16)} (esr 0x${(esr >>> 0).toString(16)})`), 'do_page_fault');
+      throw new TaskExitUnwind(SIGKILL, true);
+    }
+    if (user) user_fault_kill(SIGILL, Number(cpu.readSysreg('ELR_EL1')), esr);
+    oops_report(new Error(`unexpected synchronous exception, EC 0x${esr_ec(esr).toString(16)}`), 'el1_sync');
+    throw new TaskExitUnwind(SIGKILL, true);
+  },
+  irq(cpu: ArchCpu): void {
+    const rq = this_rq();
+    rq.irq_depth++;
+    try {
+      if (handle_arch_irq) handle_arch_irq(cpu);
+    } finally {
+      rq.irq_depth--;
+    }
+  },
+  svc: el0_svc,
+};

@@ -2,10 +2,38 @@
 // on it: raw DEFLATE / zlib / gzip without headers, trailers on FINISH, the status
 // codes, stateful streams, hardware SGLs, PASID on data transfers, SMMU stalls.
 import { describe, it, expect } from 'vitest';
-import { deflateRawSync, deflateSync, gzipSync, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
+import * as zlib from 'node:zlib';
 import * as pako from 'pako';
 import { ZipRig, QM, makeSqe, REQ, STATUS, sampleData, prng, type QueueInfo, type SqeFields, type SqeResult } from './zip-rig.js';
 import { DmaStatus, type DmaAttrs, type DmaPort, type Iommu, type IommuResult } from '../../src/hw/bus/dma.js';
+
+
+/** node:zlib returns Buffers; the model and pako speak plain Uint8Array. */
+function u8(b: { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+const deflateRawSync = (d: Uint8Array, o?: zlib.ZlibOptions) => u8(zlib.deflateRawSync(d, o));
+const deflateSync = (d: Uint8Array) => u8(zlib.deflateSync(d));
+const gzipSync = (d: Uint8Array) => u8(zlib.gzipSync(d));
+const gunzipSync = (d: Uint8Array) => u8(zlib.gunzipSync(d));
+const inflateRawSync = (d: Uint8Array) => u8(zlib.inflateRawSync(d));
+const inflateSync = (d: Uint8Array) => u8(zlib.inflateSync(d));
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 const ZLIB_HEADER = new Uint8Array([0x78, 0x9c]);
 const GZIP_HEADER = new Uint8Array([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03]);
@@ -51,14 +79,14 @@ describe('ZIP compression cross-checks', () => {
     const { out, r } = compress(rig, comp, data, REQ.DEFLATE);
     expect(r.status).toBe(STATUS.OK);
     expect(r.consumed).toBe(data.length);
-    expect(Buffer.from(inflateRawSync(out)).equals(Buffer.from(data))).toBe(true);
+    expect(same(inflateRawSync(out), data)).toBe(true);
     expect(pako.inflateRaw(out)).toEqual(data);
   });
 
   it('zlib: SW header + HW body with the Adler-32 trailer on FINISH is a valid zlib stream', () => {
     const { rig, comp } = setup();
     const { out, r } = compress(rig, comp, data, REQ.ZLIB);
-    expect(Buffer.from(inflateSync(out)).equals(Buffer.from(data))).toBe(true);
+    expect(same(inflateSync(out), data)).toBe(true);
     expect(pako.inflate(out)).toEqual(data);
     expect(r.checksum).toBe(new DataView(out.buffer, out.byteOffset).getUint32(out.length - 4, false));
   });
@@ -66,7 +94,7 @@ describe('ZIP compression cross-checks', () => {
   it('gzip: SW header + HW body with CRC-32 and ISIZE on FINISH passes gunzip', () => {
     const { rig, comp } = setup();
     const { out, r } = compress(rig, comp, data, REQ.GZIP);
-    expect(Buffer.from(gunzipSync(out)).equals(Buffer.from(data))).toBe(true);
+    expect(same(gunzipSync(out), data)).toBe(true);
     expect(r.isize).toBe(data.length);
   });
 
@@ -100,7 +128,7 @@ describe('ZIP compression cross-checks', () => {
     const dst = rig.alloc(200_000);
     rig.bus.writeBytes(dst, ZLIB_HEADER);
     const r = one(rig, comp, { reqType: REQ.ZLIB, src: rig.put(data), dst, outOffset: 2, inLen: data.length, availOut: 150_000 });
-    expect(Buffer.from(inflateSync(rig.bus.readBytes(dst, r.produced + 2))).equals(Buffer.from(data))).toBe(true);
+    expect(same(inflateSync(rig.bus.readBytes(dst, r.produced + 2)), data)).toBe(true);
   });
 });
 
@@ -112,7 +140,7 @@ describe('ZIP decompression cross-checks', () => {
     const { out, r } = decompress(rig, decomp, deflateRawSync(data, { level: 9 }), REQ.DEFLATE, data.length);
     expect(r.status).toBe(STATUS.DECOMP_END);
     expect(r.lstblk).toBe(1);
-    expect(Buffer.from(out).equals(Buffer.from(data))).toBe(true);
+    expect(same(out, data)).toBe(true);
   });
 
   it('inflates pako zlib and checks the Adler-32 trailer (consumed includes it)', () => {
@@ -130,7 +158,7 @@ describe('ZIP decompression cross-checks', () => {
     const { out, r } = decompress(rig, decomp, packed, REQ.GZIP, data.length + 10);
     expect(r.status).toBe(STATUS.DECOMP_END);
     expect(r.consumed).toBe(packed.length - 10);
-    expect(Buffer.from(out).equals(Buffer.from(data))).toBe(true);
+    expect(same(out, data)).toBe(true);
     expect(r.isize).toBe(data.length);
   });
 
@@ -201,7 +229,7 @@ describe('stateful streams (UADK wd_do_comp_strm)', () => {
       parts.push(rig.bus.readBytes(dst, r.produced));
       pos = end;
     });
-    return Buffer.concat(parts);
+    return concat(parts);
   }
 
   /** Decompresses `packed` fed in `cuts` pieces with a small output buffer; returns the output. */
@@ -233,7 +261,7 @@ describe('stateful streams (UADK wd_do_comp_strm)', () => {
       }
       if (last?.status === STATUS.DECOMP_END) break;
     }
-    return { out: Buffer.concat(outs), last: last! };
+    return { out: concat(outs), last: last! };
   }
 
   const data = sampleData(150_000, 21);
@@ -245,7 +273,7 @@ describe('stateful streams (UADK wd_do_comp_strm)', () => {
       const cuts = Array.from({ length: 25 }, () => Math.floor(rnd() * data.length)).sort((a, b) => a - b);
       const packed = streamCompress(rig, comp, data, cuts, reqType);
       const back = reqType === REQ.ZLIB ? inflateSync(packed) : reqType === REQ.GZIP ? gunzipSync(packed) : inflateRawSync(packed);
-      expect(Buffer.from(back).equals(Buffer.from(data))).toBe(true);
+      expect(same(back, data)).toBe(true);
       if (reqType === REQ.ZLIB) expect(pako.inflate(packed)).toEqual(data);
     }
   });
@@ -253,15 +281,15 @@ describe('stateful streams (UADK wd_do_comp_strm)', () => {
   it('a stream uses the history of earlier requests (a repeated block compresses to far less than the first)', () => {
     const { rig, comp } = setup();
     const block = sampleData(8000, 3);
-    const twice = Buffer.concat([block, block]);
+    const twice = concat([block, block]);
     const ctx = rig.alloc(CTX_BYTES);
     const d1 = rig.alloc(20000);
     const r1 = one(rig, comp, { reqType: REQ.DEFLATE, src: rig.put(block), dst: d1, inLen: 8000, availOut: 20000, stateful: true, streamNew: true, flushFinish: false, ctxAddr: ctx });
     const d2 = rig.alloc(20000);
     const r2 = one(rig, comp, { reqType: REQ.DEFLATE, src: rig.put(block), dst: d2, inLen: 8000, availOut: 20000, stateful: true, flushFinish: true, ctxAddr: ctx });
     expect(r2.produced).toBeLessThan(r1.produced / 4);
-    const packed = Buffer.concat([rig.bus.readBytes(d1, r1.produced), rig.bus.readBytes(d2, r2.produced)]);
-    expect(Buffer.from(inflateRawSync(packed)).equals(twice)).toBe(true);
+    const packed = concat([rig.bus.readBytes(d1, r1.produced), rig.bus.readBytes(d2, r2.produced)]);
+    expect(same(inflateRawSync(packed), twice)).toBe(true);
   });
 
   it('stateful decompression split at many points with a 3000-byte output buffer reproduces the data (zlib, gzip, raw)', () => {
@@ -272,7 +300,7 @@ describe('stateful streams (UADK wd_do_comp_strm)', () => {
       const { out, last } = streamDecompress(rig, decomp, packed, cuts, reqType, 3000);
       expect(last.status).toBe(STATUS.DECOMP_END);
       expect(last.lstblk).toBe(1);
-      expect(Buffer.from(out).equals(Buffer.from(data))).toBe(true);
+      expect(same(out, data)).toBe(true);
     }
   });
 
@@ -282,7 +310,7 @@ describe('stateful streams (UADK wd_do_comp_strm)', () => {
     const packed = deflateRawSync(small);
     const cuts = Array.from({ length: packed.length }, (_, i) => i + 1);
     const { out } = streamDecompress(rig, decomp, packed, cuts, REQ.DEFLATE, 1 << 16);
-    expect(Buffer.from(out).equals(Buffer.from(small))).toBe(true);
+    expect(same(out, small)).toBe(true);
   });
 
   it('a stream continues on another core of another queue with the same context buffer', () => {
@@ -297,7 +325,7 @@ describe('stateful streams (UADK wd_do_comp_strm)', () => {
     const d2 = rig.alloc(data.length);
     const r2 = one(rig, other, { reqType: REQ.DEFLATE, src: rig.put(packed.subarray(r1.consumed)), dst: d2, inLen: packed.length - r1.consumed, availOut: data.length, stateful: true, flushFinish: false, ctxAddr: ctx });
     expect(r2.status).toBe(STATUS.DECOMP_END);
-    expect(Buffer.concat([rig.bus.readBytes(d1, r1.produced), rig.bus.readBytes(d2, r2.produced)]).equals(Buffer.from(data))).toBe(true);
+    expect(same(concat([rig.bus.readBytes(d1, r1.produced), rig.bus.readBytes(d2, r2.produced)]), data)).toBe(true);
   });
 
   it('output full mid-stream reports ctx_st 0x2 (no space) and status 0', () => {
@@ -349,7 +377,7 @@ describe('hardware SGLs', () => {
     const pieces: [number, number][] = [];
     let pos = 0;
     const rnd = prng(3);
-    const src = Buffer.concat([Buffer.from('HDR'), Buffer.from(data)]);
+    const src = concat([new TextEncoder().encode('HDR'), data]);
     while (pos < src.length) {
       const n = Math.min(src.length - pos, 1 + Math.floor(rnd() * 3000));
       pieces.push([rig.put(src.subarray(pos, pos + n), 1), n]);
@@ -361,8 +389,8 @@ describe('hardware SGLs', () => {
     rig.bus.writeBytes(outPieces[0]![0], ZLIB_HEADER);
     const r = one(rig, comp, { reqType: REQ.ZLIB, bufType: 1, src: inSgl, dst: outSgl, inOffset: 3, outOffset: 2, inLen: data.length, availOut: 80_000 });
     expect(r.status).toBe(STATUS.OK);
-    const flat = Buffer.concat(outPieces.map(([a, n]) => rig.bus.readBytes(a, n))).subarray(0, r.produced + 2);
-    expect(Buffer.from(inflateSync(flat)).equals(Buffer.from(data))).toBe(true);
+    const flat = concat(outPieces.map(([a, n]) => rig.bus.readBytes(a, n))).subarray(0, r.produced + 2);
+    expect(same(inflateSync(flat), data)).toBe(true);
   });
 
   it('decompresses from an SGL; the destination SGL capacity limits the output (status 0x0e when short)', () => {
@@ -372,7 +400,7 @@ describe('hardware SGLs', () => {
     const big = rig.alloc(data.length);
     const r = one(rig, decomp, { reqType: REQ.DEFLATE, bufType: 1, src: inSgl, dst: rig.buildSgl([[big, data.length]]), inLen: packed.length, availOut: 1 << 20 });
     expect(r.status).toBe(STATUS.DECOMP_END);
-    expect(Buffer.from(rig.bus.readBytes(big, r.produced)).equals(Buffer.from(data))).toBe(true);
+    expect(same(rig.bus.readBytes(big, r.produced), data)).toBe(true);
     const short = one(rig, decomp, { reqType: REQ.DEFLATE, bufType: 1, src: inSgl, dst: rig.buildSgl([[rig.alloc(100), 100]]), inLen: packed.length, availOut: 1 << 20 });
     expect(short.status).toBe(STATUS.DSTLEN_OUT);
   });
@@ -458,7 +486,7 @@ describe('SVA attributes and SMMU stalls', () => {
     expect(rig.reap(comp)).toEqual([slot]);
     const r = rig.result(comp, slot!);
     expect(r.status).toBe(STATUS.OK);
-    expect(Buffer.from(inflateRawSync(rig.bus.readBytes(dst, r.produced))).equals(Buffer.from(data))).toBe(true);
+    expect(same(inflateRawSync(rig.bus.readBytes(dst, r.produced)), data)).toBe(true);
   });
 
   it('a stalled transfer that the SMMU terminates ends the request with the AXI error status', () => {

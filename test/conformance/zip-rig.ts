@@ -5,17 +5,16 @@
 // as plain dword offsets, independently of the model's field tables.
 
 import { createMachine } from '../../src/machine/create.js';
-import { RAM_BASE, type MachineCore } from '../../src/machine/machine.js';
-import { PcieHostBridge } from '../../src/hw/pcie/host-bridge.js';
-import { HisiZip } from '../../src/hw/zip/hisi-zip.js';
+import { RAM_BASE } from '../../src/machine/machine.js';
+import { ZIP_BDF, type Machine } from '../../src/machine/board.js';
+import type { HisiZip } from '../../src/hw/zip/hisi-zip.js';
 import type { AccessSize, MmioAccess, MmioDevice } from '../../src/hw/bus/mmio.js';
 
 export const BAR2 = 0x1000_0000;
-export const MSI_DOORBELL = 0x0802_0040;
+/** An unused platform address where the rig catches MSI writes (the GIC ITS is not involved). */
+export const MSI_DOORBELL = 0x0c00_0040;
 export const MSI_DATA_BASE = 0x40;
-const ECAM = 0x3f00_0000;
-const BDF = { bus: 0, device: 2, function: 0 };
-const CFG = ECAM + ((BDF.bus << 20) | (BDF.device << 15) | (BDF.function << 12));
+const BDF = ZIP_BDF;
 
 // QM registers (BAR2 offsets)
 export const QM = {
@@ -89,8 +88,7 @@ export interface QueueInfo {
 }
 
 export class ZipRig {
-  readonly machine: MachineCore;
-  readonly bridge: PcieHostBridge;
+  readonly machine: Machine;
   readonly zip: HisiZip;
   readonly msi = new MsiCatcher();
   private next = RAM_BASE + 0x10_0000;
@@ -107,12 +105,10 @@ export class ZipRig {
   readonly queues = new Map<number, QueueInfo>();
 
   constructor(options: { ramSize?: number } = {}) {
+    // The board plugs the ZIP PF at 00:01.0 of its ECAM host bridge.
     this.machine = createMachine({ ramSize: options.ramSize ?? 256 * 1024 * 1024 });
-    this.bridge = new PcieHostBridge(this.machine.bus);
-    this.bridge.mapOn();
     this.machine.bus.map('msi-catcher', MSI_DOORBELL & ~0xfff, 0x1000, this.msi);
-    this.zip = new HisiZip(this.machine);
-    this.zip.attach(this.bridge, BDF);
+    this.zip = this.machine.zip;
   }
 
   get bus() {
@@ -121,12 +117,17 @@ export class ZipRig {
 
   // ------------------------------------------------ PCI configuration through ECAM
 
+  /** ECAM address of the function's configuration space (PCIe Base 4.0 7.2.2). */
+  get cfgBase(): number {
+    return this.machine.pcie.ecamBase + ((BDF.bus << 20) | (BDF.device << 15) | (BDF.function << 12));
+  }
+
   cfgRead32(off: number): number {
-    return this.bus.read32(CFG + off);
+    return this.bus.read32(this.cfgBase + off);
   }
 
   cfgWrite32(off: number, v: number): void {
-    this.bus.write32(CFG + off, v >>> 0);
+    this.bus.write32(this.cfgBase + off, v >>> 0);
   }
 
   findCap(id: number): number {

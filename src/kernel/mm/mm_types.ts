@@ -150,6 +150,11 @@ export class VmAreaStruct {
   file_rmap: FileRmap | null = null;
   /** Name for anonymous special mappings ("[heap]", "[stack]", "[vdso]"). */
   anon_name: string | undefined;
+  /**
+   * vm_page_prot's memory type: the MAIR index of the PTEs (MT_NORMAL = 0; drivers set
+   * MT_DEVICE_nGnRE = 4 with pgprot_device or MT_NORMAL_NC = 2 with pgprot_writecombine).
+   */
+  vm_page_prot = 0;
 
   constructor(
     public vm_mm: MmStruct,

@@ -363,8 +363,32 @@ export function get_zeroed_page(gfp: GfpFlags): number {
   return __get_free_pages(gfp | __GFP_ZERO, 0);
 }
 
+/**
+ * __isolate_free_page for compaction's free scanner: takes the free block headed by
+ * `pfn` off its free list (counted as allocated) and returns its order, or -1 when
+ * `pfn` does not head a free block. Its pages are left with refcount 0, no flags.
+ */
+export function isolate_free_block(pfn: number): number {
+  const pgdat = NODE_DATA();
+  const map = pgdat.mem_map;
+  if (!map.testFlags(pfn, PG_buddy)) return -1;
+  const order = map.private_(pfn);
+  const z = pgdat.page_zone(pfn);
+  del_page_from_free_list(map, z, pfn, order);
+  const n = 1 << order;
+  z.nr_free_pages -= n;
+  vm_stat[VM.nr_free_pages]! -= n;
+  for (let i = 0; i < n; i++) map.clearFlags(pfn + i, ~0);
+  return order;
+}
+
+/** prep_new_page for a page compaction took from the buddy: refcount 1. */
+export function prep_isolated_page(pfn: number): void {
+  mem_map().setRefcount(pfn, 1);
+}
+
 /** Gives 2^order pages starting at `pfn` back to the buddy (free_pages_prepare + __free_one_page). */
-export function free_pages_to_buddy(pfn: number, order: number): void {
+export function free_pages_to_buddy(pfn: number, order: number, countFree = true): void {
   const pgdat = NODE_DATA();
   const map = pgdat.mem_map;
   const n = 1 << order;
@@ -382,7 +406,7 @@ export function free_pages_to_buddy(pfn: number, order: number): void {
   const z = pgdat.page_zone(pfn);
   free_one_page(pgdat, z, pfn, order, false);
   vm_stat[VM.nr_free_pages]! += n;
-  count_vm_events(VM.pgfree, n);
+  if (countFree) count_vm_events(VM.pgfree, n);
 }
 
 /** __free_pages(page, order): drops a reference; the block is freed when it was the last. */

@@ -1,0 +1,108 @@
+// TLB maintenance for user mappings (arch/arm64/include/asm/tlbflush.h). Every flush
+// is Inner Shareable (broadcast to all cores), bracketed by DSB ISH, and followed by
+// the MMU-notifier secondary-TLB hook, as __flush_tlb_range does.
+
+import { thisCpu } from '../../arch/index.js';
+import { ASID } from './context.js';
+import type { MmStruct, VmAreaStruct } from './mm_types.js';
+import { mmu_notifier_arch_invalidate_secondary_tlbs } from './mmu_notifier.js';
+import { PAGE_SIZE } from './page.js';
+import { TASK_SIZE } from './pgtable.js';
+
+/** MAX_DVM_OPS / MAX_TLBI_OPS: beyond this many pages a range flush becomes an ASID flush. */
+export const MAX_TLBI_OPS = 512;
+
+/** __TLBI_RANGE_PAGES(31, 3): the most a range TLBI sequence covers. */
+export const MAX_TLBI_RANGE_PAGES = 32 << 16;
+
+/** Whether range TLBI (FEAT_TLBIRANGE, RVAE1IS) is used; the CPU contract offers it. */
+let tlbi_range = true;
+export function set_tlbi_range(on: boolean): void {
+  tlbi_range = on;
+}
+
+function asid_arg(mm: MmStruct): bigint {
+  return BigInt(ASID(mm)) << 48n;
+}
+
+/** flush_tlb_all: TLBI VMALLE1IS. */
+export function flush_tlb_all(): void {
+  const cpu = thisCpu();
+  cpu.dsb();
+  cpu.tlbi('VMALLE1IS');
+  cpu.dsb();
+  cpu.isb();
+}
+
+/** flush_tlb_mm: TLBI ASIDE1IS for the mm's ASID. */
+export function flush_tlb_mm(mm: MmStruct): void {
+  if (mm.context_id !== 0) {
+    const cpu = thisCpu();
+    cpu.dsb();
+    cpu.tlbi('ASIDE1IS', asid_arg(mm));
+    cpu.dsb();
+  }
+  mmu_notifier_arch_invalidate_secondary_tlbs(mm, 0, TASK_SIZE);
+}
+
+/** flush_tlb_page: TLBI VAE1IS, ASID | VA[55:12]. */
+export function flush_tlb_page(vma: VmAreaStruct, uaddr: number): void {
+  flush_tlb_page_mm(vma.vm_mm, uaddr);
+}
+
+export function flush_tlb_page_mm(mm: MmStruct, uaddr: number): void {
+  if (mm.context_id !== 0) {
+    const cpu = thisCpu();
+    cpu.dsb();
+    cpu.tlbi('VAE1IS', asid_arg(mm) | BigInt(Math.floor(uaddr / PAGE_SIZE)));
+    cpu.dsb();
+  }
+  mmu_notifier_arch_invalidate_secondary_tlbs(mm, uaddr, uaddr + PAGE_SIZE);
+}
+
+/**
+ * flush_tlb_range (__flush_tlb_range_op): per-page TLBI for odd pages, then range
+ * TLBIs RVAE1IS of (NUM+1) << (5*SCALE+1) pages with increasing SCALE; more than
+ * MAX_TLBI_OPS pages flush the whole ASID.
+ */
+export function flush_tlb_range(vma: VmAreaStruct, start: number, end: number): void {
+  flush_tlb_range_mm(vma.vm_mm, start, end);
+}
+
+export function flush_tlb_range_mm(mm: MmStruct, start: number, end: number): void {
+  start = Math.floor(start / PAGE_SIZE) * PAGE_SIZE;
+  end = Math.ceil(end / PAGE_SIZE) * PAGE_SIZE;
+  let pages = (end - start) / PAGE_SIZE;
+  if (pages <= 0) return;
+  if (tlbi_range ? pages > MAX_TLBI_RANGE_PAGES : pages >= MAX_TLBI_OPS) {
+    flush_tlb_mm(mm);
+    return;
+  }
+  if (mm.context_id !== 0) {
+    const cpu = thisCpu();
+    const asid = asid_arg(mm);
+    cpu.dsb();
+    let addr = start;
+    let scale = 0;
+    while (pages > 0) {
+      if (!tlbi_range || pages % 2 === 1) {
+        cpu.tlbi('VAE1IS', asid | BigInt(addr / PAGE_SIZE));
+        addr += PAGE_SIZE;
+        pages -= 1;
+        continue;
+      }
+      // __TLBI_RANGE_NUM: this SCALE's 5-bit digit of the page count, minus one.
+      const num = (Math.floor(pages / 2 ** (5 * scale + 1)) & 31) - 1;
+      if (num >= 0) {
+        const arg = asid | (1n << 46n) | (BigInt(scale) << 44n) | (BigInt(num) << 39n) | BigInt(addr / PAGE_SIZE);
+        cpu.tlbi('RVAE1IS', arg);
+        const n = (num + 1) * 2 ** (5 * scale + 1);
+        addr += n * PAGE_SIZE;
+        pages -= n;
+      }
+      scale++;
+    }
+    cpu.dsb();
+  }
+  mmu_notifier_arch_invalidate_secondary_tlbs(mm, start, end);
+}

@@ -10,6 +10,16 @@
 // Time: every access charges cost.cpuAccessNs to the core's local time; hardware
 // events fall due when the local time passes the next event (Clock.advanceTo), and
 // IRQs are taken there when DAIF.I is clear.
+//
+// Modelled more simply than the architecture (each is a deliberate choice):
+// - no instruction fetch (guest code is TypeScript): UXN/PXN/WXN are decoded by the
+//   walker but only data accesses are checked, so EC 0x20/0x21 never occur;
+// - MAIR/AttrIndx and SCTLR.A/C/I are stored, not used: RAM behaves as Normal memory
+//   (also with the MMU off), MMIO as Device memory (unaligned access: Alignment fault);
+// - ERET restores PSTATE from what the entry saved (as Linux's pt_regs would), not
+//   from SPSR_EL1, so nested exceptions in TypeScript handlers stay correct;
+// - SVC does not mask DAIF on entry (Linux's el0_svc unmasks at once, and a blocking
+//   system call must not leave the core masked while other tasks run).
 
 import type { ArchCpu, AccessFault, CoreMain, CoreYield, ExceptionVectors, SysRegName, TlbiOp, VirtAccessOptions } from '../../arch/cpu.js';
 import { ExceptionLevel } from '../../arch/cpu.js';
@@ -836,7 +846,6 @@ export class Core implements ArchCpu, Runnable {
     }
     if (out.fault !== WalkFault.None) return this.fail(faultStatus(out.fault, out.level));
     const perm = s1DataPermissions(out.ap);
-    // A tagged address (TBI) is not cached: invalidation by VA could not find it.
     const pagePa = out.pa - (out.pa & 0xfff);
     const ctx = out.ng ? this.asid : CTX_GLOBAL;
     // A tagged address (TBI) goes to the scratch slot: invalidation by VA could not find it in a set.

@@ -197,6 +197,51 @@ describe('CPU core: execution', () => {
   });
 });
 
+describe('CPU core: determinism', () => {
+  it('the same workload gives the same trace, record for record (FNV hash), on two fresh machines', () => {
+    const runOnce = () => {
+      const { m, cluster, vec } = setup();
+      m.trace.enable();
+      vec.onIrq = (c) => {
+        c.readSysreg('ICC_IAR1_EL1');
+        c.writeSysreg('CNTV_CVAL_EL0', c.readSysreg('CNTVCT_EL0') + 100n);
+      };
+      const worker = (seed: number): CoreMain =>
+        function* (c) {
+          c.writeSysreg('CNTV_CVAL_EL0', 50n + BigInt(seed));
+          c.writeSysreg('CNTV_CTL_EL0', 1);
+          c.writeSysreg('DAIF', 0);
+          let x = seed;
+          for (let i = 0; i < 200; i++) {
+            x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+            c.stPhys32(0x4000_0000 + (x & 0xfffc), i);
+            c.charge(x & 0xff);
+            if ((i & 15) === 0) yield 'yield';
+          }
+          c.smc(PSCI.SYSTEM_OFF);
+          yield 'yield';
+        };
+      cluster.cores[0]!.enter(worker(1));
+      cluster.cores[1]!.enter(worker(2));
+      m.run({ untilIdle: true });
+      return { hash: m.trace.hash(), records: m.trace.total, now: m.clock.now(), irqs: vec.irqs.length };
+    };
+    const a = runOnce();
+    const b = runOnce();
+    expect(a.irqs).toBeGreaterThan(10);
+    expect(b).toEqual(a);
+  });
+
+  it('step() restores the current-CPU register even when the guest code throws', () => {
+    const { cluster, cpu } = setup();
+    cluster.boot(function* () {
+      throw new Error('guest bug');
+    });
+    expect(() => cpu.step()).toThrow('guest bug');
+    expect(() => thisCpu()).toThrow();
+  });
+});
+
 describe('CPU core: PSCI (DEN 0022) through SMC', () => {
   it('PSCI_VERSION reports 1.0; unknown functions return NOT_SUPPORTED', () => {
     const { cpu } = setup();

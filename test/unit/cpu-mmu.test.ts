@@ -165,6 +165,19 @@ describe('CPU MMU: regime selection', () => {
     expect(cpu.at(va + 0x123)).toEqual({ pa: RAM + 0x90_0123 });
     expect(cpu.at(0x3000)).toEqual({ pa: RAM + 0x40_0000 });
   });
+  it('D8.8 (TBI): with TCR.TBI0 the top byte of a TTBR0 address is ignored; without it the tagged address faults', () => {
+    const { m, cpu, t } = setup();
+    const root = t.alloc();
+    t.map(root, 0x8000, BigInt(RAM + 0x60_0000) | PAGE | AF);
+    m.bus.write32(RAM + 0x60_0000, 0x7a6);
+    const tagged = 2 ** 56 * 0x5a + 0x8000; // top byte 0x5a (exact: 48 significant bits)
+    enableMmu(cpu, root, 0, TCR_48 | (1n << 37n));
+    expect(cpu.ld32(tagged)).toBe(0x7a6);
+    expect(cpu.at(tagged)).toEqual({ pa: RAM + 0x60_0000 });
+    cpu.writeSysreg('TCR_EL1', TCR_48);
+    const r = cpu.at(tagged);
+    expect('esr' in r ? dfsc(BigInt(r.esr)) : -1).toBe(0b000100);
+  });
 });
 
 describe('CPU MMU: faults, ESR and FAR', () => {

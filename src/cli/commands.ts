@@ -3,7 +3,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { writeDtb } from '../machine/fdt/dtb-writer.js';
-import { buildSocTree } from '../machine/soc.js';
+import { createMachine } from '../machine/create.js';
 import { exportChromeFromRing } from '../trace/export-chrome.js';
 import { exportText } from '../trace/export-text.js';
 import { parseTraceFilter } from '../trace/filter.js';
@@ -35,7 +35,8 @@ function writeFile(io: CliIo, file: string, data: string | Uint8Array, what: str
 }
 
 function dumpDtb(args: DumpDtbArgs, io: CliIo): number {
-  const blob = writeDtb(buildSocTree({ ramSize: args.ramSize, cpus: args.cpus }));
+  // QEMU's dumpdtb writes the blob of the machine as built, so do we
+  const blob = writeDtb(createMachine({ ramSize: args.ramSize, cpus: args.cpus }).deviceTree);
   return writeFile(io, args.file, blob, 'the device tree blob') ? EXIT_OK : EXIT_FAILURE;
 }
 

@@ -3,11 +3,12 @@
 // printed by the text exporter.
 //
 // The work is a list of steps, each a small program against `machine.bus` and the
-// clock. Today a plain bus master (a DmaPort with no IOMMU in front) copies a buffer,
-// because nothing else is wired into createMachine yet; when the board wires the
-// iommu-testdev behind the SMMU, a step that programs its BAR0 replaces DMA_COPY_STEP
-// and the rest stays.
+// clock: a plain bus master copies a seeded buffer, the iommu-testdev found through
+// ECAM does a DMA of its own, and accesses to holes end in bus errors. Once the SMMU
+// is wired, a step that sets up a stream table and context descriptor goes before
+// TESTDEV_DMA_STEP and the device's IOVA stops being the physical address.
 
+import { assignPciBars } from '../../firmware/pci-enum.js';
 import { DmaPort, DmaStatus } from '../hw/bus/dma.js';
 import { buildSocTree, loadSocDescription } from '../machine/soc.js';
 import { writeDtb } from '../machine/fdt/dtb-writer.js';
@@ -16,6 +17,7 @@ import type { MachineCore } from '../machine/machine.js';
 import { TraceKind } from '../trace/record.js';
 import { NO_SID, NO_SSID } from '../trace/ring.js';
 import { formatTraceLine } from '../trace/export-text.js';
+import { byAddress, not, select, type TraceFilter } from '../trace/filter.js';
 import { formatSize } from './args.js';
 
 export interface DemoOutput {
@@ -49,6 +51,8 @@ export interface DemoOptions {
   readonly steps?: readonly DemoStep[];
   /** Trace lines to print (head of the trace). */
   readonly excerptLines?: number;
+  /** Records the excerpt shows (default: all but PCI configuration accesses through ECAM). */
+  readonly excerptFilter?: TraceFilter;
 }
 
 export interface DemoResult {
@@ -75,8 +79,8 @@ const DEMO_SRC = 0x4010_f000; // straddles the 64 KiB RAM chunk at 0x4011_0000
 const DEMO_DST = 0x4020_0000;
 const DEMO_LEN = 3 * 4096;
 const PAGE = 4096;
-/** StreamID the demo master uses: the requester ID of 00:02.0, where the test device will sit. */
-const DEMO_SID = 0x0010;
+/** StreamID of the plain bus master: requester ID 01:00.0, where no PCI function sits. */
+const DEMO_SID = 0x0100;
 
 export const FILL_SOURCE_STEP: DemoStep = {
   title: 'bench writes a 12 KiB seeded source buffer across a RAM chunk boundary',
@@ -89,7 +93,7 @@ export const FILL_SOURCE_STEP: DemoStep = {
 };
 
 export const DMA_COPY_STEP: DemoStep = {
-  title: 'a bus master (no IOMMU yet) copies the buffer page by page in virtual time',
+  title: 'a plain bus master copies the buffer page by page in virtual time',
   start(ctx) {
     const m = ctx.machine;
     const port = new DmaPort(m.bus, 'demo-dma', DEMO_SID);
@@ -116,6 +120,59 @@ export const DMA_COPY_STEP: DemoStep = {
   },
 };
 
+// iommu-testdev BAR0 registers (QEMU docs/specs/iommu-testdev.rst), as a driver declares them
+const ITD_DMA_TRIGGERING = 0x00;
+const ITD_DMA_GVA_LO = 0x04;
+const ITD_DMA_GVA_HI = 0x08;
+const ITD_DMA_LEN = 0x0c;
+const ITD_DMA_RESULT = 0x10;
+const ITD_DMA_DBELL = 0x14;
+const ITD_DMA_GPA_LO = 0x1c;
+const ITD_DMA_GPA_HI = 0x20;
+const ITD_PATTERN = 0x12345678;
+const TESTDEV_BDF = '0000:00:02.0';
+const TESTDEV_BUF = 0x4030_0000;
+const TESTDEV_LEN = 256;
+const PCI_COMMAND = 0x04;
+const PCI_COMMAND_MEMORY = 0x2;
+const PCI_COMMAND_MASTER = 0x4;
+
+export const TESTDEV_DMA_STEP: DemoStep = {
+  title: 'the iommu-testdev at 00:02.0 (BAR0 assigned through ECAM) writes its pattern by DMA and checks it',
+  start(ctx) {
+    const m = ctx.machine;
+    const soc = loadSocDescription();
+    const { ecam, busRange, mmioWindow } = soc.pcie;
+    const bars = assignPciBars(m.bus, ecam.base, busRange.first, busRange.last, mmioWindow, m.bus.benchInitiator);
+    const bar0 = bars.find((b) => b.bdf === TESTDEV_BDF && b.index === 0);
+    if (bar0 === undefined) {
+      ctx.log(`no BAR0 for ${TESTDEV_BDF}: the test device is not on this machine`);
+      return;
+    }
+    const cmd = ecam.base + (2 << 15) + PCI_COMMAND; // bus 0, device 2, function 0
+    m.bus.write16(cmd, m.bus.read16(cmd) | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    const reg = (off: number) => bar0.base + off;
+    m.bus.write32(reg(ITD_DMA_GVA_LO), TESTDEV_BUF);
+    m.bus.write32(reg(ITD_DMA_GVA_HI), 0);
+    m.bus.write32(reg(ITD_DMA_GPA_LO), TESTDEV_BUF); // no SMMU yet: the IOVA is the PA
+    m.bus.write32(reg(ITD_DMA_GPA_HI), 0);
+    m.bus.write32(reg(ITD_DMA_LEN), TESTDEV_LEN);
+    m.bus.write32(reg(ITD_DMA_DBELL), 1);
+    m.bus.read32(reg(ITD_DMA_TRIGGERING));
+    ctx.facts.set('testdevResultReg', reg(ITD_DMA_RESULT));
+    ctx.log(`BAR0 at ${hex(bar0.base)}; DMA of ${TESTDEV_LEN} bytes to ${hex(TESTDEV_BUF)} triggered at ${m.clock.now()} ns`);
+  },
+  check(ctx) {
+    const resultReg = ctx.facts.get('testdevResultReg');
+    if (resultReg === undefined) return 'the test device was not found';
+    const bus = ctx.machine.bus;
+    const result = bus.read32(resultReg);
+    const word = bus.read32(TESTDEV_BUF + TESTDEV_LEN - 4);
+    ctx.log(`testdev DMA_RESULT ${hex(result)}; last word at the buffer ${hex(word)}`);
+    return result === 0 && word === ITD_PATTERN ? undefined : `testdev DMA_RESULT ${hex(result)}, buffer word ${hex(word)}`;
+  },
+};
+
 export const BUS_ERROR_STEP: DemoStep = {
   title: 'accesses to addresses nothing decodes end in bus errors, recorded and returned',
   start(ctx) {
@@ -123,8 +180,8 @@ export const BUS_ERROR_STEP: DemoStep = {
     const before = m.bus.errorCount;
     const v = m.bus.read32(0x0000_1000);
     const port = new DmaPort(m.bus, 'demo-dma', DEMO_SID);
-    const st = port.write32(0x2000_0000, 0xfeedface);
-    ctx.log(`read32(0x1000) -> ${hex(v)} with error=${m.bus.error}; DMA to 0x20000000 -> ${DmaStatus[st]}`);
+    const st = port.write32(0x3e00_0000, 0xfeedface); // a hole in the PCIe window, no BAR there
+    ctx.log(`read32(0x1000) -> ${hex(v)} with error=${m.bus.error}; DMA to 0x3e000000 -> ${DmaStatus[st]}`);
     ctx.facts.set('busErrors', m.bus.errorCount - before);
   },
   check(ctx) {
@@ -132,7 +189,7 @@ export const BUS_ERROR_STEP: DemoStep = {
   },
 };
 
-export const BARE_METAL_STEPS: readonly DemoStep[] = [FILL_SOURCE_STEP, DMA_COPY_STEP, BUS_ERROR_STEP];
+export const BARE_METAL_STEPS: readonly DemoStep[] = [FILL_SOURCE_STEP, DMA_COPY_STEP, TESTDEV_DMA_STEP, BUS_ERROR_STEP];
 
 /** Runs the demo and prints its narrative, the memory map and a trace excerpt to `out`. */
 export function runBareMetalDemo(out: DemoOutput, options: DemoOptions = {}): DemoResult {
@@ -171,13 +228,12 @@ export function runBareMetalDemo(out: DemoOutput, options: DemoOptions = {}): De
   }
 
   const ring = machine.trace;
-  const excerpt = options.excerptLines ?? 16;
-  w(`trace: ${ring.total} records, hash ${ring.hash()}; first ${Math.min(excerpt, ring.total - ring.first)}:`);
-  let n = 0;
-  for (const r of ring.records()) {
-    if (n++ >= excerpt) break;
-    w(`  ${formatTraceLine(r)}`);
-  }
+  const excerpt = options.excerptLines ?? 24;
+  const filter = options.excerptFilter ?? not(byAddress(soc.pcie.ecam.base, soc.pcie.ecam.base + soc.pcie.ecam.size));
+  const shown = [...select(ring, filter)];
+  const hidden = ring.total - ring.first - shown.length;
+  w(`trace: ${ring.total} records, hash ${ring.hash()}; first ${Math.min(excerpt, shown.length)} of ${shown.length}${hidden > 0 ? ` (${hidden} ECAM configuration accesses not shown)` : ''}:`);
+  for (const r of shown.slice(0, excerpt)) w(`  ${formatTraceLine(r)}`);
   w(`virtual time ${machine.clock.now()} ns; host memory for guest RAM: ${formatSize(machine.bus.ram.allocatedBytes)} of ${formatSize(ramSize)}`);
   w(failures.length === 0 ? 'demo: ok' : `demo: FAILED: ${failures.join('; ')}`);
   return { machine, traceHash: ring.hash(), failures };

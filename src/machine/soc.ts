@@ -171,15 +171,17 @@ function describeMemory(tree: DeviceTree): MmioRegion & { node: string } {
 function pciMemWindow(pcie: FdtNode): MmioRegion & { pciBase: number } {
   const p = pcie.prop('ranges');
   const c = p && readCells(p.value);
+  // child address (the PCI node's #address-cells, 3), parent address (the parent's), length (the PCI node's #size-cells)
+  const own = childCellCounts(pcie);
   const parentCells = childCellCounts(pcie.parent!).addressCells;
-  const stride = 3 + parentCells + 2;
-  if (c === undefined || c.length % stride !== 0) problem(pcie, `ranges must be (3 + ${parentCells} + 2)-cell entries`);
+  const stride = own.addressCells + parentCells + own.sizeCells;
+  if (own.addressCells !== 3 || c === undefined || c.length % stride !== 0) problem(pcie, `ranges must be (3 + ${parentCells} + ${own.sizeCells})-cell entries with #address-cells = 3`);
   for (let i = 0; i < c.length; i += stride) {
-    const space = (c[i]! >>> 24) & 3; // ss: 1 = I/O, 2 = 32-bit memory, 3 = 64-bit memory
+    const space = (c[i]! >>> 24) & 3; // phys.hi ss: 1 = I/O, 2 = 32-bit memory, 3 = 64-bit memory
     if (space !== 2) continue;
     const pciBase = joinCells(c, i + 1, 2);
     const base = joinCells(c, i + 3, parentCells);
-    const size = joinCells(c, i + 3 + parentCells, 2);
+    const size = joinCells(c, i + 3 + parentCells, own.sizeCells);
     if (pciBase === undefined || base === undefined || size === undefined) break;
     return { base, size, pciBase };
   }

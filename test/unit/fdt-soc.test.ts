@@ -76,6 +76,19 @@ describe('SoC description from firmware/soc.dts (DESIGN.md section 6, QEMU virt 
     expect(() => describeSoc(noSmmu.tree)).toThrow(/compatible with "arm,psci-1.0"/);
   });
 
+  it('PCI ranges: the 32-bit memory window is picked out of I/O and 64-bit entries (IEEE 1275 PCI binding phys.hi ss)', () => {
+    const t = loadSocTree();
+    const pcie = t.require('/pcie@10000000');
+    const ranges = parseDts(
+      '/dts-v1/; / { r = <0x01000000 0 0 0 0x3eff0000 0 0x10000>, <0x03000000 0x80 0 0x80 0 0x80 0>, <0x02000000 0 0x20000000 0 0x10000000 0 0x2eff0000>; };',
+    );
+    if (!ranges.ok) throw new Error(ranges.error);
+    pcie.setProp('ranges', ranges.tree.root.prop('r')!.value);
+    expect(describeSoc(t).pcie.mmioWindow).toEqual({ base: 0x1000_0000, size: 0x2eff_0000, pciBase: 0x2000_0000 });
+    pcie.setProp('ranges', ranges.tree.root.prop('r')!.value.subarray(0, 28 * 2));
+    expect(() => describeSoc(t)).toThrow(/ranges has no 32-bit memory window/);
+  });
+
   it('overlapping regions are refused', () => {
     const t = loadSocTree();
     t.require('/smmuv3@9050000').setProp('reg', new Uint8Array([0, 0, 0, 0, 0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0]));

@@ -3,21 +3,35 @@
 // ISO 3309 polynomial, reflected).
 
 const ADLER_BASE = 65521;
-/** Largest n with 255n(n+1)/2 + (n+1)(BASE-1) < 2^32: sums stay exact before the modulo. */
-const ADLER_NMAX = 5552;
+/**
+ * Bytes summed between reductions, chosen so both sums stay below 2^31 (small
+ * integers for the JIT): 255 n (n + 1) / 2 + (n + 1) (BASE - 1) < 2^31 for n = 3800.
+ */
+const ADLER_RUN = 3800;
 
 export const ADLER32_INIT = 1;
 export const CRC32_INIT = 0;
 
 export function adler32(adler: number, buf: Uint8Array, off: number, len: number): number {
   let a = adler & 0xffff;
-  let b = adler >>> 16;
+  let b = (adler >>> 16) & 0xffff;
   const end = off + len;
   while (off < end) {
-    const stop = Math.min(end, off + ADLER_NMAX);
+    const stop = Math.min(end, off + ADLER_RUN);
+    const stop4 = stop - 3;
+    for (; off < stop4; off += 4) {
+      a = (a + buf[off]!) | 0;
+      b = (b + a) | 0;
+      a = (a + buf[off + 1]!) | 0;
+      b = (b + a) | 0;
+      a = (a + buf[off + 2]!) | 0;
+      b = (b + a) | 0;
+      a = (a + buf[off + 3]!) | 0;
+      b = (b + a) | 0;
+    }
     for (; off < stop; off++) {
-      a += buf[off]!;
-      b += a;
+      a = (a + buf[off]!) | 0;
+      b = (b + a) | 0;
     }
     a %= ADLER_BASE;
     b %= ADLER_BASE;

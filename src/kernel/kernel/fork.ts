@@ -143,7 +143,7 @@ function* kthread_body(fn: () => Generator<unknown, number | void, unknown>): Ge
   let code = 0;
   try {
     const r = yield* fn();
-    code = typeof r === 'number' ? r : 0;
+    code = W_EXITCODE(typeof r === 'number' ? r : 0, 0);
   } catch (e) {
     if (e instanceof TaskExitUnwind) code = e.code;
     else if (!is_unwind(e)) {

@@ -248,6 +248,8 @@ export class MmStruct {
   /** References to the struct itself (lazy TLB, notifiers). */
   mm_count = 1;
   total_vm = 0;
+  /** Peak total_vm (VmPeak). */
+  hiwater_vm = 0;
   /** Pages mlocked (VM_LOCKED VMAs), in pages. */
   locked_vm = 0;
   /** Pages pinned long-term and accounted by drivers (account_locked_vm users add here or to locked_vm). */

@@ -168,6 +168,7 @@ function is_data(flags: number): boolean {
 /** vm_stat_account. */
 export function vm_stat_account(mm: MmStruct, flags: number, npages: number): void {
   mm.total_vm += npages;
+  if (mm.total_vm > mm.hiwater_vm) mm.hiwater_vm = mm.total_vm;
   if (is_exec(flags)) mm.exec_vm += npages;
   else if (is_stack(flags)) mm.stack_vm += npages;
   else if (is_data(flags)) mm.data_vm += npages;
@@ -193,11 +194,25 @@ function vma_unlink_list(mm: MmStruct, vma: VmAreaStruct): void {
   if (vma.vm_flags & VM_LOCKED) mm.locked_vm = Math.max(0, mm.locked_vm - n);
 }
 
-/** remove_vma: the VMA is gone (its pages already zapped): close and unlink its rmaps. */
+/** The final release of a file whose last reference was a VMA (delayed_fput), installed by the VFS glue. */
+let deferred_fput: (file: File) => void = () => {};
+export function set_deferred_fput(fn: (file: File) => void): void {
+  deferred_fput = fn;
+}
+
+/** fput from a context that cannot sleep: the final release runs later (____fput via delayed_fput). */
+function vma_fput(file: File): void {
+  if (--file.f_count > 0) return;
+  file.f_count = 1; // the deferred fput drops it
+  deferred_fput(file);
+}
+
+/** remove_vma: the VMA is gone (its pages already zapped): close, unlink its rmaps, drop its file. */
 function remove_vma(vma: VmAreaStruct): void {
   vma.vm_ops?.close?.(vma);
   unlink_anon_vmas(vma);
   file_rmap_unlink(vma);
+  if (vma.vm_file !== null) vma_fput(vma.vm_file);
 }
 
 /**

@@ -13,6 +13,7 @@ import { Pl011 } from '../hw/uart/pl011.js';
 import { PcieHostBridge, type Bdf } from '../hw/pcie/host-bridge.js';
 import { IommuTestDev } from '../hw/testdev/iommu-testdev.js';
 import { HisiZip } from '../hw/zip/hisi-zip.js';
+import { SmmuV3 } from '../hw/smmuv3/smmuv3.js';
 
 /** Root-bus slots of the PCI functions (DESIGN.md section 6). */
 export const ZIP_BDF: Bdf = { bus: 0, device: 1, function: 0 };
@@ -61,6 +62,7 @@ export class Machine extends MachineCore {
   readonly gic: Gic;
   readonly uart: Pl011;
   readonly console: ConsoleCapture;
+  readonly smmu: SmmuV3;
   readonly pcie: PcieHostBridge;
   readonly testdev: IommuTestDev;
   readonly zip: HisiZip;
@@ -85,6 +87,15 @@ export class Machine extends MachineCore {
     this.uart = new Pl011(this, { irq: this.gic.spi(soc.uart.irq.number), onTx: (b) => this.console.byte(b) });
     this.uart.mapOn(this.bus, soc.uart.base);
 
+    const irqs = soc.smmu.irqs;
+    this.smmu = new SmmuV3(this, {
+      eventq: this.gic.spi(irqs.eventq.number),
+      priq: this.gic.spi(irqs.priq.number),
+      cmdqSync: this.gic.spi(irqs['cmdq-sync'].number),
+      gerror: this.gic.spi(irqs.gerror.number),
+    });
+    this.smmu.mapOn(this.bus, soc.smmu.base);
+
     const map = soc.pcie.iommuMap;
     this.pcie = new PcieHostBridge(this, {
       ecamBase: soc.pcie.ecam.base,
@@ -99,6 +110,8 @@ export class Machine extends MachineCore {
     this.zip.attach(this.pcie, ZIP_BDF);
     this.testdev = new IommuTestDev(this);
     this.pcie.attach(this.testdev.fn, TESTDEV_BDF);
+    // iommu-map puts every PCI requester behind the SMMU.
+    for (const port of this.pcie.ports()) this.smmu.attach(port);
   }
 
   /** The CPU cores (also in `cores`, the run loop's list). */

@@ -106,10 +106,10 @@ export class PhysicalBus {
       }
     }
     const r = this.findRegion(pa);
-    if (r === undefined || pa + size > r.base + r.size) return this.fail(pa, size, false, initiator, 'decode');
+    if (r === undefined || pa + size > r.base + r.size) return this.fail(pa, size, false, initiator, 'decode', streamId);
     const acc = this.acc.reset(initiator, 0, 0, streamId);
     r.device.mmioRead(pa - r.base, size, acc);
-    if (acc.error) return this.fail(pa, size, false, initiator, acc.decodeError ? 'decode' : 'slave');
+    if (acc.error) return this.fail(pa, size, false, initiator, acc.decodeError ? 'decode' : 'slave', streamId);
     const lo = size === 4 || size === 8 ? acc.lo >>> 0 : acc.lo & (size === 1 ? 0xff : 0xffff);
     this.hi = size === 8 ? acc.hi >>> 0 : 0;
     if (this.trace.on) this.trace.record(TraceKind.MmioRead, initiator, NO_SID, NO_SSID, pa, pa, size, lo, 0, this.hi);
@@ -140,23 +140,23 @@ export class PhysicalBus {
     }
     const r = this.findRegion(pa);
     if (r === undefined || pa + size > r.base + r.size) {
-      this.fail(pa, size, true, initiator, 'decode');
+      this.fail(pa, size, true, initiator, 'decode', streamId);
       return;
     }
     const mask = size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
     const acc = this.acc.reset(initiator, (lo & mask) >>> 0, size === 8 ? hi >>> 0 : 0, streamId);
     if (this.trace.on) this.trace.record(TraceKind.MmioWrite, initiator, NO_SID, NO_SSID, pa, pa, size, acc.lo, 0, acc.hi);
     r.device.mmioWrite(pa - r.base, size, acc);
-    if (acc.error) this.fail(pa, size, true, initiator, acc.decodeError ? 'decode' : 'slave');
+    if (acc.error) this.fail(pa, size, true, initiator, acc.decodeError ? 'decode' : 'slave', streamId);
   }
 
-  private fail(pa: number, size: number, write: boolean, initiator: number, reason: 'decode' | 'slave'): number {
+  private fail(pa: number, size: number, write: boolean, initiator: number, reason: 'decode' | 'slave', streamId = NO_SID): number {
     this.error = true;
     this.hi = 0;
     this.errorCount++;
     this.lastError = { pa, size, write, initiator: this.trace.initiatorName(initiator), reason };
     if (this.trace.on) {
-      this.trace.record(TraceKind.BusError, initiator, NO_SID, NO_SSID, pa, pa, size, 0, write ? 1 : 0);
+      this.trace.record(TraceKind.BusError, initiator, streamId, NO_SSID, pa, pa, size, 0, write ? 1 : 0);
     }
     return 0;
   }

@@ -98,8 +98,8 @@ export class ZipRig {
   eqPhase = 1;
   aeqHead = 0;
   aeqPhase = 1;
-  readonly eqDepth = 2048;
-  readonly aeqDepth = 1024;
+  eqDepth = 2048;
+  aeqDepth = 1024;
   sqcBt = 0;
   cqcBt = 0;
   readonly queues = new Map<number, QueueInfo>();
@@ -221,7 +221,11 @@ export class ZipRig {
   }
 
   /** Memory init, VFT (base 0, `qpNum` queues), EQC/AEQC, BTs, EQ/AEQ doorbells, unmask. */
-  startQm(qpNum = 64): this {
+  startQm(qpNum = 64, rings: { eqDepth?: number; aeqDepth?: number } = {}): this {
+    this.eqDepth = rings.eqDepth ?? 2048;
+    this.aeqDepth = rings.aeqDepth ?? 1024;
+    this.eqHead = this.aeqHead = 0;
+    this.eqPhase = this.aeqPhase = 1;
     this.enablePci();
     this.w32(QM.MEM_START_INIT, 1);
     for (let i = 0; i < 100 && (this.r32(QM.MEM_INIT_DONE) & 1) === 0; i++) this.run(1000);

@@ -581,6 +581,13 @@ export class QueueManager {
     }
   }
 
+  /**
+   * Doorbell errors this model reports (the hardware's exact choice is not public):
+   * SQ doorbell for a queue outside the PF's VFT range -> sq_vf_invalid; CQ doorbell
+   * outside it -> cq_vf_invalid; SQ/CQ doorbell for a queue whose SQC/CQC was never
+   * loaded -> sq_cq_vf_invalid; unknown cmd, a cmd on the wrong page, an index beyond
+   * the ring, or an EQ/AEQ doorbell before its context -> db_random_invalid.
+   */
   private ring(page: number, lo: number, hi: number): void {
     const qn = lo & 0xfff;
     const cmd = (lo >>> 12) & 0xf;

@@ -393,7 +393,6 @@ export class QueueManager {
   }
 
   private loadQueueContext(sq: boolean, qn: number, w: Uint32Array): void {
-    // mbScratch is little-endian bytes; the words view aliases it on little-endian hosts only, so decode explicitly.
     SQC.fromBytes(this.mbScratch, w);
     const raw = sq ? this.sqcRaw : this.cqcRaw;
     raw.set(w, qn * 8);

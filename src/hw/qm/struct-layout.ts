@@ -82,11 +82,13 @@ export class StructLayout<N extends string = string> {
     return new Uint8Array(words.buffer, words.byteOffset, this.bytes).slice();
   }
 
-  /** Reads the structure from little-endian bytes. */
-  fromBytes(bytes: Uint8Array, into: Uint32Array = new Uint32Array(this.dwords)): Uint32Array {
-    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const n = Math.min(this.dwords, bytes.byteLength >> 2);
-    for (let i = 0; i < n; i++) into[i] = v.getUint32(i * 4, true);
+  /** Reads the structure from little-endian bytes at `offset` (no allocation when `into` is given). */
+  fromBytes(bytes: Uint8Array, into: Uint32Array = new Uint32Array(this.dwords), offset = 0): Uint32Array {
+    const n = Math.min(this.dwords, (bytes.length - offset) >> 2);
+    for (let i = 0; i < n; i++) {
+      const o = offset + i * 4;
+      into[i] = (bytes[o]! | (bytes[o + 1]! << 8) | (bytes[o + 2]! << 16) | (bytes[o + 3]! << 24)) >>> 0;
+    }
     return into;
   }
 

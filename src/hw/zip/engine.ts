@@ -423,7 +423,7 @@ export class ZipEngine implements QmEngine {
     const histLen = core.fresh ? 0 : savedHistoryBytes(core.ctx);
     const history = core.ctx.subarray(CTX_HISTORY_OFFSET);
     const trailer = core.finish ? (zlib ? 4 : gzip ? 8 : 0) : 0;
-    const windowBits = [12, 13, 14, 15, 15][ZIP_SQE.get(w, F.window)]!;
+    const windowBits = WINDOW_BITS[ZIP_SQE.get(w, F.window)]!;
     const n = core.avail < trailer ? -1 : unit.run(core.input, 0, core.inLen, history, histLen, windowBits, core.finish, core.avail - trailer);
     if (n < 0) {
       this.fail(core, ZipStatus.DSTLEN_OUT, 0);
@@ -542,6 +542,8 @@ function isSuccess(status: number): boolean {
 }
 
 const EMPTY = new Uint8Array(0);
+/** dw9 window field to deflate windowBits (24 KiB is no power of two: it rounds up to 32 KiB). */
+const WINDOW_BITS = [12, 13, 14, 15, 15] as const;
 
 function writeU32LE(b: Uint8Array, o: number, v: number): void {
   b[o] = v & 0xff;

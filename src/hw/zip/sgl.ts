@@ -100,7 +100,7 @@ export function walkSgl(port: DmaPort, addr: number, attrs: Readonly<DmaAttrs>, 
       if (st !== DmaStatus.Ok) return st === DmaStatus.Stalled ? SglResult.Stalled : SglResult.Fault;
     }
     for (let i = 0; i < n && out.total < need; i++) {
-      SGE.fromBytes(sgeBytes.subarray(i * 32, i * 32 + 32), sgeWords);
+      SGE.fromBytes(sgeBytes, sgeWords, i * 32);
       const len = SGE.get(sgeWords, SGE.f.len);
       if (len === 0) continue;
       const buf = SGE.get(sgeWords, SGE.f.buf_h) * 4294967296 + SGE.get(sgeWords, SGE.f.buf_l);

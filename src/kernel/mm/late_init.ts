@@ -20,7 +20,7 @@ import { mm_start_daemons } from './daemons.js';
 import { set_current_mm_provider } from './gup.js';
 import { meminfo_proc_show } from './meminfo.js';
 import { set_deferred_fput, set_max_map_count, sysctl_max_map_count } from './mmap.js';
-import { buddyinfo, set_watermark_scale_factor } from './page_alloc.js';
+import { buddyinfo, NODE_DATA, set_watermark_scale_factor } from './page_alloc.js';
 import { mm_syscalls_init } from './syscalls.js';
 import { swaps_show } from './swapfile.js';
 import { pagemap_read, show_maps, task_mem } from './task_mmu.js';
@@ -32,6 +32,13 @@ let watermark_scale = 10;
 
 function pagemap_fops(task: TaskStruct): FileOperations {
   return {
+    // mem_lseek: SEEK_SET and SEEK_CUR over the virtual page index space
+    llseek(file: File, offset: number, whence: number): number {
+      const pos = whence === 0 ? offset : whence === 1 ? file.f_pos + offset : -1;
+      if (pos < 0 || !Number.isSafeInteger(pos)) return -EINVAL;
+      file.f_pos = pos;
+      return pos;
+    },
     *read(_file: File, ubuf: number, count: number, ppos: { pos: number }) {
       const mm = task.mm;
       if (mm === null) return 0;
@@ -45,8 +52,12 @@ function pagemap_fops(task: TaskStruct): FileOperations {
   };
 }
 
-/** mm_late_init: called by kernel_init once the scheduler and procfs run. */
+let lateInitNode: unknown;
+
+/** mm_late_init: called by kernel_init once the scheduler, workqueues and procfs run (once per boot). */
 export function mm_late_init(): void {
+  if (lateInitNode === NODE_DATA()) return;
+  lateInitNode = NODE_DATA();
   set_mm_switcher((cpu, _prev, next) => switch_mm(cpu, next.mm ?? next.active_mm));
   set_mm_creds_provider(() => {
     const t = current();

@@ -34,6 +34,15 @@ describe('ZIP PCI function', () => {
     expect(ids).toContain(0x1b); // PASID
   });
 
+  it('a request whose data DMA hits nothing sets Received Master Abort in the PCI Status register', () => {
+    const rig = new ZipRig().startQm();
+    const q = rig.startQueue(0, 0, { depth: 8 });
+    expect((rig.cfgRead32(0x04) >>> 16) & (1 << 13)).toBe(0);
+    rig.submit(q, makeSqe({ reqType: REQ.DEFLATE, src: 0x7_0000_0000, dst: rig.alloc(256), inLen: 50, availOut: 256 }));
+    rig.run();
+    expect((rig.cfgRead32(0x04) >>> 16) & (1 << 13)).toBe(1 << 13);
+  });
+
   it('registers answer through the host bridge once memory decoding is on', () => {
     const rig = new ZipRig().enablePci();
     expect(rig.bus.read32(BAR2 + QM.CAPBILITY) & 0x7ff).toBe(1024);

@@ -23,6 +23,8 @@ export interface QmFunctionLink {
   readonly dma: DmaPort;
   readonly busMasterEnabled: boolean;
   signalMsi(vector: number): void;
+  /** Records an error completion in the PCI Status register (Received Master/Target Abort). */
+  noteDmaError?(status: DmaStatus): void;
 }
 
 /** The accelerator behind the QM. */
@@ -384,12 +386,18 @@ export class QueueManager {
 
   private dmaRead(addr: number, buf: Uint8Array, len: number): DmaStatus {
     if (!this.link.busMasterEnabled) return DmaStatus.BusError;
-    return this.link.dma.read(addr, buf, 0, len, this.noPasid);
+    return this.noteError(this.link.dma.read(addr, buf, 0, len, this.noPasid));
   }
 
   private dmaWrite(addr: number, buf: Uint8Array, len: number): DmaStatus {
     if (!this.link.busMasterEnabled) return DmaStatus.BusError;
-    return this.link.dma.write(addr, buf, 0, len, this.noPasid);
+    return this.noteError(this.link.dma.write(addr, buf, 0, len, this.noPasid));
+  }
+
+  /** Abort and bus-error completions also show in the function's PCI Status register. */
+  noteError(st: DmaStatus): DmaStatus {
+    if (st === DmaStatus.Abort || st === DmaStatus.BusError) this.link.noteDmaError?.(st);
+    return st;
   }
 
   private loadQueueContext(sq: boolean, qn: number, w: Uint32Array): void {

@@ -376,7 +376,7 @@ export class ZipEngine implements QmEngine {
     }
     // Input data.
     if (core.input.length < core.inLen) core.input = new Uint8Array(Math.max(core.inLen, core.input.length * 2));
-    let st = moveSegments(this.port, core.src, inSkip, core.input, 0, core.inLen, false, core.rdAttrs);
+    let st = this.qm.noteError(moveSegments(this.port, core.src, inSkip, core.input, 0, core.inLen, false, core.rdAttrs));
     if (st === DmaStatus.Ok && this.host.takeInjectedAxiError()) st = DmaStatus.BusError;
     if (st === DmaStatus.Stalled) return st;
     if (st !== DmaStatus.Ok) {
@@ -395,6 +395,7 @@ export class ZipEngine implements QmEngine {
         const total = core.algType === 0 ? CTX_HISTORY_OFFSET + n : n;
         st = this.port.read(core.ctxAddr + CTX_HISTORY_OFFSET, core.ctx, CTX_HISTORY_OFFSET, total - CTX_HISTORY_OFFSET, core.rdAttrs);
       }
+      this.qm.noteError(st);
       if (st === DmaStatus.Stalled) return st;
       if (st !== DmaStatus.Ok) {
         this.fail(core, ZipStatus.AXI_ERR, ZipCoreError.axi_rresp);
@@ -506,11 +507,11 @@ export class ZipEngine implements QmEngine {
   private store(core: ZipCore): DmaStatus {
     if (!this.host.busMasterEnabled && (core.produced > 0 || core.ctxWriteLen > 0)) return DmaStatus.BusError;
     if (core.produced > 0) {
-      const st = moveSegments(this.port, core.dst, core.outSkip, core.outBuf, 0, core.produced, true, core.wrAttrs);
+      const st = this.qm.noteError(moveSegments(this.port, core.dst, core.outSkip, core.outBuf, 0, core.produced, true, core.wrAttrs));
       if (st !== DmaStatus.Ok) return st;
     }
     if (core.ctxWriteLen > 0) {
-      const st = this.port.write(core.ctxAddr, core.ctx, 0, core.ctxWriteLen, core.wrAttrs);
+      const st = this.qm.noteError(this.port.write(core.ctxAddr, core.ctx, 0, core.ctxWriteLen, core.wrAttrs));
       if (st !== DmaStatus.Ok) return st;
     }
     core.consumedBytes = (core.consumedBytes + core.consumed) >>> 0;

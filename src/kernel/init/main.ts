@@ -47,6 +47,8 @@ import { set_mm_creds_provider } from '../mm/util.js';
 import { do_initcalls, initcalls_reset } from './initcall.js';
 import { WaitQueueHead, wait_event, wake_up_all } from '../sched/wait.js';
 import '../syscalls/all.js';
+import '../drivers/pci/controller/pci-host-generic.js';
+import { driver_core_init } from '../drivers/base/core.js';
 
 export interface KernelConfig {
   /**
@@ -312,6 +314,7 @@ export function* start_kernel(cpu: ArchCpu, dtbPa: number, rom: ProgramRom, conf
   proc_root_init();
   proc_generic_init(cmdline);
   sysfs_init();
+  driver_core_init();
   const rootMnt = vfs_kern_mount('rootfs', 'rootfs');
   if (typeof rootMnt === 'number') {
     panic('VFS: cannot create rootfs');

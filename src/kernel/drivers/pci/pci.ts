@@ -1,0 +1,505 @@
+// PCI core (drivers/pci/{pci.c,probe.c,pci-driver.c,access.c,quirks.c,pci-sysfs.c,
+// msi/} in shape): devices found by the host bridge's ECAM scan, configuration
+// accessors, BAR decoding (firmware assigned them; unassigned BARs get space from the
+// bridge window), pci_enable_device/pci_set_master/pci_iomap, capability lookup,
+// driver matching by id table, quirks, the sysfs view, and MSI/MSI-X vectors through
+// the MSI domain the interrupt controller (ITS) installs.
+
+import { thisCpu } from '../../../arch/index.js';
+import { Device, bus_register, device_attach, device_register, driver_register, driver_unregister, type BusType, type DeviceDriver } from '../base/core.js';
+import { sysfs_create_file, sysfs_create_link } from '../../fs/sysfs/sysfs.js';
+import { EINVAL, ENODEV, ENOSPC } from '../../lib/errno.js';
+import { pr_info } from '../../lib/printk.js';
+
+// Configuration header (PCI Local Bus 3.0 6.1; type 0)
+export const PCI_VENDOR_ID = 0x00;
+export const PCI_DEVICE_ID = 0x02;
+export const PCI_COMMAND = 0x04;
+export const PCI_STATUS = 0x06;
+export const PCI_REVISION_ID = 0x08;
+export const PCI_CLASS_PROG = 0x09;
+export const PCI_CLASS_DEVICE = 0x0a;
+export const PCI_HEADER_TYPE = 0x0e;
+export const PCI_BASE_ADDRESS_0 = 0x10;
+export const PCI_SUBSYSTEM_VENDOR_ID = 0x2c;
+export const PCI_SUBSYSTEM_ID = 0x2e;
+export const PCI_CAPABILITY_LIST = 0x34;
+export const PCI_INTERRUPT_LINE = 0x3c;
+export const PCI_INTERRUPT_PIN = 0x3d;
+export const PCI_COMMAND_IO = 0x1;
+export const PCI_COMMAND_MEMORY = 0x2;
+export const PCI_COMMAND_MASTER = 0x4;
+export const PCI_COMMAND_INTX_DISABLE = 0x400;
+export const PCI_STATUS_CAP_LIST = 0x10;
+export const PCI_BASE_ADDRESS_SPACE_IO = 0x1;
+export const PCI_BASE_ADDRESS_MEM_TYPE_64 = 0x4;
+export const PCI_BASE_ADDRESS_MEM_PREFETCH = 0x8;
+// Capability ids (PCI 3.0 appendix H, PCIe 7.x)
+export const PCI_CAP_ID_PM = 0x01;
+export const PCI_CAP_ID_MSI = 0x05;
+export const PCI_CAP_ID_EXP = 0x10;
+export const PCI_CAP_ID_MSIX = 0x11;
+export const PCI_EXT_CAP_ID_ATS = 0x0f;
+export const PCI_EXT_CAP_ID_PRI = 0x13;
+export const PCI_EXT_CAP_ID_PASID = 0x1b;
+export const PCI_ANY_ID = 0xffff;
+export const PCI_NUM_RESOURCES = 6;
+
+export const PCI_IRQ_INTX = 1 << 0;
+export const PCI_IRQ_MSI = 1 << 1;
+export const PCI_IRQ_MSIX = 1 << 2;
+export const PCI_IRQ_ALL_TYPES = PCI_IRQ_INTX | PCI_IRQ_MSI | PCI_IRQ_MSIX;
+
+/** How config space is reached (the host bridge's ECAM window). */
+export interface PciOps {
+  map_bus(bus: number, devfn: number, where: number): number;
+}
+
+export interface PciResource {
+  start: number;
+  end: number;
+  flags: number;
+}
+
+export const IORESOURCE_MEM = 0x200;
+export const IORESOURCE_PREFETCH = 0x2000;
+export const IORESOURCE_MEM_64 = 0x100000;
+
+export class PciDev extends Device {
+  vendor = 0;
+  device = 0;
+  subsystem_vendor = 0;
+  subsystem_device = 0;
+  revision = 0;
+  /** 24-bit class code: class << 16 | subclass << 8 | prog-if. */
+  class_code = 0;
+  hdr_type = 0;
+  readonly resource: PciResource[] = [];
+  irq = 0;
+  msi_enabled = false;
+  msix_enabled = false;
+  /** Linux IRQ numbers of the allocated MSI/MSI-X vectors. */
+  irqs: number[] = [];
+  is_busmaster = false;
+  enable_cnt = 0;
+  /** Set by quirks (e.g. quirk_huawei_pcie_sva): the device can do PASID/PRI-less SVA. */
+  eetlp_prefix_path = false;
+  pasid_no_tlp = false;
+  constructor(
+    readonly ops: PciOps,
+    readonly domain: number,
+    readonly busnr: number,
+    readonly devfn: number,
+  ) {
+    super(pci_name_of(domain, busnr, devfn));
+  }
+  /** PCI_DEVID: the requester ID (bus << 8 | devfn). */
+  get devid(): number {
+    return (this.busnr << 8) | this.devfn;
+  }
+}
+
+export function pci_name_of(domain: number, bus: number, devfn: number): string {
+  const h = (n: number, w: number): string => n.toString(16).padStart(w, '0');
+  return `${h(domain, 4)}:${h(bus, 2)}:${h(devfn >> 3, 2)}.${devfn & 7}`;
+}
+
+export const PCI_DEVFN = (slot: number, fn: number): number => ((slot & 0x1f) << 3) | (fn & 7);
+
+// ---- configuration accessors (drivers/pci/access.c) ----
+
+export function pci_bus_read_config(ops: PciOps, bus: number, devfn: number, where: number, size: 1 | 2 | 4): number {
+  const pa = ops.map_bus(bus, devfn, where);
+  const cpu = thisCpu();
+  return size === 1 ? cpu.ldPhys8(pa) : size === 2 ? cpu.ldPhys16(pa) : cpu.ldPhys32(pa);
+}
+
+export function pci_bus_write_config(ops: PciOps, bus: number, devfn: number, where: number, size: 1 | 2 | 4, v: number): void {
+  const pa = ops.map_bus(bus, devfn, where);
+  const cpu = thisCpu();
+  if (size === 1) cpu.stPhys8(pa, v);
+  else if (size === 2) cpu.stPhys16(pa, v);
+  else cpu.stPhys32(pa, v >>> 0);
+}
+
+export const pci_read_config_byte = (d: PciDev, where: number): number => pci_bus_read_config(d.ops, d.busnr, d.devfn, where, 1);
+export const pci_read_config_word = (d: PciDev, where: number): number => pci_bus_read_config(d.ops, d.busnr, d.devfn, where, 2);
+export const pci_read_config_dword = (d: PciDev, where: number): number => pci_bus_read_config(d.ops, d.busnr, d.devfn, where, 4);
+export const pci_write_config_byte = (d: PciDev, where: number, v: number): void => pci_bus_write_config(d.ops, d.busnr, d.devfn, where, 1, v);
+export const pci_write_config_word = (d: PciDev, where: number, v: number): void => pci_bus_write_config(d.ops, d.busnr, d.devfn, where, 2, v);
+export const pci_write_config_dword = (d: PciDev, where: number, v: number): void => pci_bus_write_config(d.ops, d.busnr, d.devfn, where, 4, v);
+
+/** pci_find_capability: offset of capability `cap` in the standard list, or 0. */
+export function pci_find_capability(d: PciDev, cap: number): number {
+  if (!(pci_read_config_word(d, PCI_STATUS) & PCI_STATUS_CAP_LIST)) return 0;
+  let pos = pci_read_config_byte(d, PCI_CAPABILITY_LIST) & ~3;
+  for (let ttl = 48; pos >= 0x40 && ttl > 0; ttl--) {
+    const id = pci_read_config_byte(d, pos);
+    if (id === 0xff) break;
+    if (id === cap) return pos;
+    pos = pci_read_config_byte(d, pos + 1) & ~3;
+  }
+  return 0;
+}
+
+/** pci_find_ext_capability: offset of extended capability `cap` (from 0x100), or 0. */
+export function pci_find_ext_capability(d: PciDev, cap: number): number {
+  let pos = 0x100;
+  for (let ttl = (4096 - 256) / 8; ttl > 0; ttl--) {
+    const header = pci_read_config_dword(d, pos);
+    if (header === 0 || header === 0xffffffff) return 0;
+    if ((header & 0xffff) === cap) return pos;
+    pos = (header >>> 20) & 0xffc;
+    if (pos < 0x100) return 0;
+  }
+  return 0;
+}
+
+// ---- BARs (drivers/pci/probe.c __pci_read_base) ----
+
+let windowNext = 0;
+let windowEnd = 0;
+
+export function pci_set_mem_window(start: number, end: number): void {
+  windowNext = start;
+  windowEnd = end;
+}
+
+function read_bases(d: PciDev): void {
+  const cmd = pci_read_config_word(d, PCI_COMMAND);
+  // Sizing with decode off, as __pci_read_base does.
+  pci_write_config_word(d, PCI_COMMAND, cmd & ~(PCI_COMMAND_MEMORY | PCI_COMMAND_IO));
+  for (let i = 0; i < PCI_NUM_RESOURCES; i++) {
+    const reg = PCI_BASE_ADDRESS_0 + 4 * i;
+    const lo = pci_read_config_dword(d, reg);
+    if (lo & PCI_BASE_ADDRESS_SPACE_IO) {
+      d.resource[i] = { start: 0, end: -1, flags: 0 };
+      continue;
+    }
+    const is64 = (lo & 0x6) === PCI_BASE_ADDRESS_MEM_TYPE_64;
+    pci_write_config_dword(d, reg, 0xffffffff);
+    const szLo = pci_read_config_dword(d, reg);
+    pci_write_config_dword(d, reg, lo);
+    let hi = 0;
+    let szHi = 0xffffffff;
+    if (is64) {
+      hi = pci_read_config_dword(d, reg + 4);
+      pci_write_config_dword(d, reg + 4, 0xffffffff);
+      szHi = pci_read_config_dword(d, reg + 4);
+      pci_write_config_dword(d, reg + 4, hi);
+    }
+    const mask = BigInt(szHi >>> 0) * 4294967296n + BigInt((szLo & ~0xf) >>> 0);
+    let flags = IORESOURCE_MEM | (lo & PCI_BASE_ADDRESS_MEM_PREFETCH ? IORESOURCE_PREFETCH : 0) | (is64 ? IORESOURCE_MEM_64 : 0);
+    if ((szLo & ~0xf) === 0) {
+      d.resource[i] = { start: 0, end: -1, flags: 0 };
+      if (is64) i++;
+      continue;
+    }
+    const size = Number(((is64 ? ~mask : ~mask & 0xffffffffn) & (is64 ? 0xffffffffffffffffn : 0xffffffffn)) + 1n);
+    let start = (hi >>> 0) * 4294967296 + ((lo & ~0xf) >>> 0);
+    if (start === 0 && windowNext > 0) {
+      // pci_assign_unassigned_resources: naturally aligned space from the bridge window.
+      const aligned = Math.ceil(windowNext / size) * size;
+      if (aligned + size - 1 <= windowEnd) {
+        start = aligned;
+        windowNext = aligned + size;
+        pci_write_config_dword(d, reg, (start % 4294967296) | (lo & 0xf));
+        if (is64) pci_write_config_dword(d, reg + 4, Math.floor(start / 4294967296));
+      } else flags = 0;
+    }
+    d.resource[i] = { start, end: start + size - 1, flags };
+    if (is64) {
+      i++;
+      d.resource[i] = { start: 0, end: -1, flags: 0 };
+    }
+  }
+  pci_write_config_word(d, PCI_COMMAND, cmd);
+}
+
+export function pci_resource_start(d: PciDev, bar: number): number {
+  return d.resource[bar]?.start ?? 0;
+}
+
+export function pci_resource_len(d: PciDev, bar: number): number {
+  const r = d.resource[bar];
+  return r && r.end >= r.start ? r.end - r.start + 1 : 0;
+}
+
+export function pci_resource_flags(d: PciDev, bar: number): number {
+  return d.resource[bar]?.flags ?? 0;
+}
+
+/** pci_iomap: the CPU physical address of a BAR (the kernel reaches MMIO physically). 0 if none. */
+export function pci_iomap(d: PciDev, bar: number, maxlen = 0): number {
+  const len = pci_resource_len(d, bar);
+  if (len === 0 || (maxlen && maxlen > len)) return 0;
+  return pci_resource_start(d, bar);
+}
+
+// ---- enable / master (drivers/pci/pci.c) ----
+
+export function pci_enable_device(d: PciDev): number {
+  return pci_enable_device_mem(d);
+}
+
+export function pci_enable_device_mem(d: PciDev): number {
+  if (d.enable_cnt++ > 0) return 0;
+  const cmd = pci_read_config_word(d, PCI_COMMAND);
+  let want = cmd;
+  for (let i = 0; i < PCI_NUM_RESOURCES; i++) if (d.resource[i]?.flags & IORESOURCE_MEM) want |= PCI_COMMAND_MEMORY;
+  if (want !== cmd) pci_write_config_word(d, PCI_COMMAND, want);
+  return 0;
+}
+
+export function pci_disable_device(d: PciDev): void {
+  if (d.enable_cnt === 0 || --d.enable_cnt > 0) return;
+  const cmd = pci_read_config_word(d, PCI_COMMAND);
+  pci_write_config_word(d, PCI_COMMAND, cmd & ~(PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY));
+  d.is_busmaster = false;
+}
+
+export function pci_set_master(d: PciDev): void {
+  const cmd = pci_read_config_word(d, PCI_COMMAND);
+  if (!(cmd & PCI_COMMAND_MASTER)) pci_write_config_word(d, PCI_COMMAND, cmd | PCI_COMMAND_MASTER);
+  d.is_busmaster = true;
+}
+
+export function pci_clear_master(d: PciDev): void {
+  const cmd = pci_read_config_word(d, PCI_COMMAND);
+  pci_write_config_word(d, PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
+  d.is_busmaster = false;
+}
+
+// ---- MSI / MSI-X (drivers/pci/msi) ----
+
+/** The MSI domain of the interrupt controller (GICv3 ITS): allocates vectors for a device. */
+export interface PciMsiDomain {
+  /** Sets up `nvec` vectors (MSI-X table entries or MSI multi-message) and returns their IRQ numbers, or -errno. */
+  alloc(dev: PciDev, nvec: number, msix: boolean): number[] | number;
+  free(dev: PciDev): void;
+}
+
+let msiDomain: PciMsiDomain | undefined;
+
+export function pci_set_msi_domain(d: PciMsiDomain | undefined): void {
+  msiDomain = d;
+}
+
+/**
+ * pci_alloc_irq_vectors: between min and max vectors, MSI-X first, then MSI, then
+ * INTx (not wired on this SoC). Returns the number allocated or -errno.
+ */
+export function pci_alloc_irq_vectors(d: PciDev, min: number, max: number, flags: number): number {
+  if (min < 1 || max < min) return -EINVAL;
+  if (msiDomain === undefined) return -ENOSPC;
+  if (flags & PCI_IRQ_MSIX && pci_find_capability(d, PCI_CAP_ID_MSIX)) {
+    const ctrl = pci_read_config_word(d, pci_find_capability(d, PCI_CAP_ID_MSIX) + 2);
+    const n = Math.min(max, (ctrl & 0x7ff) + 1);
+    if (n >= min) {
+      const r = msiDomain.alloc(d, n, true);
+      if (typeof r !== 'number') {
+        d.irqs = r;
+        d.msix_enabled = true;
+        return r.length;
+      }
+    }
+  }
+  if (flags & PCI_IRQ_MSI && pci_find_capability(d, PCI_CAP_ID_MSI)) {
+    const ctrl = pci_read_config_word(d, pci_find_capability(d, PCI_CAP_ID_MSI) + 2);
+    const mmc = 1 << ((ctrl >> 1) & 7);
+    let n = Math.min(max, mmc);
+    n = 1 << Math.floor(Math.log2(n));
+    if (n >= min) {
+      const r = msiDomain.alloc(d, n, false);
+      if (typeof r !== 'number') {
+        d.irqs = r;
+        d.msi_enabled = true;
+        return r.length;
+      }
+      return r;
+    }
+  }
+  return -ENOSPC;
+}
+
+/** pci_irq_vector: the Linux IRQ of vector `nr`, or -EINVAL. */
+export function pci_irq_vector(d: PciDev, nr: number): number {
+  return d.irqs[nr] ?? -EINVAL;
+}
+
+export function pci_free_irq_vectors(d: PciDev): void {
+  msiDomain?.free(d);
+  d.irqs = [];
+  d.msi_enabled = d.msix_enabled = false;
+}
+
+// ---- driver matching (drivers/pci/pci-driver.c) ----
+
+export interface PciDeviceId {
+  vendor: number;
+  device: number;
+  subvendor?: number;
+  subdevice?: number;
+  class?: number;
+  class_mask?: number;
+  driver_data?: unknown;
+}
+
+export interface PciDriver extends DeviceDriver {
+  readonly id_table: readonly PciDeviceId[];
+  pci_probe(dev: PciDev, id: PciDeviceId): Generator<unknown, number, unknown>;
+  pci_remove?(dev: PciDev): Generator<unknown, void, unknown>;
+}
+
+export function pci_match_one_device(id: PciDeviceId, d: PciDev): boolean {
+  return (
+    (id.vendor === PCI_ANY_ID || id.vendor === d.vendor) &&
+    (id.device === PCI_ANY_ID || id.device === d.device) &&
+    (id.subvendor === undefined || id.subvendor === PCI_ANY_ID || id.subvendor === d.subsystem_vendor) &&
+    (id.subdevice === undefined || id.subdevice === PCI_ANY_ID || id.subdevice === d.subsystem_device) &&
+    ((id.class_mask ?? 0) === 0 || ((id.class ?? 0) ^ d.class_code) & (id.class_mask ?? 0)) === 0
+  );
+}
+
+function pci_match_id(drv: PciDriver, d: PciDev): PciDeviceId | undefined {
+  return drv.id_table.find((id) => pci_match_one_device(id, d));
+}
+
+export const pci_bus_type: BusType = {
+  name: 'pci',
+  match(dev, drv): boolean {
+    return dev instanceof PciDev && 'id_table' in drv && pci_match_id(drv as PciDriver, dev) !== undefined;
+  },
+  *probe(dev): Generator<unknown, number, unknown> {
+    const drv = dev.driver as PciDriver;
+    const pdev = dev as PciDev;
+    const id = pci_match_id(drv, pdev);
+    if (id === undefined) return -ENODEV;
+    return yield* drv.pci_probe(pdev, id);
+  },
+  *remove(dev): Generator<unknown, void, unknown> {
+    const drv = dev.driver as PciDriver;
+    if (drv.pci_remove) yield* drv.pci_remove(dev as PciDev);
+  },
+};
+
+export function* pci_register_driver(drv: PciDriver): Generator<unknown, number, unknown> {
+  drv.bus = pci_bus_type;
+  return yield* driver_register(drv);
+}
+
+export function* pci_unregister_driver(drv: PciDriver): Generator<unknown, void, unknown> {
+  yield* driver_unregister(drv);
+}
+
+// ---- quirks (drivers/pci/quirks.c) ----
+
+export interface PciFixup {
+  vendor: number;
+  device: number;
+  /** Runs at header (enumeration) time. */
+  hook(d: PciDev): void;
+  name: string;
+}
+
+const fixups: PciFixup[] = [];
+
+/** DECLARE_PCI_FIXUP_HEADER */
+export function declare_pci_fixup_header(f: PciFixup): void {
+  if (!fixups.some((x) => x.name === f.name && x.vendor === f.vendor && x.device === f.device)) fixups.push(f);
+}
+
+function pci_fixup_device(d: PciDev): void {
+  for (const f of fixups) if ((f.vendor === PCI_ANY_ID || f.vendor === d.vendor) && (f.device === PCI_ANY_ID || f.device === d.device)) f.hook(d);
+}
+
+// ---- enumeration (drivers/pci/probe.c) ----
+
+let pciDevices: PciDev[] = [];
+
+export function pci_core_init(): void {
+  pciDevices = [];
+  windowNext = windowEnd = 0;
+  bus_register(pci_bus_type);
+}
+
+export function pci_devices(): readonly PciDev[] {
+  return pciDevices;
+}
+
+export function pci_get_device(vendor: number, device: number, from?: PciDev): PciDev | undefined {
+  const start = from ? pciDevices.indexOf(from) + 1 : 0;
+  return pciDevices.slice(start).find((d) => (vendor === PCI_ANY_ID || d.vendor === vendor) && (device === PCI_ANY_ID || d.device === device));
+}
+
+const hex = (n: number, w: number): string => `0x${n.toString(16).padStart(w, '0')}`;
+
+function pci_create_sysfs_dev_files(d: PciDev): void {
+  const p = d.kobj_path;
+  sysfs_create_file(p, 'vendor', () => `${hex(d.vendor, 4)}\n`);
+  sysfs_create_file(p, 'device', () => `${hex(d.device, 4)}\n`);
+  sysfs_create_file(p, 'subsystem_vendor', () => `${hex(d.subsystem_vendor, 4)}\n`);
+  sysfs_create_file(p, 'subsystem_device', () => `${hex(d.subsystem_device, 4)}\n`);
+  sysfs_create_file(p, 'class', () => `${hex(d.class_code, 6)}\n`);
+  sysfs_create_file(p, 'revision', () => `${hex(d.revision, 2)}\n`);
+  sysfs_create_file(p, 'irq', () => `${d.irqs[0] ?? d.irq}\n`);
+  sysfs_create_file(p, 'enable', () => `${d.enable_cnt}\n`);
+  sysfs_create_file(p, 'resource', () => {
+    let s = '';
+    for (let i = 0; i < PCI_NUM_RESOURCES; i++) {
+      const r = d.resource[i];
+      const ok = r !== undefined && r.end >= r.start && r.flags !== 0;
+      s += `${hex(ok ? r.start : 0, 16)} ${hex(ok ? r.end : 0, 16)} ${hex(ok ? r.flags : 0, 16)}\n`;
+    }
+    return s;
+  });
+  sysfs_create_file(p, 'config', () => {
+    const b = new Uint8Array(256);
+    for (let i = 0; i < 256; i += 4) {
+      const v = pci_read_config_dword(d, i);
+      b[i] = v & 0xff;
+      b[i + 1] = (v >>> 8) & 0xff;
+      b[i + 2] = (v >>> 16) & 0xff;
+      b[i + 3] = (v >>> 24) & 0xff;
+    }
+    return b;
+  });
+}
+
+/** pci_scan_single_device + pci_device_add: reads the header and registers the device. */
+export function* pci_scan_device(ops: PciOps, domain: number, bus: number, devfn: number, parent: Device): Generator<unknown, PciDev | undefined, unknown> {
+  const id = pci_bus_read_config(ops, bus, devfn, PCI_VENDOR_ID, 4);
+  if (id === 0xffffffff || id === 0 || (id & 0xffff) === 0xffff) return undefined;
+  const d = new PciDev(ops, domain, bus, devfn);
+  d.vendor = id & 0xffff;
+  d.device = id >>> 16;
+  const cr = pci_read_config_dword(d, PCI_REVISION_ID);
+  d.revision = cr & 0xff;
+  d.class_code = cr >>> 8;
+  d.hdr_type = pci_read_config_byte(d, PCI_HEADER_TYPE);
+  d.subsystem_vendor = pci_read_config_word(d, PCI_SUBSYSTEM_VENDOR_ID);
+  d.subsystem_device = pci_read_config_word(d, PCI_SUBSYSTEM_ID);
+  if ((d.hdr_type & 0x7f) === 0) read_bases(d);
+  pci_fixup_device(d);
+  d.parent = parent;
+  d.bus = pci_bus_type;
+  pr_info(`pci ${d.name}: [${d.vendor.toString(16).padStart(4, '0')}:${d.device.toString(16).padStart(4, '0')}] type ${(d.hdr_type & 0x7f).toString(16).padStart(2, '0')} class ${hex(d.class_code, 6)}`);
+  for (let i = 0; i < PCI_NUM_RESOURCES; i++) {
+    const r = d.resource[i];
+    if (r && r.flags) pr_info(`pci ${d.name}: BAR ${i} [mem ${hex(r.start, 8)}-${hex(r.end, 8)}${r.flags & IORESOURCE_MEM_64 ? ' 64bit' : ''}${r.flags & IORESOURCE_PREFETCH ? ' pref' : ''}]`);
+  }
+  pciDevices.push(d);
+  // Register without probing yet: sysfs files first, then driver matching.
+  const bus0 = d.bus;
+  d.bus = null;
+  yield* device_register(d);
+  d.bus = bus0;
+  pci_create_sysfs_dev_files(d);
+  return d;
+}
+
+/** pci_bus_add_devices: links to the pci bus and lets drivers bind. */
+export function* pci_bus_add_device(d: PciDev): Generator<unknown, void, unknown> {
+  sysfs_create_link('bus/pci/devices', d.name, d.kobj_path);
+  yield* device_attach(d);
+}

@@ -1,0 +1,74 @@
+// init, PID 1: starts the image's workload and powers the machine off when it ends.
+//   /script    (the `--script FILE` of `svasoc boot`)   -> /bin/sh /script
+//   /init      when it is a shell script                 -> /bin/sh /init
+//   /etc/rc                                              -> /bin/sh /etc/rc
+//   otherwise, or with the argument "-i"/"interactive"   -> /bin/sh -i (a prompt on the console)
+// It reaps every orphan reparented to it (wait4(-1)), and when the workload exits it
+// calls reboot(POWER_OFF) with the workload's exit status (128+N for a signal).
+
+import type { Libc } from '../libc/libc.js';
+import { EXEC_MAGIC } from '../../arch/index.js';
+import { strerror, ECHILD } from '../libc/errno.js';
+import { LINUX_REBOOT_CMD_POWER_OFF, WNOHANG } from '../libc/uapi.js';
+import { statusOfWait } from './sh/shell.js';
+
+const INIT_ENV = ['PATH=/bin:/sbin:/usr/bin:/usr/sbin', 'HOME=/root', 'TERM=linux', 'SHELL=/bin/sh', 'PWD=/'];
+
+function* isShellScript(c: Libc, path: string): Generator<unknown, boolean, unknown> {
+  const fd = yield* c.open(path, 0);
+  if (fd < 0) return false;
+  const head = yield* c.read(fd, 64);
+  yield* c.close(fd);
+  if (typeof head === 'number' || head.length < 2 || head[0] !== 0x23 || head[1] !== 0x21) return false;
+  return !new TextDecoder().decode(head).startsWith(EXEC_MAGIC);
+}
+
+function* exists(c: Libc, path: string): Generator<unknown, boolean, unknown> {
+  return typeof (yield* c.stat(path)) !== 'number';
+}
+
+/** The command line init runs, by the convention above. */
+export function* chooseWorkload(c: Libc, interactive: boolean): Generator<unknown, string[], unknown> {
+  if (interactive) return ['/bin/sh', '-i'];
+  if (yield* exists(c, '/script')) return ['/bin/sh', '/script'];
+  if (yield* isShellScript(c, '/init')) return ['/bin/sh', '/init'];
+  if (yield* exists(c, '/etc/rc')) return ['/bin/sh', '/etc/rc'];
+  return ['/bin/sh', '-i'];
+}
+
+export function* initMain(c: Libc, argv: string[]): Generator<unknown, number, unknown> {
+  c.progname = 'init';
+  const interactive = argv.slice(1).some((a) => a === '-i' || a === 'interactive' || a === 'single');
+  const cmd = yield* chooseWorkload(c, interactive);
+  const env = [...INIT_ENV, ...c.environ.filter((e) => !INIT_ENV.some((d) => d.split('=')[0] === e.split('=')[0]))];
+  yield* c.chdir('/');
+  const pid = yield* c.fork(function* workload(cl) {
+    yield* cl.setsid();
+    const r = yield* cl.execve(cmd[0]!, cmd, env);
+    yield* cl.err(`init: cannot run ${cmd.join(' ')}: ${strerror(r)}\n`);
+    return 127;
+  });
+  let status = 1;
+  if (pid < 0) yield* c.err(`init: fork: ${strerror(pid)}\n`);
+  else {
+    for (;;) {
+      const r = yield* c.wait4(-1, 0);
+      if (typeof r === 'number') {
+        if (r === -ECHILD) break;
+        continue;
+      }
+      if (r.pid === pid) {
+        status = statusOfWait(r.status);
+        break;
+      }
+    }
+  }
+  // Reap what is left without blocking: orphans still running die with the machine.
+  for (;;) {
+    const r = yield* c.wait4(-1, WNOHANG);
+    if (typeof r === 'number' || r.pid === 0) break;
+  }
+  yield* c.reboot(LINUX_REBOOT_CMD_POWER_OFF, status);
+  // Without reboot(2), init's own exit powers the machine off with the same status.
+  return status;
+}

@@ -91,7 +91,8 @@ export class ZipRig {
   readonly machine: Machine;
   readonly zip: HisiZip;
   readonly msi = new MsiCatcher();
-  private next = RAM_BASE + 0x10_0000;
+  // Above 64 MiB: the SMMU harness allocator (tables, queues) uses 16-64 MiB.
+  private next = RAM_BASE + 0x0400_0000;
   eqBase = 0;
   aeqBase = 0;
   eqHead = 0;

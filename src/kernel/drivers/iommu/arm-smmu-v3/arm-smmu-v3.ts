@@ -1,0 +1,1422 @@
+// Arm SMMUv3 driver (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c, ~v6.10, in shape):
+// probe from the "arm,smmu-v3" DT node, ID register checks, queue and stream-table
+// allocation in guest RAM, the reset sequence in Linux's order, the command queue
+// with batching and one CMD_SYNC (MSI write-back polling or CONS polling), GERROR,
+// event and PRI queue threads, STE/CD installation through the hitless writer, and
+// the iommu_ops for paging, identity, blocked and SVA domains.
+
+import { thisCpu, type ArchCpu } from '../../../../arch/index.js';
+import { EINVAL, ENODEV, ENOMEM, ENOSPC, ENXIO, ERANGE, ETIMEDOUT } from '../../../lib/errno.js';
+import { pr_err, pr_info, pr_warn } from '../../../lib/printk.js';
+import { of_property_read_bool, of_property_read_string_array, of_property_read_u32, of_reg, of_irq_parse_one, type DeviceNode, type OfPhandleArgs } from '../../../of/base.js';
+import { IRQF_ONESHOT, IRQ_HANDLED, IRQ_NONE, request_irq, request_threaded_irq, type IrqReturn } from '../../../irq/irqdesc.js';
+import { alloc_pages, free_pages } from '../../../mm/page_alloc.js';
+import { GFP_KERNEL, __GFP_ZERO } from '../../../mm/gfp.js';
+import { MAX_PAGE_ORDER, PAGE_SHIFT, PAGE_SIZE } from '../../../mm/page.js';
+import { sysfs_create_file } from '../../../fs/sysfs/sysfs.js';
+import {
+  Device,
+  IOMMU_DOMAIN_BLOCKED,
+  IOMMU_DOMAIN_IDENTITY,
+  IOMMU_FAULT_PAGE_REQUEST_LAST_PAGE,
+  IOMMU_FAULT_PAGE_REQUEST_PASID_VALID,
+  IOMMU_FAULT_PAGE_RESPONSE_NEEDS_PASID,
+  IOMMU_FAULT_PERM_EXEC,
+  IOMMU_FAULT_PERM_PRIV,
+  IOMMU_FAULT_PERM_READ,
+  IOMMU_FAULT_PERM_WRITE,
+  IOMMU_MMIO,
+  IOMMU_NOEXEC,
+  IOMMU_NO_PASID,
+  IOMMU_PAGE_RESP_SUCCESS,
+  IOMMU_RESV_SW_MSI,
+  IOMMU_WRITE,
+  IommuDevice,
+  IommuDomain,
+  IotlbGather,
+  iommu_device_register,
+  iommu_get_domain_for_dev,
+  type IommuOps,
+  type IommuPageResponse,
+  type IommuResvRegion,
+  type IopfFault,
+} from '../iommu.js';
+import { iommu_report_device_fault, iopf_queue_add_device, iopf_queue_alloc, iopf_queue_remove_device, type IopfQueue } from '../io-pgfault.js';
+import { IO_PGTABLE_IAS, IO_PGTABLE_MAIR, IoPgtable } from '../io-pgtable-arm.js';
+import { loadDword, storeDword } from '../dword-io.js';
+import { getField, setField, formatDwords } from './field-table.js';
+import * as F from './features.js';
+import * as R from './regs.js';
+import { LlQueue, Q_OVERFLOW_FLAG } from './queue.js';
+import {
+  CMDQ_BATCH_ENTRIES,
+  CMDQ_ENT_WORDS,
+  CMDQ_ENT_SZ_SHIFT,
+  CMDQ_OP_CFGI_ALL,
+  CMDQ_OP_CFGI_CD,
+  CMDQ_OP_CFGI_STE,
+  CMDQ_OP_CMD_SYNC,
+  CMDQ_OP_PREFETCH_CFG,
+  CMDQ_OP_PRI_RESP,
+  CMDQ_OP_RESUME,
+  CMDQ_OP_TLBI_EL2_ALL,
+  CMDQ_OP_TLBI_NH_ASID,
+  CMDQ_OP_TLBI_NH_VA,
+  CMDQ_OP_TLBI_NSNH_ALL,
+  CMDQ_OP_ATC_INV,
+  CMDQ_RESUME_0_RESP_ABORT,
+  CMDQ_RESUME_0_RESP_RETRY,
+  PRI_RESP_DENY,
+  PRI_RESP_FAIL,
+  PRI_RESP_SUCC,
+  atcInvCommand,
+  buildCmd,
+  tlbiRangeCommands,
+  type CmdqEnt,
+} from './cmdq.js';
+import { EVTQ, EVTQ_ENT_SZ_SHIFT, EVTQ_ENT_WORDS, EVT_ID_ACCESS_FAULT, EVT_ID_ADDR_SIZE_FAULT, EVT_ID_PERMISSION_FAULT, EVT_ID_TRANSLATION_FAULT, EVT_NAMES, evtAddr } from './evtq.js';
+import { PRIQ, PRIQ_ENT_SZ_SHIFT, PRIQ_ENT_WORDS } from './priq.js';
+import {
+  L1STD,
+  STE_WORDS,
+  STRTAB_SPLIT,
+  STRTAB_STE_0_S1FMT_64K_L2,
+  STRTAB_STE_0_S1FMT_LINEAR,
+  STRTAB_STE_1_S1DSS_BYPASS,
+  STRTAB_STE_1_S1DSS_SSID0,
+  STRTAB_STE_1_S1DSS_TERMINATE,
+  getSteUpdateSafe,
+  getSteUsed,
+  makeAbortSte,
+  makeBypassSte,
+  makeCdtableSte,
+} from './ste.js';
+import { CD_WORDS, CTXDESC_L2_ENTRIES, CTXDESC_LINEAR_CDMAX, CTXDESC_SPLIT, L1CD, getCdUsed, makeS1Cd } from './cd.js';
+import { writeEntry, type EntryWriter, type EntryWriterOps } from './entry-writer.js';
+
+const ARM_SMMU_POLL_TIMEOUT_NS = 1_000_000_000;
+const ARM_SMMU_POLL_SPIN_COUNT = 10;
+/** PAGE_SHIFT + MAX_PAGE_ORDER: queues are naturally aligned buddy allocations. */
+const Q_MAX_SZ_SHIFT = PAGE_SHIFT + MAX_PAGE_ORDER;
+/** Linux's L1 stream table cap: 2^20 bytes of L1 descriptors. */
+const STRTAB_L1_SZ_SHIFT = 20;
+/** The reserved IOVA window where MSI doorbells are mapped (MSI_IOVA_BASE/LENGTH). */
+export const MSI_IOVA_BASE = 0x8000000;
+export const MSI_IOVA_LENGTH = 0x100000;
+
+/** One of the three queues (struct arm_smmu_queue). */
+export class SmmuQueue {
+  basePa = 0;
+  baseLo = 0;
+  baseHi = 0;
+  irq = 0;
+  constructor(
+    readonly name: string,
+    readonly llq: LlQueue,
+    readonly entWords: number,
+    readonly entShift: number,
+    /** PROD and CONS register offsets from the SMMU base (page 0 or page 1). */
+    readonly prodReg: number,
+    readonly consReg: number,
+  ) {}
+  entPa(p: number): number {
+    return this.basePa + this.llq.idx(p) * (1 << this.entShift);
+  }
+}
+
+/** struct arm_smmu_ctx_desc_cfg: a master's CD table. */
+export class CdTable {
+  cdtabDma = 0;
+  s1fmt = STRTAB_STE_0_S1FMT_LINEAR;
+  s1cdmax = 0;
+  numL1 = 0;
+  /** 2-level: physical address of each leaf table (0 = not yet allocated). */
+  l2: number[] = [];
+  /** SSIDs other than 0 with a valid CD. */
+  usedSsids = 0;
+  /** The STE currently points at this table. */
+  inSte = false;
+}
+
+/** struct arm_smmu_master. */
+export class ArmSmmuMaster {
+  readonly cdTable = new CdTable();
+  ssidBits = 0;
+  stallEnabled = false;
+  iopfEnabled = false;
+  constructor(
+    readonly dev: Device,
+    readonly smmu: ArmSmmuDevice,
+    readonly streams: readonly number[],
+  ) {}
+}
+
+export const ARM_SMMU_DOMAIN_S1 = 1;
+export const ARM_SMMU_DOMAIN_S2 = 2;
+
+/** struct arm_smmu_domain. */
+export class ArmSmmuDomain extends IommuDomain {
+  smmu: ArmSmmuDevice | null = null;
+  stage = ARM_SMMU_DOMAIN_S1;
+  asid = 0;
+  pgtbl: IoPgtable | null = null;
+  /** (master, ssid) pairs that use this domain: where invalidations and CD rewrites go. */
+  readonly devices: { master: ArmSmmuMaster; ssid: number }[] = [];
+}
+
+/** Counters for /sys/kernel/debug/iommu/<smmu>/stats. */
+export interface SmmuStats {
+  cmds: number;
+  syncs: number;
+  events: number;
+  stallEvents: number;
+  pageRequests: number;
+  gerrors: number;
+  evtqOverflows: number;
+  priqOverflows: number;
+  resumes: number;
+  priResps: number;
+}
+
+const steScratch = new Uint32Array(STE_WORDS);
+const steTarget = new Uint32Array(STE_WORDS);
+const cdScratch = new Uint32Array(CD_WORDS);
+const cmdScratch = new Uint32Array(CMDQ_ENT_WORDS);
+
+/** struct arm_smmu_cmdq_batch: up to 64 commands issued with one CMD_SYNC. */
+export class CmdqBatch {
+  readonly cmds = new Uint32Array(CMDQ_BATCH_ENTRIES * CMDQ_ENT_WORDS);
+  num = 0;
+}
+
+/** struct arm_smmu_device. */
+export class ArmSmmuDevice {
+  features = 0;
+  options = 0;
+  ias = 0;
+  oas = 48;
+  asidBits = 8;
+  vmidBits = 8;
+  sidBits = 0;
+  ssidBits = 0;
+  pgsizeBitmap = 0;
+  maxStalls = 0;
+  readonly cmdq = new SmmuQueue('cmdq', new LlQueue(0), CMDQ_ENT_WORDS, CMDQ_ENT_SZ_SHIFT, R.ARM_SMMU_CMDQ_PROD, R.ARM_SMMU_CMDQ_CONS);
+  readonly evtq = new SmmuQueue('evtq', new LlQueue(0), EVTQ_ENT_WORDS, EVTQ_ENT_SZ_SHIFT, R.ARM_SMMU_PAGE1 + R.ARM_SMMU_EVTQ_PROD, R.ARM_SMMU_PAGE1 + R.ARM_SMMU_EVTQ_CONS);
+  readonly priq = new SmmuQueue('priq', new LlQueue(0), PRIQ_ENT_WORDS, PRIQ_ENT_SZ_SHIFT, R.ARM_SMMU_PAGE1 + R.ARM_SMMU_PRIQ_PROD, R.ARM_SMMU_PAGE1 + R.ARM_SMMU_PRIQ_CONS);
+  gerrIrq = 0;
+  combinedIrq = 0;
+  iopf: IopfQueue | null = null;
+  strtabDma = 0;
+  strtabBaseCfg = 0;
+  numL1Ents = 0;
+  /** 2-level stream table: the L2 table of each L1 descriptor (0 = abort descriptor). */
+  readonly l2Strtab: number[] = [];
+  readonly streams = new Map<number, ArmSmmuMaster>();
+  readonly asids = new Set<number>();
+  readonly stats: SmmuStats = { cmds: 0, syncs: 0, events: 0, stallEvents: 0, pageRequests: 0, gerrors: 0, evtqOverflows: 0, priqOverflows: 0, resumes: 0, priResps: 0 };
+  iommu: IommuDevice | null = null;
+  private readonly evtBuf = new Uint32Array(EVTQ_ENT_WORDS);
+  private readonly priBuf = new Uint32Array(PRIQ_ENT_WORDS);
+  readonly identityDomain: IommuDomain;
+  readonly blockedDomain: IommuDomain;
+
+  constructor(
+    readonly node: DeviceNode | null,
+    /** Physical base of register page 0 (page 1 is at +64 KiB). */
+    readonly base: number,
+    readonly name: string,
+  ) {
+    this.identityDomain = new IommuDomain(IOMMU_DOMAIN_IDENTITY, { attachDev: (_d, dev) => this.attachDevSte(dev, 'bypass') });
+    this.blockedDomain = new IommuDomain(IOMMU_DOMAIN_BLOCKED, { attachDev: (_d, dev) => this.attachDevSte(dev, 'abort') });
+  }
+
+  // ---- register access (readl/writel over the CPU's physical accesses) ----
+  readl(off: number): number {
+    return thisCpu().ldPhys32(this.base + off) >>> 0;
+  }
+  writel(off: number, v: number): void {
+    thisCpu().stPhys32(this.base + off, v >>> 0);
+  }
+  /** writeq_relaxed as two 32-bit halves, low first (IHI 0070 6.2: 64-bit registers allow 32-bit access). */
+  writeq(off: number, lo: number, hi: number): void {
+    const cpu = thisCpu();
+    cpu.stPhys32(this.base + off, lo >>> 0);
+    cpu.stPhys32(this.base + off + 4, hi >>> 0);
+  }
+
+  /** readl_relaxed_poll_timeout: polls `cond` on the register with 1 us steps until 1 s passes. */
+  private pollReg(off: number, cond: (v: number) => boolean): number {
+    const cpu = thisCpu();
+    const deadline = cpu.now() + ARM_SMMU_POLL_TIMEOUT_NS;
+    for (;;) {
+      const v = this.readl(off);
+      if (cond(v)) return 0;
+      if (cpu.now() > deadline) return -ETIMEDOUT;
+      cpu.charge(1000);
+    }
+  }
+
+  /** arm_smmu_write_reg_sync: write and poll the ACK register until it matches. */
+  writeRegSync(val: number, reg: number, ack: number): number {
+    this.writel(reg, val);
+    return this.pollReg(ack, (v) => v === val >>> 0);
+  }
+
+  /** arm_smmu_update_gbpa. */
+  updateGbpa(set: number, clr: number): number {
+    let reg = 0;
+    let ret = this.pollReg(R.ARM_SMMU_GBPA, (v) => {
+      reg = v;
+      return (v & R.GBPA_UPDATE) === 0;
+    });
+    if (ret) return ret;
+    reg = (reg & ~clr) | set;
+    this.writel(R.ARM_SMMU_GBPA, (reg | R.GBPA_UPDATE) >>> 0);
+    ret = this.pollReg(R.ARM_SMMU_GBPA, (v) => (v & R.GBPA_UPDATE) === 0);
+    if (ret) pr_err(`${this.name}: GBPA not responding to update`);
+    return ret;
+  }
+
+  // ---- probe ----
+
+  /** arm_smmu_device_hw_probe: what the ID registers say. */
+  hwProbe(): number {
+    const coherent = (this.features & F.ARM_SMMU_FEAT_COHERENCY) !== 0;
+    const id = new Uint32Array(2);
+    id[0] = this.readl(R.ARM_SMMU_IDR0);
+    if (getField(id, R.IDR0.ST_LEVEL) === R.IDR0_ST_LVL_2LVL) this.features |= F.ARM_SMMU_FEAT_2_LVL_STRTAB;
+    if (getField(id, R.IDR0.CD2L)) this.features |= F.ARM_SMMU_FEAT_2_LVL_CDTAB;
+    const endian = getField(id, R.IDR0.TTENDIAN);
+    if (endian === R.IDR0_TTENDIAN_MIXED) this.features |= F.ARM_SMMU_FEAT_TT_LE | F.ARM_SMMU_FEAT_TT_BE;
+    else if (endian === R.IDR0_TTENDIAN_LE) this.features |= F.ARM_SMMU_FEAT_TT_LE;
+    else {
+      pr_err(`${this.name}: unknown/unsupported TT endianness!`);
+      return -ENXIO;
+    }
+    if (getField(id, R.IDR0.PRI)) this.features |= F.ARM_SMMU_FEAT_PRI;
+    if (getField(id, R.IDR0.ATS)) this.features |= F.ARM_SMMU_FEAT_ATS;
+    if (getField(id, R.IDR0.SEV)) this.features |= F.ARM_SMMU_FEAT_SEV;
+    if (getField(id, R.IDR0.MSI)) {
+      this.features |= F.ARM_SMMU_FEAT_MSI;
+      if (coherent) this.options |= F.ARM_SMMU_OPT_MSIPOLL;
+    }
+    if (getField(id, R.IDR0.HYP)) this.features |= F.ARM_SMMU_FEAT_HYP;
+    const httu = getField(id, R.IDR0.HTTU);
+    if (httu === R.IDR0_HTTU_ACCESS_DIRTY) this.features |= F.ARM_SMMU_FEAT_HD | F.ARM_SMMU_FEAT_HA;
+    else if (httu === R.IDR0_HTTU_ACCESS) this.features |= F.ARM_SMMU_FEAT_HA;
+    if (!!getField(id, R.IDR0.COHACC) !== coherent) pr_warn(`${this.name}: IDR0.COHACC overridden by FW configuration (${coherent})`);
+    const stall = getField(id, R.IDR0.STALL_MODEL);
+    if (stall === R.IDR0_STALL_MODEL_FORCE) this.features |= F.ARM_SMMU_FEAT_STALL_FORCE | F.ARM_SMMU_FEAT_STALLS;
+    else if (stall === R.IDR0_STALL_MODEL_STALL) this.features |= F.ARM_SMMU_FEAT_STALLS;
+    if (getField(id, R.IDR0.S1P)) this.features |= F.ARM_SMMU_FEAT_TRANS_S1;
+    if (getField(id, R.IDR0.S2P)) this.features |= F.ARM_SMMU_FEAT_TRANS_S2;
+    if (!(this.features & (F.ARM_SMMU_FEAT_TRANS_S1 | F.ARM_SMMU_FEAT_TRANS_S2))) {
+      pr_err(`${this.name}: no translation support!`);
+      return -ENXIO;
+    }
+    const ttf = getField(id, R.IDR0.TTF);
+    if (ttf === R.IDR0_TTF_AARCH32_64) this.ias = 40;
+    else if (ttf !== R.IDR0_TTF_AARCH64) {
+      pr_err(`${this.name}: AArch64 table format not supported!`);
+      return -ENXIO;
+    }
+    this.asidBits = getField(id, R.IDR0.ASID16) ? 16 : 8;
+    this.vmidBits = getField(id, R.IDR0.VMID16) ? 16 : 8;
+
+    id[0] = this.readl(R.ARM_SMMU_IDR1);
+    if (getField(id, R.IDR1.TABLES_PRESET) || getField(id, R.IDR1.QUEUES_PRESET) || getField(id, R.IDR1.REL)) {
+      pr_err(`${this.name}: embedded implementation not supported`);
+      return -ENXIO;
+    }
+    if (getField(id, R.IDR1.ATTR_TYPES_OVR)) this.features |= F.ARM_SMMU_FEAT_ATTR_TYPES_OVR;
+    this.cmdq.llq.maxNShift = Math.min(Q_MAX_SZ_SHIFT - CMDQ_ENT_SZ_SHIFT, getField(id, R.IDR1.CMDQS));
+    if (this.cmdq.llq.maxNShift <= Math.log2(CMDQ_BATCH_ENTRIES)) {
+      // One batch plus its CMD_SYNC must fit in the queue
+      pr_err(`${this.name}: command queue size <= ${CMDQ_BATCH_ENTRIES} entries not supported`);
+      return -ENXIO;
+    }
+    this.evtq.llq.maxNShift = Math.min(Q_MAX_SZ_SHIFT - EVTQ_ENT_SZ_SHIFT, getField(id, R.IDR1.EVTQS));
+    this.priq.llq.maxNShift = Math.min(Q_MAX_SZ_SHIFT - PRIQ_ENT_SZ_SHIFT, getField(id, R.IDR1.PRIQS));
+    this.ssidBits = getField(id, R.IDR1.SSIDSIZE);
+    this.sidBits = getField(id, R.IDR1.SIDSIZE);
+    if (this.sidBits <= STRTAB_SPLIT) this.features &= ~F.ARM_SMMU_FEAT_2_LVL_STRTAB;
+
+    id[0] = this.readl(R.ARM_SMMU_IDR3);
+    if (getField(id, R.IDR3.RIL)) this.features |= F.ARM_SMMU_FEAT_RANGE_INV;
+
+    id[0] = this.readl(R.ARM_SMMU_IDR5);
+    this.maxStalls = getField(id, R.IDR5.STALL_MAX);
+    if (getField(id, R.IDR5.GRAN64K)) this.pgsizeBitmap += 2 ** 16 + 2 ** 29;
+    if (getField(id, R.IDR5.GRAN16K)) this.pgsizeBitmap += 2 ** 14 + 2 ** 25;
+    if (getField(id, R.IDR5.GRAN4K)) this.pgsizeBitmap += 2 ** 12 + 2 ** 21 + 2 ** 30;
+    if (getField(id, R.IDR5.VAX) === 1) this.features |= F.ARM_SMMU_FEAT_VAX;
+    const oas = getField(id, R.IDR5.OAS);
+    if (oas < R.OAS_BITS.length) this.oas = R.OAS_BITS[oas]!;
+    else {
+      pr_info(`${this.name}: unknown output address size. Truncating to 48-bit`);
+      this.oas = 48;
+    }
+    this.ias = Math.max(this.ias, this.oas);
+    if (this.features & F.ARM_SMMU_FEAT_TRANS_S1 && this.features & F.ARM_SMMU_FEAT_TRANS_S2) this.features |= F.ARM_SMMU_FEAT_NESTING;
+    // arm_smmu_sva_supported: coherent walks, the CPU page size, OAS >= PARange, ASIDs
+    if (this.features & F.ARM_SMMU_FEAT_COHERENCY && this.pgsizeBitmap % (2 * PAGE_SIZE) >= PAGE_SIZE) this.features |= F.ARM_SMMU_FEAT_SVA;
+    pr_info(`${this.name}: ias ${this.ias}-bit, oas ${this.oas}-bit (features 0x${(this.features >>> 0).toString(16).padStart(8, '0')})`);
+    return 0;
+  }
+
+  /** dmam_alloc_coherent for the SMMU's own structures: zeroed, naturally aligned pages. */
+  private allocCoherent(bytes: number): number {
+    const order = Math.max(0, Math.ceil(Math.log2(Math.max(bytes, PAGE_SIZE) / PAGE_SIZE)));
+    if (order > MAX_PAGE_ORDER) return -1;
+    const pfn = alloc_pages(order, GFP_KERNEL | __GFP_ZERO);
+    return pfn < 0 ? -1 : pfn * PAGE_SIZE;
+  }
+
+  /** arm_smmu_init_one_queue: shrinks the queue until the allocation succeeds. */
+  private initOneQueue(q: SmmuQueue): number {
+    let qsz = 0;
+    for (;;) {
+      qsz = (1 << q.llq.maxNShift) * (1 << q.entShift);
+      const pa = this.allocCoherent(qsz);
+      if (pa >= 0) {
+        q.basePa = pa;
+        break;
+      }
+      if (qsz < PAGE_SIZE) break;
+      q.llq.maxNShift--;
+    }
+    if (q.basePa === 0) {
+      pr_err(`${this.name}: failed to allocate queue (0x${qsz.toString(16)} bytes) for ${q.name}`);
+      return -ENOMEM;
+    }
+    pr_info(`${this.name}: allocated ${1 << q.llq.maxNShift} entries for ${q.name}`);
+    const b = new Uint32Array(2);
+    setField(b, R.Q_BASE.RWA, 1);
+    setField(b, R.Q_BASE.ADDR, q.basePa);
+    setField(b, R.Q_BASE.LOG2SIZE, q.llq.maxNShift);
+    q.baseLo = b[0]!;
+    q.baseHi = b[1]!;
+    q.llq.prod = 0;
+    q.llq.cons = 0;
+    return 0;
+  }
+
+  /** arm_smmu_init_structures: queues, iopf queue, stream table. */
+  initStructures(): number {
+    let ret = this.initOneQueue(this.cmdq);
+    if (ret) return ret;
+    ret = this.initOneQueue(this.evtq);
+    if (ret) return ret;
+    if (this.features & F.ARM_SMMU_FEAT_SVA && this.features & F.ARM_SMMU_FEAT_STALLS) this.iopf = iopf_queue_alloc(this.name);
+    if (this.features & F.ARM_SMMU_FEAT_PRI) {
+      ret = this.initOneQueue(this.priq);
+      if (ret) return ret;
+      this.iopf ??= iopf_queue_alloc(this.name);
+    }
+    return this.features & F.ARM_SMMU_FEAT_2_LVL_STRTAB ? this.initStrtab2lvl() : this.initStrtabLinear();
+  }
+
+  private initStrtabLinear(): number {
+    const size = (1 << this.sidBits) * 64;
+    const pa = this.allocCoherent(size);
+    if (pa < 0) {
+      pr_err(`${this.name}: failed to allocate linear stream table (${size} bytes)`);
+      return -ENOMEM;
+    }
+    this.strtabDma = pa;
+    this.numL1Ents = 1 << this.sidBits;
+    const cfg = new Uint32Array(2);
+    setField(cfg, R.STRTAB_BASE_CFG.FMT, R.STRTAB_BASE_CFG_FMT_LINEAR);
+    setField(cfg, R.STRTAB_BASE_CFG.LOG2SIZE, this.sidBits);
+    this.strtabBaseCfg = cfg[0]!;
+    // The table is not live yet: plain stores of abort STEs, no sync needed
+    this.initInitialStes(pa, this.numL1Ents);
+    return 0;
+  }
+
+  private initStrtab2lvl(): number {
+    let size = STRTAB_L1_SZ_SHIFT - 3;
+    size = Math.min(size, this.sidBits - STRTAB_SPLIT);
+    this.numL1Ents = 1 << size;
+    size += STRTAB_SPLIT;
+    if (size < this.sidBits) pr_warn(`${this.name}: 2-level strtab only covers ${size}/${this.sidBits} bits of SID`);
+    const pa = this.allocCoherent(this.numL1Ents * 8);
+    if (pa < 0) {
+      pr_err(`${this.name}: failed to allocate l1 stream table (${this.numL1Ents * 8} bytes)`);
+      return -ENOMEM;
+    }
+    this.strtabDma = pa;
+    const cfg = new Uint32Array(2);
+    setField(cfg, R.STRTAB_BASE_CFG.FMT, R.STRTAB_BASE_CFG_FMT_2LVL);
+    setField(cfg, R.STRTAB_BASE_CFG.LOG2SIZE, size);
+    setField(cfg, R.STRTAB_BASE_CFG.SPLIT, STRTAB_SPLIT);
+    this.strtabBaseCfg = cfg[0]!;
+    this.l2Strtab.length = this.numL1Ents;
+    this.l2Strtab.fill(0);
+    return 0;
+  }
+
+  private initInitialStes(pa: number, n: number): void {
+    const cpu = thisCpu();
+    makeAbortSte(steScratch);
+    for (let i = 0; i < n; i++) storeDword(cpu, pa + i * 64, steScratch[0]!, steScratch[1]!);
+  }
+
+  /** arm_smmu_init_l2_strtab: allocates the 256 abort STEs covering `sid` on first use. */
+  private initL2Strtab(sid: number): number {
+    const i = sid >> STRTAB_SPLIT;
+    if (this.l2Strtab[i]) return 0;
+    const pa = this.allocCoherent((1 << STRTAB_SPLIT) * 64);
+    if (pa < 0) {
+      pr_err(`${this.name}: failed to allocate l2 stream table for SID ${sid}`);
+      return -ENOMEM;
+    }
+    this.initInitialStes(pa, 1 << STRTAB_SPLIT);
+    this.l2Strtab[i] = pa;
+    const d = new Uint32Array(2);
+    setField(d, L1STD.SPAN, STRTAB_SPLIT + 1);
+    setField(d, L1STD.L2PTR, pa);
+    // A single 64-bit store: the SMMU sees the old invalid descriptor or the new one
+    storeDword(thisCpu(), this.strtabDma + i * 8, d[0]!, d[1]!);
+    return 0;
+  }
+
+  sidInRange(sid: number): boolean {
+    const limit = this.features & F.ARM_SMMU_FEAT_2_LVL_STRTAB ? this.numL1Ents * (1 << STRTAB_SPLIT) : this.numL1Ents;
+    return sid >= 0 && sid < limit;
+  }
+
+  /** arm_smmu_get_step_for_sid: physical address of the STE. */
+  stePa(sid: number): number {
+    if (this.features & F.ARM_SMMU_FEAT_2_LVL_STRTAB) return this.l2Strtab[sid >> STRTAB_SPLIT]! + (sid & ((1 << STRTAB_SPLIT) - 1)) * 64;
+    return this.strtabDma + sid * 64;
+  }
+
+  /** arm_smmu_device_reset, in Linux's order. */
+  reset(): number {
+    if (this.readl(R.ARM_SMMU_CR0) & R.CR0_SMMUEN) {
+      pr_warn(`${this.name}: SMMU currently enabled! Resetting...`);
+      this.updateGbpa(R.GBPA_ABORT, 0);
+    }
+    let ret = this.writeRegSync(0, R.ARM_SMMU_CR0, R.ARM_SMMU_CR0ACK);
+    if (ret) {
+      pr_err(`${this.name}: failed to clear cr0`);
+      return ret;
+    }
+    const cr1 = new Uint32Array(2);
+    setField(cr1, R.CR1.TABLE_SH, F.ARM_SMMU_SH_ISH);
+    setField(cr1, R.CR1.TABLE_OC, R.CR1_CACHE_WB);
+    setField(cr1, R.CR1.TABLE_IC, R.CR1_CACHE_WB);
+    setField(cr1, R.CR1.QUEUE_SH, F.ARM_SMMU_SH_ISH);
+    setField(cr1, R.CR1.QUEUE_OC, R.CR1_CACHE_WB);
+    setField(cr1, R.CR1.QUEUE_IC, R.CR1_CACHE_WB);
+    this.writel(R.ARM_SMMU_CR1, cr1[0]!);
+    this.writel(R.ARM_SMMU_CR2, R.CR2_PTM | R.CR2_RECINVSID | (this.features & F.ARM_SMMU_FEAT_E2H ? R.CR2_E2H : 0));
+
+    const base = new Uint32Array(2);
+    setField(base, R.STRTAB_BASE.ADDR, this.strtabDma);
+    setField(base, R.STRTAB_BASE.RA, 1);
+    this.writeq(R.ARM_SMMU_STRTAB_BASE, base[0]!, base[1]!);
+    this.writel(R.ARM_SMMU_STRTAB_BASE_CFG, this.strtabBaseCfg);
+
+    this.writeq(R.ARM_SMMU_CMDQ_BASE, this.cmdq.baseLo, this.cmdq.baseHi);
+    this.writel(R.ARM_SMMU_CMDQ_PROD, this.cmdq.llq.prod);
+    this.writel(R.ARM_SMMU_CMDQ_CONS, this.cmdq.llq.cons);
+    let enables = R.CR0_CMDQEN;
+    ret = this.writeRegSync(enables, R.ARM_SMMU_CR0, R.ARM_SMMU_CR0ACK);
+    if (ret) {
+      pr_err(`${this.name}: failed to enable command queue`);
+      return ret;
+    }
+    // Forget any cached configuration and TLB entries from before us
+    this.issueCmd({ opcode: CMDQ_OP_CFGI_ALL }, true);
+    if (this.features & F.ARM_SMMU_FEAT_HYP) this.issueCmd({ opcode: CMDQ_OP_TLBI_EL2_ALL }, true);
+    this.issueCmd({ opcode: CMDQ_OP_TLBI_NSNH_ALL }, true);
+
+    this.writeq(R.ARM_SMMU_EVTQ_BASE, this.evtq.baseLo, this.evtq.baseHi);
+    this.writel(this.evtq.prodReg, this.evtq.llq.prod);
+    this.writel(this.evtq.consReg, this.evtq.llq.cons);
+    enables |= R.CR0_EVTQEN;
+    ret = this.writeRegSync(enables, R.ARM_SMMU_CR0, R.ARM_SMMU_CR0ACK);
+    if (ret) {
+      pr_err(`${this.name}: failed to enable event queue`);
+      return ret;
+    }
+    if (this.features & F.ARM_SMMU_FEAT_PRI) {
+      this.writeq(R.ARM_SMMU_PRIQ_BASE, this.priq.baseLo, this.priq.baseHi);
+      this.writel(this.priq.prodReg, this.priq.llq.prod);
+      this.writel(this.priq.consReg, this.priq.llq.cons);
+      enables |= R.CR0_PRIQEN;
+      ret = this.writeRegSync(enables, R.ARM_SMMU_CR0, R.ARM_SMMU_CR0ACK);
+      if (ret) {
+        pr_err(`${this.name}: failed to enable PRI queue`);
+        return ret;
+      }
+    }
+    if (this.features & F.ARM_SMMU_FEAT_ATS) {
+      enables |= R.CR0_ATSCHK;
+      ret = this.writeRegSync(enables, R.ARM_SMMU_CR0, R.ARM_SMMU_CR0ACK);
+      if (ret) return ret;
+    }
+    ret = this.setupIrqs();
+    if (ret) {
+      pr_err(`${this.name}: failed to setup irqs`);
+      return ret;
+    }
+    enables |= R.CR0_SMMUEN;
+    ret = this.writeRegSync(enables, R.ARM_SMMU_CR0, R.ARM_SMMU_CR0ACK);
+    if (ret) {
+      pr_err(`${this.name}: failed to enable SMMU interface`);
+      return ret;
+    }
+    return 0;
+  }
+
+  /** arm_smmu_setup_irqs: disable, request the wired lines (no platform MSI domain), enable. */
+  private setupIrqs(): number {
+    let ret = this.writeRegSync(0, R.ARM_SMMU_IRQ_CTRL, R.ARM_SMMU_IRQ_CTRLACK);
+    if (ret) {
+      pr_err(`${this.name}: failed to disable irqs`);
+      return ret;
+    }
+    // arm_smmu_setup_msis: clear the MSI addresses; there is no msi_domain for platform devices here
+    this.writeq(R.ARM_SMMU_GERROR_IRQ_CFG0, 0, 0);
+    this.writeq(R.ARM_SMMU_EVTQ_IRQ_CFG0, 0, 0);
+    if (this.features & F.ARM_SMMU_FEAT_PRI) this.writeq(R.ARM_SMMU_PRIQ_IRQ_CFG0, 0, 0);
+    if (this.features & F.ARM_SMMU_FEAT_MSI) pr_info(`${this.name}: msi_domain absent - falling back to wired irqs`);
+    if (this.evtq.irq) {
+      if (request_threaded_irq(this.evtq.irq, null, () => this.evtqThread(), IRQF_ONESHOT, 'arm-smmu-v3-evtq', this) < 0) pr_warn(`${this.name}: failed to enable evtq irq`);
+    } else pr_warn(`${this.name}: no evtq irq - events will not be reported!`);
+    if (this.gerrIrq) {
+      if (request_irq(this.gerrIrq, () => this.gerrorHandler(), 0, 'arm-smmu-v3-gerror', this) < 0) pr_warn(`${this.name}: failed to enable gerror irq`);
+    } else pr_warn(`${this.name}: no gerr irq - errors will not be reported!`);
+    if (this.features & F.ARM_SMMU_FEAT_PRI) {
+      if (this.priq.irq) {
+        if (request_threaded_irq(this.priq.irq, null, () => this.priqThread(), IRQF_ONESHOT, 'arm-smmu-v3-priq', this) < 0) pr_warn(`${this.name}: failed to enable priq irq`);
+      } else pr_warn(`${this.name}: no priq irq - PRI will be broken`);
+    }
+    let irqen = R.IRQ_CTRL_EVTQ_IRQEN | R.IRQ_CTRL_GERROR_IRQEN;
+    if (this.features & F.ARM_SMMU_FEAT_PRI) irqen |= R.IRQ_CTRL_PRIQ_IRQEN;
+    ret = this.writeRegSync(irqen, R.ARM_SMMU_IRQ_CTRL, R.ARM_SMMU_IRQ_CTRLACK);
+    if (ret) pr_warn(`${this.name}: failed to enable irqs`);
+    return 0;
+  }
+
+  // ---- command queue ----
+
+  /** arm_smmu_cmdq_build_sync_cmd: MSI write-back into the sync's own slot when MSIPOLL. */
+  private buildSyncCmd(out: Uint32Array, prod: number): void {
+    const ent: CmdqEnt = { opcode: CMDQ_OP_CMD_SYNC };
+    if (this.options & F.ARM_SMMU_OPT_MSIPOLL) ent.msiaddr = this.cmdq.entPa(prod);
+    buildCmd(out, ent);
+  }
+
+  private writeCmd(prod: number, words: Uint32Array, off: number): void {
+    const cpu = thisCpu();
+    const pa = this.cmdq.entPa(prod);
+    storeDword(cpu, pa, words[off]!, words[off + 1]!);
+    storeDword(cpu, pa + 8, words[off + 2]!, words[off + 3]!);
+  }
+
+  /** Refreshes our copy of CONS from the SMMU and waits while the queue has no room. */
+  private pollUntilNotFull(n: number): number {
+    const llq = this.cmdq.llq;
+    const cpu = thisCpu();
+    const deadline = cpu.now() + ARM_SMMU_POLL_TIMEOUT_NS;
+    for (let spin = 0; ; spin++) {
+      llq.cons = this.readl(this.cmdq.consReg);
+      if (llq.hasSpace(n)) return 0;
+      if (cpu.now() > deadline) return -ETIMEDOUT;
+      this.pollDelay(cpu, spin, this.features & F.ARM_SMMU_FEAT_SEV ? true : false);
+    }
+  }
+
+  /** queue_poll: WFE when the SMMU signals SEV, else spin then back off with growing delays. */
+  private pollDelay(cpu: ArchCpu, spin: number, wfe: boolean): void {
+    if (wfe) cpu.charge(200);
+    else if (spin < ARM_SMMU_POLL_SPIN_COUNT) cpu.charge(10);
+    else cpu.charge(Math.min(1000 * 2 ** Math.min(spin - ARM_SMMU_POLL_SPIN_COUNT, 10), 1_000_000));
+    // Without a GERROR interrupt nobody else would notice a stopped queue
+    if (!this.gerrIrq && spin % 16 === 15) this.gerrorHandler();
+  }
+
+  /**
+   * arm_smmu_cmdq_issue_cmdlist: writes `n` commands (and a CMD_SYNC when `sync`),
+   * publishes them with one PROD write and, for a sync, waits for its completion: the
+   * SMMU's MSI zeroes the first word of the sync slot (MSIPOLL) or CONS passes it.
+   */
+  issueCmdlist(cmds: Uint32Array, n: number, sync: boolean): number {
+    const llq = this.cmdq.llq;
+    const total = n + (sync ? 1 : 0);
+    if (!llq.hasSpace(total) && this.pollUntilNotFull(total)) pr_err(`${this.name}: CMDQ timeout`);
+    let prod = llq.prod;
+    for (let i = 0; i < n; i++) {
+      this.writeCmd(prod, cmds, i * CMDQ_ENT_WORDS);
+      prod = llq.incN(prod, 1);
+    }
+    const syncProd = prod;
+    if (sync) {
+      this.buildSyncCmd(cmdScratch, syncProd);
+      this.writeCmd(syncProd, cmdScratch, 0);
+      prod = llq.incN(prod, 1);
+    }
+    const cpu = thisCpu();
+    cpu.dsb();
+    llq.prod = prod;
+    this.writel(this.cmdq.prodReg, prod);
+    this.stats.cmds += n;
+    if (!sync) return 0;
+    this.stats.syncs++;
+    const ret = this.options & F.ARM_SMMU_OPT_MSIPOLL ? this.pollUntilMsi(syncProd) : this.pollUntilConsumed(syncProd);
+    if (ret) pr_err(`${this.name}: CMD_SYNC timeout at 0x${syncProd.toString(16).padStart(8, '0')} [hwprod 0x${this.readl(this.cmdq.prodReg).toString(16).padStart(8, '0')}, hwcons 0x${this.readl(this.cmdq.consReg).toString(16).padStart(8, '0')}]`);
+    return ret;
+  }
+
+  /** __arm_smmu_cmdq_poll_until_msi: the sync's MSI (MSIDATA = 0) lands on its own first word. */
+  private pollUntilMsi(syncProd: number): number {
+    const cpu = thisCpu();
+    const slot = this.cmdq.entPa(syncProd);
+    const deadline = cpu.now() + ARM_SMMU_POLL_TIMEOUT_NS;
+    for (let spin = 0; ; spin++) {
+      if (cpu.ldPhys32(slot) === 0) {
+        this.cmdq.llq.cons = this.cmdq.llq.incN(syncProd, 1);
+        return 0;
+      }
+      if (cpu.now() > deadline) return -ETIMEDOUT;
+      // The MSI is written to memory, not signalled: no WFE here
+      this.pollDelay(cpu, spin, false);
+    }
+  }
+
+  /** __arm_smmu_cmdq_poll_until_consumed: CONS has moved past the sync. */
+  private pollUntilConsumed(syncProd: number): number {
+    const cpu = thisCpu();
+    const llq = this.cmdq.llq;
+    const deadline = cpu.now() + ARM_SMMU_POLL_TIMEOUT_NS;
+    for (let spin = 0; ; spin++) {
+      llq.cons = this.readl(this.cmdq.consReg);
+      if (llq.consumed(syncProd)) return 0;
+      if (cpu.now() > deadline) return -ETIMEDOUT;
+      this.pollDelay(cpu, spin, (this.features & F.ARM_SMMU_FEAT_SEV) !== 0);
+    }
+  }
+
+  issueCmd(ent: CmdqEnt, sync: boolean): number {
+    const words = new Uint32Array(CMDQ_ENT_WORDS);
+    if (buildCmd(words, ent)) {
+      pr_warn(`${this.name}: ignoring unknown CMDQ opcode 0x${ent.opcode.toString(16)}`);
+      return -EINVAL;
+    }
+    return this.issueCmdlist(words, 1, sync);
+  }
+
+  /** arm_smmu_cmdq_batch_add: a full batch is issued without a sync, the rest waits. */
+  batchAdd(b: CmdqBatch, ent: CmdqEnt): void {
+    if (b.num === CMDQ_BATCH_ENTRIES) {
+      this.issueCmdlist(b.cmds, b.num, false);
+      b.num = 0;
+    }
+    if (buildCmd(b.cmds.subarray(b.num * CMDQ_ENT_WORDS, (b.num + 1) * CMDQ_ENT_WORDS), ent)) {
+      pr_warn(`${this.name}: ignoring unknown CMDQ opcode 0x${ent.opcode.toString(16)}`);
+      return;
+    }
+    b.num++;
+  }
+
+  batchSubmit(b: CmdqBatch): number {
+    const r = this.issueCmdlist(b.cmds, b.num, true);
+    b.num = 0;
+    return r;
+  }
+
+  /** __arm_smmu_cmdq_skip_err: log CONS.ERR; an illegal command is overwritten with a CMD_SYNC. */
+  private cmdqSkipErr(): void {
+    const cons = this.readl(this.cmdq.consReg);
+    const idx = (cons >>> R.CMDQ_CONS_ERR_SHIFT) & R.CMDQ_CONS_ERR_MASK;
+    const names = ['No error', 'Illegal command', 'Abort on command fetch', 'ATC invalidate timeout'];
+    pr_err(`${this.name}: CMDQ error (cons 0x${cons.toString(16).padStart(8, '0')}): ${names[idx] ?? 'Unknown'}`);
+    if (idx === R.CMDQ_ERR_CERROR_ABT_IDX) {
+      pr_err(`${this.name}: retrying command fetch`);
+      return;
+    }
+    if (idx === R.CMDQ_ERR_CERROR_NONE_IDX || idx === R.CMDQ_ERR_CERROR_ATC_INV_IDX) return;
+    const cpu = thisCpu();
+    const bad = new Uint32Array(CMDQ_ENT_WORDS);
+    const pa = this.cmdq.entPa(cons);
+    loadDword(cpu, pa, bad, 0);
+    loadDword(cpu, pa + 8, bad, 2);
+    pr_err(`${this.name}: skipping command in error state:\n\t${formatDwords(bad).split(' ').join('\n\t')}`);
+    buildCmd(bad, { opcode: CMDQ_OP_CMD_SYNC });
+    this.writeCmd(cons, bad, 0);
+  }
+
+  /** arm_smmu_gerror_handler. */
+  gerrorHandler(): IrqReturn {
+    const gerror = this.readl(R.ARM_SMMU_GERROR);
+    const gerrorn = this.readl(R.ARM_SMMU_GERRORN);
+    const active = (gerror ^ gerrorn) & R.GERROR_ERR_MASK;
+    if (!active) return IRQ_NONE;
+    this.stats.gerrors++;
+    pr_warn(`${this.name}: unexpected global error reported (0x${active.toString(16).padStart(8, '0')}), this could be serious`);
+    if (active & R.GERROR_SFM_ERR) {
+      pr_err(`${this.name}: device has entered Service Failure Mode!`);
+      this.writeRegSync(0, R.ARM_SMMU_CR0, R.ARM_SMMU_CR0ACK);
+    }
+    if (active & R.GERROR_MSI_GERROR_ABT_ERR) pr_warn(`${this.name}: GERROR MSI write aborted`);
+    if (active & R.GERROR_MSI_PRIQ_ABT_ERR) pr_warn(`${this.name}: PRIQ MSI write aborted`);
+    if (active & R.GERROR_MSI_EVTQ_ABT_ERR) pr_warn(`${this.name}: EVTQ MSI write aborted`);
+    if (active & R.GERROR_MSI_CMDQ_ABT_ERR) pr_warn(`${this.name}: CMDQ MSI write aborted`);
+    if (active & R.GERROR_PRIQ_ABT_ERR) pr_err(`${this.name}: PRIQ write aborted -- events may have been lost`);
+    if (active & R.GERROR_EVTQ_ABT_ERR) pr_err(`${this.name}: EVTQ write aborted -- events may have been lost`);
+    if (active & R.GERROR_CMDQ_ERR) this.cmdqSkipErr();
+    this.writel(R.ARM_SMMU_GERRORN, gerror);
+    return IRQ_HANDLED;
+  }
+
+  // ---- event and PRI queues ----
+
+  /** queue_remove_raw: one entry into `out`, CONS published. False when empty. */
+  private queueRemoveRaw(q: SmmuQueue, out: Uint32Array): boolean {
+    if (q.llq.empty()) return false;
+    const cpu = thisCpu();
+    const pa = q.entPa(q.llq.cons);
+    for (let d = 0; d < out.length / 2; d++) loadDword(cpu, pa + 8 * d, out, 2 * d);
+    q.llq.incCons();
+    this.writel(q.consReg, q.llq.cons);
+    return true;
+  }
+
+  /** queue_sync_prod_in: true when PROD.OVFLG moved (entries were lost). */
+  private syncProdIn(q: SmmuQueue): boolean {
+    const prod = this.readl(q.prodReg);
+    const ovf = LlQueue.ovf(prod) !== LlQueue.ovf(q.llq.prod);
+    q.llq.prod = prod;
+    return ovf;
+  }
+
+  /** queue_sync_cons_ovf: acknowledge an overflow by copying OVFLG into CONS.OVACKFLG. */
+  private syncConsOvf(q: SmmuQueue): void {
+    if (LlQueue.ovf(q.llq.prod) === LlQueue.ovf(q.llq.cons)) return;
+    q.llq.cons = ((q.llq.prod & Q_OVERFLOW_FLAG) | q.llq.wrp(q.llq.cons) | q.llq.idx(q.llq.cons)) >>> 0;
+    this.writel(q.consReg, q.llq.cons);
+  }
+
+  /** arm_smmu_evtq_thread: drains the event queue; stall faults go to the iopf queue. */
+  *evtqThread(): Generator<unknown, IrqReturn, unknown> {
+    const q = this.evtq;
+    const evt = this.evtBuf;
+    this.syncProdIn(q);
+    do {
+      while (this.queueRemoveRaw(q, evt)) {
+        this.stats.events++;
+        const ret = this.handleEvt(evt);
+        if (ret === 0) continue;
+        const id = getField(evt, EVTQ.ID);
+        pr_info(`${this.name}: event 0x${id.toString(16).padStart(2, '0')} received:`);
+        pr_info(`${this.name}: ${EVT_NAMES[id] ?? 'UNKNOWN'} sid 0x${getField(evt, EVTQ.SID).toString(16)}${getField(evt, EVTQ.SSV) ? ` ssid 0x${getField(evt, EVTQ.SSID).toString(16)}` : ''} addr 0x${evtAddr(evt).toString(16)}`);
+        for (const w of formatDwords(evt).split(' ')) pr_info(`${this.name}: \t${w}`);
+      }
+      if (this.syncProdIn(q)) {
+        this.stats.evtqOverflows++;
+        pr_err(`${this.name}: EVTQ overflow detected -- events lost`);
+      }
+    } while (!q.llq.empty());
+    this.syncConsOvf(q);
+    return IRQ_HANDLED;
+  }
+
+  /** arm_smmu_handle_evt: a stalled translation fault becomes a page request for iopf. */
+  handleEvt(evt: Uint32Array): number {
+    const id = getField(evt, EVTQ.ID);
+    if (id !== EVT_ID_TRANSLATION_FAULT && id !== EVT_ID_ADDR_SIZE_FAULT && id !== EVT_ID_ACCESS_FAULT && id !== EVT_ID_PERMISSION_FAULT) return -1;
+    // Stage 2 is always pinned here
+    if (getField(evt, EVTQ.S2)) return -1;
+    if (!getField(evt, EVTQ.STALL)) return -1;
+    this.stats.stallEvents++;
+    let perm = getField(evt, EVTQ.RnW) ? IOMMU_FAULT_PERM_READ : IOMMU_FAULT_PERM_WRITE;
+    if (getField(evt, EVTQ.InD)) perm |= IOMMU_FAULT_PERM_EXEC;
+    if (getField(evt, EVTQ.PnU)) perm |= IOMMU_FAULT_PERM_PRIV;
+    const ssv = getField(evt, EVTQ.SSV) !== 0;
+    const prm = {
+      flags: IOMMU_FAULT_PAGE_REQUEST_LAST_PAGE | (ssv ? IOMMU_FAULT_PAGE_REQUEST_PASID_VALID : 0),
+      pasid: ssv ? getField(evt, EVTQ.SSID) : 0,
+      grpid: getField(evt, EVTQ.STAG),
+      perm,
+      addr: evtAddr(evt),
+    };
+    const master = this.streams.get(getField(evt, EVTQ.SID));
+    if (master === undefined) return -EINVAL;
+    const ret = iommu_report_device_fault(master.dev, prm);
+    if (ret) {
+      // Nobody cared: terminate the stalled access
+      this.pageResponse(master.dev, { prm, reportedNs: thisCpu().now() }, { pasid: prm.pasid, grpid: prm.grpid, code: 2 });
+    }
+    return 0;
+  }
+
+  /** arm_smmu_priq_thread. */
+  *priqThread(): Generator<unknown, IrqReturn, unknown> {
+    const q = this.priq;
+    const e = this.priBuf;
+    this.syncProdIn(q);
+    do {
+      while (this.queueRemoveRaw(q, e)) this.handlePpr(e);
+      if (this.syncProdIn(q)) {
+        this.stats.priqOverflows++;
+        pr_err(`${this.name}: PRIQ overflow detected -- requests lost`);
+      }
+    } while (!q.llq.empty());
+    this.syncConsOvf(q);
+    return IRQ_HANDLED;
+  }
+
+  /**
+   * A PCIe page request: handed to the iopf queue like a stall (upstream Linux denies
+   * every PRI request; svasoc resolves them through the same fault path). Requests no
+   * one handles get PRI_RESP Deny (Invalid Request) on their last page.
+   */
+  handlePpr(e: Uint32Array): void {
+    this.stats.pageRequests++;
+    const sid = getField(e, PRIQ.SID);
+    const ssv = getField(e, PRIQ.SSID_V) !== 0;
+    const ssid = ssv ? getField(e, PRIQ.SSID) : IOMMU_NO_PASID;
+    const last = getField(e, PRIQ.PRG_LAST) !== 0;
+    const grpid = getField(e, PRIQ.PRG_IDX);
+    let perm = 0;
+    if (getField(e, PRIQ.READ)) perm |= IOMMU_FAULT_PERM_READ;
+    if (getField(e, PRIQ.WRITE)) perm |= IOMMU_FAULT_PERM_WRITE;
+    if (getField(e, PRIQ.EXEC)) perm |= IOMMU_FAULT_PERM_EXEC;
+    if (getField(e, PRIQ.PRIV)) perm |= IOMMU_FAULT_PERM_PRIV;
+    const prm = {
+      flags: (last ? IOMMU_FAULT_PAGE_REQUEST_LAST_PAGE : 0) | (ssv ? IOMMU_FAULT_PAGE_REQUEST_PASID_VALID | IOMMU_FAULT_PAGE_RESPONSE_NEEDS_PASID : 0),
+      pasid: ssid,
+      grpid,
+      perm,
+      addr: getField(e, PRIQ.ADDR),
+    };
+    const master = this.streams.get(sid);
+    const ret = master ? iommu_report_device_fault(master.dev, prm) : -EINVAL;
+    if (ret && last) {
+      pr_info(`${this.name}: unexpected PRI request received: sid 0x${sid.toString(16).padStart(8, '0')}.0x${ssid.toString(16).padStart(5, '0')}: [${grpid}L] ${perm & IOMMU_FAULT_PERM_PRIV ? '' : 'un'}privileged ${perm & IOMMU_FAULT_PERM_READ ? 'R' : ''}${perm & IOMMU_FAULT_PERM_WRITE ? 'W' : ''}${perm & IOMMU_FAULT_PERM_EXEC ? 'X' : ''} access at iova 0x${prm.addr.toString(16).padStart(16, '0')}`);
+      this.stats.priResps++;
+      this.issueCmd({ opcode: CMDQ_OP_PRI_RESP, substreamValid: ssv, sid, ssid, grpid, resp: PRI_RESP_DENY }, false);
+    }
+  }
+
+  /**
+   * arm_smmu_page_response: a stalled master gets CMD_RESUME (STAG = grpid, RETRY on
+   * success, ABORT otherwise); a PRI master gets PRI_RESP. Neither needs a CMD_SYNC:
+   * the SMMU acts on RESUME when it consumes it and PRI_RESP is fire and forget.
+   */
+  pageResponse(dev: Device, fault: IopfFault, resp: IommuPageResponse): void {
+    const master = dev.iommuPriv as ArmSmmuMaster | null;
+    if (master === null || master.streams.length === 0) return;
+    const sid = master.streams[0]!;
+    if (master.stallEnabled) {
+      this.stats.resumes++;
+      this.issueCmd({ opcode: CMDQ_OP_RESUME, sid, stag: resp.grpid, resp: resp.code === IOMMU_PAGE_RESP_SUCCESS ? CMDQ_RESUME_0_RESP_RETRY : CMDQ_RESUME_0_RESP_ABORT }, false);
+      return;
+    }
+    const ssv = (fault.prm.flags & IOMMU_FAULT_PAGE_REQUEST_PASID_VALID) !== 0;
+    const code = resp.code === IOMMU_PAGE_RESP_SUCCESS ? PRI_RESP_SUCC : resp.code === 1 ? PRI_RESP_DENY : PRI_RESP_FAIL;
+    this.stats.priResps++;
+    this.issueCmd({ opcode: CMDQ_OP_PRI_RESP, substreamValid: ssv, sid, ssid: fault.prm.pasid, grpid: resp.grpid, resp: code }, false);
+  }
+
+  // ---- STE and CD installation ----
+
+  /** arm_smmu_write_ste: hitless update, each step synced with CFGI_STE + CMD_SYNC, then PREFETCH_CFG. */
+  writeSte(sid: number, target: Uint32Array): void {
+    const cpu = thisCpu();
+    const pa = this.stePa(sid);
+    for (let d = 0; d < 8; d++) loadDword(cpu, pa + 8 * d, steScratch, 2 * d);
+    const writer: EntryWriter = {
+      ops: STE_OPS,
+      writeDword: (d, lo, hi) => storeDword(cpu, pa + 8 * d, lo, hi),
+      sync: () => void this.issueCmd({ opcode: CMDQ_OP_CFGI_STE, sid, leaf: true }, true),
+    };
+    writeEntry(writer, steScratch, target);
+    if (!(this.options & F.ARM_SMMU_OPT_SKIP_PREFETCH)) this.issueCmd({ opcode: CMDQ_OP_PREFETCH_CFG, sid }, false);
+  }
+
+  installSteForDev(master: ArmSmmuMaster, target: Uint32Array): void {
+    master.cdTable.inSte = getField(target, { name: 'CFG', dword: 0, hi: 3, lo: 1 }) === 5;
+    const seen = new Set<number>();
+    for (const sid of master.streams) {
+      if (seen.has(sid)) continue;
+      seen.add(sid);
+      this.writeSte(sid, target);
+    }
+  }
+
+  /** arm_smmu_sync_cd: CFGI_CD for every stream of the master, one sync. */
+  syncCd(master: ArmSmmuMaster, ssid: number, leaf: boolean): void {
+    const b = new CmdqBatch();
+    for (const sid of master.streams) this.batchAdd(b, { opcode: CMDQ_OP_CFGI_CD, sid, ssid, leaf });
+    this.batchSubmit(b);
+  }
+
+  /** arm_smmu_alloc_cd_tables: linear up to 1024 CDs, else 2-level with 1024-CD leaves. */
+  private allocCdTables(master: ArmSmmuMaster): number {
+    const t = master.cdTable;
+    t.s1cdmax = master.ssidBits;
+    const maxContexts = 2 ** t.s1cdmax;
+    let l1size: number;
+    if (!(this.features & F.ARM_SMMU_FEAT_2_LVL_CDTAB) || maxContexts <= CTXDESC_L2_ENTRIES) {
+      t.s1fmt = STRTAB_STE_0_S1FMT_LINEAR;
+      t.numL1 = maxContexts;
+      l1size = maxContexts * 64;
+    } else {
+      t.s1fmt = STRTAB_STE_0_S1FMT_64K_L2;
+      t.numL1 = Math.ceil(maxContexts / CTXDESC_L2_ENTRIES);
+      t.l2 = new Array<number>(t.numL1).fill(0);
+      l1size = t.numL1 * 8;
+    }
+    const pa = this.allocCoherent(l1size);
+    if (pa < 0) {
+      pr_warn(`${this.name}: failed to allocate context descriptor`);
+      return -ENOMEM;
+    }
+    t.cdtabDma = pa;
+    return 0;
+  }
+
+  /** arm_smmu_get_cd_ptr: physical address of the CD, or -1 when its leaf does not exist. */
+  getCdPtr(master: ArmSmmuMaster, ssid: number): number {
+    const t = master.cdTable;
+    if (!t.cdtabDma) return -1;
+    if (t.s1fmt === STRTAB_STE_0_S1FMT_LINEAR) return t.cdtabDma + ssid * 64;
+    const l2 = t.l2[ssid >> CTXDESC_SPLIT];
+    return l2 ? l2 + (ssid & (CTXDESC_L2_ENTRIES - 1)) * 64 : -1;
+  }
+
+  /** arm_smmu_alloc_cd_ptr: allocates the table and the leaf on first use. */
+  allocCdPtr(master: ArmSmmuMaster, ssid: number): number {
+    const t = master.cdTable;
+    if (!t.cdtabDma && this.allocCdTables(master)) return -1;
+    if (t.s1fmt === STRTAB_STE_0_S1FMT_64K_L2) {
+      const idx = ssid >> CTXDESC_SPLIT;
+      if (!t.l2[idx]) {
+        const l2 = this.allocCoherent(CTXDESC_L2_ENTRIES * 64);
+        if (l2 < 0) return -1;
+        t.l2[idx] = l2;
+        const d = new Uint32Array(2);
+        setField(d, L1CD.V, 1);
+        setField(d, L1CD.L2PTR, l2);
+        storeDword(thisCpu(), t.cdtabDma + idx * 8, d[0]!, d[1]!);
+        // An invalid L1CD may have been cached
+        this.syncCd(master, ssid, false);
+      }
+    }
+    return this.getCdPtr(master, ssid);
+  }
+
+  /** arm_smmu_write_cd_entry: hitless CD update, each step synced with CFGI_CD. */
+  writeCdEntry(master: ArmSmmuMaster, ssid: number, cdPa: number, target: Uint32Array): void {
+    const cpu = thisCpu();
+    for (let d = 0; d < 8; d++) loadDword(cpu, cdPa + 8 * d, cdScratch, 2 * d);
+    const curValid = (cdScratch[0]! >>> 31) & 1;
+    const tgtValid = (target[0]! >>> 31) & 1;
+    if (ssid !== IOMMU_NO_PASID && curValid !== tgtValid) master.cdTable.usedSsids += tgtValid ? 1 : -1;
+    writeEntry({ ops: CD_OPS, writeDword: (d, lo, hi) => storeDword(cpu, cdPa + 8 * d, lo, hi), sync: () => this.syncCd(master, ssid, true) }, cdScratch, target);
+  }
+
+  /** arm_smmu_clear_cd. */
+  clearCd(master: ArmSmmuMaster, ssid: number): void {
+    const pa = this.getCdPtr(master, ssid);
+    if (pa < 0) return;
+    this.writeCdEntry(master, ssid, pa, new Uint32Array(CD_WORDS));
+  }
+
+  // ---- masters ----
+
+  /** arm_smmu_probe_device. */
+  probeDevice(dev: Device): number {
+    const ids = dev.iommu?.fwspec.ids ?? [];
+    if (ids.length === 0) return -ENODEV;
+    const master = new ArmSmmuMaster(dev, this, [...ids]);
+    for (const sid of ids) {
+      if (!this.sidInRange(sid)) return -ERANGE;
+      if (this.features & F.ARM_SMMU_FEAT_2_LVL_STRTAB && this.initL2Strtab(sid)) return -ENOMEM;
+      if (this.streams.has(sid)) {
+        pr_warn(`${dev.name}: stream ${sid} already in tree`);
+        return -EINVAL;
+      }
+    }
+    for (const sid of ids) this.streams.set(sid, master);
+    master.ssidBits = Math.min(this.ssidBits, dev.propertyU32('pasid-num-bits') ?? 0);
+    // arm_smmu_enable_pasid: a PCI function's PASID capability sizes its SSIDs
+    if (dev.pciMaxPasids > 0) master.ssidBits = Math.min(Math.floor(Math.log2(dev.pciMaxPasids)), this.ssidBits);
+    if (!(this.features & F.ARM_SMMU_FEAT_2_LVL_CDTAB)) master.ssidBits = Math.min(master.ssidBits, CTXDESC_LINEAR_CDMAX);
+    if ((this.features & F.ARM_SMMU_FEAT_STALLS && dev.propertyBool('dma-can-stall')) || this.features & F.ARM_SMMU_FEAT_STALL_FORCE) master.stallEnabled = true;
+    dev.iommuPriv = master;
+    if (dev.iommu) dev.iommu.maxPasids = 2 ** master.ssidBits;
+    return 0;
+  }
+
+  /** arm_smmu_release_device: pending faults answered, STE back to abort, streams dropped. */
+  releaseDevice(dev: Device): void {
+    const master = dev.iommuPriv as ArmSmmuMaster | null;
+    if (master === null) return;
+    if (master.iopfEnabled && this.iopf) iopf_queue_remove_device(this.iopf, dev);
+    makeAbortSte(steTarget);
+    this.installSteForDev(master, steTarget);
+    for (const sid of master.streams) this.streams.delete(sid);
+    dev.iommuPriv = null;
+  }
+
+  /** Identity / blocked attach (arm_smmu_attach_dev_ste): a cdtable STE with S1DSS when PASIDs are live. */
+  private attachDevSte(dev: Device, kind: 'bypass' | 'abort'): number {
+    const master = dev.iommuPriv as ArmSmmuMaster | null;
+    if (master === null) return -ENODEV;
+    this.detachFromDomains(master, IOMMU_NO_PASID);
+    if (master.cdTable.usedSsids > 0) makeCdtableSte(steTarget, this.features, master.stallEnabled, master.cdTable, false, kind === 'bypass' ? STRTAB_STE_1_S1DSS_BYPASS : STRTAB_STE_1_S1DSS_TERMINATE);
+    else if (kind === 'bypass') makeBypassSte(this.features, steTarget);
+    else makeAbortSte(steTarget);
+    this.installSteForDev(master, steTarget);
+    this.clearCd(master, IOMMU_NO_PASID);
+    return 0;
+  }
+
+  private detachFromDomains(master: ArmSmmuMaster, ssid: number): void {
+    for (const d of allDomains) {
+      const i = d.devices.findIndex((x) => x.master === master && x.ssid === ssid);
+      if (i >= 0) d.devices.splice(i, 1);
+    }
+  }
+
+  // ---- paging domains ----
+
+  /** arm_smmu_domain_alloc_paging + arm_smmu_domain_finalise (stage 1). */
+  domainAllocPaging(type: number): ArmSmmuDomain | number {
+    const d = new ArmSmmuDomain(type, PAGING_OPS);
+    const r = this.finaliseS1(d);
+    return r ? r : d;
+  }
+
+  private allocAsid(): number {
+    for (let a = 1; a < 2 ** this.asidBits; a++) {
+      if (!this.asids.has(a)) {
+        this.asids.add(a);
+        return a;
+      }
+    }
+    return -ENOSPC;
+  }
+
+  private finaliseS1(d: ArmSmmuDomain): number {
+    if (!(this.features & F.ARM_SMMU_FEAT_TRANS_S1)) return -EINVAL;
+    const asid = this.allocAsid();
+    if (asid < 0) return asid;
+    const pgtbl = IoPgtable.alloc();
+    if (pgtbl === null) {
+      this.asids.delete(asid);
+      return -ENOMEM;
+    }
+    d.smmu = this;
+    d.asid = asid;
+    d.pgtbl = pgtbl;
+    // Only 4 KiB leaves (io-pgtable-arm.ts)
+    d.pgsizeBitmap = PAGE_SIZE;
+    d.apertureStart = 0;
+    d.apertureEnd = 2 ** Math.min(IO_PGTABLE_IAS, this.features & F.ARM_SMMU_FEAT_VAX ? 52 : 48) - 1;
+    allDomains.push(d);
+    return 0;
+  }
+
+  /** The CD of a stage-1 paging domain. */
+  makeDomainCd(out: Uint32Array, master: ArmSmmuMaster, d: ArmSmmuDomain): void {
+    const ips = R.OAS_BITS.indexOf(this.ias as (typeof R.OAS_BITS)[number]);
+    makeS1Cd(out, master.stallEnabled, d.asid, {
+      ttbr: d.pgtbl!.pgd,
+      tsz: 64 - IO_PGTABLE_IAS,
+      tg: 0,
+      irgn: this.features & F.ARM_SMMU_FEAT_COHERENCY ? 1 : 0,
+      orgn: this.features & F.ARM_SMMU_FEAT_COHERENCY ? 1 : 0,
+      sh: this.features & F.ARM_SMMU_FEAT_COHERENCY ? 3 : 0,
+      ips: ips < 0 ? 5 : ips,
+      mair: IO_PGTABLE_MAIR,
+    });
+  }
+
+  /** arm_smmu_attach_dev for a stage-1 paging domain: CD at SSID 0, then a cdtable STE. */
+  attachDev(d: ArmSmmuDomain, dev: Device): number {
+    const master = dev.iommuPriv as ArmSmmuMaster | null;
+    if (master === null) return -ENODEV;
+    if (d.smmu !== this) return -EINVAL;
+    const cdPa = this.allocCdPtr(master, IOMMU_NO_PASID);
+    if (cdPa < 0) return -ENOMEM;
+    this.detachFromDomains(master, IOMMU_NO_PASID);
+    d.devices.push({ master, ssid: IOMMU_NO_PASID });
+    const cd = new Uint32Array(CD_WORDS);
+    this.makeDomainCd(cd, master, d);
+    this.writeCdEntry(master, IOMMU_NO_PASID, cdPa, cd);
+    makeCdtableSte(steTarget, this.features, master.stallEnabled, master.cdTable, false, STRTAB_STE_1_S1DSS_SSID0);
+    this.installSteForDev(master, steTarget);
+    return 0;
+  }
+
+  /**
+   * arm_smmu_set_pasid: installs `cd` at `pasid` and makes sure the STE walks the CD
+   * table (an identity/blocked RID becomes S1DSS=bypass/terminate, hitlessly).
+   */
+  setPasid(master: ArmSmmuMaster, d: ArmSmmuDomain, pasid: number, cd: Uint32Array): number {
+    const sidDomain = iommu_get_domain_for_dev(master.dev);
+    if (d.smmu !== this) return -EINVAL;
+    if (!master.cdTable.inSte && sidDomain !== null && sidDomain.type !== IOMMU_DOMAIN_IDENTITY && sidDomain.type !== IOMMU_DOMAIN_BLOCKED) return -EINVAL;
+    const cdPa = this.allocCdPtr(master, pasid);
+    if (cdPa < 0) return -ENOMEM;
+    d.devices.push({ master, ssid: pasid });
+    this.writeCdEntry(master, pasid, cdPa, cd);
+    if (!master.cdTable.inSte) {
+      const s1dss = sidDomain?.type === IOMMU_DOMAIN_IDENTITY ? STRTAB_STE_1_S1DSS_BYPASS : STRTAB_STE_1_S1DSS_TERMINATE;
+      makeCdtableSte(steTarget, this.features, master.stallEnabled, master.cdTable, false, s1dss);
+      this.installSteForDev(master, steTarget);
+    }
+    return 0;
+  }
+
+  /** arm_smmu_remove_dev_pasid: clears the CD; the last PASID gone puts a plain RID STE back. */
+  removeDevPasid(dev: Device, pasid: number, domain: IommuDomain): void {
+    const master = dev.iommuPriv as ArmSmmuMaster | null;
+    if (master === null) return;
+    this.clearCd(master, pasid);
+    if (this.features & F.ARM_SMMU_FEAT_ATS) this.atcInvMaster(master, pasid);
+    if (domain instanceof ArmSmmuDomain) {
+      const i = domain.devices.findIndex((x) => x.master === master && x.ssid === pasid);
+      if (i >= 0) domain.devices.splice(i, 1);
+    }
+    if (master.cdTable.usedSsids === 0) {
+      const sid = iommu_get_domain_for_dev(dev);
+      if (sid !== null && (sid.type === IOMMU_DOMAIN_IDENTITY || sid.type === IOMMU_DOMAIN_BLOCKED)) sid.ops.attachDev?.(sid, dev);
+    }
+  }
+
+  // ---- invalidation ----
+
+  /** arm_smmu_tlb_inv_asid. */
+  tlbInvAsid(asid: number): void {
+    this.issueCmd({ opcode: CMDQ_OP_TLBI_NH_ASID, asid, vmid: 0 }, true);
+  }
+
+  /** arm_smmu_tlb_inv_range_asid: TLBI_NH_VA over the range, one batch, one sync. */
+  tlbInvRangeAsid(iova: number, size: number, asid: number, granule: number, leaf: boolean, d: ArmSmmuDomain): void {
+    const b = new CmdqBatch();
+    tlbiRangeCommands({ opcode: CMDQ_OP_TLBI_NH_VA, asid, vmid: 0, leaf }, iova, size, granule, d.pgsizeBitmap, (this.features & F.ARM_SMMU_FEAT_RANGE_INV) !== 0, (ent) => this.batchAdd(b, ent));
+    this.batchSubmit(b);
+  }
+
+  /** arm_smmu_atc_inv_master. */
+  atcInvMaster(master: ArmSmmuMaster, ssid: number): void {
+    const ent: CmdqEnt = { opcode: CMDQ_OP_ATC_INV };
+    atcInvCommand(ent, ssid === IOMMU_NO_PASID ? null : ssid, 0, 0);
+    const b = new CmdqBatch();
+    for (const sid of master.streams) this.batchAdd(b, { ...ent, sid });
+    this.batchSubmit(b);
+  }
+
+  /** arm_smmu_atc_inv_domain: only masters with ATS enabled have an ATC to invalidate. */
+  atcInvDomain(d: ArmSmmuDomain, iova: number, size: number): void {
+    if (!(this.features & F.ARM_SMMU_FEAT_ATS)) return;
+    const b = new CmdqBatch();
+    for (const { master, ssid } of d.devices) {
+      const ent: CmdqEnt = { opcode: CMDQ_OP_ATC_INV };
+      atcInvCommand(ent, ssid === IOMMU_NO_PASID ? null : ssid, iova, size);
+      for (const sid of master.streams) this.batchAdd(b, { ...ent, sid });
+    }
+    if (b.num) this.batchSubmit(b);
+  }
+
+  /** Debug text for /sys/kernel/debug/iommu/<smmu>/stats. */
+  debugStats(): string {
+    const s = this.stats;
+    return Object.entries(s).map(([k, v]) => `${k} ${v}`).join('\n') + `\nfeatures 0x${(this.features >>> 0).toString(16)}\noptions 0x${this.options.toString(16)}\ncmdq_prod 0x${this.cmdq.llq.prod.toString(16)}\ncmdq_cons 0x${this.cmdq.llq.cons.toString(16)}\n`;
+  }
+
+  /** arm_smmu_master_iopf_supported + iopf_queue_add_device. */
+  enableIopf(dev: Device): number {
+    const master = dev.iommuPriv as ArmSmmuMaster | null;
+    if (master === null) return -ENODEV;
+    if (master.streams.length !== 1) return -EINVAL;
+    if (!master.stallEnabled && !(dev.pciPri && this.features & F.ARM_SMMU_FEAT_PRI)) return -EINVAL;
+    if (this.iopf === null) return -EINVAL;
+    if (master.iopfEnabled) return 0;
+    const r = iopf_queue_add_device(this.iopf, dev);
+    if (r) return r;
+    master.iopfEnabled = true;
+    return 0;
+  }
+
+  disableIopf(dev: Device): number {
+    const master = dev.iommuPriv as ArmSmmuMaster | null;
+    if (master === null || !master.iopfEnabled || this.iopf === null) return -EINVAL;
+    iopf_queue_remove_device(this.iopf, dev);
+    master.iopfEnabled = false;
+    return 0;
+  }
+}
+
+const STE_OPS: EntryWriterOps = { getUsed: getSteUsed, getUpdateSafe: getSteUpdateSafe };
+const CD_OPS: EntryWriterOps = { getUsed: getCdUsed };
+/** Every live arm-smmu-v3 domain (the driver's view, for detach bookkeeping). */
+const allDomains: ArmSmmuDomain[] = [];
+
+function smmuOf(d: IommuDomain): ArmSmmuDevice | null {
+  return d instanceof ArmSmmuDomain ? d.smmu : null;
+}
+
+/** iommu_domain_ops of stage-1 paging domains (DMA and unmanaged). */
+const PAGING_OPS = {
+  attachDev(domain: IommuDomain, dev: Device): number {
+    const smmu = smmuOf(domain);
+    return smmu === null ? -EINVAL : smmu.attachDev(domain as ArmSmmuDomain, dev);
+  },
+  setDevPasid(domain: IommuDomain, dev: Device, pasid: number): number {
+    const smmu = smmuOf(domain);
+    const master = dev.iommuPriv as ArmSmmuMaster | null;
+    if (smmu === null || master === null) return -EINVAL;
+    const cd = new Uint32Array(CD_WORDS);
+    smmu.makeDomainCd(cd, master, domain as ArmSmmuDomain);
+    return smmu.setPasid(master, domain as ArmSmmuDomain, pasid, cd);
+  },
+  mapPages(domain: IommuDomain, iova: number, pa: number, pgsize: number, pgcount: number, prot: number): number {
+    const d = domain as ArmSmmuDomain;
+    if (d.pgtbl === null) return -ENODEV;
+    return d.pgtbl.map(iova, pa, (pgsize / PAGE_SIZE) * pgcount, prot);
+  },
+  unmapPages(domain: IommuDomain, iova: number, pgsize: number, pgcount: number, gather: IotlbGather): number {
+    const d = domain as ArmSmmuDomain;
+    if (d.pgtbl === null) return 0;
+    const n = d.pgtbl.unmap(iova, (pgsize / PAGE_SIZE) * pgcount);
+    if (n) gather.add(iova, n);
+    if (n) gather.pgsize = PAGE_SIZE;
+    return n;
+  },
+  iotlbSync(domain: IommuDomain, gather: IotlbGather): void {
+    const d = domain as ArmSmmuDomain;
+    if (!gather.pgsize || d.smmu === null) return;
+    d.smmu.tlbInvRangeAsid(gather.start, gather.end - gather.start + 1, d.asid, gather.pgsize, true, d);
+    d.smmu.atcInvDomain(d, gather.start, gather.end - gather.start + 1);
+  },
+  flushIotlbAll(domain: IommuDomain): void {
+    const d = domain as ArmSmmuDomain;
+    if (d.smmu === null) return;
+    d.smmu.tlbInvAsid(d.asid);
+    d.smmu.atcInvDomain(d, 0, 0);
+  },
+  iovaToPhys(domain: IommuDomain, iova: number): number {
+    return (domain as ArmSmmuDomain).pgtbl?.iovaToPhys(iova) ?? 0;
+  },
+  free(domain: IommuDomain): void {
+    const d = domain as ArmSmmuDomain;
+    d.pgtbl?.free();
+    d.pgtbl = null;
+    d.smmu?.asids.delete(d.asid);
+    const i = allDomains.indexOf(d);
+    if (i >= 0) allDomains.splice(i, 1);
+  },
+};
+
+/** The arm-smmu-v3 iommu_ops for one probed SMMU. */
+function makeOps(smmu: ArmSmmuDevice): IommuOps {
+  return {
+    name: 'arm-smmu-v3',
+    pgsizeBitmap: smmu.pgsizeBitmap,
+    identityDomain: smmu.identityDomain,
+    blockedDomain: smmu.blockedDomain,
+    probeDevice: (dev) => smmu.probeDevice(dev),
+    releaseDevice: (dev) => smmu.releaseDevice(dev),
+    domainAllocPaging: (_dev, type) => smmu.domainAllocPaging(type),
+    domainAllocSva: (dev, mm) => arm_smmu_sva_domain_alloc(smmu, dev, mm),
+    getResvRegions: (): IommuResvRegion[] => [{ start: MSI_IOVA_BASE, length: MSI_IOVA_LENGTH, prot: IOMMU_WRITE | IOMMU_NOEXEC | IOMMU_MMIO, type: IOMMU_RESV_SW_MSI }],
+    pageResponse: (dev, fault, resp) => smmu.pageResponse(dev, fault, resp),
+    removeDevPasid: (dev, pasid, domain) => smmu.removeDevPasid(dev, pasid, domain),
+    devEnableIopf: (dev) => smmu.enableIopf(dev),
+    devDisableIopf: (dev) => smmu.disableIopf(dev),
+  };
+}
+
+/** Set by sva.ts (which imports this file) to avoid an import cycle. */
+let arm_smmu_sva_domain_alloc: (smmu: ArmSmmuDevice, dev: Device, mm: import('../../../mm/mm_types.js').MmStruct) => IommuDomain | number = () => -ENODEV;
+export function set_sva_domain_alloc(fn: typeof arm_smmu_sva_domain_alloc): void {
+  arm_smmu_sva_domain_alloc = fn;
+}
+
+function irqByName(np: DeviceNode, name: string, mapIrq: (spec: OfPhandleArgs) => number): number {
+  const names = of_property_read_string_array(np, 'interrupt-names') ?? [];
+  const i = names.indexOf(name);
+  if (i < 0) return 0;
+  const spec = of_irq_parse_one(np, i);
+  return spec === undefined ? 0 : mapIrq(spec);
+}
+
+const smmus: ArmSmmuDevice[] = [];
+
+export function arm_smmu_devices(): readonly ArmSmmuDevice[] {
+  return smmus;
+}
+
+/**
+ * arm_smmu_device_probe for one "arm,smmu-v3" node: DT properties, MMIO region, IRQs by
+ * name, hardware probe, in-memory structures, reset, registration with the IOMMU core.
+ * Returns the device or a negative errno.
+ */
+export function arm_smmu_device_probe(np: DeviceNode, mapIrq: (spec: OfPhandleArgs) => number): ArmSmmuDevice | number {
+  const cells = of_property_read_u32(np, '#iommu-cells');
+  if (cells === undefined) {
+    pr_err('arm-smmu-v3: missing #iommu-cells property');
+    return -EINVAL;
+  }
+  if (cells !== 1) {
+    pr_err(`arm-smmu-v3: invalid #iommu-cells value (${cells})`);
+    return -EINVAL;
+  }
+  const res = of_reg(np)[0];
+  if (res === undefined) return -EINVAL;
+  const name = `smmu3.0x${res.start.toString(16).padStart(16, '0')}`;
+  const pageOnly = of_property_read_bool(np, 'cavium,cn9900-broken-page1-regspace');
+  if (res.end - res.start + 1 < (pageOnly ? 0x10000 : 0x20000)) {
+    pr_err(`${name}: MMIO region too small`);
+    return -EINVAL;
+  }
+  const smmu = new ArmSmmuDevice(np, res.start, name);
+  if (of_property_read_bool(np, 'hisilicon,broken-prefetch-cmd')) smmu.options |= F.ARM_SMMU_OPT_SKIP_PREFETCH;
+  if (of_property_read_bool(np, 'dma-coherent')) smmu.features |= F.ARM_SMMU_FEAT_COHERENCY;
+  const combined = irqByName(np, 'combined', mapIrq);
+  if (combined > 0) smmu.combinedIrq = combined;
+  else {
+    smmu.evtq.irq = irqByName(np, 'eventq', mapIrq);
+    smmu.priq.irq = irqByName(np, 'priq', mapIrq);
+    smmu.gerrIrq = irqByName(np, 'gerror', mapIrq);
+  }
+  const ret = arm_smmu_device_init(smmu);
+  return ret ? ret : smmu;
+}
+
+/**
+ * The probe steps after the firmware description is read: hardware probe, in-memory
+ * structures, reset and registration with the IOMMU core. 0 or -errno.
+ */
+export function arm_smmu_device_init(smmu: ArmSmmuDevice): number {
+  let ret = smmu.hwProbe();
+  if (ret) return ret;
+  ret = smmu.initStructures();
+  if (ret) return ret;
+  ret = smmu.reset();
+  if (ret) return ret;
+  smmu.iommu = new IommuDevice(smmu.name, makeOps(smmu), smmu.node, 2 ** smmu.ssidBits);
+  ret = iommu_device_register(smmu.iommu);
+  if (ret) {
+    pr_err(`${smmu.name}: Failed to register iommu`);
+    return ret;
+  }
+  sysfs_create_file(`kernel/debug/iommu/${smmu.name}`, 'stats', () => smmu.debugStats());
+  smmus.push(smmu);
+  return 0;
+}
+
+/** Frees a domain's ASID-less pieces when probe fails midway (dmam_* would). */
+export function arm_smmu_free_coherent(pa: number, bytes: number): void {
+  free_pages(pa, Math.max(0, Math.ceil(Math.log2(Math.max(bytes, PAGE_SIZE) / PAGE_SIZE))));
+}

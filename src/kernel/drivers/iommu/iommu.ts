@@ -1,0 +1,516 @@
+// The IOMMU core (drivers/iommu/iommu.c in shape): IOMMU drivers register their ops,
+// devices behind an IOMMU get a group (shown in /sys/kernel/iommu_groups) and a
+// default domain (DMA: translated through an IOVA allocator, or identity), unmanaged
+// domains for vfio, PASID attachments (SVA), reserved regions, and the fault and
+// page-response plumbing the I/O page-fault queue uses.
+
+import { EBUSY, EINVAL, ENODEV, ENOENT, ENOMEM, EOVERFLOW } from '../../lib/errno.js';
+import { pr_info, pr_warn } from '../../lib/printk.js';
+import type { DeviceNode } from '../../of/base.js';
+import type { MmStruct } from '../../mm/mm_types.js';
+import { sysfs_create_dir, sysfs_create_file, sysfs_create_link, sysfs_remove } from '../../fs/sysfs/sysfs.js';
+
+/**
+ * The part of struct device the IOMMU core needs. drivers/base has no struct device
+ * yet; bus code (PCI, platform) creates these and hands them to iommu_probe_device.
+ */
+export class Device {
+  /** dev->iommu. */
+  iommu: DevIommu | null = null;
+  /** Driver-private pointer of the IOMMU driver (dev_iommu_priv). */
+  iommuPriv: unknown = null;
+  constructor(
+    /** dev_name(): "0000:00:02.0" for PCI. */
+    readonly name: string,
+    /** Firmware node when the device came from the device tree. */
+    readonly ofNode: DeviceNode | null = null,
+    /** Device properties (fwnode / software node): 'dma-can-stall', 'pasid-num-bits'. */
+    readonly properties: Map<string, number | boolean> = new Map(),
+    /** PCI functions: what the PASID capability offers (0 = no PASID capability). */
+    readonly pciMaxPasids: number = 0,
+    /** PCI functions with a PRI capability. */
+    readonly pciPri: boolean = false,
+  ) {}
+
+  propertyBool(name: string): boolean {
+    return this.properties.get(name) === true;
+  }
+  propertyU32(name: string): number | undefined {
+    const v = this.properties.get(name);
+    return typeof v === 'number' ? v : undefined;
+  }
+}
+
+/** struct iommu_fwspec: which IOMMU instance and which StreamIDs (of_xlate/iommu-map). */
+export interface IommuFwspec {
+  readonly iommuNode: DeviceNode | null;
+  readonly ids: number[];
+}
+
+/** struct dev_iommu. */
+export class DevIommu {
+  iommuDev: IommuDevice | null = null;
+  group: IommuGroup | null = null;
+  maxPasids = 0;
+  /** I/O page-fault parameters (iommu_fault_param), owned by io-pgfault. */
+  faultParam: unknown = null;
+  constructor(readonly fwspec: IommuFwspec) {}
+}
+
+export const IOMMU_DOMAIN_BLOCKED = 0;
+export const IOMMU_DOMAIN_IDENTITY = 1;
+export const IOMMU_DOMAIN_UNMANAGED = 2;
+export const IOMMU_DOMAIN_DMA = 3;
+export const IOMMU_DOMAIN_SVA = 4;
+const DOMAIN_TYPE_NAMES = ['blocked', 'identity', 'unmanaged', 'DMA', 'sva'];
+
+// iommu_map prot bits
+export const IOMMU_READ = 1 << 0;
+export const IOMMU_WRITE = 1 << 1;
+export const IOMMU_CACHE = 1 << 2;
+export const IOMMU_NOEXEC = 1 << 3;
+export const IOMMU_MMIO = 1 << 4;
+export const IOMMU_PRIV = 1 << 5;
+
+export const IOMMU_NO_PASID = 0;
+
+/** struct iommu_iotlb_gather: the range unmap collected, flushed by iotlb_sync. */
+export class IotlbGather {
+  start = Infinity;
+  end = 0;
+  pgsize = 0;
+  reset(): void {
+    this.start = Infinity;
+    this.end = 0;
+    this.pgsize = 0;
+  }
+  add(iova: number, size: number): void {
+    this.start = Math.min(this.start, iova);
+    this.end = Math.max(this.end, iova + size - 1);
+    this.pgsize = size;
+  }
+}
+
+export interface IommuDomainOps {
+  attachDev?(domain: IommuDomain, dev: Device): number;
+  setDevPasid?(domain: IommuDomain, dev: Device, pasid: number): number;
+  mapPages?(domain: IommuDomain, iova: number, pa: number, pgsize: number, pgcount: number, prot: number): number;
+  /** Returns the bytes unmapped; the TLB invalidation waits for iotlbSync. */
+  unmapPages?(domain: IommuDomain, iova: number, pgsize: number, pgcount: number, gather: IotlbGather): number;
+  iotlbSync?(domain: IommuDomain, gather: IotlbGather): void;
+  flushIotlbAll?(domain: IommuDomain): void;
+  iovaToPhys?(domain: IommuDomain, iova: number): number;
+  free?(domain: IommuDomain): void;
+}
+
+/** How the IOMMU core hands a recoverable fault to whoever owns the domain. */
+export type IopfHandler = (group: IopfGroup) => number;
+
+/** struct iommu_domain. */
+export class IommuDomain {
+  pgsizeBitmap = 0;
+  apertureStart = 0;
+  apertureEnd = 0;
+  /** dma-iommu's IOVA cookie for DMA domains. */
+  iovaCookie: unknown = null;
+  /** SVA: the process address space. */
+  mm: MmStruct | null = null;
+  /** SVA: bonds referencing the domain. */
+  users = 0;
+  iopfHandler: IopfHandler | null = null;
+  constructor(
+    public type: number,
+    public ops: IommuDomainOps,
+  ) {}
+}
+
+/** Reserved region types (enum iommu_resv_type). */
+export const IOMMU_RESV_DIRECT = 0;
+export const IOMMU_RESV_RESERVED = 2;
+export const IOMMU_RESV_MSI = 3;
+export const IOMMU_RESV_SW_MSI = 4;
+
+export interface IommuResvRegion {
+  readonly start: number;
+  readonly length: number;
+  readonly prot: number;
+  readonly type: number;
+}
+
+/** A page request or stall as the driver reports it (struct iommu_fault_page_request). */
+export interface IommuFaultPageRequest {
+  flags: number;
+  pasid: number;
+  grpid: number;
+  perm: number;
+  addr: number;
+}
+export const IOMMU_FAULT_PAGE_REQUEST_PASID_VALID = 1 << 0;
+export const IOMMU_FAULT_PAGE_REQUEST_LAST_PAGE = 1 << 1;
+export const IOMMU_FAULT_PAGE_RESPONSE_NEEDS_PASID = 1 << 2;
+export const IOMMU_FAULT_PERM_READ = 1 << 0;
+export const IOMMU_FAULT_PERM_WRITE = 1 << 1;
+export const IOMMU_FAULT_PERM_EXEC = 1 << 2;
+export const IOMMU_FAULT_PERM_PRIV = 1 << 3;
+
+/** include/linux/iommu.h response codes (PCIe PRG response: Success / Invalid Request / Response Failure). */
+export const IOMMU_PAGE_RESP_SUCCESS = 0;
+export const IOMMU_PAGE_RESP_INVALID = 1;
+export const IOMMU_PAGE_RESP_FAILURE = 2;
+
+export interface IommuPageResponse {
+  pasid: number;
+  grpid: number;
+  code: number;
+}
+
+/** struct iopf_fault with the virtual time it was reported (for latency reports). */
+export interface IopfFault {
+  readonly prm: IommuFaultPageRequest;
+  readonly reportedNs: number;
+}
+
+/** struct iopf_group: the faults of one page request group, answered together. */
+export interface IopfGroup {
+  readonly dev: Device;
+  readonly domain: IommuDomain;
+  readonly last: IopfFault;
+  readonly faults: IopfFault[];
+}
+
+/** struct iommu_ops: what an IOMMU driver provides. */
+export interface IommuOps {
+  readonly name: string;
+  readonly pgsizeBitmap: number;
+  probeDevice(dev: Device): number;
+  releaseDevice(dev: Device): void;
+  domainAllocPaging(dev: Device | null, type: number): IommuDomain | number;
+  domainAllocSva?(dev: Device, mm: MmStruct): IommuDomain | number;
+  readonly identityDomain?: IommuDomain;
+  readonly blockedDomain?: IommuDomain;
+  getResvRegions?(dev: Device): IommuResvRegion[];
+  pageResponse?(dev: Device, fault: IopfFault, resp: IommuPageResponse): void;
+  removeDevPasid?(dev: Device, pasid: number, domain: IommuDomain): void;
+  /** IOMMU_DEV_FEAT_IOPF / _SVA style switches (0 or -errno). */
+  devEnableIopf?(dev: Device): number;
+  devDisableIopf?(dev: Device): number;
+  defDomainType?(dev: Device): number;
+}
+
+/** struct iommu_device: one registered IOMMU instance. */
+export class IommuDevice {
+  constructor(
+    readonly name: string,
+    readonly ops: IommuOps,
+    /** The firmware node devices reference in iommus / iommu-map. */
+    readonly node: DeviceNode | null,
+    readonly maxPasids: number,
+  ) {}
+}
+
+/** struct iommu_group. */
+export class IommuGroup {
+  readonly devices: Device[] = [];
+  defaultDomain: IommuDomain | null = null;
+  domain: IommuDomain | null = null;
+  /** PASID -> domain attached at that PASID (group->pasid_array). */
+  readonly pasidArray = new Map<number, IommuDomain>();
+  /** Claimed by a driver that takes the group away from the DMA API (vfio). */
+  owner: unknown = null;
+  constructor(readonly id: number) {}
+}
+
+let iommuDevices: IommuDevice[] = [];
+let groups: IommuGroup[] = [];
+let nextGroupId = 0;
+/** iommu.strict: unmaps invalidate synchronously (Linux default on arm64 is strict). */
+let iommuDefaultPassthrough = false;
+
+export function iommu_core_init(): void {
+  iommuDevices = [];
+  groups = [];
+  nextGroupId = 0;
+  iommuDefaultPassthrough = false;
+  sysfs_create_dir('kernel/iommu_groups');
+  sysfs_create_dir('class/iommu');
+}
+
+/** iommu.passthrough= on the command line. */
+export function iommu_set_default_passthrough(on: boolean): void {
+  iommuDefaultPassthrough = on;
+}
+
+/** iommu_device_register (with iommu_device_sysfs_add). */
+export function iommu_device_register(iommu: IommuDevice): number {
+  if (iommuDevices.includes(iommu)) return -EBUSY;
+  iommuDevices.push(iommu);
+  sysfs_create_dir(`class/iommu/${iommu.name}/devices`);
+  return 0;
+}
+
+export function iommu_device_unregister(iommu: IommuDevice): void {
+  iommuDevices = iommuDevices.filter((d) => d !== iommu);
+  sysfs_remove('class/iommu', iommu.name);
+}
+
+export function iommu_devices(): readonly IommuDevice[] {
+  return iommuDevices;
+}
+
+/** iommu_fwspec_init + add_ids: the device sits behind the IOMMU of `node` with these StreamIDs. */
+export function iommu_fwspec_init(dev: Device, node: DeviceNode | null, ids: readonly number[]): number {
+  if (dev.iommu !== null) {
+    if (dev.iommu.fwspec.iommuNode !== node) return -EINVAL;
+    dev.iommu.fwspec.ids.push(...ids);
+    return 0;
+  }
+  dev.iommu = new DevIommu({ iommuNode: node, ids: [...ids] });
+  return 0;
+}
+
+function group_show_type(g: IommuGroup): string {
+  const d = g.defaultDomain;
+  return (d ? DOMAIN_TYPE_NAMES[d.type] ?? 'unknown' : 'blocked') + '\n';
+}
+
+function iommu_group_alloc(): IommuGroup {
+  const g = new IommuGroup(nextGroupId++);
+  groups.push(g);
+  const dir = `kernel/iommu_groups/${g.id}`;
+  sysfs_create_dir(`${dir}/devices`);
+  sysfs_create_file(dir, 'type', () => group_show_type(g));
+  sysfs_create_file(dir, 'reserved_regions', () => {
+    let out = '';
+    for (const dev of g.devices) {
+      for (const r of iommu_get_resv_regions(dev)) out += `0x${r.start.toString(16).padStart(16, '0')} 0x${(r.start + r.length - 1).toString(16).padStart(16, '0')} ${['direct', 'direct-relaxable', 'reserved', 'msi', 'msi'][r.type]}\n`;
+    }
+    return out;
+  });
+  return g;
+}
+
+export function iommu_groups(): readonly IommuGroup[] {
+  return groups;
+}
+
+/** iommu_get_group. */
+export function iommu_group_get(dev: Device): IommuGroup | null {
+  return dev.iommu?.group ?? null;
+}
+
+function ops_of(dev: Device): IommuOps | null {
+  return dev.iommu?.iommuDev?.ops ?? null;
+}
+
+/**
+ * iommu_probe_device: binds `dev` (whose fwspec names an IOMMU) to its driver, puts it
+ * in a group and attaches the group's default domain. Returns 0 or -errno; a device
+ * without an IOMMU returns -ENODEV and keeps doing DMA untranslated.
+ */
+export function iommu_probe_device(dev: Device): number {
+  const fw = dev.iommu?.fwspec;
+  if (dev.iommu === null || fw === undefined) return -ENODEV;
+  const iommu = iommuDevices.find((d) => d.node === fw.iommuNode);
+  if (iommu === undefined) return -ENODEV;
+  dev.iommu.iommuDev = iommu;
+  const ret = iommu.ops.probeDevice(dev);
+  if (ret) {
+    dev.iommu.iommuDev = null;
+    return ret;
+  }
+  dev.iommu.maxPasids = Math.min(iommu.maxPasids, dev.iommu.maxPasids || iommu.maxPasids);
+  // One group per device: the SMMU gives every function its own StreamID and we have no ACS-less bridges
+  const group = iommu_group_alloc();
+  group.devices.push(dev);
+  dev.iommu.group = group;
+  sysfs_create_link(`kernel/iommu_groups/${group.id}/devices`, dev.name, `devices/${dev.name}`);
+  sysfs_create_link(`class/iommu/${iommu.name}/devices`, dev.name, `devices/${dev.name}`);
+  const type = iommu.ops.defDomainType?.(dev) || (iommuDefaultPassthrough ? IOMMU_DOMAIN_IDENTITY : IOMMU_DOMAIN_DMA);
+  let dom: IommuDomain | number;
+  if (type === IOMMU_DOMAIN_IDENTITY && iommu.ops.identityDomain) dom = iommu.ops.identityDomain;
+  else dom = iommu.ops.domainAllocPaging(dev, IOMMU_DOMAIN_DMA);
+  if (typeof dom === 'number') return dom;
+  group.defaultDomain = dom;
+  const r = __iommu_attach_group(dom, group);
+  if (r) return r;
+  pr_info(`iommu: Adding device ${dev.name} to group ${group.id}`);
+  return 0;
+}
+
+/** iommu_release_device: the device goes away (answers its pending faults, detaches). */
+export function iommu_release_device(dev: Device): void {
+  const ops = ops_of(dev);
+  const group = iommu_group_get(dev);
+  if (ops === null || group === null) return;
+  ops.releaseDevice(dev);
+  group.devices.splice(group.devices.indexOf(dev), 1);
+  sysfs_remove(`kernel/iommu_groups/${group.id}/devices`, dev.name);
+  dev.iommu!.group = null;
+  dev.iommu!.iommuDev = null;
+}
+
+function __iommu_attach_group(domain: IommuDomain, group: IommuGroup): number {
+  for (const dev of group.devices) {
+    const r = domain.ops.attachDev?.(domain, dev) ?? -EINVAL;
+    if (r) return r;
+  }
+  group.domain = domain;
+  return 0;
+}
+
+/** iommu_domain_alloc(dev): an unmanaged paging domain for vfio-like users. */
+export function iommu_paging_domain_alloc(dev: Device): IommuDomain | number {
+  const ops = ops_of(dev);
+  if (ops === null) return -ENODEV;
+  return ops.domainAllocPaging(dev, IOMMU_DOMAIN_UNMANAGED);
+}
+
+export function iommu_domain_free(domain: IommuDomain): void {
+  domain.ops.free?.(domain);
+}
+
+/** iommu_attach_group: the group leaves its default domain for `domain` (vfio). */
+export function iommu_attach_group(domain: IommuDomain, group: IommuGroup): number {
+  if (group.domain !== group.defaultDomain && group.domain !== domain) return -EBUSY;
+  if (group.pasidArray.size > 0) return -EBUSY;
+  return __iommu_attach_group(domain, group);
+}
+
+/** iommu_detach_group: back to the default domain. */
+export function iommu_detach_group(domain: IommuDomain, group: IommuGroup): void {
+  if (group.domain !== domain || group.defaultDomain === null) return;
+  __iommu_attach_group(group.defaultDomain, group);
+}
+
+export function iommu_attach_device(domain: IommuDomain, dev: Device): number {
+  const g = iommu_group_get(dev);
+  return g === null ? -ENODEV : iommu_attach_group(domain, g);
+}
+
+export function iommu_detach_device(domain: IommuDomain, dev: Device): void {
+  const g = iommu_group_get(dev);
+  if (g !== null) iommu_detach_group(domain, g);
+}
+
+export function iommu_get_domain_for_dev(dev: Device): IommuDomain | null {
+  return iommu_group_get(dev)?.domain ?? null;
+}
+
+/** iommu_get_dma_domain: the default domain the DMA API maps into. */
+export function iommu_get_dma_domain(dev: Device): IommuDomain | null {
+  return iommu_group_get(dev)?.defaultDomain ?? null;
+}
+
+/** iommu_attach_device_pasid. */
+export function iommu_attach_device_pasid(domain: IommuDomain, dev: Device, pasid: number): number {
+  const group = iommu_group_get(dev);
+  if (group === null || domain.ops.setDevPasid === undefined) return -ENODEV;
+  if (pasid === IOMMU_NO_PASID || pasid >= (dev.iommu?.maxPasids ?? 0)) return -EINVAL;
+  if (group.pasidArray.has(pasid)) return -EBUSY;
+  const r = domain.ops.setDevPasid(domain, dev, pasid);
+  if (r) return r;
+  group.pasidArray.set(pasid, domain);
+  return 0;
+}
+
+/** iommu_detach_device_pasid. */
+export function iommu_detach_device_pasid(domain: IommuDomain, dev: Device, pasid: number): void {
+  const group = iommu_group_get(dev);
+  const ops = ops_of(dev);
+  if (group === null || group.pasidArray.get(pasid) !== domain) return;
+  ops?.removeDevPasid?.(dev, pasid, domain);
+  group.pasidArray.delete(pasid);
+}
+
+export function iommu_get_domain_for_dev_pasid(dev: Device, pasid: number): IommuDomain | null {
+  return iommu_group_get(dev)?.pasidArray.get(pasid) ?? null;
+}
+
+/** Whether page size 2^b is in a page-size bitmap (a Number: sizes up to 2^52 do not fit 32-bit ops). */
+export function pgsize_has(bitmap: number, b: number): boolean {
+  return Math.floor(bitmap / 2 ** b) % 2 === 1;
+}
+
+/** iommu_pgsize: the largest page size of the bitmap that fits alignment and size. */
+function iommu_pgsize(domain: IommuDomain, iova: number, pa: number, size: number): number {
+  let best = 0;
+  for (let b = 12; b <= 52; b++) {
+    const pg = 2 ** b;
+    if (pg > size || iova % pg || pa % pg) break;
+    if (pgsize_has(domain.pgsizeBitmap, b)) best = pg;
+  }
+  return best;
+}
+
+/** iommu_map: maps [iova, iova+size) to pa. 0 or -errno; on failure nothing stays mapped. */
+export function iommu_map(domain: IommuDomain, iova: number, pa: number, size: number, prot: number): number {
+  const map = domain.ops.mapPages;
+  if (map === undefined || domain.pgsizeBitmap === 0) return -ENODEV;
+  if (iova % 4096 || pa % 4096 || size % 4096 || size === 0) return -EINVAL;
+  if (iova < domain.apertureStart || iova + size - 1 > domain.apertureEnd) return -EINVAL;
+  let done = 0;
+  while (done < size) {
+    const pg = iommu_pgsize(domain, iova + done, pa + done, size - done);
+    if (pg === 0) break;
+    const r = map(domain, iova + done, pa + done, pg, 1, prot);
+    if (r) {
+      if (done) iommu_unmap(domain, iova, done);
+      return r;
+    }
+    done += pg;
+  }
+  return done === size ? 0 : -EINVAL;
+}
+
+const gatherScratch = new IotlbGather();
+
+/** iommu_unmap: returns the bytes unmapped, after the IOTLB invalidation completed. */
+export function iommu_unmap(domain: IommuDomain, iova: number, size: number): number {
+  const unmap = domain.ops.unmapPages;
+  if (unmap === undefined) return 0;
+  gatherScratch.reset();
+  let done = 0;
+  while (done < size) {
+    const n = unmap(domain, iova + done, 4096, Math.floor((size - done) / 4096), gatherScratch);
+    if (n === 0) break;
+    done += n;
+  }
+  domain.ops.iotlbSync?.(domain, gatherScratch);
+  return done;
+}
+
+export function iommu_iova_to_phys(domain: IommuDomain, iova: number): number {
+  if (domain.type === IOMMU_DOMAIN_IDENTITY) return iova;
+  return domain.ops.iovaToPhys?.(domain, iova) ?? 0;
+}
+
+/** iommu_get_resv_regions: the IOVA ranges a domain must not hand out (the MSI doorbell window). */
+export function iommu_get_resv_regions(dev: Device): IommuResvRegion[] {
+  return ops_of(dev)?.getResvRegions?.(dev) ?? [];
+}
+
+/** iommu_dev_enable_feature(dev, IOMMU_DEV_FEAT_IOPF). */
+export function iommu_dev_enable_iopf(dev: Device): number {
+  const ops = ops_of(dev);
+  if (ops === null) return -ENODEV;
+  return ops.devEnableIopf?.(dev) ?? -EINVAL;
+}
+
+export function iommu_dev_disable_iopf(dev: Device): number {
+  const ops = ops_of(dev);
+  if (ops === null) return -ENODEV;
+  return ops.devDisableIopf?.(dev) ?? -EINVAL;
+}
+
+/** iommu_page_response: routes a fault group's answer back to the driver. */
+export function iommu_page_response(dev: Device, fault: IopfFault, resp: IommuPageResponse): void {
+  const ops = ops_of(dev);
+  if (ops?.pageResponse === undefined) {
+    pr_warn(`iommu: ${dev.name}: no page_response op, fault ${fault.prm.grpid} dropped`);
+    return;
+  }
+  ops.pageResponse(dev, fault, resp);
+}
+
+// Errno values IOMMU users see (re-exported for callers that only include iommu.ts).
+export { EBUSY, EINVAL, ENODEV, ENOENT, ENOMEM, EOVERFLOW };

@@ -1,4 +1,4 @@
-// head [-n N] [-N] [FILE...]: the first N lines (default 10).
+// head [-n N] [-N] [-c BYTES] [FILE...]: the first N lines (default 10) or bytes.
 
 import type { Libc } from '../libc/libc.js';
 
@@ -13,10 +13,12 @@ export function headText(data: Uint8Array, lines: number): Uint8Array {
 export function* headMain(c: Libc, argv: string[]): Generator<unknown, number, unknown> {
   c.progname = 'head';
   let lines = 10;
+  let bytes = -1;
   const files: string[] = [];
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '-n') lines = Number(argv[++i] ?? 10);
+    else if (a === '-c') bytes = Number(argv[++i] ?? 0);
     else if (/^-n?[0-9]+$/.test(a)) lines = Number(a.replace(/^-n?/, ''));
     else files.push(a);
   }
@@ -33,11 +35,17 @@ export function* headMain(c: Libc, argv: string[]): Generator<unknown, number, u
     }
     let seen = 0;
     for (;;) {
-      if (seen >= lines) break;
+      if (bytes >= 0 ? seen >= bytes : seen >= lines) break;
       const r = yield* c.read(fd, 4096);
       if (typeof r === 'number' || r.length === 0) break;
-      const part = headText(r, lines - seen);
-      for (const b of part) if (b === 10) seen++;
+      let part: Uint8Array;
+      if (bytes >= 0) {
+        part = r.subarray(0, bytes - seen);
+        seen += part.length;
+      } else {
+        part = headText(r, lines - seen);
+        for (const b of part) if (b === 10) seen++;
+      }
       yield* c.out(part);
     }
     if (fd !== 0) yield* c.close(fd);

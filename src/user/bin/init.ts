@@ -4,12 +4,13 @@
 //   /etc/rc                                              -> /bin/sh /etc/rc
 //   otherwise, or with the argument "-i"/"interactive"   -> /bin/sh -i (a prompt on the console)
 // It reaps every orphan reparented to it (wait4(-1)), and when the workload exits it
-// calls reboot(POWER_OFF) with the workload's exit status (128+N for a signal).
+// exits with the workload's status (128+N for a signal): the kernel powers the
+// machine off with init's exit code, which becomes the emulator's exit status.
 
 import type { Libc } from '../libc/libc.js';
 import { EXEC_MAGIC } from '../../arch/index.js';
 import { strerror, ECHILD } from '../libc/errno.js';
-import { LINUX_REBOOT_CMD_POWER_OFF, WNOHANG } from '../libc/uapi.js';
+import { WNOHANG } from '../libc/uapi.js';
 import { statusOfWait } from './sh/shell.js';
 
 const INIT_ENV = ['PATH=/bin:/sbin:/usr/bin:/usr/sbin', 'HOME=/root', 'TERM=linux', 'SHELL=/bin/sh', 'PWD=/'];
@@ -68,7 +69,7 @@ export function* initMain(c: Libc, argv: string[]): Generator<unknown, number, u
     const r = yield* c.wait4(-1, WNOHANG);
     if (typeof r === 'number' || r.pid === 0) break;
   }
-  yield* c.reboot(LINUX_REBOOT_CMD_POWER_OFF, status);
-  // Without reboot(2), init's own exit powers the machine off with the same status.
+  // init's exit is the power-off (kernel do_exit for PID 1) and carries the status;
+  // reboot(POWER_OFF) would lose it where the kernel ignores reboot's arg.
   return status;
 }

@@ -484,7 +484,9 @@ export class Libc {
     for (const s of strs) strBytes += s.length + 1;
     const ptrBytes = (argv.length + 1 + envp.length + 1) * 8;
     if (strBytes + ptrBytes > 2 * 1024 * 1024) return -E2BIG;
-    const block = yield* this.malloc(ptrBytes + strBytes);
+    // The I/O scratch buffer holds the usual command line; only a huge one needs the heap.
+    const fits = ptrBytes + strBytes <= IO_SIZE;
+    const block = fits ? this.iobuf : yield* this.malloc(ptrBytes + strBytes);
     if (block === 0) return -ENOMEM;
     const img = new Uint8Array(ptrBytes + strBytes);
     const dv = new DataView(img.buffer);
@@ -509,7 +511,7 @@ export class Libc {
     thisCpu().writeVirt(block, img);
     yield* this.flushAll();
     const r = yield* sys('execve', addrs[0]!, block, envpAt);
-    yield* this.free(block);
+    if (!fits) yield* this.free(block);
     return r;
   }
 

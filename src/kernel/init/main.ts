@@ -21,6 +21,7 @@ import { random_init } from '../kernel/sys.js';
 import { unflatten_device_tree } from '../of/fdt.js';
 import { of_find_node_by_path, of_property_read_number, of_property_read_string, of_reg, of_root, of_device_is_available, of_property_read_u32, type DeviceNode } from '../of/base.js';
 import { gic_cpu_init, gic_domain, gic_irq_of_mapping, gic_of_init, gic_reset, gic_send_sgi, IPI_RESCHEDULE } from '../drivers/irqchip/irq-gic-v3.js';
+import { its_init } from '../drivers/irqchip/irq-gic-v3-its.js';
 import { arch_timer_of_init, arch_timer_starting_cpu } from '../drivers/clocksource/arm_arch_timer.js';
 import { pl011_init, pl011_reset, pl011_set_rx } from '../drivers/tty/serial/amba-pl011.js';
 import { tty_init, tty_receive } from '../drivers/tty/tty_io.js';
@@ -297,6 +298,7 @@ export function* start_kernel(cpu: ArchCpu, dtbPa: number, rom: ProgramRom, conf
   // Interrupts, timers, console.
   if (!gic_of_init(cpu)) pr_err('GICv3: no interrupt controller in the device tree');
   else setup_ipi();
+
   arch_timer_of_init(cpu, gic_irq_of_mapping);
   printk_set_clock(ktime_get);
   chrdev_init();
@@ -331,6 +333,7 @@ export function* start_kernel(cpu: ArchCpu, dtbPa: number, rom: ProgramRom, conf
     populate_rootfs(initrdStart, initrdEnd);
   }
   set_program_rom(rom);
+  its_init(cpu, nrCpus);
 
   cpu.writeSysreg('DAIF', 0);
   const init = create_init_task(() => kernel_init(config));

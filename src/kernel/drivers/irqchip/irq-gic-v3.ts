@@ -61,6 +61,17 @@ interface GicState {
 }
 
 let gic: GicState | null = null;
+/** LPIs (INTID >= 8192) are dispatched to the ITS driver's domain. */
+let lpiDomain: IrqDomain | null = null;
+
+export function gic_set_lpi_domain(d: IrqDomain | null): void {
+  lpiDomain = d;
+}
+
+/** GICR base of a core (for LPI set-up by the ITS driver). */
+export function gic_rdist_base(cpuId: number): number {
+  return rdist_of(cpuId);
+}
 
 function dist_wait_for_rwp(cpu: ArchCpu, base: number): void {
   for (let i = 0; i < 1000; i++) {
@@ -148,7 +159,7 @@ function gic_handle_irq(cpu: ArchCpu): void {
   for (let n = 0; n < 64; n++) {
     const irqnr = Number(cpu.readSysreg('ICC_IAR1_EL1') & 0xffffffn);
     if (irqnr >= GIC_SPURIOUS_START && irqnr <= 1023) return;
-    generic_handle_domain_irq(g.domain, irqnr);
+    generic_handle_domain_irq(irqnr >= 8192 && lpiDomain !== null ? lpiDomain : g.domain, irqnr);
     cpu.writeSysreg('ICC_EOIR1_EL1', BigInt(irqnr));
   }
 }
@@ -215,4 +226,5 @@ export function gic_of_init(cpu: ArchCpu, node?: DeviceNode): boolean {
 
 export function gic_reset(): void {
   gic = null;
+  lpiDomain = null;
 }

@@ -357,7 +357,7 @@ export function pci_match_one_device(id: PciDeviceId, d: PciDev): boolean {
     (id.device === PCI_ANY_ID || id.device === d.device) &&
     (id.subvendor === undefined || id.subvendor === PCI_ANY_ID || id.subvendor === d.subsystem_vendor) &&
     (id.subdevice === undefined || id.subdevice === PCI_ANY_ID || id.subdevice === d.subsystem_device) &&
-    ((id.class_mask ?? 0) === 0 || ((id.class ?? 0) ^ d.class_code) & (id.class_mask ?? 0)) === 0
+    ((id.class_mask ?? 0) === 0 || (((id.class ?? 0) ^ d.class_code) & (id.class_mask ?? 0)) === 0)
   );
 }
 

@@ -4,6 +4,7 @@ import {
   __free_pages,
   alloc_pages,
   check_page_alloc_consistency,
+  drain_all_pages,
   mem_init,
   NODE_DATA,
   nr_free_pages,
@@ -53,14 +54,32 @@ describe('buddy allocator (mm/page_alloc.c)', () => {
     const z = pg.node_zones[ZONE_NORMAL]!;
     const before = z.free_area.map((l) => l.count);
     expect(before[MAX_PAGE_ORDER]).toBe(4);
-    const p = alloc_pages(0, GFP_KERNEL);
-    expect(p).toBe(RAM / PAGE_SIZE); // lowest page first: boot frees to the tail
-    // one max-order block split into one free block of each order 0..9
-    for (let o = 0; o < MAX_PAGE_ORDER; o++) expect(z.free_area[o]!.count).toBe(1);
+    const p = alloc_pages(1, GFP_KERNEL);
+    expect(p).toBe(RAM / PAGE_SIZE); // lowest block first: boot frees to the tail
+    // one max-order block split into one free block of each order 1..9
+    expect(z.free_area[0]!.count).toBe(0);
+    for (let o = 1; o < MAX_PAGE_ORDER; o++) expect(z.free_area[o]!.count).toBe(1);
     expect(z.free_area[MAX_PAGE_ORDER]!.count).toBe(3);
-    __free_pages(p, 0);
+    __free_pages(p, 1);
     expect(z.free_area.map((l) => l.count)).toEqual(before);
     expect(pg.mem_map.testFlags(p, PG_buddy)).toBe(true);
+    expect(check_page_alloc_consistency()).toEqual([]);
+  });
+
+  it('order-0 pages come from the pcp list refilled in a batch; drain_all_pages merges them back', () => {
+    const pg = mem_init({ memory: [{ base: RAM, size: 16 * MiB }], movablecore: 0 });
+    const z = pg.node_zones[ZONE_NORMAL]!;
+    const free0 = nr_free_pages();
+    const p = alloc_pages(0, GFP_KERNEL);
+    expect(z.pcp.count).toBe(z.pcp_batch - 1);
+    expect(nr_free_pages()).toBe(free0 - 1);
+    __free_pages(p, 0);
+    expect(z.pcp.count).toBe(z.pcp_batch);
+    expect(alloc_pages(0, GFP_KERNEL)).toBe(p); // hot page reused first
+    __free_pages(p, 0);
+    drain_all_pages();
+    expect(z.pcp.count).toBe(0);
+    expect(z.free_area[MAX_PAGE_ORDER]!.count).toBe(4);
     expect(check_page_alloc_consistency()).toEqual([]);
   });
 
@@ -104,9 +123,15 @@ describe('buddy allocator (mm/page_alloc.c)', () => {
 
   it('a 16 GiB node costs host memory only for the sections it touched', () => {
     const pg = mem_init({ memory: [{ base: RAM, size: 16 * 1024 * MiB }], reserved: [{ base: RAM, size: 4 * MiB }] });
-    for (let i = 0; i < 1000; i++) alloc_pages(0, GFP_HIGHUSER_MOVABLE);
+    const got: number[] = [];
+    for (let i = 0; i < 1000; i++) got.push(alloc_pages(0, GFP_HIGHUSER_MOVABLE));
     expect(pg.mem_map.hostBytes).toBeLessThan(4 * MiB);
     expect(nr_free_pages()).toBe(totalram_pages() - 1000);
+    // a block taken from an untouched section stays allocated once the section materialises
+    expect(check_page_alloc_consistency()).toEqual([]);
+    for (const p of got) __free_pages(p, 0);
+    drain_all_pages();
+    expect(check_page_alloc_consistency()).toEqual([]);
   });
 
   it('stays consistent (every page free exactly once or in use) after a random workload', () => {

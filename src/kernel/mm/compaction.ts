@@ -13,7 +13,7 @@ import type { GfpFlags } from './gfp.js';
 import { gfp_zone, ZONE_MOVABLE, ZONE_NORMAL } from './gfp.js';
 import { migratable, migrate_pages, MR_COMPACTION } from './migrate.js';
 import type { Zone } from './mmzone.js';
-import { free_pages_to_buddy, isolate_free_block, mem_map, NODE_DATA, prep_isolated_page, zone_watermark_ok } from './page_alloc.js';
+import { drain_all_pages, free_pages_to_buddy, isolate_free_block, mem_map, NODE_DATA, prep_isolated_page, zone_watermark_ok } from './page_alloc.js';
 import { MAX_ORDER_NR_PAGES, MAX_PAGE_ORDER, PAGES_PER_SECTION, PG_buddy, PG_lru, PG_mlocked, PG_reserved, PG_unevictable } from './page.js';
 import { PG_head } from './page_alloc.js';
 import { isolate_page, putback_isolated_page } from './swap.js';
@@ -136,6 +136,7 @@ function compact_finished(cc: CompactControl): boolean {
 /** compact_zone: runs the scanners until they meet (or the request is satisfied). */
 export function compact_zone(zone: Zone, order: number, daemon = false): number {
   if (zone.managed_pages === 0) return COMPACT_SKIPPED;
+  drain_all_pages();
   const cc = new CompactControl(zone, order, daemon);
   let result = COMPACT_COMPLETE;
   while (cc.migrate_pfn < cc.free_pfn) {

@@ -237,7 +237,7 @@ function do_anonymous_page(cpu: ArchCpu, vma: VmAreaStruct, addr: number, ptep: 
   const pfn = alloc_pages(0, GFP_HIGHUSER_MOVABLE | __GFP_ZERO);
   if (pfn < 0) return VM_FAULT_OOM;
   page_add_new_anon_rmap(pfn, vma, addr);
-  add_mm_counter(vma.vm_mm, MM_ANONPAGES, 1);
+  vma.vm_mm.rss_stat[MM_ANONPAGES]! += 1;
   mk_pte(pfn, vma, (vma.vm_flags & VM_WRITE) !== 0, false);
   if (vma.vm_flags & VM_LOCKED) mlock_new_page(pfn);
   lru_cache_add(pfn);

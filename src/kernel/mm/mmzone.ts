@@ -130,6 +130,15 @@ export class Zone {
   /** Compaction's cached scanner positions (compact_cached_migrate_pfn/free_pfn). */
   compact_cached_migrate_pfn = 0;
   compact_cached_free_pfn = 0;
+  /**
+   * per_cpu_pages: a cache of free order-0 pages in front of the buddy lists, so the
+   * fault path does not split and merge blocks for every page (one list per zone here:
+   * cores run one at a time). Its pages count as free in nr_free_pages.
+   */
+  readonly pcp: PfnList;
+  /** pcp->high and pcp->batch. */
+  pcp_high = 512;
+  pcp_batch = 63;
 
   constructor(
     readonly idx: number,
@@ -147,6 +156,7 @@ export class Zone {
     }
     this.compact_cached_migrate_pfn = zone_start_pfn;
     this.compact_cached_free_pfn = zone_end_pfn;
+    this.pcp = new PfnList(map);
   }
 
   get spanned_pages(): number {

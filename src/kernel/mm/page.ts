@@ -145,9 +145,9 @@ export class MemMap {
   setFlags(pfn: number, bits: number): void {
     this.sec(pfn).flags[pfn & SECTION_PFN_MASK]! |= bits;
   }
+  /** Materialises the section first, so an implied state (free max-order heads) is not resurrected afterwards. */
   clearFlags(pfn: number, bits: number): void {
-    const s = this.sections[pfn >>> PFN_SECTION_SHIFT];
-    if (s !== undefined) s.flags[pfn & SECTION_PFN_MASK]! &= ~bits;
+    this.sec(pfn).flags[pfn & SECTION_PFN_MASK]! &= ~bits;
   }
   testFlags(pfn: number, bits: number): boolean {
     return (this.flags(pfn) & bits) !== 0;

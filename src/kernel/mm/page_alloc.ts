@@ -154,6 +154,9 @@ export function mem_init(opts: MemInitOptions): PgData {
   }
   vm_stat[VM.nr_free_pages] = pgdat.node_zones.reduce((n, z) => n + z.nr_free_pages, 0);
   map.onMaterialise = (nr, sec) => materialiseFreeSection(nr, sec, zeroed);
+  zonelists = [];
+  zonelists[ZONE_NORMAL] = [pgdat.node_zones[ZONE_NORMAL]!];
+  zonelists[ZONE_MOVABLE] = [pgdat.node_zones[ZONE_MOVABLE]!, pgdat.node_zones[ZONE_NORMAL]!];
   setup_per_zone_wmarks();
   return pgdat;
 }
@@ -241,8 +244,56 @@ function expand(map: MemMap, z: Zone, pfn: number, low: number, high: number): v
   }
 }
 
-/** __rmqueue_smallest: the smallest free block of at least `order`, split down. */
+/** rmqueue: order-0 pages come from the zone's pcp list, refilled in batches (rmqueue_bulk). */
 function rmqueue(pgdat: PgData, z: Zone, order: number): number {
+  if (order !== 0) return rmqueue_smallest(pgdat, z, order);
+  const pcp = z.pcp;
+  if (pcp.count === 0) {
+    for (let i = 0; i < z.pcp_batch; i++) {
+      const p = rmqueue_smallest(pgdat, z, 0);
+      if (p < 0) break;
+      z.nr_free_pages += 1; // still free, now on the pcp list
+      pcp.addTail(p);
+    }
+    if (pcp.count === 0) return -1;
+  }
+  const pfn = pcp.head;
+  pcp.del(pfn);
+  z.nr_free_pages -= 1;
+  return pfn;
+}
+
+/** free_unref_page: an order-0 page goes to the pcp list; above pcp->high a batch returns to the buddy. */
+function free_unref_page(pgdat: PgData, z: Zone, pfn: number): void {
+  const pcp = z.pcp;
+  pcp.addHead(pfn);
+  z.nr_free_pages += 1;
+  if (pcp.count > z.pcp_high) {
+    for (let i = 0; i < z.pcp_batch && pcp.tail >= 0; i++) {
+      const p = pcp.tail;
+      pcp.del(p);
+      z.nr_free_pages -= 1;
+      free_one_page(pgdat, z, p, 0, false);
+    }
+  }
+}
+
+/** drain_all_pages: every pcp page back into the buddy (before compaction and reclaim). */
+export function drain_all_pages(): void {
+  const pgdat = NODE_DATA();
+  for (const z of pgdat.node_zones) {
+    const pcp = z.pcp;
+    while (pcp.tail >= 0) {
+      const p = pcp.tail;
+      pcp.del(p);
+      z.nr_free_pages -= 1;
+      free_one_page(pgdat, z, p, 0, false);
+    }
+  }
+}
+
+/** __rmqueue_smallest: the smallest free block of at least `order`, split down. */
+function rmqueue_smallest(pgdat: PgData, z: Zone, order: number): number {
   const map = pgdat.mem_map;
   for (let o = order; o <= MAX_PAGE_ORDER; o++) {
     const l = z.free_area[o]!;
@@ -265,9 +316,11 @@ export function zone_watermark_ok(z: Zone, order: number, mark: number): boolean
   return false;
 }
 
-/** Zones an allocation may use, highest first (the zonelist). */
+/** Zones an allocation may use, highest first (the zonelist), built once per node. */
+let zonelists: Zone[][] = [];
 function zonelist(pgdat: PgData, gfp: GfpFlags): Zone[] {
-  return gfp_zone(gfp) === ZONE_MOVABLE ? [pgdat.node_zones[ZONE_MOVABLE]!, pgdat.node_zones[ZONE_NORMAL]!] : [pgdat.node_zones[ZONE_NORMAL]!];
+  void pgdat;
+  return zonelists[gfp_zone(gfp)]!;
 }
 
 const WMARK_MIN = 0;
@@ -296,12 +349,14 @@ function prep_new_page(pgdat: PgData, z: Zone, pfn: number, order: number, gfp: 
   let cpu: ReturnType<typeof thisCpu> | undefined;
   for (let i = 0; i < n; i++) {
     const p = pfn + i;
-    if (zero && !map.testFlags(p, PG_zeroed)) {
+    const sec = map.sec(p);
+    const j = p & (PAGES_PER_SECTION - 1);
+    if (zero && (sec.flags[j]! & PG_zeroed) === 0) {
       cpu ??= thisCpu();
       cpu.fillPhys(p * PAGE_SIZE, 0, PAGE_SIZE);
     }
-    map.clearFlags(p, ~0);
-    map.setRefcount(p, i === 0 ? 1 : 0);
+    sec.flags[j] = 0;
+    sec.refcount[j] = i === 0 ? 1 : 0;
   }
   if (order > 0) {
     map.setFlags(pfn, PG_head);
@@ -316,6 +371,17 @@ function prep_new_page(pgdat: PgData, z: Zone, pfn: number, order: number, gfp: 
  */
 export function alloc_pages(order: number, gfp: GfpFlags): number {
   const pgdat = NODE_DATA();
+  if (order === 0) {
+    // Fast path: a hot page from the first zone's pcp list above its low watermark.
+    const z = zonelists[gfp_zone(gfp)]![0]!;
+    if (z.pcp.count > 0 && z.nr_free_pages - 1 > z.wmark_low) {
+      const pfn = z.pcp.head;
+      z.pcp.del(pfn);
+      z.nr_free_pages -= 1;
+      prep_new_page(pgdat, z, pfn, 0, gfp);
+      return pfn;
+    }
+  }
   if (!(order >= 0 && order <= MAX_PAGE_ORDER)) return -1;
   let pfn = get_page_from_freelist(pgdat, gfp, order, WMARK_LOW);
   if (pfn >= 0) return pfn;
@@ -326,6 +392,11 @@ export function alloc_pages(order: number, gfp: GfpFlags): number {
   }
   pfn = get_page_from_freelist(pgdat, gfp, order, WMARK_MIN);
   if (pfn >= 0) return pfn;
+  if (order > 0) {
+    drain_all_pages();
+    pfn = get_page_from_freelist(pgdat, gfp, order, WMARK_MIN);
+    if (pfn >= 0) return pfn;
+  }
   if (!(gfp & __GFP_DIRECT_RECLAIM) || slowpath === undefined) return -1;
   for (let attempt = 0; attempt < 4; attempt++) {
     if (order > 0) {
@@ -404,7 +475,8 @@ export function free_pages_to_buddy(pfn: number, order: number, countFree = true
     sec.index[j] = 0;
   }
   const z = pgdat.page_zone(pfn);
-  free_one_page(pgdat, z, pfn, order, false);
+  if (order === 0) free_unref_page(pgdat, z, pfn);
+  else free_one_page(pgdat, z, pfn, order, false);
   vm_stat[VM.nr_free_pages]! += n;
   if (countFree) count_vm_events(VM.pgfree, n);
 }
@@ -522,6 +594,19 @@ export function check_page_alloc_consistency(maxErrors = 20): string[] {
       }
       if (n !== l.count) err(`zone ${z.name} order ${o}: count ${l.count} but ${n} listed`);
     }
+    let n = 0;
+    for (let pfn = z.pcp.head; pfn >= 0; pfn = z.pcp.next(pfn)) {
+      if (++n > span) {
+        err(`zone ${z.name}: pcp list loops`);
+        break;
+      }
+      if (!z.contains(pfn)) err(`pcp pfn 0x${pfn.toString(16)} outside zone ${z.name}`);
+      if (free[pfn - start]) err(`pfn 0x${pfn.toString(16)} free twice (pcp)`);
+      free[pfn - start] = 1;
+      if (map.refcount(pfn) !== 0) err(`pcp pfn 0x${pfn.toString(16)} has refcount ${map.refcount(pfn)}`);
+      zoneFree++;
+    }
+    if (n !== z.pcp.count) err(`zone ${z.name}: pcp count ${z.pcp.count} but ${n} listed`);
     if (zoneFree !== z.nr_free_pages) err(`zone ${z.name}: nr_free_pages ${z.nr_free_pages} but ${zoneFree} listed`);
     totalFree += zoneFree;
   }

@@ -192,6 +192,7 @@ export function pgtable_page_alloc(mm: MmStruct | null): number {
 }
 
 export function pgtable_page_free(mm: MmStruct | null, pa: number): void {
+  pte_table_cache_mm = null; // the cached table may be this one
   const pfn = pa / PAGE_SIZE;
   mem_map().clearFlags(pfn, PG_table);
   mod_node_page_state(VM.nr_page_table_pages, -1);
@@ -217,28 +218,45 @@ function next_table_alloc(cpu: ArchCpu, mm: MmStruct, entryPa: number): number {
   return pa;
 }
 
+// A one-entry cache of the last PTE table found (mm, 2 MiB index) -> table PA, so
+// consecutive faults in one region skip the upper-level reads. Dropped whenever a
+// table page is freed.
+let pte_table_cache_mm: MmStruct | null = null;
+let pte_table_cache_idx = -1;
+let pte_table_cache_pa = -1;
+
 /**
  * pte_offset_map of an existing walk: the PA of the L3 entry for `va`, or -1 when an
  * intermediate table is missing. Never allocates.
  */
 export function pte_lookup(cpu: ArchCpu, mm: MmStruct, va: number): number {
+  const idx = Math.floor(va / PMD_SIZE);
+  if (mm === pte_table_cache_mm && idx === pte_table_cache_idx) return pte_table_cache_pa + pte_index(va) * 8;
   let t = next_table(cpu, mm.pgd + pgd_index(va) * 8);
   if (t < 0) return -1;
   t = next_table(cpu, t + pud_index(va) * 8);
   if (t < 0) return -1;
   t = next_table(cpu, t + pmd_index(va) * 8);
   if (t < 0) return -1;
+  pte_table_cache_mm = mm;
+  pte_table_cache_idx = idx;
+  pte_table_cache_pa = t;
   return t + pte_index(va) * 8;
 }
 
 /** pte_alloc_map: the PA of the L3 entry for `va`, allocating tables; -1 when out of memory. */
 export function pte_alloc(cpu: ArchCpu, mm: MmStruct, va: number): number {
+  const idx = Math.floor(va / PMD_SIZE);
+  if (mm === pte_table_cache_mm && idx === pte_table_cache_idx) return pte_table_cache_pa + pte_index(va) * 8;
   let t = next_table_alloc(cpu, mm, mm.pgd + pgd_index(va) * 8);
   if (t < 0) return -1;
   t = next_table_alloc(cpu, mm, t + pud_index(va) * 8);
   if (t < 0) return -1;
   t = next_table_alloc(cpu, mm, t + pmd_index(va) * 8);
   if (t < 0) return -1;
+  pte_table_cache_mm = mm;
+  pte_table_cache_idx = idx;
+  pte_table_cache_pa = t;
   return t + pte_index(va) * 8;
 }
 

@@ -7,9 +7,9 @@
 import { thisCpu } from '../../arch/index.js';
 import type { AnonVma, FileRmap, MmStruct, VmAreaStruct } from './mm_types.js';
 import { mem_map } from './page_alloc.js';
-import { PAGE_SIZE, PG_anon, PG_swapbacked, type PageMapping } from './page.js';
+import { PAGE_SIZE, PAGES_PER_SECTION, PG_anon, PG_swapbacked, type PageMapping } from './page.js';
 import { pte_hi, pte_lookup, pte_pfn, pte_present, pte_read, PTE_VALID } from './pgtable.js';
-import { mod_node_page_state, VM } from './vmstat.js';
+import { mod_node_page_state, VM, vm_stat } from './vmstat.js';
 
 /** anon_vma_prepare: the VMA's anon_vma, created on first need. */
 export function anon_vma_prepare(vma: VmAreaStruct): AnonVma {
@@ -80,12 +80,14 @@ export function vma_address(vma: VmAreaStruct, index: number): number {
 
 /** folio_add_new_anon_rmap: a freshly allocated page becomes mapped anon memory of `vma` at `addr`. */
 export function page_add_new_anon_rmap(pfn: number, vma: VmAreaStruct, addr: number): void {
-  const map = mem_map();
-  const av = anon_vma_prepare(vma);
-  map.setFlags(pfn, PG_anon | PG_swapbacked);
-  map.setMapping(pfn, av, linear_page_index(vma, addr));
-  map.mapcountAdd(pfn, 1);
-  mod_node_page_state(VM.nr_anon_pages, 1);
+  const av = vma.anon_vma ?? anon_vma_prepare(vma);
+  const sec = mem_map().sec(pfn);
+  const i = pfn & (PAGES_PER_SECTION - 1);
+  sec.flags[i]! |= PG_anon | PG_swapbacked;
+  sec.mapping[i] = av.mappingId;
+  sec.index[i] = (addr - vma.vm_start) / PAGE_SIZE + vma.vm_pgoff;
+  sec.mapcount[i]! += 1;
+  vm_stat[VM.nr_anon_pages]! += 1;
 }
 
 /** folio_add_anon_rmap_pte / folio_add_file_rmap_pte: one more PTE maps an existing page. */

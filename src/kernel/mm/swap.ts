@@ -5,8 +5,8 @@
 
 import { LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, LRU_UNEVICTABLE } from './mmzone.js';
 import { mem_map, NODE_DATA, put_page } from './page_alloc.js';
-import { PG_active, PG_isolated, PG_lru, PG_unevictable } from './page.js';
-import { mod_node_page_state, VM } from './vmstat.js';
+import { PAGES_PER_SECTION, PG_active, PG_isolated, PG_lru, PG_unevictable } from './page.js';
+import { mod_node_page_state, VM, vm_stat } from './vmstat.js';
 
 function lru_item(lru: number): number {
   return lru === LRU_UNEVICTABLE ? VM.nr_unevictable : lru === LRU_ACTIVE_ANON ? VM.nr_active_anon : VM.nr_inactive_anon;
@@ -20,11 +20,14 @@ function page_lru(pfn: number): number {
 /** folio_add_lru: a new user page joins the inactive anon list (or unevictable if marked so). */
 export function lru_cache_add(pfn: number): void {
   const map = mem_map();
-  if (map.testFlags(pfn, PG_lru)) return;
-  const lru = page_lru(pfn);
+  const sec = map.sec(pfn);
+  const i = pfn & (PAGES_PER_SECTION - 1);
+  const f = sec.flags[i]!;
+  if (f & PG_lru) return;
+  const lru = f & PG_unevictable ? LRU_UNEVICTABLE : f & PG_active ? LRU_ACTIVE_ANON : LRU_INACTIVE_ANON;
   NODE_DATA().lruvec[lru]!.addHead(pfn);
-  map.setFlags(pfn, PG_lru);
-  mod_node_page_state(lru_item(lru), 1);
+  sec.flags[i] = f | PG_lru;
+  vm_stat[lru_item(lru)]! += 1;
 }
 
 /** lruvec_del_folio: takes the page off its LRU list (isolation, freeing). */

@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { parseTraceFilter } from '../trace/filter.js';
 
-export type CommandName = 'boot' | 'dumpdtb';
+export type CommandName = 'boot' | 'demo' | 'dumpdtb';
 
 interface CommandSpec {
   readonly name: CommandName;
@@ -16,6 +16,7 @@ interface CommandSpec {
 
 export const COMMANDS: readonly CommandSpec[] = [
   { name: 'boot', usage: '[image]', summary: 'boot an image (default images/default) and run its /init script' },
+  { name: 'demo', usage: '', summary: 'run the bare-metal demo: DMA, SMMU bring-up, SVA with a PASID, a stalled DMA resumed' },
   { name: 'dumpdtb', usage: 'FILE', summary: "write the machine's device tree blob to FILE (like QEMU -machine dumpdtb=FILE)" },
 ];
 
@@ -39,18 +40,29 @@ interface OptionSpec {
 
 export const OPTIONS: readonly OptionSpec[] = [
   { name: 'script', metavar: 'FILE', kind: 'input-file', commands: ['boot'], help: 'shell script to run in the guest instead of the image /init workload' },
-  { name: 'ram', metavar: 'SIZE', kind: 'size', commands: ['boot', 'dumpdtb'], help: 'guest RAM, 16M..16G (default 1G)' },
-  { name: 'cpus', metavar: 'N', kind: 'count', commands: ['boot', 'dumpdtb'], help: `CPU cores, 1..${CPUS_MAX} (default 2)` },
-  { name: 'seed', metavar: 'N', kind: 'seed', commands: ['boot'], help: 'seed for anything randomised, 0..2^32-1 (default 1)' },
-  { name: 'trace', metavar: 'FILE.json', kind: 'output-file', commands: ['boot'], help: 'write the bus trace as Chrome/Perfetto JSON (open in ui.perfetto.dev)' },
-  { name: 'log', metavar: 'FILE', kind: 'output-file', commands: ['boot'], help: 'write the bus trace as text lines (time initiator kind key=value ...)' },
-  { name: 'trace-filter', metavar: 'EXPR', kind: 'filter', commands: ['boot'], help: 'records to keep in --trace/--log, e.g. "kind=dma_* sid=0x10"' },
+  { name: 'ram', metavar: 'SIZE', kind: 'size', commands: ['boot', 'demo', 'dumpdtb'], help: 'guest RAM, 16M..16G (default 1G)' },
+  { name: 'cpus', metavar: 'N', kind: 'count', commands: ['boot', 'demo', 'dumpdtb'], help: `CPU cores, 1..${CPUS_MAX} (default 2)` },
+  { name: 'seed', metavar: 'N', kind: 'seed', commands: ['boot', 'demo'], help: 'seed for anything randomised, 0..2^32-1 (default 1)' },
+  { name: 'trace', metavar: 'FILE.json', kind: 'output-file', commands: ['boot', 'demo'], help: 'write the bus trace as Chrome/Perfetto JSON (open in ui.perfetto.dev)' },
+  { name: 'log', metavar: 'FILE', kind: 'output-file', commands: ['boot', 'demo'], help: 'write the bus trace as text lines (time initiator kind key=value ...)' },
+  { name: 'trace-filter', metavar: 'EXPR', kind: 'filter', commands: ['boot', 'demo'], help: 'records to keep in --trace/--log, e.g. "kind=dma_* sid=0x10"' },
 ];
 
 export interface BootArgs {
   readonly command: 'boot';
   readonly image: string | undefined;
   readonly script: string | undefined;
+  readonly ramSize: number;
+  readonly cpus: number;
+  readonly seed: number;
+  readonly trace: string | undefined;
+  readonly log: string | undefined;
+  readonly traceFilter: string;
+}
+
+/** `svasoc demo`: the bare-metal demo with the trace options of boot. */
+export interface DemoArgs {
+  readonly command: 'demo';
   readonly ramSize: number;
   readonly cpus: number;
   readonly seed: number;
@@ -66,7 +78,7 @@ export interface DumpDtbArgs {
   readonly cpus: number;
 }
 
-export type CliArgs = BootArgs | DumpDtbArgs | { readonly command: 'help' } | { readonly command: 'version' };
+export type CliArgs = BootArgs | DemoArgs | DumpDtbArgs | { readonly command: 'help' } | { readonly command: 'version' };
 
 export type ArgsResult = { readonly ok: true; readonly args: CliArgs } | { readonly ok: false; readonly error: string };
 
@@ -148,7 +160,8 @@ export function parseArgs(argv: readonly string[]): ArgsResult {
   const commandName = argv[0]!;
   const command = COMMANDS.find((c) => c.name === commandName);
   if (command === undefined) {
-    return fail(commandName.startsWith('-') ? `expected a command before ${commandName} (boot, dumpdtb)` : `unknown command "${commandName}" (boot, dumpdtb)`);
+    const names = COMMANDS.map((c) => c.name).join(', ');
+    return fail(commandName.startsWith('-') ? `expected a command before ${commandName} (${names})` : `unknown command "${commandName}" (${names})`);
   }
 
   const values = new Map<string, string | number>();
@@ -190,6 +203,21 @@ export function parseArgs(argv: readonly string[]): ArgsResult {
     const file = positionals[0]!;
     if (existsSync(file) && statSync(file).isDirectory()) return fail(`dumpdtb: ${file} is a directory`);
     return { ok: true, args: { command: 'dumpdtb', file, ramSize, cpus } };
+  }
+  if (command.name === 'demo') {
+    if (positionals.length > 0) return fail(`demo takes no arguments, got ${positionals.join(' ')}`);
+    return {
+      ok: true,
+      args: {
+        command: 'demo',
+        ramSize,
+        cpus,
+        seed: (values.get('seed') as number | undefined) ?? 1,
+        trace: values.get('trace') as string | undefined,
+        log: values.get('log') as string | undefined,
+        traceFilter: (values.get('trace-filter') as string | undefined) ?? '',
+      },
+    };
   }
   if (positionals.length > 1) return fail(`boot takes at most one image, got ${positionals.length}: ${positionals.join(' ')}`);
   const image = positionals[0];

@@ -7,7 +7,7 @@ import { createMachine } from '../machine/create.js';
 import { exportChromeFromRing } from '../trace/export-chrome.js';
 import { exportText } from '../trace/export-text.js';
 import { parseTraceFilter } from '../trace/filter.js';
-import { helpText, parseArgs, type BootArgs, type DumpDtbArgs } from './args.js';
+import { helpText, parseArgs, type BootArgs, type DemoArgs, type DumpDtbArgs } from './args.js';
 import { runBareMetalDemo } from './demo.js';
 
 export interface CliIo {
@@ -44,6 +44,11 @@ function boot(args: BootArgs, io: CliIo): number {
   if (args.image !== undefined || args.script !== undefined) {
     io.stderr(`svasoc: the guest kernel has not landed yet: ${[args.image, args.script].filter(Boolean).join(' and ')} not run; running the bare-metal demo\n`);
   }
+  return demo({ ...args, command: 'demo' }, io);
+}
+
+/** `svasoc demo`: the bare-metal demo, with --trace/--log written after it. */
+function demo(args: DemoArgs, io: CliIo): number {
   const { machine, failures } = runBareMetalDemo({ write: io.stdout }, { ramSize: args.ramSize, cpus: args.cpus, seed: args.seed });
   const parsed = parseTraceFilter(args.traceFilter);
   const filter = parsed.ok ? parsed.filter : undefined;
@@ -75,5 +80,7 @@ export function runCli(argv: readonly string[], io: CliIo): number {
       return dumpDtb(args, io);
     case 'boot':
       return boot(args, io);
+    case 'demo':
+      return demo(args, io);
   }
 }

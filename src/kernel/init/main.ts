@@ -45,6 +45,7 @@ import { cpu_setup_mmu, switch_mm } from '../mm/context.js';
 import { handle_mm_fault } from '../mm/memory.js';
 import { dup_mm, mmget, mmput } from '../mm/fork.js';
 import { set_mm_creds_provider } from '../mm/util.js';
+import { mm_late_init } from '../mm/late_init.js';
 import { do_initcalls, initcalls_reset } from './initcall.js';
 import { WaitQueueHead, wait_event, wake_up_all } from '../sched/wait.js';
 import '../syscalls/all.js';
@@ -196,6 +197,7 @@ function* kernel_init(config: KernelConfig): Generator<unknown, number | void, u
   const task = current();
   yield* wait_event(cpuOnlineWait, () => cpusOnline >= cpusExpected);
   pr_info(`smp: Brought up 1 node, ${cpusOnline} CPU${cpusOnline > 1 ? 's' : ''}`);
+  mm_late_init();
   yield* do_initcalls();
   for (const [dir, type] of [
     ['/dev', 'devtmpfs'],

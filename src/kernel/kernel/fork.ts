@@ -258,6 +258,13 @@ export function pending_child_start(): UserThreadStart | undefined {
 export function kernel_thread(fn: () => Generator<unknown, number | void, unknown>, name: string, cpu?: number): TaskStruct | number {
   const p = copy_process({ flags: CLONE_FS | CLONE_FILES, stack: 0, parent_tid: 0, child_tid: 0, tls: 0, exit_signal: SIGCHLD }, true);
   if (typeof p === 'number') return p;
+  // Kernel threads belong to kthreadd, not to whoever asked: no one wait4s for them.
+  const parent = p.real_parent;
+  if (parent !== null) {
+    const i = parent.children.indexOf(p);
+    if (i >= 0) parent.children.splice(i, 1);
+  }
+  p.real_parent = null;
   p.comm = name;
   if (cpu !== undefined) p.cpu = cpu;
   wake_up_new_task(p, kthread_body(fn));

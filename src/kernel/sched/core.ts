@@ -20,6 +20,8 @@ import {
   SignalStruct,
   init_rlimits,
   type TaskBody,
+  boot_generation,
+  next_boot_generation,
 } from './task.js';
 
 /** Round-robin slice (sysctl_sched_base_slice is 3 ms on Linux 6.6; 4 ms = one tick at HZ=250). */
@@ -61,6 +63,7 @@ let mmSwitcher: ((cpu: ArchCpu, prev: TaskStruct, next: TaskStruct) => void) | u
 
 /** sched_init: one run queue (and idle task "swapper/N") per possible core. */
 export function sched_init(nrCpus: number): void {
+  next_boot_generation();
   runqueues = [];
   ipiSender = undefined;
   for (let i = 0; i < nrCpus; i++) {
@@ -131,6 +134,8 @@ export function select_task_rq(): number {
 /** try_to_wake_up: makes `task` runnable if its state matches `state`; true when it woke. */
 export function try_to_wake_up(task: TaskStruct, state = TASK_NORMAL): boolean {
   if ((task.state & state) === 0 || task.state === TASK_DEAD) return false;
+  // A sleeper left on a wait queue by an earlier boot in this host process.
+  if (task.generation !== boot_generation()) return false;
   task.state = TASK_RUNNING;
   const rq = cpu_rq(task.cpu);
   if (!task.on_rq && rq.curr !== task) {

@@ -168,6 +168,15 @@ export interface ThreadStruct {
 
 export type TaskBody = Generator<unknown, void, unknown>;
 
+/** Boot generation: bumped by sched_init, so tasks of an earlier boot in the same host process are inert. */
+let bootGeneration = 0;
+export function next_boot_generation(): number {
+  return ++bootGeneration;
+}
+export function boot_generation(): number {
+  return bootGeneration;
+}
+
 export class TaskStruct {
   state = TASK_RUNNING;
   exit_state = 0;
@@ -207,6 +216,8 @@ export class TaskStruct {
   /** Process group and session (setpgid/setsid). */
   pgid: number;
   sid: number;
+  /** The boot this task belongs to (see next_boot_generation). */
+  readonly generation = bootGeneration;
   constructor(pid: number, tgid: number, comm: string, cred: Cred, signal: SignalStruct) {
     this.pid = pid;
     this.tgid = tgid;

@@ -120,3 +120,24 @@ describe('image builder', () => {
     expect(dec.decode(execStub('ls'))).toBe('#!svasoc:ls\n');
   });
 });
+
+describe('mkimage command', () => {
+  it('writes DIR as OUT.cpio; wrong arguments give status 2 and a usage line', async () => {
+    const { mkimageMain } = await import('../../tools/mkimage/main.js');
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'mkimage-'));
+    const scriptFile = join(dir, 's.sh');
+    writeFileSync(scriptFile, 'echo x\n');
+    const out = join(dir, 'out.cpio');
+    const errs: string[] = [];
+    expect(mkimageMain(['images/smoke', out, '--script', scriptFile], (s) => errs.push(s))).toBe(0);
+    const names = readCpio(new Uint8Array(readFileSync(out))).map((e) => e.name);
+    expect(names).toContain('script');
+    expect(names).toContain('init');
+    expect(mkimageMain(['images/smoke'], (s) => errs.push(s))).toBe(2);
+    expect(mkimageMain(['nope-dir', out], (s) => errs.push(s))).toBe(2);
+    expect(errs.join('')).toMatch(/usage: mkimage[\s\S]*does not exist/);
+  });
+});

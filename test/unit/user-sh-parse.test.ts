@@ -254,3 +254,33 @@ describe('echo and printf text', () => {
     expect(unescapeC('\\x41\\0102')).toBe('AB');
   });
 });
+
+describe('sh parser robustness', () => {
+  it('seeded random input: parse either succeeds or throws ParseError, never another exception', () => {
+    let seed = 0x9e3779b9;
+    const rnd = (): number => {
+      // xorshift32
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) / 2 ** 32;
+    };
+    const atoms = ['echo', 'a', ' ', ' ', '\n', ';', '&', '&&', '||', '|', '(', ')', '{', '}', '<', '>', '>>', '2>&1', '<<', 'EOF', "'", '"', '\\', '$', '${', '}', '$(', '$((', '))', '`', '#', 'if', 'then', 'fi', 'for', 'in', 'do', 'done', 'case', 'esac', ';;', 'while', 'x=1', '*', '!'];
+    let ok = 0;
+    let errors = 0;
+    for (let n = 0; n < 3000; n++) {
+      let src = '';
+      const len = 1 + Math.floor(rnd() * 14);
+      for (let i = 0; i < len; i++) src += atoms[Math.floor(rnd() * atoms.length)]!;
+      try {
+        parse(src);
+        ok++;
+      } catch (e) {
+        if (!(e instanceof ParseError)) throw new Error(`${JSON.stringify(src)}: ${String(e)}`);
+        errors++;
+      }
+    }
+    expect(ok).toBeGreaterThan(100);
+    expect(errors).toBeGreaterThan(100);
+  });
+});

@@ -10,8 +10,9 @@ export function* seqMain(c: Libc, argv: string[]): Generator<unknown, number, un
   }
   const [first, inc, last] = n.length === 1 ? [1, 1, n[0]!] : n.length === 2 ? [n[0]!, 1, n[1]!] : [n[0]!, n[1]!, n[2]!];
   if (inc === 0) return 1;
-  let out = '';
-  for (let v = first; inc > 0 ? v <= last : v >= last; v += inc) out += `${v}\n`;
-  yield* c.out(out);
+  // Streams through stdout's buffer: a long sequence never sits in memory at once.
+  for (let v = first; inc > 0 ? v <= last : v >= last; v += inc) {
+    if ((yield* c.out(`${v}\n`)) < 0) return 1;
+  }
   return 0;
 }

@@ -14,6 +14,9 @@ interface Spec {
   prec: number; // -1 when absent
 }
 
+/** Widths and precisions beyond this are clamped (a guest asking for a gigabyte of padding gets a megabyte). */
+const MAX_FIELD = 1 << 20;
+
 /** Formats like snprintf with an unlimited buffer. Missing arguments print as 0 / "(null)". */
 export function sprintf(fmt: string, ...args: readonly PrintfArg[]): string {
   let out = '';
@@ -61,6 +64,8 @@ export function sprintf(fmt: string, ...args: readonly PrintfArg[]): string {
         i++;
       } else while (i < fmt.length && fmt[i]! >= '0' && fmt[i]! <= '9') sp.prec = sp.prec * 10 + (fmt.charCodeAt(i++) - 48);
     }
+    sp.width = Math.min(sp.width, MAX_FIELD);
+    sp.prec = Math.min(sp.prec, MAX_FIELD);
     let longBits = 32;
     for (;;) {
       const c = fmt[i];

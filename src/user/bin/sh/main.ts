@@ -75,6 +75,9 @@ export function* shMain(c: Libc, argv: string[]): ShellGen {
 function* interactive(sh: Shell): ShellGen {
   sh.interactive = true;
   const c = sh.c;
+  // A login-style start: /etc/profile sets PS1, PATH and the like when the image has one.
+  const profile = yield* c.readFile('/etc/profile');
+  if (typeof profile !== 'number') yield* sh.runGuardedSource(new TextDecoder().decode(profile), '/etc/profile');
   const root = (yield* c.geteuid()) === 0;
   let pending = '';
   for (;;) {

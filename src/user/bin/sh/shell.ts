@@ -70,6 +70,8 @@ export class Shell {
   interactive = false;
   /** Depth of if/while conditions and && || lists, where errexit does not apply. */
   private condDepth = 0;
+  /** Status of the last command substitution of the current simple command (XCU 2.9.1: the status of an assignment-only command). */
+  private substStatus = 0;
   private heredocSeq = 0;
   private readonly pathCache = new Map<string, string>();
 
@@ -396,6 +398,7 @@ export class Shell {
   private *runSimple(assigns: readonly { readonly name: string; readonly value: Word }[], words: readonly Word[], redirs: readonly Redir[]): ShellGen {
     let argv: string[];
     const values: [string, string][] = [];
+    this.substStatus = 0;
     try {
       argv = [];
       for (const w of words) argv.push(...(yield* this.expandWord(w)));
@@ -415,7 +418,7 @@ export class Shell {
       const s = yield* this.withRedirs(redirs, function* () {
         return 0;
       });
-      return (this.status = s === 0 ? this.status : s);
+      return (this.status = s === 0 ? this.substStatus : s);
     }
     const name = argv[0]!;
     const fn = this.funcs.get(name);
@@ -806,7 +809,7 @@ export class Shell {
     }
     const data = yield* this.c.readAll(r);
     yield* this.c.close(r);
-    this.status = yield* this.waitFor(pid);
+    this.status = this.substStatus = yield* this.waitFor(pid);
     const text = typeof data === 'number' ? '' : new TextDecoder().decode(data);
     return text.replace(/\n+$/, '');
   }

@@ -7,7 +7,7 @@ import { buildImage } from '../../tools/mkimage/build.js';
 import { program } from '../../src/user/libc/crt0.js';
 import { sys } from '../../src/user/libc/syscall.js';
 import { errnoName } from '../../src/user/libc/errno.js';
-import type { UserEntry } from '../../src/arch/index.js';
+import { thisCpu, type UserEntry } from '../../src/arch/index.js';
 import * as U from '../../src/user/libc/uapi.js';
 
 /** Results the test program reports, key -> value (an errno name for -errno). */
@@ -69,6 +69,22 @@ const libctest = program(function* (c, argv) {
   put('fcntl.getfd', yield* c.fcntl(20, U.F_GETFD));
   put('kill.esrch', yield* c.kill(9999, 0));
   put('exec.enoent', yield* c.execve('/bin/nope', ['nope']));
+  const m = yield* c.mmap(0, 8192, U.PROT_READ | U.PROT_WRITE, U.MAP_PRIVATE | U.MAP_ANONYMOUS);
+  put('mmap.aligned', m > 0 && m % 4096 === 0);
+  thisCpu().st32(m + 4096, 0xdeadbeef);
+  put('mmap.rw', thisCpu().ld32(m + 4096));
+  put('madvise', yield* c.madvise(m, 8192, U.MADV_DONTNEED));
+  put('after.dontneed', thisCpu().ld32(m + 4096));
+  put('mlock', [yield* c.mlock(m, 8192), yield* c.munlock(m, 8192)]);
+  put('munmap', yield* c.munmap(m, 8192));
+  put('mmap.einval', yield* c.mmap(0, 0, U.PROT_READ, U.MAP_PRIVATE | U.MAP_ANONYMOUS));
+  const small = yield* c.malloc(100);
+  const big = yield* c.malloc(1 << 20);
+  thisCpu().st8(small + 99, 7);
+  thisCpu().st8(big + (1 << 20) - 1, 9);
+  put('malloc', [small !== 0, big !== 0, thisCpu().ld8(small + 99), thisCpu().ld8(big + (1 << 20) - 1)]);
+  yield* c.free(big);
+  yield* c.free(small);
   return 0;
 });
 
@@ -140,6 +156,22 @@ describe('libc wrappers against the kernel (Linux arm64 ABI)', () => {
     expect(get('isatty')).toEqual([true, false]);
     expect(get('dup3')).toBe(20);
     expect(get('fcntl.getfd')).toBe(U.FD_CLOEXEC);
+  });
+});
+
+describe('memory calls through libc', () => {
+  const get = (k: string): unknown => results.get(k);
+  it('mmap gives page-aligned anonymous memory; MADV_DONTNEED zero-fills it again; mlock/munlock/munmap succeed; len 0 is EINVAL', () => {
+    expect(get('mmap.aligned')).toBe(true);
+    expect(get('mmap.rw')).toBe(0xdeadbeef);
+    expect(get('madvise')).toBe(0);
+    expect(get('after.dontneed')).toBe(0);
+    expect(get('mlock')).toEqual([0, 0]);
+    expect(get('munmap')).toBe(0);
+    expect(get('mmap.einval')).toBe('EINVAL');
+  });
+  it('malloc serves small blocks from brk and large ones from mmap, both usable to their last byte', () => {
+    expect(get('malloc')).toEqual([true, true, 7, 9]);
   });
 });
 

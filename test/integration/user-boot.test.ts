@@ -136,6 +136,8 @@ describe('tools on the kernel', () => {
       'sleep 100 & p=$!; kill $p; wait $p; echo "killed status $?"',
       'ps',
       'uname -s -r -m',
+      'sysctl vm.swappiness; sysctl -w vm.swappiness=10; sysctl -n vm.swappiness',
+      'mount | grep -c proc',
       'echo done',
     ]),
   );
@@ -168,6 +170,10 @@ describe('tools on the kernel', () => {
   it('ps lists init as PID 1 and the shell as its child', () => {
     expect(r.out).toMatch(/ +PID +PPID USER +STAT COMMAND\n +1 +0 root +\S +\S*init/);
     expect(r.out).toMatch(/\n +\d+ +1 root +\S +\/bin\/sh \/script/);
+  });
+
+  it('sysctl reads and writes /proc/sys (vm.swappiness); mount lists /proc/mounts', () => {
+    expect(r.out).toMatch(/vm\.swappiness = \d+\nvm\.swappiness = 10\n10\n1\n/);
   });
 
   it('uname prints sysname, release and machine; the script ends with status 0', () => {

@@ -217,16 +217,19 @@ export class BusArchCpu implements ArchCpu {
     this.bus.store(pa, 8, Number(b & 0xffff_ffffn), Number(b >> 32n), this.initiator);
   }
   readPhys(pa: number, dst: Uint8Array, dstOff = 0, len = dst.length - dstOff): void {
-    for (let i = 0; i < len; i++) dst[dstOff + i] = this.bus.load(pa + i, 1, this.initiator);
-    this.timeNs += len;
+    this.timeNs += len / 8;
+    if (this.bus.isRam(pa, len)) this.bus.ram.readInto(pa - this.bus.ram.base, dst, dstOff, len);
+    else for (let i = 0; i < len; i++) dst[dstOff + i] = this.bus.load(pa + i, 1, this.initiator);
   }
   writePhys(pa: number, src: Uint8Array, srcOff = 0, len = src.length - srcOff): void {
-    for (let i = 0; i < len; i++) this.bus.store(pa + i, 1, src[srcOff + i]!, 0, this.initiator);
-    this.timeNs += len;
+    this.timeNs += len / 8;
+    if (this.bus.isRam(pa, len)) this.bus.ram.writeFrom(pa - this.bus.ram.base, src, srcOff, len);
+    else for (let i = 0; i < len; i++) this.bus.store(pa + i, 1, src[srcOff + i]!, 0, this.initiator);
   }
   fillPhys(pa: number, value: number, len: number): void {
-    for (let i = 0; i < len; i += 4) this.bus.store(pa + i, 4, (value & 0xff) * 0x01010101, 0, this.initiator);
-    this.timeNs += len / 8;
+    this.timeNs += len / 64;
+    if (this.bus.isRam(pa, len)) this.bus.ram.fill(pa - this.bus.ram.base, value & 0xff, len);
+    else for (let i = 0; i < len; i++) this.bus.store(pa + i, 1, value & 0xff, 0, this.initiator);
   }
 
   // ---- exceptions ----

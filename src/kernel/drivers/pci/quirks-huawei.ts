@@ -2,66 +2,44 @@
 // Kunpeng 920 (revision 0x21) and 930 (0x30) sit on an internal bus and only look
 // like PCIe functions. They support SVA through the SMMU's stall model rather than
 // PRI, and use PASIDs without the PCIe TLP prefix. The quirk marks them so: the
-// device property "dma-can-stall" (the SMMU driver then sets CD.S and leaves
-// STE.S1STALLD clear) and pasid_no_tlp (PASID is usable without a PASID TLP prefix
-// capability path). Linux applies it as a FINAL fixup (FIXUP_HEADER since 6.15, so it
-// runs before arm_smmu_probe_device).
-//
-// Registration: the PCI core's fixup table is kernel-core's; until it exists this
-// file keeps a DECLARE_PCI_FIXUP_FINAL-style table of its own (`pci_fixups_final`),
-// and the PCI core calls `pci_fixup_device_final(pdev)` for every new function.
+// device property "dma-can-stall" (the SMMU driver then enables stall for the
+// master: CD.S set, STE.S1STALLD clear) and pasid_no_tlp. Registered as a HEADER
+// fixup, as Linux does since 6.15, so it runs before the IOMMU probes the device.
+
+import { pr_warn } from '../../lib/printk.js';
+import { declare_pci_fixup_header, type PciDev } from './pci.js';
 
 export const PCI_VENDOR_ID_HUAWEI = 0x19e5;
-export const PCI_ANY_ID = 0xffff;
 
-/** The part of struct pci_dev a quirk touches. */
+/** The part of struct pci_dev the quirk touches. */
 export interface QuirkPciDev {
+  readonly name: string;
   readonly vendor: number;
   readonly device: number;
   readonly revision: number;
-  /** Set when the device has a device-tree node (then the tree sets dma-can-stall itself). */
+  /** Set when the device has a device-tree node (then the tree says dma-can-stall itself). */
   readonly of_node?: unknown;
-  /** Device properties (software node): "dma-can-stall" and friends. */
-  readonly properties: Map<string, number | boolean>;
-  pasid_no_tlp?: boolean;
-}
-
-export interface PciFixup<D extends QuirkPciDev = QuirkPciDev> {
-  readonly vendor: number;
-  readonly device: number;
-  readonly name: string;
-  readonly hook: (dev: D) => void;
-}
-
-/** The FINAL fixup table (DECLARE_PCI_FIXUP_FINAL entries). */
-export const pci_fixups_final: PciFixup[] = [];
-
-export function DECLARE_PCI_FIXUP_FINAL(vendor: number, device: number, hook: (dev: QuirkPciDev) => void): void {
-  if (pci_fixups_final.some((f) => f.vendor === vendor && f.device === device && f.hook === hook)) return;
-  pci_fixups_final.push({ vendor, device, name: hook.name, hook });
-}
-
-/** pci_fixup_device(pci_fixup_final, dev): runs every matching quirk; returns their names. */
-export function pci_fixup_device_final(dev: QuirkPciDev): string[] {
-  const ran: string[] = [];
-  for (const f of pci_fixups_final) {
-    if ((f.vendor === dev.vendor || f.vendor === PCI_ANY_ID) && (f.device === dev.device || f.device === PCI_ANY_ID)) {
-      f.hook(dev);
-      ran.push(f.name);
-    }
-  }
-  return ran;
+  /** Device properties (software node), where the device model has them. */
+  readonly properties?: Map<string, number | boolean>;
+  pasid_no_tlp: boolean;
 }
 
 export function quirk_huawei_pcie_sva(pdev: QuirkPciDev): void {
   if (pdev.revision !== 0x21 && pdev.revision !== 0x30) return;
   pdev.pasid_no_tlp = true;
-  // Linux adds the property only on ACPI platforms (no of_node): a device tree can
-  // say "dma-can-stall" itself. PCI functions found by enumeration have no node here.
-  if (pdev.of_node === undefined || pdev.of_node === null) pdev.properties.set('dma-can-stall', true);
+  // Linux adds the property only without a firmware node (ACPI): a device tree can say
+  // "dma-can-stall" itself. Functions found by enumeration have no node here.
+  if (pdev.of_node !== undefined && pdev.of_node !== null) return;
+  if (pdev.properties === undefined) {
+    pr_warn(`pci ${pdev.name}: could not add stall property`);
+    return;
+  }
+  pdev.properties.set('dma-can-stall', true);
 }
 
 /** ZIP, SEC and HPRE, physical and virtual functions. */
 export const HUAWEI_SVA_DEVICE_IDS = [0xa250, 0xa251, 0xa255, 0xa256, 0xa258, 0xa259] as const;
 
-for (const id of HUAWEI_SVA_DEVICE_IDS) DECLARE_PCI_FIXUP_FINAL(PCI_VENDOR_ID_HUAWEI, id, quirk_huawei_pcie_sva);
+for (const device of HUAWEI_SVA_DEVICE_IDS) {
+  declare_pci_fixup_header({ vendor: PCI_VENDOR_ID_HUAWEI, device, name: 'quirk_huawei_pcie_sva', hook: (d: PciDev) => quirk_huawei_pcie_sva(d as unknown as QuirkPciDev) });
+}

@@ -70,6 +70,10 @@ export function set_qm_bus(o: QmBusOps | undefined): void {
   ops = o;
 }
 
+export function qm_bus_bound(): boolean {
+  return ops !== undefined;
+}
+
 export function qm_bus(): QmBusOps {
   if (ops === undefined) throw new Error('hisi_qm: no PCI/DMA binding: call set_qm_bus() before probing (see qm-bus.ts)');
   return ops;

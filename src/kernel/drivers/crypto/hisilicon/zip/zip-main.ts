@@ -29,7 +29,11 @@ import {
 import { sg_init_one } from '../../../../crypto/scatterlist.js';
 import { thisCpu } from '../../../../../arch/index.js';
 import { HisiQm, hisi_qm_debug_init, hisi_qm_init, hisi_qm_start, hisi_qm_stop, hisi_qm_uninit, hisi_qm_dev_err_init, QM_NORMAL, readl, writel, type HisiQmErrIni } from '../qm.js';
-import { qm_bus, type HisiPciDev } from '../qm-bus.js';
+import { qm_bus, qm_bus_bound, set_qm_bus, type HisiPciDev } from '../qm-bus.js';
+import { QmPciDev, qm_pci_bus_ops } from '../qm-pci.js';
+import { pci_register_driver, type PciDev, type PciDriver } from '../../../pci/pci.js';
+import { device_initcall } from '../../../../init/initcall.js';
+import '../../../pci/quirks-huawei.js';
 import * as R from '../qm-regs.js';
 import { HZIP_SQE_SIZE } from './zip-sqe.js';
 import { hisi_zip_register_device, hisi_zip_register_to_crypto, hisi_zip_unregister_device, hisi_zip_unregister_from_crypto, type HisiZipDev, type HisiZipDfx } from './zip-crypto.js';
@@ -339,19 +343,43 @@ export function* hisi_zip_remove(pdev: HisiPciDev): Generator<unknown, void, unk
   yield* hisi_qm_uninit(zip.qm);
 }
 
-/** The driver's identity for the PCI core (struct pci_driver hisi_zip_pci_driver). */
-export const hisi_zip_pci_driver = {
+const bound = new Map<PciDev, QmPciDev>();
+
+/** struct pci_driver hisi_zip_pci_driver (the VF id is listed as in Linux; probe takes the PF only). */
+export const hisi_zip_pci_driver: PciDriver = {
   name: 'hisi_zip',
+  bus: null,
   id_table: [
     { vendor: R.PCI_VENDOR_ID_HUAWEI, device: PCI_DEVICE_ID_HUAWEI_ZIP_PF },
     { vendor: R.PCI_VENDOR_ID_HUAWEI, device: PCI_DEVICE_ID_HUAWEI_ZIP_VF },
   ],
-  probe: hisi_zip_probe,
-  remove: hisi_zip_remove,
-} as const;
+  *pci_probe(pdev: PciDev): Generator<unknown, number, unknown> {
+    const q = new QmPciDev(pdev);
+    const r = yield* hisi_zip_probe(q);
+    if (r === 0) bound.set(pdev, q);
+    return r;
+  },
+  *pci_remove(pdev: PciDev): Generator<unknown, void, unknown> {
+    const q = bound.get(pdev);
+    if (q === undefined) return;
+    bound.delete(pdev);
+    yield* hisi_zip_remove(q);
+  },
+};
+
+/** module_init(hisi_zip_init): binds hisi_qm to the kernel's PCI core and DMA API, registers the driver. */
+function* hisi_zip_init(): Generator<unknown, number, unknown> {
+  if (!qm_bus_bound()) set_qm_bus(qm_pci_bus_ops);
+  const r = yield* pci_register_driver(hisi_zip_pci_driver);
+  if (r < 0) pr_err(`hisi_zip: Failed to register pci driver (${r})`);
+  return r;
+}
+
+device_initcall('hisi_zip', hisi_zip_init);
 
 /** Forgets probed devices (a new boot in the same host process). */
 export function hisi_zip_reset_state(): void {
   probed.length = 0;
+  bound.clear();
   paramsShown = false;
 }

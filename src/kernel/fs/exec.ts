@@ -204,7 +204,7 @@ function create_stack(task: TaskStruct, bprm: LinuxBinprm): number | undefined {
 }
 
 /** Replaces the task's mm with a fresh one holding the stack (exec_mmap + setup_arg_pages). */
-function exec_mmap(task: TaskStruct, bprm: LinuxBinprm): number {
+function exec_mmap(task: TaskStruct): number {
   const mm: MmStruct | null = mm_alloc();
   if (mm === null) return -ENOMEM;
   mm.start_brk = mm.brk = ELF_BRK_BASE;
@@ -222,7 +222,6 @@ function exec_mmap(task: TaskStruct, bprm: LinuxBinprm): number {
   }
   mm.start_stack = STACK_TOP;
   if (old !== null) mmput(old);
-  void bprm;
   return 0;
 }
 
@@ -243,7 +242,7 @@ export function* do_execve(filename: string, argv: string[], envp: string[]): Ge
   }
   // Point of no return (begin_new_exec).
   const inode = bprm.file.f_inode;
-  const m = exec_mmap(task, bprm);
+  const m = exec_mmap(task);
   if (m < 0) {
     yield* fput(bprm.file);
     return m;

@@ -2,10 +2,10 @@
 // queues through the poll table; the caller sleeps until a queue wakes it, the
 // timeout passes or a signal arrives, then polls again.
 
-import { registerSyscall, sys_int, sys_uint } from '../syscalls/table.js';
+import { registerSyscall, sys_uint } from '../syscalls/table.js';
 import { __NR_ppoll } from '../syscalls/numbers.js';
 import { EFAULT, EINTR, EINVAL } from '../lib/errno.js';
-import { copy_from_user, copy_to_user, get_user } from '../lib/uaccess.js';
+import { copy_from_user, copy_to_user } from '../lib/uaccess.js';
 import { current, schedule, try_to_wake_up } from '../sched/core.js';
 import { RLIMIT_NOFILE, TASK_INTERRUPTIBLE, TASK_NORMAL, TASK_RUNNING, rlimit, type TaskStruct } from '../sched/task.js';
 import { WaitQueueEntry, add_wait_queue, remove_wait_queue, type WaitQueueHead } from '../sched/wait.js';
@@ -127,5 +127,3 @@ function* sys_ppoll(ufds: number, nfds: number, tsp: number, _sigmask: number, _
 }
 
 registerSyscall(__NR_ppoll, 'ppoll', sys_ppoll);
-void get_user;
-void sys_int;

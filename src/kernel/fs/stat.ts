@@ -1,7 +1,7 @@
 // stat family (fs/stat.c): struct stat in the asm-generic layout arm64 uses (128
 // bytes), and readlinkat.
 
-import { registerSyscall, sys_int, sys_uint } from '../syscalls/table.js';
+import { registerSyscall, sys_int } from '../syscalls/table.js';
 import { __NR_fstat, __NR_newfstatat, __NR_readlinkat, __NR_statfs } from '../syscalls/numbers.js';
 import { EBADF, EFAULT, EINVAL, ENOENT } from '../lib/errno.js';
 import { copy_to_user } from '../lib/uaccess.js';
@@ -104,4 +104,3 @@ registerSyscall(__NR_fstat, 'fstat', sys_fstat);
 registerSyscall(__NR_newfstatat, 'newfstatat', sys_newfstatat);
 registerSyscall(__NR_readlinkat, 'readlinkat', sys_readlinkat);
 registerSyscall(__NR_statfs, 'statfs', sys_statfs);
-void sys_uint;

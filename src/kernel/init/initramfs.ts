@@ -6,7 +6,6 @@
 
 import { thisCpu } from '../../arch/index.js';
 import { pr_err, pr_info } from '../lib/printk.js';
-import { current } from '../sched/core.js';
 import { LOOKUP_FOLLOW, lookup_one, path_lookupat, path_parentat } from '../fs/namei.js';
 import { shmem_write_bytes } from '../fs/shmem.js';
 import { Dentry, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from '../fs/types.js';
@@ -149,6 +148,5 @@ export function populate_rootfs(start: number, end: number): number {
     }
   }
   pr_info(`Unpacking initramfs... ${entries.length} entries${errs ? `, ${errs} errors` : ''}`);
-  void current;
   return errs === 0 ? entries.length : -1;
 }

@@ -8,8 +8,6 @@ import {
   CAP_SETUID,
   CAP_SYS_BOOT,
   CAP_SYS_RESOURCE,
-  CAP_KILL,
-  CAP_FULL_SET,
   RLIM_NLIMITS,
   RLIMIT_NOFILE,
   SIGKILL,
@@ -21,10 +19,10 @@ import {
   type TaskStruct,
 } from '../sched/task.js';
 import { current, yield_task } from '../sched/core.js';
-import { EFAULT, EINVAL, EPERM, ESRCH, ECHILD, EINTR } from '../lib/errno.js';
+import { EFAULT, EINVAL, EPERM, ESRCH, EINTR } from '../lib/errno.js';
 import { copy_from_user, copy_to_user, put_user, get_user } from '../lib/uaccess.js';
 import { find_task_by_vpid, tasks_by_pid } from './pid.js';
-import { kill_ok_by_cred, send_sig, sigmask, valid_signal, signal_pending } from './signal.js';
+import { kill_ok_by_cred, send_sig, sigmask, valid_signal } from './signal.js';
 import { do_group_exit_prepare, do_wait } from './exit.js';
 import { TaskExitUnwind, W_EXITCODE } from './unwind.js';
 import { CLONE_THREAD, kernel_clone, pending_child_start } from './fork.js';
@@ -569,7 +567,3 @@ registerSyscall(NR.__NR_getrandom, 'getrandom', sys_getrandom);
 registerSyscall(NR.__NR_sysinfo, 'sysinfo', sys_sysinfo);
 registerSyscall(NR.__NR_prctl, 'prctl', sys_prctl);
 
-void CAP_KILL;
-void CAP_FULL_SET;
-void ECHILD;
-void signal_pending;

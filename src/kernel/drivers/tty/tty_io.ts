@@ -5,8 +5,6 @@
 // ends input) unless a program switches ICANON off with TCSETS.
 
 import { console_write } from '../../lib/printk.js';
-import { registerSyscall } from '../../syscalls/table.js';
-import { current } from '../../sched/core.js';
 import { SIGINT } from '../../sched/task.js';
 import { send_sig } from '../../kernel/signal.js';
 import { tasks_by_pid } from '../../kernel/pid.js';
@@ -141,7 +139,7 @@ function* tty_read(iocb: Kiocb, to: IovIter): Generator<unknown, number, unknown
 
 const dec = new TextDecoder();
 
-function* tty_write(iocb: Kiocb, from: IovIter): Generator<unknown, number, unknown> {
+function* tty_write(_iocb: Kiocb, from: IovIter): Generator<unknown, number, unknown> {
   const n = from.count;
   const buf = new Uint8Array(Math.min(n, 65536));
   let done = 0;
@@ -152,7 +150,6 @@ function* tty_write(iocb: Kiocb, from: IovIter): Generator<unknown, number, unkn
     done += c;
     if (c < want) break;
   }
-  void iocb;
   if (done === 0 && from.faulted) return -EFAULT;
   return done;
 }
@@ -221,5 +218,3 @@ export function tty_set_pgrp(pgrp: number): void {
   tty.pgrp = pgrp;
 }
 
-void registerSyscall;
-void current;

@@ -10,7 +10,7 @@
 import { thisCpu, UserThreadStart } from '../../arch/index.js';
 import { sys, isErr } from './syscall.js';
 import { Heap } from './malloc.js';
-import { BUFSIZ, BufMode, FILE, concat, writeAll } from './stdio.js';
+import { BUFSIZ, BufMode, FILE, concat } from './stdio.js';
 import { sprintf, type PrintfArg } from './printf.js';
 import { cstr, putCstr, utf8 } from './string.js';
 import { strerror, EINTR, ENOMEM, ENAMETOOLONG, E2BIG, EINVAL } from './errno.js';
@@ -644,15 +644,10 @@ export class Libc {
     yield* this.stdout.flush();
     yield* this.stderr.flush();
   }
-  /** A stream over another descriptor (fdopen), sharing the stdin buffer area is not allowed: it gets its own. */
+  /** fdopen(3): a stream over another descriptor, with its own BUFSIZ buffer from the heap. */
   *fdopen(fd: number, mode: BufMode = BufMode.Full): Generator<unknown, FILE | number, unknown> {
     const buf = yield* this.malloc(BUFSIZ);
     if (buf === 0) return -ENOMEM;
     return new FILE(fd, buf, mode);
-  }
-
-  /** write(2) of all of `data` on `fd` through a stream's buffer area (unbuffered). */
-  writeDirect(fd: number, data: Uint8Array): Generator<unknown, number, unknown> {
-    return writeAll(fd, this.stderr.ubuf, data);
   }
 }

@@ -717,7 +717,7 @@ export class Shell {
       case 'lit':
         return p.s;
       case 'arith': {
-        const text = yield* this.expandString({ parts: heredocLike(p.expr) });
+        const text = yield* this.expandString({ parts: arithParts(p.expr) });
         try {
           return evalArith(text, { get: (n) => this.getVar(n), set: (n, v) => this.setVar(n, v) }).toString();
         } catch (e) {
@@ -867,7 +867,7 @@ export class Shell {
 }
 
 /** Parses arithmetic text for $name, ${...} and $(...) as a double-quoted string would. */
-function heredocLike(expr: string): Part[] {
+function arithParts(expr: string): Part[] {
   try {
     const tree = parse(`: "${expr.replace(/["\\]/g, '\\$&')}"`);
     if (tree.type === 'list' && tree.items[0]?.node.type === 'simple') return [...tree.items[0].node.words[1]!.parts];

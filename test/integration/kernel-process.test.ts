@@ -3,6 +3,7 @@ import { bootKernel } from '../support/kernel-boot.js';
 import { UserCtx } from '../support/kernel-user.js';
 import { oops_count } from '../../src/kernel/kernel/panic.js';
 import type { ArchCpu } from '../../src/arch/index.js';
+import { UserThreadStart } from '../../src/arch/program.js';
 import * as NR from '../../src/kernel/syscalls/numbers.js';
 
 const EFAULT = -14;
@@ -118,6 +119,48 @@ describe('processes', () => {
     });
     expect(handle.runToPoweroff(5e9)).toBe(0);
     expect(res).toEqual([EFAULT, EFAULT, EFAULT, EFAULT, EFAULT]);
+    expect(oops_count()).toBe(0);
+  });
+
+  it('CLONE_THREAD: a thread shares the address space and the tgid; exit_group from the thread ends the whole process', () => {
+    const res: number[] = [];
+    const { handle } = bootKernel({
+      programs: {
+        init: function* (cpu: ArchCpu, sp: number) {
+          const u = new UserCtx(cpu, sp);
+          const pid = yield* u.fork(function* (p) {
+            const cell = p.alloc(8);
+            const flags = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000; // VM | FS | FILES | SIGHAND | THREAD
+            yield new UserThreadStart(function* (c: ArchCpu) {
+              c.st32(cell, 0xc0ffee);
+              const me = yield* c.svc(NR.__NR_getpid);
+              const tid = yield* c.svc(NR.__NR_gettid);
+              c.st32(cell + 4, me === tid ? 0 : 1);
+              // Wait for the main thread to see the value, then end the process.
+              const ts = p.alloc(16);
+              c.st64(ts + 8, 2_000_000);
+              yield* c.svc(NR.__NR_nanosleep, ts, 0);
+              yield* c.svc(NR.__NR_exit_group, 9);
+              return 0;
+            });
+            const tid = yield* p.sys(NR.__NR_clone, flags, 0, 0, 0, 0);
+            const ts = p.alloc(16);
+            p.cpu.st64(ts + 8, 1_000_000);
+            yield* p.sys(NR.__NR_nanosleep, ts, 0);
+            res.push(tid > 0 ? 1 : 0, p.cpu.ld32(cell), p.cpu.ld32(cell + 4));
+            p.cpu.st64(ts, 100); // 100 s: exit_group must cut this short
+            yield* p.sys(NR.__NR_nanosleep, ts, 0);
+            return 1;
+          });
+          const [wpid, status] = yield* u.wait(pid);
+          res.push(wpid === pid ? 1 : 0, status >> 8);
+          return 0;
+        },
+      },
+      files: { '/init': ['#!svasoc:init\n', 0o755] },
+    });
+    expect(handle.runToPoweroff(5e9)).toBe(0);
+    expect(res).toEqual([1, 0xc0ffee, 1, 1, 9]);
     expect(oops_count()).toBe(0);
   });
 });

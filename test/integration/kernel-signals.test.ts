@@ -147,3 +147,46 @@ describe('signals, sleeping and waiting', () => {
     expect(res).toEqual([-38, -38, -38]);
   });
 });
+
+describe('console tty', () => {
+  it('characters typed on the UART reach a read of /dev/console one cooked line at a time, echoed back', () => {
+    const lines: string[] = [];
+    const { handle } = bootInit(function* (u) {
+      const buf = u.alloc(256);
+      for (let i = 0; i < 2; i++) {
+        const n = yield* u.sys(NR.__NR_read, 0, buf, 256);
+        lines.push(u.text(buf, n));
+      }
+      return 0;
+    });
+    handle.run({ forNs: 300e6 });
+    handle.input('echo hi\rls -l\r');
+    expect(handle.runToPoweroff(5e9)).toBe(0);
+    expect(lines).toEqual(['echo hi\n', 'ls -l\n']);
+    expect(handle.console).toContain('echo hi');
+    expect(oops_count()).toBe(0);
+  });
+
+  it('a read into a buffer that runs into an unmapped page returns the bytes that fit before it', () => {
+    const res: number[] = [];
+    const { handle } = bootKernel({
+      programs: {
+        init: function* (cpu: ArchCpu, sp: number) {
+          const u = new UserCtx(cpu, sp);
+          // Two anonymous pages, the second unmapped again: a hole right after the first.
+          const p = yield* u.sys(NR.__NR_mmap, 0, 8192, 3, 0x22, -1, 0);
+          res.push(yield* u.sys(NR.__NR_munmap, p + 4096, 4096));
+          const fd = yield* u.sys(NR.__NR_openat, -100, u.str('/etc/data'), 0, 0);
+          res.push(yield* u.sys(NR.__NR_read, fd, p + 4096 - 16, 64));
+          res.push(yield* u.sys(NR.__NR_read, fd, p + 4096, 64));
+          res.push(yield* u.sys(NR.__NR_read, fd, 2 ** 48 - 16, 64));
+          return 0;
+        },
+      },
+      files: { '/init': ['#!svasoc:init\n', 0o755], '/etc/data': 'x'.repeat(100) },
+    });
+    expect(handle.runToPoweroff(5e9)).toBe(0);
+    expect(res).toEqual([0, 16, -14, -14]);
+    expect(oops_count()).toBe(0);
+  });
+});

@@ -14,6 +14,11 @@ import { qm_pci_bus_ops } from '../../src/kernel/drivers/crypto/hisilicon/qm-pci
 import { hisi_zip_crypto_reset } from '../../src/kernel/drivers/crypto/hisilicon/zip/zip-crypto.js';
 import { hisi_zip_devices, hisi_zip_reset_state, type HisiZip } from '../../src/kernel/drivers/crypto/hisilicon/zip/zip-main.js';
 import { zipk_reset_state } from '../../src/kernel/drivers/crypto/hisilicon/zip/zipk.js';
+import { userPrograms } from '../../src/user/rom.js';
+import { program, type Main } from '../../src/user/libc/crt0.js';
+import { zipkMain } from '../../src/user/bin/zipk.js';
+import { buildImage, execStub } from '../../tools/mkimage/build.js';
+import type { Libc } from '../../src/user/libc/libc.js';
 
 export interface HarnessStats {
   coherentLive: number;
@@ -89,4 +94,58 @@ export function bootZip(o: ZipBootOptions = {}): ZipBoot {
   const handle = boot(machine, { kernel, rom: o.rom ?? new Map(), ...(o.args !== undefined ? { args: o.args } : {}), ...(o.initramfs ? { initramfs: o.initramfs } : {}) });
   const code = handle.runToPoweroff(o.limitNs ?? 60e9);
   return { machine, handle, stats, code };
+}
+
+export interface ZipUserRun {
+  machine: Machine;
+  code: number | undefined;
+  /** User-space console lines (kernel lines removed). */
+  out: string;
+  console: string;
+  /** Files the script handed to the host with `capture FILE...`. */
+  captured: Map<string, Uint8Array>;
+  stats: HarnessStats;
+}
+
+/**
+ * Boots an initramfs with `files` and runs `script` as /init's workload (sh). The ROM
+ * has the standard programs, `zipk`, and a test-only `capture FILE...` that copies
+ * guest files to the host for cross-checking.
+ */
+export function runZipUser(o: { files: Record<string, Uint8Array>; script: string[]; args?: string; ramSize?: number; limitNs?: number; setup?: (m: Machine) => void }): ZipUserRun {
+  const machine = createMachine({ ramSize: o.ramSize ?? 1024 * 1024 * 1024 });
+  o.setup?.(machine);
+  const stats: HarnessStats = { coherentLive: 0, mapped: 0, resets: 0 };
+  hisi_zip_reset_state();
+  hisi_zip_crypto_reset();
+  zipk_reset_state();
+  set_qm_bus(countingBusOps(stats));
+  const captured = new Map<string, Uint8Array>();
+  const captureMain: Main = function* (c: Libc, argv: string[]) {
+    for (const f of argv.slice(1)) {
+      const d = yield* c.readFile(f);
+      if (typeof d === 'number') {
+        yield* c.perror(f, d);
+        return 1;
+      }
+      captured.set(f, d.slice());
+    }
+    return 0;
+  };
+  const rom = new Map(userPrograms);
+  rom.set('zipk', program(zipkMain));
+  rom.set('capture', program(captureMain));
+  const extra: Record<string, string | Uint8Array> = { '/bin/zipk': execStub('zipk'), '/bin/capture': execStub('capture') };
+  for (const [k, v] of Object.entries(o.files)) extra[k] = v;
+  const initramfs = buildImage(undefined, { extraFiles: extra, script: o.script.join('\n') + '\n' });
+  const h = boot(machine, { kernel: createKernelImage({}), rom, initramfs, ...(o.args !== undefined ? { args: o.args } : {}) });
+  const code = h.runToPoweroff(o.limitNs ?? 600e9);
+  const con = h.console.replace(/\r\n/g, '\n');
+  const start = con.indexOf('\n', con.indexOf('Run /init as init process'));
+  const out = con
+    .slice(start + 1)
+    .split('\n')
+    .filter((l) => !/^\[\s*\d+\.\d{6}\]/.test(l))
+    .join('\n');
+  return { machine, code, out, console: con, captured, stats };
 }

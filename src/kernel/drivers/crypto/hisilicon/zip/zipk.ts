@@ -176,8 +176,9 @@ function* zipk_xfer(s: ZipkSession, arg: number): Generator<unknown, number, unk
 
 function* zipk_ioctl(file: File, cmd: number, arg: number): Generator<unknown, number, unknown> {
   const s = file.private_data as ZipkSession;
-  if (cmd === HZIPK_IOC_SESSION) return yield* zipk_session(s, arg);
-  if (cmd === HZIPK_IOC_XFER) return yield* zipk_xfer(s, arg);
+  const c = cmd >>> 0;
+  if (c === HZIPK_IOC_SESSION >>> 0) return yield* zipk_session(s, arg);
+  if (c === HZIPK_IOC_XFER >>> 0) return yield* zipk_xfer(s, arg);
   return -ENOTTY;
 }
 

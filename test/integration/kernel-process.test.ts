@@ -163,4 +163,37 @@ describe('processes', () => {
     expect(res).toEqual([1, 0xc0ffee, 1, 1, 9]);
     expect(oops_count()).toBe(0);
   });
+
+  it('futex: a joiner sleeps in FUTEX_WAIT on the CLONE_CHILD_CLEARTID word until the thread exits and the kernel clears it', () => {
+    const res: number[] = [];
+    const { handle } = bootKernel({
+      programs: {
+        init: function* (cpu: ArchCpu, sp: number) {
+          const u = new UserCtx(cpu, sp);
+          const tidWord = u.alloc(8);
+          const flags = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x200000 | 0x1000000; // ... THREAD | CHILD_CLEARTID | CHILD_SETTID
+          yield new UserThreadStart(function* (c: ArchCpu) {
+            const ts = u.alloc(16);
+            c.st64(ts + 8, 3_000_000);
+            yield* c.svc(NR.__NR_nanosleep, ts, 0);
+            return 0; // thread exit: *tidWord = 0, futex wake
+          });
+          const tid = yield* u.sys(NR.__NR_clone, flags, 0, 0, 0, tidWord);
+          res.push(cpu.ld32(tidWord) === tid ? 1 : 0);
+          res.push(yield* u.sys(NR.__NR_futex, tidWord, 0, tid + 1, 0, 0, 0)); // value differs: -EAGAIN
+          res.push(yield* u.sys(NR.__NR_futex, tidWord, 0, tid, 0, 0, 0)); // sleeps until the exit wake
+          res.push(cpu.ld32(tidWord));
+          const ts = u.alloc(16);
+          cpu.st64(ts + 8, 1_000_000);
+          cpu.st32(tidWord, 5);
+          res.push(yield* u.sys(NR.__NR_futex, tidWord, 0x80, 5, ts, 0, 0)); // private wait, 1 ms timeout
+          return 0;
+        },
+      },
+      files: { '/init': ['#!svasoc:init\n', 0o755] },
+    });
+    expect(handle.runToPoweroff(5e9)).toBe(0);
+    expect(res).toEqual([1, -11, 0, 0, -110]);
+    expect(oops_count()).toBe(0);
+  });
 });

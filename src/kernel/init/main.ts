@@ -18,6 +18,7 @@ import { pidmap_init } from '../kernel/pid.js';
 import { create_init_task, set_mm_lifecycle, user_task_body } from '../kernel/fork.js';
 import { workqueue_init } from '../kernel/workqueue.js';
 import { random_init } from '../kernel/sys.js';
+import { futex_init } from '../kernel/futex.js';
 import { unflatten_device_tree } from '../of/fdt.js';
 import { of_find_node_by_path, of_property_read_number, of_property_read_string, of_reg, of_root, of_device_is_available, of_property_read_u32, type DeviceNode } from '../of/base.js';
 import { gic_cpu_init, gic_domain, gic_irq_of_mapping, gic_of_init, gic_reset, gic_send_sgi, IPI_RESCHEDULE } from '../drivers/irqchip/irq-gic-v3.js';
@@ -251,6 +252,7 @@ export function* start_kernel(cpu: ArchCpu, dtbPa: number, rom: ProgramRom, conf
   panic_init();
   reboot_init();
   pidmap_init();
+  futex_init();
   initcalls_reset();
   gic_reset();
   pl011_reset();

@@ -20,6 +20,7 @@ import { detach_pid, find_task_by_vpid } from './pid.js';
 import { send_sig } from './signal.js';
 import { exit_files, exit_fs } from '../fs/file.js';
 import { exit_task_mm } from './fork.js';
+import { futex_exit_release } from './futex.js';
 import { kernel_power_off } from './reboot.js';
 import { printk } from '../lib/printk.js';
 import { TaskExitUnwind, WIFEXITED, WEXITSTATUS, WTERMSIG, W_EXITCODE } from './unwind.js';
@@ -49,6 +50,7 @@ export function* do_exit(code: number): Generator<unknown, void, unknown> {
   tsk.exit_code = code;
   sig.live--;
   for (const h of exitHooks) h(tsk);
+  futex_exit_release(tsk);
   exit_task_mm(tsk);
   yield* exit_files(tsk);
   exit_fs(tsk);

@@ -137,6 +137,7 @@ export function try_to_wake_up(task: TaskStruct, state = TASK_NORMAL): boolean {
   // A sleeper left on a wait queue by an earlier boot in this host process.
   if (task.generation !== boot_generation()) return false;
   task.state = TASK_RUNNING;
+  task.wake_ns = Math.max(task.wake_ns, thisCpu().now());
   const rq = cpu_rq(task.cpu);
   if (!task.on_rq && rq.curr !== task) {
     task.on_rq = true;
@@ -158,7 +159,7 @@ export function wake_up_process(task: TaskStruct): boolean {
 export function wake_up_new_task(task: TaskStruct, body: TaskBody): void {
   task.thread = body;
   task.state = TASK_RUNNING;
-  task.start_time = thisCpu().now();
+  task.start_time = task.wake_ns = thisCpu().now();
   const rq = cpu_rq(task.cpu);
   task.on_rq = true;
   rq.queue.push(task);
@@ -217,6 +218,10 @@ function context_switch(cpu: ArchCpu, rq: RunQueue, next: TaskStruct): void {
  */
 function* run_task(cpu: ArchCpu, rq: RunQueue, next: TaskStruct): Generator<CoreYield, void, void> {
   next.on_rq = false;
+  // Causality across cores: cores run on loosely synchronised local clocks, and a task
+  // woken (or created) at time T on another core must not run here before T.
+  const lag = next.wake_ns - cpu.now();
+  if (lag > 0) cpu.charge(lag);
   context_switch(cpu, rq, next);
   for (;;) {
     const body = next.thread;

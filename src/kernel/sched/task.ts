@@ -213,6 +213,8 @@ export class TaskStruct {
   /** Virtual ns at creation (start_time), and accumulated run time. */
   start_time = 0;
   sum_exec_runtime = 0;
+  /** Waker's virtual time at the last wake-up: the task cannot run on a core whose clock is behind it. */
+  wake_ns = 0;
   /** Process group and session (setpgid/setsid). */
   pgid: number;
   sid: number;

@@ -14,3 +14,4 @@ import '../fs/namei_syscalls.js';
 import '../fs/exec.js';
 import '../fs/mount_syscalls.js';
 import '../kernel/sys.js';
+import '../kernel/futex.js';

@@ -47,6 +47,7 @@ export const __NR_exit = 93;
 export const __NR_exit_group = 94;
 export const __NR_waitid = 95;
 export const __NR_set_tid_address = 96;
+export const __NR_futex = 98;
 export const __NR_nanosleep = 101;
 export const __NR_clock_gettime = 113;
 export const __NR_clock_nanosleep = 115;

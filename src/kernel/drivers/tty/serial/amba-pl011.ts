@@ -56,6 +56,9 @@ export function pl011_write(text: string): void {
     if (b === 0x0a) pl011_putc(cpu, port.base, 0x0d);
     pl011_putc(cpu, port.base, b);
   }
+  // As pl011_console_write does: wait for the transmitter to drain, so a message
+  // printed just before power-off is on the wire when the machine stops.
+  for (let i = 0; i < 256 && cpu.ldPhys32(port.base + UART01x_FR) & UART01x_FR_BUSY; i++) cpu.charge(cpu.cost['uartCharNs']!);
 }
 
 const console: Console = { name: 'ttyAMA0', write: pl011_write };

@@ -182,6 +182,34 @@ describe('kernel-mm from user space on real cores', () => {
     expect(log).toEqual([true, true, 0]);
   });
 
+  it('memory pressure: a task touching more than free memory wakes kswapd, swaps, and kcompactd compacts afterwards', () => {
+    const log: unknown[] = [];
+    const { handle } = boot(function* (cpu, sp) {
+      const u = new UserCtx(cpu, sp);
+      const n = 48 * 256; // 48 MiB on a 64 MiB machine (more than is free)
+      const a = yield* mmap(u, n * PAGE);
+      expect(a).toBeGreaterThan(0);
+      for (let i = 0; i < n; i++) cpu.st32(a + i * PAGE, i ^ 0x5a5a);
+      let ok = true;
+      for (let i = 0; i < n; i += 61) if (cpu.ld32(a + i * PAGE) !== (i ^ 0x5a5a)) ok = false;
+      log.push(ok);
+      // give the kernel threads time to run
+      const ts = u.alloc(16);
+      cpu.st64(ts, 0);
+      cpu.st64(ts + 8, 20_000_000);
+      yield* u.sys(101 /* nanosleep */, ts, 0);
+      const vmstat = yield* readFile(u, '/proc/vmstat');
+      const v = (k: string) => Number(new RegExp(`^${k} (\\d+)$`, 'm').exec(vmstat)?.[1] ?? -1);
+      log.push(v('pswpout') > 0, v('pageoutrun') > 0, v('pgsteal_kswapd') + v('pgsteal_direct') > 0, v('compact_daemon_wake') > 0);
+      const meminfo = yield* readFile(u, '/proc/meminfo');
+      log.push(/SwapFree:/.test(meminfo));
+      return 0;
+    }, 64 * 1024 * 1024);
+    expect(handle.runToPoweroff(20e9)).toBe(0);
+    expect(log).toEqual([true, true, true, true, true, true]);
+    expect(oops_count()).toBe(0);
+  });
+
   it('bad arguments give errno values, never host exceptions', () => {
     const log: number[] = [];
     const { handle } = boot(function* (cpu, sp) {

@@ -12,11 +12,11 @@ import { FOLL_FORCE, FOLL_LONGTERM, FOLL_WRITE, pin_user_pages_remote, unpin_use
 import { do_mlock, do_mlockall, do_munlock, do_munlockall } from '../../src/kernel/mm/mlock.js';
 import { do_brk, do_madvise, do_mmap, do_mprotect, do_munmap, find_vma } from '../../src/kernel/mm/mmap.js';
 import { type MmStruct, VM_DONTCOPY, VM_FAULT_OOM, VM_READ, VM_SHARED, VM_WIPEONFORK, VM_WRITE } from '../../src/kernel/mm/mm_types.js';
-import { global_page_state } from '../../src/kernel/mm/vmstat.js';
-import { check_page_alloc_consistency, drain_all_pages, NODE_DATA, nr_free_pages } from '../../src/kernel/mm/page_alloc.js';
+import { check_page_alloc_consistency, drain_all_pages, nr_free_pages } from '../../src/kernel/mm/page_alloc.js';
 import { PAGE_SIZE } from '../../src/kernel/mm/page.js';
 import { swap_info } from '../../src/kernel/mm/swapfile.js';
 import { try_to_free_pages } from '../../src/kernel/mm/vmscan.js';
+import { GFP_HIGHUSER_MOVABLE } from '../../src/kernel/mm/gfp.js';
 import { makeMmEnv, type MmEnv, SegvError } from '../support/mm-env.js';
 
 let env: MmEnv | undefined;
@@ -182,7 +182,7 @@ function run(seed: number, steps: number): number {
         break;
       case 14:
         if (r() < 0.5) compact_nodes();
-        else try_to_free_pages(0, 0);
+        else try_to_free_pages(0, GFP_HIGHUSER_MOVABLE);
         break;
       default: {
         const old = mm.brk;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { compact_nodes, compact_zone, set_compact_unevictable_allowed } from '../../src/kernel/mm/compaction.js';
 import { dup_mm } from '../../src/kernel/mm/fork.js';
-import { ZONE_MOVABLE, ZONE_NORMAL } from '../../src/kernel/mm/gfp.js';
+import { GFP_HIGHUSER_MOVABLE, ZONE_MOVABLE, ZONE_NORMAL } from '../../src/kernel/mm/gfp.js';
 import {
   FOLL_FORCE,
   FOLL_LONGTERM,
@@ -223,7 +223,7 @@ describe('swap and mlock (mm/vmscan.c, mm/mlock.c)', () => {
     touch(e, plain, 16, 20);
     expect(mem_map().testFlags(pfnAt(mm, locked), PG_mlocked)).toBe(true);
     expect(global_page_state('nr_mlock')).toBe(16);
-    while (try_to_free_pages(0, 0) > 0);
+    while (try_to_free_pages(0, GFP_HIGHUSER_MOVABLE) > 0);
     for (let i = 0; i < 16; i++) {
       expect(swapAt(mm, plain + i * PAGE_SIZE)).toBeGreaterThan(0);
       expect(pfnAt(mm, locked + i * PAGE_SIZE)).toBeGreaterThan(0);

@@ -186,12 +186,56 @@ export function try_to_compact_pages(order: number, gfp: GfpFlags): boolean {
   return false;
 }
 
-/** kcompactd_do_work: background compaction for the requested order. */
+/** vm.compaction_proactiveness (0..100, default 20). */
+export let sysctl_compaction_proactiveness = 20;
+export function set_compaction_proactiveness(v: number): void {
+  sysctl_compaction_proactiveness = Math.max(0, Math.min(100, Math.trunc(v)));
+}
+
+/** COMPACTION_HPAGE_ORDER: the block size proactive compaction aims for (2 MiB). */
+const COMPACTION_HPAGE_ORDER = 9;
+
+/**
+ * fragmentation_score_node: 0..100, the share of free memory not in blocks of at
+ * least COMPACTION_HPAGE_ORDER, weighted by zone size (fragmentation_score_zone_weighted).
+ */
+export function fragmentation_score(): number {
+  const zones = NODE_DATA().node_zones;
+  let total = 0;
+  let score = 0;
+  for (const z of zones) total += z.managed_pages;
+  if (total === 0) return 0;
+  for (const z of zones) {
+    const free = z.nr_free_pages;
+    if (free === 0) continue;
+    let suitable = 0;
+    for (let o = COMPACTION_HPAGE_ORDER; o <= MAX_PAGE_ORDER; o++) suitable += z.free_area[o]!.count << o;
+    score += (((free - suitable) * 100) / free) * (z.managed_pages / total);
+  }
+  return score;
+}
+
+/** fragmentation_score_wmark: compaction starts above the high mark and stops at the low one. */
+function fragmentation_wmark(low: boolean): number {
+  const wmark_low = Math.max(100 - sysctl_compaction_proactiveness, 5);
+  return low ? wmark_low : Math.min(wmark_low + 10, 100);
+}
+
+/** should_proactive_compact_node. */
+export function should_proactive_compact(): boolean {
+  return sysctl_compaction_proactiveness > 0 && fragmentation_score() > fragmentation_wmark(false);
+}
+
+/**
+ * kcompactd_do_work: background compaction for the requested order; order 0 is a
+ * proactive request (proactive_compact_node): whole zones until the score is low.
+ */
 export function kcompactd_do_work(order: number): void {
   count_vm_event(VM.compact_daemon_wake);
   for (const z of NODE_DATA().node_zones) {
     if (z.managed_pages === 0) continue;
-    const r = compact_zone(z, order, true);
+    if (order <= 0 && fragmentation_score() <= fragmentation_wmark(true)) break;
+    const r = compact_zone(z, order > 0 ? order : -1, true);
     if (r === COMPACT_SUCCESS) count_vm_event(VM.compact_success);
   }
 }

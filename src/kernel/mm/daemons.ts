@@ -5,7 +5,7 @@
 
 import { kthread_run, kthread_should_stop } from '../kernel/kthread.js';
 import { wait_event, wake_up, WaitQueueHead } from '../sched/wait.js';
-import { kcompactd_do_work, set_kcompactd_waker, wakeup_kcompactd } from './compaction.js';
+import { kcompactd_do_work, set_kcompactd_waker, should_proactive_compact, wakeup_kcompactd } from './compaction.js';
 import { NODE_DATA } from './page_alloc.js';
 import { balance_pgdat, set_kswapd_waker } from './vmscan.js';
 
@@ -21,7 +21,9 @@ function* kswapd(): Generator<unknown, number, unknown> {
     const order = pgdat.kswapd_order;
     pgdat.kswapd_order = -1;
     balance_pgdat(order);
+    // kswapd_try_to_sleep: kcompactd takes over for high orders, or proactively when memory is fragmented
     if (order > 0) wakeup_kcompactd(order);
+    else if (should_proactive_compact()) wakeup_kcompactd(0);
   }
 }
 

@@ -14,7 +14,13 @@ import { EINVAL, EFAULT } from '../lib/errno.js';
 import { copy_to_user } from '../lib/uaccess.js';
 import { current, set_mm_switcher } from '../sched/core.js';
 import { CAP_IPC_LOCK, CAP_SYS_ADMIN, has_capability, rlimit, RLIMIT_MEMLOCK, type TaskStruct } from '../sched/task.js';
-import { compact_nodes, set_compact_unevictable_allowed, sysctl_compact_unevictable_allowed } from './compaction.js';
+import {
+  compact_nodes,
+  set_compact_unevictable_allowed,
+  set_compaction_proactiveness,
+  sysctl_compact_unevictable_allowed,
+  sysctl_compaction_proactiveness,
+} from './compaction.js';
 import { switch_mm } from './context.js';
 import { mm_start_daemons } from './daemons.js';
 import { set_current_mm_provider } from './gup.js';
@@ -92,6 +98,11 @@ export function mm_late_init(): void {
   register_sysctl_int('vm/compact_unevictable_allowed', () => sysctl_compact_unevictable_allowed, (v) => {
     if (v !== 0 && v !== 1) return -EINVAL;
     set_compact_unevictable_allowed(v);
+    return 0;
+  });
+  register_sysctl_int('vm/compaction_proactiveness', () => sysctl_compaction_proactiveness, (v) => {
+    if (v < 0 || v > 100) return -EINVAL;
+    set_compaction_proactiveness(v);
     return 0;
   });
   register_sysctl_int('vm/max_map_count', () => sysctl_max_map_count, (v) => {

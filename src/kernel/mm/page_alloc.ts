@@ -398,7 +398,8 @@ export function alloc_pages(order: number, gfp: GfpFlags): number {
     if (pfn >= 0) return pfn;
   }
   if (!(gfp & __GFP_DIRECT_RECLAIM) || slowpath === undefined) return -1;
-  for (let attempt = 0; attempt < 4; attempt++) {
+  // should_reclaim_retry: keep going while reclaim makes progress (MAX_RECLAIM_RETRIES without it)
+  for (let attempt = 0, noProgress = 0; attempt < 256 && noProgress < 16; attempt++) {
     if (order > 0) {
       count_vm_event(VM.compact_stall);
       if (slowpath.try_to_compact_pages(order, gfp)) {
@@ -414,7 +415,8 @@ export function alloc_pages(order: number, gfp: GfpFlags): number {
     const freed = slowpath.try_to_free_pages(order, gfp);
     pfn = get_page_from_freelist(pgdat, gfp, order, WMARK_MIN);
     if (pfn >= 0) return pfn;
-    if (freed === 0 && order === 0) break;
+    if (freed === 0) noProgress++;
+    if (freed === 0 && order === 0 && noProgress >= 2) break;
   }
   return -1;
 }

@@ -13,7 +13,7 @@
 // file pages are exhausted.
 
 import { thisCpu } from '../../arch/index.js';
-import type { GfpFlags } from './gfp.js';
+import { gfp_zone, type GfpFlags, ZONE_MOVABLE } from './gfp.js';
 import {
   add_mm_counter,
   MM_ANONPAGES,
@@ -101,7 +101,7 @@ function reclaimable(pfn: number): boolean {
  * shrink_inactive_list: scans the inactive anon LRU from its tail and reclaims up to
  * `nr_to_reclaim` pages. Returns the number freed.
  */
-export function shrink_anon(nr_to_reclaim: number, kswapd: boolean): number {
+export function shrink_anon(nr_to_reclaim: number, kswapd: boolean, reclaim_idx = ZONE_MOVABLE): number {
   const pgdat = NODE_DATA();
   const map = mem_map();
   const lru = pgdat.lruvec[LRU_INACTIVE_ANON]!;
@@ -111,6 +111,11 @@ export function shrink_anon(nr_to_reclaim: number, kswapd: boolean): number {
     const pfn = lru.tail;
     count_vm_event(kswapd ? VM.pgscan_kswapd : VM.pgscan_direct);
     const f = map.flags(pfn);
+    if (pgdat.page_zone(pfn).idx > reclaim_idx) {
+      // isolate_lru_folios: a page of a zone the allocation cannot use does not help it
+      lru_rotate(pfn);
+      continue;
+    }
     if (f & PG_mlocked) {
       count_vm_event(VM.unevictable_pgs_culled);
       lru_move(pfn, true);
@@ -148,8 +153,8 @@ export function shrink_anon(nr_to_reclaim: number, kswapd: boolean): number {
 }
 
 /** try_to_free_pages: direct reclaim for an allocation of `order`. */
-export function try_to_free_pages(order: number, _gfp: GfpFlags): number {
-  return shrink_anon(Math.max(SWAP_CLUSTER_MAX, 1 << order), false);
+export function try_to_free_pages(order: number, gfp: GfpFlags): number {
+  return shrink_anon(Math.max(SWAP_CLUSTER_MAX, 1 << order), false, gfp_zone(gfp));
 }
 
 /** pgdat_balanced: every zone with pages is above its high watermark for `order`. */

@@ -208,6 +208,8 @@ const SMMU_REG = {
   GBPA: 0x44,
   IRQ_CTRL: 0x50,
   IRQ_CTRLACK: 0x54,
+  GERROR: 0x60,
+  GERRORN: 0x64,
   STRTAB_BASE: 0x80,
   STRTAB_BASE_CFG: 0x88,
   CMDQ_BASE: 0x90,
@@ -223,6 +225,7 @@ const CR0_CMDQEN = 1 << 3;
 const GBPA_UPDATE = 1 << 31;
 const GBPA_ABORT = 1 << 20;
 const IRQ_CTRL_GERROR_IRQEN = 1 << 0;
+const GERROR_CMDQ_ERR = 1 << 0;
 const IRQ_CTRL_EVTQ_IRQEN = 1 << 2;
 /** CR1: queues and tables Inner Shareable, Write-Back cacheable (Linux arm_smmu_device_reset). */
 const CR1_VALUE = (3 << 10) | (1 << 8) | (1 << 6) | (3 << 4) | (1 << 2) | 1;
@@ -328,6 +331,8 @@ export class BareMetalSmmu {
     this.w32(SMMU_REG.GBPA, GBPA_UPDATE | GBPA_ABORT);
     if ((this.r32(SMMU_REG.GBPA) & GBPA_UPDATE) !== 0) return false;
     if (!this.writeCr0(0)) return false;
+    // 6.3.19: a global error left active (CMDQ_ERR stops the command queue) is acknowledged by copying GERROR to GERRORN.
+    this.w32(SMMU_REG.GERRORN, this.r32(SMMU_REG.GERROR));
     this.w32(SMMU_REG.CR1, CR1_VALUE);
     this.w32(SMMU_REG.CR2, CR2_VALUE);
     log(`GBPA.ABORT set, CR0 = 0 (acked), CR1 ${hex(CR1_VALUE)}, CR2 ${hex(CR2_VALUE)}`);
@@ -376,7 +381,8 @@ export class BareMetalSmmu {
     this.command([big(CMD.SYNC), 0n]);
     for (let i = 0; i < 1000; i++) {
       const cons = this.r32(SMMU_REG.CMDQ_CONS);
-      if (((cons >>> 24) & 0x7f) !== 0) return false; // CONS.ERR: the queue stopped on an error
+      // 7.1: an active GERROR.CMDQ_ERR stops the queue (CONS.ERR then says why; it is stale otherwise).
+      if (((this.r32(SMMU_REG.GERROR) ^ this.r32(SMMU_REG.GERRORN)) & GERROR_CMDQ_ERR) !== 0) return false;
       if ((cons & 0xfffff) === this.prod) return true;
       this.machine.run({ forNs: this.machine.cost.smmuCommandNs });
     }

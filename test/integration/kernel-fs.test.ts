@@ -4,6 +4,7 @@ import { UserCtx } from '../support/kernel-user.js';
 import { oops_count } from '../../src/kernel/kernel/panic.js';
 import type { ArchCpu } from '../../src/arch/index.js';
 import * as NR from '../../src/kernel/syscalls/numbers.js';
+import { debugfs_create_file } from '../../src/kernel/fs/debugfs.js';
 
 const O_RDONLY = 0;
 const O_WRONLY = 1;
@@ -163,6 +164,34 @@ describe('files', () => {
     );
     expect(handle.runToPoweroff(5e9)).toBe(0);
     expect(res).toEqual([0, -13, -1, 1000]);
+    expect(oops_count()).toBe(0);
+  });
+
+  it('dmesg sources: /dev/kmsg gives one record per read, syslog(READ_ALL) the timestamped log; debugfs files appear under /sys/kernel/debug', () => {
+    const out: Record<string, string | number> = {};
+    const { handle } = bootKernel({
+      programs: {
+        init: function* (cpu: ArchCpu, sp: number) {
+          const u = new UserCtx(cpu, sp);
+          debugfs_create_file('svasoc/answer', () => '42\n');
+          const fd = yield* u.sys(NR.__NR_openat, AT_FDCWD, u.str('/dev/kmsg'), O_RDONLY, 0);
+          const buf = u.alloc(1024);
+          const n = yield* u.sys(NR.__NR_read, fd, buf, 1024);
+          out.kmsg = u.text(buf, n);
+          const big = u.alloc(65536);
+          const m = yield* u.sys(116, 3, big, 65536);
+          out.syslog = u.text(big, m);
+          out.debug = (yield* readFile(u, '/sys/kernel/debug/svasoc/answer'))[1];
+          return 0;
+        },
+      },
+      files: { '/init': ['#!svasoc:init\n', 0o755] },
+    });
+    expect(handle.runToPoweroff(5e9)).toBe(0);
+    expect(out.kmsg).toMatch(/^6,0,0,-;Booting Linux on physical CPU 0x0000000000/);
+    expect(out.syslog).toMatch(/^\[\s+0\.000000\] Booting Linux/);
+    expect(out.syslog).toContain('Run /init as init process');
+    expect(out.debug).toBe('42\n');
     expect(oops_count()).toBe(0);
   });
 });

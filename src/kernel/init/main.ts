@@ -34,6 +34,8 @@ import { devtmpfs_init } from '../fs/devtmpfs.js';
 import { proc_root_init } from '../fs/proc/root.js';
 import { proc_generic_init, insert_iomem } from '../fs/proc/generic.js';
 import { sysfs_init } from '../fs/sysfs/sysfs.js';
+import { debugfs_init } from '../fs/debugfs.js';
+import { kmsg_init } from '../kernel/printk_syscalls.js';
 import { open_init, do_sys_openat } from '../fs/open.js';
 import { vfs_mkdirat } from '../fs/namei_syscalls.js';
 import { pipe_reset } from '../fs/pipe.js';
@@ -209,6 +211,7 @@ function* kernel_init(config: KernelConfig): Generator<unknown, number | void, u
     const r = do_mount(type, dir, type);
     if (r < 0) pr_err(`mount ${type} on ${dir} failed: ${r}`);
   }
+  do_mount('debugfs', '/sys/kernel/debug', 'debugfs');
   pr_info('devtmpfs: mounted');
   for (let i = 0; i < 3; i++) {
     const fd = yield* do_sys_openat(-100, '/dev/console', O_RDWR, 0);
@@ -320,6 +323,7 @@ export function* start_kernel(cpu: ArchCpu, dtbPa: number, rom: ProgramRom, conf
   proc_root_init();
   proc_generic_init(cmdline);
   sysfs_init();
+  debugfs_init();
   driver_core_init();
   const rootMnt = vfs_kern_mount('rootfs', 'rootfs');
   if (typeof rootMnt === 'number') {
@@ -331,6 +335,7 @@ export function* start_kernel(cpu: ArchCpu, dtbPa: number, rom: ProgramRom, conf
   idle.fs = new FsStruct(init_root(), init_root());
   idle.files = new FilesStruct();
   chr_dev_init();
+  kmsg_init();
   tty_init();
   if (initrdStart !== undefined && initrdEnd !== undefined) {
     pr_info(`Trying to unpack rootfs image as initramfs... [mem 0x${initrdStart.toString(16)}-0x${(initrdEnd - 1).toString(16)}]`);

@@ -15,3 +15,4 @@ import '../fs/exec.js';
 import '../fs/mount_syscalls.js';
 import '../kernel/sys.js';
 import '../kernel/futex.js';
+import '../kernel/printk_syscalls.js';

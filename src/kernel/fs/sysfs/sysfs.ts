@@ -14,6 +14,7 @@ let root: KernfsNode = kn_dir('/', [], undefined, 0o755);
 export function sysfs_init(): void {
   root = kn_dir('/', [], undefined, 0o755);
   for (const d of ['devices', 'bus', 'class', 'kernel', 'module', 'firmware', 'dev', 'fs', 'block']) kn_add(root, kn_dir(d, [], undefined, 0o755));
+  sysfs_create_dir('kernel/debug');
   register_filesystem({
     name: 'sysfs',
     nodev: true,

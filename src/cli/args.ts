@@ -4,8 +4,9 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { parseTraceFilter } from '../trace/filter.js';
+import { resolveImage } from './image-path.js';
 
-export type CommandName = 'boot' | 'demo' | 'dumpdtb';
+export type CommandName = 'boot' | 'demo' | 'dumpdtb' | 'mkimage';
 
 interface CommandSpec {
   readonly name: CommandName;
@@ -16,6 +17,7 @@ interface CommandSpec {
 
 export const COMMANDS: readonly CommandSpec[] = [
   { name: 'boot', usage: '[image]', summary: 'boot an image (default images/default) and run its /init script' },
+  { name: 'mkimage', usage: 'DIR OUT.cpio', summary: 'build an image tree into a cpio newc initramfs (lists with cpio -t)' },
   { name: 'demo', usage: '', summary: 'run the bare-metal demo: DMA, SMMU bring-up, SVA with a PASID, a stalled DMA resumed' },
   { name: 'dumpdtb', usage: 'FILE', summary: "write the machine's device tree blob to FILE (like QEMU -machine dumpdtb=FILE)" },
 ];
@@ -28,7 +30,7 @@ export const RAM_MAX = 16 * GiB;
 export const RAM_GRANULE = 64 * KiB;
 export const CPUS_MAX = 8;
 
-type OptionKind = 'size' | 'count' | 'seed' | 'input-file' | 'output-file' | 'filter';
+type OptionKind = 'size' | 'count' | 'seed' | 'input-file' | 'output-file' | 'filter' | 'flag';
 
 interface OptionSpec {
   readonly name: string;
@@ -39,7 +41,8 @@ interface OptionSpec {
 }
 
 export const OPTIONS: readonly OptionSpec[] = [
-  { name: 'script', metavar: 'FILE', kind: 'input-file', commands: ['boot'], help: 'shell script to run in the guest instead of the image /init workload' },
+  { name: 'script', metavar: 'FILE', kind: 'input-file', commands: ['boot', 'mkimage'], help: 'shell script to run in the guest instead of the image /init workload' },
+  { name: 'interactive', metavar: '', kind: 'flag', commands: ['boot'], help: 'a shell prompt on the console instead of the workload (host stdin to the UART)' },
   { name: 'ram', metavar: 'SIZE', kind: 'size', commands: ['boot', 'demo', 'dumpdtb'], help: 'guest RAM, 16M..16G (default 1G)' },
   { name: 'cpus', metavar: 'N', kind: 'count', commands: ['boot', 'demo', 'dumpdtb'], help: `CPU cores, 1..${CPUS_MAX} (default 2)` },
   { name: 'seed', metavar: 'N', kind: 'seed', commands: ['boot', 'demo'], help: 'seed for anything randomised, 0..2^32-1 (default 1)' },
@@ -50,8 +53,10 @@ export const OPTIONS: readonly OptionSpec[] = [
 
 export interface BootArgs {
   readonly command: 'boot';
+  /** A directory tree, a cpio archive, or the name of a directory in images/. */
   readonly image: string | undefined;
   readonly script: string | undefined;
+  readonly interactive: boolean;
   readonly ramSize: number;
   readonly cpus: number;
   readonly seed: number;
@@ -71,6 +76,13 @@ export interface DemoArgs {
   readonly traceFilter: string;
 }
 
+export interface MkimageArgs {
+  readonly command: 'mkimage';
+  readonly dir: string;
+  readonly out: string;
+  readonly script: string | undefined;
+}
+
 export interface DumpDtbArgs {
   readonly command: 'dumpdtb';
   readonly file: string;
@@ -78,7 +90,7 @@ export interface DumpDtbArgs {
   readonly cpus: number;
 }
 
-export type CliArgs = BootArgs | DemoArgs | DumpDtbArgs | { readonly command: 'help' } | { readonly command: 'version' };
+export type CliArgs = BootArgs | MkimageArgs | DemoArgs | DumpDtbArgs | { readonly command: 'help' } | { readonly command: 'version' };
 
 export type ArgsResult = { readonly ok: true; readonly args: CliArgs } | { readonly ok: false; readonly error: string };
 
@@ -146,6 +158,8 @@ function optionValue(spec: OptionSpec, raw: string): { value: string | number } 
       const f = parseTraceFilter(raw);
       return f.ok ? { value: raw } : { error: `${flag}: ${f.error}` };
     }
+    case 'flag':
+      return { value: 1 };
   }
 }
 
@@ -184,7 +198,10 @@ export function parseArgs(argv: readonly string[]): ArgsResult {
     if (!spec.commands.includes(command.name)) return fail(`option --${spec.name} does not apply to ${command.name}`);
     if (values.has(spec.name)) return fail(`option --${spec.name} given twice`);
     let raw: string;
-    if (eq >= 0) raw = arg.slice(eq + 1);
+    if (spec.kind === 'flag') {
+      if (eq >= 0) return fail(`option --${spec.name} takes no value`);
+      raw = '';
+    } else if (eq >= 0) raw = arg.slice(eq + 1);
     else {
       const next = argv[i + 1];
       if (next === undefined || (next.startsWith('--') && next.length > 2)) return fail(`option --${spec.name} needs a value (${spec.metavar})`);
@@ -219,15 +236,23 @@ export function parseArgs(argv: readonly string[]): ArgsResult {
       },
     };
   }
+  if (command.name === 'mkimage') {
+    if (positionals.length !== 2) return fail(`mkimage needs DIR and OUT.cpio, got ${positionals.length} argument(s)`);
+    const [dir, out] = positionals as [string, string];
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) return fail(`mkimage: no such directory: ${dir}`);
+    if (existsSync(out) && statSync(out).isDirectory()) return fail(`mkimage: ${out} is a directory`);
+    return { ok: true, args: { command: 'mkimage', dir, out, script: values.get('script') as string | undefined } };
+  }
   if (positionals.length > 1) return fail(`boot takes at most one image, got ${positionals.length}: ${positionals.join(' ')}`);
   const image = positionals[0];
-  if (image !== undefined && !existsSync(image)) return fail(`no such image: ${image}`);
+  if (image !== undefined && resolveImage(image) === undefined) return fail(`no such image: ${image} (a directory, a cpio archive, or a name in images/)`);
   return {
     ok: true,
     args: {
       command: 'boot',
       image,
       script: values.get('script') as string | undefined,
+      interactive: values.has('interactive'),
       ramSize,
       cpus,
       seed: (values.get('seed') as number | undefined) ?? 1,
@@ -246,7 +271,7 @@ export function helpText(version: string): string {
   const cw = Math.max(...COMMANDS.map((c) => c.name.length));
   for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(cw)}  ${c.summary}`);
   lines.push('', 'Options:');
-  const left = OPTIONS.map((o) => `--${o.name} ${o.metavar}`);
+  const left = OPTIONS.map((o) => (o.metavar ? `--${o.name} ${o.metavar}` : `--${o.name}`));
   const w = Math.max(...left.map((l) => l.length), '-h, --help'.length);
   OPTIONS.forEach((o, i) => lines.push(`  ${left[i]!.padEnd(w)}  ${o.help} [${o.commands.join(', ')}]`));
   lines.push(`  ${'-h, --help'.padEnd(w)}  show this help`);

@@ -7,8 +7,13 @@ import { createMachine } from '../machine/create.js';
 import { exportChromeFromRing } from '../trace/export-chrome.js';
 import { exportText } from '../trace/export-text.js';
 import { parseTraceFilter } from '../trace/filter.js';
-import { helpText, parseArgs, type BootArgs, type DemoArgs, type DumpDtbArgs } from './args.js';
+import { helpText, parseArgs, type BootArgs, type DemoArgs, type DumpDtbArgs, type MkimageArgs } from './args.js';
 import { runBareMetalDemo } from './demo.js';
+import { bootGuest, bootInteractive, initramfsFor } from './boot-image.js';
+import { DEFAULT_IMAGE, resolveImage } from './image-path.js';
+import { buildImage } from '../../tools/mkimage/build.js';
+import type { Machine } from '../machine/board.js';
+import type { MachineCore } from '../machine/machine.js';
 
 export interface CliIo {
   stdout(text: string): void;
@@ -40,29 +45,71 @@ function dumpDtb(args: DumpDtbArgs, io: CliIo): number {
   return writeFile(io, args.file, blob, 'the device tree blob') ? EXIT_OK : EXIT_FAILURE;
 }
 
-function boot(args: BootArgs, io: CliIo): number {
-  if (args.image !== undefined || args.script !== undefined) {
-    io.stderr(`svasoc: the guest kernel has not landed yet: ${[args.image, args.script].filter(Boolean).join(' and ')} not run; running the bare-metal demo\n`);
+/** `svasoc boot`: the guest's poweroff code is the exit status. */
+function boot(args: BootArgs, io: CliIo): number | Promise<number> {
+  const image = resolveImage(args.image);
+  if (image === undefined) {
+    io.stderr(`svasoc: no such image: ${args.image ?? DEFAULT_IMAGE}\n`);
+    return EXIT_USAGE;
   }
-  return demo({ ...args, command: 'demo' }, io);
+  let script: string | undefined;
+  try {
+    script = args.script !== undefined ? readFileSync(args.script, 'utf8') : undefined;
+    initramfsFor(image, script); // fail early on a bad image, before the console starts
+  } catch (e) {
+    io.stderr(`svasoc: ${e instanceof Error ? e.message : String(e)}\n`);
+    return EXIT_USAGE;
+  }
+  const traceOn = args.trace !== undefined || args.log !== undefined;
+  const common = { image, ramSize: args.ramSize, cpus: args.cpus, seed: args.seed, trace: traceOn, consoleSink: io.stdout, ...(script !== undefined ? { script } : {}) };
+  const finish = (machine: Machine, code: number | undefined): number => {
+    let ok = writeTraceFiles(machine, args, io);
+    if (code === undefined) {
+      io.stderr(`svasoc: the guest did not power off within ${machine.clock.now() / 1e9} s of virtual time\n`);
+      ok = false;
+    }
+    return code ?? (ok ? EXIT_OK : EXIT_FAILURE);
+  };
+  if (args.interactive) {
+    return bootInteractive({ ...common, stdin: process.stdin }).then(({ machine, code }) => finish(machine, code));
+  }
+  const { machine, exitCode } = bootGuest(common);
+  return finish(machine, exitCode);
 }
 
-/** `svasoc demo`: the bare-metal demo, with --trace/--log written after it. */
-function demo(args: DemoArgs, io: CliIo): number {
-  const { machine, failures } = runBareMetalDemo({ write: io.stdout }, { ramSize: args.ramSize, cpus: args.cpus, seed: args.seed });
+/** --trace/--log after a run; false when a file could not be written. */
+function writeTraceFiles(machine: MachineCore, args: { trace: string | undefined; log: string | undefined; traceFilter: string }, io: CliIo): boolean {
   const parsed = parseTraceFilter(args.traceFilter);
   const filter = parsed.ok ? parsed.filter : undefined;
-  let ok = failures.length === 0;
+  let ok = true;
   if (args.trace !== undefined) {
     const json = JSON.stringify(exportChromeFromRing(machine.trace, filter, { cost: machine.cost }));
     ok = writeFile(io, args.trace, json, 'the trace') && ok;
   }
   if (args.log !== undefined) ok = writeFile(io, args.log, exportText(machine.trace, filter), 'the trace log') && ok;
+  return ok;
+}
+
+function mkimage(args: MkimageArgs, io: CliIo): number {
+  try {
+    const script = args.script !== undefined ? readFileSync(args.script) : undefined;
+    const archive = buildImage(args.dir, script !== undefined ? { script: new Uint8Array(script) } : {});
+    return writeFile(io, args.out, archive, 'the image') ? EXIT_OK : EXIT_FAILURE;
+  } catch (e) {
+    io.stderr(`svasoc: ${e instanceof Error ? e.message : String(e)}\n`);
+    return EXIT_USAGE;
+  }
+}
+
+/** `svasoc demo`: the bare-metal demo, with --trace/--log written after it. */
+function demo(args: DemoArgs, io: CliIo): number {
+  const { machine, failures } = runBareMetalDemo({ write: io.stdout }, { ramSize: args.ramSize, cpus: args.cpus, seed: args.seed });
+  const ok = writeTraceFiles(machine, args, io) && failures.length === 0;
   return ok ? EXIT_OK : EXIT_FAILURE;
 }
 
 /** Runs `svasoc` with `argv` (arguments after the program name). */
-export function runCli(argv: readonly string[], io: CliIo): number {
+export function runCli(argv: readonly string[], io: CliIo): number | Promise<number> {
   const parsed = parseArgs(argv);
   if (!parsed.ok) {
     io.stderr(`svasoc: ${parsed.error}\n`);
@@ -80,6 +127,8 @@ export function runCli(argv: readonly string[], io: CliIo): number {
       return dumpDtb(args, io);
     case 'boot':
       return boot(args, io);
+    case 'mkimage':
+      return mkimage(args, io);
     case 'demo':
       return demo(args, io);
   }

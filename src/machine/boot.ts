@@ -21,8 +21,8 @@ export interface BootHandle {
   readonly firmware: FirmwareResult;
   /** Console output so far. */
   readonly console: string;
-  /** Sends text to the console input (the UART receiver). */
-  input(text: string): void;
+  /** Sends text or bytes to the console input (the UART receiver). */
+  input(data: string | Uint8Array): void;
   /** Runs the machine (see Machine.run). */
   run(limit: RunLimit): RunResult;
   /**
@@ -47,8 +47,8 @@ export function boot(machine: Machine, options: BootOptions): BootHandle {
     get console() {
       return machine.console.text;
     },
-    input(text: string) {
-      machine.uart.input(text);
+    input(data: string | Uint8Array) {
+      machine.uart.input(data);
     },
     run(limit: RunLimit) {
       return machine.run(limit);

@@ -33,7 +33,12 @@ describe('sizes', () => {
 
 describe('argument parsing', () => {
   it('boot defaults: no image, 1 GiB, 2 CPUs, seed 1, no trace outputs', () => {
-    expect(ok(['boot'])).toEqual({ command: 'boot', image: undefined, script: undefined, ramSize: GiB, cpus: 2, seed: 1, trace: undefined, log: undefined, traceFilter: '' });
+    expect(ok(['boot'])).toEqual({ command: 'boot', image: undefined, script: undefined, interactive: false, ramSize: GiB, cpus: 2, seed: 1, trace: undefined, log: undefined, traceFilter: '' });
+  });
+
+  it('an image may be a name in images/; --interactive is a flag; mkimage takes DIR and OUT', () => {
+    expect(ok(['boot', 'default', '--interactive'])).toMatchObject({ image: 'default', interactive: true });
+    expect(ok(['mkimage', 'images/default', '/tmp/x.cpio'])).toEqual({ command: 'mkimage', dir: 'images/default', out: '/tmp/x.cpio', script: undefined });
   });
 
   it('accepts --opt value and --opt=value, and an image positional', () => {
@@ -56,7 +61,7 @@ describe('argument parsing', () => {
 
   it('bad arguments give one-line errors that say what was wrong', () => {
     const cases: [string[], RegExp][] = [
-      [['frob'], /^unknown command "frob" \(boot, demo, dumpdtb\)$/],
+      [['frob'], /^unknown command "frob" \(boot, mkimage, demo, dumpdtb\)$/],
       [['--ram', '1G'], /expected a command before --ram/],
       [['boot', '--foo'], /^unknown option --foo \(see svasoc --help\)$/],
       [['boot', '--foo=1'], /^unknown option --foo /],
@@ -73,7 +78,10 @@ describe('argument parsing', () => {
       [['boot', '--trace', '/tmp'], /^--trace: \/tmp is a directory$/],
       [['boot', '--trace-filter', 'kind=nope'], /^--trace-filter: unknown trace kind "nope"/],
       [['boot', '--ram', '1G', '--ram', '2G'], /^option --ram given twice$/],
-      [['boot', '/nonexistent-image'], /^no such image: \/nonexistent-image$/],
+      [['boot', '/nonexistent-image'], /^no such image: \/nonexistent-image \(a directory, a cpio archive, or a name in images\/\)$/],
+      [['boot', '--interactive=yes'], /^option --interactive takes no value$/],
+      [['mkimage', 'images/default'], /^mkimage needs DIR and OUT.cpio, got 1 argument/],
+      [['mkimage', '/nonexistent-dir', '/tmp/x.cpio'], /^mkimage: no such directory/],
       [['boot', 'images/default', 'images/default'], /at most one image/],
       [['dumpdtb'], /^dumpdtb needs a FILE to write$/],
       [['dumpdtb', 'a', 'b'], /one FILE, got 2/],

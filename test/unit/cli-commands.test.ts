@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,14 @@ function run(argv: string[]): { status: number; out: string; err: string } {
   let out = '';
   let err = '';
   const status = runCli(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t) });
+  if (typeof status !== 'number') throw new Error(`svasoc ${argv.join(' ')} did not finish synchronously`);
+  return { status, out, err };
+}
+
+async function runAsync(argv: string[]): Promise<{ status: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const status = await runCli(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t) });
   return { status, out, err };
 }
 
@@ -57,10 +65,10 @@ describe('svasoc commands', () => {
     expect(r.err).toMatch(/^svasoc: cannot write the device tree blob to .*m\.dtb: ENOENT/);
   });
 
-  it('boot runs the bare-metal demo and writes --trace (Chrome JSON) and --log (text), filtered', () => {
+  it('demo runs the bare-metal demo and writes --trace (Chrome JSON) and --log (text), filtered', () => {
     const json = join(work, 't.json');
     const log = join(work, 't.log');
-    const r = run(['boot', '--seed', '5', '--trace', json, '--log', log, '--trace-filter', 'kind=dma_*']);
+    const r = run(['demo', '--seed', '5', '--trace', json, '--log', log, '--trace-filter', 'kind=dma_*']);
     expect(r.status).toBe(EXIT_OK);
     expect(r.out).toContain('demo: ok');
     const trace = JSON.parse(readFileSync(json, 'utf8')) as { traceEvents: ChromeTraceEvent[]; displayTimeUnit: string };
@@ -73,11 +81,23 @@ describe('svasoc commands', () => {
     expect(lines.some((l) => /^\d+ iommu-testdev\S* dma_write sid=0x10 .* value=0x12345678 /.test(l))).toBe(true);
   });
 
-  it('boot with an image says the kernel has not landed and still runs the demo', () => {
-    const r = run(['boot', join(root, 'images/default')]);
+  it('boot runs an image to poweroff: the console is printed and the poweroff code is the exit status', async () => {
+    const script = join(work, 'five.sh');
+    writeFileSync(script, 'echo hello from the guest\nexit 5\n');
+    const r = await runAsync(['boot', 'default', '--script', script, '--ram', '256M', '--log', join(work, 'boot.log'), '--trace-filter', 'kind=mmio_write']);
+    expect(r.status).toBe(5);
+    expect(r.out).toMatch(/Booting Linux on physical CPU 0x0000000000/);
+    expect(r.out).toContain('hello from the guest');
+    expect(readFileSync(join(work, 'boot.log'), 'utf8')).toMatch(/ mmio_write /);
+  });
+
+  it('mkimage writes a cpio archive of the image with an executable per program', () => {
+    const out = join(work, 'default.cpio');
+    const r = run(['mkimage', join(root, 'images/default'), out]);
     expect(r.status).toBe(EXIT_OK);
-    expect(r.err).toMatch(/guest kernel has not landed yet/);
-    expect(r.out).toContain('demo: ok');
+    const listed = spawnSync('cpio', ['-t'], { input: new Uint8Array(readFileSync(out)), encoding: 'utf8' });
+    expect(listed.status).toBe(0);
+    expect(listed.stdout.split('\n')).toEqual(expect.arrayContaining(['init', 'bin/sh', 'sbin/init']));
   });
 
   it('the real command: bin/svasoc.mjs exits 2 on a bad size and 0 on --version', () => {

@@ -9,7 +9,7 @@ import { thisCpu, type ArchCpu } from '../../../../arch/index.js';
 import { EAGAIN, EBUSY, EINVAL, EIO, ENODEV, ENOMEM, EPERM, ETIMEDOUT } from '../../../lib/errno.js';
 import { pr_debug, pr_err, pr_info } from '../../../lib/printk.js';
 import { IRQ_HANDLED, IRQ_NONE, IRQ_WAKE_THREAD, free_irq, request_irq, request_threaded_irq, type IrqReturn } from '../../../irq/irqdesc.js';
-import { WQ_HIGHPRI, WQ_MEM_RECLAIM, WQ_UNBOUND, WorkStruct, alloc_workqueue, destroy_workqueue, flush_workqueue, queue_work, type WorkqueueStruct } from '../../../kernel/workqueue.js';
+import { WQ_HIGHPRI, WQ_MEM_RECLAIM, WQ_UNBOUND, WorkStruct, alloc_workqueue, destroy_workqueue, flush_workqueue, queue_work, schedule_work, type WorkqueueStruct } from '../../../kernel/workqueue.js';
 import { usleep } from '../../../time/sleep.js';
 import { sysfs_create_file, sysfs_remove } from '../../../fs/sysfs/sysfs.js';
 import { PCI_IRQ_MSI, qm_bus, type DmaCoherent, type HisiPciDev } from './qm-bus.js';
@@ -412,9 +412,10 @@ function qm_abnormal_irq(_irq: number, data: unknown): IrqReturn {
   const qm = data as HisiQm;
   qm.dfx.abnormal_irq_cnt++;
   const r = hisi_qm_process_dev_error(qm);
-  if (r === ACC_ERR_NEED_RESET && !qm.resetting && qm.wq) {
+  // The reset work goes to the system workqueue: it flushes qm.wq while stopping qps.
+  if (r === ACC_ERR_NEED_RESET && !qm.resetting) {
     qm.resetting = true;
-    queue_work(qm.wq, qm.rst_work);
+    schedule_work(qm.rst_work);
   }
   return IRQ_HANDLED;
 }

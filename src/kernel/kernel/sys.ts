@@ -225,15 +225,16 @@ function* sys_prlimit64(pid: number, resource: number, newRlim: number, oldRlim:
 
 // ---- reboot ----
 
-function* sys_reboot(magic1: number, magic2: number, cmd: number): Generator<unknown, number, unknown> {
+function* sys_reboot(magic1: number, magic2: number, cmd: number, arg: number): Generator<unknown, number, unknown> {
   if (!has_capability(current(), CAP_SYS_BOOT)) return -EPERM;
   const m2 = sys_uint(magic2);
   if (sys_uint(magic1) !== LINUX_REBOOT_MAGIC1 || (m2 !== LINUX_REBOOT_MAGIC2 && m2 !== LINUX_REBOOT_MAGIC2A && m2 !== LINUX_REBOOT_MAGIC2B && m2 !== LINUX_REBOOT_MAGIC2C)) return -EINVAL;
   switch (sys_uint(cmd)) {
     case LINUX_REBOOT_CMD_POWER_OFF:
     case LINUX_REBOOT_CMD_HALT:
-      // svasoc: the caller's exit status is the power-off code when it passes one in x3.
-      kernel_power_off(0);
+      // svasoc: x3 (Linux's `arg`, unused by POWER_OFF) carries the power-off code,
+      // which the machine reports as its exit status.
+      kernel_power_off(sys_uint(arg ?? 0) & 0xff);
       return 0;
     case LINUX_REBOOT_CMD_RESTART:
       kernel_restart();

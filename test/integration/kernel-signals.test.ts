@@ -190,3 +190,23 @@ describe('console tty', () => {
     expect(oops_count()).toBe(0);
   });
 });
+
+describe('reboot(2)', () => {
+  it('LINUX_REBOOT_CMD_POWER_OFF powers off through PSCI with the code in arg; bad magic is -EINVAL, non-root -EPERM', () => {
+    const res: number[] = [];
+    const { handle } = bootInit(function* (u) {
+      res.push(yield* u.sys(NR.__NR_reboot, 0x1234, 672274793, 0x4321fedc, 0));
+      const pid = yield* u.fork(function* (c) {
+        yield* c.sys(NR.__NR_setuid, 1000);
+        return -(yield* c.sys(NR.__NR_reboot, 0xfee1dead, 672274793, 0x4321fedc, 9));
+      });
+      const [, st] = yield* u.wait(pid);
+      res.push(st >> 8);
+      yield* u.sys(NR.__NR_reboot, 0xfee1dead, 672274793, 0x4321fedc, 5);
+      return 0;
+    });
+    expect(handle.runToPoweroff(5e9)).toBe(5);
+    expect(res).toEqual([-22, 1]);
+    expect(handle.console).toContain('reboot: Power down');
+  });
+});

@@ -24,7 +24,11 @@ function sample(n: number, seed: number): Uint8Array {
   return b;
 }
 
-const eq = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));
+function eq(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 const FORMATS = ['zlib', 'gzip', 'deflate'] as const;
 const ref = {
   zlib: { compress: (d: Uint8Array) => deflate(d), decompress: (d: Uint8Array) => inflate(d), node: (d: Uint8Array) => new Uint8Array(inflateSync(d)) },

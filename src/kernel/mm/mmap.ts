@@ -209,9 +209,10 @@ function vma_fput(file: File): void {
 
 /** remove_vma: the VMA is gone (its pages already zapped): close, unlink its rmaps, drop its file. */
 function remove_vma(vma: VmAreaStruct): void {
-  vma.vm_ops?.close?.(vma);
+  // unlink_file_vma / unlink_anon_vmas happen in free_pgtables, before ->close
   unlink_anon_vmas(vma);
   file_rmap_unlink(vma);
+  vma.vm_ops?.close?.(vma);
   if (vma.vm_file !== null) vma_fput(vma.vm_file);
 }
 

@@ -48,6 +48,14 @@ export function file_rmap_get(pages: Map<number, number>): FileRmap {
   return r;
 }
 
+/** The page cache is gone (its inode evicted, its shmem object freed): forget its rmap. */
+export function file_rmap_put(pages: Map<number, number>): void {
+  const r = fileRmaps.get(pages);
+  if (r === undefined || r.i_mmap.length > 0) return;
+  fileRmaps.delete(pages);
+  mem_map().unregisterMapping(r);
+}
+
 /** vma_interval_tree_insert: the VMA maps part of the file. */
 export function file_rmap_link(vma: VmAreaStruct, r: FileRmap): void {
   vma.file_rmap = r;

@@ -7,7 +7,7 @@ import { __GFP_ZERO, GFP_HIGHUSER_MOVABLE } from './gfp.js';
 import { type FileRmap, VM_FAULT_OOM, VM_FAULT_SIGBUS, type VmAreaStruct, type VmFault, type VmOperationsStruct } from './mm_types.js';
 import { alloc_pages, get_page, mem_map, put_page } from './page_alloc.js';
 import { PG_swapbacked, PG_uptodate } from './page.js';
-import { file_rmap_get, file_rmap_link } from './rmap.js';
+import { file_rmap_get, file_rmap_link, file_rmap_put } from './rmap.js';
 import { mod_node_page_state, VM } from './vmstat.js';
 
 /** The unnamed shmem object behind a shared anonymous mapping. */
@@ -41,6 +41,7 @@ const shmem_anon_vm_ops: VmOperationsStruct = {
       mod_node_page_state(VM.nr_file_pages, -1);
       put_page(pfn);
     }
+    file_rmap_put(obj.pages);
   },
   fault(vmf: VmFault): number {
     const obj = shmem_of(vmf.vma);

@@ -36,6 +36,8 @@ export class Device {
   driver_data: unknown = undefined;
   /** Firmware node (device tree). */
   of_node: unknown = undefined;
+  /** Software-node properties (device_property_*), e.g. "dma-can-stall" added by a PCI quirk. */
+  readonly properties = new Map<string, number | boolean>();
   /** IOMMU group and per-device IOMMU state, owned by the IOMMU core. */
   iommu_group: unknown = undefined;
   iommu: unknown = undefined;

@@ -136,19 +136,35 @@ export function mem_init(opts: MemInitOptions): PgData {
       continue;
     }
     const sec = map.sec(s0);
-    for (let pfn = Math.max(s0, start); pfn < Math.min(s1, end); pfn++) {
+    const hi = Math.min(s1, end);
+    const freeable = (pfn: number): boolean => pgdat.pfn_valid(pfn) && !isReserved(pfn);
+    for (let pfn = Math.max(s0, start); pfn < hi; ) {
       const i = pfn & (PAGES_PER_SECTION - 1);
       if (!pgdat.pfn_valid(pfn)) {
         sec.flags[i] = PG_hole | PG_reserved;
-      } else if (isReserved(pfn)) {
+        pfn++;
+        continue;
+      }
+      if (isReserved(pfn)) {
         sec.flags[i] = PG_reserved;
         sec.refcount[i] = 1;
-      } else {
-        sec.flags[i] = zeroed;
-        const z = pgdat.page_zone(pfn);
-        z.managed_pages++;
-        free_one_page(pgdat, z, pfn, 0, true);
+        pfn++;
+        continue;
       }
+      // __free_pages_memory: the largest aligned block of free-able pages in one zone
+      const z = pgdat.page_zone(pfn);
+      let order = 0;
+      while (order < MAX_PAGE_ORDER && pfn % (1 << (order + 1)) === 0 && pfn + (1 << (order + 1)) <= hi && z.contains(pfn + (1 << (order + 1)) - 1)) order++;
+      for (; order > 0; order--) {
+        let ok = true;
+        for (let q = pfn; q < pfn + (1 << order) && ok; q++) ok = freeable(q);
+        if (ok) break;
+      }
+      const n = 1 << order;
+      for (let q = pfn; q < pfn + n; q++) sec.flags[q & (PAGES_PER_SECTION - 1)] = zeroed;
+      z.managed_pages += n;
+      free_one_page(pgdat, z, pfn, order, true);
+      pfn += n;
     }
     for (let pfn = s0; pfn < s1; pfn++) if (pfn < start || pfn >= end) sec.flags[pfn & (PAGES_PER_SECTION - 1)] = PG_hole | PG_reserved;
   }

@@ -47,6 +47,7 @@ import {
   HZIP_DECOMP_END,
   HZIP_SGL,
   HZIP_SQE,
+  HZIP_WIN_32K,
   HZIP_STREAM_CTX_SIZE,
   comp_head,
   decomp_head_size,
@@ -264,6 +265,8 @@ function hisi_zip_do_work(qc: HisiZipQpCtx, zr: HisiZipReq, req: AcompReq): numb
     dskip: zr.dskip,
     tag: zr.id,
     sqeType: 0,
+    // 32 KiB: the window the 78 9c zlib header declares (CINFO 7), and UADK's default.
+    win: HZIP_WIN_32K,
     ...(streamFields ? { stream: streamFields } : {}),
   });
   zip.dfx.send_cnt++;

@@ -4,8 +4,7 @@
 // from the Linux arm-smmu-v3.h field positions (shared/reference/smmuv3.md), not from
 // the model's own field tables, so the tests cross-check the model.
 
-import { createMachine } from '../../src/machine/create.js';
-import type { MachineCore } from '../../src/machine/machine.js';
+import { MachineCore } from '../../src/machine/machine.js';
 import { DmaPort, DmaStatus, type DmaAttrs } from '../../src/hw/bus/dma.js';
 import { SmmuV3 } from '../../src/hw/smmuv3/smmuv3.js';
 
@@ -54,7 +53,8 @@ export interface Rig {
 }
 
 export function makeRig(sid = 0x10): Rig {
-  const m = createMachine({ ramSize: 256 * 1024 * 1024, trace: true, traceCapacity: 1 << 14 });
+  // The SMMU alone on a bus (no board), so the rig owns its interrupt lines.
+  const m = new MachineCore({ ramSize: 256 * 1024 * 1024, trace: true, traceCapacity: 1 << 14 });
   const irqs = { eventq: 0, priq: 0, cmdqSync: 0, gerror: 0, sev: 0 };
   const line = (k: 'eventq' | 'priq' | 'cmdqSync' | 'gerror') => ({ set() {}, pulse: () => void irqs[k]++ });
   const smmu = new SmmuV3(m, { eventq: line('eventq'), priq: line('priq'), cmdqSync: line('cmdqSync'), gerror: line('gerror'), sev: () => void irqs.sev++ }).mapOn(m.bus, SMMU);

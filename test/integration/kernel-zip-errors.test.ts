@@ -20,8 +20,12 @@ import {
   crypto_alloc_acomp,
   crypto_req_done,
   crypto_wait_req,
+  crypto_free_acomp,
+  crypto_acomp_algs,
   type CryptoAcomp,
 } from '../../src/kernel/crypto/acompress.js';
+import { pci_unregister_driver } from '../../src/kernel/drivers/pci/pci.js';
+import { hisi_zip_pci_driver } from '../../src/kernel/drivers/crypto/hisilicon/zip/zip-main.js';
 import { sg_init_one } from '../../src/kernel/crypto/scatterlist.js';
 import { qm_bus } from '../../src/kernel/drivers/crypto/hisilicon/qm-bus.js';
 import { qm_qp_stop_words, QP_STOP } from '../../src/kernel/drivers/crypto/hisilicon/qm.js';
@@ -180,5 +184,59 @@ describe('hisi_zip error handling and controller reset (reference section 5)', (
     expect(r.log[1]).toBe('stopped=1 words={"tx":1,"rx":1}');
     expect(r.log[2]).toBe('compress -11');
     expect(r.log[3]).toBe('ok');
+  }, 60_000);
+});
+
+describe('bad input and driver removal', () => {
+  it('corrupt compressed data ends with -EIO (the engine status), a bad header with -EINVAL, and the device keeps working', () => {
+    const log: string[] = [];
+    const b = bootZip({
+      scenario: function* (zip) {
+        const bus = qm_bus();
+        const dev = zip.qm.pdev.dev;
+        const src = bus.dma_alloc_coherent(dev, 4096)!;
+        const dst = bus.dma_alloc_coherent(dev, 65536)!;
+        const tfm = (yield* crypto_alloc_acomp('zlib-deflate')) as CryptoAcomp;
+        const req = acomp_request_alloc(tfm);
+        let x = 12345;
+        const junk = new Uint8Array(2048).map(() => ((x = (x * 1103515245 + 12345) >>> 0) >>> 24) & 0xff);
+        junk[0] = 0x78;
+        junk[1] = 0x9c;
+        junk[2] = 0xff; // BTYPE 11: reserved block type
+        for (const [what, bytes] of [
+          ['corrupt', junk],
+          ['bad-header', new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2, 3])],
+        ] as const) {
+          thisCpu().writePhys(src.cpu, bytes);
+          const w = new CryptoWait();
+          acomp_request_set_callback(req, 0, crypto_req_done, w);
+          acomp_request_set_params(req, sg_init_one(src.cpu, bytes.length), sg_init_one(dst.cpu, 65536), bytes.length, 65536);
+          log.push(`${what} ${yield* crypto_wait_req(crypto_acomp_decompress(req), w)}`);
+        }
+        log.push(yield* roundTrip(zip, tfm));
+        return 0;
+      },
+    });
+    expect(b.code).toBe(0);
+    expect(log).toEqual(['corrupt -5', 'bad-header -22', 'ok']);
+    expect(b.handle.console).toMatch(/hisi_zip 0000:00:01\.0: decompress fail in qp\d+: \d+ /);
+  }, 60_000);
+
+  it('unbinding the driver stops the QM and frees every coherent buffer, vector and algorithm', () => {
+    let after = '';
+    const b = bootZip({
+      scenario: function* (zip) {
+        const tfm = (yield* crypto_alloc_acomp('gzip')) as CryptoAcomp;
+        yield* roundTrip(zip, tfm);
+        yield* crypto_free_acomp(tfm);
+        yield* pci_unregister_driver(hisi_zip_pci_driver);
+        after = `qm=${zip.qm.status} algs=${crypto_acomp_algs().length} irqs=${zip.qm.irqs.length}`;
+        return 0;
+      },
+    });
+    expect(b.code).toBe(0);
+    expect(after).toBe('qm=2 algs=0 irqs=0');
+    expect(b.stats.coherentLive).toBe(0);
+    expect(b.stats.mapped).toBe(0);
   }, 60_000);
 });

@@ -15,10 +15,22 @@ import { hisi_zip_crypto_reset } from '../../src/kernel/drivers/crypto/hisilicon
 import { hisi_zip_devices, hisi_zip_reset_state, type HisiZip } from '../../src/kernel/drivers/crypto/hisilicon/zip/zip-main.js';
 import { zipk_reset_state } from '../../src/kernel/drivers/crypto/hisilicon/zip/zipk.js';
 import { userPrograms } from '../../src/user/rom.js';
+import { INITCALL_POSTCORE, register_initcall } from '../../src/kernel/init/initcall.js';
+import { iommu_set_default_passthrough } from '../../src/kernel/drivers/iommu/iommu.js';
 import { program, type Main } from '../../src/user/libc/crt0.js';
 import { zipkMain } from '../../src/user/bin/zipk.js';
 import { buildImage, execStub } from '../../tools/mkimage/build.js';
 import type { Libc } from '../../src/user/libc/libc.js';
+
+/**
+ * IOMMU mode of the booted kernel. 'passthrough' (iommu.passthrough=1 in Linux terms)
+ * is the default until the ITS doorbell is mapped into DMA domains (Linux's
+ * iommu_dma_prepare_msi): with a translated domain the ZIP's MSI write to the ITS
+ * faults in the SMMU and no completion interrupt arrives.
+ */
+export type IommuMode = 'passthrough' | 'translated';
+let iommuMode: IommuMode = 'passthrough';
+register_initcall(INITCALL_POSTCORE, 'kernel_zip_harness_iommu', () => iommu_set_default_passthrough(iommuMode === 'passthrough'));
 
 export interface HarnessStats {
   coherentLive: number;
@@ -72,12 +84,14 @@ export interface ZipBootOptions {
   limitNs?: number;
   /** Called once the machine exists (before boot), e.g. to arm injections. */
   setup?: (m: Machine) => void;
+  iommu?: IommuMode;
 }
 
 /** Boots the kernel, probes hisi_zip through the harness binding, runs the scenario. */
 export function bootZip(o: ZipBootOptions = {}): ZipBoot {
   const machine = createMachine(o.ramSize !== undefined ? { ramSize: o.ramSize } : {});
   o.setup?.(machine);
+  iommuMode = o.iommu ?? 'passthrough';
   const stats: HarnessStats = { coherentLive: 0, mapped: 0, resets: 0 };
   hisi_zip_reset_state();
   hisi_zip_crypto_reset();
@@ -112,9 +126,10 @@ export interface ZipUserRun {
  * has the standard programs, `zipk`, and a test-only `capture FILE...` that copies
  * guest files to the host for cross-checking.
  */
-export function runZipUser(o: { files: Record<string, Uint8Array>; script: string[]; args?: string; ramSize?: number; limitNs?: number; setup?: (m: Machine) => void }): ZipUserRun {
+export function runZipUser(o: { files: Record<string, Uint8Array>; script: string[]; args?: string; ramSize?: number; limitNs?: number; setup?: (m: Machine) => void; iommu?: IommuMode }): ZipUserRun {
   const machine = createMachine({ ramSize: o.ramSize ?? 1024 * 1024 * 1024 });
   o.setup?.(machine);
+  iommuMode = o.iommu ?? 'passthrough';
   const stats: HarnessStats = { coherentLive: 0, mapped: 0, resets: 0 };
   hisi_zip_reset_state();
   hisi_zip_crypto_reset();

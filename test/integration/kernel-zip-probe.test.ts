@@ -19,6 +19,19 @@ import { inflate } from 'pako';
 import type { HisiQp } from '../../src/kernel/drivers/crypto/hisilicon/qm.js';
 
 describe('hisi_zip probe on the board (PCI core, ITS MSIs, DMA API; scenario in PID 1)', () => {
+  it('the Huawei quirk marks the enumerated PF: pasid_no_tlp and the dma-can-stall device property', () => {
+    let seen = '';
+    const b = bootZip({
+      scenario: function* (zip) {
+        const pci = (zip.qm.pdev as unknown as { pci: { pasid_no_tlp: boolean; properties?: Map<string, unknown> } }).pci;
+        seen = `${pci.pasid_no_tlp} ${String(pci.properties?.get('dma-can-stall'))}`;
+        return 0;
+      },
+    });
+    expect(b.code).toBe(0);
+    expect(seen).toBe('true true');
+  }, 60_000);
+
   it('probe brings the QM up, registers zlib/gzip/deflate and the self-test passes through the device', () => {
     const b = bootZip({});
     expect(b.code).toBe(0);

@@ -55,6 +55,11 @@ export class SparseRam {
     return this.words[i]!;
   }
 
+  /** Word view of the chunk holding `off` for reading, or undefined when untouched (reads as zero; nothing is allocated). */
+  wordsForRead(off: number): Uint32Array | undefined {
+    return this.words[Math.floor(off / CHUNK_SIZE)];
+  }
+
   /** The chunk for reading: a shared zero chunk when untouched. Never write into it. */
   chunkForRead(off: number): Uint8Array {
     return this.chunks[Math.floor(off / CHUNK_SIZE)] ?? ZERO_CHUNK;

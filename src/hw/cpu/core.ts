@@ -28,7 +28,7 @@ import type { MachineCore, Runnable } from '../../machine/machine.js';
 import type { CostModel } from '../../machine/cost.js';
 import type { Clock } from '../../machine/clock.js';
 import type { PhysicalBus } from '../bus/bus.js';
-import type { SparseRam } from '../bus/ram.js';
+import { CHUNK_MASK, type SparseRam } from '../bus/ram.js';
 import { TraceKind } from '../../trace/record.js';
 import { NO_SID, NO_SSID, type TraceRing } from '../../trace/ring.js';
 import { WalkFault, WalkResult, type DescriptorReader, type WalkConfig } from '../vmsa/types.js';
@@ -79,10 +79,13 @@ import {
 } from './tlb.js';
 
 const TWO32 = 4294967296;
+const NO_WORDS = new Uint32Array(0);
+const NO_BYTES = new Uint8Array(0);
 const POW2 = new Float64Array(65).map((_, i) => 2 ** i);
 /** 1/4096: multiplying by it is exact and cheaper than dividing. */
 const PAGE_RECIPROCAL = 1 / 4096;
 const TWO55 = 2 ** 55;
+const TWO55_RECIPROCAL = 2 ** -55;
 const TWO56 = 2 ** 56;
 const TWO63 = 2 ** 63;
 const TWO64 = 2 ** 64;
@@ -129,9 +132,16 @@ class CoreWalkReader implements DescriptorReader {
     const ram = this.ram;
     const off = pa - ram.base;
     if (off >= 0 && off + 8 <= ram.size && (off & 7) === 0) {
+      // One chunk lookup for both halves: an 8-byte aligned descriptor never straddles chunks.
       this.error = false;
-      this.hi = ram.read32(off + 4);
-      return ram.read32(off);
+      const w = ram.wordsForRead(off);
+      if (w === undefined) {
+        this.hi = 0;
+        return 0;
+      }
+      const i = (off & CHUNK_MASK) >>> 2;
+      this.hi = w[i + 1]!;
+      return w[i]!;
     }
     const lo = this.bus.load(pa, 8, this.initiator);
     this.hi = this.bus.hi;
@@ -182,6 +192,18 @@ export class Core implements ArchCpu, Runnable {
   /** Context tags a hit accepts: the current ASID (or FLAT) and GLOBAL (or FLAT). */
   private asidTag = CTX_FLAT;
   private globalTag = CTX_FLAT;
+  // Last-page caches: a copy of the RAM TLB entry the last load (rd) and store (wr) hit,
+  // checked with one compare of the page's VA. They are dropped whenever the TLB changes
+  // (fill, invalidation, context switch) or the access masks do (EL, PAN), so they never
+  // allow an access the TLB would refuse.
+  private rdPage = NaN;
+  private rdWords: Uint32Array = NO_WORDS;
+  private rdBytes: Uint8Array = NO_BYTES;
+  private rdOff = 0;
+  private wrPage = NaN;
+  private wrWords: Uint32Array = NO_WORDS;
+  private wrBytes: Uint8Array = NO_BYTES;
+  private wrOff = 0;
 
   // ---- system registers ----
   private sctlr = SCTLR_RESET;
@@ -248,6 +270,7 @@ export class Core implements ArchCpu, Runnable {
     this.tWords = this.tlb.words;
     this.tBytes = this.tlb.bytes;
     this.reader = new CoreWalkReader(this.bus, this.initiator);
+    this.tlb.onChange = () => this.dropPageCaches();
     this.cfg = [
       { stage: 1, ttb: 0, granuleShift: 12, tsz: 64, oasBits: 32 },
       { stage: 1, ttb: 0, granuleShift: 12, tsz: 64, oasBits: 32 },
@@ -361,9 +384,11 @@ export class Core implements ArchCpu, Runnable {
     return this.local;
   }
 
+  /** Time accumulates locally; hardware catches up (and IRQs are taken) at the next event boundary, as for accesses. */
   charge(ns: number): void {
-    if (ns > 0) this.local += ns;
-    this.tick();
+    const t = ns > 0 ? this.local + ns : this.local;
+    this.local = t;
+    if (t >= this.deadline) this.tick();
   }
 
   /** Lets hardware catch up with this core's time and takes a pending IRQ. */
@@ -726,6 +751,7 @@ export class Core implements ArchCpu, Runnable {
   }
 
   private updateMasks(): void {
+    this.dropPageCaches();
     if (this.elValue === ExceptionLevel.EL0) {
       this.rdMask = P_R0;
       this.wrMask = P_W0;
@@ -805,7 +831,7 @@ export class Core implements ArchCpu, Runnable {
   private translate(va: number, write: boolean, unpriv: boolean): number {
     if (va >= TWO63) va -= TWO64;
     const need = unpriv ? (write ? P_W0 : P_R0) : write ? this.wrMask : this.rdMask;
-    const vpn = Math.floor(va / PAGE_SIZE);
+    const vpn = Math.floor(va * PAGE_RECIPROCAL);
     const s = vpn & TLB_MASK;
     if (this.tVpn[s] === vpn) {
       const c = this.tCtx[s];
@@ -824,7 +850,7 @@ export class Core implements ArchCpu, Runnable {
       return this.tlb.fill(vpn, CTX_FLAT, P_ALL, vpn * PAGE_SIZE, 12);
     }
     // D8.2.5: bit 55 selects TTBR0/TTBR1; with TBI the top byte is ignored.
-    const region = Math.floor(va / TWO55) & 1;
+    const region = Math.floor(va * TWO55_RECIPROCAL) & 1;
     let v = va;
     if (this.tbi[region]) {
       v = va % TWO56;
@@ -878,6 +904,35 @@ export class Core implements ArchCpu, Runnable {
     }
   }
 
+  private dropPageCaches(): void {
+    this.rdPage = NaN;
+    this.wrPage = NaN;
+  }
+
+  /** The set whose TLB entry allows a load at `va` at the current EL (it becomes the last read page), or -1. */
+  private readHit(va: number): number {
+    const vpn = Math.floor(va * PAGE_RECIPROCAL);
+    const s = vpn & TLB_MASK;
+    if (this.tVpn[s] !== vpn || (this.tActive[s]! & this.rdMask) === 0) return -1;
+    this.rdPage = vpn * PAGE_SIZE;
+    this.rdWords = this.tWords[s]!;
+    this.rdBytes = this.tBytes[s]!;
+    this.rdOff = this.tOff[s]!;
+    return s;
+  }
+
+  /** As readHit, for a store. */
+  private writeHit(va: number): number {
+    const vpn = Math.floor(va * PAGE_RECIPROCAL);
+    const s = vpn & TLB_MASK;
+    if (this.tVpn[s] !== vpn || (this.tActive[s]! & this.wrMask) === 0) return -1;
+    this.wrPage = vpn * PAGE_SIZE;
+    this.wrWords = this.tWords[s]!;
+    this.wrBytes = this.tBytes[s]!;
+    this.wrOff = this.tOff[s]!;
+    return s;
+  }
+
   private isRamEntry(s: number): boolean {
     return (this.tPerm[s]! & P_ALL) !== 0;
   }
@@ -886,28 +941,27 @@ export class Core implements ArchCpu, Runnable {
   // Virtual accesses (hot path first)
   // =====================================================================
 
+  // Each access charges its time, lets hardware catch up at an event boundary, then
+  // tries the last page of its kind (one compare), then the TLB, then the slow path.
+
   ld8(va: number): number {
     const t = this.local + this.accessNs;
     this.local = t;
     if (t >= this.deadline) this.tick();
-    const vpn = Math.floor(va * PAGE_RECIPROCAL);
-    const s = vpn & TLB_MASK;
-    if (this.tVpn[s] === vpn && (this.tActive[s]! & this.rdMask) !== 0) {
-      return this.tBytes[s]![this.tOff[s]! + (va & 0xfff)]!;
-    }
-    return this.loadSlow(va, 1);
+    const o = va & 0xfff;
+    if (va - o === this.rdPage) return this.rdBytes[this.rdOff + o]!;
+    return this.readHit(va) >= 0 ? this.rdBytes[this.rdOff + o]! : this.loadSlow(va, 1);
   }
 
   ld16(va: number): number {
     const t = this.local + this.accessNs;
     this.local = t;
     if (t >= this.deadline) this.tick();
-    const vpn = Math.floor(va * PAGE_RECIPROCAL);
-    const s = vpn & TLB_MASK;
-    if (this.tVpn[s] === vpn && (this.tActive[s]! & this.rdMask) !== 0 && (va & 1) === 0) {
-      const b = this.tBytes[s]!;
-      const o = this.tOff[s]! + (va & 0xfff);
-      return b[o]! | (b[o + 1]! << 8);
+    const o = va & 0xfff;
+    if ((o & 1) === 0 && (va - o === this.rdPage || this.readHit(va) >= 0)) {
+      const b = this.rdBytes;
+      const i = this.rdOff + o;
+      return b[i]! | (b[i + 1]! << 8);
     }
     return this.loadSlow(va, 2);
   }
@@ -916,11 +970,14 @@ export class Core implements ArchCpu, Runnable {
     const t = this.local + this.accessNs;
     this.local = t;
     if (t >= this.deadline) this.tick();
-    const vpn = Math.floor(va * PAGE_RECIPROCAL);
-    const s = vpn & TLB_MASK;
-    if (this.tVpn[s] === vpn && (this.tActive[s]! & this.rdMask) !== 0 && (va & 3) === 0) {
-      return this.tWords[s]![(this.tOff[s]! + (va & 0xfff)) >>> 2]!;
-    }
+    const o = va & 0xfff;
+    if (va - o === this.rdPage && (o & 3) === 0) return this.rdWords[(this.rdOff + o) >>> 2]!;
+    return this.ld32Miss(va, o);
+  }
+
+  /** ld32 past the last read page: the TLB, then the slow path. */
+  private ld32Miss(va: number, o: number): number {
+    if ((o & 3) === 0 && this.readHit(va) >= 0) return this.rdWords[(this.rdOff + o) >>> 2]!;
     return this.loadSlow(va, 4);
   }
 
@@ -938,11 +995,10 @@ export class Core implements ArchCpu, Runnable {
     const t = this.local + this.accessNs;
     this.local = t;
     if (t >= this.deadline) this.tick();
-    const vpn = Math.floor(va * PAGE_RECIPROCAL);
-    const s = vpn & TLB_MASK;
-    if (this.tVpn[s] === vpn && (this.tActive[s]! & this.rdMask) !== 0 && (va & 7) === 0) {
-      const w = this.tWords[s]!;
-      const i = (this.tOff[s]! + (va & 0xfff)) >>> 2;
+    const o = va & 0xfff;
+    if ((o & 7) === 0 && (va - o === this.rdPage || this.readHit(va) >= 0)) {
+      const w = this.rdWords;
+      const i = (this.rdOff + o) >>> 2;
       this.hi32 = w[i + 1]!;
       return w[i]!;
     }
@@ -953,10 +1009,9 @@ export class Core implements ArchCpu, Runnable {
     const t = this.local + this.accessNs;
     this.local = t;
     if (t >= this.deadline) this.tick();
-    const vpn = Math.floor(va * PAGE_RECIPROCAL);
-    const s = vpn & TLB_MASK;
-    if (this.tVpn[s] === vpn && (this.tActive[s]! & this.wrMask) !== 0) {
-      this.tBytes[s]![this.tOff[s]! + (va & 0xfff)] = v;
+    const o = va & 0xfff;
+    if (va - o === this.wrPage || this.writeHit(va) >= 0) {
+      this.wrBytes[this.wrOff + o] = v;
       return;
     }
     this.storeSlow(va, 1, v, 0);
@@ -966,13 +1021,12 @@ export class Core implements ArchCpu, Runnable {
     const t = this.local + this.accessNs;
     this.local = t;
     if (t >= this.deadline) this.tick();
-    const vpn = Math.floor(va * PAGE_RECIPROCAL);
-    const s = vpn & TLB_MASK;
-    if (this.tVpn[s] === vpn && (this.tActive[s]! & this.wrMask) !== 0 && (va & 1) === 0) {
-      const b = this.tBytes[s]!;
-      const o = this.tOff[s]! + (va & 0xfff);
-      b[o] = v;
-      b[o + 1] = v >>> 8;
+    const o = va & 0xfff;
+    if ((o & 1) === 0 && (va - o === this.wrPage || this.writeHit(va) >= 0)) {
+      const b = this.wrBytes;
+      const i = this.wrOff + o;
+      b[i] = v;
+      b[i + 1] = v >>> 8;
       return;
     }
     this.storeSlow(va, 2, v, 0);
@@ -982,10 +1036,9 @@ export class Core implements ArchCpu, Runnable {
     const t = this.local + this.accessNs;
     this.local = t;
     if (t >= this.deadline) this.tick();
-    const vpn = Math.floor(va * PAGE_RECIPROCAL);
-    const s = vpn & TLB_MASK;
-    if (this.tVpn[s] === vpn && (this.tActive[s]! & this.wrMask) !== 0 && (va & 3) === 0) {
-      this.tWords[s]![(this.tOff[s]! + (va & 0xfff)) >>> 2] = v;
+    const o = va & 0xfff;
+    if ((o & 3) === 0 && (va - o === this.wrPage || this.writeHit(va) >= 0)) {
+      this.wrWords[(this.wrOff + o) >>> 2] = v;
       return;
     }
     this.storeSlow(va, 4, v, 0);
@@ -1005,11 +1058,10 @@ export class Core implements ArchCpu, Runnable {
     const t = this.local + this.accessNs;
     this.local = t;
     if (t >= this.deadline) this.tick();
-    const vpn = Math.floor(va * PAGE_RECIPROCAL);
-    const s = vpn & TLB_MASK;
-    if (this.tVpn[s] === vpn && (this.tActive[s]! & this.wrMask) !== 0 && (va & 7) === 0) {
-      const w = this.tWords[s]!;
-      const i = (this.tOff[s]! + (va & 0xfff)) >>> 2;
+    const o = va & 0xfff;
+    if ((o & 7) === 0 && (va - o === this.wrPage || this.writeHit(va) >= 0)) {
+      const w = this.wrWords;
+      const i = (this.wrOff + o) >>> 2;
       w[i] = lo;
       w[i + 1] = hi;
       return;
@@ -1024,8 +1076,13 @@ export class Core implements ArchCpu, Runnable {
     for (let attempt = 0; ; attempt++) {
       const s = this.resolve(va, false);
       if (this.isRamEntry(s)) {
-        const b = this.tBytes[s]!;
         const o = this.tOff[s]! + pageOff;
+        if ((o & (size - 1)) === 0 && size >= 4) {
+          const w = this.tWords[s]!;
+          if (size === 8) this.hi32 = w[(o >>> 2) + 1]!;
+          return w[o >>> 2]!;
+        }
+        const b = this.tBytes[s]!;
         if (size === 1) return b[o]!;
         if (size === 2) return b[o]! | (b[o + 1]! << 8);
         const lo = (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;

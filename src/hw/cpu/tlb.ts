@@ -75,6 +75,11 @@ export class Tlb {
   readonly bytes: Uint8Array[] = new Array<Uint8Array>(SLOTS).fill(NO_BYTES);
   /** Some valid entry belongs to a mapping larger than 4 KiB: invalidation by VA scans. */
   private large = false;
+  /**
+   * Called after any change that may remove or alter an entry (fill, invalidation, context
+   * switch): the core drops the copies of entries it keeps for its hot path.
+   */
+  onChange: (() => void) | undefined;
 
   constructor(private readonly ram: SparseRam) {}
 
@@ -83,6 +88,7 @@ export class Tlb {
     const s = vpn & TLB_MASK;
     this.vpn[s] = vpn;
     this.set(s, ctx, perm, pagePa, sizeShift);
+    this.onChange?.();
     return s;
   }
 
@@ -95,6 +101,7 @@ export class Tlb {
   /** Switches the context the active bits follow (ASID change, MMU on/off). O(TLB_SIZE). */
   setContext(asidTag: number, globalTag: number): void {
     if (asidTag === this.asidTag && globalTag === this.globalTag) return;
+    this.onChange?.();
     this.asidTag = asidTag;
     this.globalTag = globalTag;
     const c = this.ctx;
@@ -132,10 +139,12 @@ export class Tlb {
   invalidateAll(): void {
     this.vpn.fill(NaN, 0, TLB_SIZE);
     this.large = false;
+    this.onChange?.();
   }
 
   /** TLBI ASIDE1: non-global entries of `asid`. */
   invalidateAsid(asid: number): void {
+    this.onChange?.();
     const v = this.vpn;
     const c = this.ctx;
     for (let s = 0; s < TLB_SIZE; s++) if (c[s] === asid) v[s] = NaN;
@@ -146,6 +155,7 @@ export class Tlb {
    * whose mapping contains `va` that are global or belong to `asid` (ANY_ASID: all).
    */
   invalidateVa(va: number, asid: number): void {
+    this.onChange?.();
     if (this.large) {
       this.invalidateRange(va, 1, asid);
       return;
@@ -157,6 +167,7 @@ export class Tlb {
 
   /** TLBI RVAE1/RVAAE1: entries whose mapping intersects [base, base + bytes). */
   invalidateRange(base: number, bytes: number, asid: number): void {
+    this.onChange?.();
     const end = base + bytes;
     const v = this.vpn;
     if (!this.large && bytes / PAGE_SIZE <= TLB_SIZE) {

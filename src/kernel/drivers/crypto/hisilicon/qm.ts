@@ -180,6 +180,8 @@ export class HisiQm {
   readonly work: WorkStruct;
   readonly rst_work: WorkStruct;
   resetting = false;
+  /** Held while a mailbox command is in flight (qm->mailbox_lock). */
+  mbBusy = false;
   /** Set when the abnormal handler saw an ECC multi-bit error (is_qm_ecc_mbit). */
   is_qm_ecc_mbit = false;
   error_mask = 0;
@@ -246,16 +248,14 @@ export function qm_db(qm: HisiQm, qn: number, cmd: number, index: number, priori
   thisCpu().stPhys64(qm.io_base + R.qm_db_offset_v2(cmd, qn, qm.db_interval), d.hi * 4294967296 + d.lo);
 }
 
-let mbBusyLock = false;
-
 /**
  * qm_mb: one mailbox command. Waits for busy=0, writes the 16-byte word as two 64-bit
  * stores (what the 128-bit store becomes on the bus), waits for busy=0 again and
  * checks the status field. Returns 0, -EBUSY (busy before), -ETIMEDOUT or -EIO.
  */
 export function qm_mb(qm: HisiQm, cmd: number, dma: number, queue: number, op: 0 | 1): number {
-  if (mbBusyLock) return -EBUSY;
-  mbBusyLock = true;
+  if (qm.mbBusy) return -EBUSY;
+  qm.mbBusy = true;
   try {
     const busyFree = (v: number): boolean => (v & (1 << 13)) === 0;
     if (readl_poll_timeout(qm, R.QM_MB_CMD_SEND_BASE, busyFree, MB_WAIT_US, MB_TIMEOUT_US) < 0) {
@@ -284,7 +284,7 @@ export function qm_mb(qm: HisiQm, cmd: number, dma: number, queue: number, op: 0
     }
     return 0;
   } finally {
-    mbBusyLock = false;
+    qm.mbBusy = false;
   }
 }
 
@@ -623,7 +623,7 @@ export function* hisi_qm_stop(qm: HisiQm, reason: number): Generator<unknown, nu
 export function hisi_qm_create_qp(qm: HisiQm, alg_type: number): HisiQp | number {
   if (qm.status !== QM_START && qm.status !== QM_INIT) return -EPERM;
   if (qm.qp_in_used >= qm.qp_num) {
-    dev_info(qm, 'All 1024 queues of QM are busy!'.replace('1024', String(qm.qp_num)));
+    dev_info(qm, `All ${qm.qp_num} queues of QM are busy!`);
     qm.dfx.create_qp_err_cnt++;
     return -EBUSY;
   }

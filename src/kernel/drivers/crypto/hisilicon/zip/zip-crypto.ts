@@ -305,13 +305,17 @@ export function hisi_zip_stream_free(tfm: CryptoAcomp, stream: AcompStream): voi
   stream.priv = null;
 }
 
+/** Where a decompression's header is looked at (FEXTRA, FNAME and FCOMMENT must fit). */
+const headPeek = new Uint8Array(1024);
+const NO_HEAD = new Uint8Array(0);
+
 function hisi_zip_acompress(req: AcompReq): number {
   const qc = ctx_of(req.tfm).qp_ctx[HZIP_QPC_COMP];
   if (qc === undefined || qc.qp.status !== QP_START) return -EAGAIN;
   let r = stream_prepare(qc, req);
   if (r < 0) return r;
   // The header goes out with the first (or only) request of a stream.
-  const head = req.stream === null || req.stream.isNew ? comp_head(qc.qp.req_type) : new Uint8Array(0);
+  const head = req.stream === null || req.stream.isNew ? comp_head(qc.qp.req_type) : NO_HEAD;
   if (head.length > 0 && sg_total_len(req.dst) < head.length + 1) return -EINVAL;
   if (head.length > 0) sg_pcopy_from_buffer(physWriter, req.dst, head);
   const zr = qc.take();
@@ -332,7 +336,7 @@ function hisi_zip_adecompress(req: AcompReq): number {
   let skip = 0;
   if (req.stream === null || req.stream.isNew) {
     if (req.src.length === 0 || req.slen === 0) return -EINVAL;
-    const peek = new Uint8Array(Math.min(req.slen, 1024));
+    const peek = headPeek.subarray(0, Math.min(req.slen, headPeek.length));
     sg_pcopy_to_buffer(physReader, req.src, peek);
     skip = decomp_head_size(qc.qp.req_type, peek);
     if (skip < 0) return skip;

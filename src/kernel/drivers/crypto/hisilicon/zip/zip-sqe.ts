@@ -121,8 +121,6 @@ export function decomp_head_size(reqType: number, head: Uint8Array): number {
   return n > head.length ? -EINVAL : n;
 }
 
-/** How many leading bytes decomp_head_size may need to see (FEXTRA up to 64 KiB plus names). */
-export const HZIP_HEAD_PEEK_BYTES = 10 + 2 + 65535 + 1024 + 1024 + 2;
 
 export interface ZipSqeRequest {
   reqType: number;

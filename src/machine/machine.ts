@@ -80,7 +80,11 @@ export class MachineCore {
       const tEvent = clock.nextEventTime();
       const tCore = core ? Math.max(core.localNs, clock.now()) : Infinity;
       const t = Math.min(tEvent, tCore);
-      if (t === Infinity) return { reason: 'idle', nowNs: clock.now(), events };
+      if (t === Infinity) {
+        // Nothing left to do: time still passes up to a finite limit.
+        if (end !== Infinity) clock.advanceTo(end);
+        return { reason: 'idle', nowNs: clock.now(), events };
+      }
       if (t > end) {
         clock.advanceTo(end);
         return { reason: 'limit', nowNs: clock.now(), events };

@@ -6,15 +6,17 @@
 // Removing a device answers everything it still waits for with INVALID.
 
 import { thisCpu } from '../../../arch/index.js';
+import { INITCALL_CORE, register_initcall } from '../../init/initcall.js';
 import { EINVAL, ENODEV } from '../../lib/errno.js';
 import { pr_info, pr_warn } from '../../lib/printk.js';
 import { alloc_workqueue, flush_workqueue, queue_work, WorkStruct, WQ_UNBOUND, type WorkqueueStruct } from '../../kernel/workqueue.js';
-import { sysfs_create_file } from '../../fs/sysfs/sysfs.js';
+import { debugfs_create_file } from '../../fs/debugfs.js';
 import {
   IOMMU_FAULT_PAGE_REQUEST_LAST_PAGE,
   IOMMU_FAULT_PAGE_REQUEST_PASID_VALID,
   IOMMU_NO_PASID,
   IOMMU_PAGE_RESP_INVALID,
+  dev_iommu,
   iommu_get_domain_for_dev,
   iommu_get_domain_for_dev_pasid,
   iommu_page_response,
@@ -63,15 +65,17 @@ export function iopf_stats_reset(): void {
   for (const k of Object.keys(stats) as (keyof IopfStats)[]) stats[k] = 0;
 }
 
+register_initcall(INITCALL_CORE, 'iopf_init', iopf_stats_reset);
+
 function param(dev: Device): FaultParam | null {
-  const p = dev.iommu?.faultParam;
+  const p = dev_iommu(dev)?.faultParam;
   return p instanceof FaultParam ? p : null;
 }
 
 /** iopf_queue_alloc. */
 export function iopf_queue_alloc(name: string): IopfQueue {
   const q = new IopfQueue(name, alloc_workqueue(`iopf_queue/${name}`, WQ_UNBOUND, 0));
-  sysfs_create_file(`kernel/debug/iommu/${name}`, 'iopf', () => {
+  debugfs_create_file(`iommu/${name}/iopf`, () => {
     const s = stats;
     const avg = s.responded ? Math.round(s.totalLatencyNs / s.responded) : 0;
     return `reported ${s.reported}\ngroups ${s.groups}\nresponded ${s.responded}\nsuccess ${s.success}\ninvalid ${s.invalid}\nfailure ${s.failure}\nlatency_avg_ns ${avg}\nlatency_max_ns ${s.maxLatencyNs}\n`;
@@ -81,9 +85,10 @@ export function iopf_queue_alloc(name: string): IopfQueue {
 
 /** iopf_queue_add_device: the device may now report recoverable faults. */
 export function iopf_queue_add_device(q: IopfQueue, dev: Device): number {
-  if (dev.iommu === null) return -ENODEV;
+  const d = dev_iommu(dev);
+  if (d === null) return -ENODEV;
   if (param(dev) !== null) return 0;
-  dev.iommu.faultParam = new FaultParam(q);
+  d.faultParam = new FaultParam(q);
   q.devices.add(dev);
   return 0;
 }
@@ -91,10 +96,11 @@ export function iopf_queue_add_device(q: IopfQueue, dev: Device): number {
 /** iopf_queue_remove_device: answers every outstanding group INVALID and forgets the device. */
 export function iopf_queue_remove_device(q: IopfQueue, dev: Device): void {
   const p = param(dev);
-  if (p === null || dev.iommu === null) return;
+  const d = dev_iommu(dev);
+  if (p === null || d === null) return;
   p.partial.length = 0;
   for (const g of p.pending.slice()) iopf_group_response(g, IOMMU_PAGE_RESP_INVALID);
-  dev.iommu.faultParam = null;
+  d.faultParam = null;
   q.devices.delete(dev);
 }
 

@@ -3,6 +3,7 @@
 // and the I/O page-fault handler that resolves device faults through the process
 // address space with handle_mm_fault semantics.
 
+import { INITCALL_CORE, register_initcall } from '../../init/initcall.js';
 import { EINVAL, ENODEV, ENOSPC, EOVERFLOW } from '../../lib/errno.js';
 import { FAULT_FLAG_INSTRUCTION, FAULT_FLAG_REMOTE, FAULT_FLAG_USER, FAULT_FLAG_WRITE, VM_EXEC, VM_FAULT_ERROR, VM_READ, VM_WRITE, type MmStruct } from '../../mm/mm_types.js';
 import { vma_lookup } from '../../mm/mmap.js';
@@ -15,6 +16,7 @@ import {
   IOMMU_FAULT_PERM_WRITE,
   IOMMU_PAGE_RESP_INVALID,
   IOMMU_PAGE_RESP_SUCCESS,
+  dev_iommu,
   iommu_attach_device_pasid,
   iommu_detach_device_pasid,
   iommu_domain_free,
@@ -27,6 +29,9 @@ import { iopf_group_response, iopf_queue_flush_dev, iopf_queue_work } from './io
 /** PASIDs are 20 bits (PCIe); 0 is IOMMU_NO_PASID. */
 export const IOMMU_PASID_BITS = 20;
 const pasidsInUse = new Set<number>();
+
+// A new boot starts with every PASID free
+register_initcall(INITCALL_CORE, 'iommu_sva_init', () => pasidsInUse.clear());
 
 /** struct iommu_mm_data: mm->iommu_mm. */
 export class IommuMmData {
@@ -79,7 +84,7 @@ export function mm_pasid_drop(mm: MmStruct): void {
  * the device supports, -ENOSPC when no PASID is free, -ENODEV without SVA support.
  */
 export function iommu_sva_bind_device(dev: Device, mm: MmStruct): IommuSva | number {
-  const ops = dev.iommu?.iommuDev?.ops;
+  const ops = dev_iommu(dev)?.iommuDev?.ops;
   if (ops?.domainAllocSva === undefined) return -ENODEV;
   if (mm.dead) return -EINVAL;
   let data = iommu_mm(mm);
@@ -89,7 +94,7 @@ export function iommu_sva_bind_device(dev: Device, mm: MmStruct): IommuSva | num
     data = new IommuMmData(pasid);
     mm.iommu_mm = data;
   }
-  if (data.pasid >= (dev.iommu?.maxPasids ?? 0)) return -EOVERFLOW;
+  if (data.pasid >= (dev_iommu(dev)?.maxPasids ?? 0)) return -EOVERFLOW;
   const have = data.handles.find((h) => h.dev === dev);
   if (have) {
     have.users++;

@@ -6,39 +6,45 @@
 
 import { EBUSY, EINVAL, ENODEV, ENOENT, ENOMEM, EOVERFLOW } from '../../lib/errno.js';
 import { pr_info, pr_warn } from '../../lib/printk.js';
-import type { DeviceNode } from '../../of/base.js';
+import { DeviceNode, of_property_read_bool, of_property_read_u32 } from '../../of/base.js';
+import { Device } from '../base/core.js';
 import type { MmStruct } from '../../mm/mm_types.js';
+import { INITCALL_CORE, register_initcall } from '../../init/initcall.js';
 import { sysfs_create_dir, sysfs_create_file, sysfs_create_link, sysfs_remove } from '../../fs/sysfs/sysfs.js';
 
 /**
- * The part of struct device the IOMMU core needs. drivers/base has no struct device
- * yet; bus code (PCI, platform) creates these and hands them to iommu_probe_device.
+ * The IOMMU core works on the driver core's struct device: dev.iommu holds the
+ * DevIommu below (struct dev_iommu), dev.iommu_group the group. Bus code (PCI,
+ * platform) fills the fwspec from the firmware and calls iommu_probe_device.
  */
-export class Device {
-  /** dev->iommu. */
-  iommu: DevIommu | null = null;
-  /** Driver-private pointer of the IOMMU driver (dev_iommu_priv). */
-  iommuPriv: unknown = null;
-  constructor(
-    /** dev_name(): "0000:00:02.0" for PCI. */
-    readonly name: string,
-    /** Firmware node when the device came from the device tree. */
-    readonly ofNode: DeviceNode | null = null,
-    /** Device properties (fwnode / software node): 'dma-can-stall', 'pasid-num-bits'. */
-    readonly properties: Map<string, number | boolean> = new Map(),
-    /** PCI functions: what the PASID capability offers (0 = no PASID capability). */
-    readonly pciMaxPasids: number = 0,
-    /** PCI functions with a PRI capability. */
-    readonly pciPri: boolean = false,
-  ) {}
+export { Device };
 
-  propertyBool(name: string): boolean {
-    return this.properties.get(name) === true;
-  }
-  propertyU32(name: string): number | undefined {
-    const v = this.properties.get(name);
-    return typeof v === 'number' ? v : undefined;
-  }
+/** dev->iommu, or null when the device sits behind no IOMMU. */
+export function dev_iommu(dev: Device): DevIommu | null {
+  return dev.iommu instanceof DevIommu ? dev.iommu : null;
+}
+
+/** dev_iommu_priv_get: the IOMMU driver's per-device data. */
+export function dev_iommu_priv_get(dev: Device): unknown {
+  return dev_iommu(dev)?.priv ?? null;
+}
+
+export function dev_iommu_priv_set(dev: Device, priv: unknown): void {
+  const d = dev_iommu(dev);
+  if (d !== null) d.priv = priv;
+}
+
+/** device_property_read_bool: a software-node property, else the device-tree node's. */
+export function device_property_read_bool(dev: Device, name: string): boolean {
+  if (dev.properties.get(name) === true) return true;
+  return dev.of_node instanceof DeviceNode && of_property_read_bool(dev.of_node, name);
+}
+
+/** device_property_read_u32. */
+export function device_property_read_u32(dev: Device, name: string): number | undefined {
+  const v = dev.properties.get(name);
+  if (typeof v === 'number') return v;
+  return dev.of_node instanceof DeviceNode ? of_property_read_u32(dev.of_node, name) : undefined;
 }
 
 /** struct iommu_fwspec: which IOMMU instance and which StreamIDs (of_xlate/iommu-map). */
@@ -50,6 +56,8 @@ export interface IommuFwspec {
 /** struct dev_iommu. */
 export class DevIommu {
   iommuDev: IommuDevice | null = null;
+  /** The IOMMU driver's per-device data (dev_iommu_priv_set). */
+  priv: unknown = null;
   group: IommuGroup | null = null;
   maxPasids = 0;
   /** I/O page-fault parameters (iommu_fault_param), owned by io-pgfault. */
@@ -235,6 +243,16 @@ export function iommu_core_init(): void {
   sysfs_create_dir('class/iommu');
 }
 
+/** iommu_subsys_init: the boot-time policy lines Linux prints. */
+function iommu_subsys_init(): void {
+  iommu_core_init();
+  pr_info(`iommu: Default domain type: ${iommuDefaultPassthrough ? 'Passthrough' : 'Translated'}`);
+  pr_info('iommu: DMA domain TLB invalidation policy: strict mode');
+}
+
+// iommu_subsys_init runs as a core_initcall: each boot starts with no IOMMUs or groups
+register_initcall(INITCALL_CORE, 'iommu_init', iommu_subsys_init);
+
 /** iommu.passthrough= on the command line. */
 export function iommu_set_default_passthrough(on: boolean): void {
   iommuDefaultPassthrough = on;
@@ -259,9 +277,10 @@ export function iommu_devices(): readonly IommuDevice[] {
 
 /** iommu_fwspec_init + add_ids: the device sits behind the IOMMU of `node` with these StreamIDs. */
 export function iommu_fwspec_init(dev: Device, node: DeviceNode | null, ids: readonly number[]): number {
-  if (dev.iommu !== null) {
-    if (dev.iommu.fwspec.iommuNode !== node) return -EINVAL;
-    dev.iommu.fwspec.ids.push(...ids);
+  const cur = dev_iommu(dev);
+  if (cur !== null) {
+    if (cur.fwspec.iommuNode !== node) return -EINVAL;
+    cur.fwspec.ids.push(...ids);
     return 0;
   }
   dev.iommu = new DevIommu({ iommuNode: node, ids: [...ids] });
@@ -295,11 +314,11 @@ export function iommu_groups(): readonly IommuGroup[] {
 
 /** iommu_get_group. */
 export function iommu_group_get(dev: Device): IommuGroup | null {
-  return dev.iommu?.group ?? null;
+  return dev_iommu(dev)?.group ?? null;
 }
 
 function ops_of(dev: Device): IommuOps | null {
-  return dev.iommu?.iommuDev?.ops ?? null;
+  return dev_iommu(dev)?.iommuDev?.ops ?? null;
 }
 
 /**
@@ -308,23 +327,32 @@ function ops_of(dev: Device): IommuOps | null {
  * without an IOMMU returns -ENODEV and keeps doing DMA untranslated.
  */
 export function iommu_probe_device(dev: Device): number {
-  const fw = dev.iommu?.fwspec;
-  if (dev.iommu === null || fw === undefined) return -ENODEV;
+  const param = dev_iommu(dev);
+  if (param === null) return -ENODEV;
+  if (param.group !== null) return 0;
+  const fw = param.fwspec;
   const iommu = iommuDevices.find((d) => d.node === fw.iommuNode);
   if (iommu === undefined) return -ENODEV;
-  dev.iommu.iommuDev = iommu;
+  param.iommuDev = iommu;
   const ret = iommu.ops.probeDevice(dev);
   if (ret) {
-    dev.iommu.iommuDev = null;
+    param.iommuDev = null;
     return ret;
   }
-  dev.iommu.maxPasids = Math.min(iommu.maxPasids, dev.iommu.maxPasids || iommu.maxPasids);
+  param.maxPasids = Math.min(iommu.maxPasids, param.maxPasids || iommu.maxPasids);
   // One group per device: the SMMU gives every function its own StreamID and we have no ACS-less bridges
   const group = iommu_group_alloc();
   group.devices.push(dev);
-  dev.iommu.group = group;
-  sysfs_create_link(`kernel/iommu_groups/${group.id}/devices`, dev.name, `devices/${dev.name}`);
-  sysfs_create_link(`class/iommu/${iommu.name}/devices`, dev.name, `devices/${dev.name}`);
+  param.group = group;
+  dev.iommu_group = group;
+  // iommu_group_add_device / iommu_device_link: links both ways between the device and its group and IOMMU
+  const devPath = dev.kobj_path || `devices/${dev.name}`;
+  sysfs_create_link(`kernel/iommu_groups/${group.id}/devices`, dev.name, devPath);
+  sysfs_create_link(`class/iommu/${iommu.name}/devices`, dev.name, devPath);
+  if (dev.kobj_path) {
+    sysfs_create_link(dev.kobj_path, 'iommu_group', `kernel/iommu_groups/${group.id}`);
+    sysfs_create_link(dev.kobj_path, 'iommu', `class/iommu/${iommu.name}`);
+  }
   const type = iommu.ops.defDomainType?.(dev) || (iommuDefaultPassthrough ? IOMMU_DOMAIN_IDENTITY : IOMMU_DOMAIN_DMA);
   let dom: IommuDomain | number;
   if (type === IOMMU_DOMAIN_IDENTITY && iommu.ops.identityDomain) dom = iommu.ops.identityDomain;
@@ -333,7 +361,7 @@ export function iommu_probe_device(dev: Device): number {
   group.defaultDomain = dom;
   const r = __iommu_attach_group(dom, group);
   if (r) return r;
-  pr_info(`iommu: Adding device ${dev.name} to group ${group.id}`);
+  pr_info(`${dev.bus?.name ?? 'iommu'} ${dev.name}: Adding to iommu group ${group.id}`);
   return 0;
 }
 
@@ -345,8 +373,14 @@ export function iommu_release_device(dev: Device): void {
   ops.releaseDevice(dev);
   group.devices.splice(group.devices.indexOf(dev), 1);
   sysfs_remove(`kernel/iommu_groups/${group.id}/devices`, dev.name);
-  dev.iommu!.group = null;
-  dev.iommu!.iommuDev = null;
+  sysfs_remove(`class/iommu/${dev_iommu(dev)!.iommuDev!.name}/devices`, dev.name);
+  if (dev.kobj_path) {
+    sysfs_remove(dev.kobj_path, 'iommu_group');
+    sysfs_remove(dev.kobj_path, 'iommu');
+  }
+  dev_iommu(dev)!.group = null;
+  dev_iommu(dev)!.iommuDev = null;
+  dev.iommu_group = undefined;
 }
 
 function __iommu_attach_group(domain: IommuDomain, group: IommuGroup): number {
@@ -405,7 +439,7 @@ export function iommu_get_dma_domain(dev: Device): IommuDomain | null {
 export function iommu_attach_device_pasid(domain: IommuDomain, dev: Device, pasid: number): number {
   const group = iommu_group_get(dev);
   if (group === null || domain.ops.setDevPasid === undefined) return -ENODEV;
-  if (pasid === IOMMU_NO_PASID || pasid >= (dev.iommu?.maxPasids ?? 0)) return -EINVAL;
+  if (pasid === IOMMU_NO_PASID || pasid >= (dev_iommu(dev)?.maxPasids ?? 0)) return -EINVAL;
   if (group.pasidArray.has(pasid)) return -EBUSY;
   const r = domain.ops.setDevPasid(domain, dev, pasid);
   if (r) return r;

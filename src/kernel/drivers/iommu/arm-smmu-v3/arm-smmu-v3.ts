@@ -13,7 +13,8 @@ import { IRQF_ONESHOT, IRQ_HANDLED, IRQ_NONE, request_irq, request_threaded_irq,
 import { alloc_pages, free_pages } from '../../../mm/page_alloc.js';
 import { GFP_KERNEL, __GFP_ZERO } from '../../../mm/gfp.js';
 import { MAX_PAGE_ORDER, PAGE_SHIFT, PAGE_SIZE } from '../../../mm/page.js';
-import { sysfs_create_file } from '../../../fs/sysfs/sysfs.js';
+import { debugfs_create_file } from '../../../fs/debugfs.js';
+import { pci_disable_pasid, pci_disable_pri, pci_enable_pasid, pci_enable_pri, pci_max_pasids, pci_pasid_features, pci_pri_supported, pci_reset_pri } from '../pci-pasid-pri.js';
 import {
   Device,
   IOMMU_DOMAIN_BLOCKED,
@@ -34,6 +35,11 @@ import {
   IommuDevice,
   IommuDomain,
   IotlbGather,
+  dev_iommu,
+  dev_iommu_priv_get,
+  dev_iommu_priv_set,
+  device_property_read_bool,
+  device_property_read_u32,
   iommu_device_register,
   iommu_get_domain_for_dev,
   type IommuOps,
@@ -96,6 +102,8 @@ import { writeEntry, type EntryWriter, type EntryWriterOps } from './entry-write
 
 const ARM_SMMU_POLL_TIMEOUT_NS = 1_000_000_000;
 const ARM_SMMU_POLL_SPIN_COUNT = 10;
+/** Outstanding page requests a PRI master is allocated (capped by its capacity). */
+const ARM_SMMU_PRI_REQS = 32;
 /** PAGE_SHIFT + MAX_PAGE_ORDER: queues are naturally aligned buddy allocations. */
 const Q_MAX_SZ_SHIFT = PAGE_SHIFT + MAX_PAGE_ORDER;
 /** Linux's L1 stream table cap: 2^20 bytes of L1 descriptors. */
@@ -144,6 +152,10 @@ export class ArmSmmuMaster {
   ssidBits = 0;
   stallEnabled = false;
   iopfEnabled = false;
+  /** The PCI PASID capability is enabled (the function may tag transactions with a PASID). */
+  pasidEnabled = false;
+  /** The PCI PRI capability is enabled: recoverable faults arrive as page requests. */
+  priEnabled = false;
   constructor(
     readonly dev: Device,
     readonly smmu: ArmSmmuDevice,
@@ -221,12 +233,19 @@ export class ArmSmmuDevice {
   readonly identityDomain: IommuDomain;
   readonly blockedDomain: IommuDomain;
 
+  /** How dev_err/dev_info name the SMMU: "arm-smmu-v3 9050000.smmuv3". */
+  readonly logName: string;
+
   constructor(
     readonly node: DeviceNode | null,
     /** Physical base of register page 0 (page 1 is at +64 KiB). */
     readonly base: number,
+    /** The iommu_device name ("smmu3.0x0000000009050000"), in /sys/class/iommu. */
     readonly name: string,
+    /** dev_name() of the platform device ("9050000.smmuv3"). */
+    devName: string = name,
   ) {
+    this.logName = `arm-smmu-v3 ${devName}`;
     this.identityDomain = new IommuDomain(IOMMU_DOMAIN_IDENTITY, { attachDev: (_d, dev) => this.attachDevSte(dev, 'bypass') });
     this.blockedDomain = new IommuDomain(IOMMU_DOMAIN_BLOCKED, { attachDev: (_d, dev) => this.attachDevSte(dev, 'abort') });
   }
@@ -274,7 +293,7 @@ export class ArmSmmuDevice {
     reg = (reg & ~clr) | set;
     this.writel(R.ARM_SMMU_GBPA, (reg | R.GBPA_UPDATE) >>> 0);
     ret = this.pollReg(R.ARM_SMMU_GBPA, (v) => (v & R.GBPA_UPDATE) === 0);
-    if (ret) pr_err(`${this.name}: GBPA not responding to update`);
+    if (ret) pr_err(`${this.logName}: GBPA not responding to update`);
     return ret;
   }
 
@@ -291,7 +310,7 @@ export class ArmSmmuDevice {
     if (endian === R.IDR0_TTENDIAN_MIXED) this.features |= F.ARM_SMMU_FEAT_TT_LE | F.ARM_SMMU_FEAT_TT_BE;
     else if (endian === R.IDR0_TTENDIAN_LE) this.features |= F.ARM_SMMU_FEAT_TT_LE;
     else {
-      pr_err(`${this.name}: unknown/unsupported TT endianness!`);
+      pr_err(`${this.logName}: unknown/unsupported TT endianness!`);
       return -ENXIO;
     }
     if (getField(id, R.IDR0.PRI)) this.features |= F.ARM_SMMU_FEAT_PRI;
@@ -305,20 +324,20 @@ export class ArmSmmuDevice {
     const httu = getField(id, R.IDR0.HTTU);
     if (httu === R.IDR0_HTTU_ACCESS_DIRTY) this.features |= F.ARM_SMMU_FEAT_HD | F.ARM_SMMU_FEAT_HA;
     else if (httu === R.IDR0_HTTU_ACCESS) this.features |= F.ARM_SMMU_FEAT_HA;
-    if (!!getField(id, R.IDR0.COHACC) !== coherent) pr_warn(`${this.name}: IDR0.COHACC overridden by FW configuration (${coherent})`);
+    if (!!getField(id, R.IDR0.COHACC) !== coherent) pr_warn(`${this.logName}: IDR0.COHACC overridden by FW configuration (${coherent})`);
     const stall = getField(id, R.IDR0.STALL_MODEL);
     if (stall === R.IDR0_STALL_MODEL_FORCE) this.features |= F.ARM_SMMU_FEAT_STALL_FORCE | F.ARM_SMMU_FEAT_STALLS;
     else if (stall === R.IDR0_STALL_MODEL_STALL) this.features |= F.ARM_SMMU_FEAT_STALLS;
     if (getField(id, R.IDR0.S1P)) this.features |= F.ARM_SMMU_FEAT_TRANS_S1;
     if (getField(id, R.IDR0.S2P)) this.features |= F.ARM_SMMU_FEAT_TRANS_S2;
     if (!(this.features & (F.ARM_SMMU_FEAT_TRANS_S1 | F.ARM_SMMU_FEAT_TRANS_S2))) {
-      pr_err(`${this.name}: no translation support!`);
+      pr_err(`${this.logName}: no translation support!`);
       return -ENXIO;
     }
     const ttf = getField(id, R.IDR0.TTF);
     if (ttf === R.IDR0_TTF_AARCH32_64) this.ias = 40;
     else if (ttf !== R.IDR0_TTF_AARCH64) {
-      pr_err(`${this.name}: AArch64 table format not supported!`);
+      pr_err(`${this.logName}: AArch64 table format not supported!`);
       return -ENXIO;
     }
     this.asidBits = getField(id, R.IDR0.ASID16) ? 16 : 8;
@@ -326,14 +345,14 @@ export class ArmSmmuDevice {
 
     id[0] = this.readl(R.ARM_SMMU_IDR1);
     if (getField(id, R.IDR1.TABLES_PRESET) || getField(id, R.IDR1.QUEUES_PRESET) || getField(id, R.IDR1.REL)) {
-      pr_err(`${this.name}: embedded implementation not supported`);
+      pr_err(`${this.logName}: embedded implementation not supported`);
       return -ENXIO;
     }
     if (getField(id, R.IDR1.ATTR_TYPES_OVR)) this.features |= F.ARM_SMMU_FEAT_ATTR_TYPES_OVR;
     this.cmdq.llq.maxNShift = Math.min(Q_MAX_SZ_SHIFT - CMDQ_ENT_SZ_SHIFT, getField(id, R.IDR1.CMDQS));
     if (this.cmdq.llq.maxNShift <= Math.log2(CMDQ_BATCH_ENTRIES)) {
       // One batch plus its CMD_SYNC must fit in the queue
-      pr_err(`${this.name}: command queue size <= ${CMDQ_BATCH_ENTRIES} entries not supported`);
+      pr_err(`${this.logName}: command queue size <= ${CMDQ_BATCH_ENTRIES} entries not supported`);
       return -ENXIO;
     }
     this.evtq.llq.maxNShift = Math.min(Q_MAX_SZ_SHIFT - EVTQ_ENT_SZ_SHIFT, getField(id, R.IDR1.EVTQS));
@@ -354,14 +373,14 @@ export class ArmSmmuDevice {
     const oas = getField(id, R.IDR5.OAS);
     if (oas < R.OAS_BITS.length) this.oas = R.OAS_BITS[oas]!;
     else {
-      pr_info(`${this.name}: unknown output address size. Truncating to 48-bit`);
+      pr_info(`${this.logName}: unknown output address size. Truncating to 48-bit`);
       this.oas = 48;
     }
     this.ias = Math.max(this.ias, this.oas);
     if (this.features & F.ARM_SMMU_FEAT_TRANS_S1 && this.features & F.ARM_SMMU_FEAT_TRANS_S2) this.features |= F.ARM_SMMU_FEAT_NESTING;
     // arm_smmu_sva_supported: coherent walks, the CPU page size, OAS >= PARange, ASIDs
     if (this.features & F.ARM_SMMU_FEAT_COHERENCY && this.pgsizeBitmap % (2 * PAGE_SIZE) >= PAGE_SIZE) this.features |= F.ARM_SMMU_FEAT_SVA;
-    pr_info(`${this.name}: ias ${this.ias}-bit, oas ${this.oas}-bit (features 0x${(this.features >>> 0).toString(16).padStart(8, '0')})`);
+    pr_info(`${this.logName}: ias ${this.ias}-bit, oas ${this.oas}-bit (features 0x${(this.features >>> 0).toString(16).padStart(8, '0')})`);
     return 0;
   }
 
@@ -387,10 +406,10 @@ export class ArmSmmuDevice {
       q.llq.maxNShift--;
     }
     if (q.basePa === 0) {
-      pr_err(`${this.name}: failed to allocate queue (0x${qsz.toString(16)} bytes) for ${q.name}`);
+      pr_err(`${this.logName}: failed to allocate queue (0x${qsz.toString(16)} bytes) for ${q.name}`);
       return -ENOMEM;
     }
-    pr_info(`${this.name}: allocated ${1 << q.llq.maxNShift} entries for ${q.name}`);
+    pr_info(`${this.logName}: allocated ${1 << q.llq.maxNShift} entries for ${q.name}`);
     const b = new Uint32Array(2);
     setField(b, R.Q_BASE.RWA, 1);
     setField(b, R.Q_BASE.ADDR, q.basePa);
@@ -421,7 +440,7 @@ export class ArmSmmuDevice {
     const size = (1 << this.sidBits) * 64;
     const pa = this.allocCoherent(size);
     if (pa < 0) {
-      pr_err(`${this.name}: failed to allocate linear stream table (${size} bytes)`);
+      pr_err(`${this.logName}: failed to allocate linear stream table (${size} bytes)`);
       return -ENOMEM;
     }
     this.strtabDma = pa;
@@ -440,10 +459,10 @@ export class ArmSmmuDevice {
     size = Math.min(size, this.sidBits - STRTAB_SPLIT);
     this.numL1Ents = 1 << size;
     size += STRTAB_SPLIT;
-    if (size < this.sidBits) pr_warn(`${this.name}: 2-level strtab only covers ${size}/${this.sidBits} bits of SID`);
+    if (size < this.sidBits) pr_warn(`${this.logName}: 2-level strtab only covers ${size}/${this.sidBits} bits of SID`);
     const pa = this.allocCoherent(this.numL1Ents * 8);
     if (pa < 0) {
-      pr_err(`${this.name}: failed to allocate l1 stream table (${this.numL1Ents * 8} bytes)`);
+      pr_err(`${this.logName}: failed to allocate l1 stream table (${this.numL1Ents * 8} bytes)`);
       return -ENOMEM;
     }
     this.strtabDma = pa;
@@ -469,7 +488,7 @@ export class ArmSmmuDevice {
     if (this.l2Strtab[i]) return 0;
     const pa = this.allocCoherent((1 << STRTAB_SPLIT) * 64);
     if (pa < 0) {
-      pr_err(`${this.name}: failed to allocate l2 stream table for SID ${sid}`);
+      pr_err(`${this.logName}: failed to allocate l2 stream table for SID ${sid}`);
       return -ENOMEM;
     }
     this.initInitialStes(pa, 1 << STRTAB_SPLIT);
@@ -496,12 +515,12 @@ export class ArmSmmuDevice {
   /** arm_smmu_device_reset, in Linux's order. */
   reset(): number {
     if (this.readl(R.ARM_SMMU_CR0) & R.CR0_SMMUEN) {
-      pr_warn(`${this.name}: SMMU currently enabled! Resetting...`);
+      pr_warn(`${this.logName}: SMMU currently enabled! Resetting...`);
       this.updateGbpa(R.GBPA_ABORT, 0);
     }
     let ret = this.writeRegSync(0, R.ARM_SMMU_CR0, R.ARM_SMMU_CR0ACK);
     if (ret) {
-      pr_err(`${this.name}: failed to clear cr0`);
+      pr_err(`${this.logName}: failed to clear cr0`);
       return ret;
     }
     const cr1 = new Uint32Array(2);
@@ -526,7 +545,7 @@ export class ArmSmmuDevice {
     let enables = R.CR0_CMDQEN;
     ret = this.writeRegSync(enables, R.ARM_SMMU_CR0, R.ARM_SMMU_CR0ACK);
     if (ret) {
-      pr_err(`${this.name}: failed to enable command queue`);
+      pr_err(`${this.logName}: failed to enable command queue`);
       return ret;
     }
     // Forget any cached configuration and TLB entries from before us
@@ -540,7 +559,7 @@ export class ArmSmmuDevice {
     enables |= R.CR0_EVTQEN;
     ret = this.writeRegSync(enables, R.ARM_SMMU_CR0, R.ARM_SMMU_CR0ACK);
     if (ret) {
-      pr_err(`${this.name}: failed to enable event queue`);
+      pr_err(`${this.logName}: failed to enable event queue`);
       return ret;
     }
     if (this.features & F.ARM_SMMU_FEAT_PRI) {
@@ -550,7 +569,7 @@ export class ArmSmmuDevice {
       enables |= R.CR0_PRIQEN;
       ret = this.writeRegSync(enables, R.ARM_SMMU_CR0, R.ARM_SMMU_CR0ACK);
       if (ret) {
-        pr_err(`${this.name}: failed to enable PRI queue`);
+        pr_err(`${this.logName}: failed to enable PRI queue`);
         return ret;
       }
     }
@@ -561,13 +580,13 @@ export class ArmSmmuDevice {
     }
     ret = this.setupIrqs();
     if (ret) {
-      pr_err(`${this.name}: failed to setup irqs`);
+      pr_err(`${this.logName}: failed to setup irqs`);
       return ret;
     }
     enables |= R.CR0_SMMUEN;
     ret = this.writeRegSync(enables, R.ARM_SMMU_CR0, R.ARM_SMMU_CR0ACK);
     if (ret) {
-      pr_err(`${this.name}: failed to enable SMMU interface`);
+      pr_err(`${this.logName}: failed to enable SMMU interface`);
       return ret;
     }
     return 0;
@@ -577,29 +596,29 @@ export class ArmSmmuDevice {
   private setupIrqs(): number {
     let ret = this.writeRegSync(0, R.ARM_SMMU_IRQ_CTRL, R.ARM_SMMU_IRQ_CTRLACK);
     if (ret) {
-      pr_err(`${this.name}: failed to disable irqs`);
+      pr_err(`${this.logName}: failed to disable irqs`);
       return ret;
     }
     // arm_smmu_setup_msis: clear the MSI addresses; there is no msi_domain for platform devices here
     this.writeq(R.ARM_SMMU_GERROR_IRQ_CFG0, 0, 0);
     this.writeq(R.ARM_SMMU_EVTQ_IRQ_CFG0, 0, 0);
     if (this.features & F.ARM_SMMU_FEAT_PRI) this.writeq(R.ARM_SMMU_PRIQ_IRQ_CFG0, 0, 0);
-    if (this.features & F.ARM_SMMU_FEAT_MSI) pr_info(`${this.name}: msi_domain absent - falling back to wired irqs`);
+    if (this.features & F.ARM_SMMU_FEAT_MSI) pr_info(`${this.logName}: msi_domain absent - falling back to wired irqs`);
     if (this.evtq.irq) {
-      if (request_threaded_irq(this.evtq.irq, null, () => this.evtqThread(), IRQF_ONESHOT, 'arm-smmu-v3-evtq', this) < 0) pr_warn(`${this.name}: failed to enable evtq irq`);
-    } else pr_warn(`${this.name}: no evtq irq - events will not be reported!`);
+      if (request_threaded_irq(this.evtq.irq, null, () => this.evtqThread(), IRQF_ONESHOT, 'arm-smmu-v3-evtq', this) < 0) pr_warn(`${this.logName}: failed to enable evtq irq`);
+    } else pr_warn(`${this.logName}: no evtq irq - events will not be reported!`);
     if (this.gerrIrq) {
-      if (request_irq(this.gerrIrq, () => this.gerrorHandler(), 0, 'arm-smmu-v3-gerror', this) < 0) pr_warn(`${this.name}: failed to enable gerror irq`);
-    } else pr_warn(`${this.name}: no gerr irq - errors will not be reported!`);
+      if (request_irq(this.gerrIrq, () => this.gerrorHandler(), 0, 'arm-smmu-v3-gerror', this) < 0) pr_warn(`${this.logName}: failed to enable gerror irq`);
+    } else pr_warn(`${this.logName}: no gerr irq - errors will not be reported!`);
     if (this.features & F.ARM_SMMU_FEAT_PRI) {
       if (this.priq.irq) {
-        if (request_threaded_irq(this.priq.irq, null, () => this.priqThread(), IRQF_ONESHOT, 'arm-smmu-v3-priq', this) < 0) pr_warn(`${this.name}: failed to enable priq irq`);
-      } else pr_warn(`${this.name}: no priq irq - PRI will be broken`);
+        if (request_threaded_irq(this.priq.irq, null, () => this.priqThread(), IRQF_ONESHOT, 'arm-smmu-v3-priq', this) < 0) pr_warn(`${this.logName}: failed to enable priq irq`);
+      } else pr_warn(`${this.logName}: no priq irq - PRI will be broken`);
     }
     let irqen = R.IRQ_CTRL_EVTQ_IRQEN | R.IRQ_CTRL_GERROR_IRQEN;
     if (this.features & F.ARM_SMMU_FEAT_PRI) irqen |= R.IRQ_CTRL_PRIQ_IRQEN;
     ret = this.writeRegSync(irqen, R.ARM_SMMU_IRQ_CTRL, R.ARM_SMMU_IRQ_CTRLACK);
-    if (ret) pr_warn(`${this.name}: failed to enable irqs`);
+    if (ret) pr_warn(`${this.logName}: failed to enable irqs`);
     return 0;
   }
 
@@ -649,7 +668,7 @@ export class ArmSmmuDevice {
   issueCmdlist(cmds: Uint32Array, n: number, sync: boolean): number {
     const llq = this.cmdq.llq;
     const total = n + (sync ? 1 : 0);
-    if (!llq.hasSpace(total) && this.pollUntilNotFull(total)) pr_err(`${this.name}: CMDQ timeout`);
+    if (!llq.hasSpace(total) && this.pollUntilNotFull(total)) pr_err(`${this.logName}: CMDQ timeout`);
     let prod = llq.prod;
     for (let i = 0; i < n; i++) {
       this.writeCmd(prod, cmds, i * CMDQ_ENT_WORDS);
@@ -669,7 +688,7 @@ export class ArmSmmuDevice {
     if (!sync) return 0;
     this.stats.syncs++;
     const ret = this.options & F.ARM_SMMU_OPT_MSIPOLL ? this.pollUntilMsi(syncProd) : this.pollUntilConsumed(syncProd);
-    if (ret) pr_err(`${this.name}: CMD_SYNC timeout at 0x${syncProd.toString(16).padStart(8, '0')} [hwprod 0x${this.readl(this.cmdq.prodReg).toString(16).padStart(8, '0')}, hwcons 0x${this.readl(this.cmdq.consReg).toString(16).padStart(8, '0')}]`);
+    if (ret) pr_err(`${this.logName}: CMD_SYNC timeout at 0x${syncProd.toString(16).padStart(8, '0')} [hwprod 0x${this.readl(this.cmdq.prodReg).toString(16).padStart(8, '0')}, hwcons 0x${this.readl(this.cmdq.consReg).toString(16).padStart(8, '0')}]`);
     return ret;
   }
 
@@ -705,7 +724,7 @@ export class ArmSmmuDevice {
   issueCmd(ent: CmdqEnt, sync: boolean): number {
     const words = new Uint32Array(CMDQ_ENT_WORDS);
     if (buildCmd(words, ent)) {
-      pr_warn(`${this.name}: ignoring unknown CMDQ opcode 0x${ent.opcode.toString(16)}`);
+      pr_warn(`${this.logName}: ignoring unknown CMDQ opcode 0x${ent.opcode.toString(16)}`);
       return -EINVAL;
     }
     return this.issueCmdlist(words, 1, sync);
@@ -718,7 +737,7 @@ export class ArmSmmuDevice {
       b.num = 0;
     }
     if (buildCmd(b.cmds.subarray(b.num * CMDQ_ENT_WORDS, (b.num + 1) * CMDQ_ENT_WORDS), ent)) {
-      pr_warn(`${this.name}: ignoring unknown CMDQ opcode 0x${ent.opcode.toString(16)}`);
+      pr_warn(`${this.logName}: ignoring unknown CMDQ opcode 0x${ent.opcode.toString(16)}`);
       return;
     }
     b.num++;
@@ -735,9 +754,9 @@ export class ArmSmmuDevice {
     const cons = this.readl(this.cmdq.consReg);
     const idx = (cons >>> R.CMDQ_CONS_ERR_SHIFT) & R.CMDQ_CONS_ERR_MASK;
     const names = ['No error', 'Illegal command', 'Abort on command fetch', 'ATC invalidate timeout'];
-    pr_err(`${this.name}: CMDQ error (cons 0x${cons.toString(16).padStart(8, '0')}): ${names[idx] ?? 'Unknown'}`);
+    pr_err(`${this.logName}: CMDQ error (cons 0x${cons.toString(16).padStart(8, '0')}): ${names[idx] ?? 'Unknown'}`);
     if (idx === R.CMDQ_ERR_CERROR_ABT_IDX) {
-      pr_err(`${this.name}: retrying command fetch`);
+      pr_err(`${this.logName}: retrying command fetch`);
       return;
     }
     if (idx === R.CMDQ_ERR_CERROR_NONE_IDX || idx === R.CMDQ_ERR_CERROR_ATC_INV_IDX) return;
@@ -746,7 +765,7 @@ export class ArmSmmuDevice {
     const pa = this.cmdq.entPa(cons);
     loadDword(cpu, pa, bad, 0);
     loadDword(cpu, pa + 8, bad, 2);
-    pr_err(`${this.name}: skipping command in error state:\n\t${formatDwords(bad).split(' ').join('\n\t')}`);
+    pr_err(`${this.logName}: skipping command in error state:\n\t${formatDwords(bad).split(' ').join('\n\t')}`);
     buildCmd(bad, { opcode: CMDQ_OP_CMD_SYNC });
     this.writeCmd(cons, bad, 0);
   }
@@ -758,17 +777,17 @@ export class ArmSmmuDevice {
     const active = (gerror ^ gerrorn) & R.GERROR_ERR_MASK;
     if (!active) return IRQ_NONE;
     this.stats.gerrors++;
-    pr_warn(`${this.name}: unexpected global error reported (0x${active.toString(16).padStart(8, '0')}), this could be serious`);
+    pr_warn(`${this.logName}: unexpected global error reported (0x${active.toString(16).padStart(8, '0')}), this could be serious`);
     if (active & R.GERROR_SFM_ERR) {
-      pr_err(`${this.name}: device has entered Service Failure Mode!`);
+      pr_err(`${this.logName}: device has entered Service Failure Mode!`);
       this.writeRegSync(0, R.ARM_SMMU_CR0, R.ARM_SMMU_CR0ACK);
     }
-    if (active & R.GERROR_MSI_GERROR_ABT_ERR) pr_warn(`${this.name}: GERROR MSI write aborted`);
-    if (active & R.GERROR_MSI_PRIQ_ABT_ERR) pr_warn(`${this.name}: PRIQ MSI write aborted`);
-    if (active & R.GERROR_MSI_EVTQ_ABT_ERR) pr_warn(`${this.name}: EVTQ MSI write aborted`);
-    if (active & R.GERROR_MSI_CMDQ_ABT_ERR) pr_warn(`${this.name}: CMDQ MSI write aborted`);
-    if (active & R.GERROR_PRIQ_ABT_ERR) pr_err(`${this.name}: PRIQ write aborted -- events may have been lost`);
-    if (active & R.GERROR_EVTQ_ABT_ERR) pr_err(`${this.name}: EVTQ write aborted -- events may have been lost`);
+    if (active & R.GERROR_MSI_GERROR_ABT_ERR) pr_warn(`${this.logName}: GERROR MSI write aborted`);
+    if (active & R.GERROR_MSI_PRIQ_ABT_ERR) pr_warn(`${this.logName}: PRIQ MSI write aborted`);
+    if (active & R.GERROR_MSI_EVTQ_ABT_ERR) pr_warn(`${this.logName}: EVTQ MSI write aborted`);
+    if (active & R.GERROR_MSI_CMDQ_ABT_ERR) pr_warn(`${this.logName}: CMDQ MSI write aborted`);
+    if (active & R.GERROR_PRIQ_ABT_ERR) pr_err(`${this.logName}: PRIQ write aborted -- events may have been lost`);
+    if (active & R.GERROR_EVTQ_ABT_ERR) pr_err(`${this.logName}: EVTQ write aborted -- events may have been lost`);
     if (active & R.GERROR_CMDQ_ERR) this.cmdqSkipErr();
     this.writel(R.ARM_SMMU_GERRORN, gerror);
     return IRQ_HANDLED;
@@ -813,13 +832,13 @@ export class ArmSmmuDevice {
         const ret = this.handleEvt(evt);
         if (ret === 0) continue;
         const id = getField(evt, EVTQ.ID);
-        pr_info(`${this.name}: event 0x${id.toString(16).padStart(2, '0')} received:`);
-        pr_info(`${this.name}: ${EVT_NAMES[id] ?? 'UNKNOWN'} sid 0x${getField(evt, EVTQ.SID).toString(16)}${getField(evt, EVTQ.SSV) ? ` ssid 0x${getField(evt, EVTQ.SSID).toString(16)}` : ''} addr 0x${evtAddr(evt).toString(16)}`);
-        for (const w of formatDwords(evt).split(' ')) pr_info(`${this.name}: \t${w}`);
+        pr_info(`${this.logName}: event 0x${id.toString(16).padStart(2, '0')} received:`);
+        pr_info(`${this.logName}: ${EVT_NAMES[id] ?? 'UNKNOWN'} sid 0x${getField(evt, EVTQ.SID).toString(16)}${getField(evt, EVTQ.SSV) ? ` ssid 0x${getField(evt, EVTQ.SSID).toString(16)}` : ''} addr 0x${evtAddr(evt).toString(16)}`);
+        for (const w of formatDwords(evt).split(' ')) pr_info(`${this.logName}: \t${w}`);
       }
       if (this.syncProdIn(q)) {
         this.stats.evtqOverflows++;
-        pr_err(`${this.name}: EVTQ overflow detected -- events lost`);
+        pr_err(`${this.logName}: EVTQ overflow detected -- events lost`);
       }
     } while (!q.llq.empty());
     this.syncConsOvf(q);
@@ -864,7 +883,7 @@ export class ArmSmmuDevice {
       while (this.queueRemoveRaw(q, e)) this.handlePpr(e);
       if (this.syncProdIn(q)) {
         this.stats.priqOverflows++;
-        pr_err(`${this.name}: PRIQ overflow detected -- requests lost`);
+        pr_err(`${this.logName}: PRIQ overflow detected -- requests lost`);
       }
     } while (!q.llq.empty());
     this.syncConsOvf(q);
@@ -898,7 +917,7 @@ export class ArmSmmuDevice {
     const master = this.streams.get(sid);
     const ret = master ? iommu_report_device_fault(master.dev, prm) : -EINVAL;
     if (ret && last) {
-      pr_info(`${this.name}: unexpected PRI request received: sid 0x${sid.toString(16).padStart(8, '0')}.0x${ssid.toString(16).padStart(5, '0')}: [${grpid}L] ${perm & IOMMU_FAULT_PERM_PRIV ? '' : 'un'}privileged ${perm & IOMMU_FAULT_PERM_READ ? 'R' : ''}${perm & IOMMU_FAULT_PERM_WRITE ? 'W' : ''}${perm & IOMMU_FAULT_PERM_EXEC ? 'X' : ''} access at iova 0x${prm.addr.toString(16).padStart(16, '0')}`);
+      pr_info(`${this.logName}: unexpected PRI request received: sid 0x${sid.toString(16).padStart(8, '0')}.0x${ssid.toString(16).padStart(5, '0')}: [${grpid}L] ${perm & IOMMU_FAULT_PERM_PRIV ? '' : 'un'}privileged ${perm & IOMMU_FAULT_PERM_READ ? 'R' : ''}${perm & IOMMU_FAULT_PERM_WRITE ? 'W' : ''}${perm & IOMMU_FAULT_PERM_EXEC ? 'X' : ''} access at iova 0x${prm.addr.toString(16).padStart(16, '0')}`);
       this.stats.priResps++;
       this.issueCmd({ opcode: CMDQ_OP_PRI_RESP, substreamValid: ssv, sid, ssid, grpid, resp: PRI_RESP_DENY }, false);
     }
@@ -910,7 +929,7 @@ export class ArmSmmuDevice {
    * the SMMU acts on RESUME when it consumes it and PRI_RESP is fire and forget.
    */
   pageResponse(dev: Device, fault: IopfFault, resp: IommuPageResponse): void {
-    const master = dev.iommuPriv as ArmSmmuMaster | null;
+    const master = masterOf(dev);
     if (master === null || master.streams.length === 0) return;
     const sid = master.streams[0]!;
     if (master.stallEnabled) {
@@ -975,7 +994,7 @@ export class ArmSmmuDevice {
     }
     const pa = this.allocCoherent(l1size);
     if (pa < 0) {
-      pr_warn(`${this.name}: failed to allocate context descriptor`);
+      pr_warn(`${this.logName}: failed to allocate context descriptor`);
       return -ENOMEM;
     }
     t.cdtabDma = pa;
@@ -1033,7 +1052,7 @@ export class ArmSmmuDevice {
 
   /** arm_smmu_probe_device. */
   probeDevice(dev: Device): number {
-    const ids = dev.iommu?.fwspec.ids ?? [];
+    const ids = dev_iommu(dev)?.fwspec.ids ?? [];
     if (ids.length === 0) return -ENODEV;
     const master = new ArmSmmuMaster(dev, this, [...ids]);
     for (const sid of ids) {
@@ -1045,30 +1064,40 @@ export class ArmSmmuDevice {
       }
     }
     for (const sid of ids) this.streams.set(sid, master);
-    master.ssidBits = Math.min(this.ssidBits, dev.propertyU32('pasid-num-bits') ?? 0);
-    // arm_smmu_enable_pasid: a PCI function's PASID capability sizes its SSIDs
-    if (dev.pciMaxPasids > 0) master.ssidBits = Math.min(Math.floor(Math.log2(dev.pciMaxPasids)), this.ssidBits);
+    master.ssidBits = Math.min(this.ssidBits, device_property_read_u32(dev, 'pasid-num-bits') ?? 0);
+    // arm_smmu_enable_pasid: a PCI function's PASID capability sizes its SSIDs, and is enabled here
+    const numPasids = pci_max_pasids(dev);
+    if (numPasids > 0 && this.ssidBits > 0) {
+      const features = pci_pasid_features(dev);
+      if (features >= 0 && pci_enable_pasid(dev, features) === 0) {
+        master.ssidBits = Math.min(Math.floor(Math.log2(numPasids)), this.ssidBits);
+        master.pasidEnabled = true;
+      }
+    }
     if (!(this.features & F.ARM_SMMU_FEAT_2_LVL_CDTAB)) master.ssidBits = Math.min(master.ssidBits, CTXDESC_LINEAR_CDMAX);
-    if ((this.features & F.ARM_SMMU_FEAT_STALLS && dev.propertyBool('dma-can-stall')) || this.features & F.ARM_SMMU_FEAT_STALL_FORCE) master.stallEnabled = true;
-    dev.iommuPriv = master;
-    if (dev.iommu) dev.iommu.maxPasids = 2 ** master.ssidBits;
+    if ((this.features & F.ARM_SMMU_FEAT_STALLS && device_property_read_bool(dev, 'dma-can-stall')) || this.features & F.ARM_SMMU_FEAT_STALL_FORCE) master.stallEnabled = true;
+    dev_iommu_priv_set(dev, master);
+    const param = dev_iommu(dev);
+    if (param) param.maxPasids = 2 ** master.ssidBits;
     return 0;
   }
 
   /** arm_smmu_release_device: pending faults answered, STE back to abort, streams dropped. */
   releaseDevice(dev: Device): void {
-    const master = dev.iommuPriv as ArmSmmuMaster | null;
+    const master = masterOf(dev);
     if (master === null) return;
     if (master.iopfEnabled && this.iopf) iopf_queue_remove_device(this.iopf, dev);
+    if (master.priEnabled) pci_disable_pri(dev);
     makeAbortSte(steTarget);
     this.installSteForDev(master, steTarget);
     for (const sid of master.streams) this.streams.delete(sid);
-    dev.iommuPriv = null;
+    if (master.pasidEnabled) pci_disable_pasid(dev);
+    dev_iommu_priv_set(dev, null);
   }
 
   /** Identity / blocked attach (arm_smmu_attach_dev_ste): a cdtable STE with S1DSS when PASIDs are live. */
   private attachDevSte(dev: Device, kind: 'bypass' | 'abort'): number {
-    const master = dev.iommuPriv as ArmSmmuMaster | null;
+    const master = masterOf(dev);
     if (master === null) return -ENODEV;
     this.detachFromDomains(master, IOMMU_NO_PASID);
     if (master.cdTable.usedSsids > 0) makeCdtableSte(steTarget, this.features, master.stallEnabled, master.cdTable, false, kind === 'bypass' ? STRTAB_STE_1_S1DSS_BYPASS : STRTAB_STE_1_S1DSS_TERMINATE);
@@ -1142,7 +1171,7 @@ export class ArmSmmuDevice {
 
   /** arm_smmu_attach_dev for a stage-1 paging domain: CD at SSID 0, then a cdtable STE. */
   attachDev(d: ArmSmmuDomain, dev: Device): number {
-    const master = dev.iommuPriv as ArmSmmuMaster | null;
+    const master = masterOf(dev);
     if (master === null) return -ENODEV;
     if (d.smmu !== this) return -EINVAL;
     const cdPa = this.allocCdPtr(master, IOMMU_NO_PASID);
@@ -1179,7 +1208,7 @@ export class ArmSmmuDevice {
 
   /** arm_smmu_remove_dev_pasid: clears the CD; the last PASID gone puts a plain RID STE back. */
   removeDevPasid(dev: Device, pasid: number, domain: IommuDomain): void {
-    const master = dev.iommuPriv as ArmSmmuMaster | null;
+    const master = masterOf(dev);
     if (master === null) return;
     this.clearCd(master, pasid);
     if (this.features & F.ARM_SMMU_FEAT_ATS) this.atcInvMaster(master, pasid);
@@ -1236,12 +1265,20 @@ export class ArmSmmuDevice {
 
   /** arm_smmu_master_iopf_supported + iopf_queue_add_device. */
   enableIopf(dev: Device): number {
-    const master = dev.iommuPriv as ArmSmmuMaster | null;
+    const master = masterOf(dev);
     if (master === null) return -ENODEV;
     if (master.streams.length !== 1) return -EINVAL;
-    if (!master.stallEnabled && !(dev.pciPri && this.features & F.ARM_SMMU_FEAT_PRI)) return -EINVAL;
+    const pri = !master.stallEnabled && pci_pri_supported(dev) && (this.features & F.ARM_SMMU_FEAT_PRI) !== 0;
+    if (!master.stallEnabled && !pri) return -EINVAL;
     if (this.iopf === null) return -EINVAL;
     if (master.iopfEnabled) return 0;
+    if (pri) {
+      // The device's page requests go to our PRI queue: allocate its outstanding requests and enable
+      pci_reset_pri(dev);
+      const r = pci_enable_pri(dev, ARM_SMMU_PRI_REQS);
+      if (r) return r;
+      master.priEnabled = true;
+    }
     const r = iopf_queue_add_device(this.iopf, dev);
     if (r) return r;
     master.iopfEnabled = true;
@@ -1249,9 +1286,11 @@ export class ArmSmmuDevice {
   }
 
   disableIopf(dev: Device): number {
-    const master = dev.iommuPriv as ArmSmmuMaster | null;
+    const master = masterOf(dev);
     if (master === null || !master.iopfEnabled || this.iopf === null) return -EINVAL;
     iopf_queue_remove_device(this.iopf, dev);
+    if (master.priEnabled) pci_disable_pri(dev);
+    master.priEnabled = false;
     master.iopfEnabled = false;
     return 0;
   }
@@ -1261,6 +1300,12 @@ const STE_OPS: EntryWriterOps = { getUsed: getSteUsed, getUpdateSafe: getSteUpda
 const CD_OPS: EntryWriterOps = { getUsed: getCdUsed };
 /** Every live arm-smmu-v3 domain (the driver's view, for detach bookkeeping). */
 const allDomains: ArmSmmuDomain[] = [];
+
+/** dev_iommu_priv_get narrowed to this driver's master. */
+export function masterOf(dev: Device): ArmSmmuMaster | null {
+  const m = dev_iommu_priv_get(dev);
+  return m instanceof ArmSmmuMaster ? m : null;
+}
 
 function smmuOf(d: IommuDomain): ArmSmmuDevice | null {
   return d instanceof ArmSmmuDomain ? d.smmu : null;
@@ -1274,7 +1319,7 @@ const PAGING_OPS = {
   },
   setDevPasid(domain: IommuDomain, dev: Device, pasid: number): number {
     const smmu = smmuOf(domain);
-    const master = dev.iommuPriv as ArmSmmuMaster | null;
+    const master = masterOf(dev);
     if (smmu === null || master === null) return -EINVAL;
     const cd = new Uint32Array(CD_WORDS);
     smmu.makeDomainCd(cd, master, domain as ArmSmmuDomain);
@@ -1357,6 +1402,12 @@ export function arm_smmu_devices(): readonly ArmSmmuDevice[] {
   return smmus;
 }
 
+/** Forgets the SMMUs and domains of an earlier boot in the same host process. */
+export function arm_smmu_reset_state(): void {
+  smmus.length = 0;
+  allDomains.length = 0;
+}
+
 /**
  * arm_smmu_device_probe for one "arm,smmu-v3" node: DT properties, MMIO region, IRQs by
  * name, hardware probe, in-memory structures, reset, registration with the IOMMU core.
@@ -1380,7 +1431,7 @@ export function arm_smmu_device_probe(np: DeviceNode, mapIrq: (spec: OfPhandleAr
     pr_err(`${name}: MMIO region too small`);
     return -EINVAL;
   }
-  const smmu = new ArmSmmuDevice(np, res.start, name);
+  const smmu = new ArmSmmuDevice(np, res.start, name, `${res.start.toString(16)}.${np.name}`);
   if (of_property_read_bool(np, 'hisilicon,broken-prefetch-cmd')) smmu.options |= F.ARM_SMMU_OPT_SKIP_PREFETCH;
   if (of_property_read_bool(np, 'dma-coherent')) smmu.features |= F.ARM_SMMU_FEAT_COHERENCY;
   const combined = irqByName(np, 'combined', mapIrq);
@@ -1411,7 +1462,7 @@ export function arm_smmu_device_init(smmu: ArmSmmuDevice): number {
     pr_err(`${smmu.name}: Failed to register iommu`);
     return ret;
   }
-  sysfs_create_file(`kernel/debug/iommu/${smmu.name}`, 'stats', () => smmu.debugStats());
+  debugfs_create_file(`iommu/${smmu.name}/stats`, () => smmu.debugStats());
   smmus.push(smmu);
   return 0;
 }

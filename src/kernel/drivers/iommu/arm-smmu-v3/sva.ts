@@ -10,7 +10,7 @@ import { mmu_notifier_register, mmu_notifier_unregister } from '../../../mm/mmu_
 import { PAGE_SIZE } from '../../../mm/page.js';
 import { IOMMU_DOMAIN_SVA, type Device, type IommuDomain } from '../iommu.js';
 import { CD_WORDS, makeSvaCd } from './cd.js';
-import { ArmSmmuDomain, set_sva_domain_alloc, type ArmSmmuDevice, type ArmSmmuMaster } from './arm-smmu-v3.js';
+import { ArmSmmuDomain, masterOf, set_sva_domain_alloc, type ArmSmmuDevice, type ArmSmmuMaster } from './arm-smmu-v3.js';
 import { ARM_SMMU_FEAT_RANGE_INV } from './features.js';
 
 /** CMDQ_MAX_TLBI_OPS: without range TLBI, this many pages or more become one TLBI_NH_ASID. */
@@ -73,7 +73,7 @@ const SVA_DOMAIN_OPS = {
   /** arm_smmu_sva_set_dev_pasid. */
   setDevPasid(domain: IommuDomain, dev: Device, pasid: number): number {
     const d = domain as ArmSmmuDomain;
-    const master = dev.iommuPriv as ArmSmmuMaster | null;
+    const master = masterOf(dev);
     if (d.smmu === null || master === null || d.mm === null || d.mm.dead) return -22;
     const cd = new Uint32Array(CD_WORDS);
     svaCd(cd, d.smmu, master, d.mm, d.asid);

@@ -8,6 +8,7 @@ import { of_find_compatible_node, of_map_id, of_property_read_u32_array, of_reg,
 import { pr_info } from '../../../lib/printk.js';
 import { pci_bus_add_device, pci_core_init, pci_scan_device, pci_set_mem_window, type PciDev, type PciOps } from '../pci.js';
 import { device_initcall, subsys_initcall } from '../../../init/initcall.js';
+import { of_iommu_configure } from '../../iommu/of-iommu.js';
 
 export interface PciHostBridge {
   readonly node: DeviceNode;
@@ -73,7 +74,10 @@ function* pci_host_common_probe(): Generator<unknown, number, unknown> {
       if ((devfn & 7) === 0 && !(d.hdr_type & 0x80)) devfn += 7; // single-function device
     }
   }
-  for (const d of found) yield* pci_bus_add_device(d);
+  for (const d of found) {
+    of_iommu_configure(d, pci_iommu_map(d));
+    yield* pci_bus_add_device(d);
+  }
   return 0;
 }
 

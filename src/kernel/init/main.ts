@@ -53,6 +53,8 @@ import { do_initcalls, initcalls_reset } from './initcall.js';
 import { WaitQueueHead, wait_event, wake_up_all } from '../sched/wait.js';
 import '../syscalls/all.js';
 import '../drivers/pci/controller/pci-host-generic.js';
+import '../drivers/iommu/arm-smmu-v3/module.js';
+import '../drivers/misc/iommu-testdev.js';
 import { driver_core_init } from '../drivers/base/core.js';
 
 export interface KernelConfig {

@@ -19,6 +19,7 @@ import { NO_SID, NO_SSID } from '../trace/ring.js';
 import { formatTraceLine } from '../trace/export-text.js';
 import { byAddress, not, select, type TraceFilter } from '../trace/filter.js';
 import { formatSize } from './args.js';
+import { mulberry32 } from '../machine/prng.js';
 
 export interface DemoOutput {
   write(text: string): void;
@@ -63,17 +64,6 @@ export interface DemoResult {
   readonly failures: readonly string[];
 }
 
-/** mulberry32: a tiny seeded PRNG, enough for demo data. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const hex = (v: number, digits = 8) => `0x${v.toString(16).padStart(digits, '0')}`;
 

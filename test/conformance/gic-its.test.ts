@@ -8,6 +8,7 @@ import { GICR, GICR_STRIDE } from '../../src/hw/gic/redistributor.js';
 import { GITS } from '../../src/hw/gic/its.js';
 import { encodeItsCommand, type ItsCommandName } from '../../src/hw/gic/its-command.js';
 import { TraceKind } from '../../src/trace/record.js';
+import { mulberry32 } from '../../src/machine/prng.js';
 
 const PROP = RAM_BASE + 0x10_0000;
 const PEND = RAM_BASE + 0x20_0000; // + core * 64 KiB
@@ -322,17 +323,7 @@ describe('LPI configuration and ITS maintenance commands (IHI 0069 6.1, 6.3)', (
 });
 
 describe('garbage in, architected behaviour out', () => {
-  /** mulberry32: a tiny seeded PRNG. */
-  function rng(seed: number) {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
+  const rng = mulberry32;
 
   it('random commands, random MSIs and random GIC register writes never throw a host exception', () => {
     const t = setup();

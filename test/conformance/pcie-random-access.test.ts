@@ -5,18 +5,8 @@ import { IommuTestDev } from '../../src/hw/testdev/iommu-testdev.js';
 import { DmaStatus, type Iommu } from '../../src/hw/bus/dma.js';
 import type { AccessSize, MmioAccess, MmioDevice } from '../../src/hw/bus/mmio.js';
 import { MachineCore } from '../../src/machine/machine.js';
+import { mulberry32 as prng } from '../../src/machine/prng.js';
 
-/** mulberry32: a tiny seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const regs: MmioDevice = { name: 'regs', mmioRead: (_o: number, _s: AccessSize, a: MmioAccess) => void (a.lo = 0), mmioWrite: () => {} };
 

@@ -9,6 +9,10 @@ import { RAM_BASE } from '../../src/machine/machine.js';
 import { ZIP_BDF, type Machine } from '../../src/machine/board.js';
 import type { HisiZip } from '../../src/hw/zip/hisi-zip.js';
 import type { AccessSize, MmioAccess, MmioDevice } from '../../src/hw/bus/mmio.js';
+import { mulberry32 } from '../../src/machine/prng.js';
+
+/** Deterministic PRNG (mulberry32) for test data. */
+export const prng = mulberry32;
 
 export const BAR2 = 0x1000_0000;
 /** An unused platform address where the rig catches MSI writes (the GIC ITS is not involved). */
@@ -456,17 +460,6 @@ function expectOk(rig: ZipRig, w0: number): void {
   if ((w0 & (1 << 13)) !== 0 || rig.mbStatus(w0) !== 0) throw new Error(`mailbox failed: w0=0x${w0.toString(16)}`);
 }
 
-/** Deterministic PRNG (mulberry32) for test data. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Compressible text-like test data. */
 export function sampleData(len: number, seed = 1): Uint8Array {

@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DmaStatus } from '../../src/hw/bus/dma.js';
 import { AP_RW_ALL, bringUp, cmd, makeRig, PTE_AF, R, RAM, setupS1, SMMU, submit, sync, w32, w64, type Cmd } from '../conformance/smmuv3-harness.js';
+import { mulberry32 as prng } from '../../src/machine/prng.js';
 
-/** mulberry32: a tiny seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const OFFSETS = [0x20, 0x28, 0x2c, 0x44, 0x50, 0x64, 0x68, 0x70, 0x74, 0x80, 0x88, 0x90, 0x98, 0x9c, 0xa0, 0xb0, 0xb8, 0xbc, 0xc0, 0xd0, 0xd8, 0xdc, 0x100a8, 0x100ac, 0x100c8, 0x100cc, 0x0, 0x14, 0xfd0, 0x1fffc];
 

@@ -16,6 +16,7 @@ import { GICR, GICR_STRIDE } from '../../src/hw/gic/redistributor.js';
 import { encodeItsCommand, type ItsCommandName } from '../../src/hw/gic/its-command.js';
 import { RAM_BASE } from '../../src/machine/machine.js';
 import { PSCI, type ArchCpu, type CoreMain, type ExceptionVectors } from '../../src/arch/cpu.js';
+import { mulberry32u as rng } from '../../src/machine/prng.js';
 
 const MiB = 1 << 20;
 const TESTDEV_SID = 0x10;
@@ -62,17 +63,6 @@ class Fnv {
   }
 }
 
-/** mulberry32 for the workload's data. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 function runWorkload(seed: number): Outcome {
   const rig = new ZipRig({ ramSize: 256 * MiB });

@@ -118,8 +118,62 @@ function measure(size: number, iters: number, rounds: number): SizeResult {
   return result;
 }
 
+/**
+ * Virtual-time throughput through the driver with `depth` requests of 8 KiB kept in
+ * flight (each completion callback submits the next), per queue depth.
+ */
+function queueDepthCurve(depths: readonly number[], total: number): Map<number, number> {
+  const size = 8 * KiB;
+  const data = sampleData(size, 9);
+  const out = new Map<number, number>();
+  let failure = '';
+  bootZip({
+    limitNs: 36000e9,
+    scenario: function* (zip) {
+      const bus = qm_bus();
+      const dev = zip.qm.pdev.dev;
+      const tfm = (yield* crypto_alloc_acomp('zlib-deflate')) as CryptoAcomp;
+      for (const depth of depths) {
+        const bufs = Array.from({ length: depth }, () => ({ src: bus.dma_alloc_coherent(dev, size)!, dst: bus.dma_alloc_coherent(dev, 2 * size)! }));
+        for (const b of bufs) thisCpu().writePhys(b.src.cpu, data);
+        const done = new CryptoWait();
+        let submitted = 0;
+        let completed = 0;
+        const submit = (i: number): void => {
+          const b = bufs[i]!;
+          const req = acomp_request_alloc(tfm);
+          acomp_request_set_callback(req, 0, (_r, err) => {
+            if (err < 0) failure = `qd${depth}: ${err}`;
+            completed++;
+            if (submitted < total) submit(i);
+            else if (completed === total) crypto_req_done(req, 0);
+          }, done);
+          acomp_request_set_params(req, sg_init_one(b.src.cpu, size), sg_init_one(b.dst.cpu, 2 * size), size, 2 * size);
+          submitted++;
+          const r = crypto_acomp_compress(req);
+          if (r !== -115) failure = `qd${depth}: submit ${r}`;
+        };
+        const v0 = thisCpu().now();
+        for (let i = 0; i < depth; i++) submit(i);
+        yield* crypto_wait_req(-115, done);
+        out.set(depth, (total * size) / (thisCpu().now() - v0));
+        for (const b of bufs) {
+          bus.dma_free_coherent(dev, b.src);
+          bus.dma_free_coherent(dev, b.dst);
+        }
+      }
+      return 0;
+    },
+  });
+  if (failure !== '' || out.size !== depths.length) throw new Error(`zip-driver bench: queue-depth curve: ${failure || 'incomplete'}`);
+  return out;
+}
+
 export async function bench(): Promise<BenchFigure[]> {
   const figs: BenchFigure[] = [];
+  for (const [qd, bytesPerNs] of queueDepthCurve([1, 2, 4, 8, 16, 32, 64], 512)) {
+    figs.push(figure(`zip_driver.virtual_compress_8k_qd${qd}`, bytesPerNs, 'GB/s', undefined, 'virtual time through acomp, rings, engine and completion work'));
+  }
   for (const [size, label, iters, rounds] of [
     [64 * KiB, '64k', 40, 7],
     [1 * MiB, '1m', 4, 7],

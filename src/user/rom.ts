@@ -30,9 +30,11 @@ import { grepMain } from './bin/grep.js';
 import { touchMain } from './bin/touch.js';
 import { seqMain } from './bin/seq.js';
 import { envMain } from './bin/env.js';
+import { zipkMain } from './bin/zipk.js';
 
 const MAINS: readonly (readonly [string, Main])[] = [
   ['sh', shMain],
+  ['zipk', zipkMain],
   ['init', initMain],
   ['cat', catMain],
   ['echo', echoMain],

@@ -36,8 +36,8 @@ import { device_initcall } from '../../../../init/initcall.js';
 import '../../../pci/quirks-huawei.js';
 import * as R from '../qm-regs.js';
 import { HZIP_SQE_SIZE } from './zip-sqe.js';
-import { hisi_zip_register_device, hisi_zip_register_to_crypto, hisi_zip_unregister_device, hisi_zip_unregister_from_crypto, type HisiZipDev, type HisiZipDfx } from './zip-crypto.js';
-import { zipk_register, zipk_unregister } from './zipk.js';
+import { hisi_zip_crypto_reset, hisi_zip_register_device, hisi_zip_register_to_crypto, hisi_zip_unregister_device, hisi_zip_unregister_from_crypto, type HisiZipDev, type HisiZipDfx } from './zip-crypto.js';
+import { zipk_register, zipk_reset_state, zipk_unregister } from './zipk.js';
 
 export const PCI_DEVICE_ID_HUAWEI_ZIP_PF = 0xa250;
 export const PCI_DEVICE_ID_HUAWEI_ZIP_VF = 0xa251;
@@ -369,6 +369,11 @@ export const hisi_zip_pci_driver: PciDriver = {
 
 /** module_init(hisi_zip_init): binds hisi_qm to the kernel's PCI core and DMA API, registers the driver. */
 function* hisi_zip_init(): Generator<unknown, number, unknown> {
+  // Module state is host memory that outlives a guest: a new boot in the same host
+  // process starts from nothing, as a freshly loaded module would.
+  hisi_zip_reset_state();
+  hisi_zip_crypto_reset();
+  zipk_reset_state();
   if (!qm_bus_bound()) set_qm_bus(qm_pci_bus_ops);
   const r = yield* pci_register_driver(hisi_zip_pci_driver);
   if (r < 0) pr_err(`hisi_zip: Failed to register pci driver (${r})`);

@@ -8,7 +8,7 @@
 import { alloc_pages, free_pages } from '../../mm/page_alloc.js';
 import { GFP_KERNEL, __GFP_ZERO } from '../../mm/gfp.js';
 import { MAX_PAGE_ORDER, PAGE_SIZE } from '../../mm/page.js';
-import { IOMMU_CACHE, IOMMU_DOMAIN_DMA, IOMMU_DOMAIN_UNMANAGED, IOMMU_NOEXEC, IOMMU_READ, IOMMU_WRITE, iommu_get_dma_domain, iommu_get_resv_regions, iommu_map, iommu_unmap, type Device, type IommuDomain } from './iommu.js';
+import { IOMMU_CACHE, IOMMU_DOMAIN_DMA, IOMMU_DOMAIN_UNMANAGED, IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_READ, IOMMU_RESV_SW_MSI, IOMMU_WRITE, iommu_get_dma_domain, iommu_get_domain_for_dev, iommu_get_resv_regions, iommu_map, iommu_unmap, type Device, type IommuDomain } from './iommu.js';
 import { IovaDomain } from './iova.js';
 
 export const DMA_BIDIRECTIONAL = 0;
@@ -176,4 +176,34 @@ export function dma_alloc_coherent(dev: Device, size: number): CoherentBuffer | 
 export function dma_free_coherent(dev: Device, buf: CoherentBuffer): void {
   dma_unmap_single(dev, buf.dmaHandle, buf.size, DMA_BIDIRECTIONAL);
   free_pages(buf.cpuAddr, Math.round(Math.log2(buf.size / PAGE_SIZE)));
+}
+
+/** Doorbell pages mapped per domain in its SW_MSI window (struct iommu_dma_msi_page). */
+const msiPages = new WeakMap<IommuDomain, Map<number, number>>();
+
+/**
+ * iommu_dma_prepare_msi + iommu_dma_compose_msi_msg: the address a device behind a
+ * translating domain must write its MSIs to. The doorbell page is mapped (once per
+ * domain) at the next page of the IOMMU_RESV_SW_MSI window; devices without such a
+ * domain write the physical doorbell. Returns the address to program into the
+ * function's MSI capability or table.
+ */
+export function iommu_dma_compose_msi_addr(dev: Device, doorbell: number): number {
+  const domain = iommu_get_domain_for_dev(dev);
+  if (domain === null || (domain.type !== IOMMU_DOMAIN_DMA && domain.type !== IOMMU_DOMAIN_UNMANAGED)) return doorbell;
+  const page = doorbell - (doorbell % PAGE_SIZE);
+  let pages = msiPages.get(domain);
+  if (pages === undefined) {
+    pages = new Map();
+    msiPages.set(domain, pages);
+  }
+  const have = pages.get(page);
+  if (have !== undefined) return have + (doorbell - page);
+  const win = iommu_get_resv_regions(dev).find((r) => r.type === IOMMU_RESV_SW_MSI);
+  if (win === undefined) return doorbell;
+  const iova = win.start + pages.size * PAGE_SIZE;
+  if (iova + PAGE_SIZE > win.start + win.length) return doorbell;
+  if (iommu_map(domain, iova, page, PAGE_SIZE, IOMMU_WRITE | IOMMU_NOEXEC | IOMMU_MMIO)) return doorbell;
+  pages.set(page, iova);
+  return iova + (doorbell - page);
 }

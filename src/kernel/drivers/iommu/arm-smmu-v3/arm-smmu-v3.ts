@@ -218,6 +218,8 @@ export class ArmSmmuDevice {
   readonly priq = new SmmuQueue('priq', new LlQueue(0), PRIQ_ENT_WORDS, PRIQ_ENT_SZ_SHIFT, R.ARM_SMMU_PAGE1 + R.ARM_SMMU_PRIQ_PROD, R.ARM_SMMU_PAGE1 + R.ARM_SMMU_PRIQ_CONS);
   gerrIrq = 0;
   combinedIrq = 0;
+  /** IRQF_TRIGGER_* of the wired lines, from the DT specifier (the SMMU's are edge: IHI 0070 3.18). */
+  irqTrigger = 0;
   iopf: IopfQueue | null = null;
   strtabDma = 0;
   strtabBaseCfg = 0;
@@ -605,14 +607,14 @@ export class ArmSmmuDevice {
     if (this.features & F.ARM_SMMU_FEAT_PRI) this.writeq(R.ARM_SMMU_PRIQ_IRQ_CFG0, 0, 0);
     if (this.features & F.ARM_SMMU_FEAT_MSI) pr_info(`${this.logName}: msi_domain absent - falling back to wired irqs`);
     if (this.evtq.irq) {
-      if (request_threaded_irq(this.evtq.irq, null, () => this.evtqThread(), IRQF_ONESHOT, 'arm-smmu-v3-evtq', this) < 0) pr_warn(`${this.logName}: failed to enable evtq irq`);
+      if (request_threaded_irq(this.evtq.irq, null, () => this.evtqThread(), IRQF_ONESHOT | this.irqTrigger, 'arm-smmu-v3-evtq', this) < 0) pr_warn(`${this.logName}: failed to enable evtq irq`);
     } else pr_warn(`${this.logName}: no evtq irq - events will not be reported!`);
     if (this.gerrIrq) {
-      if (request_irq(this.gerrIrq, () => this.gerrorHandler(), 0, 'arm-smmu-v3-gerror', this) < 0) pr_warn(`${this.logName}: failed to enable gerror irq`);
+      if (request_irq(this.gerrIrq, () => this.gerrorHandler(), this.irqTrigger, 'arm-smmu-v3-gerror', this) < 0) pr_warn(`${this.logName}: failed to enable gerror irq`);
     } else pr_warn(`${this.logName}: no gerr irq - errors will not be reported!`);
     if (this.features & F.ARM_SMMU_FEAT_PRI) {
       if (this.priq.irq) {
-        if (request_threaded_irq(this.priq.irq, null, () => this.priqThread(), IRQF_ONESHOT, 'arm-smmu-v3-priq', this) < 0) pr_warn(`${this.logName}: failed to enable priq irq`);
+        if (request_threaded_irq(this.priq.irq, null, () => this.priqThread(), IRQF_ONESHOT | this.irqTrigger, 'arm-smmu-v3-priq', this) < 0) pr_warn(`${this.logName}: failed to enable priq irq`);
       } else pr_warn(`${this.logName}: no priq irq - PRI will be broken`);
     }
     let irqen = R.IRQ_CTRL_EVTQ_IRQEN | R.IRQ_CTRL_GERROR_IRQEN;
@@ -1389,11 +1391,14 @@ export function set_sva_domain_alloc(fn: typeof arm_smmu_sva_domain_alloc): void
 }
 
 function irqByName(np: DeviceNode, name: string, mapIrq: (spec: OfPhandleArgs) => number): number {
+  const spec = irqSpec(np, name);
+  return spec === undefined ? 0 : mapIrq(spec);
+}
+
+function irqSpec(np: DeviceNode, name: string): OfPhandleArgs | undefined {
   const names = of_property_read_string_array(np, 'interrupt-names') ?? [];
   const i = names.indexOf(name);
-  if (i < 0) return 0;
-  const spec = of_irq_parse_one(np, i);
-  return spec === undefined ? 0 : mapIrq(spec);
+  return i < 0 ? undefined : of_irq_parse_one(np, i);
 }
 
 const smmus: ArmSmmuDevice[] = [];
@@ -1441,6 +1446,9 @@ export function arm_smmu_device_probe(np: DeviceNode, mapIrq: (spec: OfPhandleAr
     smmu.priq.irq = irqByName(np, 'priq', mapIrq);
     smmu.gerrIrq = irqByName(np, 'gerror', mapIrq);
   }
+  // irq_create_of_mapping sets the trigger from the specifier's flags cell (GIC: 1 = edge rising)
+  const spec = irqSpec(np, combined > 0 ? 'combined' : 'eventq');
+  if (spec !== undefined && spec.args.length >= 3) smmu.irqTrigger = spec.args[2]! & 0xf;
   const ret = arm_smmu_device_init(smmu);
   return ret ? ret : smmu;
 }

@@ -27,6 +27,7 @@ import {
   type PciDev,
 } from '../pci/pci.js';
 import { pci_msi_map } from '../pci/controller/pci-host-generic.js';
+import { iommu_dma_compose_msi_addr } from '../iommu/dma-iommu.js';
 
 const GITS_CTLR = 0x0000;
 const GITS_TYPER = 0x0008;
@@ -184,7 +185,7 @@ function its_msi_alloc(dev: PciDev, nvec: number, msix: boolean): number[] | num
   }
   its_send_sync(cpu, 0);
   s.devices.set(devid, { itt, lpis });
-  const addr = s.base + GITS_TRANSLATER;
+  const addr = iommu_dma_compose_msi_addr(dev, s.base + GITS_TRANSLATER);
   for (let ev = 0; ev < nvec; ev++) {
     const r = write_msi_msg(dev, ev, msix, addr, ev);
     if (r < 0) return r;

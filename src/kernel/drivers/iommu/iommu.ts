@@ -6,7 +6,7 @@
 
 import { EBUSY, EINVAL, ENODEV, ENOENT, ENOMEM, EOVERFLOW } from '../../lib/errno.js';
 import { pr_info, pr_warn } from '../../lib/printk.js';
-import { DeviceNode, of_property_read_bool, of_property_read_u32 } from '../../of/base.js';
+import { DeviceNode, of_find_node_by_path, of_property_read_bool, of_property_read_string, of_property_read_u32 } from '../../of/base.js';
 import { Device } from '../base/core.js';
 import type { MmStruct } from '../../mm/mm_types.js';
 import { INITCALL_CORE, register_initcall } from '../../init/initcall.js';
@@ -243,9 +243,18 @@ export function iommu_core_init(): void {
   sysfs_create_dir('class/iommu');
 }
 
+/** The kernel command line (/chosen/bootargs), for the iommu.* and driver parameters read here. */
+export function kernel_cmdline(): string {
+  const chosen = of_find_node_by_path('/chosen');
+  return chosen === undefined ? '' : of_property_read_string(chosen, 'bootargs') ?? '';
+}
+
 /** iommu_subsys_init: the boot-time policy lines Linux prints. */
 function iommu_subsys_init(): void {
   iommu_core_init();
+  // iommu.passthrough=1: default domains are identity (DMA untranslated), as on Linux
+  const pt = /(?:^|\s)iommu\.passthrough=(\S+)/.exec(kernel_cmdline());
+  if (pt !== null) iommuDefaultPassthrough = ['1', 'y', 'Y', 'on'].includes(pt[1]!);
   pr_info(`iommu: Default domain type: ${iommuDefaultPassthrough ? 'Passthrough' : 'Translated'}`);
   pr_info('iommu: DMA domain TLB invalidation policy: strict mode');
 }

@@ -50,7 +50,6 @@ import { current } from '../../sched/core.js';
 import { WaitQueueHead, wait_event_interruptible_timeout, wake_up_all } from '../../sched/wait.js';
 import { IRQ_HANDLED, free_irq, request_irq } from '../../irq/irqdesc.js';
 import { device_initcall } from '../../init/initcall.js';
-import { boot_params } from '../../init/main.js';
 import {
   PCI_IRQ_MSI,
   PciDev,
@@ -67,7 +66,7 @@ import {
   type PciDriver,
 } from '../pci/pci.js';
 import { DMA_FROM_DEVICE, DMA_MAPPING_ERROR, DMA_TO_DEVICE, dma_map_single, dma_unmap_single } from '../iommu/dma-iommu.js';
-import { iommu_dev_enable_iopf } from '../iommu/iommu.js';
+import { iommu_dev_enable_iopf, kernel_cmdline } from '../iommu/iommu.js';
 import { iommu_sva_bind_device, iommu_sva_get_pasid, iommu_sva_unbind_device, type IommuSva } from '../iommu/iommu-sva.js';
 import { iopf_pending_groups } from '../iommu/io-pgfault.js';
 
@@ -145,7 +144,7 @@ let testdev: TestDev | null = null;
 
 /** iommu_testdev.dma_can_stall=1: the function is described as a stall master (as a firmware node would). */
 function want_stall(): boolean {
-  return /(^|\s)iommu_testdev\.dma_can_stall=(1|y|Y)(\s|$)/.test(boot_params().cmdline);
+  return /(^|\s)iommu_testdev\.dma_can_stall=(1|y|Y)(\s|$)/.test(kernel_cmdline());
 }
 
 /** Header fixup: the property the SMMU driver reads at iommu_probe_device, before binding. */

@@ -16,6 +16,7 @@ import {
   type PciDriver,
 } from '../../src/kernel/drivers/pci/pci.js';
 import { IRQ_HANDLED, request_irq } from '../../src/kernel/irq/irqdesc.js';
+import { device_release_driver } from '../../src/kernel/drivers/base/core.js';
 import { Completion, complete, wait_for_completion_timeout } from '../../src/kernel/sched/wait.js';
 import { alloc_page } from '../../src/kernel/mm/page_alloc.js';
 import { GFP_KERNEL } from '../../src/kernel/mm/gfp.js';
@@ -24,9 +25,12 @@ describe('PCI core and ITS MSIs', () => {
   it('a pci_driver binds by id table; pci_alloc_irq_vectors gives an ITS LPI that fires when the test device completes a DMA', () => {
     const log: string[] = [];
     let pciDev: PciDev | undefined;
+    // The function's own driver (iommu-testdev) is unbound first; identity domains keep its DMA at physical addresses
     const { handle } = bootKernel({
+      args: 'console=ttyAMA0 iommu.passthrough=1',
       config: {
         *initTask() {
+          yield* device_release_driver(pci_get_device(0x1b36, 0x0005)!);
           const drv: PciDriver = {
             name: 'itd-test',
             bus: null,

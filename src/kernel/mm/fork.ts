@@ -8,6 +8,7 @@ import { DEFAULT_MMAP_BASE, dup_mmap, unmap_all_vmas } from './mmap.js';
 import { mmu_notifier_release } from './mmu_notifier.js';
 import { free_pgd_range, pgtable_page_alloc, pgtable_page_free, TASK_SIZE } from './pgtable.js';
 import { flush_tlb_mm } from './tlbflush.js';
+import { mm_pasid_drop } from '../drivers/iommu/iommu-sva.js';
 
 /** mm_alloc: an empty address space with its own pgd page. Null when out of memory. */
 export function mm_alloc(): MmStruct | null {
@@ -39,6 +40,7 @@ export function mmgrab(mm: MmStruct): void {
 /** mmdrop: drops a struct reference; the last frees the pgd (__mmdrop). */
 export function mmdrop(mm: MmStruct): void {
   if (--mm.mm_count > 0) return;
+  mm_pasid_drop(mm);
   if (mm.pgd !== 0) {
     pgtable_page_free(mm, mm.pgd);
     mm.pgd = 0;

@@ -3,6 +3,7 @@
 // and after PTEs change, on every CPU TLB flush, and when the mm goes away.
 
 import { EINVAL } from '../lib/errno.js';
+import { mmdrop } from './fork.js';
 import {
   MMU_NOTIFIER_RANGE_BLOCKABLE,
   MmuNotifier,
@@ -29,7 +30,8 @@ export function mmu_notifier_unregister(subscription: MmuNotifier, mm: MmStruct)
   if (!mm.dead) subscription.ops.release?.(subscription, mm);
   mm.notifier_subscriptions.splice(i, 1);
   subscription.mm = null;
-  mm.mm_count--;
+  // The subscription's reference: the last one frees the pgd and the mm's PASID (__mmdrop)
+  mmdrop(mm);
 }
 
 /**
@@ -56,7 +58,7 @@ export function mmu_notifier_put(subscription: MmuNotifier): void {
     const i = mm.notifier_subscriptions.indexOf(subscription);
     if (i >= 0) mm.notifier_subscriptions.splice(i, 1);
     subscription.mm = null;
-    mm.mm_count--;
+    mmdrop(mm);
   }
   subscription.ops.free_notifier?.(subscription);
 }

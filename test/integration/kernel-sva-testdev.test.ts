@@ -302,3 +302,36 @@ describe('MMU notifier: CPU page-table changes of a bound mm invalidate the SMMU
     expect(got.gone).toBe(0xdead0002);
   });
 });
+
+describe('PASID lifetime: one global PASID per mm, returned when the mm is freed (mm_pasid_drop at __mmdrop)', () => {
+  const pasids: number[] = [];
+  const run = runInit(
+    function* (u) {
+      for (let i = 0; i < 2; i++) {
+        const pid = yield* u.fork(function* (c) {
+          const td = yield* Testdev.open(c);
+          if (typeof td === 'number') return 10;
+          const p = yield* td.bind();
+          // The child exits still bound: release unbinds, exit frees the mm
+          return p;
+        });
+        const [, status] = yield* u.wait(pid);
+        pasids.push((status >> 8) & 0xff);
+      }
+      const td = yield* Testdev.open(u);
+      if (typeof td === 'number') return 10;
+      pasids.push(yield* td.bind());
+      const again = yield* Testdev.open(u);
+      if (typeof again === 'number') return 11;
+      // A second bond of the same mm (another file) shares the mm's PASID
+      pasids.push(yield* again.bind());
+      return 0;
+    },
+    { args: STALL },
+  );
+
+  it('two processes in turn get PASID 1 (the first was freed with its mm); two bonds of one mm share its PASID', () => {
+    expect(run.code).toBe(0);
+    expect(pasids).toEqual([1, 1, 1, 1]);
+  });
+});

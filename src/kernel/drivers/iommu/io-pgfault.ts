@@ -8,7 +8,7 @@
 import { thisCpu } from '../../../arch/index.js';
 import { INITCALL_CORE, register_initcall } from '../../init/initcall.js';
 import { EINVAL, ENODEV } from '../../lib/errno.js';
-import { pr_info, pr_warn } from '../../lib/printk.js';
+import { pr_debug, pr_warn } from '../../lib/printk.js';
 import { alloc_workqueue, flush_workqueue, queue_work, WorkStruct, WQ_UNBOUND, type WorkqueueStruct } from '../../kernel/workqueue.js';
 import { debugfs_create_file } from '../../fs/debugfs.js';
 import {
@@ -167,7 +167,8 @@ export function iopf_group_response(group: IopfGroup, code: number): void {
   if (code === 0) stats.success++;
   else if (code === IOMMU_PAGE_RESP_INVALID) stats.invalid++;
   else stats.failure++;
-  pr_info(`iommu: ${group.dev.name}: iopf pasid ${prm.pasid} grpid ${prm.grpid} addr 0x${prm.addr.toString(16)} -> ${['SUCCESS', 'INVALID', 'FAILURE'][code] ?? code} in ${lat} ns`);
+  // dev_dbg: in dmesg, not on the serial console (printing on the fault path would stall it for ms)
+  pr_debug(`iommu: ${group.dev.name}: iopf pasid ${prm.pasid} grpid ${prm.grpid} addr 0x${prm.addr.toString(16)} -> ${['SUCCESS', 'INVALID', 'FAILURE'][code] ?? code} in ${lat} ns`);
 }
 
 /** Queues `fn(group)` on the device's iopf workqueue (the SVA domain's iopf_handler). */

@@ -9,6 +9,13 @@ const ZERO_CHUNK = new Uint8Array(CHUNK_SIZE);
 
 export class SparseRam {
   readonly size: number;
+  /** Size in 4 KiB pages. */
+  readonly pages: number;
+  /**
+   * The RAM base in 4 KiB pages when the base is chunk-aligned (so any naturally aligned
+   * block of up to a chunk lies in one chunk), else -1. Readers use it for page-number arithmetic.
+   */
+  readonly directBasePage: number;
   private readonly chunks: (Uint8Array | undefined)[];
   private readonly words: (Uint32Array | undefined)[];
   private allocated = 0;
@@ -21,6 +28,8 @@ export class SparseRam {
       throw new RangeError(`RAM size must be a positive multiple of ${CHUNK_SIZE} bytes, got ${size}`);
     }
     this.size = size;
+    this.pages = size / 4096;
+    this.directBasePage = base % CHUNK_SIZE === 0 && base / 4096 < 2 ** 31 ? base / 4096 : -1;
     const n = size / CHUNK_SIZE;
     this.chunks = new Array<Uint8Array | undefined>(n).fill(undefined);
     this.words = new Array<Uint32Array | undefined>(n).fill(undefined);
@@ -58,6 +67,11 @@ export class SparseRam {
   /** Word view of the chunk holding `off` for reading, or undefined when untouched (reads as zero; nothing is allocated). */
   wordsForRead(off: number): Uint32Array | undefined {
     return this.words[Math.floor(off / CHUNK_SIZE)];
+  }
+
+  /** Word view of the chunk holding 4 KiB page `page` (counted from the RAM base) for reading, or undefined when untouched. */
+  wordsOfPage(page: number): Uint32Array | undefined {
+    return this.words[page >>> (CHUNK_SHIFT - 12)];
   }
 
   /** The chunk for reading: a shared zero chunk when untouched. Never write into it. */

@@ -89,6 +89,12 @@ const TWO55_RECIPROCAL = 2 ** -55;
 const TWO56 = 2 ** 56;
 const TWO63 = 2 ** 63;
 const TWO64 = 2 ** 64;
+/** s1DataPermissions for each AP[2:1]. */
+const S1_DATA_PERMISSIONS = Int32Array.from([0, 1, 2, 3], s1DataPermissions);
+
+function clampTsz(tsz: number): number {
+  return tsz < MIN_TXSZ ? MIN_TXSZ : tsz > MAX_TXSZ ? MAX_TXSZ : tsz;
+}
 
 /** The firmware side of the core: what SMC and the IS maintenance operations reach. */
 export interface CoreFirmware {
@@ -212,8 +218,14 @@ export class Core implements ArchCpu, Runnable {
   private ttbr1 = 0n;
   private mair = 0n;
   private contextidr = 0n;
-  private esr = 0n;
-  private far = 0n;
+  /** ESR_EL1 (bits [31:0]; the upper half is RES0 here). */
+  private esr = 0;
+  /** FAR_EL1 as a signed Number VA, and as the 64-bit value once read or written as one. */
+  private farVa_ = 0;
+  private farBig: bigint | undefined = 0n;
+  /** The last ESR_EL1 value read as a bigint (faults repeat the same few syndromes). */
+  private esrBig = 0n;
+  private esrBigOf = 0;
   private elr = 0n;
   private spsr = 0n;
   private vbar = 0n;
@@ -229,6 +241,9 @@ export class Core implements ArchCpu, Runnable {
   private readonly cfg: [WalkConfig, WalkConfig];
   private readonly epd = [false, false];
   private readonly tbi = [false, false];
+  /** Size of each region's input range, 2^(64 - TxSZ) with TxSZ clamped as the walker clamps it. */
+  private readonly span = new Float64Array(2);
+  private readonly walkStepNs: number;
   private readonly walkOut = new WalkResult();
   private readonly reader: CoreWalkReader;
   private readonly range = new TlbiRange();
@@ -255,6 +270,7 @@ export class Core implements ArchCpu, Runnable {
   ) {
     this.cost = machine.cost;
     this.accessNs = machine.cost.cpuAccessNs;
+    this.walkStepNs = machine.cost.walkStepNs;
     this.clock = machine.clock;
     this.bus = machine.bus;
     this.ram = machine.bus.ram;
@@ -450,11 +466,8 @@ export class Core implements ArchCpu, Runnable {
     this.vectors = vectors;
   }
 
-  private requireVectors(what: string): ExceptionVectors {
-    if (this.vectors === undefined) {
-      throw new Error(`cpu${this.id}: ${what} with no exception vectors installed (call cpu.setVectors() before enabling faults or IRQs)`);
-    }
-    return this.vectors;
+  private noVectors(what: string): Error {
+    return new Error(`cpu${this.id}: ${what} with no exception vectors installed (call cpu.setVectors() before enabling faults or IRQs)`);
   }
 
   private spsrValue(): bigint {
@@ -474,12 +487,15 @@ export class Core implements ArchCpu, Runnable {
 
   /** Takes a synchronous exception to the vectors; returning is ERET to the same state. */
   private takeSync(esr: number, far: number): void {
-    const vectors = this.requireVectors(`synchronous exception ESR=0x${esr.toString(16)} FAR=0x${far.toString(16)}`);
+    const vectors = this.vectors;
+    if (vectors === undefined) throw this.noVectors(`synchronous exception ESR=0x${esr.toString(16)} FAR=0x${far.toString(16)}`);
     const fromEl = this.elValue;
     const daif = this.daif;
     const pan = this.pan;
-    this.esr = BigInt(esr >>> 0);
-    this.far = toBig(far);
+    this.esr = esr >>> 0;
+    // FAR_EL1 stays a Number until software reads it as a 64-bit value.
+    this.farVa_ = far >= TWO63 ? far - TWO64 : far;
+    this.farBig = undefined;
     this.local += this.cost.exceptionNs;
     if (this.trace.on) {
       this.syncClock();
@@ -499,7 +515,8 @@ export class Core implements ArchCpu, Runnable {
   }
 
   private takeIrq(): void {
-    const vectors = this.requireVectors('IRQ');
+    const vectors = this.vectors;
+    if (vectors === undefined) throw this.noVectors('IRQ');
     const fromEl = this.elValue;
     const daif = this.daif;
     const pan = this.pan;
@@ -529,12 +546,13 @@ export class Core implements ArchCpu, Runnable {
   }
 
   *svc(nr: number, ...args: number[]): Generator<unknown, number, unknown> {
-    const vectors = this.requireVectors(`SVC #0 (nr ${nr})`);
+    const vectors = this.vectors;
+    if (vectors === undefined) throw this.noVectors(`SVC #0 (nr ${nr})`);
     const fromEl = this.elValue;
     const pan = this.pan;
-    this.esr = BigInt(((EC.SVC64 << 26) | ESR_IL) >>> 0);
+    this.esr = ((EC.SVC64 << 26) | ESR_IL) >>> 0;
     this.charge(this.cost.syscallNs);
-    if (this.trace.on) this.trace.record(TraceKind.Exception, this.initiator, NO_SID, NO_SSID, 0, 0, 0, EXCEPTION_SVC, Number(this.esr));
+    if (this.trace.on) this.trace.record(TraceKind.Exception, this.initiator, NO_SID, NO_SSID, 0, 0, 0, EXCEPTION_SVC, this.esr);
     // Entry to EL1 without masking DAIF: Linux's el0_svc unmasks at once, and a
     // blocking system call must not leave the core's interrupts masked.
     this.spsr = this.spsrValue();
@@ -579,9 +597,13 @@ export class Core implements ArchCpu, Runnable {
       case 'CONTEXTIDR_EL1':
         return this.contextidr;
       case 'ESR_EL1':
-        return this.esr;
+        if (this.esrBigOf !== this.esr) {
+          this.esrBig = BigInt(this.esr);
+          this.esrBigOf = this.esr;
+        }
+        return this.esrBig;
       case 'FAR_EL1':
-        return this.far;
+        return (this.farBig ??= toBig(this.farVa_));
       case 'ELR_EL1':
         return this.elr;
       case 'SPSR_EL1':
@@ -651,10 +673,11 @@ export class Core implements ArchCpu, Runnable {
         this.contextidr = v & 0xffff_ffffn;
         return;
       case 'ESR_EL1':
-        this.esr = v & 0xffff_ffffn;
+        this.esr = Number(v & 0xffff_ffffn);
         return;
       case 'FAR_EL1':
-        this.far = v;
+        this.farBig = v;
+        this.farVa_ = vaFromBig(v);
         return;
       case 'ELR_EL1':
         this.elr = v;
@@ -737,6 +760,8 @@ export class Core implements ArchCpu, Runnable {
     c1.tsz = field64(tcr, TCR.T1SZ);
     c1.ttb = Number(this.ttbr1 & 0xffff_ffff_fffen);
     c1.oasBits = oas;
+    this.span[0] = POW2[64 - clampTsz(c0.tsz)]!;
+    this.span[1] = POW2[64 - clampTsz(c1.tsz)]!;
     this.epd[0] = field64(tcr, TCR.EPD0) === 1;
     this.epd[1] = field64(tcr, TCR.EPD1) === 1;
     this.tbi[0] = field64(tcr, TCR.TBI0) === 1;
@@ -857,21 +882,19 @@ export class Core implements ArchCpu, Runnable {
       if (v < 0) v += TWO56;
       if (v >= TWO55) v -= TWO56;
     }
-    const cfg = this.cfg[region]!;
-    const tsz = cfg.tsz < MIN_TXSZ ? MIN_TXSZ : cfg.tsz > MAX_TXSZ ? MAX_TXSZ : cfg.tsz;
-    const span = POW2[64 - tsz]!;
+    const span = this.span[region]!;
     const input = region === 0 ? v : v + span;
     // AArch64.S1Translate: out of the region's range, or walks disabled by EPDn: translation fault, level 0.
     if (!(input >= 0 && input < span) || this.epd[region]) return this.fail(FSC.TRANSLATION);
     const out = this.walkOut;
-    walk(this.reader, cfg, input, out);
-    this.local += out.reads * this.cost.walkStepNs;
+    walk(this.reader, this.cfg[region]!, input, out, this.ram);
+    this.local += out.reads * this.walkStepNs;
     if (this.trace.on) {
       this.syncClock();
       this.trace.record(TraceKind.Walk, this.initiator, NO_SID, NO_SSID, va, out.pa, out.reads, 0, out.level | (out.fault << 8));
     }
     if (out.fault !== WalkFault.None) return this.fail(faultStatus(out.fault, out.level));
-    const perm = s1DataPermissions(out.ap);
+    const perm = S1_DATA_PERMISSIONS[out.ap]!;
     const pagePa = out.pa - (out.pa & 0xfff);
     const ctx = out.ng ? this.asid : CTX_GLOBAL;
     // A tagged address (TBI) goes to the scratch slot: invalidation by VA could not find it in a set.
@@ -1387,7 +1410,7 @@ export class Core implements ArchCpu, Runnable {
 
   /** FAR_EL1 as a signed Number VA (tests, TUI). */
   get farVa(): number {
-    return vaFromBig(this.far);
+    return this.farVa_;
   }
 }
 

@@ -4,9 +4,12 @@
 // (no FEAT_LPA/LPA2, no FEAT_TTST, no hardware AF/dirty update, no FEAT_HPDS).
 // Allocation-free: the caller owns the WalkResult; addresses are Numbers < 2^53.
 
+import { CHUNK_SHIFT, type SparseRam } from '../bus/ram.js';
 import { WalkFault, type AccessKind, type DescriptorReader, type WalkConfig, type WalkResult } from './types.js';
 
 const TWO32 = 4294967296;
+const CHUNK_PAGE_SHIFT = CHUNK_SHIFT - 12;
+const PAGES_PER_CHUNK = 1 << CHUNK_PAGE_SHIFT;
 /** 2^n for n in [0, 64], so the hot loop never calls Math.pow. */
 const POW2 = new Float64Array(65).map((_, i) => 2 ** i);
 
@@ -58,6 +61,10 @@ export function s2StartLevel(granuleShift: number, sl0: number, tsz: number): nu
   return bits >= 1 && bits <= stride + 4 ? start : -1;
 }
 
+/** s1StartLevel by (granule, TxSZ): index ((granuleShift - 12) << 5) | (tsz - MIN_TXSZ). */
+const S1_START = new Int8Array(5 << 5);
+for (const g of [12, 14, 16]) for (let tsz = MIN_TXSZ; tsz <= MAX_TXSZ; tsz++) S1_START[((g - 12) << 5) | (tsz - MIN_TXSZ)] = s1StartLevel(g, tsz);
+
 function clampTsz(tsz: number): number {
   return tsz < MIN_TXSZ ? MIN_TXSZ : tsz > MAX_TXSZ ? MAX_TXSZ : tsz;
 }
@@ -82,7 +89,7 @@ function fail(out: WalkResult, fault: WalkFault, level: number): void {
  * raised it (level 0 for an input out of range or an invalid stage 2 start level,
  * as AArch64.S1Translate/S2Translate report them).
  */
-export function walk(reader: DescriptorReader, cfg: WalkConfig, va: number, out: WalkResult): void {
+export function walk(reader: DescriptorReader, cfg: WalkConfig, va: number, out: WalkResult, ram?: SparseRam): void {
   out.clear();
   out.stage = cfg.stage;
   const g = cfg.granuleShift;
@@ -90,7 +97,7 @@ export function walk(reader: DescriptorReader, cfg: WalkConfig, va: number, out:
   const tsz = clampTsz(cfg.tsz);
   const ia = 64 - tsz;
   const stage1 = cfg.stage === 1;
-  const start = stage1 ? 4 - Math.ceil((ia - g) / stride) : s2StartLevel(g, cfg.sl0 ?? 0, tsz);
+  const start = stage1 ? S1_START[((g - 12) << 5) | (tsz - MIN_TXSZ)]! : s2StartLevel(g, cfg.sl0 ?? 0, tsz);
   // AArch64.S2InvalidSL / S2InconsistentSL / VAIsOutOfRange / IPAIsOutOfRange: level 0.
   if (start < 0 || !(va >= 0 && va < POW2[ia]!)) return fail(out, WalkFault.Translation, 0);
 
@@ -102,81 +109,131 @@ export function walk(reader: DescriptorReader, cfg: WalkConfig, va: number, out:
   // AArch64.S1Walk/S2Walk: a base address beyond the output size is an Address size fault at level 0.
   if (table >= oasLimit) return fail(out, WalkFault.AddressSize, 0);
 
+  const s2 = cfg.s2;
+  // Direct reads: with `ram` given (and no nested stage 2), a table held in one RAM chunk is
+  // read in place: `page` is its first 4 KiB page counted from the RAM base (-1: use the reader),
+  // `pageOff` its byte offset in that page (a start table smaller than a page).
+  const rb = ram !== undefined && s2 === undefined ? ram.directBasePage : -1;
+  let page = -1;
+  let pageOff = 0;
+  if (rb >= 0 && startBits + 3 <= CHUNK_SHIFT) {
+    const off = table - ram!.base;
+    if (off >= 0 && off < ram!.size) {
+      pageOff = off & 4095; // off < 2^53 and >= 0: the low 32 bits are exact
+      page = (off - pageOff) / 4096;
+    }
+  }
   // The input address as 32-bit halves: index extraction stays in integer arithmetic.
   const vaLo = va >>> 0;
-  const vaHi = Math.floor(va / TWO32);
-  const s2 = cfg.s2;
+  const vaHi = (va / TWO32) >>> 0; // va < 2^48
   let level = start;
   let nbits = startBits;
-  // Hierarchical attributes accumulated from table descriptors (D8.4.2), stage 1 only.
-  let noEl0 = false;
-  let noWrite = false;
-  let pxnTable = false;
-  let uxnTable = false;
-  for (;;) {
-    const shift = g + (3 - level) * stride;
-    const bits = shift >= 32 ? vaHi >>> (shift - 32) : (vaLo >>> shift) | (vaHi << (32 - shift));
-    const idx = bits & ((1 << nbits) - 1);
-    let descPa = table + idx * 8;
-    if (s2 !== undefined) {
-      // Nested: the table address is an IPA; a stage 2 fault on it ends the walk.
-      descPa = s2.translateTableAddress(descPa, out);
-      if (descPa < 0) {
-        out.s2Fault = true;
-        if (out.fault === WalkFault.None) out.fault = WalkFault.Translation;
-        return;
+  let shift = g + (3 - start) * stride;
+  // APTable, PXNTable, UXNTable of the table descriptors on the way (D8.4.2), as high-word bits.
+  let tableAttrs = 0;
+  let lo = 0;
+  let hi = 0;
+  if (page >= 0) {
+    // Tables in RAM: integer page arithmetic only, until a table lies elsewhere.
+    const r = ram!;
+    // Tables at or beyond this page are not RAM, or are beyond the output size.
+    const pageLimit = Math.min(r.pages, oasLimit / 4096 - rb);
+    let wordOff = pageOff >>> 2;
+    let mask = (1 << nbits) - 1;
+    for (;;) {
+      const idx = (shift >= 32 ? vaHi >>> (shift - 32) : (vaLo >>> shift) | (vaHi << (32 - shift))) & mask;
+      const w = r.wordsOfPage(page);
+      if (w === undefined) {
+        lo = 0; // untouched RAM reads as zero
+        hi = 0;
+      } else {
+        const i = ((page & (PAGES_PER_CHUNK - 1)) << 10) + wordOff + idx * 2;
+        lo = w[i]!;
+        hi = w[i + 1]!;
       }
-    }
-    const lo = reader.readDescriptor(descPa);
-    const hi = reader.hi;
-    out.reads++;
-    out.descriptorPa = descPa;
-    if (reader.error) return fail(out, WalkFault.ExternalAbort, level);
-    if ((lo & DESC_VALID) === 0) return fail(out, WalkFault.Translation, level);
-
-    if (level < 3 && (lo & DESC_TABLE) !== 0) {
-      // Table descriptor: next-level table address is OA[47:g].
-      const next = (hi & DESC_HI_OA_MASK) * TWO32 + ((lo >>> g) * POW2[g]!);
-      if (next >= oasLimit) return fail(out, WalkFault.AddressSize, level);
-      if (stage1) {
-        if ((hi & DESC_HI_APTABLE0) !== 0) noEl0 = true;
-        if ((hi & DESC_HI_APTABLE1) !== 0) noWrite = true;
-        if ((hi & DESC_HI_PXNTABLE) !== 0) pxnTable = true;
-        if ((hi & DESC_HI_UXNTABLE) !== 0) uxnTable = true;
+      if ((lo & DESC_VALID) === 0 || level === 3 || (lo & DESC_TABLE) === 0) {
+        out.reads = level - start + 1;
+        out.descriptorPa = (rb + page) * 4096 + wordOff * 4 + idx * 8;
+        if ((lo & DESC_VALID) === 0) return fail(out, WalkFault.Translation, level);
+        break;
       }
-      table = next;
+      const oaHi = hi & DESC_HI_OA_MASK;
+      const next = ((oaHi << 20) | ((lo >>> g) << (g - 12))) - rb;
+      tableAttrs |= hi;
+      if (oaHi >= 2048 || next < 0 || next >= pageLimit) {
+        // The next table is not RAM (or is beyond the output size): the general loop goes on from here.
+        out.reads = level - start + 1;
+        out.descriptorPa = (rb + page) * 4096 + wordOff * 4 + idx * 8;
+        table = oaHi * TWO32 + (lo >>> g) * POW2[g]!;
+        if (table >= oasLimit) return fail(out, WalkFault.AddressSize, level);
+        level++;
+        shift -= stride;
+        nbits = stride;
+        page = -1;
+        break;
+      }
+      page = next;
+      wordOff = 0;
       level++;
-      nbits = stride;
-      continue;
+      shift -= stride;
+      mask = (1 << stride) - 1;
     }
-    // Leaf: a page at level 3 (bits[1:0] = 0b11; 0b01 is reserved there) or a block.
-    if (level === 3 ? (lo & DESC_TABLE) === 0 : !blockAllowed(g, level)) return fail(out, WalkFault.Translation, level);
-    const oa = (hi & DESC_HI_OA_MASK) * TWO32 + (lo >>> shift) * POW2[shift]!;
-    if (oa >= oasLimit) return fail(out, WalkFault.AddressSize, level);
-    out.level = level;
-    out.sizeShift = shift;
-    out.pa = oa + ((vaLo & ((1 << shift) - 1)) >>> 0);
-    out.af = (lo & DESC_AF) !== 0 || cfg.affd === true;
-    if (stage1) {
-      let ap = (lo >>> 6) & 3;
-      if (noEl0) ap &= ~1;
-      if (noWrite) ap |= 2;
-      out.ap = ap;
-      out.uxn = uxnTable || (hi & DESC_HI_UXN) !== 0;
-      out.pxn = pxnTable || (hi & DESC_HI_PXN) !== 0;
-      out.ng = (lo & DESC_NG) !== 0;
-      out.attrIndx = (lo >>> 2) & 7;
-    } else {
-      out.s2ap = (lo >>> 6) & 3;
-      out.s2xn = (hi >>> (53 - 32)) & 3;
-      out.attrIndx = (lo >>> 2) & 15; // MemAttr[3:0]
-    }
-    out.sw = (hi >>> (55 - 32)) & 15;
-    out.dbm = (hi & DESC_HI_DBM) !== 0;
-    // D8.5.1: no hardware Access flag update; AF=0 faults unless AFFD (SMMU) says otherwise.
-    if (!out.af) return fail(out, WalkFault.AccessFlag, level);
-    return;
   }
+  if (page < 0) {
+    for (;;) {
+      const idx = (shift >= 32 ? vaHi >>> (shift - 32) : (vaLo >>> shift) | (vaHi << (32 - shift))) & ((1 << nbits) - 1);
+      let descPa = table + idx * 8;
+      if (s2 !== undefined) {
+        // Nested: the table address is an IPA; a stage 2 fault on it ends the walk.
+        descPa = s2.translateTableAddress(descPa, out);
+        if (descPa < 0) {
+          out.s2Fault = true;
+          if (out.fault === WalkFault.None) out.fault = WalkFault.Translation;
+          return;
+        }
+      }
+      lo = reader.readDescriptor(descPa);
+      hi = reader.hi;
+      out.reads++;
+      out.descriptorPa = descPa;
+      if (reader.error) return fail(out, WalkFault.ExternalAbort, level);
+      if ((lo & DESC_VALID) === 0) return fail(out, WalkFault.Translation, level);
+      if (level === 3 || (lo & DESC_TABLE) === 0) break;
+      // Table descriptor: next-level table address is OA[47:g].
+      table = (hi & DESC_HI_OA_MASK) * TWO32 + (lo >>> g) * POW2[g]!;
+      if (table >= oasLimit) return fail(out, WalkFault.AddressSize, level);
+      tableAttrs |= hi;
+      level++;
+      shift -= stride;
+      nbits = stride;
+    }
+  }
+  // Leaf: a page at level 3 (bits[1:0] = 0b11; 0b01 is reserved there) or a block.
+  if (level === 3 ? (lo & DESC_TABLE) === 0 : !blockAllowed(g, level)) return fail(out, WalkFault.Translation, level);
+  const oa = (hi & DESC_HI_OA_MASK) * TWO32 + (lo >>> shift) * POW2[shift]!;
+  if (oa >= oasLimit) return fail(out, WalkFault.AddressSize, level);
+  out.level = level;
+  out.sizeShift = shift;
+  out.pa = oa + ((vaLo & ((1 << shift) - 1)) >>> 0);
+  out.af = (lo & DESC_AF) !== 0 || cfg.affd === true;
+  if (stage1) {
+    let ap = (lo >>> 6) & 3;
+    if ((tableAttrs & DESC_HI_APTABLE0) !== 0) ap &= ~1;
+    if ((tableAttrs & DESC_HI_APTABLE1) !== 0) ap |= 2;
+    out.ap = ap;
+    out.uxn = (tableAttrs & DESC_HI_UXNTABLE) !== 0 || (hi & DESC_HI_UXN) !== 0;
+    out.pxn = (tableAttrs & DESC_HI_PXNTABLE) !== 0 || (hi & DESC_HI_PXN) !== 0;
+    out.ng = (lo & DESC_NG) !== 0;
+    out.attrIndx = (lo >>> 2) & 7;
+  } else {
+    out.s2ap = (lo >>> 6) & 3;
+    out.s2xn = (hi >>> (53 - 32)) & 3;
+    out.attrIndx = (lo >>> 2) & 15; // MemAttr[3:0]
+  }
+  out.sw = (hi >>> (55 - 32)) & 15;
+  out.dbm = (hi & DESC_HI_DBM) !== 0;
+  // D8.5.1: no hardware Access flag update; AF=0 faults unless AFFD (SMMU) says otherwise.
+  if (!out.af) return fail(out, WalkFault.AccessFlag, level);
 }
 
 export interface PermissionOptions {

@@ -42,6 +42,7 @@ import {
   device_property_read_u32,
   iommu_device_register,
   iommu_get_domain_for_dev,
+  kernel_cmdline,
   type IommuOps,
   type IommuPageResponse,
   type IommuResvRegion,
@@ -106,6 +107,14 @@ const ARM_SMMU_POLL_SPIN_COUNT = 10;
 const ARM_SMMU_PRI_REQS = 32;
 /** PAGE_SHIFT + MAX_PAGE_ORDER: queues are naturally aligned buddy allocations. */
 const Q_MAX_SZ_SHIFT = PAGE_SHIFT + MAX_PAGE_ORDER;
+
+/** A queue-size parameter `name=N` (log2 entries, 1..19) from the kernel command line, or null. */
+function cmdlineShift(name: string): number | null {
+  const m = new RegExp(`(?:^|\\s)${name.replace(/\./g, '\\.')}=(\\d+)(?:\\s|$)`).exec(kernel_cmdline());
+  if (m === null) return null;
+  const n = Number(m[1]);
+  return n >= 1 && n <= 19 ? n : null;
+}
 /** Linux's L1 stream table cap: 2^20 bytes of L1 descriptors. */
 const STRTAB_L1_SZ_SHIFT = 20;
 /** The reserved IOVA window where MSI doorbells are mapped (MSI_IOVA_BASE/LENGTH). */
@@ -359,6 +368,11 @@ export class ArmSmmuDevice {
     }
     this.evtq.llq.maxNShift = Math.min(Q_MAX_SZ_SHIFT - EVTQ_ENT_SZ_SHIFT, getField(id, R.IDR1.EVTQS));
     this.priq.llq.maxNShift = Math.min(Q_MAX_SZ_SHIFT - PRIQ_ENT_SZ_SHIFT, getField(id, R.IDR1.PRIQS));
+    // svasoc parameters (not in Linux): smaller output queues, so that a test can overflow them
+    const evtqShift = cmdlineShift('arm_smmu_v3.evtq_max_n_shift');
+    if (evtqShift !== null) this.evtq.llq.maxNShift = Math.min(this.evtq.llq.maxNShift, evtqShift);
+    const priqShift = cmdlineShift('arm_smmu_v3.priq_max_n_shift');
+    if (priqShift !== null) this.priq.llq.maxNShift = Math.min(this.priq.llq.maxNShift, priqShift);
     this.ssidBits = getField(id, R.IDR1.SSIDSIZE);
     this.sidBits = getField(id, R.IDR1.SIDSIZE);
     if (this.sidBits <= STRTAB_SPLIT) this.features &= ~F.ARM_SMMU_FEAT_2_LVL_STRTAB;
@@ -770,6 +784,27 @@ export class ArmSmmuDevice {
     pr_err(`${this.logName}: skipping command in error state:\n\t${formatDwords(bad).split(' ').join('\n\t')}`);
     buildCmd(bad, { opcode: CMDQ_OP_CMD_SYNC });
     this.writeCmd(cons, bad, 0);
+  }
+
+  /**
+   * svasoc test hook (debugfs iommu/<smmu>/inject_cmd, root only; not in Linux): writes
+   * the command given as up to four hex 32-bit words (dword 0 low word first) to the
+   * command queue as it is, followed by a CMD_SYNC, the way a driver bug that built a
+   * malformed command would. Nothing checks the opcode: an illegal one stops the queue
+   * (CMDQ_CONS.ERR = CERROR_ILL, GERROR.CMDQ_ERR) and the GERROR handler recovers.
+   * Returns the bytes consumed, -EINVAL for text that is not 1-4 hex words.
+   */
+  injectCmd(text: string): number {
+    const parts = text.trim().split(/\s+/);
+    if (parts.length < 1 || parts.length > CMDQ_ENT_WORDS) return -EINVAL;
+    const words = new Uint32Array(CMDQ_ENT_WORDS);
+    for (let i = 0; i < parts.length; i++) {
+      if (!/^(0x)?[0-9a-fA-F]{1,8}$/.test(parts[i]!)) return -EINVAL;
+      words[i] = parseInt(parts[i]!.replace(/^0x/, ''), 16);
+    }
+    pr_warn(`${this.logName}: injecting command ${formatDwords(words)}`);
+    this.issueCmdlist(words, 1, true);
+    return text.length;
   }
 
   /** arm_smmu_gerror_handler. */
@@ -1471,6 +1506,7 @@ export function arm_smmu_device_init(smmu: ArmSmmuDevice): number {
     return ret;
   }
   debugfs_create_file(`iommu/${smmu.name}/stats`, () => smmu.debugStats());
+  debugfs_create_file(`iommu/${smmu.name}/inject_cmd`, () => '', (text) => smmu.injectCmd(text), 0o200);
   smmus.push(smmu);
   return 0;
 }

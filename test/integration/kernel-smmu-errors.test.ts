@@ -1,0 +1,84 @@
+// Error paths of the arm-smmu-v3 driver on the booted board: a command the driver
+// should never have built (a reserved opcode written through the svasoc debugfs
+// hook inject_cmd, the way a driver bug would) stops the command queue with
+// CERROR_ILL and GERROR.CMDQ_ERR, and the GERROR handler recovers as Linux does; a
+// fault storm overflows a shrunk event queue and the event thread reports the loss,
+// acknowledges OVFLG and keeps going; removing the test device's driver while a
+// fault is pending answers it INVALID (iopf_queue_remove_device).
+
+import { describe, expect, it } from 'vitest';
+import { TraceKind } from '../../src/trace/record.js';
+import { arm_smmu_devices } from '../../src/kernel/drivers/iommu/arm-smmu-v3/arm-smmu-v3.js';
+import { ITD_OP_WRITE } from '../../src/kernel/drivers/misc/iommu-testdev.js';
+import * as NR from '../../src/kernel/syscalls/numbers.js';
+import { PAGE, Testdev, cmdDword, mmap, runInit, type DmaResult, type SmmuRun } from './kernel-smmu-harness.js';
+import type { UserCtx } from '../support/kernel-user.js';
+
+const O_WRONLY = 1;
+const CMD_SYNC = 0x46;
+
+function* writeFile(u: UserCtx, path: string, text: string): Generator<unknown, number, unknown> {
+  const fd = yield* u.sys(NR.__NR_openat, -100, u.str(path), O_WRONLY, 0);
+  if (fd < 0) return fd;
+  const r = yield* u.sys(NR.__NR_write, fd, u.str(text), text.length);
+  yield* u.sys(NR.__NR_close, fd);
+  return r;
+}
+
+const smmuCmds = (run: SmmuRun): { op: number; pa: number; d0: bigint }[] =>
+  run.records.filter((r) => r.kind === TraceKind.Command && r.initiator === 'smmu').map((r) => ({ op: Number(r.aux), pa: Number(r.pa), d0: cmdDword(r, 0) }));
+
+describe('GERROR.CMDQ_ERR recovery in the booted kernel (IHI 0070 7.1, 6.3.26 CMDQ_CONS.ERR)', () => {
+  const got: Record<string, unknown> = {};
+  const run = runInit(function* (u) {
+    const smmu = arm_smmu_devices()[0]!;
+    got.gerrorsBefore = smmu.stats.gerrors;
+    // Opcode 0x7f is reserved: CERROR_ILL (IHI 0070 4.1.3)
+    got.inject = yield* writeFile(u, `/sys/kernel/debug/iommu/${smmu.name}/inject_cmd`, '0x0000007f 0xdeadbeef');
+    got.gerrorsAfter = smmu.stats.gerrors;
+    got.bad = yield* writeFile(u, `/sys/kernel/debug/iommu/${smmu.name}/inject_cmd`, 'nonsense');
+    const td = yield* Testdev.open(u);
+    if (typeof td === 'number') return 10;
+    const buf = yield* mmap(u, PAGE);
+    got.dma = yield* td.dma(buf, PAGE, ITD_OP_WRITE);
+    got.smmu = { ...smmu.stats };
+    return 0;
+  });
+
+  it('the illegal command is reported: GERROR logged, CONS.ERR = CERROR_ILL named, the bad entry dumped', () => {
+    expect(run.code).toBe(0);
+    expect(got.inject).toBeGreaterThan(0);
+    expect(got.gerrorsAfter).toBe((got.gerrorsBefore as number) + 1);
+    const i = run.log.findIndex((l) => /unexpected global error reported \(0x00000001\), this could be serious/.test(l));
+    expect(i).toBeGreaterThanOrEqual(0);
+    expect(run.log.some((l) => /CMDQ error \(cons 0x01[0-9a-f]{6}\): Illegal command/.test(l))).toBe(true);
+    const k = run.log.findIndex((l) => /skipping command in error state:/.test(l));
+    expect(k).toBeGreaterThan(i);
+    expect(run.log.slice(k, k + 3).join(' ')).toContain('0xdeadbeef0000007f');
+  });
+
+  it('the bad entry is replaced by CMD_SYNC and the queue continues: the sync slot after it completes, later commands complete', () => {
+    const cmds = smmuCmds(run);
+    // The SMMU fetched opcode 0x7f and stopped; after GERRORN was acknowledged it
+    // re-read the same slot, now a CMD_SYNC written by the handler, and went on
+    const bad = cmds.findIndex((c) => c.op === 0x7f);
+    expect(bad).toBeGreaterThanOrEqual(0);
+    expect(cmds[bad]!.d0).toBe(0xdeadbeef0000007fn);
+    expect(cmds[bad + 1]!.op).toBe(CMD_SYNC);
+    expect(cmds[bad + 1]!.pa).toBe(cmds[bad]!.pa);
+    // then the injected command's own CMD_SYNC in the next slot
+    expect(cmds[bad + 2]!.op).toBe(CMD_SYNC);
+    expect(cmds[bad + 2]!.pa).toBe(cmds[bad]!.pa + 16);
+    expect(cmds.filter((c) => c.op === 0x7f).length).toBe(1);
+    const dma = got.dma as DmaResult;
+    expect(dma.ret).toBe(0);
+    expect(dma.result).toBe(0);
+    // the DMA's map/unmap invalidations and syncs were consumed after the recovery
+    expect(cmds.length).toBeGreaterThan(bad + 3);
+    expect((got.smmu as { gerrors: number }).gerrors).toBe(got.gerrorsAfter);
+  });
+
+  it('the hook takes only 1-4 hex words (-EINVAL otherwise)', () => {
+    expect(got.bad).toBe(-22);
+  });
+});

@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { TraceKind } from '../../src/trace/record.js';
 import { arm_smmu_devices } from '../../src/kernel/drivers/iommu/arm-smmu-v3/arm-smmu-v3.js';
-import { ITD_OP_WRITE } from '../../src/kernel/drivers/misc/iommu-testdev.js';
+import { ITD_F_UNMAP_FIRST, ITD_OP_WRITE } from '../../src/kernel/drivers/misc/iommu-testdev.js';
 import * as NR from '../../src/kernel/syscalls/numbers.js';
 import { PAGE, Testdev, cmdDword, mmap, runInit, type DmaResult, type SmmuRun } from './kernel-smmu-harness.js';
 import type { UserCtx } from '../support/kernel-user.js';
@@ -23,6 +23,14 @@ function* writeFile(u: UserCtx, path: string, text: string): Generator<unknown, 
   const r = yield* u.sys(NR.__NR_write, fd, u.str(text), text.length);
   yield* u.sys(NR.__NR_close, fd);
   return r;
+}
+
+/** A struct timespec of `ns` nanoseconds (< 1 s) in user memory. */
+function timespec(u: UserCtx, ns: number): number {
+  const ts = u.alloc(16);
+  u.cpu.st64(ts, 0);
+  u.cpu.st64(ts + 8, ns);
+  return ts;
 }
 
 const smmuCmds = (run: SmmuRun): { op: number; pa: number; d0: bigint }[] =>
@@ -80,5 +88,63 @@ describe('GERROR.CMDQ_ERR recovery in the booted kernel (IHI 0070 7.1, 6.3.26 CM
 
   it('the hook takes only 1-4 hex words (-EINVAL otherwise)', () => {
     expect(got.bad).toBe(-22);
+  });
+});
+
+describe('event queue overflow under a fault storm (IHI 0070 7.4: PROD.OVFLG, CONS.OVACKFLG)', () => {
+  const EVTQ_ENTRIES = 4;
+  const STORM = 10;
+  const got: Record<string, unknown> = {};
+  const run = runInit(
+    function* (u) {
+      const smmu = arm_smmu_devices()[0]!;
+      const dir = `/sys/kernel/debug/iommu/${smmu.name}`;
+      const td = yield* Testdev.open(u);
+      if (typeof td === 'number') return 10;
+      const buf = yield* mmap(u, PAGE);
+      // The event thread cannot run while the storm lasts: every DMA hits an unmapped IOVA (F_TRANSLATION, CD.R=1)
+      got.hold = yield* writeFile(u, `${dir}/evtq_irq`, '0');
+      const results: number[] = [];
+      for (let i = 0; i < STORM; i++) results.push((yield* td.dma(buf, 64, ITD_OP_WRITE, ITD_F_UNMAP_FIRST)).result);
+      got.results = results;
+      got.eventsDuringStorm = smmu.stats.events;
+      got.release = yield* writeFile(u, `${dir}/evtq_irq`, '1');
+      // let the event thread run
+      yield* u.sys(NR.__NR_nanosleep, timespec(u, 2_000_000), 0);
+      got.afterStorm = { ...smmu.stats };
+      // The queue keeps working: one more fault is received and reported
+      got.late = yield* td.dma(buf, 64, ITD_OP_WRITE, ITD_F_UNMAP_FIRST);
+      yield* u.sys(NR.__NR_nanosleep, timespec(u, 2_000_000), 0);
+      got.final = { ...smmu.stats };
+      return 0;
+    },
+    { args: `arm_smmu_v3.evtq_max_n_shift=2` },
+  );
+  it('the shrunk queue holds 4 records', () => {
+    expect(run.code).toBe(0);
+    expect(run.log).toContain(`arm-smmu-v3 9050000.smmuv3: allocated ${EVTQ_ENTRIES} entries for evtq`);
+  });
+  it('the storm: every DMA aborts (0xdead0002) and no event is handled while the interrupt is held', () => {
+    expect(got.hold).toBeGreaterThan(0);
+    expect(got.results).toEqual(Array(STORM).fill(0xdead0002));
+  });
+  it('the event thread reports the overflow once, handles the records the queue kept, and acknowledges OVFLG in CONS.OVACKFLG', () => {
+    const before = got.eventsDuringStorm as number;
+    const after = got.afterStorm as { events: number; evtqOverflows: number };
+    expect(after.evtqOverflows).toBe(1);
+    expect(after.events - before).toBe(EVTQ_ENTRIES);
+    expect(run.log.filter((l) => l === 'arm-smmu-v3 9050000.smmuv3: EVTQ overflow detected -- events lost').length).toBe(1);
+    const smmu = arm_smmu_devices()[0]!;
+    const prod = run.machine.bus.read32(smmu.base + 0x100a8);
+    const cons = run.machine.bus.read32(smmu.base + 0x100ac);
+    expect(prod >>> 31).toBe(1);
+    expect(cons >>> 31).toBe(prod >>> 31);
+  });
+  it('after the overflow the queue keeps delivering: a later fault is received and logged', () => {
+    const after = got.afterStorm as { events: number };
+    const fin = got.final as { events: number; evtqOverflows: number };
+    expect((got.late as DmaResult).result).toBe(0xdead0002);
+    expect(fin.events).toBe(after.events + 1);
+    expect(fin.evtqOverflows).toBe(1);
   });
 });

@@ -9,7 +9,7 @@ import { thisCpu, type ArchCpu } from '../../../../arch/index.js';
 import { EINVAL, ENODEV, ENOMEM, ENOSPC, ENXIO, ERANGE, ETIMEDOUT } from '../../../lib/errno.js';
 import { pr_err, pr_info, pr_warn } from '../../../lib/printk.js';
 import { of_property_read_bool, of_property_read_string_array, of_property_read_u32, of_reg, of_irq_parse_one, type DeviceNode, type OfPhandleArgs } from '../../../of/base.js';
-import { IRQF_ONESHOT, IRQ_HANDLED, IRQ_NONE, request_irq, request_threaded_irq, type IrqReturn } from '../../../irq/irqdesc.js';
+import { IRQF_ONESHOT, IRQ_HANDLED, IRQ_NONE, disable_irq_nosync, enable_irq, request_irq, request_threaded_irq, type IrqReturn } from '../../../irq/irqdesc.js';
 import { alloc_pages, free_pages } from '../../../mm/page_alloc.js';
 import { GFP_KERNEL, __GFP_ZERO } from '../../../mm/gfp.js';
 import { MAX_PAGE_ORDER, PAGE_SHIFT, PAGE_SIZE } from '../../../mm/page.js';
@@ -29,6 +29,7 @@ import {
   IOMMU_MMIO,
   IOMMU_NOEXEC,
   IOMMU_NO_PASID,
+  IOMMU_PAGE_RESP_INVALID,
   IOMMU_PAGE_RESP_SUCCESS,
   IOMMU_RESV_SW_MSI,
   IOMMU_WRITE,
@@ -807,6 +808,25 @@ export class ArmSmmuDevice {
     return text.length;
   }
 
+  /** Whether the evtq_irq hook holds the event interrupt masked. */
+  evtqIrqHeld = false;
+
+  /**
+   * svasoc test hook (debugfs iommu/<smmu>/evtq_irq, not in Linux): "0" masks the
+   * event queue interrupt at the interrupt controller (disable_irq_nosync), "1" unmasks
+   * it. While masked the SMMU keeps writing records and the line stays pending in the
+   * GIC, as when evtq_thread cannot keep up with a fault storm; unmasking delivers it
+   * and the thread finds what is left (and PROD.OVFLG if the queue overflowed).
+   */
+  holdEvtqIrq(text: string): number {
+    const v = text.trim();
+    if ((v !== '0' && v !== '1') || this.evtq.irq === 0) return -EINVAL;
+    if (v === '0' && !this.evtqIrqHeld) disable_irq_nosync(this.evtq.irq);
+    if (v === '1' && this.evtqIrqHeld) enable_irq(this.evtq.irq);
+    this.evtqIrqHeld = v === '0';
+    return text.length;
+  }
+
   /** arm_smmu_gerror_handler. */
   gerrorHandler(): IrqReturn {
     const gerror = this.readl(R.ARM_SMMU_GERROR);
@@ -862,7 +882,8 @@ export class ArmSmmuDevice {
   *evtqThread(): Generator<unknown, IrqReturn, unknown> {
     const q = this.evtq;
     const evt = this.evtBuf;
-    this.syncProdIn(q);
+    // Our PROD is refreshed only after a drain, so that an OVFLG toggle seen on the
+    // first refresh is reported too (a refresh before the loop would swallow it)
     do {
       while (this.queueRemoveRaw(q, evt)) {
         this.stats.events++;
@@ -905,8 +926,10 @@ export class ArmSmmuDevice {
     if (master === undefined) return -EINVAL;
     const ret = iommu_report_device_fault(master.dev, prm);
     if (ret) {
-      // Nobody cared: terminate the stalled access
-      this.pageResponse(master.dev, { prm, reportedNs: thisCpu().now() }, { pasid: prm.pasid, grpid: prm.grpid, code: 2 });
+      // Nobody handles it (no iopf queue for a device without SVA, or no fault handler
+      // in the attached domain, e.g. a DMA domain): answer INVALID as Linux's
+      // iopf_error_response does, which terminates the stalled access (CMD_RESUME ABORT)
+      this.pageResponse(master.dev, { prm, reportedNs: thisCpu().now() }, { pasid: prm.pasid, grpid: prm.grpid, code: IOMMU_PAGE_RESP_INVALID });
     }
     return 0;
   }
@@ -915,7 +938,6 @@ export class ArmSmmuDevice {
   *priqThread(): Generator<unknown, IrqReturn, unknown> {
     const q = this.priq;
     const e = this.priBuf;
-    this.syncProdIn(q);
     do {
       while (this.queueRemoveRaw(q, e)) this.handlePpr(e);
       if (this.syncProdIn(q)) {
@@ -1507,6 +1529,7 @@ export function arm_smmu_device_init(smmu: ArmSmmuDevice): number {
   }
   debugfs_create_file(`iommu/${smmu.name}/stats`, () => smmu.debugStats());
   debugfs_create_file(`iommu/${smmu.name}/inject_cmd`, () => '', (text) => smmu.injectCmd(text), 0o200);
+  debugfs_create_file(`iommu/${smmu.name}/evtq_irq`, () => `${smmu.evtqIrqHeld ? 0 : 1}\n`, (text) => smmu.holdEvtqIrq(text), 0o600);
   smmus.push(smmu);
   return 0;
 }

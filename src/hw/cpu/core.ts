@@ -157,7 +157,8 @@ class CoreWalkReader implements DescriptorReader {
 }
 
 function toBig(v: bigint | number): bigint {
-  return typeof v === 'bigint' ? BigInt.asUintN(64, v) : BigInt.asUintN(64, BigInt(Math.trunc(v)));
+  if (typeof v === 'bigint') return BigInt.asUintN(64, v);
+  return v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v) ? BigInt(v) : BigInt.asUintN(64, BigInt(Math.trunc(v)));
 }
 
 /** A 64-bit register value as a signed Number VA (exact when representable). */
@@ -227,7 +228,9 @@ export class Core implements ArchCpu, Runnable {
   private esrBig = 0n;
   private esrBigOf = 0;
   private elr = 0n;
-  private spsr = 0n;
+  /** SPSR_EL1 as saved on exception entry (a Number), and as the 64-bit value once read or written as one. */
+  private spsrN = 0;
+  private spsrBig: bigint | undefined = 0n;
   private vbar = 0n;
   private tpidrEl0 = 0n;
   private tpidrEl1 = 0n;
@@ -470,15 +473,16 @@ export class Core implements ArchCpu, Runnable {
     return new Error(`cpu${this.id}: ${what} with no exception vectors installed (call cpu.setVectors() before enabling faults or IRQs)`);
   }
 
-  private spsrValue(): bigint {
-    // SPSR_EL1: M[3:0] = EL0t (0) or EL1h (5), DAIF [9:6], PAN [22].
+  /** Saves PSTATE in SPSR_EL1: M[3:0] = EL0t (0) or EL1h (5), DAIF [9:6], PAN [22]. */
+  private saveSpsr(): void {
     const m = this.elValue === ExceptionLevel.EL0 ? 0 : 5;
-    return BigInt(m | this.daif | (this.pan ? PAN_BIT : 0));
+    this.spsrN = m | this.daif | (this.pan ? PAN_BIT : 0);
+    this.spsrBig = undefined;
   }
 
   /** Exception entry to EL1 (D1.3.1): SPSR, PSTATE.DAIF all masked, PAN set unless SCTLR.SPAN. */
   private enterEl1(): void {
-    this.spsr = this.spsrValue();
+    this.saveSpsr();
     this.elValue = ExceptionLevel.EL1;
     this.daif = DAIF_ALL;
     if (this.spanClear) this.pan = true;
@@ -555,7 +559,7 @@ export class Core implements ArchCpu, Runnable {
     if (this.trace.on) this.trace.record(TraceKind.Exception, this.initiator, NO_SID, NO_SSID, 0, 0, 0, EXCEPTION_SVC, this.esr);
     // Entry to EL1 without masking DAIF: Linux's el0_svc unmasks at once, and a
     // blocking system call must not leave the core's interrupts masked.
-    this.spsr = this.spsrValue();
+    this.saveSpsr();
     this.elValue = ExceptionLevel.EL1;
     if (this.spanClear) this.pan = true;
     this.updateMasks();
@@ -607,7 +611,7 @@ export class Core implements ArchCpu, Runnable {
       case 'ELR_EL1':
         return this.elr;
       case 'SPSR_EL1':
-        return this.spsr;
+        return (this.spsrBig ??= BigInt(this.spsrN));
       case 'VBAR_EL1':
         return this.vbar;
       case 'TPIDR_EL1':
@@ -683,7 +687,7 @@ export class Core implements ArchCpu, Runnable {
         this.elr = v;
         return;
       case 'SPSR_EL1':
-        this.spsr = v;
+        this.spsrBig = v;
         return;
       case 'VBAR_EL1':
         this.vbar = v & ~0x7ffn;
@@ -1145,8 +1149,14 @@ export class Core implements ArchCpu, Runnable {
     for (let attempt = 0; ; attempt++) {
       const s = this.resolve(va, true);
       if (this.isRamEntry(s)) {
-        const b = this.tBytes[s]!;
         const o = this.tOff[s]! + pageOff;
+        if (size >= 4 && (o & (size - 1)) === 0) {
+          const w = this.tWords[s]!;
+          w[o >>> 2] = lo;
+          if (size === 8) w[(o >>> 2) + 1] = hi;
+          return;
+        }
+        const b = this.tBytes[s]!;
         for (let i = 0; i < size; i++) b[o + i] = i < 4 ? lo >>> (8 * i) : hi >>> (8 * (i - 4));
         return;
       }

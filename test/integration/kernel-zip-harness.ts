@@ -15,22 +15,64 @@ import { hisi_zip_crypto_reset } from '../../src/kernel/drivers/crypto/hisilicon
 import { hisi_zip_devices, hisi_zip_reset_state, type HisiZip } from '../../src/kernel/drivers/crypto/hisilicon/zip/zip-main.js';
 import { zipk_reset_state } from '../../src/kernel/drivers/crypto/hisilicon/zip/zipk.js';
 import { userPrograms } from '../../src/user/rom.js';
-import { INITCALL_POSTCORE, register_initcall } from '../../src/kernel/init/initcall.js';
-import { iommu_set_default_passthrough } from '../../src/kernel/drivers/iommu/iommu.js';
 import { program, type Main } from '../../src/user/libc/crt0.js';
 import { zipkMain } from '../../src/user/bin/zipk.js';
 import { buildImage, execStub } from '../../tools/mkimage/build.js';
 import type { Libc } from '../../src/user/libc/libc.js';
+import { TraceKind } from '../../src/trace/record.js';
 
 /**
- * IOMMU mode of the booted kernel. 'passthrough' (iommu.passthrough=1 in Linux terms)
- * is the default until the ITS doorbell is mapped into DMA domains (Linux's
- * iommu_dma_prepare_msi): with a translated domain the ZIP's MSI write to the ITS
- * faults in the SMMU and no completion interrupt arrives.
+ * IOMMU mode of the booted kernel. 'translated' (the default, as on Linux) gives the
+ * ZIP PF a DMA domain: every SQE/SGL/buffer/ring DMA and the MSI write to the ITS
+ * doorbell (mapped in the domain's SW_MSI window) goes through the SMMU's stage-1
+ * walk and IOTLB. 'passthrough' boots with iommu.passthrough=1 on the command line
+ * (identity default domains, bypass STEs).
  */
 export type IommuMode = 'passthrough' | 'translated';
-let iommuMode: IommuMode = 'passthrough';
-register_initcall(INITCALL_POSTCORE, 'kernel_zip_harness_iommu', () => iommu_set_default_passthrough(iommuMode === 'passthrough'));
+
+/** The default command line of the tree plus iommu.passthrough=1 when asked for. */
+export function zipBootArgs(args: string | undefined, mode: IommuMode | undefined): string | undefined {
+  if (mode !== 'passthrough') return args;
+  return `${args ?? 'console=ttyAMA0 earlycon'} iommu.passthrough=1`;
+}
+
+/** StreamID of the ZIP PF: its requester ID, bus 0 device 1 function 0 (iommu-map is identity). */
+export const ZIP_SID = 0x0008;
+/** IHI 0070 7.3.3: event number of F_TRANSLATION. */
+export const EVT_F_TRANSLATION = 0x10;
+
+/** What the SMMU did for the ZIP PF while a `zipk` process was running (trace records). */
+export interface ZipTranslationCounts {
+  iotlbHit: number;
+  iotlbMiss: number;
+  /** Stage-1 walks with the ZIP's StreamID. */
+  walks: number;
+  /** Records of any kind carrying the ZIP's StreamID with a fault (Fault/Event/Stall). */
+  faults: number;
+  /** F_TRANSLATION events for any stream, over the whole run. */
+  fTranslation: number;
+}
+
+/**
+ * Subscribes to the machine's trace and counts the SMMU's records for ZIP_SID while
+ * `active()` is true, plus every F_TRANSLATION event of the run.
+ */
+export function countZipTranslation(machine: Machine, active: () => boolean): ZipTranslationCounts {
+  const n: ZipTranslationCounts = { iotlbHit: 0, iotlbMiss: 0, walks: 0, faults: 0, fTranslation: 0 };
+  machine.trace.subscribe((ring, i) => {
+    const kind = ring.kindAt(i);
+    if (kind !== TraceKind.IotlbHit && kind !== TraceKind.IotlbMiss && kind !== TraceKind.Walk && kind !== TraceKind.Fault && kind !== TraceKind.Event && kind !== TraceKind.Stall) return;
+    const r = ring.at(i);
+    if (r.initiator !== machine.smmu.name) return;
+    if (kind === TraceKind.Event && r.aux === EVT_F_TRANSLATION) n.fTranslation++;
+    if (r.sid !== ZIP_SID || !active()) return;
+    if (kind === TraceKind.IotlbHit) n.iotlbHit++;
+    else if (kind === TraceKind.IotlbMiss) n.iotlbMiss++;
+    else if (kind === TraceKind.Walk) n.walks++;
+    else n.faults++;
+  });
+  return n;
+}
 
 export interface HarnessStats {
   coherentLive: number;
@@ -91,7 +133,7 @@ export interface ZipBootOptions {
 export function bootZip(o: ZipBootOptions = {}): ZipBoot {
   const machine = createMachine(o.ramSize !== undefined ? { ramSize: o.ramSize } : {});
   o.setup?.(machine);
-  iommuMode = o.iommu ?? 'passthrough';
+  const args = zipBootArgs(o.args, o.iommu);
   const stats: HarnessStats = { coherentLive: 0, mapped: 0, resets: 0 };
   hisi_zip_reset_state();
   hisi_zip_crypto_reset();
@@ -105,7 +147,7 @@ export function bootZip(o: ZipBootOptions = {}): ZipBoot {
       return 0;
     },
   });
-  const handle = boot(machine, { kernel, rom: o.rom ?? new Map(), ...(o.args !== undefined ? { args: o.args } : {}), ...(o.initramfs ? { initramfs: o.initramfs } : {}) });
+  const handle = boot(machine, { kernel, rom: o.rom ?? new Map(), ...(args !== undefined ? { args } : {}), ...(o.initramfs ? { initramfs: o.initramfs } : {}) });
   const code = handle.runToPoweroff(o.limitNs ?? 60e9);
   return { machine, handle, stats, code };
 }
@@ -119,6 +161,8 @@ export interface ZipUserRun {
   /** Files the script handed to the host with `capture FILE...`. */
   captured: Map<string, Uint8Array>;
   stats: HarnessStats;
+  /** SMMU records for the ZIP PF while zipk ran (only with `countTranslation`). */
+  translation?: ZipTranslationCounts;
 }
 
 /**
@@ -126,10 +170,20 @@ export interface ZipUserRun {
  * has the standard programs, `zipk`, and a test-only `capture FILE...` that copies
  * guest files to the host for cross-checking.
  */
-export function runZipUser(o: { files: Record<string, Uint8Array>; script: string[]; args?: string; ramSize?: number; limitNs?: number; setup?: (m: Machine) => void; iommu?: IommuMode }): ZipUserRun {
+export function runZipUser(o: { files: Record<string, Uint8Array>; script: string[]; args?: string; ramSize?: number; limitNs?: number; setup?: (m: Machine) => void; iommu?: IommuMode; countTranslation?: boolean }): ZipUserRun {
   const machine = createMachine({ ramSize: o.ramSize ?? 1024 * 1024 * 1024 });
   o.setup?.(machine);
-  iommuMode = o.iommu ?? 'passthrough';
+  let zipkRunning = 0;
+  const translation = o.countTranslation ? countZipTranslation(machine, () => zipkRunning > 0) : undefined;
+  const zipkCounted: Main = function* (c: Libc, argv: string[]) {
+    zipkRunning++;
+    try {
+      return yield* zipkMain(c, argv);
+    } finally {
+      zipkRunning--;
+    }
+  };
+  const args = zipBootArgs(o.args, o.iommu);
   const stats: HarnessStats = { coherentLive: 0, mapped: 0, resets: 0 };
   hisi_zip_reset_state();
   hisi_zip_crypto_reset();
@@ -148,12 +202,12 @@ export function runZipUser(o: { files: Record<string, Uint8Array>; script: strin
     return 0;
   };
   const rom = new Map(userPrograms);
-  rom.set('zipk', program(zipkMain));
+  rom.set('zipk', program(zipkCounted));
   rom.set('capture', program(captureMain));
   const extra: Record<string, string | Uint8Array> = { '/bin/zipk': execStub('zipk'), '/bin/capture': execStub('capture') };
   for (const [k, v] of Object.entries(o.files)) extra[k] = v;
   const initramfs = buildImage(undefined, { extraFiles: extra, script: o.script.join('\n') + '\n' });
-  const h = boot(machine, { kernel: createKernelImage({}), rom, initramfs, ...(o.args !== undefined ? { args: o.args } : {}) });
+  const h = boot(machine, { kernel: createKernelImage({}), rom, initramfs, ...(args !== undefined ? { args } : {}) });
   const code = h.runToPoweroff(o.limitNs ?? 600e9);
   const con = h.console.replace(/\r\n/g, '\n');
   const start = con.indexOf('\n', con.indexOf('Run /init as init process'));
@@ -162,5 +216,5 @@ export function runZipUser(o: { files: Record<string, Uint8Array>; script: strin
     .split('\n')
     .filter((l) => !/^\[\s*\d+\.\d{6}\]/.test(l))
     .join('\n');
-  return { machine, code, out, console: con, captured, stats };
+  return { machine, code, out, console: con, captured, stats, ...(translation ? { translation } : {}) };
 }

@@ -1,5 +1,5 @@
 // The memory system calls (arm64 asm-generic numbers): brk, mmap, munmap, mprotect,
-// madvise, mlock, munlock, mlockall, munlockall, mlock2, mincore. Arguments arrive as
+// madvise, mlock, munlock, mlockall, munlockall, mlock2, mincore, mremap (mremap.ts). Arguments arrive as
 // 64-bit register values; C int arguments are narrowed as the kernel's prototypes do.
 
 import { EBADF, EFAULT, EINVAL, ENOMEM } from '../lib/errno.js';
@@ -14,6 +14,7 @@ import {
   __NR_mlockall,
   __NR_mmap,
   __NR_mprotect,
+  __NR_mremap,
   __NR_munlock,
   __NR_munlockall,
   __NR_munmap,
@@ -23,6 +24,7 @@ import { follow_pte, type FollowResult } from './memory.js';
 import { do_mlock, do_mlockall, do_munlock, do_munlockall, MLOCK_ONFAULT } from './mlock.js';
 import { do_brk, do_madvise, do_mmap, do_mprotect, do_munmap, find_vma, MAP_ANONYMOUS } from './mmap.js';
 import type { MmStruct } from './mm_types.js';
+import { do_mremap } from './mremap.js';
 import { PAGE_SIZE } from './page.js';
 
 /** __NR_mlock2 (asm-generic unistd.h). */
@@ -135,6 +137,12 @@ export function* sys_mincore(start: number, len: number, vec: number): SyscallRe
   return 0;
 }
 
+function* sys_mremap(addr: number, oldLen: number, newLen: number, flags: number, newAddr: number): SyscallResult {
+  const mm = mm_of_current();
+  if (mm === null) return -EINVAL;
+  return do_mremap(mm, sys_ulong(addr), sys_ulong(oldLen), sys_ulong(newLen), sys_ulong(flags), sys_ulong(newAddr));
+}
+
 /** Registers the memory system calls with the syscall table. */
 export function mm_syscalls_init(): void {
   registerSyscall(__NR_brk, 'brk', sys_brk);
@@ -148,4 +156,5 @@ export function mm_syscalls_init(): void {
   registerSyscall(__NR_mincore, 'mincore', sys_mincore);
   registerSyscall(__NR_madvise, 'madvise', sys_madvise);
   registerSyscall(__NR_mlock2, 'mlock2', sys_mlock2);
+  registerSyscall(__NR_mremap, 'mremap', sys_mremap);
 }

@@ -79,6 +79,8 @@ export class DmaPort {
   onPageResponse: PageResponseCallback | undefined;
   /** Transactions that ended in Abort or BusError since reset. */
   faults = 0;
+  /** The IOMMU's own index for this port (set when it attaches the port), -1 when none. */
+  iommuSlot = -1;
   readonly initiator: number;
   private readonly tr = new IommuResult();
 

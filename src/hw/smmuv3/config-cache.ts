@@ -6,6 +6,7 @@
 import type { PermissionOptions } from '../vmsa/walker.js';
 import type { WalkConfig } from '../vmsa/types.js';
 import { CdConfig } from './cd.js';
+import { TranslationEpoch } from './last-translation.js';
 import { SteConfig, StreamWorld } from './ste.js';
 
 /** What a stream context does with a transaction. */
@@ -68,6 +69,9 @@ export class ConfigCache {
   /** Fills since reset, for tests and the TUI. */
   fills = 0;
 
+  /** Bumped by every fill and invalidation (the SMMU's last-translation caches follow it). */
+  constructor(readonly epoch: TranslationEpoch = new TranslationEpoch()) {}
+
   /** The cached context for (sid, ssidKey), or undefined. */
   lookup(sid: number, ssidKey: number): StreamContext | undefined {
     if (sid === this.lastSid && ssidKey === this.lastKey) return this.last;
@@ -95,6 +99,7 @@ export class ConfigCache {
     if (e === undefined) {
       e = new SidEntry(sid);
       this.sids.set(sid, e);
+      this.epoch.value++;
     }
     return e.ste;
   }
@@ -109,6 +114,7 @@ export class ConfigCache {
     const e = this.sids.get(ctx.sid);
     if (e === undefined) return;
     e.contexts.set(ctx.ssidKey, ctx);
+    this.epoch.value++;
     this.fills++;
   }
 
@@ -148,6 +154,7 @@ export class ConfigCache {
   }
 
   private forgetFront(): void {
+    this.epoch.value++;
     this.lastSid = -1;
     this.lastKey = -1;
     this.last = undefined;

@@ -4,6 +4,8 @@
 // ASID; global (nG == 0) stage 1 entries match any ASID. Entries leave only through
 // invalidation commands or by being overwritten in their slot.
 
+import { TranslationEpoch } from './last-translation.js';
+
 /** Regime part of an entry's tag (added to the VMID for NS-EL1 and stage 2 entries). */
 export const TAG_EL2 = 0x10000;
 export const TAG_EL2_E2H = 0x10001;
@@ -74,6 +76,9 @@ export class Iotlb {
   hits = 0;
   misses = 0;
 
+  /** Bumped by every fill and invalidation (the SMMU's last-translation caches follow it). */
+  constructor(readonly epoch: TranslationEpoch = new TranslationEpoch()) {}
+
   /** Stage 2 MemAttr[3:0] of stage-2 entries (S2PTW checks), 0xff when unknown. */
   readonly attr = new Uint8Array(IOTLB_ENTRIES);
 
@@ -105,6 +110,7 @@ export class Iotlb {
     attr = 0xff,
   ): void {
     const i = ((iova / 4096) ^ hash) & IOTLB_MASK;
+    this.epoch.value++;
     this.tag[i] = tag;
     this.asid[i] = asid;
     this.global[i] = global ? 1 : 0;
@@ -119,6 +125,7 @@ export class Iotlb {
 
   /** Invalidates every entry the scope selects; returns how many went. */
   invalidate(s: TlbiScope): number {
+    this.epoch.value++;
     let n = 0;
     const tags = this.tag;
     for (let i = 0; i < IOTLB_ENTRIES; i++) {
@@ -142,6 +149,7 @@ export class Iotlb {
   }
 
   invalidateAll(): void {
+    this.epoch.value++;
     this.tag.fill(INVALID);
   }
 

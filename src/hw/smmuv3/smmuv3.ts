@@ -15,7 +15,8 @@ import { NO_SSID, type TraceRing } from '../../trace/ring.js';
 import { CommandQueue, CS_IRQ, CS_SEV, type CommandTarget } from './cmdq.js';
 import { ConfigCache, ContextMode, NO_SSID_KEY } from './config-cache.js';
 import { EventId, EventRecord, EVT_BYTES } from './evtq.js';
-import { Iotlb } from './iotlb.js';
+import { accessIndex, Iotlb } from './iotlb.js';
+import { accessMaskForAttrs, LAST_ROW_SHIFT, LastField, LastTranslations, TranslationEpoch } from './last-translation.js';
 import { encodePageRequest, PRG_RESP_FAILURE, PRG_RESP_SUCCESS, priRespCode, PRI_BYTES } from './priq.js';
 import { OutputQueue, QueueWrite, type QueueRegisters } from './queue.js';
 import {
@@ -95,8 +96,12 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
   readonly name: string;
   readonly page0: RegisterBlock;
   readonly page1: RegisterBlock;
-  readonly configs = new ConfigCache();
-  readonly iotlb = new Iotlb();
+  /** Bumped by every change to the configuration cache, the IOTLB or translation registers. */
+  private readonly epoch = new TranslationEpoch();
+  readonly configs = new ConfigCache(this.epoch);
+  readonly iotlb = new Iotlb(this.epoch);
+  /** Per-port copy of the IOTLB entry last used (valid while `epoch` is unchanged). */
+  private readonly last = new LastTranslations(this.epoch);
   readonly stalls = new StallTable(SMMU_FEATURES.stallMax);
   readonly strtab: StreamTable;
   readonly translator: Translator;
@@ -179,7 +184,10 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
   /** Puts the SMMU on a master's path: its transactions translate through here. */
   attach(port: DmaPort): void {
     port.iommu = this;
-    if (!this.ports.includes(port)) this.ports.push(port);
+    let slot = this.ports.indexOf(port);
+    if (slot < 0) slot = this.ports.push(port) - 1;
+    port.iommuSlot = slot;
+    this.last.grow(this.ports.length);
   }
 
   reset(): void {
@@ -191,6 +199,7 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
     this.stalls.releaseAll(-1);
     this.smmuEn = false;
     this.gbpaAbort = (this.page0.getNum('GBPA') & GBPA_ABORT) !== 0;
+    this.epoch.bump();
     this.translator.e2h = false;
     this.strtab.configure(0n, 0);
   }
@@ -326,6 +335,7 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
         write: (_v, old) => {
           if ((this.cr0() & CR0_SMMUEN) !== 0) this.page0.set('CR2', old);
           this.translator.e2h = (this.page0.getNum('CR2') & CR2_E2H) !== 0;
+          this.epoch.bump();
         },
       },
       ro('STATUSR', 0x40, 0),
@@ -352,6 +362,7 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
           }
           this.page0.set('GBPA', (n & ~GBPA_UPDATE) >>> 0);
           this.gbpaAbort = (n & GBPA_ABORT) !== 0;
+          this.epoch.bump();
         },
       },
       {
@@ -458,6 +469,7 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
   }
 
   private configureStrtab(): void {
+    this.epoch.bump();
     this.strtab.configure(this.page0.get('STRTAB_BASE'), this.page0.getNum('STRTAB_BASE_CFG'));
   }
 
@@ -465,6 +477,7 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
   private onCr0(v: number, old: number): void {
     this.page0.set('CR0ACK', v);
     this.smmuEn = (v & CR0_SMMUEN) !== 0;
+    this.epoch.bump();
     // 6.3.9.6: disabling translation terminates every stalled transaction with an abort.
     if ((old & CR0_SMMUEN) !== 0 && !this.smmuEn) this.endStalls(this.stalls.releaseAll(-1), false);
     if ((v & CR0_CMDQEN) !== 0 && (old & CR0_CMDQEN) === 0) this.cmdq.kick();
@@ -482,6 +495,31 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
   // ---- Iommu: the translation path (IHI 0070 3.3) ----
 
   translate(port: DmaPort, iova: number, write: boolean, attrs: Readonly<DmaAttrs>, out: IommuResult): DmaStatus {
+    // The port's last translation: a few compares, valid while nothing changed since its fill.
+    const rows = this.last.rows;
+    const o = port.iommuSlot << LAST_ROW_SHIFT;
+    if (
+      o >= 0 &&
+      rows[o + LastField.Epoch] === this.epoch.value &&
+      iova >= rows[o + LastField.Base]! &&
+      iova < rows[o + LastField.End]! &&
+      rows[o + LastField.Sid] === port.sid >>> 0 &&
+      rows[o + LastField.SsidKey] === (attrs.ssv ? attrs.ssid : NO_SSID_KEY) &&
+      ((rows[o + LastField.Access]! >>> ((write ? 1 : 0) | (attrs.exec ? 2 : 0) | (attrs.priv ? 4 : 0))) & 1) !== 0
+    ) {
+      const pa = rows[o + LastField.Pa]! + (iova - rows[o + LastField.Base]!);
+      const span = rows[o + LastField.End]! - iova;
+      out.pa = pa;
+      out.span = span;
+      this.iotlb.hits++;
+      if (this.trace.on) this.trace.record(TraceKind.IotlbHit, this.initiator, port.sid >>> 0, attrs.ssv ? attrs.ssid : NO_SSID, iova, pa, span, 0);
+      return DmaStatus.Ok;
+    }
+    return this.translateSlow(port, iova, write, attrs, out);
+  }
+
+  /** Configuration lookup, IOTLB lookup, walk (IHI 0070 3.3); refills the port's last translation. */
+  private translateSlow(port: DmaPort, iova: number, write: boolean, attrs: Readonly<DmaAttrs>, out: IommuResult): DmaStatus {
     if (!this.smmuEn) {
       // 6.3.14: with SMMUEN == 0 transactions bypass or abort as GBPA says.
       if (this.gbpaAbort) return DmaStatus.Abort;
@@ -511,24 +549,28 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
     const priv = ctx.privOverride < 0 ? attrs.priv : ctx.privOverride === 1;
     const exec = ctx.instOverride < 0 ? attrs.exec : ctx.instOverride === 1;
     const tlb = this.iotlb;
-    const i = tlb.lookup(iova, ctx.tag, ctx.asid, ctx.hash);
-    if (i >= 0 && ((tlb.perm[i]! >>> ((write ? 1 : 0) | (exec ? 2 : 0) | (priv ? 4 : 0))) & 1) !== 0) {
+    let i = tlb.lookup(iova, ctx.tag, ctx.asid, ctx.hash);
+    if (i >= 0 && ((tlb.perm[i]! >>> accessIndex(write, exec, priv)) & 1) !== 0) {
       const d = iova - tlb.vaBase[i]!;
       out.pa = tlb.paBase[i]! + d;
       out.span = tlb.size[i]! - d;
       tlb.hits++;
       if (this.trace.on) this.trace.record(TraceKind.IotlbHit, this.initiator, sid, ssv ? ssid : NO_SSID, iova, out.pa, out.span, 0);
-      return DmaStatus.Ok;
-    }
-    tlb.misses++;
-    if (this.trace.on) this.trace.record(TraceKind.IotlbMiss, this.initiator, sid, ssv ? ssid : NO_SSID, iova, 0, 0, 0);
-    const tr = this.translator;
-    if (tr.translate(ctx, iova, write, exec, priv)) {
+    } else {
+      tlb.misses++;
+      if (this.trace.on) this.trace.record(TraceKind.IotlbMiss, this.initiator, sid, ssv ? ssid : NO_SSID, iova, 0, 0, 0);
+      const tr = this.translator;
+      if (!tr.translate(ctx, iova, write, exec, priv)) return this.fail(port, iova, write, priv, exec, tr.faultStage);
       out.pa = tr.pa;
       out.span = tr.span;
-      return DmaStatus.Ok;
+      // The entry the walk filled (stage 1 and nested fills are keyed by the input address).
+      i = tlb.lookup(iova, ctx.tag, ctx.asid, ctx.hash);
+      if (i < 0) return DmaStatus.Ok;
     }
-    return this.fail(port, iova, write, priv, exec, tr.faultStage);
+    if (port.iommuSlot >= 0 && port.iommuSlot < this.ports.length && this.ports[port.iommuSlot] === port) {
+      this.last.fill(port.iommuSlot, sid, ssv ? ssid : NO_SSID_KEY, tlb.vaBase[i]!, tlb.size[i]!, tlb.paBase[i]!, accessMaskForAttrs(tlb.perm[i]!, ctx.privOverride, ctx.instOverride));
+    }
+    return DmaStatus.Ok;
   }
 
   /**

@@ -9,9 +9,11 @@
 import { describe, expect, it } from 'vitest';
 import { TraceKind } from '../../src/trace/record.js';
 import { arm_smmu_devices } from '../../src/kernel/drivers/iommu/arm-smmu-v3/arm-smmu-v3.js';
-import { ITD_F_UNMAP_FIRST, ITD_OP_WRITE } from '../../src/kernel/drivers/misc/iommu-testdev.js';
+import { ITD_F_NOWAIT, ITD_F_UNMAP_FIRST, ITD_OP_WRITE } from '../../src/kernel/drivers/misc/iommu-testdev.js';
 import * as NR from '../../src/kernel/syscalls/numbers.js';
-import { PAGE, Testdev, cmdDword, mmap, runInit, type DmaResult, type SmmuRun } from './kernel-smmu-harness.js';
+import { iommu_get_domain_for_dev_pasid, iommu_release_device } from '../../src/kernel/drivers/iommu/iommu.js';
+import { iopf_pending_groups, iopf_stats } from '../../src/kernel/drivers/iommu/io-pgfault.js';
+import { PAGE, TESTDEV_SID, Testdev, cmdDword, mmap, runInit, type DmaResult, type SmmuRun } from './kernel-smmu-harness.js';
 import type { UserCtx } from '../support/kernel-user.js';
 
 const O_WRONLY = 1;
@@ -146,5 +148,58 @@ describe('event queue overflow under a fault storm (IHI 0070 7.4: PROD.OVFLG, CO
     expect((got.late as DmaResult).result).toBe(0xdead0002);
     expect(fin.events).toBe(after.events + 1);
     expect(fin.evtqOverflows).toBe(1);
+  });
+});
+
+describe('device removal with a fault pending (iommu_release_device -> arm_smmu_release_device -> iopf_queue_remove_device)', () => {
+  const got: Record<string, unknown> = {};
+  const run = runInit(
+    function* (u) {
+      const td = yield* Testdev.open(u);
+      if (typeof td === 'number') return 10;
+      yield* td.bind();
+      const buf = yield* mmap(u, 8 * PAGE);
+      const smmu = arm_smmu_devices()[0]!;
+      const dev = smmu.streams.get(TESTDEV_SID)!.dev;
+      // The function goes away (the bus notifier's BUS_NOTIFY_REMOVED_DEVICE) right after
+      // its first fault was queued for the iopf worker and before the worker answers it
+      const domain = iommu_get_domain_for_dev_pasid(dev, 1)!;
+      const handler = domain.iopfHandler!;
+      domain.iopfHandler = (group) => {
+        const r = handler(group);
+        got.pendingAtRemoval = iopf_pending_groups(dev);
+        got.iopfBefore = { ...iopf_stats() };
+        iommu_release_device(dev);
+        got.pendingAfter = iopf_pending_groups(dev);
+        got.iopfAfter = { ...iopf_stats() };
+        domain.iopfHandler = handler;
+        return r;
+      };
+      got.start = yield* td.svaDma(buf, 8 * PAGE, ITD_OP_WRITE, ITD_F_NOWAIT);
+      let st = yield* td.status();
+      for (let i = 0; i < 100000 && got.iopfAfter === undefined; i++) st = yield* td.status();
+      got.streamGone = smmu.streams.has(TESTDEV_SID) === false;
+      // The stalled transaction was terminated: the device ends with an error, not BUSY
+      for (let i = 0; i < 100000 && st.result === 0xfffffffe; i++) st = yield* td.status();
+      got.final = st.result;
+      return 0;
+    },
+    { args: 'iommu_testdev.dma_can_stall=1' },
+  );
+  it('the outstanding fault is answered INVALID (CMD_RESUME ABORT for a stall), nothing stays pending or stalled, the DMA ends in error', () => {
+    expect(run.code).toBe(0);
+    expect(got.pendingAtRemoval).toBeGreaterThan(0);
+    const before = got.iopfBefore as ReturnType<typeof iopf_stats>;
+    const after = got.iopfAfter as ReturnType<typeof iopf_stats>;
+    expect(after.invalid - before.invalid).toBe(got.pendingAtRemoval);
+    expect(got.pendingAfter).toBe(0);
+    expect(got.streamGone).toBe(true);
+    expect(run.machine.smmu.stalls.outstanding).toBe(0);
+    // CMD_RESUME with RESP = ABORT (dw0[13:12] = 2) for the stalled STAG
+    const resumes = run.records.filter((r) => r.kind === TraceKind.Command && r.initiator === 'smmu' && r.aux === 0x44);
+    expect(resumes.length).toBeGreaterThan(0);
+    expect(Number((cmdDword(resumes[resumes.length - 1]!, 0) >> 12n) & 3n)).toBe(2);
+    expect(got.final).not.toBe(0xfffffffe);
+    expect(got.final).not.toBe(0);
   });
 });

@@ -203,3 +203,50 @@ describe('device removal with a fault pending (iommu_release_device -> arm_smmu_
     expect(got.final).not.toBe(0);
   });
 });
+
+describe('removal of a stall master whose stall the driver has not seen yet: CMD_STALL_TERM (IHI 0070 4.7.3, 7.2.1)', () => {
+  const got: Record<string, unknown> = {};
+  const run = runInit(
+    function* (u) {
+      const smmu = arm_smmu_devices()[0]!;
+      const dir = `/sys/kernel/debug/iommu/${smmu.name}`;
+      const td = yield* Testdev.open(u);
+      if (typeof td === 'number') return 10;
+      yield* td.bind();
+      const buf = yield* mmap(u, 2 * PAGE);
+      // The stall's record is written but evtq_thread does not run: no STAG reaches the driver
+      yield* writeFile(u, `${dir}/evtq_irq`, '0');
+      got.start = yield* td.svaDma(buf, PAGE, ITD_OP_WRITE, ITD_F_NOWAIT);
+      yield* u.sys(NR.__NR_nanosleep, timespec(u, 1_000_000), 0);
+      const dev = smmu.streams.get(TESTDEV_SID)!.dev;
+      got.busyBefore = (yield* td.status()).result;
+      got.pendingBefore = iopf_pending_groups(dev);
+      iommu_release_device(dev);
+      let st = yield* td.status();
+      for (let i = 0; i < 1000 && st.result === 0xfffffffe; i++) st = yield* td.status();
+      got.final = st.result;
+      // The record is read late and names a stream the driver no longer has
+      yield* writeFile(u, `${dir}/evtq_irq`, '1');
+      yield* u.sys(NR.__NR_nanosleep, timespec(u, 1_000_000), 0);
+      return 0;
+    },
+    { args: 'iommu_testdev.dma_can_stall=1' },
+  );
+  it('the driver knew no fault; STALL_TERM with the SID ends the stall, the device DMA ends in error, no stall is left', () => {
+    expect(run.code).toBe(0);
+    expect(got.busyBefore).toBe(0xfffffffe);
+    expect(got.pendingBefore).toBe(0);
+    const cmds = run.records.filter((r) => r.kind === TraceKind.Command && r.initiator === 'smmu');
+    const term = cmds.filter((r) => r.aux === 0x45);
+    expect(term.length).toBe(1);
+    // CMD_STALL_TERM: StreamID dw0[63:32]
+    expect(Number(cmdDword(term[0]!, 0) >> 32n)).toBe(TESTDEV_SID);
+    // and a CMD_SYNC after it
+    expect(cmds[cmds.indexOf(term[0]!) + 1]!.aux).toBe(CMD_SYNC);
+    expect(cmds.some((r) => r.aux === 0x44)).toBe(false);
+    expect(run.machine.smmu.stalls.outstanding).toBe(0);
+    expect(got.final).not.toBe(0xfffffffe);
+    expect(got.final).not.toBe(0);
+    expect(run.log.some((l) => /F_TRANSLATION sid 0x10 ssid 0x1/.test(l))).toBe(true);
+  });
+});

@@ -67,6 +67,7 @@ import {
   CMDQ_OP_PREFETCH_CFG,
   CMDQ_OP_PRI_RESP,
   CMDQ_OP_RESUME,
+  CMDQ_OP_STALL_TERM,
   CMDQ_OP_TLBI_EL2_ALL,
   CMDQ_OP_TLBI_NH_ASID,
   CMDQ_OP_TLBI_NH_VA,
@@ -1149,9 +1150,27 @@ export class ArmSmmuDevice {
     if (master.priEnabled) pci_disable_pri(dev);
     makeAbortSte(steTarget);
     this.installSteForDev(master, steTarget);
+    if (master.stallEnabled) this.stallTerm(master);
     for (const sid of master.streams) this.streams.delete(sid);
     if (master.pasidEnabled) pci_disable_pasid(dev);
     dev_iommu_priv_set(dev, null);
+  }
+
+  /**
+   * CMD_STALL_TERM for every stream of a stall master that is going away (svasoc; Linux's
+   * arm_smmu_release_device does not issue it). iopf_queue_remove_device has answered
+   * every stall the driver was told about with CMD_RESUME, but a stall whose record the
+   * SMMU has not written yet (the event queue full or its interrupt not yet serviced:
+   * IHI 0070 7.2.1, a stall record is held, never discarded) has a STAG nobody knows;
+   * once the master's stream is forgotten its event would find no master and the
+   * transaction would stay stalled, holding one of IDR5.STALL_MAX slots. STALL_TERM
+   * (IHI 0070 4.7.3) ends all stalls of the StreamID whatever their STAG; the STE is
+   * already abort, so no new stall can begin.
+   */
+  private stallTerm(master: ArmSmmuMaster): void {
+    const b = new CmdqBatch();
+    for (const sid of master.streams) this.batchAdd(b, { opcode: CMDQ_OP_STALL_TERM, sid });
+    this.batchSubmit(b);
   }
 
   /** Identity / blocked attach (arm_smmu_attach_dev_ste): a cdtable STE with S1DSS when PASIDs are live. */

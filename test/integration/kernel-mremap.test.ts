@@ -12,7 +12,9 @@ import { MMU_NOTIFY_UNMAP, MmuNotifier, VM_DONTEXPAND } from '../../src/kernel/m
 import { mmu_notifier_register } from '../../src/kernel/mm/mmu_notifier.js';
 import * as NR from '../../src/kernel/syscalls/numbers.js';
 import type { UserCtx } from '../support/kernel-user.js';
-import { runInit } from './kernel-smmu-harness.js';
+import { TraceKind } from '../../src/trace/record.js';
+import { ITD_OP_READ, ITD_OP_WRITE } from '../../src/kernel/drivers/misc/iommu-testdev.js';
+import { Testdev, cmdDword, runInit } from './kernel-smmu-harness.js';
 
 const PAGE = 4096;
 const PROT_RW = 3;
@@ -211,5 +213,40 @@ describe('mremap (216) on the booted kernel (mm/mremap.c semantics)', () => {
   });
   it('errno paths: EINVAL for bad flags, alignment, zero length, overlap, DONTUNMAP; EFAULT for no VMA or crossing its end; ENOMEM when it cannot grow in place', () => {
     expect(got.errs).toEqual([EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EFAULT, EFAULT, ENOMEM]);
+  });
+});
+
+describe('mremap of memory shared with a device (SVA): the SMMU follows the move', () => {
+  const sva: Record<string, unknown> = {};
+  const svaRun = runInit(
+    function* (u) {
+      const td = yield* Testdev.open(u);
+      if (typeof td === 'number') return 10;
+      yield* td.bind();
+      const a = yield* mmap(u, 2 * PAGE);
+      // a guard right above so that the move cannot be avoided
+      yield* mmap(u, PAGE, MAP_PRIVATE_ANON | MAP_FIXED, a + 2 * PAGE);
+      sva.write = (yield* td.svaDma(a, 2 * PAGE, ITD_OP_WRITE)).result;
+      const pfn = (yield* pagemap(u, a))[1];
+      const b = yield* mremap(u, a, 2 * PAGE, 4 * PAGE, MREMAP_MAYMOVE);
+      sva.addrs = { a, b };
+      sva.samePfn = (yield* pagemap(u, b))[1] === pfn;
+      // The device reads the moved data at the new address; the old address has no VMA now
+      sva.readNew = (yield* td.svaDma(b, 2 * PAGE, ITD_OP_READ)).result;
+      sva.readOld = (yield* td.svaDma(a, PAGE, ITD_OP_READ)).result;
+      return 0;
+    },
+    { args: 'iommu_testdev.dma_can_stall=1' },
+  );
+  it('the old range is invalidated in the SMMU TLB (TLBI_NH_VA), the device finds the same pages at the new address and faults INVALID at the old one', () => {
+    expect(svaRun.code).toBe(0);
+    expect(sva.write).toBe(0);
+    expect(sva.samePfn).toBe(true);
+    expect(sva.readNew).toBe(0);
+    expect(sva.readOld).not.toBe(0);
+    const { a } = sva.addrs as { a: number; b: number };
+    // TLBI_NH_VA (0x12) for the old range: Address dw1[63:12]
+    const tlbi = svaRun.records.filter((r) => r.kind === TraceKind.Command && r.initiator === 'smmu' && r.aux === 0x12).map((r) => Number(cmdDword(r, 1) & ~0xfffn));
+    expect(tlbi).toContain(a);
   });
 });

@@ -121,4 +121,30 @@ describe('SMMU last-translation cache (follows the IOTLB, IHI 0070 3.17)', () =>
     expect(dmaRead(rig, 0x4000, 4, { ssv: true, ssid: 0 }).status).toBe(DmaStatus.Abort);
     expect(read32(rig, 0x4000)).toBeDefined();
   });
+
+  it('a DMA over physically contiguous and scattered pages moves the same bytes, hits the IOTLB as often and stops at the same byte on a fault, traced (page by page) or not (runs)', () => {
+    const run = (traced: boolean) => {
+      const rig = makeRig(SID);
+      const q = bringUp(rig);
+      const { pt } = setupS1(rig, q, SID);
+      // IOVA pages 0..5: PA pages 0,1,2 contiguous, then 7, 8 contiguous, then 3; page 6 unmapped.
+      const paPage = [0, 1, 2, 7, 8, 3];
+      for (let i = 0; i < paPage.length; i++) pt.map(0x10_0000 + i * 4096, DATA + paPage[i]! * 4096, PTE_AF | AP_RW_ALL | PTE_NG);
+      const src = new Uint8Array(7 * 4096).map((_, i) => (i * 7 + 3) & 0xff);
+      expect(rig.port.write(0x10_0000, src, 0, 6 * 4096)).toBe(DmaStatus.Ok); // fills the IOTLB
+      if (!traced) rig.m.trace.disable();
+      expect(rig.m.trace.on).toBe(traced);
+      const hits0 = rig.smmu.iotlb.hits;
+      const st = rig.port.write(0x10_0000 + 100, src, 50, 7 * 4096 - 200);
+      const hits = rig.smmu.iotlb.hits - hits0;
+      const back = new Uint8Array(6 * 4096);
+      for (let i = 0; i < paPage.length; i++) back.set(rig.m.bus.readBytes(DATA + paPage[i]! * 4096, 4096), i * 4096);
+      return { st, done: rig.port.done, hits, back };
+    };
+    const a = run(true);
+    const b = run(false);
+    expect(a.st).toBe(DmaStatus.Abort);
+    expect(a.done).toBe(6 * 4096 - 100);
+    expect(b).toEqual(a);
+  });
 });

@@ -53,6 +53,14 @@ export interface Iommu {
   ): DmaStatus;
   /** Present when the IOMMU accepts PCIe page requests (an SMMU with PRI). */
   readonly pri?: PageRequestSink;
+  /**
+   * Optional fast path for runs: when `iova` is already translated in the IOMMU's caches
+   * (no walk, no fetch, no event needed) to exactly `expectPa`, and the first
+   * min(span, need) bytes from there end at or below `paLimit`, counts the access as
+   * `translate` would, fills `out` and returns true. Otherwise returns false with no
+   * effect at all, and the port calls `translate`.
+   */
+  extendRun?(port: DmaPort, iova: number, write: boolean, attrs: Readonly<DmaAttrs>, expectPa: number, need: number, paLimit: number, out: IommuResult): boolean;
 }
 
 /**
@@ -111,19 +119,31 @@ export class DmaPort {
   private transfer(iova: number, buf: Uint8Array, off: number, len: number, write: boolean, attrs: Readonly<DmaAttrs>): DmaStatus {
     const bus = this.bus;
     const trace = bus.trace;
+    const iommu = this.iommu;
+    const tr = this.tr;
     this.done = 0;
     while (this.done < len) {
       const addr = iova + this.done;
       let pa = addr;
       let span = len - this.done;
-      if (this.iommu !== undefined) {
-        const st = this.iommu.translate(this, addr, write, attrs, this.tr);
+      if (iommu !== undefined) {
+        const st = iommu.translate(this, addr, write, attrs, tr);
         if (st !== DmaStatus.Ok) {
           if (st !== DmaStatus.Stalled) this.faults++;
           return st;
         }
-        pa = this.tr.pa;
-        if (this.tr.span < span) span = this.tr.span;
+        pa = tr.pa;
+        if (tr.span < span) span = tr.span;
+        // Untraced: pages that continue the same RAM run physically are copied with it, when the
+        // IOMMU has them cached (a cache lookup reads no memory, so the copy order is unobservable).
+        if (span < len - this.done && !trace.on && iommu.extendRun !== undefined && bus.isRam(pa, span)) {
+          const ramEnd = bus.ram.base + bus.ram.size;
+          for (;;) {
+            const need = len - this.done - span;
+            if (need <= 0 || !iommu.extendRun(this, addr + span, write, attrs, pa + span, need, ramEnd, tr)) break;
+            span += tr.span < need ? tr.span : need;
+          }
+        }
       }
       const ok = write
         ? bus.writeFrom(pa, buf, off + this.done, span, this.initiator, this.sid)

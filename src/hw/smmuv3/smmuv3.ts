@@ -574,6 +574,38 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
   }
 
   /**
+   * Iommu.extendRun: a translation the caches already hold (the port's last translation,
+   * or a cached configuration and an IOTLB hit), accepted only when it continues the
+   * caller's physical run. Counts the hit and refills the port's last translation exactly
+   * as `translate` would; anything else (miss, fault, bypass) is left to `translate`.
+   */
+  extendRun(port: DmaPort, iova: number, write: boolean, attrs: Readonly<DmaAttrs>, expectPa: number, need: number, paLimit: number, out: IommuResult): boolean {
+    if (!this.smmuEn) return false;
+    const sid = port.sid >>> 0;
+    const ssv = attrs.ssv;
+    const key = ssv ? attrs.ssid : NO_SSID_KEY;
+    const ctx = this.configs.lookup(sid, key);
+    if (ctx === undefined || ctx.mode === ContextMode.Abort || ctx.mode === ContextMode.Bypass) return false;
+    const priv = ctx.privOverride < 0 ? attrs.priv : ctx.privOverride === 1;
+    const exec = ctx.instOverride < 0 ? attrs.exec : ctx.instOverride === 1;
+    const tlb = this.iotlb;
+    const i = tlb.lookup(iova, ctx.tag, ctx.asid, ctx.hash);
+    if (i < 0 || ((tlb.perm[i]! >>> accessIndex(write, exec, priv)) & 1) === 0) return false;
+    const d = iova - tlb.vaBase[i]!;
+    const pa = tlb.paBase[i]! + d;
+    const span = tlb.size[i]! - d;
+    if (pa !== expectPa || pa + (span < need ? span : need) > paLimit) return false;
+    out.pa = pa;
+    out.span = span;
+    tlb.hits++;
+    const slot = port.iommuSlot;
+    if (slot >= 0 && slot < this.ports.length && this.ports[slot] === port) {
+      this.last.fill(slot, sid, key, tlb.vaBase[i]!, tlb.size[i]!, tlb.paBase[i]!, accessMaskForAttrs(tlb.perm[i]!, ctx.privOverride, ctx.instOverride));
+    }
+    return true;
+  }
+
+  /**
    * A failed translation (3.12, 5.5): configuration errors and external aborts are
    * recorded and terminate; translation-related faults stall (CD.S / STE.S2S), or
    * terminate and are recorded when CD.R / STE.S2R ask for it.

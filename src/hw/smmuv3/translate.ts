@@ -272,7 +272,7 @@ export class Translator implements DescriptorReader, NestedStage2 {
         this.s2FaultEvent(this.s2, iova, FaultClass.IN);
         return false;
       }
-      this.span = this.s2Size - (iova % this.s2Size);
+      this.span = this.s2Size - offsetIn(iova, this.s2Size);
       return true;
     }
 
@@ -283,7 +283,7 @@ export class Translator implements DescriptorReader, NestedStage2 {
       s1.fault = WalkFault.Translation;
     } else {
       this.cur = ctx;
-      walk(this, ctx.s1Walk, iova, s1);
+      walk(this, ctx.s1Walk, iova, s1, this.bus.ram); // RAM-resident tables read in place (not when nested)
       this.cur = undefined;
       this.walkReads += s1.reads;
       if (this.trace.on) this.trace.record(TraceKind.Walk, this.initiator, ctx.sid, ctx.ssidKey === NO_SSID_KEY ? -1 : ctx.ssidKey, iova, s1.pa, s1.reads, s1.descriptorPa, (1 << 16) | (s1.fault << 8) | s1.level);
@@ -313,7 +313,7 @@ export class Translator implements DescriptorReader, NestedStage2 {
       perm &= this.s2Perm;
       if (this.s2Size < size) size = this.s2Size;
     }
-    const off = iova % size;
+    const off = offsetIn(iova, size);
     this.pa = pa;
     this.span = size - off;
     this.iotlb.insert(iova, ctx.hash, ctx.tag, ctx.asid, !s1.ng, iova - off, size, pa - off, perm, s1.level, ctx.s1Walk.granuleShift);
@@ -359,7 +359,7 @@ export class Translator implements DescriptorReader, NestedStage2 {
       return true;
     }
     const w = ctx.s2Walk;
-    walk(this, w, ipa, res);
+    walk(this, w, ipa, res, this.bus.ram);
     this.walkReads += res.reads;
     if (this.trace.on) this.trace.record(TraceKind.Walk, this.initiator, ctx.sid, ctx.ssidKey === NO_SSID_KEY ? -1 : ctx.ssidKey, ipa, res.pa, res.reads, res.descriptorPa, (2 << 16) | (res.fault << 8) | res.level);
     if (res.fault !== WalkFault.None) return false;
@@ -367,7 +367,7 @@ export class Translator implements DescriptorReader, NestedStage2 {
     const perm = permMask(res, undefined, false);
     res.fault = WalkFault.None;
     const size = 2 ** res.sizeShift;
-    const off = ipa % size;
+    const off = offsetIn(ipa, size);
     this.pa = res.pa;
     this.s2Size = size;
     this.s2Perm = perm;
@@ -397,6 +397,11 @@ export class Translator implements DescriptorReader, NestedStage2 {
     return -1;
   }
 
+}
+
+/** `addr % size` for a power-of-two size, without a floating-point remainder (hot on fills). */
+function offsetIn(addr: number, size: number): number {
+  return addr - Math.floor(addr / size) * size;
 }
 
 /** Allowed access kinds of a successful walk, as an 8-bit mask indexed by `accessIndex`. */

@@ -2,7 +2,8 @@
 // MREMAP_MAYMOVE moving the page-table entries (the same physical pages appear at the
 // new address, MMU notifiers hear MMU_NOTIFY_UNMAP over the old range), MREMAP_FIXED
 // replacing what was at new_addr, shared anonymous memory (moved, and old_len 0
-// duplicating it), VM_LOCKED accounting in /proc/self/status, VM_DONTEXPAND, and the
+// duplicating it), MREMAP_DONTUNMAP, VM_LOCKED accounting in /proc/self/status,
+// VM_DONTEXPAND, and the
 // errno paths of mm/mremap.c.
 
 import { describe, expect, it } from 'vitest';
@@ -142,6 +143,24 @@ const run = runInit(function* (u) {
   vma_lookup(mm, d)!.vm_flags |= VM_DONTEXPAND;
   got.dontexpand = [yield* mremap(u, d, 2 * PAGE, 3 * PAGE, MREMAP_MAYMOVE), (yield* mremap(u, d, 2 * PAGE, PAGE, 0)) === d, (yield* mremap(u, d, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, d + 32 * PAGE)) === d + 32 * PAGE];
 
+  // --- MREMAP_DONTUNMAP: the pages (and the lock) move, the old range stays mapped and empty
+  const k = yield* mmap(u, 2 * PAGE, MAP_PRIVATE_ANON | MAP_LOCKED);
+  fill(u, k, 2, 0x4000);
+  const kpfn = (yield* pagemap(u, k))[1];
+  const lck0 = /VmLck:\s+(\d+) kB/.exec(yield* readFile(u, '/proc/self/status'))?.[1];
+  const k2 = yield* mremap(u, k, 2 * PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
+  const lck1 = /VmLck:\s+(\d+) kB/.exec(yield* readFile(u, '/proc/self/status'))?.[1];
+  const oldPresent = (yield* pagemap(u, k))[0];
+  got.dontunmap = {
+    moved: k2 > 0 && k2 !== k,
+    data: holds(u, k2, 2, 0x4000),
+    samePfn: (yield* pagemap(u, k2))[1] === kpfn,
+    oldPresent,
+    oldReadsZero: u.cpu.ld32(k) >>> 0,
+    oldStillMapped: (yield* mremap(u, k, 2 * PAGE, 2 * PAGE, 0)) === k,
+    vmlck: [lck0, lck1],
+  };
+
   // --- errno paths
   // [e] mapped, [e+PAGE] a hole, [e+2*PAGE] mapped
   const e = yield* mmap(u, 3 * PAGE);
@@ -153,7 +172,7 @@ const run = runInit(function* (u) {
     yield* mremap(u, e, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, e + 16 * PAGE + 1), // unaligned new_addr
     yield* mremap(u, e, PAGE, 0, 0), // new_len 0
     yield* mremap(u, e, PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, e - PAGE), // overlapping ranges
-    yield* mremap(u, e, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, e + 16 * PAGE), // not implemented
+    yield* mremap(u, e, PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP), // DONTUNMAP cannot resize
     yield* mremap(u, e + PAGE, PAGE, PAGE, 0), // nothing mapped there
     yield* mremap(u, e, 2 * PAGE, 3 * PAGE, MREMAP_MAYMOVE), // crosses the VMA's end
     yield* mremap(u, e, PAGE, 3 * PAGE, 0), // e+2*PAGE is in the way and MREMAP_MAYMOVE is not given
@@ -211,7 +230,10 @@ describe('mremap (216) on the booted kernel (mm/mremap.c semantics)', () => {
   it('VM_DONTEXPAND: growing is -EFAULT even with MREMAP_MAYMOVE; shrinking and moving work', () => {
     expect(got.dontexpand).toEqual([EFAULT, true, true]);
   });
-  it('errno paths: EINVAL for bad flags, alignment, zero length, overlap, DONTUNMAP; EFAULT for no VMA or crossing its end; ENOMEM when it cannot grow in place', () => {
+  it('MREMAP_DONTUNMAP: the pages and the lock move (VmLck unchanged), the old range stays mapped, empty, and faults in zeroes', () => {
+    expect(got.dontunmap).toEqual({ moved: true, data: true, samePfn: true, oldPresent: false, oldReadsZero: 0, oldStillMapped: true, vmlck: ['20', '20'] }); // 12 kB locked earlier + 8 kB here, before and after
+  });
+  it('errno paths: EINVAL for bad flags, alignment, zero length, overlap, DONTUNMAP resizing; EFAULT for no VMA or crossing its end; ENOMEM when it cannot grow in place', () => {
     expect(got.errs).toEqual([EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EFAULT, EFAULT, ENOMEM]);
   });
 });

@@ -6,15 +6,16 @@
 // flush of it), then the old range unmapped. MREMAP_FIXED puts the result at new_addr
 // (anything there is unmapped first). VM_LOCKED mappings keep their pages locked,
 // locked_vm follows the new size and the grown part is populated; VM_DONTEXPAND and
-// VM_PFNMAP mappings cannot grow (-EFAULT). Not implemented: MREMAP_DONTUNMAP (-EINVAL)
-// and VM_ACCOUNT commit charging (this kernel does no overcommit accounting).
+// VM_PFNMAP mappings cannot grow (-EFAULT). MREMAP_DONTUNMAP moves the pages but leaves
+// the old range mapped (empty, unlocked). Not implemented: VM_ACCOUNT commit charging
+// (this kernel does no overcommit accounting) and vm_ops->mremap.
 
 import { thisCpu } from '../../arch/index.js';
 import { EAGAIN, EFAULT, EINVAL, ENOMEM } from '../lib/errno.js';
 import { mm_populate } from './gup.js';
-import { do_munmap, find_vma_intersection, get_unmapped_area, PAGE_ALIGN, sysctl_max_map_count, vm_stat_account, vma_link, vma_lookup, vma_merge } from './mmap.js';
-import { mlock_future_ok } from './mlock.js';
-import { MMU_NOTIFY_UNMAP, type MmStruct, VM_DONTEXPAND, VM_LOCKED, VM_MAYSHARE, VM_PFNMAP, VM_SHARED, VmAreaStruct } from './mm_types.js';
+import { do_munmap, find_vma_intersection, get_unmapped_area, PAGE_ALIGN, split_vma, sysctl_max_map_count, vm_stat_account, vma_link, vma_lookup, vma_merge } from './mmap.js';
+import { mlock_fixup, mlock_future_ok } from './mlock.js';
+import { MMU_NOTIFY_UNMAP, type MmStruct, VM_DONTEXPAND, VM_LOCKED, VM_LOCKED_MASK, VM_MAYSHARE, VM_PFNMAP, VM_SHARED, VmAreaStruct } from './mm_types.js';
 import { notify_end, notify_start } from './mmu_notifier.js';
 import { PAGE_SIZE } from './page.js';
 import { pte_alloc, pte_clear, pte_lookup, set_pte, walk_pte_range } from './pgtable.js';
@@ -75,7 +76,7 @@ function copy_vma(vma: VmAreaStruct, oldAddr: number, newAddr: number, newLen: n
  * move_vma: the mapping at oldAddr (oldLen bytes, inside `vma`) moves to newAddr and
  * becomes newLen bytes. Returns newAddr or a negative errno.
  */
-function move_vma(vma: VmAreaStruct, oldAddr: number, oldLen: number, newLen: number, newAddr: number): number {
+function move_vma(vma: VmAreaStruct, oldAddr: number, oldLen: number, newLen: number, newAddr: number, dontUnmap = false): number {
   const mm = vma.vm_mm;
   // A move may split the old VMA in up to three and adds one
   if (mm.mmap.length >= sysctl_max_map_count - 3) return -ENOMEM;
@@ -97,11 +98,35 @@ function move_vma(vma: VmAreaStruct, oldAddr: number, oldLen: number, newLen: nu
     do_munmap(mm, newAddr, newLen);
     return -ENOMEM;
   }
-  // The old range goes as munmap would take it (its locked_vm share too); with
-  // old_len 0 (a second mapping of shared memory) there is nothing to unmap
-  if (oldLen > 0) do_munmap(mm, oldAddr, oldLen);
+  if (dontUnmap) {
+    // MREMAP_DONTUNMAP: the old range stays mapped, now empty (it faults in afresh) and
+    // no longer locked: the lock moved with the pages, so locked_vm nets to unchanged
+    const old = dontUnmapUnlock(vma, oldAddr, oldLen);
+    if (old < 0) return old;
+  } else if (oldLen > 0) {
+    // The old range goes as munmap would take it (its locked_vm share too); with
+    // old_len 0 (a second mapping of shared memory) there is nothing to unmap
+    do_munmap(mm, oldAddr, oldLen);
+  }
   if (mm.mmap.includes(nv)) vma_merge(nv);
   return newAddr;
+}
+
+/** The old range of a MREMAP_DONTUNMAP move loses VM_LOCKED* (split out of its VMA first). 0 or -errno. */
+function dontUnmapUnlock(vma: VmAreaStruct, addr: number, len: number): number {
+  if (!(vma.vm_flags & VM_LOCKED_MASK)) return 0;
+  let v = vma;
+  if (v.vm_start < addr) {
+    const r = split_vma(v, addr);
+    if (typeof r === 'number') return r;
+    v = r;
+  }
+  if (v.vm_end > addr + len) {
+    const r = split_vma(v, addr + len);
+    if (typeof r === 'number') return r;
+  }
+  mlock_fixup(v, v.vm_start, v.vm_end, v.vm_flags & ~VM_LOCKED_MASK);
+  return 0;
 }
 
 /**
@@ -109,10 +134,12 @@ function move_vma(vma: VmAreaStruct, oldAddr: number, oldLen: number, newLen: nu
  * newLen bytes; -EFAULT (no VMA, crosses its end, or growing a VM_DONTEXPAND/VM_PFNMAP
  * mapping), -EAGAIN (RLIMIT_MEMLOCK), -EINVAL (page offset overflow).
  */
-function vma_to_resize(mm: MmStruct, addr: number, oldLen: number, newLen: number, creds: MmCreds): VmAreaStruct | number {
+function vma_to_resize(mm: MmStruct, addr: number, oldLen: number, newLen: number, flags: number, creds: MmCreds): VmAreaStruct | number {
   const vma = vma_lookup(mm, addr);
   if (vma === null) return -EFAULT;
   if (oldLen > vma.vm_end - addr) return -EFAULT;
+  // A driver's PFN map cannot be left behind empty
+  if (flags & MREMAP_DONTUNMAP && vma.vm_flags & (VM_DONTEXPAND | VM_PFNMAP)) return -EINVAL;
   if (newLen === oldLen) return vma;
   const pgoff = vma.vm_pgoff + (addr - vma.vm_start) / PAGE_SIZE;
   if (pgoff + newLen / PAGE_SIZE > Number.MAX_SAFE_INTEGER) return -EINVAL;
@@ -121,22 +148,29 @@ function vma_to_resize(mm: MmStruct, addr: number, oldLen: number, newLen: numbe
   return vma;
 }
 
-/** mremap_to: MREMAP_FIXED. Returns [address, locked] or a negative errno. */
-function mremap_to(mm: MmStruct, addr: number, oldLen: number, newAddr: number, newLen: number, creds: MmCreds): number {
-  if (newAddr % PAGE_SIZE !== 0) return -EINVAL;
-  if (newLen > mm.task_size || newAddr > mm.task_size - newLen) return -EINVAL;
-  // The two ranges may not overlap
-  if (addr + oldLen > newAddr && newAddr + newLen > addr) return -EINVAL;
-  let r = do_munmap(mm, newAddr, newLen);
-  if (r) return r;
+/** mremap_to: MREMAP_FIXED and/or MREMAP_DONTUNMAP. The new address or a negative errno. */
+function mremap_to(mm: MmStruct, addr: number, oldLen: number, newAddr: number, newLen: number, flags: number, creds: MmCreds): number {
+  if (flags & MREMAP_FIXED) {
+    if (newAddr % PAGE_SIZE !== 0) return -EINVAL;
+    if (newLen > mm.task_size || newAddr > mm.task_size - newLen) return -EINVAL;
+    // The two ranges may not overlap
+    if (addr + oldLen > newAddr && newAddr + newLen > addr) return -EINVAL;
+    const r = do_munmap(mm, newAddr, newLen);
+    if (r) return r;
+  } else {
+    // MREMAP_DONTUNMAP alone: anywhere free
+    newAddr = get_unmapped_area(mm, 0, newLen);
+    if (newAddr < 0) return newAddr;
+  }
+  let r = 0;
   if (oldLen > newLen) {
     r = do_munmap(mm, addr + newLen, oldLen - newLen);
     if (r) return r;
     oldLen = newLen;
   }
-  const vma = vma_to_resize(mm, addr, oldLen, newLen, creds);
+  const vma = vma_to_resize(mm, addr, oldLen, newLen, flags, creds);
   if (typeof vma === 'number') return vma;
-  return move_vma(vma, addr, oldLen, newLen, newAddr);
+  return move_vma(vma, addr, oldLen, newLen, newAddr, (flags & MREMAP_DONTUNMAP) !== 0);
 }
 
 /** vma_expandable: nothing maps the `delta` bytes after the VMA and they fit the task. */
@@ -150,15 +184,16 @@ function vma_expandable(vma: VmAreaStruct, delta: number): boolean {
  * do_mremap (SYSCALL_DEFINE5(mremap)): resizes and/or moves [addr, addr+oldLen).
  * Returns the mapping's address or a negative errno: -EINVAL (unknown flags,
  * MREMAP_FIXED without MREMAP_MAYMOVE, unaligned addr or new_addr, new_len 0, overlapping
- * ranges, old_len 0 of a private mapping, MREMAP_DONTUNMAP), -EFAULT (see vma_to_resize),
+ * ranges, old_len 0 of a private mapping, MREMAP_DONTUNMAP without MREMAP_MAYMOVE, with
+ * old_len != new_len or of a PFN map), -EFAULT (see vma_to_resize),
  * -EAGAIN (RLIMIT_MEMLOCK), -ENOMEM (cannot grow in place without MREMAP_MAYMOVE, no
  * room for the moved mapping, map-count limit).
  */
 export function do_mremap(mm: MmStruct, addr: number, oldLen: number, newLen: number, flags: number, newAddr: number, creds: MmCreds = current_mm_creds()): number {
   if (!Number.isSafeInteger(flags) || flags < 0 || flags > 0xffffffff || flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP)) return -EINVAL;
   if (flags & MREMAP_FIXED && !(flags & MREMAP_MAYMOVE)) return -EINVAL;
-  // MREMAP_DONTUNMAP (Linux 5.7) is not implemented here
-  if (flags & MREMAP_DONTUNMAP) return -EINVAL;
+  // MREMAP_DONTUNMAP (Linux 5.7) moves without resizing
+  if (flags & MREMAP_DONTUNMAP && (!(flags & MREMAP_MAYMOVE) || oldLen !== newLen)) return -EINVAL;
   if (!Number.isSafeInteger(addr) || addr < 0 || addr % PAGE_SIZE !== 0) return -EINVAL;
   if (!Number.isSafeInteger(oldLen) || !Number.isSafeInteger(newLen) || oldLen < 0 || newLen < 0 || newLen > mm.task_size || oldLen > mm.task_size) return -EINVAL;
   oldLen = PAGE_ALIGN(oldLen);
@@ -172,8 +207,8 @@ export function do_mremap(mm: MmStruct, addr: number, oldLen: number, newLen: nu
   let ret: number;
   let locked = false;
   let populateAt = 0;
-  if (flags & MREMAP_FIXED) {
-    ret = mremap_to(mm, addr, oldLen, newAddr, newLen, creds);
+  if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) {
+    ret = mremap_to(mm, addr, oldLen, newAddr, newLen, flags, creds);
     if (ret >= 0 && first.vm_flags & VM_LOCKED && newLen > oldLen) {
       locked = true;
       populateAt = ret;
@@ -183,7 +218,7 @@ export function do_mremap(mm: MmStruct, addr: number, oldLen: number, newLen: nu
     ret = oldLen > newLen ? do_munmap(mm, addr + newLen, oldLen - newLen) : 0;
     if (ret === 0) ret = addr;
   } else {
-    const vma = vma_to_resize(mm, addr, oldLen, newLen, creds);
+    const vma = vma_to_resize(mm, addr, oldLen, newLen, flags, creds);
     if (typeof vma === 'number') return vma;
     const delta = newLen - oldLen;
     if (oldLen === vma.vm_end - addr && oldLen > 0 && vma_expandable(vma, delta)) {

@@ -31,6 +31,11 @@ export const MAIR_ATTR_IDX_DEV = 2;
 /** MAIR: Normal-NC 0x44, Normal WBRAWA 0xff, Device-nGnRE 0x04, inner-NC outer-WB 0xf4. */
 export const IO_PGTABLE_MAIR = 0xf404ff44n;
 
+/** Bytes one entry maps at each level (4 KiB granule, 48-bit input: levels 0-3). */
+const LEVEL_SPAN = [2 ** 39, 2 ** 30, 2 ** 21, 2 ** 12] as const;
+/** Leaves in one level-3 table. */
+const PTES_PER_TABLE = 512;
+
 /** One domain's table tree. */
 export class IoPgtable {
   /** Physical address of the level-0 table (TTBR / CD.TTB0). */
@@ -55,7 +60,7 @@ export class IoPgtable {
   }
 
   private index(iova: number, level: number): number {
-    return Math.floor(iova / 2 ** (39 - 9 * level)) % 512;
+    return Math.floor(iova / LEVEL_SPAN[level]!) % PTES_PER_TABLE;
   }
 
   /** The PTE address for `iova` at level 3, allocating tables on the way when `alloc`. */
@@ -92,12 +97,23 @@ export class IoPgtable {
     lo |= attr << PTE_ATTRINDX_SHIFT;
     if (!(prot & IOMMU_MMIO)) lo |= PTE_SH_IS;
     const hiBits = prot & IOMMU_NOEXEC ? PTE_HI_XN : 0;
+    // One walk per leaf table, then consecutive PTEs (__arm_lpae_map fills a run of
+    // leaves in one table the same way)
+    let ptep = -1;
     for (let i = 0; i < pgcount; i++) {
       const va = iova + i * ARM_LPAE_GRANULE;
-      const ptep = this.walkToLeaf(va, true);
-      if (ptep < 0) return -12;
-      loadDword(cpu, ptep, this.buf, 0);
-      if (this.buf[0]! & PTE_VALID) return -17;
+      if (ptep < 0 || this.index(va, 3) === 0) ptep = this.walkToLeaf(va, true);
+      else ptep += 8;
+      let err = -12;
+      if (ptep >= 0) {
+        loadDword(cpu, ptep, this.buf, 0);
+        err = this.buf[0]! & PTE_VALID ? -17 : 0;
+      }
+      if (err) {
+        // a failed call leaves nothing of its own mapped
+        if (i) this.unmap(iova, i);
+        return err;
+      }
       const out = pa + i * ARM_LPAE_GRANULE;
       storeDword(cpu, ptep, ((out % TWO32) | lo) >>> 0, (Math.floor(out / TWO32) | hiBits) >>> 0);
     }
@@ -108,8 +124,11 @@ export class IoPgtable {
   unmap(iova: number, pgcount: number): number {
     const cpu = thisCpu();
     let done = 0;
+    let ptep = -1;
     for (let i = 0; i < pgcount; i++) {
-      const ptep = this.walkToLeaf(iova + i * ARM_LPAE_GRANULE, false);
+      const va = iova + i * ARM_LPAE_GRANULE;
+      if (ptep < 0 || this.index(va, 3) === 0) ptep = this.walkToLeaf(va, false);
+      else ptep += 8;
       if (ptep < 0) break;
       loadDword(cpu, ptep, this.buf, 0);
       if (!(this.buf[0]! & PTE_VALID)) break;

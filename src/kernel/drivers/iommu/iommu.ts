@@ -485,6 +485,22 @@ function iommu_pgsize(domain: IommuDomain, iova: number, pa: number, size: numbe
   return best;
 }
 
+/**
+ * How many pages of `pgsize` to map in one map_pages call (iommu_pgsize's count): up
+ * to the next boundary where a larger supported page size becomes usable, else all.
+ */
+function iommu_pgcount(domain: IommuDomain, iova: number, pa: number, size: number, pgsize: number): number {
+  for (let b = Math.log2(pgsize) + 1; b <= 52; b++) {
+    if (!pgsize_has(domain.pgsizeBitmap, b)) continue;
+    const next = 2 ** b;
+    if ((iova - pa) % next !== 0) break;
+    const offset = next - (iova % next);
+    if (offset + next <= size) size = offset;
+    break;
+  }
+  return Math.floor(size / pgsize);
+}
+
 /** iommu_map: maps [iova, iova+size) to pa. 0 or -errno; on failure nothing stays mapped. */
 export function iommu_map(domain: IommuDomain, iova: number, pa: number, size: number, prot: number): number {
   const map = domain.ops.mapPages;
@@ -495,12 +511,14 @@ export function iommu_map(domain: IommuDomain, iova: number, pa: number, size: n
   while (done < size) {
     const pg = iommu_pgsize(domain, iova + done, pa + done, size - done);
     if (pg === 0) break;
-    const r = map(domain, iova + done, pa + done, pg, 1, prot);
+    const count = iommu_pgcount(domain, iova + done, pa + done, size - done, pg);
+    // a failed map_pages call maps nothing of its own
+    const r = map(domain, iova + done, pa + done, pg, count, prot);
     if (r) {
       if (done) iommu_unmap(domain, iova, done);
       return r;
     }
-    done += pg;
+    done += pg * count;
   }
   return done === size ? 0 : -EINVAL;
 }

@@ -15,6 +15,8 @@ import { iommu_get_domain_for_dev_pasid, iommu_release_device } from '../../src/
 import { iopf_pending_groups, iopf_stats } from '../../src/kernel/drivers/iommu/io-pgfault.js';
 import { PAGE, TESTDEV_SID, Testdev, cmdDword, mmap, runInit, type DmaResult, type SmmuRun } from './kernel-smmu-harness.js';
 import type { UserCtx } from '../support/kernel-user.js';
+import { pci_get_device } from '../../src/kernel/drivers/pci/pci.js';
+import { device_release_driver } from '../../src/kernel/drivers/base/core.js';
 
 const O_WRONLY = 1;
 const CMD_SYNC = 0x46;
@@ -248,5 +250,31 @@ describe('removal of a stall master whose stall the driver has not seen yet: CMD
     expect(got.final).not.toBe(0xfffffffe);
     expect(got.final).not.toBe(0);
     expect(run.log.some((l) => /F_TRANSLATION sid 0x10 ssid 0x1/.test(l))).toBe(true);
+  });
+});
+
+describe('driver unbind with an SVA bond still open (remove drops the bonds and disables I/O page faults, as uacce_remove does)', () => {
+  const got: Record<string, unknown> = {};
+  const run = runInit(function* (u) {
+    const td = yield* Testdev.open(u);
+    if (typeof td === 'number') return 10;
+    got.pasid = yield* td.bind();
+    const pdev = pci_get_device(0x1b36, 0x0005)!;
+    got.bondBefore = iommu_get_domain_for_dev_pasid(pdev, got.pasid as number) !== null;
+    yield* device_release_driver(pdev);
+    got.bondAfter = iommu_get_domain_for_dev_pasid(pdev, got.pasid as number) !== null;
+    // the open file now finds no device: another bind fails, close still works
+    got.rebind = yield* td.bind();
+    got.close = yield* td.close();
+    return 0;
+  });
+  it('the PASID is detached from the device at remove, and the stale file gets an error instead of a bond', () => {
+    expect(run.code).toBe(0);
+    expect(got.pasid).toBeGreaterThan(0);
+    expect(got.bondBefore).toBe(true);
+    expect(got.bondAfter).toBe(false);
+    expect(got.rebind as number).toBeLessThan(0);
+    expect(got.close).toBe(0);
+    expect(run.log.some((l) => /iommu-testdev 0000:00:02\.0: unbound pasid \d+/.test(l))).toBe(true);
   });
 });

@@ -66,7 +66,7 @@ import {
   type PciDriver,
 } from '../pci/pci.js';
 import { DMA_FROM_DEVICE, DMA_MAPPING_ERROR, DMA_TO_DEVICE, dma_map_single, dma_unmap_single } from '../iommu/dma-iommu.js';
-import { iommu_dev_enable_iopf, kernel_cmdline } from '../iommu/iommu.js';
+import { iommu_dev_disable_iopf, iommu_dev_enable_iopf, kernel_cmdline } from '../iommu/iommu.js';
 import { iommu_sva_bind_device, iommu_sva_get_pasid, iommu_sva_unbind_device, type IommuSva } from '../iommu/iommu-sva.js';
 import { iopf_pending_groups } from '../iommu/io-pgfault.js';
 
@@ -141,6 +141,8 @@ class TestDevFile {
 }
 
 let testdev: TestDev | null = null;
+/** Open files, so removal can unbind the bonds still held (as uacce_remove puts every queue). */
+const openFiles = new Set<TestDevFile>();
 
 /** iommu_testdev.dma_can_stall=1: the function is described as a stall master (as a firmware node would). */
 function want_stall(): boolean {
@@ -334,7 +336,9 @@ function* itd_ioctl(file: File, cmd: number, arg: number): Generator<unknown, nu
 
 function* itd_open(_inode: Inode, file: File): Generator<unknown, number, unknown> {
   if (testdev === null) return -ENODEV;
-  file.private_data = new TestDevFile();
+  const f = new TestDevFile();
+  file.private_data = f;
+  openFiles.add(f);
   return 0;
 }
 
@@ -342,6 +346,7 @@ function* itd_open(_inode: Inode, file: File): Generator<unknown, number, unknow
 function* itd_release(_inode: Inode, file: File): Generator<unknown, void, unknown> {
   const td = testdev;
   const f = file.private_data;
+  if (f instanceof TestDevFile) openFiles.delete(f);
   if (td === null || !(f instanceof TestDevFile) || f.sva === null) return;
   if (td.busy()) yield* wait_dma(td);
   yield* itd_unbind(td, f);
@@ -397,6 +402,10 @@ const iommu_testdev_driver: PciDriver = {
     if (td === null || td.pdev !== pdev) return;
     misc_deregister(itdMisc);
     if (td.busy()) yield* wait_dma(td);
+    // The device is idle: drop every SVA bond still open (their files then find no
+    // device) and stop taking I/O page faults for it.
+    for (const f of [...openFiles]) if (f.sva !== null) yield* itd_unbind(td, f);
+    iommu_dev_disable_iopf(pdev);
     free_irq(td.irq, td);
     pci_free_irq_vectors(pdev);
     pci_clear_master(pdev);
@@ -409,6 +418,7 @@ declare_pci_fixup_header({ vendor: PCI_VENDOR_ID_REDHAT, device: PCI_DEVICE_ID_R
 
 function* iommu_testdev_init(): Generator<unknown, number, unknown> {
   testdev = null;
+  openFiles.clear();
   return yield* pci_register_driver(iommu_testdev_driver);
 }
 

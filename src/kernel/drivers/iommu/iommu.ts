@@ -490,6 +490,8 @@ function iommu_pgsize(domain: IommuDomain, iova: number, pa: number, size: numbe
  * to the next boundary where a larger supported page size becomes usable, else all.
  */
 function iommu_pgcount(domain: IommuDomain, iova: number, pa: number, size: number, pgsize: number): number {
+  // the bitmap is a sum of powers of two: below 2 * pgsize it has no larger size
+  if (domain.pgsizeBitmap < 2 * pgsize) return Math.floor(size / pgsize);
   for (let b = Math.log2(pgsize) + 1; b <= 52; b++) {
     if (!pgsize_has(domain.pgsizeBitmap, b)) continue;
     const next = 2 ** b;

@@ -227,6 +227,8 @@ export class ArmSmmuDevice {
   readonly cmdq = new SmmuQueue('cmdq', new LlQueue(0), CMDQ_ENT_WORDS, CMDQ_ENT_SZ_SHIFT, R.ARM_SMMU_CMDQ_PROD, R.ARM_SMMU_CMDQ_CONS);
   readonly evtq = new SmmuQueue('evtq', new LlQueue(0), EVTQ_ENT_WORDS, EVTQ_ENT_SZ_SHIFT, R.ARM_SMMU_PAGE1 + R.ARM_SMMU_EVTQ_PROD, R.ARM_SMMU_PAGE1 + R.ARM_SMMU_EVTQ_CONS);
   readonly priq = new SmmuQueue('priq', new LlQueue(0), PRIQ_ENT_WORDS, PRIQ_ENT_SZ_SHIFT, R.ARM_SMMU_PAGE1 + R.ARM_SMMU_PRIQ_PROD, R.ARM_SMMU_PAGE1 + R.ARM_SMMU_PRIQ_CONS);
+  /** Command batches of tlbInvRangeAsid, reused. */
+  private readonly tlbiBatches: CmdqBatch[] = [];
   gerrIrq = 0;
   combinedIrq = 0;
   /** IRQF_TRIGGER_* of the wired lines, from the DT specifier (the SMMU's are edge: IHI 0070 3.18). */
@@ -1309,9 +1311,13 @@ export class ArmSmmuDevice {
 
   /** arm_smmu_tlb_inv_range_asid: TLBI_NH_VA over the range, one batch, one sync. */
   tlbInvRangeAsid(iova: number, size: number, asid: number, granule: number, leaf: boolean, d: ArmSmmuDomain): void {
-    const b = new CmdqBatch();
+    // every strict-mode unmap comes here: the batch (a 4 KiB command buffer, on the
+    // stack in Linux) is reused; an invalidation nested in an IRQ taken while this one
+    // polls for its CMD_SYNC takes another from the pool
+    const b = this.tlbiBatches.pop() ?? new CmdqBatch();
     tlbiRangeCommands({ opcode: CMDQ_OP_TLBI_NH_VA, asid, vmid: 0, leaf }, iova, size, granule, d.pgsizeBitmap, (this.features & F.ARM_SMMU_FEAT_RANGE_INV) !== 0, (ent) => this.batchAdd(b, ent));
     this.batchSubmit(b);
+    this.tlbiBatches.push(b);
   }
 
   /** arm_smmu_atc_inv_master. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SparseRam } from '../../src/hw/bus/ram.js';
 import { WalkResult, type DescriptorReader, type WalkConfig } from '../../src/hw/vmsa/types.js';
-import { s1StartLevel, s2StartLevel, walk } from '../../src/hw/vmsa/walker.js';
+import { S1RamWalk, s1StartLevel, s2StartLevel, walk } from '../../src/hw/vmsa/walker.js';
 
 // walk(..., ram) reads RAM-resident tables in place (the CPU's refill path); it must give
 // exactly what the same walk through the DescriptorReader gives, for any table contents.
@@ -34,6 +34,8 @@ function prng(seed: number): () => number {
   };
 }
 
+const S1_FIELDS = ['fault', 'stage', 'level', 'pa', 'sizeShift', 'descriptorPa', 'reads', 'ap', 'uxn', 'pxn', 'ng', 'af', 'attrIndx', 'sw', 'dbm'] as const;
+
 const FIELDS = ['fault', 'stage', 'level', 'pa', 'sizeShift', 'descriptorPa', 'reads', 'ap', 'uxn', 'pxn', 'ng', 'af', 'attrIndx', 'sw', 'dbm', 's2ap', 's2xn', 's2Fault'] as const;
 
 function snapshot(r: WalkResult): Record<string, unknown> {
@@ -47,11 +49,15 @@ function snapshot(r: WalkResult): Record<string, unknown> {
  * AF-clear leaf, or a table pointing outside RAM / beyond the output size, with random
  * attribute bits, for 4K/16K/64K granules and random TxSZ.
  */
+/** Counts of S1RamWalk outcomes over the cases run. */
+const fastWalks = { done: 0, declined: 0 };
+
 function runCase(seed: number, ramBase: number): void {
   const rnd = prng(seed);
   const ramSize = 8 << 20;
   const ram = new SparseRam(ramBase, ramSize);
   const reader = new RamReader(ram);
+  const fast = new S1RamWalk(ram);
   const granules = [12, 14, 16] as const;
   const g = granules[Math.floor(rnd() * 3)]!;
   const tsz = 16 + Math.floor(rnd() * 24);
@@ -108,6 +114,19 @@ function runCase(seed: number, ramBase: number): void {
     walk(reader, cfg, va, a);
     walk(reader, cfg, va, b, ram);
     expect(snapshot(b), `seed ${seed} va 0x${va.toString(16)} g ${g} tsz ${tsz}`).toEqual(snapshot(a));
+    // The one-pass walk: with every table in RAM (this reader faults on anything else), it
+    // completes exactly the walks that succeed, with the same stage 1 fields.
+    fast.configure(cfg);
+    const c = new WalkResult();
+    const done = fast.walk(va, c);
+    if (stage === 1 && g === 12 && ram.directBasePage >= 0) {
+      expect(done, `seed ${seed} va 0x${va.toString(16)} tsz ${tsz}: S1RamWalk completes iff walk succeeds`).toBe(a.fault === 0);
+      if (done) for (const f of S1_FIELDS) expect(c[f], `seed ${seed} va 0x${va.toString(16)} ${f}`).toEqual(a[f]);
+    } else {
+      expect(done).toBe(false);
+    }
+    if (done) fastWalks.done++;
+    else fastWalks.declined++;
   }
 }
 
@@ -118,6 +137,14 @@ describe('walker: in-place RAM reads', () => {
 
   it('D8.3: a RAM base that is not chunk-aligned falls back to the descriptor reader with the same results', () => {
     for (let seed = 301; seed <= 340; seed++) runCase(seed, 0x4000_0000 + 0x1_0000 * 0 + 0x4000);
+  });
+
+  it('S1RamWalk (the CPU refill fast path) took part: it completed many walks and declined many', () => {
+    fastWalks.done = 0;
+    fastWalks.declined = 0;
+    for (let seed = 1; seed <= 300; seed++) runCase(seed, 0x4000_0000);
+    expect(fastWalks.done).toBeGreaterThan(200);
+    expect(fastWalks.declined).toBeGreaterThan(200);
   });
 
   it('D8.3: untouched RAM reads as zero in place (translation fault at level 0, nothing allocated)', () => {

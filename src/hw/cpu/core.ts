@@ -32,7 +32,7 @@ import { CHUNK_MASK, type SparseRam } from '../bus/ram.js';
 import { TraceKind } from '../../trace/record.js';
 import { NO_SID, NO_SSID, type TraceRing } from '../../trace/ring.js';
 import { WalkFault, WalkResult, type DescriptorReader, type WalkConfig } from '../vmsa/types.js';
-import { walk, MAX_TXSZ, MIN_TXSZ } from '../vmsa/walker.js';
+import { S1RamWalk, walk, MAX_TXSZ, MIN_TXSZ } from '../vmsa/walker.js';
 import { TlbiRange, decodeRangeOperand } from '../vmsa/tlbi-range.js';
 import type { GicCpuInterface, IccRegName } from './gic-cpuif.js';
 import { EC, ESR_IL, FSC, dataAbortEsr, faultStatus } from './esr.js';
@@ -87,6 +87,7 @@ const PAGE_RECIPROCAL = 1 / 4096;
 const TWO55 = 2 ** 55;
 const TWO55_RECIPROCAL = 2 ** -55;
 const TWO56 = 2 ** 56;
+const TWO56_RECIPROCAL = 2 ** -56;
 const TWO63 = 2 ** 63;
 const TWO64 = 2 ** 64;
 /** s1DataPermissions for each AP[2:1]. */
@@ -171,6 +172,11 @@ export class Core implements ArchCpu, Runnable {
   readonly tlb: Tlb;
   /** Trace initiator id ("cpuN"). */
   readonly initiator: number;
+  /**
+   * Loads and stores that miss the TLB try the refill fast path before the general
+   * translation path (tests turn it off to hold the two against each other).
+   */
+  fastRefill = true;
   /** PSCI CPU_ON context_id of the last power-on (x0 at the entry point on hardware). */
   contextId: bigint = 0n;
 
@@ -248,6 +254,9 @@ export class Core implements ArchCpu, Runnable {
   private readonly span = new Float64Array(2);
   private readonly walkStepNs: number;
   private readonly walkOut = new WalkResult();
+  /** The refill fast path's walks of the TTBR0 and TTBR1 regions. */
+  private readonly fastWalk0: S1RamWalk;
+  private readonly fastWalk1: S1RamWalk;
   private readonly reader: CoreWalkReader;
   private readonly range = new TlbiRange();
 
@@ -289,6 +298,8 @@ export class Core implements ArchCpu, Runnable {
     this.tWords = this.tlb.words;
     this.tBytes = this.tlb.bytes;
     this.reader = new CoreWalkReader(this.bus, this.initiator);
+    this.fastWalk0 = new S1RamWalk(this.ram);
+    this.fastWalk1 = new S1RamWalk(this.ram);
     this.tlb.onChange = () => this.dropPageCaches();
     this.cfg = [
       { stage: 1, ttb: 0, granuleShift: 12, tsz: 64, oasBits: 32 },
@@ -764,6 +775,8 @@ export class Core implements ArchCpu, Runnable {
     c1.tsz = field64(tcr, TCR.T1SZ);
     c1.ttb = Number(this.ttbr1 & 0xffff_ffff_fffen);
     c1.oasBits = oas;
+    this.fastWalk0.configure(c0);
+    this.fastWalk1.configure(c1);
     this.span[0] = POW2[64 - clampTsz(c0.tsz)]!;
     this.span[1] = POW2[64 - clampTsz(c1.tsz)]!;
     this.epd[0] = field64(tcr, TCR.EPD0) === 1;
@@ -881,10 +894,11 @@ export class Core implements ArchCpu, Runnable {
     // D8.2.5: bit 55 selects TTBR0/TTBR1; with TBI the top byte is ignored.
     const region = Math.floor(va * TWO55_RECIPROCAL) & 1;
     let v = va;
-    if (this.tbi[region]) {
-      v = va % TWO56;
-      if (v < 0) v += TWO56;
-      if (v >= TWO55) v -= TWO56;
+    if (this.tbi[region] && !(va >= -TWO55 && va < TWO55)) {
+      // Bits [63:56] become copies of bit 55: subtract the multiple of 2^56 that brings the
+      // VA into [-2^55, 2^55). Exact (va is a multiple of its ulp, >= 8 here); adding 2^56 to a
+      // small negative VA, as va % 2^56 would, rounds its low bits away.
+      v = va - Math.floor(va * TWO56_RECIPROCAL + 0.5) * TWO56;
     }
     const span = this.span[region]!;
     const input = region === 0 ? v : v + span;
@@ -905,6 +919,68 @@ export class Core implements ArchCpu, Runnable {
     const set = v === va ? this.tlb.fill(vpn, ctx, perm, pagePa, out.sizeShift) : this.tlb.fillScratch(ctx, perm, pagePa);
     if ((perm & need) === 0) return this.fail(FSC.PERMISSION + out.level);
     return set;
+  }
+
+  /**
+   * The refill fast path of a load or store by the current EL that missed the TLB: the
+   * MMU on, a VA inside TTBR0's or TTBR1's range (so TBI cannot change it), a 4 KiB
+   * granule walk through RAM-resident tables to a RAM page that allows the access.
+   * Does what translate does for such a miss (trace records, walk time, TLB fill) and
+   * returns the set; returns -1, having done nothing, for anything else (a hit
+   * translate would take as it is, a fault, MMIO, another granule...).
+   */
+  private refill(va: number, need: number): number {
+    if (!this.mmuOn || !this.fastRefill) return -1;
+    const vpn = Math.floor(va * PAGE_RECIPROCAL);
+    const s = vpn & TLB_MASK;
+    if (this.tVpn[s] === vpn) {
+      const c = this.tCtx[s];
+      const p = this.tPerm[s]!;
+      if ((c === this.asidTag || c === this.globalTag) && ((p | (p >>> P_MMIO_SHIFT)) & need) !== 0) return -1;
+    }
+    const out = this.walkOut;
+    if (va >= 0) {
+      if (!(va < this.span[0]!) || this.epd[0] || !this.fastWalk0.walk(va, out)) return -1;
+    } else {
+      const span = this.span[1]!;
+      if (!(va >= -span) || this.epd[1] || !this.fastWalk1.walk(va + span, out)) return -1;
+    }
+    const perm = S1_DATA_PERMISSIONS[out.ap]!;
+    const pagePa = out.pa - (out.pa & 0xfff);
+    const off = pagePa - this.ram.base;
+    if ((perm & need) === 0 || !(off >= 0 && off + PAGE_SIZE <= this.ram.size)) return -1;
+    if (this.trace.on) {
+      this.syncClock();
+      this.trace.record(TraceKind.TlbMiss, this.initiator, NO_SID, NO_SSID, va, 0, 0, 0, this.asid);
+    }
+    this.local += out.reads * this.walkStepNs;
+    if (this.trace.on) {
+      this.syncClock();
+      this.trace.record(TraceKind.Walk, this.initiator, NO_SID, NO_SSID, va, out.pa, out.reads, 0, out.level);
+    }
+    return this.tlb.fill(vpn, out.ng ? this.asid : CTX_GLOBAL, perm, pagePa, out.sizeShift);
+  }
+
+  /** Refills the TLB for a load at `va` by the fast path and makes the page the last read page. */
+  private refillRead(va: number): boolean {
+    const s = this.refill(va, this.rdMask);
+    if (s < 0) return false;
+    this.rdPage = va - (va & 0xfff);
+    this.rdWords = this.tWords[s]!;
+    this.rdBytes = this.tBytes[s]!;
+    this.rdOff = this.tOff[s]!;
+    return true;
+  }
+
+  /** As refillRead, for a store. */
+  private refillWrite(va: number): boolean {
+    const s = this.refill(va, this.wrMask);
+    if (s < 0) return false;
+    this.wrPage = va - (va & 0xfff);
+    this.wrWords = this.tWords[s]!;
+    this.wrBytes = this.tBytes[s]!;
+    this.wrOff = this.tOff[s]!;
+    return true;
   }
 
   private fail(dfsc: number): number {
@@ -977,7 +1053,7 @@ export class Core implements ArchCpu, Runnable {
     if (t >= this.deadline) this.tick();
     const o = va & 0xfff;
     if (va - o === this.rdPage) return this.rdBytes[this.rdOff + o]!;
-    return this.readHit(va) >= 0 ? this.rdBytes[this.rdOff + o]! : this.loadSlow(va, 1);
+    return this.readHit(va) >= 0 || this.refillRead(va) ? this.rdBytes[this.rdOff + o]! : this.loadSlow(va, 1);
   }
 
   ld16(va: number): number {
@@ -985,7 +1061,7 @@ export class Core implements ArchCpu, Runnable {
     this.local = t;
     if (t >= this.deadline) this.tick();
     const o = va & 0xfff;
-    if ((o & 1) === 0 && (va - o === this.rdPage || this.readHit(va) >= 0)) {
+    if ((o & 1) === 0 && (va - o === this.rdPage || this.readHit(va) >= 0 || this.refillRead(va))) {
       const b = this.rdBytes;
       const i = this.rdOff + o;
       return b[i]! | (b[i + 1]! << 8);
@@ -1004,7 +1080,7 @@ export class Core implements ArchCpu, Runnable {
 
   /** ld32 past the last read page: the TLB, then the slow path. */
   private ld32Miss(va: number, o: number): number {
-    if ((o & 3) === 0 && this.readHit(va) >= 0) return this.rdWords[(this.rdOff + o) >>> 2]!;
+    if ((o & 3) === 0 && (this.readHit(va) >= 0 || this.refillRead(va))) return this.rdWords[(this.rdOff + o) >>> 2]!;
     return this.loadSlow(va, 4);
   }
 
@@ -1023,7 +1099,7 @@ export class Core implements ArchCpu, Runnable {
     this.local = t;
     if (t >= this.deadline) this.tick();
     const o = va & 0xfff;
-    if ((o & 7) === 0 && (va - o === this.rdPage || this.readHit(va) >= 0)) {
+    if ((o & 7) === 0 && (va - o === this.rdPage || this.readHit(va) >= 0 || this.refillRead(va))) {
       const w = this.rdWords;
       const i = (this.rdOff + o) >>> 2;
       this.hi32 = w[i + 1]!;
@@ -1037,7 +1113,7 @@ export class Core implements ArchCpu, Runnable {
     this.local = t;
     if (t >= this.deadline) this.tick();
     const o = va & 0xfff;
-    if (va - o === this.wrPage || this.writeHit(va) >= 0) {
+    if (va - o === this.wrPage || this.writeHit(va) >= 0 || this.refillWrite(va)) {
       this.wrBytes[this.wrOff + o] = v;
       return;
     }
@@ -1049,7 +1125,7 @@ export class Core implements ArchCpu, Runnable {
     this.local = t;
     if (t >= this.deadline) this.tick();
     const o = va & 0xfff;
-    if ((o & 1) === 0 && (va - o === this.wrPage || this.writeHit(va) >= 0)) {
+    if ((o & 1) === 0 && (va - o === this.wrPage || this.writeHit(va) >= 0 || this.refillWrite(va))) {
       const b = this.wrBytes;
       const i = this.wrOff + o;
       b[i] = v;
@@ -1064,7 +1140,7 @@ export class Core implements ArchCpu, Runnable {
     this.local = t;
     if (t >= this.deadline) this.tick();
     const o = va & 0xfff;
-    if ((o & 3) === 0 && (va - o === this.wrPage || this.writeHit(va) >= 0)) {
+    if ((o & 3) === 0 && (va - o === this.wrPage || this.writeHit(va) >= 0 || this.refillWrite(va))) {
       this.wrWords[(this.wrOff + o) >>> 2] = v;
       return;
     }
@@ -1086,7 +1162,7 @@ export class Core implements ArchCpu, Runnable {
     this.local = t;
     if (t >= this.deadline) this.tick();
     const o = va & 0xfff;
-    if ((o & 7) === 0 && (va - o === this.wrPage || this.writeHit(va) >= 0)) {
+    if ((o & 7) === 0 && (va - o === this.wrPage || this.writeHit(va) >= 0 || this.refillWrite(va))) {
       const w = this.wrWords;
       const i = (this.wrOff + o) >>> 2;
       w[i] = lo;

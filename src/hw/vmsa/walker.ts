@@ -281,3 +281,114 @@ export function checkPermission(out: WalkResult, access: AccessKind, opts: Permi
   if (!ok) out.fault = WalkFault.Permission;
   return ok;
 }
+
+/**
+ * The common stage 1 walk, set up once per translation regime: 4 KiB granule, the
+ * start table in RAM (`ram.directBasePage >= 0`), no nested stage 2. `walk` follows
+ * RAM-resident tables to a leaf and succeeds, or gives up; `configure` does the part
+ * that depends only on the regime (start level, TTB alignment and output-size checks).
+ */
+export class S1RamWalk {
+  /** The start table's first page counted from the RAM base, or -1: this regime is not covered. */
+  private rootPage = -1;
+  /** Word offset of the start table in its page (a start table smaller than a page). */
+  private rootWord = 0;
+  private start = 0;
+  private startMask = 0;
+  private oasLimit = 0;
+  /** Tables at or beyond this page (from the RAM base) are not RAM, or are beyond the output size. */
+  private pageLimit = 0;
+
+  constructor(private readonly ram: SparseRam) {}
+
+  /** Sets the walk up for `cfg` (a stage 1 regime); call again whenever `cfg` changes. */
+  configure(cfg: WalkConfig): void {
+    this.rootPage = -1;
+    const ram = this.ram;
+    const rb = ram.directBasePage;
+    if (cfg.granuleShift !== 12 || cfg.stage !== 1 || cfg.s2 !== undefined || rb < 0) return;
+    const tsz = clampTsz(cfg.tsz);
+    const start = S1_START[tsz - MIN_TXSZ]!;
+    const startBits = 64 - tsz - (12 + (3 - start) * 9);
+    const table = cfg.ttb - (cfg.ttb & (POW2[startBits + 3]! - 1));
+    const oasLimit = POW2[cfg.oasBits < MAX_OA_BITS ? cfg.oasBits : MAX_OA_BITS]!;
+    const off = table - ram.base;
+    // A base beyond the output size faults (AArch64.S1Walk); a base outside RAM is read through the bus.
+    if (table >= oasLimit || !(off >= 0 && off < ram.size)) return;
+    this.start = start;
+    this.startMask = (1 << startBits) - 1;
+    this.oasLimit = oasLimit;
+    this.pageLimit = Math.min(ram.pages, oasLimit / 4096 - rb);
+    this.rootWord = (off & 4095) >>> 2;
+    this.rootPage = (off - (off & 4095)) / 4096;
+  }
+
+  /**
+   * Walks input address `va` (0 <= va < 2^(64-TxSZ), as for `walk`). Returns true with
+   * the stage 1 fields of `out` exactly as `walk` sets them (the stage 2 fields are left
+   * as they were) when every table and the leaf are RAM-resident and the walk succeeds;
+   * otherwise returns false with `out` unspecified, and the caller walks with `walk`.
+   * Reads only: a false return leaves no trace anywhere.
+   */
+  walk(va: number, out: WalkResult): boolean {
+    let page = this.rootPage;
+    if (page < 0) return false;
+    const ram = this.ram;
+    const rb = ram.directBasePage;
+    const pageLimit = this.pageLimit;
+    const start = this.start;
+    let wordOff = this.rootWord;
+    const vaLo = va >>> 0;
+    const vaHi = (va / TWO32) >>> 0;
+    let level = start;
+    let shift = 12 + (3 - start) * 9;
+    let mask = this.startMask;
+    let tableAttrs = 0;
+    let lo = 0;
+    let hi = 0;
+    let descWord = 0;
+    for (;;) {
+      const idx = (shift >= 32 ? vaHi >>> (shift - 32) : (vaLo >>> shift) | (vaHi << (32 - shift))) & mask;
+      const w = ram.wordsOfPage(page);
+      if (w === undefined) return false; // untouched RAM: an invalid descriptor
+      descWord = wordOff + idx * 2;
+      const i = ((page & (PAGES_PER_CHUNK - 1)) << 10) + descWord;
+      lo = w[i]!;
+      hi = w[i + 1]!;
+      if ((lo & DESC_VALID) === 0) return false;
+      if (level === 3 || (lo & DESC_TABLE) === 0) break;
+      const oaHi = hi & DESC_HI_OA_MASK;
+      const next = ((oaHi << 20) | (lo >>> 12)) - rb;
+      if (oaHi >= 2048 || next < 0 || next >= pageLimit) return false;
+      tableAttrs |= hi;
+      page = next;
+      wordOff = 0;
+      level++;
+      shift -= 9;
+      mask = 511;
+    }
+    // A page at level 3, a block at level 1 or 2 (D8.3.1), with AF set (no hardware AF update).
+    if ((level === 3 ? (lo & DESC_TABLE) === 0 : level === 0) || (lo & DESC_AF) === 0) return false;
+    const oa = (hi & DESC_HI_OA_MASK) * TWO32 + (lo >>> shift) * POW2[shift]!;
+    if (oa >= this.oasLimit) return false;
+    out.fault = WalkFault.None;
+    out.stage = 1;
+    out.level = level;
+    out.sizeShift = shift;
+    out.pa = oa + ((vaLo & ((1 << shift) - 1)) >>> 0);
+    out.descriptorPa = (rb + page) * 4096 + descWord * 4;
+    out.reads = level - start + 1;
+    let ap = (lo >>> 6) & 3;
+    if ((tableAttrs & DESC_HI_APTABLE0) !== 0) ap &= ~1;
+    if ((tableAttrs & DESC_HI_APTABLE1) !== 0) ap |= 2;
+    out.ap = ap;
+    out.uxn = ((tableAttrs & DESC_HI_UXNTABLE) | (hi & DESC_HI_UXN)) !== 0;
+    out.pxn = ((tableAttrs & DESC_HI_PXNTABLE) | (hi & DESC_HI_PXN)) !== 0;
+    out.ng = (lo & DESC_NG) !== 0;
+    out.af = true;
+    out.attrIndx = (lo >>> 2) & 7;
+    out.sw = (hi >>> (55 - 32)) & 15;
+    out.dbm = (hi & DESC_HI_DBM) !== 0;
+    return true;
+  }
+}

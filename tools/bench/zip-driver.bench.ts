@@ -210,16 +210,23 @@ export async function bench(): Promise<BenchFigure[]> {
     figs.push(figure(`zip_driver.virtual_compress_${label}`, (size / r.virtCompNs) * 1e9 / MiB, 'MiB/s', undefined, 'one request in flight, acomp call to callback, virtual time'));
     figs.push(figure(`zip_driver.virtual_decompress_${label}`, (size / r.virtDecompNs) * 1e9 / MiB, 'MiB/s', undefined, 'one request in flight, virtual time'));
   }
-  // What translation costs the host: the same 64 KiB requests, both modes, back to back.
-  const pt = measure(64 * KiB, 40, 7, 'passthrough');
-  const tr = measure(64 * KiB, 40, 7, 'translated');
+  // What translation costs the host: the same 64 KiB requests in both modes, boots
+  // alternating (the host is shared); the median of the per-pair ratios.
+  const pairs: { tr: number; pt: number }[] = [];
+  for (let i = 0; i < 5; i++) {
+    const pt = measure(64 * KiB, 20, 3, 'passthrough').comp.guestNs;
+    const tr = measure(64 * KiB, 20, 3, 'translated').comp.guestNs;
+    pairs.push({ tr, pt });
+  }
+  pairs.sort((a, b) => a.tr / a.pt - b.tr / b.pt);
+  const mid = pairs[pairs.length >> 1]!;
   figs.push(
     figure(
       'zip_driver.host_compress_64k_translated_vs_passthrough',
-      tr.comp.guestNs / pt.comp.guestNs,
+      mid.tr / mid.pt,
       'x',
       undefined,
-      `translated ${(tr.comp.guestNs / 1e3).toFixed(0)} us vs passthrough ${(pt.comp.guestNs / 1e3).toFixed(0)} us per request (host time)`,
+      `translated ${(mid.tr / 1e3).toFixed(0)} us vs passthrough ${(mid.pt / 1e3).toFixed(0)} us per request (host time, median of 5 alternating pairs)`,
     ),
   );
   return figs;

@@ -27,7 +27,8 @@ type Op =
   | { kind: 'store'; size: 1 | 2 | 4 | 8; va: number; value: number }
   | { kind: 'sysreg'; name: 'TCR_EL1' | 'TTBR0_EL1' | 'TTBR1_EL1' | 'SCTLR_EL1' | 'PAN'; value: bigint }
   | { kind: 'el'; el: ExceptionLevel }
-  | { kind: 'tlbi'; op: TlbiOp; arg: bigint };
+  | { kind: 'tlbi'; op: TlbiOp; arg: bigint }
+  | { kind: 'at' | 'tryRead' | 'tryWrite'; va: number; write: boolean; unprivileged: boolean };
 
 const TLBI_OPS: TlbiOp[] = ['VMALLE1IS', 'VMALLE1', 'ASIDE1IS', 'VAE1IS', 'VALE1IS', 'VAAE1IS', 'VAALE1IS', 'RVAE1IS', 'RVALE1IS', 'RVAAE1IS'];
 
@@ -105,7 +106,9 @@ function randomOps(seed: number, count: number): Op[] {
       if (next() % 4 !== 0) va -= va % 8;
       if (pick >= 4 && recent.length < 64) recent.push(va - (va % 4096));
       const size = sizes[next() % 4]!;
-      ops.push(next() % 3 === 0 ? { kind: 'store', size, va, value: next() } : { kind: 'load', size, va });
+      const how = next() % 12;
+      if (how < 2) ops.push({ kind: how === 0 ? 'at' : next() % 2 === 0 ? 'tryRead' : 'tryWrite', va, write: next() % 2 === 0, unprivileged: next() % 2 === 0 });
+      else ops.push(how < 6 ? { kind: 'store', size, va, value: next() } : { kind: 'load', size, va });
     }
   }
   return ops;
@@ -191,6 +194,18 @@ function apply(run: Run, op: Op): void {
       case 'tlbi':
         cpu.tlbi(op.op, op.arg);
         break;
+      case 'at': {
+        const r = cpu.at(op.va, { write: op.write, unprivileged: op.unprivileged });
+        run.results.push('pa' in r ? `at pa=${r.pa}` : `at esr=${r.esr} far=${r.far}`);
+        break;
+      }
+      case 'tryRead':
+      case 'tryWrite': {
+        const buf = new Uint8Array(24).fill(0x5a);
+        const f = op.kind === 'tryRead' ? cpu.tryReadVirt(op.va, buf, 0, 24, op) : cpu.tryWriteVirt(op.va, buf, 0, 24, op);
+        run.results.push(f === undefined ? `copy ${buf.join(',')}` : `copy esr=${f.esr} far=${f.far}`);
+        break;
+      }
     }
   } catch (e) {
     if (!(e instanceof Killed)) throw e;

@@ -74,6 +74,11 @@ export class SparseRam {
     return this.words[page >>> (CHUNK_SHIFT - 12)];
   }
 
+  /** The chunk holding 4 KiB page `page` (counted from the RAM base), or undefined when untouched. */
+  bytesOfPage(page: number): Uint8Array | undefined {
+    return this.chunks[page >>> (CHUNK_SHIFT - 12)];
+  }
+
   /** The chunk for reading: a shared zero chunk when untouched. Never write into it. */
   chunkForRead(off: number): Uint8Array {
     return this.chunks[Math.floor(off / CHUNK_SIZE)] ?? ZERO_CHUNK;

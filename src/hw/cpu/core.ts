@@ -880,6 +880,9 @@ export class Core implements ArchCpu, Runnable {
       const p = this.tPerm[s]!;
       if ((c === this.asidTag || c === this.globalTag) && ((p | (p >>> P_MMIO_SHIFT)) & need) !== 0) return s;
     }
+    // The common case in one pass (also the retry after a fault handler mapped the page).
+    const fast = this.refill(va, need);
+    if (fast >= 0) return fast;
     this.faultVa = va;
     this.faultWrite = write;
     if (this.trace.on) {
@@ -952,13 +955,13 @@ export class Core implements ArchCpu, Runnable {
     if (this.trace.on) {
       this.syncClock();
       this.trace.record(TraceKind.TlbMiss, this.initiator, NO_SID, NO_SSID, va, 0, 0, 0, this.asid);
-    }
-    this.local += out.reads * this.walkStepNs;
-    if (this.trace.on) {
+      this.local += out.reads * this.walkStepNs;
       this.syncClock();
       this.trace.record(TraceKind.Walk, this.initiator, NO_SID, NO_SSID, va, out.pa, out.reads, 0, out.level);
+    } else {
+      this.local += out.reads * this.walkStepNs;
     }
-    return this.tlb.fill(vpn, out.ng ? this.asid : CTX_GLOBAL, perm, pagePa, out.sizeShift);
+    return this.tlb.fillRam(vpn, out.ng ? this.asid : CTX_GLOBAL, perm, off, out.sizeShift);
   }
 
   /** Refills the TLB for a load at `va` by the fast path and makes the page the last read page. */

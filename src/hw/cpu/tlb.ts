@@ -92,6 +92,30 @@ export class Tlb {
     return s;
   }
 
+  /**
+   * Installs the translation of page `vpn` to the RAM page at offset `off` (a 4 KiB-aligned
+   * offset the caller has checked lies in RAM); returns the set. As fill, without the MMIO case.
+   */
+  fillRam(vpn: number, ctx: number, perm: number, off: number, sizeShift: number): number {
+    const s = vpn & TLB_MASK;
+    this.vpn[s] = vpn;
+    this.ctx[s] = ctx;
+    this.perm[s] = perm;
+    this.active[s] = ctx === this.asidTag || ctx === this.globalTag ? perm : 0;
+    const ram = this.ram;
+    this.pa[s] = ram.base + off;
+    this.sizeShift[s] = sizeShift;
+    if (sizeShift > PAGE_SHIFT) this.large = true;
+    const page = off / PAGE_SIZE;
+    let words = ram.wordsOfPage(page);
+    if (words === undefined) words = ram.wordsFor(off); // first touch: allocate the chunk
+    this.words[s] = words;
+    this.bytes[s] = ram.bytesOfPage(page)!;
+    this.off[s] = off & CHUNK_MASK;
+    this.onChange?.();
+    return s;
+  }
+
   /** Installs a translation in the scratch slot, which no lookup ever hits; returns TLB_SCRATCH. */
   fillScratch(ctx: number, perm: number, pagePa: number): number {
     this.set(TLB_SCRATCH, ctx, perm, pagePa, PAGE_SHIFT);

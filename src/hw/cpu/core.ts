@@ -257,6 +257,8 @@ export class Core implements ArchCpu, Runnable {
   /** The refill fast path's walks of the TTBR0 and TTBR1 regions. */
   private readonly fastWalk0: S1RamWalk;
   private readonly fastWalk1: S1RamWalk;
+  /** The VA whose fast refill a load or store has just declined: its slow path goes straight to the general walk. */
+  private declinedVa = NaN;
   private readonly reader: CoreWalkReader;
   private readonly range = new TlbiRange();
 
@@ -880,9 +882,14 @@ export class Core implements ArchCpu, Runnable {
       const p = this.tPerm[s]!;
       if ((c === this.asidTag || c === this.globalTag) && ((p | (p >>> P_MMIO_SHIFT)) & need) !== 0) return s;
     }
-    // The common case in one pass (also the retry after a fault handler mapped the page).
-    const fast = this.refill(va, need);
-    if (fast >= 0) return fast;
+    // The common case in one pass (also the retry after a fault handler mapped the page),
+    // unless the access's hot path has just tried it for this VA.
+    if (va === this.declinedVa) {
+      this.declinedVa = NaN;
+    } else {
+      const fast = this.refill(va, need);
+      if (fast >= 0) return fast;
+    }
     this.faultVa = va;
     this.faultWrite = write;
     if (this.trace.on) {
@@ -967,7 +974,10 @@ export class Core implements ArchCpu, Runnable {
   /** Refills the TLB for a load at `va` by the fast path and makes the page the last read page. */
   private refillRead(va: number): boolean {
     const s = this.refill(va, this.rdMask);
-    if (s < 0) return false;
+    if (s < 0) {
+      this.declinedVa = va;
+      return false;
+    }
     this.rdPage = va - (va & 0xfff);
     this.rdWords = this.tWords[s]!;
     this.rdBytes = this.tBytes[s]!;
@@ -978,7 +988,10 @@ export class Core implements ArchCpu, Runnable {
   /** As refillRead, for a store. */
   private refillWrite(va: number): boolean {
     const s = this.refill(va, this.wrMask);
-    if (s < 0) return false;
+    if (s < 0) {
+      this.declinedVa = va;
+      return false;
+    }
     this.wrPage = va - (va & 0xfff);
     this.wrWords = this.tWords[s]!;
     this.wrBytes = this.tBytes[s]!;

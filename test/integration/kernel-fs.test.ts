@@ -194,4 +194,52 @@ describe('files', () => {
     expect(out.debug).toBe('42\n');
     expect(oops_count()).toBe(0);
   });
+
+  it('writev gathers and readv scatters (a tmpfs file and a pipe); a bad iovec pointer is -EFAULT', () => {
+    const out: Record<string, unknown> = {};
+    const { handle } = bootWith(function* (u) {
+      const iov = (parts: [number, number][]) => {
+        const a = u.alloc(16 * parts.length);
+        parts.forEach(([base, len], i) => {
+          u.cpu.st64(a + 16 * i, base);
+          u.cpu.st64(a + 16 * i + 8, len);
+        });
+        return a;
+      };
+      const hello = u.str('hello, ');
+      const world = u.str('vectored world');
+      for (const kind of ['file', 'pipe'] as const) {
+        let rfd: number;
+        let wfd: number;
+        if (kind === 'file') {
+          wfd = yield* u.sys(NR.__NR_openat, AT_FDCWD, u.str('/v.txt'), O_WRONLY | O_CREAT, 0o644);
+          rfd = -1;
+        } else {
+          const fds = u.alloc(8);
+          yield* u.sys(NR.__NR_pipe2, fds, 0);
+          rfd = u.cpu.ld32(fds);
+          wfd = u.cpu.ld32(fds + 4);
+        }
+        out[`${kind}.written`] = yield* u.sys(NR.__NR_writev, wfd, iov([[hello, 7], [world, 14]]), 2);
+        if (kind === 'file') {
+          yield* u.sys(NR.__NR_close, wfd);
+          rfd = yield* u.sys(NR.__NR_openat, AT_FDCWD, u.str('/v.txt'), O_RDONLY, 0);
+        }
+        const a = u.alloc(5);
+        const b = u.alloc(64);
+        out[`${kind}.read`] = yield* u.sys(NR.__NR_readv, rfd, iov([[a, 5], [b, 64]]), 2);
+        out[`${kind}.parts`] = [u.text(a, 5), u.text(b, 16)];
+        out[`${kind}.efault`] = yield* u.sys(NR.__NR_readv, rfd, 0x10, 1);
+      }
+      return 0;
+    });
+    expect(handle.runToPoweroff(5e9)).toBe(0);
+    for (const kind of ['file', 'pipe']) {
+      expect(out[`${kind}.written`]).toBe(21);
+      expect(out[`${kind}.read`]).toBe(21);
+      expect(out[`${kind}.parts`]).toEqual(['hello', ', vectored world']);
+      expect(out[`${kind}.efault`]).toBe(-14);
+    }
+    expect(oops_count()).toBe(0);
+  });
 });

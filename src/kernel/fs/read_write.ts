@@ -131,18 +131,19 @@ function import_iovec(uvec: number, iovcnt: number): IoVec[] | number {
   return out;
 }
 
-function* sys_readv(fd: number, vec: number, vlen: number): Generator<unknown, number, unknown> {
+/** do_readv / do_writev: vectored I/O in one direction; without an iter op, a loop of single transfers (do_loop_readv_writev). */
+function* do_readv_writev(fd: number, vec: number, vlen: number, write: boolean): Generator<unknown, number, unknown> {
   const f = fd_file(sys_int(fd));
   if (f === undefined) return -EBADF;
   const iov = import_iovec(vec, vlen);
   if (typeof iov === 'number') return iov;
   const pos = stream_pos(f);
   let r: number;
-  if (f.f_op.read_iter) r = yield* vfs_iter_read(f, IovIter.iovec(iov), pos);
+  if (write ? f.f_op.write_iter : f.f_op.read_iter) r = yield* (write ? vfs_iter_write : vfs_iter_read)(f, IovIter.iovec(iov), pos);
   else {
     r = 0;
     for (const v of iov) {
-      const n = yield* vfs_read(f, v.base, v.len, pos);
+      const n = yield* (write ? vfs_write : vfs_read)(f, v.base, v.len, pos);
       if (n < 0) {
         if (r === 0) r = n;
         break;
@@ -155,28 +156,12 @@ function* sys_readv(fd: number, vec: number, vlen: number): Generator<unknown, n
   return r;
 }
 
-function* sys_writev(fd: number, vec: number, vlen: number): Generator<unknown, number, unknown> {
-  const f = fd_file(sys_int(fd));
-  if (f === undefined) return -EBADF;
-  const iov = import_iovec(vec, vlen);
-  if (typeof iov === 'number') return iov;
-  const pos = stream_pos(f);
-  let r: number;
-  if (f.f_op.write_iter) r = yield* vfs_iter_write(f, IovIter.iovec(iov), pos);
-  else {
-    r = 0;
-    for (const v of iov) {
-      const n = yield* vfs_write(f, v.base, v.len, pos);
-      if (n < 0) {
-        if (r === 0) r = n;
-        break;
-      }
-      r += n;
-      if (n < v.len) break;
-    }
-  }
-  if (r > 0) f.f_pos = pos.pos;
-  return r;
+function sys_readv(fd: number, vec: number, vlen: number): Generator<unknown, number, unknown> {
+  return do_readv_writev(fd, vec, vlen, false);
+}
+
+function sys_writev(fd: number, vec: number, vlen: number): Generator<unknown, number, unknown> {
+  return do_readv_writev(fd, vec, vlen, true);
 }
 
 function* sys_lseek(fd: number, offset: number, whence: number): Generator<unknown, number, unknown> {

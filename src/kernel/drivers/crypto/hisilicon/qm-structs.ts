@@ -130,8 +130,8 @@ export const QM_CQC = new FieldTable('CQC', 32, [
   ['flag', 6, 1, 1],
 ]);
 
-/** struct qm_eqc / qm_aeqc (28 bytes, the driver allocates 32 for alignment). */
-export const QM_EQC = new FieldTable('EQC', 28, [
+/** struct qm_eqc and struct qm_aeqc share one layout (28 bytes, the driver allocates 32 for alignment). */
+const QM_XEQC_FIELDS = [
   ['head', 0, 0, 16],
   ['tail', 0, 16, 16],
   ['base_l', 1, 0, 32],
@@ -139,16 +139,9 @@ export const QM_EQC = new FieldTable('EQC', 28, [
   ['dw3', 3, 0, 32],
   ['depth', 6, 0, 16],
   ['phase', 6, 16, 1],
-]);
-export const QM_AEQC = new FieldTable('AEQC', 28, [
-  ['head', 0, 0, 16],
-  ['tail', 0, 16, 16],
-  ['base_l', 1, 0, 32],
-  ['base_h', 2, 0, 32],
-  ['dw3', 3, 0, 32],
-  ['depth', 6, 0, 16],
-  ['phase', 6, 16, 1],
-]);
+] as const;
+export const QM_EQC = new FieldTable('EQC', 28, QM_XEQC_FIELDS);
+export const QM_AEQC = new FieldTable('AEQC', 28, QM_XEQC_FIELDS);
 
 /** struct qm_cqe (16 bytes): sq_head names the SQ slot the hardware wrote back into. */
 export const QM_CQE = new FieldTable('CQE', 16, [

@@ -252,6 +252,9 @@ export class Core implements ArchCpu, Runnable {
   private readonly tbi = [false, false];
   /** Size of each region's input range, 2^(64 - TxSZ) with TxSZ clamped as the walker clamps it. */
   private readonly span = new Float64Array(2);
+  /** The refill fast path's TTBR0/TTBR1 region sizes: span, or 0 while EPDn disables walks of the region. */
+  private fastSpan0 = 0;
+  private fastSpan1 = 0;
   private readonly walkStepNs: number;
   private readonly walkOut = new WalkResult();
   /** The refill fast path's walks of the TTBR0 and TTBR1 regions. */
@@ -783,6 +786,8 @@ export class Core implements ArchCpu, Runnable {
     this.span[1] = POW2[64 - clampTsz(c1.tsz)]!;
     this.epd[0] = field64(tcr, TCR.EPD0) === 1;
     this.epd[1] = field64(tcr, TCR.EPD1) === 1;
+    this.fastSpan0 = this.epd[0] ? 0 : this.span[0]!;
+    this.fastSpan1 = this.epd[1] ? 0 : this.span[1]!;
     this.tbi[0] = field64(tcr, TCR.TBI0) === 1;
     this.tbi[1] = field64(tcr, TCR.TBI1) === 1;
     // TCR.A1 selects the TTBR that holds the ASID; TCR.AS=0 uses 8-bit ASIDs.
@@ -950,10 +955,10 @@ export class Core implements ArchCpu, Runnable {
     }
     const out = this.walkOut;
     if (va >= 0) {
-      if (!(va < this.span[0]!) || this.epd[0] || !this.fastWalk0.walk(va, out)) return -1;
+      if (!(va < this.fastSpan0) || !this.fastWalk0.walk(va, out)) return -1;
     } else {
-      const span = this.span[1]!;
-      if (!(va >= -span) || this.epd[1] || !this.fastWalk1.walk(va + span, out)) return -1;
+      const span = this.fastSpan1;
+      if (!(va >= -span) || !this.fastWalk1.walk(va + span, out)) return -1;
     }
     const perm = S1_DATA_PERMISSIONS[out.ap]!;
     const pagePa = out.pa - (out.pa & 0xfff);
@@ -968,6 +973,7 @@ export class Core implements ArchCpu, Runnable {
     } else {
       this.local += out.reads * this.walkStepNs;
     }
+    this.dropPageCaches();
     return this.tlb.fillRam(vpn, out.ng ? this.asid : CTX_GLOBAL, perm, off, out.sizeShift);
   }
 

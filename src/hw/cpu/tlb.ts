@@ -94,7 +94,8 @@ export class Tlb {
 
   /**
    * Installs the translation of page `vpn` to the RAM page at offset `off` (a 4 KiB-aligned
-   * offset the caller has checked lies in RAM); returns the set. As fill, without the MMIO case.
+   * offset the caller has checked lies in RAM); returns the set. As fill, without the MMIO case
+   * and without calling onChange: the caller drops its hot-path copies itself.
    */
   fillRam(vpn: number, ctx: number, perm: number, off: number, sizeShift: number): number {
     const s = vpn & TLB_MASK;
@@ -112,7 +113,6 @@ export class Tlb {
     this.words[s] = words;
     this.bytes[s] = ram.bytesOfPage(page)!;
     this.off[s] = off & CHUNK_MASK;
-    this.onChange?.();
     return s;
   }
 

@@ -8,6 +8,7 @@ import { CHUNK_SHIFT, type SparseRam } from '../bus/ram.js';
 import { WalkFault, type AccessKind, type DescriptorReader, type WalkConfig, type WalkResult } from './types.js';
 
 const TWO32 = 4294967296;
+const TWO32_RECIPROCAL = 1 / TWO32;
 const CHUNK_PAGE_SHIFT = CHUNK_SHIFT - 12;
 const PAGES_PER_CHUNK = 1 << CHUNK_PAGE_SHIFT;
 /** 2^n for n in [0, 64], so the hot loop never calls Math.pow. */
@@ -339,7 +340,7 @@ export class S1RamWalk {
     const start = this.start;
     let wordOff = this.rootWord;
     const vaLo = va >>> 0;
-    const vaHi = (va / TWO32) >>> 0;
+    const vaHi = (va * TWO32_RECIPROCAL) >>> 0; // exact: a power-of-two scale of va < 2^48
     let level = start;
     let shift = 12 + (3 - start) * 9;
     let mask = this.startMask;
@@ -347,9 +348,11 @@ export class S1RamWalk {
     let lo = 0;
     let hi = 0;
     let descWord = 0;
+    // The chunk of the table being read, looked up again only when a table lies in another chunk.
+    let chunk = page >>> CHUNK_PAGE_SHIFT;
+    let w = ram.wordsOfPage(page);
     for (;;) {
       const idx = (shift >= 32 ? vaHi >>> (shift - 32) : (vaLo >>> shift) | (vaHi << (32 - shift))) & mask;
-      const w = ram.wordsOfPage(page);
       if (w === undefined) return false; // untouched RAM: an invalid descriptor
       descWord = wordOff + idx * 2;
       const i = ((page & (PAGES_PER_CHUNK - 1)) << 10) + descWord;
@@ -362,6 +365,10 @@ export class S1RamWalk {
       if (oaHi >= 2048 || next < 0 || next >= pageLimit) return false;
       tableAttrs |= hi;
       page = next;
+      if (next >>> CHUNK_PAGE_SHIFT !== chunk) {
+        chunk = next >>> CHUNK_PAGE_SHIFT;
+        w = ram.wordsOfPage(next);
+      }
       wordOff = 0;
       level++;
       shift -= 9;

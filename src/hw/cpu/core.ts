@@ -984,10 +984,7 @@ export class Core implements ArchCpu, Runnable {
       this.declinedVa = va;
       return false;
     }
-    this.rdPage = va - (va & 0xfff);
-    this.rdWords = this.tWords[s]!;
-    this.rdBytes = this.tBytes[s]!;
-    this.rdOff = this.tOff[s]!;
+    this.setReadPage(va - (va & 0xfff), s);
     return true;
   }
 
@@ -998,10 +995,7 @@ export class Core implements ArchCpu, Runnable {
       this.declinedVa = va;
       return false;
     }
-    this.wrPage = va - (va & 0xfff);
-    this.wrWords = this.tWords[s]!;
-    this.wrBytes = this.tBytes[s]!;
-    this.wrOff = this.tOff[s]!;
+    this.setWritePage(va - (va & 0xfff), s);
     return true;
   }
 
@@ -1039,11 +1033,16 @@ export class Core implements ArchCpu, Runnable {
     const vpn = Math.floor(va * PAGE_RECIPROCAL);
     const s = vpn & TLB_MASK;
     if (this.tVpn[s] !== vpn || (this.tActive[s]! & this.rdMask) === 0) return -1;
-    this.rdPage = vpn * PAGE_SIZE;
+    this.setReadPage(vpn * PAGE_SIZE, s);
+    return s;
+  }
+
+  /** Makes TLB slot `s` (mapping the page at `page`) the last read page. */
+  private setReadPage(page: number, s: number): void {
+    this.rdPage = page;
     this.rdWords = this.tWords[s]!;
     this.rdBytes = this.tBytes[s]!;
     this.rdOff = this.tOff[s]!;
-    return s;
   }
 
   /** As readHit, for a store. */
@@ -1051,11 +1050,16 @@ export class Core implements ArchCpu, Runnable {
     const vpn = Math.floor(va * PAGE_RECIPROCAL);
     const s = vpn & TLB_MASK;
     if (this.tVpn[s] !== vpn || (this.tActive[s]! & this.wrMask) === 0) return -1;
-    this.wrPage = vpn * PAGE_SIZE;
+    this.setWritePage(vpn * PAGE_SIZE, s);
+    return s;
+  }
+
+  /** Makes TLB slot `s` (mapping the page at `page`) the last written page. */
+  private setWritePage(page: number, s: number): void {
+    this.wrPage = page;
     this.wrWords = this.tWords[s]!;
     this.wrBytes = this.tBytes[s]!;
     this.wrOff = this.tOff[s]!;
-    return s;
   }
 
   private isRamEntry(s: number): boolean {

@@ -20,7 +20,12 @@ function may_delete(dir: Inode, victim: Inode): number {
   return 0;
 }
 
-export function vfs_mkdirat(dfd: number, name: string, mode: number): number {
+/**
+ * filename_create + may_create: the parent directory of a name about to be created and a
+ * fresh dentry for it; -EEXIST when the name exists (or is "." or ".."), or the parent's
+ * permission error.
+ */
+function filename_create(dfd: number, name: string): { dir: Inode; dentry: Dentry } | number {
   const pp = path_parentat(dfd, name);
   if (typeof pp === 'number') return pp;
   if (pp.last === '.' || pp.last === '..') return -EEXIST;
@@ -29,9 +34,15 @@ export function vfs_mkdirat(dfd: number, name: string, mode: number): number {
   if (typeof existing !== 'number' && existing.d_inode !== null) return -EEXIST;
   const perm = inode_permission(dir, MAY_WRITE | MAY_EXEC);
   if (perm < 0) return perm;
-  if (!dir.i_op.mkdir) return -EPERM;
+  return { dir, dentry: new Dentry(pp.last, pp.parent.dentry, pp.parent.dentry.d_sb) };
+}
+
+export function vfs_mkdirat(dfd: number, name: string, mode: number): number {
+  const c = filename_create(dfd, name);
+  if (typeof c === 'number') return c;
+  if (!c.dir.i_op.mkdir) return -EPERM;
   const umask = current().fs?.umask ?? 0o022;
-  return dir.i_op.mkdir(dir, new Dentry(pp.last, pp.parent.dentry, pp.parent.dentry.d_sb), mode & ~umask & 0o1777);
+  return c.dir.i_op.mkdir(c.dir, c.dentry, mode & ~umask & 0o1777);
 }
 
 function* sys_mkdirat(dfd: number, pathname: number, mode: number): Generator<unknown, number, unknown> {
@@ -47,16 +58,11 @@ function* sys_mknodat(dfd: number, pathname: number, mode: number, dev: number):
   const fmt = m & S_IFMT;
   if (fmt !== 0 && fmt !== S_IFREG && fmt !== S_IFCHR && fmt !== S_IFBLK && fmt !== S_IFIFO && fmt !== S_IFSOCK) return -EINVAL;
   if ((fmt === S_IFCHR || fmt === S_IFBLK) && !has_capability(current(), 27 /* CAP_MKNOD */)) return -EPERM;
-  const pp = path_parentat(sys_int(dfd), name);
-  if (typeof pp === 'number') return pp;
-  const dir = pp.parent.dentry.d_inode!;
-  const existing = lookup_one(pp.parent.dentry, pp.last);
-  if (typeof existing !== 'number' && existing.d_inode !== null) return -EEXIST;
-  const perm = inode_permission(dir, MAY_WRITE | MAY_EXEC);
-  if (perm < 0) return perm;
+  const c = filename_create(sys_int(dfd), name);
+  if (typeof c === 'number') return c;
+  const { dir, dentry: d } = c;
   if (!dir.i_op.mknod) return -EPERM;
   const umask = current().fs?.umask ?? 0o022;
-  const d = new Dentry(pp.last, pp.parent.dentry, pp.parent.dentry.d_sb);
   // new_decode_dev: major [19:8], minor [7:0] | [31:20]
   const major = (dev >>> 8) & 0xfff;
   const minor = (dev & 0xff) | ((dev >>> 12) & 0xfff00);
@@ -96,15 +102,10 @@ function* sys_symlinkat(oldname: number, newdfd: number, newname: number): Gener
   if (target.length === 0) return -ENOENT;
   const name = getname(newname);
   if (typeof name === 'number') return name;
-  const pp = path_parentat(sys_int(newdfd), name);
-  if (typeof pp === 'number') return pp;
-  const dir = pp.parent.dentry.d_inode!;
-  const existing = lookup_one(pp.parent.dentry, pp.last);
-  if (typeof existing !== 'number' && existing.d_inode !== null) return -EEXIST;
-  const perm = inode_permission(dir, MAY_WRITE | MAY_EXEC);
-  if (perm < 0) return perm;
-  if (!dir.i_op.symlink) return -EPERM;
-  return dir.i_op.symlink(dir, new Dentry(pp.last, pp.parent.dentry, pp.parent.dentry.d_sb), target);
+  const c = filename_create(sys_int(newdfd), name);
+  if (typeof c === 'number') return c;
+  if (!c.dir.i_op.symlink) return -EPERM;
+  return c.dir.i_op.symlink(c.dir, c.dentry, target);
 }
 
 function* sys_renameat(olddfd: number, oldname: number, newdfd: number, newname: number): Generator<unknown, number, unknown> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SparseRam } from '../../src/hw/bus/ram.js';
-import { WalkResult, type DescriptorReader, type WalkConfig } from '../../src/hw/vmsa/types.js';
+import { WalkFault, WalkResult, type DescriptorReader, type WalkConfig } from '../../src/hw/vmsa/types.js';
 import { S1RamWalk, s1StartLevel, s2StartLevel, walk } from '../../src/hw/vmsa/walker.js';
 
 // walk(..., ram) reads RAM-resident tables in place (the CPU's refill path); it must give
@@ -50,7 +50,7 @@ function snapshot(r: WalkResult): Record<string, unknown> {
  * attribute bits, for 4K/16K/64K granules and random TxSZ.
  */
 /** Counts of S1RamWalk outcomes over the cases run. */
-const fastWalks = { done: 0, declined: 0 };
+const fastWalks = { done: 0, declined: 0, faults: 0 };
 
 function runCase(seed: number, ramBase: number): void {
   const rnd = prng(seed);
@@ -122,6 +122,12 @@ function runCase(seed: number, ramBase: number): void {
     if (stage === 1 && g === 12 && ram.directBasePage >= 0) {
       expect(done, `seed ${seed} va 0x${va.toString(16)} tsz ${tsz}: S1RamWalk completes iff walk succeeds`).toBe(a.fault === 0);
       if (done) for (const f of S1_FIELDS) expect(c[f], `seed ${seed} va 0x${va.toString(16)} ${f}`).toEqual(a[f]);
+      // A walk that ended at an invalid descriptor in RAM reports the translation fault as walk does.
+      if (!done && c.fault !== WalkFault.None) {
+        fastWalks.faults++;
+        expect([c.fault, c.level, c.reads, c.descriptorPa], `seed ${seed} va 0x${va.toString(16)}: S1RamWalk's fault`).toEqual([WalkFault.Translation, a.level, a.reads, a.descriptorPa]);
+        expect(a.fault).toBe(WalkFault.Translation);
+      }
     } else {
       expect(done).toBe(false);
     }
@@ -142,9 +148,11 @@ describe('walker: in-place RAM reads', () => {
   it('S1RamWalk (the CPU refill fast path) took part: it completed many walks and declined many', () => {
     fastWalks.done = 0;
     fastWalks.declined = 0;
+    fastWalks.faults = 0;
     for (let seed = 1; seed <= 300; seed++) runCase(seed, 0x4000_0000);
     expect(fastWalks.done).toBeGreaterThan(200);
     expect(fastWalks.declined).toBeGreaterThan(200);
+    expect(fastWalks.faults).toBeGreaterThan(100);
   });
 
   it('D8.3: untouched RAM reads as zero in place (translation fault at level 0, nothing allocated)', () => {

@@ -327,13 +327,15 @@ export class S1RamWalk {
   /**
    * Walks input address `va` (0 <= va < 2^(64-TxSZ), as for `walk`). Returns true with
    * the stage 1 fields of `out` exactly as `walk` sets them (the stage 2 fields are left
-   * as they were) when every table and the leaf are RAM-resident and the walk succeeds;
-   * otherwise returns false with `out` unspecified, and the caller walks with `walk`.
-   * Reads only: a false return leaves no trace anywhere.
+   * as they were) when every table and the leaf are RAM-resident and the walk succeeds.
+   * Otherwise returns false, and `out.fault` says why: Translation when the walk read an
+   * invalid descriptor in RAM (`out.level`, `out.reads` and `out.descriptorPa` then are
+   * what `walk` reports for it), None when the caller must walk with `walk` (the other
+   * fields of `out` unspecified). Reads only: a false return leaves no trace anywhere.
    */
   walk(va: number, out: WalkResult): boolean {
     let page = this.rootPage;
-    if (page < 0) return false;
+    if (page < 0) return this.decline(out);
     const ram = this.ram;
     const rb = ram.directBasePage;
     const pageLimit = this.pageLimit;
@@ -353,16 +355,26 @@ export class S1RamWalk {
     let w = ram.wordsOfPage(page);
     for (;;) {
       const idx = (shift >= 32 ? vaHi >>> (shift - 32) : (vaLo >>> shift) | (vaHi << (32 - shift))) & mask;
-      if (w === undefined) return false; // untouched RAM: an invalid descriptor
       descWord = wordOff + idx * 2;
-      const i = ((page & (PAGES_PER_CHUNK - 1)) << 10) + descWord;
-      lo = w[i]!;
-      hi = w[i + 1]!;
-      if ((lo & DESC_VALID) === 0) return false;
+      if (w === undefined) {
+        lo = 0; // untouched RAM reads as zero: an invalid descriptor
+        hi = 0;
+      } else {
+        const i = ((page & (PAGES_PER_CHUNK - 1)) << 10) + descWord;
+        lo = w[i]!;
+        hi = w[i + 1]!;
+      }
+      if ((lo & DESC_VALID) === 0) {
+        out.fault = WalkFault.Translation;
+        out.level = level;
+        out.reads = level - start + 1;
+        out.descriptorPa = (rb + page) * 4096 + descWord * 4;
+        return false;
+      }
       if (level === 3 || (lo & DESC_TABLE) === 0) break;
       const oaHi = hi & DESC_HI_OA_MASK;
       const next = ((oaHi << 20) | (lo >>> 12)) - rb;
-      if (oaHi >= 2048 || next < 0 || next >= pageLimit) return false;
+      if (oaHi >= 2048 || next < 0 || next >= pageLimit) return this.decline(out);
       tableAttrs |= hi;
       page = next;
       if (next >>> CHUNK_PAGE_SHIFT !== chunk) {
@@ -375,9 +387,9 @@ export class S1RamWalk {
       mask = 511;
     }
     // A page at level 3, a block at level 1 or 2 (D8.3.1), with AF set (no hardware AF update).
-    if ((level === 3 ? (lo & DESC_TABLE) === 0 : level === 0) || (lo & DESC_AF) === 0) return false;
+    if ((level === 3 ? (lo & DESC_TABLE) === 0 : level === 0) || (lo & DESC_AF) === 0) return this.decline(out);
     const oa = (hi & DESC_HI_OA_MASK) * TWO32 + (lo >>> shift) * POW2[shift]!;
-    if (oa >= this.oasLimit) return false;
+    if (oa >= this.oasLimit) return this.decline(out);
     out.fault = WalkFault.None;
     out.stage = 1;
     out.level = level;
@@ -397,5 +409,11 @@ export class S1RamWalk {
     out.sw = (hi >>> (55 - 32)) & 15;
     out.dbm = (hi & DESC_HI_DBM) !== 0;
     return true;
+  }
+
+  /** A walk this class leaves to `walk`. */
+  private decline(out: WalkResult): false {
+    out.fault = WalkFault.None;
+    return false;
   }
 }

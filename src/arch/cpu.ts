@@ -86,8 +86,11 @@ export interface ExceptionVectors {
    * Synchronous exception (data/instruction abort, SVC, ...). ESR_EL1, FAR_EL1 and
    * ELR_EL1 describe it. Returning means ERET: the faulting access is retried.
    * Throwing unwinds the interrupted guest code (the kernel kills the task).
+   * `esr` and `far` are the values of ESR_EL1 and FAR_EL1 at entry, as Numbers (what
+   * the entry code's MRS would read; FAR as unsigned, exact below 2^53), so the fault
+   * path makes no BigInt; the registers hold them too.
    */
-  sync(cpu: ArchCpu, from: ExceptionLevel): void;
+  sync(cpu: ArchCpu, from: ExceptionLevel, esr: number, far: number): void;
   /** IRQ: taken at the next access or charge while DAIF.I is clear. */
   irq(cpu: ArchCpu, from: ExceptionLevel): void;
   /**

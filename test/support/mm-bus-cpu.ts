@@ -117,7 +117,7 @@ export class BusArchCpu implements ArchCpu {
       this.writeSysreg('ESR_EL1', t.esr);
       this.writeSysreg('FAR_EL1', t.far);
       const from = this.el;
-      this.vectors.sync(this, from);
+      this.vectors.sync(this, from, t.esr, t.far < 0 ? t.far + 2 ** 64 : t.far);
     }
     throw new Error(`BusArchCpu: fault at 0x${va.toString(16)} not resolved after 8 retries`);
   }

@@ -53,9 +53,7 @@ export function makeMmEnv(ramMiB = 64, opts: Partial<MmInitOptions> = {}): MmEnv
     restore,
   };
   const vectors: ExceptionVectors = {
-    sync(c: ArchCpu, from: ExceptionLevel) {
-      const esr = Number(c.readSysreg('ESR_EL1'));
-      const far = Number(c.readSysreg('FAR_EL1'));
+    sync(_c: ArchCpu, from: ExceptionLevel, esr: number, far: number) {
       const mm = env.current;
       if (mm === null) throw new SegvError(far, -1);
       const flags = (esr & (1 << 6) ? FAULT_FLAG_WRITE : 0) | (from === ExceptionLevel.EL0 ? FAULT_FLAG_USER : 0);

@@ -41,9 +41,7 @@ function setup(): { cpu: Core; use: (mm: MmStruct) => void } {
   cpu.writeSysreg('SCTLR_EL1', cpu.readSysreg('SCTLR_EL1') | 1n);
   let current: MmStruct | null = null;
   const vectors: ExceptionVectors = {
-    sync(c: ArchCpu, from: ExceptionLevel) {
-      const esr = Number(c.readSysreg('ESR_EL1'));
-      const far = Number(c.readSysreg('FAR_EL1'));
+    sync(c: ArchCpu, from: ExceptionLevel, esr: number, far: number) {
       const flags = (esr & (1 << 6) ? FAULT_FLAG_WRITE : 0) | (from === ExceptionLevel.EL0 ? FAULT_FLAG_USER : 0);
       if (mode === 'bare' && current !== null) {
         const ptep = pte_alloc(c, current, far - (far % PAGE));

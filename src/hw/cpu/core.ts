@@ -114,6 +114,9 @@ const enum PowerState {
   WaitEvent,
 }
 
+/** refill's result when its walk found a translation fault (recorded as translate records it). */
+const REFILL_FAULT = -2;
+
 /** Consecutive faults of one access after which the core gives up (the vector returned without fixing anything). */
 const MAX_RETRIES = 64;
 
@@ -260,8 +263,13 @@ export class Core implements ArchCpu, Runnable {
   /** The refill fast path's walks of the TTBR0 and TTBR1 regions. */
   private readonly fastWalk0: S1RamWalk;
   private readonly fastWalk1: S1RamWalk;
-  /** The VA whose fast refill a load or store has just declined: its slow path goes straight to the general walk. */
+  /**
+   * The VA whose fast refill a load or store has just declined: its slow path goes straight
+   * to the general walk, or, when the refill walk found a translation fault (declinedFault),
+   * straight to the fault.
+   */
   private declinedVa = NaN;
+  private declinedFault = false;
   private readonly reader: CoreWalkReader;
   private readonly range = new TlbiRange();
 
@@ -523,7 +531,7 @@ export class Core implements ArchCpu, Runnable {
     }
     this.enterEl1();
     try {
-      vectors.sync(this, fromEl);
+      vectors.sync(this, fromEl, this.esr, far < 0 ? far + TWO64 : far);
     } catch (e) {
       // The handler unwinds the interrupted code (the kernel kills the task): stay at EL1.
       this.daif = daif;
@@ -562,7 +570,9 @@ export class Core implements ArchCpu, Runnable {
     this.daif = daif;
     this.pan = pan;
     this.updateMasks();
-    this.deadline = -Infinity;
+    // Unmasking may expose an IRQ that became pending in the handler: take it at the next access.
+    // Otherwise the deadline the handler's accesses left stands (events are caught up when due).
+    if ((daif & DAIF_I) === 0 && this.gic !== undefined && this.gic.hasPendingIrq()) this.deadline = -Infinity;
   }
 
   *svc(nr: number, ...args: number[]): Generator<unknown, number, unknown> {
@@ -891,9 +901,11 @@ export class Core implements ArchCpu, Runnable {
     // unless the access's hot path has just tried it for this VA.
     if (va === this.declinedVa) {
       this.declinedVa = NaN;
+      if (this.declinedFault) return -1; // the refill walk found the fault (faultDfsc/faultVa hold it)
     } else {
       const fast = this.refill(va, need);
       if (fast >= 0) return fast;
+      if (fast === REFILL_FAULT) return -1;
     }
     this.faultVa = va;
     this.faultWrite = write;
@@ -941,8 +953,10 @@ export class Core implements ArchCpu, Runnable {
    * MMU on, a VA inside TTBR0's or TTBR1's range (so TBI cannot change it), a 4 KiB
    * granule walk through RAM-resident tables to a RAM page that allows the access.
    * Does what translate does for such a miss (trace records, walk time, TLB fill) and
-   * returns the set; returns -1, having done nothing, for anything else (a hit
-   * translate would take as it is, a fault, MMIO, another granule...).
+   * returns the set. A walk that reads an invalid descriptor in RAM is a translation
+   * fault: recorded as translate records it, returning REFILL_FAULT. Returns -1, having
+   * done nothing, for anything else (a hit translate would take as it is, other faults,
+   * MMIO, another granule...).
    */
   private refill(va: number, need: number): number {
     if (!this.mmuOn || !this.fastRefill) return -1;
@@ -954,12 +968,16 @@ export class Core implements ArchCpu, Runnable {
       if ((c === this.asidTag || c === this.globalTag) && ((p | (p >>> P_MMIO_SHIFT)) & need) !== 0) return -1;
     }
     const out = this.walkOut;
+    let done: boolean;
     if (va >= 0) {
-      if (!(va < this.fastSpan0) || !this.fastWalk0.walk(va, out)) return -1;
+      if (!(va < this.fastSpan0)) return -1;
+      done = this.fastWalk0.walk(va, out);
     } else {
       const span = this.fastSpan1;
-      if (!(va >= -span) || !this.fastWalk1.walk(va + span, out)) return -1;
+      if (!(va >= -span)) return -1;
+      done = this.fastWalk1.walk(va + span, out);
     }
+    if (!done) return out.fault === WalkFault.None ? -1 : this.refillFault(va, need);
     const perm = S1_DATA_PERMISSIONS[out.ap]!;
     const pagePa = out.pa - (out.pa & 0xfff);
     const off = pagePa - this.ram.base;
@@ -977,11 +995,33 @@ export class Core implements ArchCpu, Runnable {
     return this.tlb.fillRam(vpn, out.ng ? this.asid : CTX_GLOBAL, perm, off, out.sizeShift);
   }
 
+  /**
+   * The refill walk read an invalid descriptor (walkOut says where): what translate does
+   * for that walk (trace records, walk time, the translation fault), without walking again.
+   */
+  private refillFault(va: number, need: number): number {
+    const out = this.walkOut;
+    this.faultVa = va;
+    this.faultWrite = (need & (P_W0 | P_W1 | P_W1PAN)) !== 0;
+    if (this.trace.on) {
+      this.syncClock();
+      this.trace.record(TraceKind.TlbMiss, this.initiator, NO_SID, NO_SSID, va, 0, 0, 0, this.asid);
+      this.local += out.reads * this.walkStepNs;
+      this.syncClock();
+      this.trace.record(TraceKind.Walk, this.initiator, NO_SID, NO_SSID, va, 0, out.reads, 0, out.level | (WalkFault.Translation << 8));
+    } else {
+      this.local += out.reads * this.walkStepNs;
+    }
+    this.fail(FSC.TRANSLATION + out.level);
+    return REFILL_FAULT;
+  }
+
   /** Refills the TLB for a load at `va` by the fast path and makes the page the last read page. */
   private refillRead(va: number): boolean {
     const s = this.refill(va, this.rdMask);
     if (s < 0) {
       this.declinedVa = va;
+      this.declinedFault = s === REFILL_FAULT;
       return false;
     }
     this.setReadPage(va - (va & 0xfff), s);
@@ -993,6 +1033,7 @@ export class Core implements ArchCpu, Runnable {
     const s = this.refill(va, this.wrMask);
     if (s < 0) {
       this.declinedVa = va;
+      this.declinedFault = s === REFILL_FAULT;
       return false;
     }
     this.setWritePage(va - (va & 0xfff), s);

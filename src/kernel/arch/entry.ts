@@ -65,9 +65,7 @@ function* el0_svc(_cpu: ArchCpu, nr: number, args: readonly number[]): Generator
 }
 
 export const kernelVectors: ExceptionVectors = {
-  sync(cpu: ArchCpu, from: ExceptionLevel): void {
-    const esr = Number(cpu.readSysreg('ESR_EL1') & 0xffffffffn);
-    const far = Number(cpu.readSysreg('FAR_EL1'));
+  sync(cpu: ArchCpu, from: ExceptionLevel, esr: number, far: number): void {
     const user = from === ExceptionLevel.EL0;
     if (esr_is_abort(esr)) {
       const t = current();

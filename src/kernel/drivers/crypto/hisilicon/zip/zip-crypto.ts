@@ -305,8 +305,22 @@ export function hisi_zip_stream_free(tfm: CryptoAcomp, stream: AcompStream): voi
   stream.priv = null;
 }
 
-/** Where a decompression's header is looked at (FEXTRA, FNAME and FCOMMENT must fit). */
+/** Where a decompression's header is looked at first; a longer header (FEXTRA is up to 64 KiB, FNAME/FCOMMENT unbounded) is read again whole. */
 const headPeek = new Uint8Array(1024);
+/** Longest gzip header the driver walks: 10 + XLEN 2 + 65535 of FEXTRA, names and comment. */
+const HEAD_MAX = 128 * 1024;
+
+/** decomp_head_size over the start of the source: the first KiB, then up to HEAD_MAX when the header runs past it. */
+function src_head_size(reqType: number, req: AcompReq): number {
+  const peek = headPeek.subarray(0, Math.min(req.slen, headPeek.length));
+  sg_pcopy_to_buffer(physReader, req.src, peek);
+  const skip = decomp_head_size(reqType, peek);
+  if (skip >= 0 || req.slen <= peek.length) return skip;
+  const whole = new Uint8Array(Math.min(req.slen, HEAD_MAX));
+  sg_pcopy_to_buffer(physReader, req.src, whole);
+  return decomp_head_size(reqType, whole);
+}
+
 const NO_HEAD = new Uint8Array(0);
 
 function hisi_zip_acompress(req: AcompReq): number {
@@ -336,9 +350,7 @@ function hisi_zip_adecompress(req: AcompReq): number {
   let skip = 0;
   if (req.stream === null || req.stream.isNew) {
     if (req.src.length === 0 || req.slen === 0) return -EINVAL;
-    const peek = headPeek.subarray(0, Math.min(req.slen, headPeek.length));
-    sg_pcopy_to_buffer(physReader, req.src, peek);
-    skip = decomp_head_size(qc.qp.req_type, peek);
+    skip = src_head_size(qc.qp.req_type, req);
     if (skip < 0) return skip;
     if (skip > req.slen) return -EINVAL;
   }

@@ -454,7 +454,13 @@ export function makeSqe(f: SqeFields): Uint8Array {
 }
 
 export const REQ = { DEFLATE: 1, ZLIB: 2, GZIP: 3 } as const;
-export const STATUS = { OK: 0, NEGACOMPRESS: 0x0d, DSTLEN_OUT: 0x0e, CRC_ERR: 0x10, DECOMP_END: 0x13, BAD_REQUEST: 0x20, SGL_ERR: 0x21, DATA_ERR: 0x22, AXI_ERR: 0x23 } as const;
+/**
+ * dw3 status codes: the hardware's public ones, and the one code the model reports for
+ * failures whose hardware code is not public (IMPLEMENTATION-DEFINED, see src/hw/zip/sqe.ts).
+ */
+export const STATUS = { OK: 0, NEGACOMPRESS: 0x0d, DSTLEN_OUT: 0x0e, CRC_ERR: 0x10, DECOMP_END: 0x13, IMPLEMENTATION_DEFINED: 0x20 } as const;
+/** HZIP_CORE_INT_* bits (Linux zip_main.c zip_hw_error). */
+export const CORE_INT = { axi_rresp: 1 << 2, axi_bresp: 1 << 3, src_addr_parse: 1 << 4, dst_addr_parse: 1 << 5 } as const;
 
 function expectOk(rig: ZipRig, w0: number): void {
   if ((w0 & (1 << 13)) !== 0 || rig.mbStatus(w0) !== 0) throw new Error(`mailbox failed: w0=0x${w0.toString(16)}`);

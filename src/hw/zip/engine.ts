@@ -12,6 +12,11 @@
 //   CQE, EQE   post the completion (QM) and the completion event + EQ MSI
 // Data and context moves carry the SQC PASID when HZIP_{SGL,DATA}_{R,W}USER has SSV
 // set (v2, Linux sets it when SVA is on) or the SQC enables PASID (v3 form).
+//
+// Failures whose hardware status code is not public end with the model's one
+// IMPLEMENTATION-DEFINED code (ZipStatus.IMPLEMENTATION_DEFINED_ERROR, documented in
+// sqe.ts); an unparsable SGL also sets HZIP_CORE_INT src/dst_addr_parse and an aborted
+// data or context transfer axi_rresp/axi_bresp, as the Linux error table names them.
 
 import { DmaStatus, type DmaAttrs, type DmaPort } from '../bus/dma.js';
 import type { Clock, ScheduledEvent } from '../../machine/clock.js';
@@ -59,6 +64,8 @@ const enum Step {
 }
 
 const F = ZIP_SQE.f;
+/** The model's one status for failures whose hardware code is not public (see sqe.ts). */
+const IMPDEF = ZipStatus.IMPLEMENTATION_DEFINED_ERROR;
 
 export class ZipCore {
   busy = false;
@@ -278,11 +285,11 @@ export class ZipEngine implements QmEngine {
         this.finish(core);
         return;
       case Step.Load:
-        this.fail(core, ZipStatus.AXI_ERR, ZipCoreError.axi_rresp);
+        this.fail(core, IMPDEF, ZipCoreError.axi_rresp);
         core.step = Step.Compute;
         return;
       case Step.Store:
-        this.fail(core, ZipStatus.AXI_ERR, ZipCoreError.axi_bresp);
+        this.fail(core, IMPDEF, ZipCoreError.axi_bresp);
         core.step = Step.WriteBack;
         return;
       case Step.WriteBack:
@@ -348,11 +355,11 @@ export class ZipEngine implements QmEngine {
       bufType > 1 || window >= ZIP_WINDOW_BYTES.length || (sqeType !== 0 && sqeType !== 3) ||
       core.inLen > ZIP_MAX_BD_BYTES || (core.stateful && core.ctxAddr === 0)
     ) {
-      this.fail(core, ZipStatus.BAD_REQUEST, 0);
+      this.fail(core, IMPDEF, 0);
       return DmaStatus.Ok;
     }
     if (!this.host.busMasterEnabled) {
-      this.fail(core, ZipStatus.AXI_ERR, ZipCoreError.axi_rresp);
+      this.fail(core, IMPDEF, ZipCoreError.axi_rresp);
       return DmaStatus.Ok;
     }
     const qm = this.qm;
@@ -364,12 +371,15 @@ export class ZipEngine implements QmEngine {
       core.src.flat(srcAddr, inSkip + core.inLen);
       core.dst.flat(dstAddr, core.outSkip + core.avail);
     } else {
+      let parseError = ZipCoreError.src_addr_parse;
       let r = walkSgl(this.port, srcAddr, core.sglAttrs, inSkip + core.inLen, true, core.src);
-      if (r === SglResult.Ok) r = walkSgl(this.port, dstAddr, core.sglAttrs, core.outSkip + core.avail, false, core.dst);
+      if (r === SglResult.Ok) {
+        parseError = ZipCoreError.dst_addr_parse;
+        r = walkSgl(this.port, dstAddr, core.sglAttrs, core.outSkip + core.avail, false, core.dst);
+      }
       if (r === SglResult.Stalled) return DmaStatus.Stalled;
       if (r !== SglResult.Ok) {
-        const srcSide = core.src.total < inSkip + core.inLen || core.dst.count === 0;
-        this.fail(core, r === SglResult.Fault ? ZipStatus.AXI_ERR : ZipStatus.SGL_ERR, r === SglResult.Fault ? ZipCoreError.axi_rresp : srcSide ? ZipCoreError.src_addr_parse : ZipCoreError.dst_addr_parse);
+        this.fail(core, IMPDEF, r === SglResult.Fault ? ZipCoreError.axi_rresp : parseError);
         return DmaStatus.Ok;
       }
       core.avail = Math.max(0, Math.min(core.avail, core.dst.total - core.outSkip));
@@ -380,7 +390,7 @@ export class ZipEngine implements QmEngine {
     if (st === DmaStatus.Ok && this.host.takeInjectedAxiError()) st = DmaStatus.BusError;
     if (st === DmaStatus.Stalled) return st;
     if (st !== DmaStatus.Ok) {
-      this.fail(core, ZipStatus.AXI_ERR, ZipCoreError.axi_rresp);
+      this.fail(core, IMPDEF, ZipCoreError.axi_rresp);
       return DmaStatus.Ok;
     }
     // Stream context of a continuing stateful stream.
@@ -389,7 +399,7 @@ export class ZipEngine implements QmEngine {
       if (st === DmaStatus.Ok) {
         const n = core.algType === 0 ? savedHistoryBytes(core.ctx) : InflateUnit.savedBytes(core.ctx);
         if (n < 0) {
-          this.fail(core, ZipStatus.BAD_REQUEST, 0);
+          this.fail(core, IMPDEF, 0);
           return DmaStatus.Ok;
         }
         const total = core.algType === 0 ? CTX_HISTORY_OFFSET + n : n;
@@ -398,7 +408,7 @@ export class ZipEngine implements QmEngine {
       this.qm.noteError(st);
       if (st === DmaStatus.Stalled) return st;
       if (st !== DmaStatus.Ok) {
-        this.fail(core, ZipStatus.AXI_ERR, ZipCoreError.axi_rresp);
+        this.fail(core, IMPDEF, ZipCoreError.axi_rresp);
         return DmaStatus.Ok;
       }
     }
@@ -460,18 +470,18 @@ export class ZipEngine implements QmEngine {
     const unit = core.inflate!;
     if (core.fresh) unit.fresh();
     else if (!unit.restore(core.ctx)) {
-      this.fail(core, ZipStatus.DATA_ERR, 0);
+      this.fail(core, IMPDEF, 0);
       return;
     }
     const outcome = unit.run(core.input, 0, core.inLen, core.avail);
     if (outcome === InflateOutcome.Error) {
-      this.fail(core, ZipStatus.DATA_ERR, 0);
+      this.fail(core, IMPDEF, 0);
       return;
     }
     const out = unit.out;
     if (outcome === InflateOutcome.Progress && !core.stateful) {
       if (unit.outputFull || core.finish) {
-        this.fail(core, unit.outputFull ? ZipStatus.DSTLEN_OUT : ZipStatus.DATA_ERR, 0);
+        this.fail(core, unit.outputFull ? ZipStatus.DSTLEN_OUT : IMPDEF, 0);
         return;
       }
     }

@@ -1,6 +1,21 @@
 // The ZIP submission queue entry (128 bytes, 32 dwords; reference section 6, Linux
 // zip.h `struct hisi_zip_sqe`, UADK drv/hisi_comp.c). The engine reads the request
 // from it and writes the result back into the same slot.
+//
+// Status codes (dw3[7:0]): the hardware's public codes are the ones Linux and UADK
+// name: 0x00 ok, 0x0d negative compression, 0x0e dest_avail_out too small, 0x0f input
+// DIF error, 0x10 CRC error, 0x12 uncompressed DIF error, 0x13 decompression end; and
+// ctx_st (ctx_dw0[3:0]) 0x1-0x4 for stateful streams. No public source says what the
+// hardware writes for a request it cannot run (unsupported req_type, buf_type,
+// sqe_type or window, an input above 8 MiB, a stateful request without a usable
+// context), a corrupt or truncated stream, an SGL it cannot parse, or an aborted
+// transfer. This model reports all of them with ONE code of its own,
+// ZipStatus.IMPLEMENTATION_DEFINED_ERROR (0x20); the drivers only need "not 0, 0x0d
+// or 0x13" (Linux hisi_zip_acomp_cb: -EIO; UADK parse_zip_sqe: WD_IN_EPARA). Where
+// the hardware has a fact to show, it shows it besides the code: an SGL it cannot
+// parse sets HZIP_CORE_INT src_addr_parse / dst_addr_parse, an aborted data read or
+// write sets axi_rresp / axi_bresp (Linux zip_main.c zip_hw_error), which raise the
+// abnormal MSI.
 
 import { StructLayout } from '../qm/struct-layout.js';
 
@@ -61,11 +76,7 @@ export const ZipReqType = {
   LZ77_ZSTD: 0x43,
 } as const;
 
-/**
- * Status codes (dw3[7:0]). 0x00-0x13 are the hardware's public codes; the 0x2x codes
- * are this model's choice for failures whose real code is not public (the kernel
- * treats any status other than 0 and 0x0d as -EIO, UADK as a parameter error).
- */
+/** Status codes (dw3[7:0]); see the header comment for what is public and what is not. */
 export const ZipStatus = {
   OK: 0x00,
   /** Compressed output larger than the input: valid output, success for the drivers. */
@@ -76,14 +87,12 @@ export const ZipStatus = {
   CRC_ERR: 0x10,
   /** Decompression reached the end of the final block. */
   DECOMP_END: 0x13,
-  /** Model: unsupported req_type, buf_type, sqe_type or window. */
-  BAD_REQUEST: 0x20,
-  /** Model: a hardware SGL could not be parsed (loop, too many entries, too short). */
-  SGL_ERR: 0x21,
-  /** Model: corrupt or (stateless) truncated compressed data. */
-  DATA_ERR: 0x22,
-  /** Model: a data or context transfer was aborted (SMMU abort, bus error). */
-  AXI_ERR: 0x23,
+  /**
+   * IMPLEMENTATION-DEFINED (this model's code, not the hardware's): a request the
+   * engine cannot run, a corrupt or truncated stream, an unparsable SGL, an aborted
+   * transfer. The HZIP_CORE_INT bits tell the last two apart.
+   */
+  IMPLEMENTATION_DEFINED_ERROR: 0x20,
 } as const;
 
 /** Stream state (ctx_dw0[3:0]) reported with a stateful decompression. */

@@ -1,11 +1,12 @@
 // tmpfs (mm/shmem.c in shape): files whose data lives in page-cache pages in guest
-// RAM (inode->i_mapping: page index -> PFN), so mmap of a tmpfs file maps those very
-// pages. Directories are dcache-only. The root filesystem is a tmpfs that the
-// initramfs is unpacked into.
+// RAM (inode->i_mapping: page index -> PFN, filled by mm/shmem.ts), so read(),
+// write() and mmap of a tmpfs file all reach those very pages. Directories are
+// dcache-only. The root filesystem is a tmpfs that the initramfs is unpacked into.
 
 import { thisCpu } from '../../arch/index.js';
-import { alloc_page, put_page } from '../mm/page_alloc.js';
-import { GFP_HIGHUSER_MOVABLE, __GFP_ZERO } from '../mm/gfp.js';
+import { truncate_inode_pages, truncate_pagecache } from '../mm/filemap.js';
+import { file_rmap_put } from '../mm/rmap.js';
+import { shmem_get_page, shmem_mmap } from '../mm/shmem.js';
 import { EEXIST, EFBIG, ENOENT, ENOSPC, EPERM, ENOTEMPTY, EINVAL } from '../lib/errno.js';
 import { current_time_ns, d_add, d_delete, d_make_root, dcache_readdir, generic_file_llseek, new_inode, simple_empty } from './libfs.js';
 import {
@@ -33,28 +34,10 @@ const SHMEM_MAX_BYTES = 2 ** 40;
 
 let nextDev = 1;
 
-/** Frees the page-cache pages of `inode` from `fromIndex` on (shmem_undo_range). */
-export function shmem_truncate_pages(inode: Inode, fromIndex: number): void {
-  const pages = inode.i_mapping.pages;
-  const drop: number[] = [];
-  for (const idx of pages.keys()) if (idx >= fromIndex) drop.push(idx);
-  drop.sort((a, b) => a - b);
-  for (const idx of drop) {
-    const pfn = pages.get(idx)!;
-    pages.delete(idx);
-    put_page(pfn);
-  }
-}
-
-/** shmem_get_folio(SGP_WRITE): the page at `index`, allocated zeroed on first write. */
-export function shmem_get_page(inode: Inode, index: number, create: boolean): number {
-  const have = inode.i_mapping.pages.get(index);
-  if (have !== undefined) return have;
-  if (!create) return -1;
-  const pfn = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_ZERO);
-  if (pfn < 0) return -1;
-  inode.i_mapping.pages.set(index, pfn);
-  return pfn;
+/** shmem_evict_inode: the inode's last link and user are gone: its pages and rmap go. */
+function shmem_evict_inode(inode: Inode): void {
+  truncate_inode_pages(inode.i_mapping.pages, 0);
+  file_rmap_put(inode.i_mapping.pages);
 }
 
 function* shmem_file_read_iter(iocb: Kiocb, to: IovIter): Generator<unknown, number, unknown> {
@@ -94,7 +77,7 @@ function* shmem_file_write_iter(iocb: Kiocb, from: IovIter): Generator<unknown, 
     const n = Math.min(PAGE_SIZE - off, from.count);
     const c = from.copy_from_iter(buf, 0, n);
     if (c === 0) break;
-    const pfn = shmem_get_page(inode, index, true);
+    const pfn = shmem_get_page(inode.i_mapping.pages, index, true);
     if (pfn < 0) return done > 0 ? done : -ENOSPC;
     cpu.writePhys(pfn * PAGE_SIZE + off, buf, 0, c);
     done += c;
@@ -112,7 +95,7 @@ function* shmem_file_write_iter(iocb: Kiocb, from: IovIter): Generator<unknown, 
 export function shmem_write_bytes(inode: Inode, data: Uint8Array): number {
   const cpu = thisCpu();
   for (let pos = 0; pos < data.length; pos += PAGE_SIZE) {
-    const pfn = shmem_get_page(inode, pos / PAGE_SIZE, true);
+    const pfn = shmem_get_page(inode.i_mapping.pages, pos / PAGE_SIZE, true);
     if (pfn < 0) return -ENOSPC;
     cpu.writePhys(pfn * PAGE_SIZE, data, pos, Math.min(PAGE_SIZE, data.length - pos));
   }
@@ -124,6 +107,7 @@ export const shmem_file_operations: FileOperations = {
   llseek: generic_file_llseek,
   read_iter: shmem_file_read_iter,
   write_iter: shmem_file_write_iter,
+  mmap: shmem_mmap,
 };
 
 export const shmem_dir_operations: FileOperations = {
@@ -136,14 +120,10 @@ function shmem_setattr(dentry: Dentry, attr: IAttr): number {
   if (inode === null) return -ENOENT;
   if (attr.size !== undefined) {
     if (!S_ISREG(inode.i_mode)) return -EINVAL;
-    if (attr.size < inode.i_size) {
-      shmem_truncate_pages(inode, Math.ceil(attr.size / PAGE_SIZE));
-      // Zero the tail of the last partial page so a later extension reads zeros.
-      const tail = attr.size % PAGE_SIZE;
-      const pfn = inode.i_mapping.pages.get(Math.floor(attr.size / PAGE_SIZE));
-      if (tail !== 0 && pfn !== undefined) thisCpu().fillPhys(pfn * PAGE_SIZE + tail, 0, PAGE_SIZE - tail);
-    }
+    const oldsize = inode.i_size;
     inode.i_size = attr.size;
+    // Mappings lose the pages beyond the new end first (their next access there is SIGBUS).
+    if (attr.size < oldsize) truncate_pagecache(inode.i_mapping.pages, oldsize, attr.size);
   }
   if (attr.mode !== undefined) inode.i_mode = (inode.i_mode & S_IFMT) | (attr.mode & 0o7777);
   if (attr.uid !== undefined) inode.i_uid = attr.uid;
@@ -177,7 +157,7 @@ function drop_inode_link(inode: Inode): void {
   if (inode.i_nlink <= 0 && S_ISREG(inode.i_mode)) {
     // Pages stay while the file is open; the last fput frees them (shmem_evict_inode).
     inode.i_nlink = 0;
-    if (inode.i_count <= 1) shmem_truncate_pages(inode, 0);
+    if (inode.i_count <= 1) shmem_evict_inode(inode);
   }
 }
 
@@ -240,7 +220,7 @@ export function shmem_fill_super(mode = 0o755): SuperBlock {
   const root = shmem_get_inode(sb, S_IFDIR | mode, 0);
   d_make_root(sb, root);
   sb.s_op = {
-    evict_inode: (inode) => shmem_truncate_pages(inode, 0),
+    evict_inode: shmem_evict_inode,
     statfs: () => ({ f_type: TMPFS_MAGIC, f_bsize: PAGE_SIZE, f_blocks: 0, f_bfree: 0 }),
   };
   return sb;

@@ -48,6 +48,11 @@ export function file_rmap_get(pages: Map<number, number>): FileRmap {
   return r;
 }
 
+/** The file rmap of a page cache, if one was made. */
+export function file_rmap_lookup(pages: Map<number, number>): FileRmap | undefined {
+  return fileRmaps.get(pages);
+}
+
 /** The page cache is gone (its inode evicted, its shmem object freed): forget its rmap. */
 export function file_rmap_put(pages: Map<number, number>): void {
   const r = fileRmaps.get(pages);

@@ -5,7 +5,7 @@
 
 import { LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, LRU_UNEVICTABLE } from './mmzone.js';
 import { mem_map, NODE_DATA, put_page } from './page_alloc.js';
-import { PAGES_PER_SECTION, PG_active, PG_isolated, PG_lru, PG_unevictable } from './page.js';
+import { PAGES_PER_SECTION, PG_active, PG_anon, PG_isolated, PG_lru, PG_swapbacked, PG_unevictable } from './page.js';
 import { mod_node_page_state, VM, vm_stat } from './vmstat.js';
 
 function lru_item(lru: number): number {
@@ -40,13 +40,18 @@ export function del_page_from_lru_list(pfn: number): void {
   mod_node_page_state(lru_item(lru), -1);
 }
 
+/** folio_evictable's mapping test: shmem page-cache pages stay unevictable (mm/shmem.ts has no writeout). */
+function mapping_unevictable(pfn: number): boolean {
+  return (mem_map().flags(pfn) & (PG_swapbacked | PG_anon)) === PG_swapbacked;
+}
+
 /** Moves a page between the evictable and unevictable lists after PG_unevictable changed. */
 export function lru_move(pfn: number, unevictable: boolean): void {
   const map = mem_map();
   const onLru = map.testFlags(pfn, PG_lru);
   if (onLru) del_page_from_lru_list(pfn);
   if (unevictable) map.setFlags(pfn, PG_unevictable);
-  else map.clearFlags(pfn, PG_unevictable | PG_active);
+  else map.clearFlags(pfn, mapping_unevictable(pfn) ? PG_active : PG_unevictable | PG_active);
   if (onLru) lru_cache_add(pfn);
 }
 

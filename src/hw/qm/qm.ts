@@ -152,6 +152,7 @@ export class QueueManager {
   private dbLatchLo = 0;
   private dbLatchOffset = -1;
   private cqOverflowInjection = -2; // -2 none, -1 next completion of any queue, else queue number
+  private eqOverflowInjection = false;
   private readonly ev4 = new Uint32Array(1);
   private readonly ev4Bytes = new Uint8Array(this.ev4.buffer);
   private readonly cqeWords = new Uint32Array(4);
@@ -207,6 +208,7 @@ export class QueueManager {
     this.masterCtrl = 0;
     this.dbLatchOffset = -1;
     this.cqOverflowInjection = -2;
+    this.eqOverflowInjection = false;
     this.gate.reset();
     this.epoch++;
   }
@@ -384,14 +386,14 @@ export class QueueManager {
     this.finishMailbox(MailboxStatus.OK);
   }
 
-  private dmaRead(addr: number, buf: Uint8Array, len: number): DmaStatus {
+  private dmaRead(addr: number, buf: Uint8Array, len: number, port: DmaPort = this.link.dma): DmaStatus {
     if (!this.link.busMasterEnabled) return DmaStatus.BusError;
-    return this.noteError(this.link.dma.read(addr, buf, 0, len, this.noPasid));
+    return this.noteError(port.read(addr, buf, 0, len, this.noPasid));
   }
 
-  private dmaWrite(addr: number, buf: Uint8Array, len: number): DmaStatus {
+  private dmaWrite(addr: number, buf: Uint8Array, len: number, port: DmaPort = this.link.dma): DmaStatus {
     if (!this.link.busMasterEnabled) return DmaStatus.BusError;
-    return this.noteError(this.link.dma.write(addr, buf, 0, len, this.noPasid));
+    return this.noteError(port.write(addr, buf, 0, len, this.noPasid));
   }
 
   /** Abort and bus-error completions also show in the function's PCI Status register. */
@@ -694,16 +696,16 @@ export class QueueManager {
     return this.sqBase[qn]! + index * this.sqeSize[qn]!;
   }
 
-  /** Reads SQE `index` of queue `qn` (up to `len` bytes, at most the SQE size). */
-  readSqe(qn: number, index: number, buf: Uint8Array, len: number): DmaStatus {
+  /** Reads SQE `index` of queue `qn` (up to `len` bytes, at most the SQE size) on `port` (default: the QM's channel). */
+  readSqe(qn: number, index: number, buf: Uint8Array, len: number, port?: DmaPort): DmaStatus {
     const n = Math.min(len, this.sqeSize[qn]!, SQE_MAX_BYTES);
     if (n < len) buf.fill(0, n, len);
-    return this.dmaRead(this.sqeAddress(qn, index), buf, n);
+    return this.dmaRead(this.sqeAddress(qn, index), buf, n, port);
   }
 
   /** Writes the result back into the SQE slot (Linux and UADK read SQ[cqe.sq_head]). */
-  writeSqe(qn: number, index: number, buf: Uint8Array, len: number): DmaStatus {
-    return this.dmaWrite(this.sqeAddress(qn, index), buf, Math.min(len, this.sqeSize[qn]!, SQE_MAX_BYTES));
+  writeSqe(qn: number, index: number, buf: Uint8Array, len: number, port?: DmaPort): DmaStatus {
+    return this.dmaWrite(this.sqeAddress(qn, index), buf, Math.min(len, this.sqeSize[qn]!, SQE_MAX_BYTES), port);
   }
 
   /** Attributes for data transfers of queue `qn`: the SQC PASID when `ssv`. */
@@ -718,6 +720,11 @@ export class QueueManager {
   /** Injects a CQ overflow on the next completion (of queue `qn`, or of any queue). */
   injectCqOverflow(qn = -1): void {
     this.cqOverflowInjection = qn;
+  }
+
+  /** Injects an EQ overflow: the next completion event finds the EQ full (as if the driver had stopped consuming EQEs). */
+  injectEqOverflow(): void {
+    this.eqOverflowInjection = true;
   }
 
   /** Posts the CQE for SQ[`sqIndex`] of queue `qn` at the tail of its CQ. */
@@ -764,7 +771,9 @@ export class QueueManager {
     const head = this.evHead[0]!;
     const tail = this.evTail[0]!;
     const depth = this.evDepth[0]!;
-    if ((tail + 1) % depth === head) {
+    if (this.eqOverflowInjection || (tail + 1) % depth === head) {
+      // The EQE is lost (the CQE is in the CQ); the AEQE tells the driver to reset the function.
+      this.eqOverflowInjection = false;
       this.postAeqe(0, AeqeType.EQ_OVERFLOW);
       return DmaStatus.Ok;
     }

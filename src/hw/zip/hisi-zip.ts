@@ -42,6 +42,8 @@ export type ZipInjection =
   | { kind: 'fifo-overflow'; doorbellType?: number }
   /** The next completion (of `queue`, or of any queue) finds its CQ full: AEQE CQ overflow. */
   | { kind: 'cq-overflow'; queue?: number }
+  /** The next completion event finds the EQ full: its EQE is lost, AEQE EQ overflow (type 1). */
+  | { kind: 'eq-overflow' }
   /** Any QM abnormal source bit by name. */
   | { kind: 'qm-abnormal'; bit: QmAbnormalName };
 
@@ -176,6 +178,8 @@ export class HisiZip implements MmioDevice {
         return this.qm.raiseAbnormal(QmAbnormal.of_fifo_of, { inf00: ((what.doorbellType ?? 0) & 3) << 6 });
       case 'cq-overflow':
         return this.qm.injectCqOverflow(what.queue ?? -1);
+      case 'eq-overflow':
+        return this.qm.injectEqOverflow();
       case 'qm-abnormal':
         return this.qm.raiseAbnormal(QmAbnormal[what.bit]);
       default: {

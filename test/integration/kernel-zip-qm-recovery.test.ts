@@ -1,0 +1,158 @@
+// hisi_qm recovery paths with requests in flight (Linux qm.c): the AEQ's EQ-overflow
+// event resets the function (qm_reset_function: hisi_qm_stop(QM_DOWN), start again,
+// qps restarted), and the v2 stop loop (qm_drain_qp: dump SQC/CQC until the tails
+// meet) either lets outstanding requests finish or, when the queue never drains,
+// times out and ends them through qp_stop_fail_cb.
+import { describe, expect, it } from 'vitest';
+import { deflate, inflate } from 'pako';
+import { bootZip } from './kernel-zip-harness.js';
+import type { HisiZip } from '../../src/kernel/drivers/crypto/hisilicon/zip/zip-main.js';
+import { thisCpu } from '../../src/arch/index.js';
+import { msleep } from '../../src/kernel/time/sleep.js';
+import { ktime_get } from '../../src/kernel/time/hrtimer.js';
+import {
+  AcompReq,
+  CryptoWait,
+  acomp_request_alloc,
+  acomp_request_set_callback,
+  acomp_request_set_params,
+  crypto_acomp_compress,
+  crypto_acomp_decompress,
+  crypto_alloc_acomp,
+  crypto_req_done,
+  crypto_wait_req,
+  type CryptoAcomp,
+} from '../../src/kernel/crypto/acompress.js';
+import { sg_init_one } from '../../src/kernel/crypto/scatterlist.js';
+import { qm_bus, type DmaCoherent } from '../../src/kernel/drivers/crypto/hisilicon/qm-bus.js';
+import { QP_START } from '../../src/kernel/drivers/crypto/hisilicon/qm.js';
+
+/** Deterministic compressible data. */
+function sample(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  const words = new TextEncoder().encode('drain tail wrap sqc cqc overflow reset function ');
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out[i] = (x >>> 24) < 16 ? x & 0xff : words[(i + (x >>> 28)) % words.length]!;
+  }
+  return out;
+}
+
+function eq(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** One asynchronous compression: its buffers, request and the value crypto_acomp_compress returned. */
+interface Flight {
+  data: Uint8Array;
+  src: DmaCoherent;
+  dst: DmaCoherent;
+  req: AcompReq;
+  wait: CryptoWait;
+  issued: number;
+}
+
+/** Issues `n` compressions of `size` bytes without waiting (each its own buffers). */
+function launch(zip: HisiZip, tfm: CryptoAcomp, n: number, size: number, seed: number): Flight[] {
+  const bus = qm_bus();
+  const dev = zip.qm.pdev.dev;
+  const out: Flight[] = [];
+  for (let i = 0; i < n; i++) {
+    const data = sample(size, seed + i);
+    const src = bus.dma_alloc_coherent(dev, size)!;
+    const dst = bus.dma_alloc_coherent(dev, size + 4096)!;
+    thisCpu().writePhys(src.cpu, data);
+    const req = acomp_request_alloc(tfm);
+    const wait = new CryptoWait();
+    acomp_request_set_callback(req, 0, crypto_req_done, wait);
+    acomp_request_set_params(req, sg_init_one(src.cpu, size), sg_init_one(dst.cpu, size + 4096), size, size + 4096);
+    out.push({ data, src, dst, req, wait, issued: crypto_acomp_compress(req) });
+  }
+  return out;
+}
+
+/** Waits for every flight: 'ok' when the output inflates to the input, else the errno; frees the buffers. */
+function* land(zip: HisiZip, flights: Flight[]): Generator<unknown, string[], unknown> {
+  const bus = qm_bus();
+  const dev = zip.qm.pdev.dev;
+  const res: string[] = [];
+  for (const f of flights) {
+    const r = yield* crypto_wait_req(f.issued, f.wait);
+    if (r < 0) res.push(`${r}`);
+    else {
+      const z = new Uint8Array(f.req.dlen);
+      thisCpu().readPhys(f.dst.cpu, z);
+      res.push(eq(inflate(z), f.data) ? 'ok' : 'mismatch');
+    }
+    bus.dma_free_coherent(dev, f.src);
+    bus.dma_free_coherent(dev, f.dst);
+  }
+  return res;
+}
+
+/** Compress then decompress 12 KiB through `tfm`: 'ok' or the first errno. */
+function* roundTrip(zip: HisiZip, tfm: CryptoAcomp): Generator<unknown, string, unknown> {
+  const [f] = launch(zip, tfm, 1, 12_288, 3);
+  const r = yield* land(zip, [f!]);
+  if (r[0] !== 'ok') return `compress ${r[0]}`;
+  const bus = qm_bus();
+  const dev = zip.qm.pdev.dev;
+  const z = deflate(f!.data);
+  const a = bus.dma_alloc_coherent(dev, z.length)!;
+  const b = bus.dma_alloc_coherent(dev, 16_384)!;
+  try {
+    thisCpu().writePhys(a.cpu, z);
+    const req = acomp_request_alloc(tfm);
+    const w = new CryptoWait();
+    acomp_request_set_callback(req, 0, crypto_req_done, w);
+    acomp_request_set_params(req, sg_init_one(a.cpu, z.length), sg_init_one(b.cpu, 16_384), z.length, 16_384);
+    const d = yield* crypto_wait_req(crypto_acomp_decompress(req), w);
+    if (d < 0) return `decompress ${d}`;
+    const back = new Uint8Array(req.dlen);
+    thisCpu().readPhys(b.cpu, back);
+    return eq(back, f!.data) ? 'ok' : 'decompress mismatch';
+  } finally {
+    bus.dma_free_coherent(dev, a);
+    bus.dma_free_coherent(dev, b);
+  }
+}
+
+/** Sleeps until virtual time `ns`. */
+function* until(ns: number): Generator<unknown, void, unknown> {
+  const ms = (ns - ktime_get()) / 1e6;
+  if (ms > 0) yield* msleep(ms);
+}
+
+describe('EQ overflow -> AEQE type 1 -> qm_reset_function', () => {
+  it('the driver resets the function (stop QM_DOWN, start, qps restarted): the request whose EQE was lost completes, and the same transform works afterwards', () => {
+    const log: string[] = [];
+    const INJECT = 1e9;
+    const b = bootZip({
+      setup: (m) => void m.clock.after(INJECT, 'inject eq-overflow', () => m.zip.inject({ kind: 'eq-overflow' })),
+      scenario: function* (zip) {
+        const tfm = (yield* crypto_alloc_acomp('zlib-deflate')) as CryptoAcomp;
+        const started = zip.qm.qps.filter((q) => q.status === QP_START).map((q) => q.qp_id);
+        yield* until(INJECT + 10e6);
+        // Four compressions in flight: the first completion event hits the "full" EQ.
+        log.push((yield* land(zip, launch(zip, tfm, 4, 64 * 1024, 11))).join(','));
+        log.push(`qps=${JSON.stringify(zip.qm.qps.filter((q) => q.status === QP_START).map((q) => q.qp_id)) === JSON.stringify(started)} used=${zip.qm.qps.map((q) => q.used).reduce((a, c) => a + c, 0)}`);
+        log.push(yield* roundTrip(zip, tfm));
+        log.push(yield* roundTrip(zip, tfm));
+        return 0;
+      },
+    });
+    expect(b.code).toBe(0);
+    const con = b.handle.console;
+    expect(con).toContain('hisi_zip 0000:00:01.0: eq overflow, reset function');
+    expect(con).toContain('hisi_zip 0000:00:01.0: function reset complete');
+    expect(con.match(/eq overflow, reset function/g)?.length).toBe(1);
+    expect(log).toEqual(['ok,ok,ok,ok', 'qps=true used=0', 'ok', 'ok']);
+    // A function reset, not a controller reset: no FLR, no master shutdown.
+    expect(b.stats.resets).toBe(0);
+    expect(con).not.toContain('Controller resetting');
+    expect(b.stats.mapped).toBe(0);
+  }, 60_000);
+});

@@ -83,6 +83,52 @@ describe('buddy allocator (mm/page_alloc.c)', () => {
     expect(check_page_alloc_consistency()).toEqual([]);
   });
 
+  it('a pcp refill takes the pages __rmqueue_smallest would hand out one at a time, and leaves the same free lists', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const pg = mem_init({ memory: [{ base: RAM, size: 16 * MiB }], movablecore: 0 });
+      const z = pg.node_zones[ZONE_NORMAL]!;
+      // Fragment the free lists: random blocks of orders 0..5 allocated, some freed again.
+      const r = rng(seed);
+      const live: { pfn: number; order: number }[] = [];
+      for (let i = 0; i < 300; i++) {
+        if (live.length > 0 && r() < 0.4) {
+          const b = live.splice(Math.floor(r() * live.length), 1)[0]!;
+          __free_pages(b.pfn, b.order);
+        } else {
+          const order = Math.floor(r() * 6);
+          const pfn = alloc_pages(order, GFP_KERNEL);
+          if (pfn >= 0) live.push({ pfn, order });
+        }
+      }
+      drain_all_pages();
+      const lists = (): number[][] =>
+        z.free_area.map((l) => {
+          const out: number[] = [];
+          for (let pfn = l.head; pfn >= 0; pfn = l.next(pfn)) out.push(pfn);
+          return out;
+        });
+      // The model: pcp_batch calls of __rmqueue_smallest(order 0), buddies added at the list heads.
+      const model = lists();
+      const taken: number[] = [];
+      for (let i = 0; i < z.pcp_batch; i++) {
+        let o = 0;
+        while (o <= MAX_PAGE_ORDER && model[o]!.length === 0) o++;
+        if (o > MAX_PAGE_ORDER) break;
+        const pfn = model[o]!.shift()!;
+        for (let h = o; h > 0; h--) model[h - 1]!.unshift(pfn + (1 << (h - 1)));
+        taken.push(pfn);
+      }
+      const free0 = nr_free_pages();
+      expect(alloc_pages(0, GFP_KERNEL), `seed ${seed}`).toBe(taken[0]);
+      const pcp: number[] = [];
+      for (let pfn = z.pcp.head; pfn >= 0; pfn = z.pcp.next(pfn)) pcp.push(pfn);
+      expect(pcp, `seed ${seed}`).toEqual(taken.slice(1));
+      expect(lists(), `seed ${seed}`).toEqual(model);
+      expect(nr_free_pages()).toBe(free0 - 1);
+      expect(check_page_alloc_consistency()).toEqual([]);
+    }
+  });
+
   it('movable allocations come from ZONE_MOVABLE first, kernel allocations never do', () => {
     const pg = mem_init({ memory: [{ base: RAM, size: 32 * MiB }] });
     const mstart = pg.movable_start_pfn;

@@ -265,18 +265,38 @@ function rmqueue(pgdat: PgData, z: Zone, order: number): number {
   if (order !== 0) return rmqueue_smallest(pgdat, z, order);
   const pcp = z.pcp;
   if (pcp.count === 0) {
-    for (let i = 0; i < z.pcp_batch; i++) {
-      const p = rmqueue_smallest(pgdat, z, 0);
-      if (p < 0) break;
-      z.nr_free_pages += 1; // still free, now on the pcp list
-      pcp.addTail(p);
-    }
+    rmqueue_bulk(pgdat, z, z.pcp_batch);
     if (pcp.count === 0) return -1;
   }
   const pfn = pcp.head;
   pcp.del(pfn);
   z.nr_free_pages -= 1;
   return pfn;
+}
+
+/**
+ * rmqueue_bulk: moves up to `count` order-0 pages to the pcp list, in the order
+ * __rmqueue_smallest would hand them out one at a time (smallest free block first,
+ * ascending PFNs, the split-off buddies left on the free lists) but moving each free
+ * block whole, or its largest aligned head that fits, instead of splitting page by page.
+ */
+function rmqueue_bulk(pgdat: PgData, z: Zone, count: number): void {
+  const map = pgdat.mem_map;
+  const pcp = z.pcp;
+  while (count > 0) {
+    let o = 0;
+    while (o <= MAX_PAGE_ORDER && z.free_area[o]!.head < 0) o++;
+    if (o > MAX_PAGE_ORDER) return;
+    const pfn = z.free_area[o]!.head;
+    del_page_from_free_list(map, z, pfn, o);
+    // Take the block's lowest 2^k pages (k: the largest order that fits); the rest goes back as buddies.
+    let k = o;
+    while (1 << k > count) k--;
+    expand(map, z, pfn, k, o);
+    const n = 1 << k;
+    for (let i = 0; i < n; i++) pcp.addTail(pfn + i); // still free (nr_free_pages unchanged), now on the pcp list
+    count -= n;
+  }
 }
 
 /** free_unref_page: an order-0 page goes to the pcp list; above pcp->high a batch returns to the buddy. */

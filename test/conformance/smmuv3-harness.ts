@@ -244,6 +244,14 @@ export interface CdOpts {
   t0sz?: number;
   tg0?: number;
   ttb0: number;
+  /** TTB1 range (EPD1 is set unless `epd1: false`): T1SZ, TG1 (CD encoding: 2 = 4K), TTB1. */
+  t1sz?: number;
+  tg1?: number;
+  ttb1?: number;
+  tbi0?: boolean;
+  tbi1?: boolean;
+  wxn?: boolean;
+  pan?: boolean;
   asid?: number;
   ips?: number;
   epd0?: boolean;
@@ -268,10 +276,19 @@ export function cdWords(o: CdOpts): bigint[] {
     bits(3, 12) |
     (o.epd0 ? 1n << 14n : 0n) |
     (o.endi ? 1n << 15n : 0n) |
+    bits(o.t1sz ?? 16, 16) |
+    bits(o.tg1 ?? 2, 22) |
+    bits(1, 24) |
+    bits(1, 26) |
+    bits(3, 28) |
     (o.epd1 === false ? 0n : 1n << 30n) |
     (o.valid === false ? 0n : 1n << 31n) |
     bits(o.ips ?? 5, 32) |
     (o.affd ? 1n << 35n : 0n) |
+    (o.wxn ? 1n << 36n : 0n) |
+    (o.tbi0 ? 1n << 38n : 0n) |
+    (o.tbi1 ? 1n << 39n : 0n) |
+    (o.pan ? 1n << 40n : 0n) |
     (o.aa64 === false ? 0n : 1n << 41n) |
     (o.s ? 1n << 44n : 0n) |
     (o.r === false ? 0n : 1n << 45n) |
@@ -279,6 +296,7 @@ export function cdWords(o: CdOpts): bigint[] {
     (1n << 47n) |
     bits(o.asid ?? 0, 48);
   d[1] = b(o.ttb0) & 0x000f_ffff_ffff_fff0n;
+  d[2] = b(o.ttb1 ?? 0) & 0x000f_ffff_ffff_fff0n;
   d[3] = o.mair ?? 0n;
   return d;
 }

@@ -72,15 +72,31 @@ function tg1GranuleShift(tg: number): 12 | 14 | 16 | 0 {
 /** A valid CD, decoded for one (StreamID, SubstreamID). */
 export class CdConfig {
   asid = 0;
-  /** EPD0: TTB0 walks disabled, every TTB0-range address is a translation fault. */
+  /**
+   * Effective EPD0/EPD1: walks through TTB0/TTB1 disabled, every address of that range
+   * is a translation fault. In the EL2 StreamWorld EPD0 is IGNORED (0) and TTB1 does not
+   * exist, which behaves as EPD1 == 1 (5.4.1).
+   */
   epd0 = false;
   epd1 = true;
+  /** Effective TBI0/TBI1 (5.4, 3.4.1): VA[63:56] ignored for that range. */
+  tbi0 = false;
+  tbi1 = false;
   /** CD.S (stall), CD.R (record), CD.A (abort; always 1 here, TERM_MODEL == 1). */
   stall = false;
   record = false;
+  /** CD.WXN, CD.PAN (the permission options of `perm`). */
+  wxn = false;
+  pan = false;
   mair = 0;
   mairHi = 0;
+  /** TTB0 walk: input addresses [0, 2^(64 - T0SZ)). */
   readonly walk: WalkConfig = { stage: 1, ttb: 0, granuleShift: 12, tsz: 25, oasBits: 48, affd: false };
+  /** TTB1 walk: input addresses [-2^(64 - T1SZ), 0), walked as VA + 2^(64 - T1SZ). */
+  readonly walk1: WalkConfig = { stage: 1, ttb: 0, granuleShift: 12, tsz: 25, oasBits: 48, affd: false };
+  /** Sizes of the TTB0 and TTB1 ranges: 2^(64 - TxSZ). */
+  span0 = 2 ** 39;
+  span1 = 2 ** 39;
   perm: PermissionOptions = NO_PERM_OPTS;
 }
 
@@ -100,9 +116,10 @@ export function decodeCd(words: Uint32Array, ste: SteConfig, world: StreamWorld,
   if (!CD.flag(words, 'A')) return undefined; // TERM_MODEL == 1: RAZ/WI termination unsupported
   if (!CD.flag(words, 'AA64')) return undefined; // TTF: VMSAv8-32 LPAE unsupported
   if (CD.flag(words, 'HA') || CD.flag(words, 'HD')) return undefined; // HTTU == 0
-  const epd0 = CD.flag(words, 'EPD0');
-  // EffectiveCDEPD1: TTB1 does not exist in the EL2 (non-E2H) StreamWorld.
-  const epd1 = world === StreamWorld.El2 || CD.flag(words, 'EPD1');
+  // EffectiveCDEPD0/1: in the EL2 StreamWorld EPD0 is IGNORED and TTB1 is unreachable (5.4.1).
+  const el2 = world === StreamWorld.El2;
+  const epd0 = !el2 && CD.flag(words, 'EPD0');
+  const epd1 = el2 || CD.flag(words, 'EPD1');
   if ((!epd0 || !epd1) && CD.flag(words, 'ENDI')) return undefined; // TTENDIAN: little-endian only
   const ips = psBits(CD.get(words, 'IPS'));
   if (!epd0) {
@@ -115,17 +132,28 @@ export function decodeCd(words: Uint32Array, ste: SteConfig, world: StreamWorld,
     out.walk.ttb = ttb0;
     out.walk.granuleShift = g;
     out.walk.tsz = t0sz;
+    out.span0 = 2 ** (64 - t0sz);
   }
   if (!epd1) {
     const t1sz = CD.get(words, 'T1SZ');
     if (t1sz < 16 || t1sz > 39) return undefined;
-    if (tg1GranuleShift(CD.get(words, 'TG1')) === 0) return undefined;
-    if (CD.address(words, 'TTB1') >= 2 ** ips) return undefined;
+    const g = tg1GranuleShift(CD.get(words, 'TG1'));
+    if (g === 0) return undefined;
+    const ttb1 = CD.address(words, 'TTB1');
+    if (ttb1 >= 2 ** ips) return undefined;
+    out.walk1.ttb = ttb1;
+    out.walk1.granuleShift = g;
+    out.walk1.tsz = t1sz;
+    out.span1 = 2 ** (64 - t1sz);
   }
   out.epd0 = epd0;
   out.epd1 = epd1;
   out.walk.oasBits = ips;
+  out.walk1.oasBits = ips;
   out.walk.affd = CD.flag(words, 'AFFD');
+  out.walk1.affd = out.walk.affd;
+  out.tbi0 = CD.flag(words, 'TBI0');
+  out.tbi1 = !el2 && CD.flag(words, 'TBI1'); // TBI1 is RES0 in the EL2 StreamWorld
   out.asid = world === StreamWorld.El2 ? 0 : CD.get(words, 'ASID');
   out.stall = s;
   out.record = CD.flag(words, 'R');
@@ -133,6 +161,8 @@ export function decodeCd(words: Uint32Array, ste: SteConfig, world: StreamWorld,
   out.mairHi = CD.get(words, 'MAIR1');
   const wxn = CD.flag(words, 'WXN');
   const pan = CD.flag(words, 'PAN');
+  out.wxn = wxn;
+  out.pan = pan;
   out.perm = wxn ? (pan ? WXN_PAN_OPTS : WXN_OPTS) : pan ? PAN_OPTS : NO_PERM_OPTS;
   return out;
 }

@@ -16,6 +16,24 @@ import { dw, StructLayout } from './struct-layout.js';
 
 export const CMD_BYTES = 16;
 
+const TWO32 = 4294967296;
+
+/**
+ * Address[63:12] of a command (dword 1) as a signed Number, the form the translation path
+ * takes VAs in (negative: VA[63] set); exact for addresses sign-extended from bit 52 up.
+ */
+function commandVa(w: Uint32Array): number {
+  return (w[3]! | 0) * TWO32 + ((w[2]! & ~0xfff) >>> 0);
+}
+
+/**
+ * The VA of a TLBI_*_VA/VAA command with TBI applied (4.4: permitted): VA[63:56] are
+ * taken as copies of VA[55], as the IOTLB holds its VAs.
+ */
+function tlbiVa(w: Uint32Array): number {
+  return ((w[3]! << 8) >> 8) * TWO32 + ((w[2]! & ~0xfff) >>> 0);
+}
+
 /** Command opcodes (4.1.1). */
 export const enum CmdOp {
   PREFETCH_CONFIG = 0x01,
@@ -193,7 +211,7 @@ export class CommandQueue extends SmmuQueue {
         const ssv = C.flag(w, 'SSV');
         const ssid = C.get(w, 'SubstreamID');
         if (op === CmdOp.PREFETCH_CONFIG) t.prefetchConfig(sid, ssv, ssid);
-        else t.prefetchAddr(sid, ssv, ssid, C.address(w, 'Address'));
+        else t.prefetchAddr(sid, ssv, ssid, commandVa(w));
         return CERROR_NONE;
       }
       case CmdOp.CFGI_STE:
@@ -228,7 +246,7 @@ export class CommandQueue extends SmmuQueue {
           s.asid = C.get(w, 'ASID');
           s.includeGlobal = true;
         }
-        return this.invalidateRange(w, s);
+        return this.invalidateRange(w, s, tlbiVa(w));
       }
       case CmdOp.TLBI_EL2_ALL:
         t.iotlb.invalidate(this.scope.reset(t.e2h() ? TAG_EL2_E2H : TAG_EL2));
@@ -248,7 +266,7 @@ export class CommandQueue extends SmmuQueue {
           s.asid = C.get(w, 'ASID');
           s.includeGlobal = true;
         }
-        return this.invalidateRange(w, s);
+        return this.invalidateRange(w, s, tlbiVa(w));
       }
       case CmdOp.TLBI_S12_VMALL: {
         const vmid = C.get(w, 'VMID');
@@ -258,7 +276,7 @@ export class CommandQueue extends SmmuQueue {
         return CERROR_NONE;
       }
       case CmdOp.TLBI_S2_IPA:
-        return this.invalidateRange(w, this.scope.reset(TAG_S2 + C.get(w, 'VMID')));
+        return this.invalidateRange(w, this.scope.reset(TAG_S2 + C.get(w, 'VMID')), C.address(w, 'Address'));
       case CmdOp.TLBI_NSNH_ALL:
         t.iotlb.invalidate(this.scope.reset(-1));
         return CERROR_NONE;
@@ -293,9 +311,8 @@ export class CommandQueue extends SmmuQueue {
    * The address part of TLBI_*_VA/VAA/S2_IPA (4.4.1.1): one address when TG == 0,
    * else the range (NUM+1) * 2^SCALE granules from Address, with the TTL level hint.
    */
-  private invalidateRange(w: Uint32Array, s: TlbiScope): number {
+  private invalidateRange(w: Uint32Array, s: TlbiScope, addr: number): number {
     const C = CMD;
-    const addr = C.address(w, 'Address');
     const tg = C.get(w, 'TG');
     if (tg === 0) {
       s.start = addr;

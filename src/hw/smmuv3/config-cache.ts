@@ -3,7 +3,7 @@
 // leave only through CMD_CFGI_* (and reset): a driver that edits an STE or CD in
 // memory without invalidating keeps getting the old configuration, as on hardware.
 
-import type { PermissionOptions } from '../vmsa/walker.js';
+import type { PermissionOptions, S1RamWalk } from '../vmsa/walker.js';
 import type { WalkConfig } from '../vmsa/types.js';
 import { CdConfig } from './cd.js';
 import { TranslationEpoch } from './last-translation.js';
@@ -40,10 +40,22 @@ export class StreamContext {
   hash = 0;
   readonly cd = new CdConfig();
   ste: SteConfig = new SteConfig();
-  /** Stage 1 walk (the CD's, with `s2` set when nested) and stage 2 walk (the STE's). */
+  /** Stage 1 walks through TTB0 and TTB1 (the CD's, with `s2` set when nested) and stage 2 walk (the STE's). */
   s1Walk: WalkConfig = this.cd.walk;
+  s1Walk1: WalkConfig = this.cd.walk1;
   s2Walk: WalkConfig = this.ste.s2Walk;
   perm: PermissionOptions = this.cd.perm;
+  /** Row of the stage 1 permission-mask table for this context: WXN, PAN and the EL2 StreamWorld. */
+  permKey = 0;
+  /**
+   * The one-pass RAM walks of a stage-1-only context (4 KiB granule, tables in RAM), for
+   * input addresses [0, fastSpan0) through TTB0 and [-fastSpan1, 0) through TTB1; a span
+   * of 0 means that range always takes the general walk.
+   */
+  fast0: S1RamWalk | undefined;
+  fast1: S1RamWalk | undefined;
+  fastSpan0 = 0;
+  fastSpan1 = 0;
   /** Stage 1 fault behaviour (CD.R/S with STE.S1STALLD) and stage 2 (STE.S2R/S2S). */
   s1Record = false;
   s1Stall = false;

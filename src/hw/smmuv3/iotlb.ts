@@ -17,6 +17,12 @@ const INVALID = -1;
 const IOTLB_BITS = 12;
 export const IOTLB_ENTRIES = 1 << IOTLB_BITS;
 const IOTLB_MASK = IOTLB_ENTRIES - 1;
+const PAGE_RECIPROCAL = 1 / 4096;
+
+/** The slot of `iova` (a signed Number: negative in the TTB1 range) for a context's hash. */
+function slotOf(iova: number, hash: number): number {
+  return (Math.floor(iova * PAGE_RECIPROCAL) ^ hash) & IOTLB_MASK;
+}
 
 /** Spreads the slots of different address spaces (regime/VMID tag, ASID or -1). */
 export function contextHash(tag: number, asid: number): number {
@@ -38,7 +44,10 @@ export class TlbiScope {
   asid = -1;
   /** Include global entries when matching by ASID (TLBI_NH_VA) . */
   includeGlobal = false;
-  /** Address range [start, end); end < 0 means no address restriction. */
+  /**
+   * Address range [start, end) (negative addresses: the TTB1 range); end == -1 means no
+   * address restriction (a range ends on a granule boundary or one past a page base, never at -1).
+   */
   start = 0;
   end = -1;
   /** TTL hint: only entries whose leaf is at this level (and of `granuleShift`), -1 any. */
@@ -95,7 +104,7 @@ export class Iotlb {
    * hot path: no allocation, a handful of typed-array reads.
    */
   lookup(iova: number, tag: number, asid: number, hash: number): number {
-    const i = ((iova / 4096) ^ hash) & IOTLB_MASK;
+    const i = slotOf(iova, hash);
     if (this.tag[i] !== tag) return -1;
     if (this.asid[i] !== asid && this.global[i] === 0) return -1;
     const d = iova - this.vaBase[i]!;
@@ -103,6 +112,7 @@ export class Iotlb {
     return i;
   }
 
+  /** Fills the slot of `iova` with the entry, replacing what was there; returns the slot. */
   insert(
     iova: number,
     hash: number,
@@ -116,8 +126,8 @@ export class Iotlb {
     level: number,
     granuleShift: number,
     attr = 0xff,
-  ): void {
-    const i = ((iova / 4096) ^ hash) & IOTLB_MASK;
+  ): number {
+    const i = slotOf(iova, hash);
     this.epoch.value++;
     if (this.tag[i] === INVALID) {
       this.live[this.liveCount++] = i;
@@ -132,6 +142,7 @@ export class Iotlb {
     this.level[i] = level;
     this.granule[i] = granuleShift;
     this.attr[i] = attr;
+    return i;
   }
 
   /** Invalidates every entry the scope selects; returns how many went. */
@@ -150,7 +161,7 @@ export class Iotlb {
       if (s.asid >= 0) {
         if (this.global[i] !== 0 ? !s.includeGlobal : this.asid[i] !== s.asid) continue;
       }
-      if (s.end >= 0) {
+      if (s.end !== -1) {
         const base = this.vaBase[i]!;
         if (base >= s.end || base + this.size[i]! <= s.start) continue;
       }

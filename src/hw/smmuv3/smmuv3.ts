@@ -52,7 +52,7 @@ import {
 } from './registers.js';
 import { StallTable, type StallEntry } from './stall.js';
 import { StreamTable } from './strtab.js';
-import { FaultStage, Translator } from './translate.js';
+import { FaultStage, IAS_LIMIT, Translator } from './translate.js';
 
 /** The wired interrupt outputs (IHI 0070 3.18) and the WFE wake-up event (IDR0.SEV). */
 export interface SmmuIrqLines {
@@ -81,8 +81,8 @@ export interface SmmuOptions {
 
 export const SMMU_DEFAULT_BASE = 0x0905_0000;
 
-/** Span reported for untranslated (bypass) accesses: the whole 52-bit space. */
-const BYPASS_SPAN = 2 ** 52;
+/** VA[55]: addresses in [-2^55, 2^55) are sign-extended from bit 55 (no TBI tag). */
+const TWO55 = 2 ** 55;
 
 interface IrqSource {
   readonly enable: number;
@@ -521,10 +521,11 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
   /** Configuration lookup, IOTLB lookup, walk (IHI 0070 3.3); refills the port's last translation. */
   private translateSlow(port: DmaPort, iova: number, write: boolean, attrs: Readonly<DmaAttrs>, out: IommuResult): DmaStatus {
     if (!this.smmuEn) {
-      // 6.3.14: with SMMUEN == 0 transactions bypass or abort as GBPA says.
-      if (this.gbpaAbort) return DmaStatus.Abort;
+      // 6.3.14: with SMMUEN == 0 transactions bypass or abort as GBPA says; 3.4: an input
+      // beyond the OAS is terminated without an event.
+      if (this.gbpaAbort || !(iova >= 0 && iova < IAS_LIMIT)) return DmaStatus.Abort;
       out.pa = iova;
-      out.span = BYPASS_SPAN;
+      out.span = IAS_LIMIT - iova;
       return DmaStatus.Ok;
     }
     const sid = port.sid >>> 0;
@@ -541,17 +542,25 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
     }
     const mode = ctx.mode;
     if (mode === ContextMode.Abort) return DmaStatus.Abort;
+    const priv = ctx.privOverride < 0 ? attrs.priv : ctx.privOverride === 1;
+    // 13.1.1: every write is a data access; INSTCFG changes the marking of reads only.
+    const exec = !write && (ctx.instOverride < 0 ? attrs.exec : ctx.instOverride === 1);
     if (mode === ContextMode.Bypass) {
+      // 3.4: both stages bypassed, an input beyond the OAS is a stage 1 Address Size fault.
+      if (!(iova >= 0 && iova < IAS_LIMIT)) {
+        this.translator.ev.reset(EventId.F_ADDR_SIZE, sid, ssv, ssid);
+        return this.fail(port, iova, write, priv, exec, FaultStage.None);
+      }
       out.pa = iova;
-      out.span = BYPASS_SPAN;
+      out.span = IAS_LIMIT - iova;
       return DmaStatus.Ok;
     }
-    const priv = ctx.privOverride < 0 ? attrs.priv : ctx.privOverride === 1;
-    const exec = ctx.instOverride < 0 ? attrs.exec : ctx.instOverride === 1;
+    // The VA stage 1 sees (TTB1 range negative, TBI applied); stage 2 only takes the input as it is.
+    const va = mode === ContextMode.S2 || (iova >= -TWO55 && iova < TWO55) ? iova : this.translator.stage1Va(ctx, iova);
     const tlb = this.iotlb;
-    let i = tlb.lookup(iova, ctx.tag, ctx.asid, ctx.hash);
+    let i = tlb.lookup(va, ctx.tag, ctx.asid, ctx.hash);
     if (i >= 0 && ((tlb.perm[i]! >>> accessIndex(write, exec, priv)) & 1) !== 0) {
-      const d = iova - tlb.vaBase[i]!;
+      const d = va - tlb.vaBase[i]!;
       out.pa = tlb.paBase[i]! + d;
       out.span = tlb.size[i]! - d;
       tlb.hits++;
@@ -560,14 +569,13 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
       tlb.misses++;
       if (this.trace.on) this.trace.record(TraceKind.IotlbMiss, this.initiator, sid, ssv ? ssid : NO_SSID, iova, 0, 0, 0);
       const tr = this.translator;
-      if (!tr.translate(ctx, iova, write, exec, priv)) return this.fail(port, iova, write, priv, exec, tr.faultStage);
+      if (!tr.translate(ctx, va, write, exec, priv)) return this.fail(port, iova, write, priv, exec, tr.faultStage);
       out.pa = tr.pa;
       out.span = tr.span;
-      // The entry the walk filled (stage 1 and nested fills are keyed by the input address).
-      i = tlb.lookup(iova, ctx.tag, ctx.asid, ctx.hash);
-      if (i < 0) return DmaStatus.Ok;
+      i = tr.slot;
     }
-    if (port.iommuSlot >= 0 && port.iommuSlot < this.ports.length && this.ports[port.iommuSlot] === port) {
+    // A tagged address (TBI) is not cached as the port's last translation: its range is of the untagged VA.
+    if (va === iova && port.iommuSlot >= 0 && port.iommuSlot < this.ports.length && this.ports[port.iommuSlot] === port) {
       this.last.fill(port.iommuSlot, sid, ssv ? ssid : NO_SSID_KEY, tlb.vaBase[i]!, tlb.size[i]!, tlb.paBase[i]!, accessMaskForAttrs(tlb.perm[i]!, ctx.privOverride, ctx.instOverride));
     }
     return DmaStatus.Ok;
@@ -587,8 +595,10 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
     const ctx = this.configs.lookup(sid, key);
     if (ctx === undefined || ctx.mode === ContextMode.Abort || ctx.mode === ContextMode.Bypass) return false;
     const priv = ctx.privOverride < 0 ? attrs.priv : ctx.privOverride === 1;
-    const exec = ctx.instOverride < 0 ? attrs.exec : ctx.instOverride === 1;
+    const exec = !write && (ctx.instOverride < 0 ? attrs.exec : ctx.instOverride === 1);
     const tlb = this.iotlb;
+    // Untagged, sign-extended addresses only (a tagged one takes translate).
+    if (!(iova >= -TWO55 && iova < TWO55)) return false;
     const i = tlb.lookup(iova, ctx.tag, ctx.asid, ctx.hash);
     if (i < 0 || ((tlb.perm[i]! >>> accessIndex(write, exec, priv)) & 1) === 0) return false;
     const d = iova - tlb.vaBase[i]!;
@@ -776,7 +786,7 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
     if (!this.smmuEn) return;
     const ctx = this.translator.resolve(sid, ssv, ssid);
     if (ctx === undefined || ctx.mode === ContextMode.Abort || ctx.mode === ContextMode.Bypass) return;
-    this.translator.translate(ctx, addr, false, false, false);
+    this.translator.translate(ctx, ctx.mode === ContextMode.S2 ? addr : this.translator.stage1Va(ctx, addr), false, false, false);
   }
 
   /** CMD_SYNC completion signal (4.7.3): MSI when MSIAddress != 0 plus the wired pulse; or SEV. */

@@ -8,7 +8,7 @@ import type { PhysicalBus } from '../bus/bus.js';
 import { TraceKind } from '../../trace/record.js';
 import type { TraceRing } from '../../trace/ring.js';
 import { WalkFault, WalkResult, type AccessKind, type DescriptorReader, type NestedStage2 } from '../vmsa/types.js';
-import { checkPermission, walk, type PermissionOptions } from '../vmsa/walker.js';
+import { checkPermission, S1RamWalk, walk } from '../vmsa/walker.js';
 import { CD_L2_SPLIT, decodeCd } from './cd.js';
 import { ConfigCache, ContextMode, NO_SSID_KEY, StreamContext } from './config-cache.js';
 import { EventId, EventRecord, FaultClass } from './evtq.js';
@@ -27,8 +27,17 @@ export const enum FaultStage {
   S2 = 2,
 }
 
-const IAS_LIMIT = 2 ** SMMU_FEATURES.oasBits;
+/** IAS == OAS here (3.4: AArch64 tables only). */
+export const IAS_LIMIT = 2 ** SMMU_FEATURES.oasBits;
 const TWO32 = 4294967296;
+const TWO55 = 2 ** 55;
+const TWO55_RECIPROCAL = 2 ** -55;
+const TWO56 = 2 ** 56;
+const TWO56_RECIPROCAL = 2 ** -56;
+const TWO63 = 2 ** 63;
+const TWO64 = 2 ** 64;
+/** 2^n for a leaf's sizeShift (no Math.pow on the miss path). */
+const POW2 = new Float64Array(64).map((_, i) => 2 ** i);
 
 function faultEvent(f: WalkFault): number {
   switch (f) {
@@ -45,12 +54,54 @@ function faultEvent(f: WalkFault): number {
   }
 }
 
-/** The eight access kinds, indexed like `accessIndex`. */
-const ACCESS_KINDS: readonly AccessKind[] = Array.from({ length: 8 }, (_, i) => ({
-  write: (i & 1) !== 0,
-  exec: (i & 2) !== 0,
-  priv: (i & 4) !== 0,
-}));
+/** Stage 1 permission-mask rows (see S1_ACCESS): the context's part of the row. */
+const S1_ROW_WXN = 16;
+const S1_ROW_PAN = 32;
+const S1_ROW_EL2 = 64;
+
+/**
+ * Allowed access kinds of a stage 1 leaf as an 8-bit mask indexed by `accessIndex`, one
+ * row per AP[2:1] | UXN << 2 | PXN << 3 | WXN << 4 | PAN << 5 | EL2 << 6 (the EL2
+ * StreamWorld has no unprivileged accesses). Built once from checkPermission. The SMMU
+ * takes every write as a data access (13.1.1: the instruction marking of a write is
+ * dropped on input), so the bit of a write marked as an instruction is the data write's.
+ */
+const S1_ACCESS = new Uint8Array(128);
+/** The same for a stage 2 leaf, by row S2AP | XN[1:0] << 2. */
+const S2_ACCESS = new Uint8Array(16);
+{
+  const leaf = new WalkResult();
+  const kind = (i: number, el2: boolean): AccessKind => {
+    const write = (i & 1) !== 0;
+    return { write, exec: !write && (i & 2) !== 0, priv: el2 || (i & 4) !== 0 };
+  };
+  for (let row = 0; row < 128; row++) {
+    leaf.stage = 1;
+    leaf.ap = row & 3;
+    leaf.uxn = (row & 4) !== 0;
+    leaf.pxn = (row & 8) !== 0;
+    const opts = { wxn: (row & S1_ROW_WXN) !== 0, pan: (row & S1_ROW_PAN) !== 0 };
+    let m = 0;
+    for (let i = 0; i < 8; i++) if (checkPermission(leaf, kind(i, (row & S1_ROW_EL2) !== 0), opts)) m |= 1 << i;
+    S1_ACCESS[row] = m;
+  }
+  for (let row = 0; row < 16; row++) {
+    leaf.stage = 2;
+    leaf.s2ap = row & 3;
+    leaf.s2xn = row >>> 2;
+    let m = 0;
+    for (let i = 0; i < 8; i++) if (checkPermission(leaf, kind(i, false))) m |= 1 << i;
+    S2_ACCESS[row] = m;
+  }
+}
+
+function s1Access(ctx: StreamContext, res: WalkResult): number {
+  return S1_ACCESS[ctx.permKey | res.ap | (res.uxn ? 4 : 0) | (res.pxn ? 8 : 0)]!;
+}
+
+function s2Access(res: WalkResult): number {
+  return S2_ACCESS[res.s2ap | (res.s2xn << 2)]!;
+}
 
 export class Translator implements DescriptorReader, NestedStage2 {
   // DescriptorReader
@@ -61,7 +112,6 @@ export class Translator implements DescriptorReader, NestedStage2 {
   faultStage: FaultStage = FaultStage.None;
   /** The STE of the failing transaction when known (for S2R/S2S on a CD fetch fault). */
   faultCtx: StreamContext | undefined;
-  /** C_BAD_STREAMID is recorded only when CR2.RECINVSID is set: the device decides. */
   /** CR2.E2H, sampled when a context is built. */
   e2h = false;
   /** Output of a successful translate. */
@@ -69,6 +119,13 @@ export class Translator implements DescriptorReader, NestedStage2 {
   span = 0;
   /** Descriptor reads by the last miss (cost accounting by the caller). */
   walkReads = 0;
+  /** IOTLB slot of the entry the last successful translate used or filled (its final translation). */
+  slot = -1;
+  /**
+   * One-pass RAM walks for stage-1-only contexts built from now on; false sends every
+   * miss through the general walk (the differential test compares the two).
+   */
+  ramWalks = true;
 
   private readonly s1 = new WalkResult();
   private readonly s2 = new WalkResult();
@@ -174,13 +231,34 @@ export class Translator implements DescriptorReader, NestedStage2 {
     ctx.mode = ste.s2 ? ContextMode.Nested : ContextMode.S1;
     if (!this.fetchCd(ctx, index)) return undefined;
     if (decodeCd(this.cdWords, ste, ctx.world, ctx.cd) === undefined) return this.configError(EventId.C_BAD_CD);
+    const cd = ctx.cd;
     ctx.cdIndex = index;
-    ctx.s1Walk = ctx.cd.walk;
-    ctx.s1Walk.s2 = ctx.mode === ContextMode.Nested ? this : undefined;
-    ctx.perm = ctx.cd.perm;
-    ctx.s1Stall = ctx.cd.stall;
-    ctx.s1Record = ctx.cd.record || ctx.cd.stall;
+    ctx.s1Walk = cd.walk;
+    ctx.s1Walk1 = cd.walk1;
+    cd.walk.s2 = cd.walk1.s2 = ctx.mode === ContextMode.Nested ? this : undefined;
+    ctx.perm = cd.perm;
+    ctx.permKey = (cd.wxn ? S1_ROW_WXN : 0) | (cd.pan ? S1_ROW_PAN : 0) | (ctx.world === StreamWorld.El2 ? S1_ROW_EL2 : 0);
+    ctx.s1Stall = cd.stall;
+    ctx.s1Record = cd.record || cd.stall;
+    if (ctx.mode === ContextMode.S1) this.setUpRamWalks(ctx);
     return this.finish(ctx);
+  }
+
+  /** The one-pass RAM walks of a stage-1-only context: 4 KiB granule ranges that are not disabled. */
+  private setUpRamWalks(ctx: StreamContext): void {
+    const ram = this.bus.ram;
+    const cd = ctx.cd;
+    if (!this.ramWalks || ram.directBasePage < 0) return;
+    if (!cd.epd0 && cd.walk.granuleShift === 12) {
+      ctx.fast0 = new S1RamWalk(ram);
+      ctx.fast0.configure(cd.walk);
+      ctx.fastSpan0 = cd.span0;
+    }
+    if (!cd.epd1 && cd.walk1.granuleShift === 12) {
+      ctx.fast1 = new S1RamWalk(ram);
+      ctx.fast1.configure(cd.walk1);
+      ctx.fastSpan1 = cd.span1;
+    }
   }
 
   private configError(id: number): undefined {
@@ -252,41 +330,83 @@ export class Translator implements DescriptorReader, NestedStage2 {
   // ---- translation (3.3.4 onwards) ----
 
   /**
-   * Translates `iova` for `ctx` after an IOTLB miss, fills the IOTLB and `pa`/`span`.
-   * Returns false on a fault (see `ev` and `faultStage`).
+   * The VA that stage 1 of `ctx` translates for input address `iova` (3.4.1), as a signed
+   * Number (negative: VA[55] set, the TTB1 range): an input given as an unsigned 64-bit
+   * value is taken modulo 2^64, and when TBI applies to the range VA[55] selects, VA[63:56]
+   * become copies of VA[55]. An address in neither range comes back outside
+   * [-2^55, 2^55) and `translate` faults it. Exact while the address is a multiple of its
+   * ulp (always for sign-extended addresses; a tagged one keeps its bits from 2^11 up).
    */
-  translate(ctx: StreamContext, iova: number, write: boolean, exec: boolean, priv: boolean): boolean {
+  stage1Va(ctx: StreamContext, iova: number): number {
+    let va = iova >= TWO63 ? iova - TWO64 : iova;
+    if (va >= -TWO55 && va < TWO55) return va;
+    const upper = (Math.floor(va * TWO55_RECIPROCAL) & 1) !== 0; // VA[55]
+    if (upper ? ctx.cd.tbi1 : ctx.cd.tbi0) va -= Math.floor(va * TWO56_RECIPROCAL + 0.5) * TWO56;
+    return va;
+  }
+
+  /**
+   * Translates `va` for `ctx` after an IOTLB miss (`va` from `stage1Va` for a context with
+   * stage 1, the input address otherwise), fills the IOTLB and `pa`/`span`/`slot`. Returns
+   * false on a fault (see `ev` and `faultStage`). `exec` is false for writes (13.1.1).
+   */
+  translate(ctx: StreamContext, va: number, write: boolean, exec: boolean, priv: boolean): boolean {
+    const acc = accessIndex(write, exec, priv);
+    if (ctx.mode === ContextMode.S1) {
+      // The common miss in one pass: a 4 KiB walk over tables in RAM to a leaf that allows
+      // the access. Anything else (fault, tables elsewhere) takes the general walk below,
+      // which repeats it with every check and record.
+      const s1 = this.s1;
+      if (va >= 0 ? va < ctx.fastSpan0 && ctx.fast0!.walk(va, s1) : va >= -ctx.fastSpan1 && ctx.fast1!.walk(va + ctx.fastSpan1, s1)) {
+        const perm = s1Access(ctx, s1);
+        if (((perm >>> acc) & 1) !== 0) {
+          this.walkReads = s1.reads;
+          if (this.trace.on) this.traceWalk(ctx, va, s1, 1);
+          this.fill(ctx, va, s1, perm, s1.pa, POW2[s1.sizeShift]!);
+          return true;
+        }
+      }
+    }
+    return this.translateWalk(ctx, va, acc, write, exec, priv);
+  }
+
+  private translateWalk(ctx: StreamContext, va: number, acc: number, write: boolean, exec: boolean, priv: boolean): boolean {
     this.walkReads = 0;
     this.faultCtx = ctx;
-    const acc = accessIndex(write, exec, priv);
     const ev = this.ev.reset(0, ctx.sid, ctx.ssidKey !== NO_SSID_KEY, ctx.ssidKey);
     ev.priv = priv;
     ev.exec = exec;
     ev.write = write;
-    ev.inputAddr = iova;
+    ev.inputAddr = va;
 
     if (ctx.mode === ContextMode.S2) {
-      // Stage 1 bypassed: an input beyond the IAS is a stage 1 Address Size fault (5.2 S1DSS).
-      if (iova >= IAS_LIMIT) return this.fail(EventId.F_ADDR_SIZE, FaultStage.None, FaultClass.IN);
-      if (!this.s2Translate(ctx, iova, acc, this.s2)) {
-        this.s2FaultEvent(this.s2, iova, FaultClass.IN);
+      // Stage 1 bypassed: an input beyond the IAS is a stage 1 Address Size fault (3.4).
+      if (!(va >= 0 && va < IAS_LIMIT)) return this.fail(EventId.F_ADDR_SIZE, FaultStage.None, FaultClass.IN);
+      if (!this.s2Translate(ctx, va, acc, this.s2)) {
+        this.s2FaultEvent(this.s2, va, FaultClass.IN);
         return false;
       }
-      this.span = this.s2Size - offsetIn(iova, this.s2Size);
+      this.span = this.s2Size - offsetIn(va, this.s2Size);
       return true;
     }
 
     const s1 = this.s1;
-    if (ctx.cd.epd0) {
-      // 5.4 EPD0: translation through TTB0 is disabled; the whole range faults.
+    const cd = ctx.cd;
+    // 3.4.1: VA[55] selects TTB0 or TTB1 (stage1Va made VA[63:56] copies of it when TBI applies).
+    const upper = va < 0;
+    if (upper ? cd.epd1 : cd.epd0) {
+      // 5.4 EPDx: translation through that TTB is disabled; the whole range faults.
       s1.clear();
       s1.fault = WalkFault.Translation;
     } else {
       this.cur = ctx;
-      walk(this, ctx.s1Walk, iova, s1, this.bus.ram); // RAM-resident tables read in place (not when nested)
+      // An input outside the range (the hole between the ranges, or bits above VA[55]
+      // that are not its copies) is a translation fault of the walk (3.4.1).
+      if (upper) walk(this, ctx.s1Walk1, va + cd.span1, s1, this.bus.ram);
+      else walk(this, ctx.s1Walk, va, s1, this.bus.ram); // RAM-resident tables read in place (not when nested)
       this.cur = undefined;
       this.walkReads += s1.reads;
-      if (this.trace.on) this.trace.record(TraceKind.Walk, this.initiator, ctx.sid, ctx.ssidKey === NO_SSID_KEY ? -1 : ctx.ssidKey, iova, s1.pa, s1.reads, s1.descriptorPa, (1 << 16) | (s1.fault << 8) | s1.level);
+      if (this.trace.on) this.traceWalk(ctx, va, s1, 1);
     }
     if (s1.fault !== WalkFault.None) {
       if (s1.s2Fault) return false; // event already filled by translateTableAddress
@@ -296,12 +416,9 @@ export class Translator implements DescriptorReader, NestedStage2 {
       }
       return this.fail(faultEvent(s1.fault), FaultStage.S1, FaultClass.IN);
     }
-    const el2 = ctx.world === StreamWorld.El2;
-    const kind = ACCESS_KINDS[el2 ? acc | 4 : acc]!; // EL2 has no unprivileged accesses
-    if (!checkPermission(s1, kind, ctx.perm)) return this.fail(EventId.F_PERMISSION, FaultStage.S1, FaultClass.IN);
-    let perm = permMask(s1, ctx.perm, el2);
-    s1.fault = WalkFault.None;
-    let size = 2 ** s1.sizeShift;
+    let perm = s1Access(ctx, s1);
+    if (((perm >>> acc) & 1) === 0) return this.fail(EventId.F_PERMISSION, FaultStage.S1, FaultClass.IN);
+    let size = POW2[s1.sizeShift]!;
     let pa = s1.pa;
     if (ctx.mode === ContextMode.Nested) {
       const ipa = s1.pa;
@@ -313,11 +430,20 @@ export class Translator implements DescriptorReader, NestedStage2 {
       perm &= this.s2Perm;
       if (this.s2Size < size) size = this.s2Size;
     }
-    const off = offsetIn(iova, size);
+    this.fill(ctx, va, s1, perm, pa, size);
+    return true;
+  }
+
+  /** The IOTLB fill of a stage 1 (or nested) translation of `va` to `pa` by a leaf of `size` bytes. */
+  private fill(ctx: StreamContext, va: number, s1: WalkResult, perm: number, pa: number, size: number): void {
+    const off = offsetIn(va, size);
     this.pa = pa;
     this.span = size - off;
-    this.iotlb.insert(iova, ctx.hash, ctx.tag, ctx.asid, !s1.ng, iova - off, size, pa - off, perm, s1.level, ctx.s1Walk.granuleShift);
-    return true;
+    this.slot = this.iotlb.insert(va, ctx.hash, ctx.tag, ctx.asid, !s1.ng, va - off, size, pa - off, perm, s1.level, va < 0 ? ctx.s1Walk1.granuleShift : ctx.s1Walk.granuleShift);
+  }
+
+  private traceWalk(ctx: StreamContext, va: number, res: WalkResult, stage: number): void {
+    this.trace.record(TraceKind.Walk, this.initiator, ctx.sid, ctx.ssidKey === NO_SSID_KEY ? -1 : ctx.ssidKey, va, res.pa, res.reads, res.descriptorPa, (stage << 16) | (res.fault << 8) | res.level);
   }
 
   private fail(id: number, stage: FaultStage, cls: FaultClass): false {
@@ -352,6 +478,7 @@ export class Translator implements DescriptorReader, NestedStage2 {
     const i = tlb.lookup(ipa, tag, -1, hash);
     if (i >= 0 && ((tlb.perm[i]! >>> acc) & 1) !== 0) {
       const d = ipa - tlb.vaBase[i]!;
+      this.slot = i;
       this.s2Attr = tlb.attr[i]!;
       this.pa = tlb.paBase[i]! + d;
       this.s2Size = tlb.size[i]!;
@@ -361,18 +488,20 @@ export class Translator implements DescriptorReader, NestedStage2 {
     const w = ctx.s2Walk;
     walk(this, w, ipa, res, this.bus.ram);
     this.walkReads += res.reads;
-    if (this.trace.on) this.trace.record(TraceKind.Walk, this.initiator, ctx.sid, ctx.ssidKey === NO_SSID_KEY ? -1 : ctx.ssidKey, ipa, res.pa, res.reads, res.descriptorPa, (2 << 16) | (res.fault << 8) | res.level);
+    if (this.trace.on) this.traceWalk(ctx, ipa, res, 2);
     if (res.fault !== WalkFault.None) return false;
-    if (!checkPermission(res, ACCESS_KINDS[acc]!)) return false;
-    const perm = permMask(res, undefined, false);
-    res.fault = WalkFault.None;
-    const size = 2 ** res.sizeShift;
+    const perm = s2Access(res);
+    if (((perm >>> acc) & 1) === 0) {
+      res.fault = WalkFault.Permission;
+      return false;
+    }
+    const size = POW2[res.sizeShift]!;
     const off = offsetIn(ipa, size);
     this.pa = res.pa;
     this.s2Size = size;
     this.s2Perm = perm;
     this.s2Attr = res.attrIndx;
-    tlb.insert(ipa, hash, tag, -1, false, ipa - off, size, res.pa - off, perm, res.level, w.granuleShift, res.attrIndx);
+    this.slot = tlb.insert(ipa, hash, tag, -1, false, ipa - off, size, res.pa - off, perm, res.level, w.granuleShift, res.attrIndx);
     return true;
   }
 
@@ -399,17 +528,11 @@ export class Translator implements DescriptorReader, NestedStage2 {
 
 }
 
-/** `addr % size` for a power-of-two size, without a floating-point remainder (hot on fills). */
+/**
+ * `addr % size` for the size of a page or block: a power of two of at most 2^30 (D8.3.1:
+ * the largest block is 1 GiB), so the offset is in the low 32 bits of `addr` (also for a
+ * negative, TTB1-range address, taken modulo 2^32).
+ */
 function offsetIn(addr: number, size: number): number {
-  return addr - Math.floor(addr / size) * size;
-}
-
-/** Allowed access kinds of a successful walk, as an 8-bit mask indexed by `accessIndex`. */
-function permMask(res: WalkResult, opts: PermissionOptions | undefined, el2: boolean): number {
-  let m = 0;
-  for (let i = 0; i < 8; i++) {
-    const kind = ACCESS_KINDS[el2 ? i | 4 : i]!;
-    if (checkPermission(res, kind, opts)) m |= 1 << i;
-  }
-  return m;
+  return (addr >>> 0) & (size - 1);
 }

@@ -258,6 +258,7 @@ describe('MMU notifier: CPU page-table changes of a bound mm invalidate the SMMU
       const smmu = arm_smmu_devices()[0]!;
       const dom = iommu_get_domain_for_dev_pasid(smmu.streams.get(TESTDEV_SID)!.dev, pasid);
       asid = dom instanceof ArmSmmuDomain ? dom.asid : -1;
+      got.cpuAsid = Number(u.cpu.readSysreg('TTBR0_EL1') >> 48n);
       buf = yield* mmap(u, 4 * PAGE);
       got.first = (yield* td.svaDma(buf, 4 * PAGE, ITD_OP_WRITE)).result;
       // Zap one page: the CPU sees a fresh zero page, and so must the device after its TLBI
@@ -279,9 +280,10 @@ describe('MMU notifier: CPU page-table changes of a bound mm invalidate the SMMU
     });
   }
 
-  it('the SVA domain has its own SMMU ASID; every DMA step succeeds', () => {
+  it('the SVA domain uses the process CPU ASID (TTBR0_EL1.ASID); every DMA step succeeds', () => {
     expect(run.code).toBe(0);
     expect(asid).toBeGreaterThan(0);
+    expect(asid).toBe(got.cpuAsid);
     expect(got.first).toBe(0);
     expect(got.dontneed).toBe(0);
     expect(got.zeroed).toBe(0);

@@ -2,10 +2,13 @@
 // generation | ASID. An mm whose generation is current keeps its ASID; otherwise it
 // gets a new one from the bitmap. When the bitmap is full the generation rolls over:
 // every ASID is freed except those live on a core (kept as reserved so running tasks
-// stay correct), and the TLBs of all cores are flushed (TLBI VMALLE1IS).
+// stay correct) and those pinned by arm64_mm_context_get (an SMMU context descriptor
+// shares them for SVA), and the TLBs of all cores are flushed (TLBI VMALLE1IS).
+// KPTI is not modelled: ASIDs are not paired and a pinned ASID is returned as it is.
 
-import type { ArchCpu } from '../../arch/index.js';
+import { thisCpu, type ArchCpu } from '../../arch/index.js';
 import type { MmStruct } from './mm_types.js';
+import { nr_cpu_ids } from '../sched/core.js';
 import { TCR_EL1_SET, MAIR_EL1_SET } from './pgtable.js';
 
 let asid_bits = 16;
@@ -21,6 +24,11 @@ const reserved_asids: number[] = [];
 /** Rollovers so far (for tests and /proc/vmstat-style debugging). */
 export let asid_rollovers = 0;
 let reserved_pgd = 0;
+/** pinned_asid_map: ASIDs that survive every rollover while pinned. */
+let pinned_asid_map = new Uint8Array(1 << asid_bits);
+let nr_pinned_asids = 0;
+/** mm->context.pinned: the pin count of each mm with a pinned ASID. */
+let pinned = new WeakMap<MmStruct, number>();
 
 /** ASID(mm): the hardware ASID of the mm's context id. */
 export function ASID(mm: MmStruct): number {
@@ -44,6 +52,9 @@ export function asids_init(bits = 16, reservedPgdPa = 0): void {
   reserved_asids.length = 0;
   asid_rollovers = 0;
   reserved_pgd = reservedPgdPa;
+  pinned_asid_map = new Uint8Array(2 ** bits);
+  nr_pinned_asids = 0;
+  pinned = new WeakMap();
 }
 
 export function asid_bits_in_use(): number {
@@ -54,9 +65,10 @@ function generation_of(id: number): number {
   return id - (id % asid_first_version);
 }
 
-/** flush_context: rollover. Keeps the per-core live ASIDs reserved and flushes every TLB. */
+/** flush_context: rollover. Keeps the pinned and per-core live ASIDs and flushes every TLB. */
 function flush_context(cpu: ArchCpu): void {
-  asid_map.fill(0);
+  // set_reserved_asid_bits: the new generation starts with the pinned ASIDs taken
+  asid_map.set(pinned_asid_map);
   asid_map[0] = 1;
   for (let i = 0; i < Math.max(active_asids.length, reserved_asids.length); i++) {
     let asid = active_asids[i] ?? 0;
@@ -91,6 +103,8 @@ function new_context(cpu: ArchCpu, mm: MmStruct): number {
     const newid = generation + (old & asid_mask);
     // A reserved ASID (live on a core at rollover) moves to the new generation unchanged.
     if (check_update_reserved_asid(old, newid)) return newid;
+    // So does a pinned one (its bit is already set in the new generation's map).
+    if (pinned.has(mm)) return newid;
     // Keep the old ASID if nobody took it in this generation.
     if (asid_map[old & asid_mask] === 0) {
       asid_map[old & asid_mask] = 1;
@@ -118,6 +132,49 @@ function new_context(cpu: ArchCpu, mm: MmStruct): number {
   asid_map[asid] = 1;
   cur_idx = asid;
   return asid_generation + asid;
+}
+
+/** max_pinned_asids: what is left once every core may hold a reserved ASID (plus ASID 0 and one to allocate). */
+function max_pinned_asids(): number {
+  return 2 ** asid_bits - Math.max(1, nr_cpu_ids()) - 2;
+}
+
+/**
+ * arm64_mm_context_get: pins the mm's ASID so that it survives rollovers (an SMMU CD
+ * uses it for SVA). Gives the mm an ASID of the current generation first if it has
+ * none. Returns the ASID, or 0 when too many ASIDs are pinned already.
+ */
+export function arm64_mm_context_get(mm: MmStruct): number {
+  const refs = pinned.get(mm);
+  if (refs !== undefined) {
+    pinned.set(mm, refs + 1);
+    return ASID(mm);
+  }
+  if (nr_pinned_asids >= max_pinned_asids()) return 0;
+  // We went through one or more rollovers since the mm last ran: get a valid ASID
+  if (mm.context_id === 0 || generation_of(mm.context_id) !== asid_generation) mm.context_id = new_context(thisCpu(), mm);
+  nr_pinned_asids++;
+  pinned_asid_map[ASID(mm)] = 1;
+  pinned.set(mm, 1);
+  return ASID(mm);
+}
+
+/** arm64_mm_context_put: drops a pin; the last one lets the next rollover reuse the ASID. */
+export function arm64_mm_context_put(mm: MmStruct): void {
+  const refs = pinned.get(mm);
+  if (refs === undefined) return;
+  if (refs > 1) {
+    pinned.set(mm, refs - 1);
+    return;
+  }
+  pinned.delete(mm);
+  pinned_asid_map[ASID(mm)] = 0;
+  nr_pinned_asids--;
+}
+
+/** The pin count of the mm's ASID (mm->context.pinned), for tests and debugging. */
+export function mm_context_pinned(mm: MmStruct): number {
+  return pinned.get(mm) ?? 0;
 }
 
 /** check_and_switch_context: gives `mm` an ASID of the current generation and records it live on `cpu`. */

@@ -240,7 +240,8 @@ export class ArmSmmuDevice {
   /** 2-level stream table: the L2 table of each L1 descriptor (0 = abort descriptor). */
   readonly l2Strtab: number[] = [];
   readonly streams = new Map<number, ArmSmmuMaster>();
-  readonly asids = new Set<number>();
+  /** arm_smmu_asid_xa: the domain each SMMU ASID belongs to (a private domain, or an SVA domain sharing a CPU ASID). */
+  readonly asids = new Map<number, ArmSmmuDomain>();
   readonly stats: SmmuStats = { cmds: 0, syncs: 0, events: 0, stallEvents: 0, pageRequests: 0, gerrors: 0, evtqOverflows: 0, priqOverflows: 0, resumes: 0, priResps: 0 };
   iommu: IommuDevice | null = null;
   private readonly evtBuf = new Uint32Array(EVTQ_ENT_WORDS);
@@ -398,8 +399,10 @@ export class ArmSmmuDevice {
     }
     this.ias = Math.max(this.ias, this.oas);
     if (this.features & F.ARM_SMMU_FEAT_TRANS_S1 && this.features & F.ARM_SMMU_FEAT_TRANS_S2) this.features |= F.ARM_SMMU_FEAT_NESTING;
-    // arm_smmu_sva_supported: coherent walks, the CPU page size, OAS >= PARange, ASIDs
-    if (this.features & F.ARM_SMMU_FEAT_COHERENCY && this.pgsizeBitmap % (2 * PAGE_SIZE) >= PAGE_SIZE) this.features |= F.ARM_SMMU_FEAT_SVA;
+    // arm_smmu_sva_supported: coherent walks, the CPU page size, OAS >= PARange, and
+    // ASIDs at least as wide as the CPU's (an SVA CD takes the process's CPU ASID)
+    const cpuAsidBits = ((Number(thisCpu().readSysreg('ID_AA64MMFR0_EL1')) >>> 4) & 0xf) === 2 ? 16 : 8;
+    if (this.features & F.ARM_SMMU_FEAT_COHERENCY && this.pgsizeBitmap % (2 * PAGE_SIZE) >= PAGE_SIZE && this.asidBits >= cpuAsidBits) this.features |= F.ARM_SMMU_FEAT_SVA;
     pr_info(`${this.logName}: ias ${this.ias}-bit, oas ${this.oas}-bit (features 0x${(this.features >>> 0).toString(16).padStart(8, '0')})`);
     return 0;
   }
@@ -1204,19 +1207,25 @@ export class ArmSmmuDevice {
     return r ? r : d;
   }
 
-  private allocAsid(): number {
+  /** xa_alloc in arm_smmu_asid_xa: the lowest free ASID (1 up), recorded as `d`'s. */
+  allocAsid(d: ArmSmmuDomain): number {
     for (let a = 1; a < 2 ** this.asidBits; a++) {
       if (!this.asids.has(a)) {
-        this.asids.add(a);
+        this.asids.set(a, d);
         return a;
       }
     }
     return -ENOSPC;
   }
 
+  /** arm_smmu_free_asid: the ASID goes back to the pool if `d` still holds it. */
+  freeAsid(d: ArmSmmuDomain): void {
+    if (this.asids.get(d.asid) === d) this.asids.delete(d.asid);
+  }
+
   private finaliseS1(d: ArmSmmuDomain): number {
     if (!(this.features & F.ARM_SMMU_FEAT_TRANS_S1)) return -EINVAL;
-    const asid = this.allocAsid();
+    const asid = this.allocAsid(d);
     if (asid < 0) return asid;
     const pgtbl = IoPgtable.alloc();
     if (pgtbl === null) {
@@ -1441,7 +1450,7 @@ const PAGING_OPS = {
     const d = domain as ArmSmmuDomain;
     d.pgtbl?.free();
     d.pgtbl = null;
-    d.smmu?.asids.delete(d.asid);
+    d.smmu?.freeAsid(d);
     const i = allDomains.indexOf(d);
     if (i >= 0) allDomains.splice(i, 1);
   },

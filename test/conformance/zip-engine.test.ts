@@ -443,13 +443,19 @@ describe('hardware SGLs', () => {
 /** An identity IOMMU that records attributes and can stall chosen addresses once. */
 class TestIommu implements Iommu {
   readonly seen: { iova: number; write: boolean; ssv: boolean; ssid: number }[] = [];
-  stallAt: number | undefined;
+  /** Addresses whose page stalls once (the first transfer that reaches it). */
+  readonly stallAt = new Set<number>();
+  /** Held transfers, oldest first: the address asked for and the port (bus-master channel) that issued it. */
+  readonly held: { at: number; port: DmaPort }[] = [];
   abort = false;
-  translate(_port: DmaPort, iova: number, write: boolean, attrs: Readonly<DmaAttrs>, out: IommuResult): DmaStatus {
+  translate(port: DmaPort, iova: number, write: boolean, attrs: Readonly<DmaAttrs>, out: IommuResult): DmaStatus {
     this.seen.push({ iova, write, ssv: attrs.ssv, ssid: attrs.ssid });
-    if (this.stallAt !== undefined && iova <= this.stallAt && this.stallAt < iova + 4096) {
-      this.stallAt = undefined;
-      return this.abort ? DmaStatus.Abort : DmaStatus.Stalled;
+    for (const at of this.stallAt) {
+      if (iova > at || at >= iova + 4096) continue;
+      this.stallAt.delete(at);
+      if (this.abort) return DmaStatus.Abort;
+      this.held.push({ at, port });
+      return DmaStatus.Stalled;
     }
     out.pa = iova;
     out.span = 4096 - (iova % 4096);
@@ -493,13 +499,13 @@ describe('SVA attributes and SMMU stalls', () => {
     rig.zip.fn.dma.iommu = iommu;
     const data = sampleData(20_000);
     const src = rig.put(data);
-    iommu.stallAt = src + 8192;
+    iommu.stallAt.add(src + 8192);
     const dst = rig.alloc(30_000);
     const [slot] = rig.submit(comp, makeSqe({ reqType: REQ.DEFLATE, src, dst, inLen: data.length, availOut: 30_000 }));
     rig.run();
     expect(rig.reap(comp)).toEqual([]);
-    expect(rig.zip.qm.gate.blocked).toBe(true);
-    rig.zip.fn.dma.onStallEnd!(true);
+    expect(rig.zip.engine.cores.filter((c) => c.stalled).length).toBe(1);
+    iommu.held[0]!.port.onStallEnd!(true);
     rig.run();
     expect(rig.reap(comp)).toEqual([slot]);
     const r = rig.result(comp, slot!);
@@ -512,33 +518,92 @@ describe('SVA attributes and SMMU stalls', () => {
     const iommu = new TestIommu();
     rig.zip.fn.dma.iommu = iommu;
     const dst = rig.alloc(30_000);
-    iommu.stallAt = dst;
+    iommu.stallAt.add(dst);
     const [slot] = rig.submit(comp, makeSqe({ reqType: REQ.DEFLATE, src: rig.put(sampleData(1000)), dst, inLen: 1000, availOut: 30_000 }));
     rig.run();
-    rig.zip.fn.dma.onStallEnd!(false);
+    iommu.held[0]!.port.onStallEnd!(false);
     rig.run();
     expect(rig.reap(comp)).toEqual([slot]);
     expect(rig.result(comp, slot!).status).toBe(STATUS.IMPLEMENTATION_DEFINED);
     expect(rig.r32(QM.ZIP_CORE_INT_SOURCE) & CORE_INT.axi_bresp).toBe(CORE_INT.axi_bresp);
   });
 
-  it('while one transfer is stalled, other queues wait; they run after the resume', () => {
+  it('a stalled data transfer holds only its core: a request on another queue completes meanwhile', () => {
     const { rig, comp } = setup();
     const other = rig.startQueue(3, 0, { depth: 8 });
     const iommu = new TestIommu();
     rig.zip.fn.dma.iommu = iommu;
     const src = rig.put(sampleData(1000));
-    iommu.stallAt = src;
+    iommu.stallAt.add(src);
     rig.submit(comp, makeSqe({ reqType: REQ.DEFLATE, src, dst: rig.alloc(4096), inLen: 1000, availOut: 4096 }));
     rig.run();
     rig.submit(other, makeSqe({ reqType: REQ.DEFLATE, src: rig.put(sampleData(1000, 2)), dst: rig.alloc(4096), inLen: 1000, availOut: 4096 }));
     rig.run();
-    expect(rig.reap(other)).toEqual([]);
-    rig.zip.fn.dma.onStallEnd!(true);
-    rig.run();
     expect(rig.reap(other)).toEqual([0]);
+    expect(rig.result(other, 0).status).toBe(STATUS.OK);
+    expect(rig.reap(comp)).toEqual([]);
+    iommu.held[0]!.port.onStallEnd!(true);
+    rig.run();
     expect(rig.reap(comp)).toEqual([0]);
   });
+
+  it('two requests on two queues, both stalled on their source reads, resume in the opposite order; each completes after its own resume with its own data', () => {
+    const { rig, comp } = setup();
+    const other = rig.startQueue(3, 0, { depth: 8 });
+    const iommu = new TestIommu();
+    rig.zip.fn.dma.iommu = iommu;
+    const dataA = sampleData(12_000, 3);
+    const dataB = sampleData(9_000, 4);
+    const srcA = rig.put(dataA);
+    const srcB = rig.put(dataB);
+    const dstA = rig.alloc(16_384);
+    const dstB = rig.alloc(16_384);
+    iommu.stallAt.add(srcA + 4096);
+    iommu.stallAt.add(srcB + 4096);
+    rig.submit(comp, makeSqe({ reqType: REQ.DEFLATE, src: srcA, dst: dstA, inLen: dataA.length, availOut: 16_384 }));
+    rig.submit(other, makeSqe({ reqType: REQ.DEFLATE, src: srcB, dst: dstB, inLen: dataB.length, availOut: 16_384 }));
+    rig.run();
+    expect(iommu.held.map((h) => h.at)).toEqual([srcA + 4096, srcB + 4096]);
+    expect(iommu.held[0]!.port).not.toBe(iommu.held[1]!.port);
+    expect(rig.zip.engine.cores.filter((c) => c.stalled).length).toBe(2);
+    iommu.held[1]!.port.onStallEnd!(true); // B first
+    rig.run();
+    expect(rig.reap(other)).toEqual([0]);
+    expect(rig.reap(comp)).toEqual([]);
+    iommu.held[0]!.port.onStallEnd!(true);
+    rig.run();
+    expect(rig.reap(comp)).toEqual([0]);
+    const a = rig.result(comp, 0);
+    const b = rig.result(other, 0);
+    expect([a.status, b.status]).toEqual([STATUS.OK, STATUS.OK]);
+    expect(same(inflateRawSync(rig.bus.readBytes(dstA, a.produced)), dataA)).toBe(true);
+    expect(same(inflateRawSync(rig.bus.readBytes(dstB, b.produced)), dataB)).toBe(true);
+  });
+
+  it('a stall on the QM channel (a CQE write) holds the completions of every core until it ends; the data transfers of the cores do not wait for it', () => {
+    const { rig, comp } = setup();
+    const other = rig.startQueue(3, 0, { depth: 8 });
+    const iommu = new TestIommu();
+    rig.zip.fn.dma.iommu = iommu;
+    iommu.stallAt.add(comp.cq);
+    const dstA = rig.alloc(4096);
+    const dstB = rig.alloc(4096);
+    rig.submit(comp, makeSqe({ reqType: REQ.DEFLATE, src: rig.put(sampleData(1000)), dst: dstA, inLen: 1000, availOut: 4096 }));
+    rig.submit(other, makeSqe({ reqType: REQ.DEFLATE, src: rig.put(sampleData(1000, 2)), dst: dstB, inLen: 1000, availOut: 4096 }));
+    rig.run();
+    expect(iommu.held.length).toBe(1);
+    expect(iommu.held[0]!.port).toBe(rig.zip.fn.dma);
+    expect(rig.reap(comp)).toEqual([]);
+    expect(rig.reap(other)).toEqual([]);
+    // both outputs went out before the completion stalled
+    expect(rig.bus.readBytes(dstA, 4).some((x) => x !== 0)).toBe(true);
+    expect(rig.bus.readBytes(dstB, 4).some((x) => x !== 0)).toBe(true);
+    rig.zip.fn.dma.onStallEnd!(true);
+    rig.run();
+    expect(rig.reap(comp)).toEqual([0]);
+    expect(rig.reap(other)).toEqual([0]);
+  });
+
 });
 
 describe('DFX and timing', () => {

@@ -78,6 +78,37 @@ describe('ZIP with the SMMUv3 model (SVA)', () => {
     expect(new Uint8Array(zlib.inflateRawSync(zr.bus.readBytes(dstPa, r.produced)))).toEqual(data);
   });
 
+  it('two requests on two queues stall on their destination writes; CMD_RESUME in the opposite order completes each after its own resume (one STAG per held transfer)', () => {
+    const { zr, smmuRig, q, pt, sid, queue } = svaRig(true);
+    const second = zr.startQueue(1, 0, { depth: 8, pasid: PASID });
+    const VA_SRC_B = VA_SRC + 0x10_0000 * 2;
+    const VA_DST_B = VA_DST + 0x10_0000 * 2;
+    const dataA = sampleData(6000, 6);
+    const dataB = sampleData(7000, 7);
+    zr.bus.writeBytes(mapRange(zr, pt, VA_SRC, 8192), dataA);
+    zr.bus.writeBytes(mapRange(zr, pt, VA_SRC_B, 8192), dataB);
+    const [slotA] = zr.submit(queue, makeSqe({ reqType: REQ.DEFLATE, src: VA_SRC, dst: VA_DST, inLen: dataA.length, availOut: 8192 }));
+    const [slotB] = zr.submit(second, makeSqe({ reqType: REQ.DEFLATE, src: VA_SRC_B, dst: VA_DST_B, inLen: dataB.length, availOut: 8192 }));
+    zr.run();
+    const evts = drainEvents(smmuRig, q, true);
+    expect(evts.map((e) => [e.stall, Number(e.addr)])).toEqual([[true, VA_DST], [true, VA_DST_B]]);
+    expect(evts[0]!.stag).not.toBe(evts[1]!.stag);
+    const dstA = mapRange(zr, pt, VA_DST, 8192);
+    const dstB = mapRange(zr, pt, VA_DST_B, 8192);
+    cmd(smmuRig, resume(sid, evts[1]!.stag, true));
+    zr.run();
+    expect(zr.reap(second)).toEqual([slotB]);
+    expect(zr.reap(queue)).toEqual([]);
+    cmd(smmuRig, resume(sid, evts[0]!.stag, true));
+    zr.run();
+    expect(zr.reap(queue)).toEqual([slotA]);
+    const a = zr.result(queue, slotA!);
+    const b = zr.result(second, slotB!);
+    expect([a.status, b.status]).toEqual([STATUS.OK, STATUS.OK]);
+    expect(new Uint8Array(zlib.inflateRawSync(zr.bus.readBytes(dstA, a.produced)))).toEqual(dataA);
+    expect(new Uint8Array(zlib.inflateRawSync(zr.bus.readBytes(dstB, b.produced)))).toEqual(dataB);
+  });
+
   it('CMD_RESUME with abort ends the request whose destination write stalled with the implementation-defined status and HZIP axi_bresp', () => {
     const { zr, smmuRig, q, pt, sid, queue } = svaRig(true);
     zr.bus.writeBytes(mapRange(zr, pt, VA_SRC, 4096), sampleData(4000));

@@ -126,8 +126,9 @@ function fuzz(seed: number, steps: number): FuzzRun {
     } else if (op < 0.86) {
       rig.zip.inject(pick([{ kind: 'axi' }, { kind: 'ecc-mbit' }, { kind: 'cq-overflow' }, { kind: 'doorbell-timeout' }] as const));
     } else if (op < 0.87) {
-      // a stall that the "SMMU" resolves later, either way
-      rig.zip.fn.dma.onStallEnd?.(rnd() < 0.5);
+      // a stall end from the "SMMU", either way, on the QM channel or a core's channel
+      const ports = [rig.zip.fn.dma, ...rig.zip.engine.cores.map((c) => c.port).filter((p) => p !== undefined)];
+      pick(ports).onStallEnd?.(rnd() < 0.5);
     }
     rig.run(int(200_000));
   }

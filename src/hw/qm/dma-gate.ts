@@ -1,11 +1,13 @@
-// Stall handling for one bus master. With the SMMU's stall model a faulting
-// transaction is held, not aborted; the master learns the outcome through
+// Stall handling for one bus-master channel, the QM's own (mailbox context loads and
+// dumps, cache write-back, CQEs, EQEs, AEQEs). With the SMMU's stall model a faulting
+// transaction is held, not aborted; the channel learns the outcome through
 // `DmaPort.onStallEnd` (retry or abort), which does not say which transaction it
-// was. This model therefore keeps at most one transaction stalled per function:
-// while one is held, other DMA users of the function wait (like an in-order AXI
-// master whose outstanding-transaction slot is taken), and the stalled operation
-// replays its whole step on retry (every step rewrites the same bytes, so a replay
-// is harmless) or takes its error path on abort.
+// was. The channel therefore keeps at most one transaction stalled: while one is
+// held, the channel's other users wait (like an in-order AXI master whose
+// outstanding-transaction slot is taken), and the stalled operation replays its
+// whole step on retry (every step rewrites the same bytes, so a replay is harmless)
+// or takes its error path on abort. The engine cores have channels of their own
+// (zip/engine.ts), so a stalled data transfer holds only its core.
 
 import type { DmaPort } from '../bus/dma.js';
 

@@ -49,6 +49,8 @@ export const enum CqePost {
 }
 
 const QNUM = R.QM_QNUM_V2;
+/** CQC dw3[15:12]: the 16-byte CQE every v2 CQ uses. */
+const CQE_SIZE_LOG2 = 4;
 const SQE_MAX_BYTES = 1024;
 
 function join64(lo: number, hi: number): number {
@@ -82,6 +84,17 @@ export class QueueManager {
   readonly cqTailWrap = new Uint8Array(QNUM);
   /** Set when a queue was stopped by an error (CQ overflow); cleared by loading its SQC. */
   readonly qError = new Uint8Array(QNUM);
+  /**
+   * Set for a loaded SQC/CQC the QM cannot serve: an SQC alg_type naming no engine
+   * of the accelerator or an SQE size other than its own, a CQC whose CQE size is
+   * not 16 bytes. The context loads (and dumps back unchanged); the queue is never
+   * scheduled and its doorbells raise sq_cq_vf_invalid (see ring()).
+   */
+  readonly sqCtxBad = new Uint8Array(QNUM);
+  readonly cqCtxBad = new Uint8Array(QNUM);
+  /** What the accelerator serves (set by the device): SQC alg_type 0..algTypes-1, SQEs of 2^sqeSizeLog2 bytes. */
+  algTypes = 2;
+  sqeSizeLog2 = 7;
   /** Raw contexts as loaded (fields the model does not interpret are dumped back unchanged). */
   private readonly sqcRaw = new Uint32Array(QNUM * 8);
   private readonly cqcRaw = new Uint32Array(QNUM * 8);
@@ -177,7 +190,7 @@ export class QueueManager {
   }
 
   private resetState(): void {
-    for (const a of [this.sqValid, this.sqHead, this.sqTail, this.sqTailWrap, this.cqValid, this.cqHead, this.cqTail, this.cqTailWrap, this.qError, this.sqcDirty, this.cqcDirty, this.inActive]) a.fill(0);
+    for (const a of [this.sqValid, this.sqHead, this.sqTail, this.sqTailWrap, this.cqValid, this.cqHead, this.cqTail, this.cqTailWrap, this.qError, this.sqCtxBad, this.cqCtxBad, this.sqcDirty, this.cqcDirty, this.inActive]) a.fill(0);
     this.sqcRaw.fill(0);
     this.cqcRaw.fill(0);
     this.evValid.fill(0);
@@ -418,6 +431,7 @@ export class QueueManager {
       this.sqPasid[qn] = SQC.get(w, f.pasid);
       this.sqPasidEn[qn] = SQC.get(w, f.pasid_en);
       this.sqAlg[qn] = SQC.get(w, f.alg_type);
+      this.sqCtxBad[qn] = this.sqAlg[qn]! >= this.algTypes || log2 !== this.sqeSizeLog2 ? 1 : 0;
       this.sqCqn[qn] = SQC.get(w, f.cq_num) % QNUM;
       this.sqValid[qn] = 1;
       this.qError[qn] = 0;
@@ -432,6 +446,7 @@ export class QueueManager {
       this.cqTailWrap[qn] = CQC.get(w, f.tail_wrap);
       this.cqPhase[qn] = CQC.get(w, f.phase);
       this.cqFlag[qn] = CQC.get(w, f.flag);
+      this.cqCtxBad[qn] = CQC.get(w, f.cqe_size_log2) !== CQE_SIZE_LOG2 ? 1 : 0;
       this.cqValid[qn] = 1;
       this.cqcDirty[qn] = 1;
     }
@@ -596,6 +611,10 @@ export class QueueManager {
    * outside it -> cq_vf_invalid; SQ/CQ doorbell for a queue whose SQC/CQC was never
    * loaded -> sq_cq_vf_invalid; unknown cmd, a cmd on the wrong page, an index beyond
    * the ring, or an EQ/AEQ doorbell before its context -> db_random_invalid.
+   * A loaded context the QM cannot serve (sqCtxBad/cqCtxBad) counts as no valid
+   * context: no public source says what v2 does with one, and sq_cq_vf_invalid is the
+   * documented source closest to "this queue's SQ/CQ context is not usable". The
+   * doorbell is dropped (the SQC tail does not move), so nothing is fetched.
    */
   private ring(page: number, lo: number, hi: number): void {
     const qn = lo & 0xfff;
@@ -608,7 +627,7 @@ export class QueueManager {
     switch (cmd) {
       case R.QmDoorbellCmd.SQ: {
         if (qn < this.pfQBase || qn >= this.pfQBase + this.pfQNum) return this.raiseAbnormal(R.QmAbnormal.sq_vf_invalid);
-        if (this.sqValid[qn] === 0) return this.raiseAbnormal(R.QmAbnormal.sq_cq_vf_invalid);
+        if (this.sqValid[qn] === 0 || this.sqCtxBad[qn] === 1 || (this.cqValid[this.sqCqn[qn]!] === 1 && this.cqCtxBad[this.sqCqn[qn]!] === 1)) return this.raiseAbnormal(R.QmAbnormal.sq_cq_vf_invalid);
         if (index >= this.sqDepth[qn]!) return this.raiseAbnormal(R.QmAbnormal.db_random_invalid);
         const old = this.sqTail[qn]!;
         if (index < old) this.sqTailWrap[qn]! ^= 1;
@@ -622,7 +641,7 @@ export class QueueManager {
       }
       case R.QmDoorbellCmd.CQ:
         if (qn < this.pfQBase || qn >= this.pfQBase + this.pfQNum) return this.raiseAbnormal(R.QmAbnormal.cq_vf_invalid);
-        if (this.cqValid[qn] === 0) return this.raiseAbnormal(R.QmAbnormal.sq_cq_vf_invalid);
+        if (this.cqValid[qn] === 0 || this.cqCtxBad[qn] === 1) return this.raiseAbnormal(R.QmAbnormal.sq_cq_vf_invalid);
         if (index >= this.cqDepth[qn]!) return this.raiseAbnormal(R.QmAbnormal.db_random_invalid);
         this.cqHead[qn] = index; // priority (c_flag re-arm) is accepted; every CQE posts an EQE while CQC.flag is set
         this.cqcDirty[qn] = 1;
@@ -655,7 +674,8 @@ export class QueueManager {
 
   /** Whether queue `qn` may have SQEs fetched now. */
   private runnable(qn: number): boolean {
-    return this.sqValid[qn] === 1 && this.cqValid[this.sqCqn[qn]!] === 1 && this.qError[qn] === 0 && qn >= this.pfQBase && qn < this.pfQBase + this.pfQNum;
+    const cqn = this.sqCqn[qn]!;
+    return this.sqValid[qn] === 1 && this.sqCtxBad[qn] === 0 && this.cqValid[cqn] === 1 && this.cqCtxBad[cqn] === 0 && this.qError[qn] === 0 && qn >= this.pfQBase && qn < this.pfQBase + this.pfQNum;
   }
 
   /**

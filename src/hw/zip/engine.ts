@@ -3,7 +3,11 @@
 // (SQC alg_type 0 compress, 1 decompress) in round-robin order.
 //
 // A request runs as a small state machine so that any DMA may stall (SMMU stall
-// model) and be replayed, or be aborted and take the error path:
+// model) and be replayed, or be aborted and take the error path. Each core is its own
+// bus-master channel (a DMA port with the function's StreamID, as the AXI IDs of a
+// real engine keep their transactions apart): its SQE, SGL, data and context
+// transfers stall and resume independently of the other cores'. Completions (CQE,
+// EQE, MSI) go out on the QM's channel, one stalled transaction at a time (DmaStallGate):
 //   FETCH  read the SQE at the SQ head
 //   LOAD   decode it, walk the source/destination SGLs, read input and stream context
 //   (compute on pako, then wait the modelled time: overhead + bytes / core rate)
@@ -18,7 +22,7 @@
 // sqe.ts); an unparsable SGL also sets HZIP_CORE_INT src/dst_addr_parse and an aborted
 // data or context transfer axi_rresp/axi_bresp, as the Linux error table names them.
 
-import { DmaStatus, type DmaAttrs, type DmaPort } from '../bus/dma.js';
+import { DmaPort, DmaStatus, type DmaAttrs } from '../bus/dma.js';
 import type { Clock, ScheduledEvent } from '../../machine/clock.js';
 import type { CostModel } from '../../machine/cost.js';
 import { TraceKind } from '../../trace/record.js';
@@ -104,6 +108,12 @@ export class ZipCore {
   readonly deflate: DeflateUnit | undefined;
   readonly inflate: InflateUnit | undefined;
   event: ScheduledEvent | undefined;
+  /** The core's bus-master channel (created with the function's port). */
+  port: DmaPort | undefined;
+  /** A transfer on the core's channel is held by the IOMMU. */
+  stalled = false;
+  /** Stalls of the core's channel since reset. */
+  stalls = 0;
   cont: () => void = () => {};
   resume: (retry: boolean) => void = () => {};
   // DFX (32-bit wrapping counters, as the hardware's)
@@ -153,8 +163,39 @@ export class ZipEngine implements QmEngine {
     return this.host.coreErrorStatus();
   }
 
+  /** The function's port: the QM's channel (trace initiator and StreamID). */
   private get port(): DmaPort {
     return this.host.dma;
+  }
+
+  /**
+   * The core's channel, following the function's StreamID and IOMMU (set by the PCIe
+   * wiring and the machine after the engine is built). A stalled transfer ends through
+   * the channel's own onStallEnd, so each core resumes on its own.
+   */
+  private channel(core: ZipCore): DmaPort {
+    const fn = this.host.dma;
+    let p = core.port;
+    if (p === undefined || p.bus !== fn.bus) {
+      p = new DmaPort(fn.bus, fn.name, fn.sid);
+      p.onStallEnd = (retry) => this.stallEnded(core, retry);
+      core.port = p;
+    }
+    p.sid = fn.sid;
+    p.iommu = fn.iommu;
+    return p;
+  }
+
+  private stall(core: ZipCore): void {
+    core.stalled = true;
+    core.stalls++;
+  }
+
+  private stallEnded(core: ZipCore, retry: boolean): void {
+    if (!core.stalled) return; // nothing of this core is held (a resume after a reset)
+    core.stalled = false;
+    if (!retry) this.abortStep(core);
+    this.run(core);
   }
 
   /** Drops everything in flight (device reset). */
@@ -165,6 +206,7 @@ export class ZipEngine implements QmEngine {
       c.event?.cancel();
       c.event = undefined;
       c.busy = false;
+      c.stalled = false;
       c.step = Step.Idle;
       c.bdCount = c.consumedBytes = c.producedBytes = 0;
     }
@@ -188,6 +230,7 @@ export class ZipEngine implements QmEngine {
       core.qn = qn;
       core.sqIndex = this.qm.claimedIndex;
       core.step = Step.Fetch;
+      this.channel(core);
       this.run(core);
     }
   }
@@ -196,16 +239,17 @@ export class ZipEngine implements QmEngine {
   private run(core: ZipCore): void {
     const gate = this.qm.gate;
     for (;;) {
-      if (!core.busy) return;
-      if (gate.blocked && core.step !== Step.Compute && core.step !== Step.Wait) {
+      if (!core.busy || core.stalled) return;
+      // The QM's channel serves completions in order: a stall there holds every core's.
+      if (gate.blocked && (core.step === Step.Cqe || core.step === Step.Eqe)) {
         gate.whenOpen(core.cont);
         return;
       }
       let st: DmaStatus;
       switch (core.step) {
         case Step.Fetch:
-          st = this.host.busMasterEnabled ? this.qm.readSqe(core.qn, core.sqIndex, core.sqe, ZIP_SQE_BYTES) : DmaStatus.BusError;
-          if (st === DmaStatus.Stalled) return gate.park(core.resume);
+          st = this.host.busMasterEnabled ? this.qm.readSqe(core.qn, core.sqIndex, core.sqe, ZIP_SQE_BYTES, core.port) : DmaStatus.BusError;
+          if (st === DmaStatus.Stalled) return this.stall(core);
           if (st !== DmaStatus.Ok) {
             this.abortStep(core);
             continue;
@@ -214,7 +258,7 @@ export class ZipEngine implements QmEngine {
           continue;
         case Step.Load:
           st = this.load(core);
-          if (st === DmaStatus.Stalled) return gate.park(core.resume);
+          if (st === DmaStatus.Stalled) return this.stall(core);
           core.step = Step.Compute;
           continue;
         case Step.Compute: {
@@ -234,7 +278,7 @@ export class ZipEngine implements QmEngine {
           return;
         case Step.Store:
           st = this.store(core);
-          if (st === DmaStatus.Stalled) return gate.park(core.resume);
+          if (st === DmaStatus.Stalled) return this.stall(core);
           if (st !== DmaStatus.Ok) {
             this.abortStep(core);
             continue;
@@ -243,8 +287,8 @@ export class ZipEngine implements QmEngine {
           continue;
         case Step.WriteBack:
           this.fillResult(core);
-          st = this.host.busMasterEnabled ? this.qm.writeSqe(core.qn, core.sqIndex, core.sqe, ZIP_SQE_BYTES) : DmaStatus.BusError;
-          if (st === DmaStatus.Stalled) return gate.park(core.resume);
+          st = this.host.busMasterEnabled ? this.qm.writeSqe(core.qn, core.sqIndex, core.sqe, ZIP_SQE_BYTES, core.port) : DmaStatus.BusError;
+          if (st === DmaStatus.Stalled) return this.stall(core);
           if (st !== DmaStatus.Ok) {
             this.abortStep(core);
             continue;
@@ -363,6 +407,7 @@ export class ZipEngine implements QmEngine {
       return DmaStatus.Ok;
     }
     const qm = this.qm;
+    const port = core.port!;
     qm.dataAttrs(core.qn, (this.host.sglRuser() & 1) !== 0, core.sglAttrs);
     qm.dataAttrs(core.qn, (this.host.dataRuser() & 1) !== 0, core.rdAttrs);
     qm.dataAttrs(core.qn, (this.host.dataWuser() & 1) !== 0, core.wrAttrs);
@@ -372,10 +417,10 @@ export class ZipEngine implements QmEngine {
       core.dst.flat(dstAddr, core.outSkip + core.avail);
     } else {
       let parseError = ZipCoreError.src_addr_parse;
-      let r = walkSgl(this.port, srcAddr, core.sglAttrs, inSkip + core.inLen, true, core.src);
+      let r = walkSgl(port, srcAddr, core.sglAttrs, inSkip + core.inLen, true, core.src);
       if (r === SglResult.Ok) {
         parseError = ZipCoreError.dst_addr_parse;
-        r = walkSgl(this.port, dstAddr, core.sglAttrs, core.outSkip + core.avail, false, core.dst);
+        r = walkSgl(port, dstAddr, core.sglAttrs, core.outSkip + core.avail, false, core.dst);
       }
       if (r === SglResult.Stalled) return DmaStatus.Stalled;
       if (r !== SglResult.Ok) {
@@ -386,7 +431,7 @@ export class ZipEngine implements QmEngine {
     }
     // Input data.
     if (core.input.length < core.inLen) core.input = new Uint8Array(Math.max(core.inLen, core.input.length * 2));
-    let st = this.qm.noteError(moveSegments(this.port, core.src, inSkip, core.input, 0, core.inLen, false, core.rdAttrs));
+    let st = this.qm.noteError(moveSegments(port, core.src, inSkip, core.input, 0, core.inLen, false, core.rdAttrs));
     if (st === DmaStatus.Ok && this.host.takeInjectedAxiError()) st = DmaStatus.BusError;
     if (st === DmaStatus.Stalled) return st;
     if (st !== DmaStatus.Ok) {
@@ -395,7 +440,7 @@ export class ZipEngine implements QmEngine {
     }
     // Stream context of a continuing stateful stream.
     if (!core.fresh) {
-      st = this.port.read(core.ctxAddr, core.ctx, 0, CTX_HISTORY_OFFSET, core.rdAttrs);
+      st = port.read(core.ctxAddr, core.ctx, 0, CTX_HISTORY_OFFSET, core.rdAttrs);
       if (st === DmaStatus.Ok) {
         const n = core.algType === 0 ? savedHistoryBytes(core.ctx) : InflateUnit.savedBytes(core.ctx);
         if (n < 0) {
@@ -403,7 +448,7 @@ export class ZipEngine implements QmEngine {
           return DmaStatus.Ok;
         }
         const total = core.algType === 0 ? CTX_HISTORY_OFFSET + n : n;
-        st = this.port.read(core.ctxAddr + CTX_HISTORY_OFFSET, core.ctx, CTX_HISTORY_OFFSET, total - CTX_HISTORY_OFFSET, core.rdAttrs);
+        st = port.read(core.ctxAddr + CTX_HISTORY_OFFSET, core.ctx, CTX_HISTORY_OFFSET, total - CTX_HISTORY_OFFSET, core.rdAttrs);
       }
       this.qm.noteError(st);
       if (st === DmaStatus.Stalled) return st;
@@ -516,12 +561,13 @@ export class ZipEngine implements QmEngine {
 
   private store(core: ZipCore): DmaStatus {
     if (!this.host.busMasterEnabled && (core.produced > 0 || core.ctxWriteLen > 0)) return DmaStatus.BusError;
+    const port = core.port!;
     if (core.produced > 0) {
-      const st = this.qm.noteError(moveSegments(this.port, core.dst, core.outSkip, core.outBuf, 0, core.produced, true, core.wrAttrs));
+      const st = this.qm.noteError(moveSegments(port, core.dst, core.outSkip, core.outBuf, 0, core.produced, true, core.wrAttrs));
       if (st !== DmaStatus.Ok) return st;
     }
     if (core.ctxWriteLen > 0) {
-      const st = this.qm.noteError(this.port.write(core.ctxAddr, core.ctx, 0, core.ctxWriteLen, core.wrAttrs));
+      const st = this.qm.noteError(port.write(core.ctxAddr, core.ctx, 0, core.ctxWriteLen, core.wrAttrs));
       if (st !== DmaStatus.Ok) return st;
     }
     core.consumedBytes = (core.consumedBytes + core.consumed) >>> 0;

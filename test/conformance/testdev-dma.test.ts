@@ -36,6 +36,8 @@ import {
   ITD_DMA_ERR_BAD_ATTRS,
   ITD_X_ERR_PRI_REFUSED,
   ITD_X_ERR_PRI_DENIED,
+  ITD_X_FAULT_HI,
+  ITD_X_PRI_PAGES,
 } from '../../src/hw/testdev/iommu-testdev.js';
 import { DmaStatus, type DmaAttrs, type DmaPort, type Iommu, type IommuResult, type PageRequestSink } from '../../src/hw/bus/dma.js';
 import type { AccessSize, MmioAccess, MmioDevice } from '../../src/hw/bus/mmio.js';
@@ -377,6 +379,19 @@ describe('iommu-testdev: svasoc extensions', () => {
     expect(r(ITD_X_SSID)).toBe(0xffff);
   });
 
+  it('IHI 0070 3.4.1: DMA_GVA is a 64-bit address; one with bit 63 set reaches the IOMMU sign-extended (negative) and FAULT reads it back whole', () => {
+    const { r, td, w, program, runDma } = setup();
+    const iommu = new FakeIommu();
+    td.fn.dma.iommu = iommu;
+    iommu.pages.set(-0x2000, RAM);
+    program(0, RAM, 0x2000);
+    w(GVA_LO, 0xffff_e000);
+    w(GVA_HI, 0xffff_ffff);
+    expect(runDma()).toBe(ITD_DMA_ERR_TX_FAIL);
+    expect(iommu.calls.map((c) => c.iova)).toEqual([-0x2000, -0x1000]);
+    expect([r(ITD_X_FAULT_HI), r(ITD_X_FAULT_LO)]).toEqual([0xffff_ffff, 0xffff_f000]);
+  });
+
   it('doorbell writes and triggers are ignored while a DMA is in flight', () => {
     const { m, r, w, program } = setup();
     program(RAM, RAM, 64);
@@ -537,6 +552,39 @@ describe('iommu-testdev: svasoc extensions', () => {
       m.bus.write16(CFG + pasid + 6, 0);
       runDma();
       expect(iommu.requests[0]).toMatchObject({ ssid: 0, ssv: false });
+    });
+
+    it('PCIe 4.0 10.4.1: X_PRI_PAGES asks for the faulting page and the next ones as one group, Last on the final request', () => {
+      const { m, r, td, w, iommu, program, runDma } = priSetup();
+      program(0x7000_0000, RAM, 3 * 4096);
+      w(ITD_X_PRI_PAGES, 4);
+      expect(runDma()).toBe(ITD_DMA_RESULT_BUSY);
+      // limited by the end of the transfer: pages 0..2 of the 3-page transfer
+      expect(iommu.requests.map((q) => [q.addr, q.prg, q.last])).toEqual([
+        [0x7000_0000, 0, false],
+        [0x7000_1000, 0, false],
+        [0x7000_2000, 0, true],
+      ]);
+      expect(td.fn.pageRequestsOutstanding).toBe(3);
+      expect(r(ITD_X_PRI_STATUS) >>> 16).toBe(3);
+      // one response answers the group and returns its credits
+      for (let i = 0; i < 3; i++) iommu.pages.set(0x7000_0000 + i * 4096, RAM + i * 4096);
+      td.fn.dma.onPageResponse!(0, 0, 5, true);
+      expect(td.fn.pageRequestsOutstanding).toBe(0);
+      m.run({ untilIdle: true });
+      expect(r(RESULT)).toBe(0);
+    });
+
+    it('PCIe 4.0 10.5.2.5: a group never exceeds the outstanding-request allocation left', () => {
+      const { m, iommu, pri, w, program, runDma } = priSetup();
+      m.bus.write32(CFG + pri + 0xc, 2);
+      program(0x7000_0000, RAM, 8 * 4096);
+      w(ITD_X_PRI_PAGES, 8);
+      runDma();
+      expect(iommu.requests.map((q) => [q.addr, q.last])).toEqual([
+        [0x7000_0000, false],
+        [0x7000_1000, true],
+      ]);
     });
 
     it('a page that still faults after a Success response fails the DMA instead of looping', () => {

@@ -6,6 +6,10 @@
 // it back at the physical address directly, and reports 0 or an 0xdead000x code in
 // DMA_RESULT.
 //
+// DMA_GVA is a 64-bit address, taken as a signed value (an address with bit 63 set, as a
+// TTB1-range address is, reaches the IOMMU as a negative Number: exact for addresses
+// sign-extended from bit 52 up).
+//
 // Unlike QEMU's model the DMA takes virtual time: DMA_RESULT reads BUSY
 // (0xfffffffe) until the transfer completes (cost.dmaLatencyNs + len/cost.dmaBytesPerNs
 // after the trigger). A transaction the IOMMU stalls keeps the device BUSY until the
@@ -29,6 +33,11 @@
 //                          [31:16] page requests sent since reset (RO)
 //   0x58 ITD_X_READ_DATA   first DWORD read by OP 2 (RO)
 //   0x5c ITD_X_ID          0x58415653 ("SVAX") (RO)
+//   0x60 ITD_X_PRI_PAGES   [8:0] pages per Page Request Group: on an IOMMU abort with PRI
+//                          the device requests this many consecutive pages from the
+//                          faulting one (0 or 1: that page alone), as one PRG whose last
+//                          request has Last set, limited by the end of the transfer and by
+//                          the Outstanding Page Request Allocation credits left
 // Extension error codes: 0xdead0007 page request refused (PRI disabled, no credits or
 // no page request interface), 0xdead0008 page response other than Success.
 
@@ -67,6 +76,7 @@ export const ITD_X_PRI_STATUS = 0x54;
 export const ITD_X_READ_DATA = 0x58;
 export const ITD_X_ID = 0x5c;
 export const ITD_X_ID_VALUE = 0x58415653;
+export const ITD_X_PRI_PAGES = 0x60;
 
 export const ITD_X_CTRL_SSV = 1 << 0;
 export const ITD_X_CTRL_PRIV = 1 << 1;
@@ -187,6 +197,7 @@ export class IommuTestDev implements MmioDevice {
       { name: 'X_PRI_STATUS', offset: ITD_X_PRI_STATUS, access: 'RO', fields: [{ name: 'PRGIndex', lsb: 0, width: 9 }, { name: 'ResponseCode', lsb: 12, width: 4 }, { name: 'Requests', lsb: 16, width: 16 }] },
       { name: 'X_READ_DATA', offset: ITD_X_READ_DATA, access: 'RO' },
       { name: 'X_ID', offset: ITD_X_ID, access: 'RO', reset: ITD_X_ID_VALUE },
+      { name: 'X_PRI_PAGES', offset: ITD_X_PRI_PAGES, fields: [{ name: 'PAGES', lsb: 0, width: 9 }] },
     ], { unmappedRazWi: true });
     this.fn = new PciFunction({
       name: this.name,
@@ -256,7 +267,7 @@ export class IommuTestDev implements MmioDevice {
 
   private start(): void {
     const r = this.regs;
-    this.iova = r.getNum('DMA_GVA_HI') * 4294967296 + r.getNum('DMA_GVA_LO');
+    this.iova = (r.getNum('DMA_GVA_HI') | 0) * 4294967296 + r.getNum('DMA_GVA_LO');
     this.gpa = r.getNum('DMA_GPA_HI') * 4294967296 + r.getNum('DMA_GPA_LO');
     this.len = r.getNum('DMA_LEN');
     const ctrl = r.getNum('X_CTRL');
@@ -350,17 +361,31 @@ export class IommuTestDev implements MmioDevice {
     return this.scratchView.compare(this.pattern, phase, phase + n, 0, n) === 0;
   }
 
+  /**
+   * PCIe 10.4.1: one Page Request Group for the faulting page and the ones after it
+   * (X_PRI_PAGES), never more requests than the allocation credits left, the last with
+   * Last set. The device then waits for the group's response.
+   */
   private requestPage(): void {
     const addr = this.iova + this.pos;
     const page = Math.floor(addr / 4096) * 4096;
-    if (page === this.priPage) return this.finish(this.op === ITD_X_OP_READ ? ITD_DMA_ERR_RD_FAIL : ITD_DMA_ERR_TX_FAIL);
-    const a = this.attrs;
     const read = this.op === ITD_X_OP_READ;
+    if (page === this.priPage) return this.finish(read ? ITD_DMA_ERR_RD_FAIL : ITD_DMA_ERR_TX_FAIL);
+    const fn = this.fn;
+    const credits = fn.config.getNum('PRI.OutstandingRequestAllocation') - fn.pageRequestsOutstanding;
+    const toEnd = Math.ceil((this.iova + this.len - page) / 4096);
+    const n = Math.min(Math.max(1, this.regs.getNum('X_PRI_PAGES')), toEnd, credits);
+    if (n <= 0) return this.finish(ITD_X_ERR_PRI_REFUSED);
+    const a = this.attrs;
     const prg = this.prgIndex;
-    if (!this.fn.pageRequest(page, a.ssid, a.ssv, read, !read, a.exec, a.priv, prg, true)) return this.finish(ITD_X_ERR_PRI_REFUSED);
+    for (let k = 0; k < n; k++) {
+      // Every condition that refuses a request (PRI off, stopped, no credit, no page
+      // request interface) holds for the first one already: a group is sent whole or not at all.
+      if (!fn.pageRequest(page + k * 4096, a.ssid, a.ssv, read, !read, a.exec, a.priv, prg, k === n - 1)) return this.finish(ITD_X_ERR_PRI_REFUSED);
+      this.pageRequests = (this.pageRequests + 1) & 0xffff;
+    }
     this.prgIndex = (prg + 1) & 0x1ff;
     this.priPage = page;
-    this.pageRequests = (this.pageRequests + 1) & 0xffff;
     this.regs.set('X_PRI_STATUS', prg | (this.pageRequests << 16));
     this.phase = Phase.PageRequest;
   }

@@ -43,6 +43,8 @@ export interface KernfsNode {
   dynamic?: () => KernfsNode[];
   /** Custom file operations (for binary or device-like files, e.g. /proc/<pid>/pagemap). */
   fops?: FileOperations;
+  /** i_size of a binary attribute (bin_attribute->size, e.g. a PCI resource's length). */
+  size?: number;
   /** Stable inode number across lookups (assigned on first use). */
   ino?: number;
 }
@@ -197,7 +199,7 @@ export function kn_get_inode(sb: SuperBlock, n: KernfsNode): Inode {
     inode.i_op = { get_link: () => (n.target ? n.target() : '') };
   } else {
     inode.i_fop = n.fops ?? kn_file_fops;
-    inode.i_size = 0;
+    inode.i_size = n.size ?? 0;
   }
   return inode;
 }

@@ -14,11 +14,13 @@ import {
   VM_EXEC,
   VM_GROWSDOWN,
   VM_MAYSHARE,
+  VM_PFNMAP,
   VM_READ,
   VM_SHARED,
   VM_WRITE,
   type VmAreaStruct,
 } from './mm_types.js';
+import { vma_lookup } from './mmap.js';
 import { mem_map } from './page_alloc.js';
 import { PAGE_SIZE, PG_anon } from './page.js';
 
@@ -102,10 +104,14 @@ const pfr: FollowResult = { pfn: -1, writable: false, special: false, swapOffset
  * pagemap_pmd_range for one page: the 64-bit entry as [lo, hi] words. Present pages
  * carry their PFN in bits 0-54 when `showPfn` (CAP_SYS_ADMIN), swapped ones the
  * swap type (0) and offset; bit 63 present, 62 swapped, 61 file/shared, 56 exclusive.
+ * PFN maps (VM_PFNMAP) read as holes: all zero.
  */
 export function pagemap_entry(mm: MmStruct, va: number, showPfn: boolean, out: Uint32Array): void {
   out[0] = 0;
   out[1] = 0;
+  // walk_page_test: a VM_PFNMAP range has no struct pages; pagemap reports it as a hole
+  const vma = vma_lookup(mm, va);
+  if (vma !== null && vma.vm_flags & VM_PFNMAP) return;
   follow_pte(mm, va, pfr);
   if (pfr.pfn >= 0) {
     const map = mem_map();

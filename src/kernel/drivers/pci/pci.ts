@@ -7,8 +7,13 @@
 
 import { thisCpu } from '../../../arch/index.js';
 import { Device, bus_register, device_attach, device_register, driver_register, driver_unregister, type BusType, type DeviceDriver } from '../base/core.js';
-import { sysfs_create_file, sysfs_create_link } from '../../fs/sysfs/sysfs.js';
-import { EINVAL, ENODEV, ENOSPC } from '../../lib/errno.js';
+import { sysfs_create_bin_file, sysfs_create_file, sysfs_create_link } from '../../fs/sysfs/sysfs.js';
+import { generic_file_llseek } from '../../fs/libfs.js';
+import type { FileOperations } from '../../fs/types.js';
+import { EINVAL, EIO, ENODEV, ENOSPC } from '../../lib/errno.js';
+import { pgprot_device, pgprot_writecombine, remap_pfn_range } from '../../mm/memory.js';
+import type { VmAreaStruct } from '../../mm/mm_types.js';
+import { PAGE_SIZE } from '../../mm/page.js';
 import { pr_info } from '../../lib/printk.js';
 
 // Configuration header (PCI Local Bus 3.0 6.1; type 0)
@@ -434,6 +439,63 @@ export function pci_get_device(vendor: number, device: number, from?: PciDev): P
 
 const hex = (n: number, w: number): string => `0x${n.toString(16).padStart(w, '0')}`;
 
+// ---- user mappings of BARs (drivers/pci/mmap.c, pci-sysfs.c resource<N>) ----
+
+/** BAR `bar`'s length in pages, rounded up. */
+function pci_resource_pages(d: PciDev, bar: number): number {
+  return Math.floor((pci_resource_len(d, bar) - 1) / PAGE_SIZE) + 1;
+}
+
+/**
+ * pci_mmap_resource_range: maps pages vm_pgoff.. of BAR `bar` into `vma` as device
+ * memory — Device-nGnRE PTEs (Normal non-cacheable with write_combine), vm_pgoff
+ * turned into the PFN, and remap_pfn_range's VM_IO | VM_PFNMAP | VM_DONTEXPAND |
+ * VM_DONTDUMP. Returns 0 or -EINVAL when the range runs past the BAR.
+ */
+export function pci_mmap_resource_range(d: PciDev, bar: number, vma: VmAreaStruct, write_combine: boolean): number {
+  if (vma.vm_pgoff + vma.size / PAGE_SIZE > pci_resource_pages(d, bar)) return -EINVAL;
+  if (write_combine) pgprot_writecombine(vma);
+  else pgprot_device(vma);
+  vma.vm_pgoff += Math.floor(pci_resource_start(d, bar) / PAGE_SIZE);
+  return remap_pfn_range(vma, vma.vm_start, vma.vm_pgoff, vma.size);
+}
+
+/** pci_mmap_fits (PCI_MMAP_SYSFS): the VMA's pages [vm_pgoff, +n) lie inside the BAR. */
+function pci_mmap_fits(d: PciDev, bar: number, vma: VmAreaStruct): boolean {
+  const size = pci_resource_pages(d, bar);
+  const start = vma.vm_pgoff;
+  return start < size && size - start >= vma.size / PAGE_SIZE;
+}
+
+/**
+ * The file operations of resource<N>[_wc] (a sysfs bin_attribute with mmap): mmap
+ * checks the range against the BAR (pci_mmap_resource); read() of a memory BAR has
+ * no handler (sysfs_kf_bin_read: -EIO). Who may map it is the file's mode: 0600 root.
+ */
+function pci_resource_fops(d: PciDev, bar: number, write_combine: boolean): FileOperations {
+  return {
+    llseek: generic_file_llseek,
+    *read() {
+      return -EIO;
+    },
+    mmap(_file, vma) {
+      if (!(pci_resource_flags(d, bar) & IORESOURCE_MEM) || !pci_mmap_fits(d, bar, vma)) return -EINVAL;
+      return pci_mmap_resource_range(d, bar, vma, write_combine);
+    },
+  };
+}
+
+/** pci_create_resource_files: resource<N> for each memory BAR, plus resource<N>_wc when prefetchable. */
+function pci_create_resource_files(d: PciDev): void {
+  for (let i = 0; i < PCI_NUM_RESOURCES; i++) {
+    const len = pci_resource_len(d, i);
+    const flags = pci_resource_flags(d, i);
+    if (len === 0 || !(flags & IORESOURCE_MEM)) continue;
+    sysfs_create_bin_file(d.kobj_path, `resource${i}`, 0o600, len, pci_resource_fops(d, i, false));
+    if (flags & IORESOURCE_PREFETCH) sysfs_create_bin_file(d.kobj_path, `resource${i}_wc`, 0o600, len, pci_resource_fops(d, i, true));
+  }
+}
+
 function pci_create_sysfs_dev_files(d: PciDev): void {
   const p = d.kobj_path;
   sysfs_create_file(p, 'vendor', () => `${hex(d.vendor, 4)}\n`);
@@ -464,6 +526,7 @@ function pci_create_sysfs_dev_files(d: PciDev): void {
     }
     return b;
   });
+  pci_create_resource_files(d);
 }
 
 /** pci_scan_single_device + pci_device_add: reads the header and registers the device. */

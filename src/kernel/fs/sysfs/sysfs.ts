@@ -4,7 +4,7 @@
 
 import { kn_add, kn_dir, kn_file, kn_find, kn_get_inode, kn_link, kn_remove, type KernfsNode, type KnShow, type KnStore } from '../kernfs.js';
 import { d_make_root } from '../libfs.js';
-import { SuperBlock } from '../types.js';
+import { S_IFREG, SuperBlock, type FileOperations } from '../types.js';
 import { register_filesystem } from '../super.js';
 
 export const SYSFS_MAGIC = 0x62656572;
@@ -39,6 +39,14 @@ export function sysfs_create_dir(path: string): KernfsNode {
 
 export function sysfs_create_file(dirPath: string, name: string, show: KnShow, store?: KnStore, mode?: number): KernfsNode {
   return kn_add(sysfs_create_dir(dirPath), kn_file(name, show, store, mode));
+}
+
+/**
+ * sysfs_create_bin_file: a binary attribute of `size` bytes whose file operations
+ * are the attribute's own (read, mmap), e.g. a PCI device's resource<N>.
+ */
+export function sysfs_create_bin_file(dirPath: string, name: string, mode: number, size: number, fops: FileOperations): KernfsNode {
+  return kn_add(sysfs_create_dir(dirPath), { name, mode: S_IFREG | mode, fops, size });
 }
 
 /**

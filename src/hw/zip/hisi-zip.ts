@@ -15,6 +15,7 @@ import type { TraceRing } from '../../trace/ring.js';
 import { QueueManager } from '../qm/qm.js';
 import { QM_DOORBELL_SQ_CQ_BASE_V2, QM_DOORBELL_EQ_AEQ_BASE_V2, QM_DOORBELL_PAGE_SIZE, QmAbnormal, type QmAbnormalName } from '../qm/registers.js';
 import { ZipEngine } from './engine.js';
+import { ZIP_SQE_BYTES } from './sqe.js';
 import * as Z from './registers.js';
 
 export const HISI_ZIP_VENDOR_ID = 0x19e5;
@@ -104,6 +105,9 @@ export class HisiZip implements MmioDevice {
       },
     });
     this.qm.engine = this.engine;
+    // Queues the engine serves: SQC alg_type 0 compress / 1 decompress, 128-byte SQEs.
+    this.qm.algTypes = 2;
+    this.qm.sqeSizeLog2 = Math.log2(ZIP_SQE_BYTES);
     this.regs = new RegisterBlock(`${this.name}.bar2`, [...this.qm.registerDefs(), ...this.zipRegisterDefs()], { unmappedRazWi: true });
     this.qm.regs = this.regs;
     fn.onReset = () => this.reset();

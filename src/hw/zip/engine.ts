@@ -599,8 +599,12 @@ function isSuccess(status: number): boolean {
 }
 
 const EMPTY = new Uint8Array(0);
-/** dw9 window field to deflate windowBits (24 KiB is no power of two: it rounds up to 32 KiB). */
-const WINDOW_BITS = [12, 13, 14, 15, 15] as const;
+/**
+ * dw9 window field to deflate windowBits. The compressor must never refer farther back
+ * than the window (the decompressor keeps no more). 24 KiB is no power of two and
+ * pako's window is: it compresses with 16 KiB, the largest that stays inside.
+ */
+const WINDOW_BITS = [12, 13, 14, 14, 15] as const;
 
 function writeU32LE(b: Uint8Array, o: number, v: number): void {
   b[o] = v & 0xff;

@@ -3,17 +3,18 @@
 // hook inject_cmd, the way a driver bug would) stops the command queue with
 // CERROR_ILL and GERROR.CMDQ_ERR, and the GERROR handler recovers as Linux does; a
 // fault storm overflows a shrunk event queue and the event thread reports the loss,
-// acknowledges OVFLG and keeps going; removing the test device's driver while a
+// acknowledges OVFLG and keeps going; a page request group larger than a shrunk PRI
+// queue overflows it and the PRI thread does the same; removing the test device's driver while a
 // fault is pending answers it INVALID (iopf_queue_remove_device).
 
 import { describe, expect, it } from 'vitest';
 import { TraceKind } from '../../src/trace/record.js';
 import { arm_smmu_devices } from '../../src/kernel/drivers/iommu/arm-smmu-v3/arm-smmu-v3.js';
-import { ITD_F_NOWAIT, ITD_F_UNMAP_FIRST, ITD_OP_WRITE } from '../../src/kernel/drivers/misc/iommu-testdev.js';
+import { ITD_BIND_PRI, ITD_F_NOWAIT, ITD_F_UNMAP_FIRST, ITD_OP_WRITE } from '../../src/kernel/drivers/misc/iommu-testdev.js';
 import * as NR from '../../src/kernel/syscalls/numbers.js';
 import { iommu_get_domain_for_dev_pasid, iommu_release_device } from '../../src/kernel/drivers/iommu/iommu.js';
-import { iopf_pending_groups, iopf_stats } from '../../src/kernel/drivers/iommu/io-pgfault.js';
-import { PAGE, TESTDEV_SID, Testdev, cmdDword, mmap, runInit, type DmaResult, type SmmuRun } from './kernel-smmu-harness.js';
+import { iopf_partial_faults, iopf_pending_groups, iopf_stats } from '../../src/kernel/drivers/iommu/io-pgfault.js';
+import { PAGE, TESTDEV_SID, Testdev, cmdDword, holdsPattern, mmap, runInit, type DmaResult, type SmmuRun } from './kernel-smmu-harness.js';
 import type { UserCtx } from '../support/kernel-user.js';
 import { pci_get_device } from '../../src/kernel/drivers/pci/pci.js';
 import { device_release_driver } from '../../src/kernel/drivers/base/core.js';
@@ -150,6 +151,62 @@ describe('event queue overflow under a fault storm (IHI 0070 7.4: PROD.OVFLG, CO
     expect((got.late as DmaResult).result).toBe(0xdead0002);
     expect(fin.events).toBe(after.events + 1);
     expect(fin.evtqOverflows).toBe(1);
+  });
+});
+
+describe('PRI queue overflow: a page request group larger than the queue the driver chose (IHI 0070 8.1, 8.1.1)', () => {
+  const got: Record<string, unknown> = {};
+  const run = runInit(
+    function* (u) {
+      const smmu = arm_smmu_devices()[0]!;
+      const pdev = pci_get_device(0x1b36, 0x0005)!;
+      const td = yield* Testdev.open(u);
+      if (typeof td === 'number') return 10;
+      got.pasid = yield* td.bind(ITD_BIND_PRI);
+      const buf = yield* mmap(u, 8 * PAGE);
+      // four pages not present: one group of four requests into a two-entry PRI queue
+      got.first = yield* td.svaDma(buf, 4 * PAGE, ITD_OP_WRITE);
+      got.afterFirst = { ...smmu.stats };
+      got.partial = iopf_partial_faults(pdev);
+      // a group that fits the queue goes through the whole fault path
+      got.second = yield* td.svaDma(buf + 4 * PAGE, 2 * PAGE, ITD_OP_WRITE);
+      got.data = holdsPattern(u, buf + 4 * PAGE, 2 * PAGE);
+      got.final = { ...smmu.stats };
+      return 0;
+    },
+    { args: 'arm_smmu_v3.priq_max_n_shift=1 iommu_testdev.pri_pages=4' },
+  );
+  it('the driver allocated a 2-entry PRI queue; the device was given more credits than that', () => {
+    expect(run.code).toBe(0);
+    expect(run.log).toContain('arm-smmu-v3 9050000.smmuv3: allocated 2 entries for priq');
+    expect(got.pasid).toBeGreaterThan(0);
+  });
+  it('the PRI thread reports the overflow once, drops the two requests whose Last was lost, and acknowledges OVFLG in CONS.OVACKFLG', () => {
+    const after = got.afterFirst as { pageRequests: number; priqOverflows: number; priResps: number };
+    expect(after.priqOverflows).toBe(1);
+    expect(after.pageRequests).toBe(2);
+    expect(after.priResps).toBe(0); // the group had no Last entry in the queue: nothing to answer (the SMMU answered it)
+    expect(got.partial).toBe(0);
+    expect(run.log.filter((l) => l === 'arm-smmu-v3 9050000.smmuv3: PRIQ overflow detected -- requests lost').length).toBe(1);
+    const smmu = arm_smmu_devices()[0]!;
+    const prod = run.machine.bus.read32(smmu.base + 0x100c8);
+    const cons = run.machine.bus.read32(smmu.base + 0x100cc);
+    expect(prod >>> 31).toBe(1);
+    expect(cons >>> 31).toBe(prod >>> 31);
+  });
+  it('the device got the automatic Success, retried, still faulted on the first page and reported the error there', () => {
+    expect((got.first as DmaResult).result).toBe(0xdead0002);
+    const resps = run.records.filter((r) => r.kind === TraceKind.PageResponse);
+    expect(resps[0]!.ssid).toBe(got.pasid);
+    expect(Number(resps[0]!.value)).toBe(0);
+  });
+  it('after the overflow the queue keeps delivering: a two-page group is faulted in and answered PRI_RESP Success', () => {
+    const fin = got.final as { pageRequests: number; priqOverflows: number; priResps: number };
+    expect((got.second as DmaResult).result).toBe(0);
+    expect(got.data).toBe(true);
+    expect(fin.pageRequests).toBe(4);
+    expect(fin.priResps).toBe(1);
+    expect(fin.priqOverflows).toBe(1);
   });
 });
 

@@ -104,6 +104,25 @@ export function iopf_queue_remove_device(q: IopfQueue, dev: Device): void {
   q.devices.delete(dev);
 }
 
+/**
+ * iopf_queue_discard_partial: drops the requests parked for a LAST that will never come.
+ * The IOMMU driver calls it when its hardware queue overflowed: the LAST request of a
+ * group may have been lost (and answered by the IOMMU itself), and a later group that
+ * reuses the PRG index must not pick up the stale requests.
+ */
+export function iopf_queue_discard_partial(q: IopfQueue): number {
+  for (const dev of q.devices) {
+    const p = param(dev);
+    if (p !== null) p.partial.length = 0;
+  }
+  return 0;
+}
+
+/** Requests of `dev` parked until the LAST request of their group arrives. */
+export function iopf_partial_faults(dev: Device): number {
+  return param(dev)?.partial.length ?? 0;
+}
+
 /** iopf_queue_flush_dev: waits until every fault queued so far for the device has been handled. */
 export function* iopf_queue_flush_dev(dev: Device): Generator<unknown, number, unknown> {
   const p = param(dev);

@@ -88,6 +88,7 @@ const X_FAULT_LO = 0x48;
 const X_FAULT_HI = 0x4c;
 const X_ID = 0x5c;
 const X_ID_SVAX = 0x58415653;
+const X_PRI_PAGES = 0x60;
 const X_CTRL_SSV = 1 << 0;
 const X_CTRL_OP_SHIFT = 4;
 const X_OP_WRITE_VERIFY = 0;
@@ -147,6 +148,12 @@ const openFiles = new Set<TestDevFile>();
 /** iommu_testdev.dma_can_stall=1: the function is described as a stall master (as a firmware node would). */
 function want_stall(): boolean {
   return /(^|\s)iommu_testdev\.dma_can_stall=(1|y|Y)(\s|$)/.test(kernel_cmdline());
+}
+
+/** iommu_testdev.pri_pages=N: the device asks for N pages per page request group (0: one). */
+function pri_pages(): number {
+  const m = /(^|\s)iommu_testdev\.pri_pages=(\d+)(\s|$)/.exec(kernel_cmdline());
+  return m === null ? 0 : Number(m[2]);
 }
 
 /** Header fixup: the property the SMMU driver reads at iommu_probe_device, before binding. */
@@ -394,6 +401,7 @@ const iommu_testdev_driver: PciDriver = {
     }
     testdev = td;
     const ext = td.readl(X_ID) === X_ID_SVAX;
+    if (ext) td.writel(X_PRI_PAGES, pri_pages());
     dev_info(pdev, `BAR0 at 0x${bar.toString(16)}, irq ${td.irq}${ext ? ', SVA extension' : ''}${pdev.properties.get('dma-can-stall') ? ', dma-can-stall' : ''}`);
       return 0;
   },

@@ -49,7 +49,7 @@ import {
   type IommuResvRegion,
   type IopfFault,
 } from '../iommu.js';
-import { iommu_report_device_fault, iopf_queue_add_device, iopf_queue_alloc, iopf_queue_remove_device, type IopfQueue } from '../io-pgfault.js';
+import { iommu_report_device_fault, iopf_queue_add_device, iopf_queue_alloc, iopf_queue_discard_partial, iopf_queue_remove_device, type IopfQueue } from '../io-pgfault.js';
 import { IO_PGTABLE_IAS, IO_PGTABLE_MAIR, IoPgtable } from '../io-pgtable-arm.js';
 import { loadDword, storeDword } from '../dword-io.js';
 import { getField, setField, formatDwords } from './field-table.js';
@@ -944,13 +944,20 @@ export class ArmSmmuDevice {
   *priqThread(): Generator<unknown, IrqReturn, unknown> {
     const q = this.priq;
     const e = this.priBuf;
+    let overflowed = false;
     do {
       while (this.queueRemoveRaw(q, e)) this.handlePpr(e);
       if (this.syncProdIn(q)) {
         this.stats.priqOverflows++;
+        overflowed = true;
         pr_err(`${this.logName}: PRIQ overflow detected -- requests lost`);
       }
     } while (!q.llq.empty());
+    // Page requests go to iopf here (upstream denies them), so the groups whose Last
+    // request was lost in the overflow are parked there once the queue has been read:
+    // drop them before acknowledging, as the Intel PRQ handler does (IHI 0070 8.1.1: a
+    // group without its Last entry is ignored; the SMMU answered it).
+    if (overflowed && this.iopf) iopf_queue_discard_partial(this.iopf);
     this.syncConsOvf(q);
     return IRQ_HANDLED;
   }

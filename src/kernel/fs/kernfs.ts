@@ -14,6 +14,7 @@ import {
   SEEK_END,
   SEEK_SET,
   dt_type,
+  type DentryOperations,
   type DirContext,
   type File,
   type FileOperations,
@@ -183,6 +184,19 @@ function kn_lookup(dir: Inode, dentry: Dentry): Dentry | null | number {
 }
 
 const kn_dir_iops: InodeOperations = { lookup: kn_lookup };
+
+/**
+ * kernfs_dop_revalidate: a cached dentry stays valid while its node is still a child
+ * of its parent's node (kn_remove, or kn_add replacing it, makes the next lookup fresh).
+ */
+export const kernfs_dops: DentryOperations = {
+  d_revalidate(dentry: Dentry): boolean {
+    const node = dentry.d_inode?.i_private as KernfsNode | undefined;
+    const parent = dentry.d_parent?.d_inode?.i_private as KernfsNode | undefined;
+    if (node === undefined || parent === undefined || dentry.d_mounted) return true;
+    return (parent.children ?? []).includes(node);
+  },
+};
 
 export function kn_get_inode(sb: SuperBlock, n: KernfsNode): Inode {
   const inode = new_inode(sb, n.mode);

@@ -99,10 +99,15 @@ export function inode_permission(inode: Inode, mask: number): number {
   return -EACCES;
 }
 
-/** d_lookup + ->lookup on a miss. */
+/** d_lookup (revalidated by d_op->d_revalidate) + ->lookup on a miss. */
 export function lookup_one(dir: Dentry, name: string): Dentry | number {
   const hit = dir.d_subdirs.get(name);
-  if (hit !== undefined) return hit;
+  if (hit !== undefined) {
+    const rv = hit.d_sb.s_d_op?.d_revalidate;
+    if (rv === undefined || rv(hit)) return hit;
+    // d_invalidate: the object behind it is gone (a removed sysfs node)
+    dir.d_subdirs.delete(name);
+  }
   const inode = dir.d_inode;
   if (inode === null) return -ENOENT;
   if (inode.i_op.lookup) {

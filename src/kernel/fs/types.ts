@@ -186,10 +186,18 @@ export interface SuperOperations {
   statfs?(sb: SuperBlock): { f_type: number; f_bsize: number; f_blocks: number; f_bfree: number };
 }
 
+/** struct dentry_operations (the part used here). */
+export interface DentryOperations {
+  /** A cached dentry is still what a fresh lookup would find (false: look it up again). */
+  d_revalidate?(dentry: Dentry): boolean;
+}
+
 export class SuperBlock {
   s_root: Dentry | null = null;
   private nextIno = 1;
   s_op: SuperOperations = {};
+  /** Dentry operations of every dentry of this filesystem (sb->s_d_op). */
+  s_d_op: DentryOperations | null = null;
   s_fs_info: unknown = undefined;
   constructor(
     readonly s_type: string,

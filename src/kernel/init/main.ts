@@ -313,8 +313,6 @@ export function* start_kernel(cpu: ArchCpu, dtbPa: number, rom: ProgramRom, conf
   printk_set_clock(ktime_get);
   chrdev_init();
   if (pl011_init(cpu, gic_irq_of_mapping)) pl011_set_rx(tty_receive);
-  for (const n of of_root()!.children) for (const r of of_reg(n)) if (n.name !== 'memory' && n.name !== 'cpus') insert_iomem({ ...r, name: n.full_name.replace(/^[^@]*@/, '') + '.' + n.name });
-  for (const m of memory) insert_iomem({ start: m.base, end: m.base + m.size - 1, name: 'System RAM' });
 
   // VFS: rootfs (tmpfs), devtmpfs, procfs, sysfs; the initramfs unpacked into "/".
   workqueue_init();
@@ -325,6 +323,8 @@ export function* start_kernel(cpu: ArchCpu, dtbPa: number, rom: ProgramRom, conf
   devtmpfs_init();
   proc_root_init();
   proc_generic_init(cmdline);
+  for (const n of of_root()!.children) for (const r of of_reg(n)) if (n.name !== 'memory' && n.name !== 'cpus') insert_iomem({ ...r, name: n.full_name.replace(/^[^@]*@/, '') + '.' + n.name });
+  for (const m of memory) insert_iomem({ start: m.base, end: m.base + m.size - 1, name: 'System RAM' });
   sysfs_init();
   debugfs_init();
   driver_core_init();

@@ -9,6 +9,7 @@ import { thisCpu } from '../../../arch/index.js';
 import { Device, bus_register, device_attach, device_register, driver_register, driver_unregister, type BusType, type DeviceDriver } from '../base/core.js';
 import { sysfs_create_bin_file, sysfs_create_file, sysfs_create_link } from '../../fs/sysfs/sysfs.js';
 import { generic_file_llseek } from '../../fs/libfs.js';
+import { insert_iomem } from '../../fs/proc/generic.js';
 import type { FileOperations } from '../../fs/types.js';
 import { EINVAL, EIO, ENODEV, ENOSPC } from '../../lib/errno.js';
 import { pgprot_device, pgprot_writecombine, remap_pfn_range } from '../../mm/memory.js';
@@ -164,10 +165,13 @@ export function pci_find_ext_capability(d: PciDev, cap: number): number {
 
 let windowNext = 0;
 let windowEnd = 0;
+/** The host bridge's memory window in /proc/iomem (BARs are claimed below it). */
+let windowName = '';
 
-export function pci_set_mem_window(start: number, end: number): void {
+export function pci_set_mem_window(start: number, end: number, name = ''): void {
   windowNext = start;
   windowEnd = end;
+  windowName = name;
 }
 
 function read_bases(d: PciDev): void {
@@ -425,6 +429,7 @@ let pciDevices: PciDev[] = [];
 export function pci_core_init(): void {
   pciDevices = [];
   windowNext = windowEnd = 0;
+  windowName = '';
   bus_register(pci_bus_type);
 }
 
@@ -549,7 +554,10 @@ export function* pci_scan_device(ops: PciOps, domain: number, bus: number, devfn
   pr_info(`pci ${d.name}: [${d.vendor.toString(16).padStart(4, '0')}:${d.device.toString(16).padStart(4, '0')}] type ${(d.hdr_type & 0x7f).toString(16).padStart(2, '0')} class ${hex(d.class_code, 6)}`);
   for (let i = 0; i < PCI_NUM_RESOURCES; i++) {
     const r = d.resource[i];
-    if (r && r.flags) pr_info(`pci ${d.name}: BAR ${i} [mem ${hex(r.start, 8)}-${hex(r.end, 8)}${r.flags & IORESOURCE_MEM_64 ? ' 64bit' : ''}${r.flags & IORESOURCE_PREFETCH ? ' pref' : ''}]`);
+    if (!r || !r.flags) continue;
+    pr_info(`pci ${d.name}: BAR ${i} [mem ${hex(r.start, 8)}-${hex(r.end, 8)}${r.flags & IORESOURCE_MEM_64 ? ' 64bit' : ''}${r.flags & IORESOURCE_PREFETCH ? ' pref' : ''}]`);
+    // pci_claim_resource: the BAR, named after the device, inside the bridge window
+    insert_iomem({ start: r.start, end: r.end, name: d.name }, windowName || undefined);
   }
   pciDevices.push(d);
   // Register without probing yet: sysfs files first, then driver matching.

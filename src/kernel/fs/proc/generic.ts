@@ -20,9 +20,18 @@ export interface IomemEntry {
 
 let iomem: IomemEntry[] = [];
 
-/** request_resource on iomem_resource (sorted by start when shown). */
+function find_iomem(list: IomemEntry[], name: string): IomemEntry | undefined {
+  for (const e of list) {
+    if (e.res.name === name) return e;
+    const c = find_iomem(e.children ?? [], name);
+    if (c !== undefined) return c;
+  }
+  return undefined;
+}
+
+/** request_resource on iomem_resource, or on the resource named `parentName` (sorted by start when shown). */
 export function insert_iomem(res: Resource, parentName?: string): void {
-  const parent = parentName ? iomem.find((e) => e.res.name === parentName) : undefined;
+  const parent = parentName ? find_iomem(iomem, parentName) : undefined;
   if (parent) (parent.children ??= []).push({ res });
   else iomem.push({ res });
 }

@@ -2,7 +2,7 @@
 // (e.g. "meminfo", "sys/vm/swappiness"); per-process directories are generated from
 // the PID table on each lookup, so they vanish with the process.
 
-import { kn_add, kn_dir, kn_file, kn_find, kn_get_inode, kn_link, type KernfsNode, type KnShow, type KnStore } from '../kernfs.js';
+import { kernfs_dops, kn_add, kn_dir, kn_file, kn_find, kn_get_inode, kn_link, type KernfsNode, type KnShow, type KnStore } from '../kernfs.js';
 import { d_make_root } from '../libfs.js';
 import { SuperBlock } from '../types.js';
 import { register_filesystem } from '../super.js';
@@ -36,6 +36,7 @@ export function proc_root_init(): void {
     nodev: true,
     mount: () => {
       const sb = new SuperBlock('proc', PROC_SUPER_MAGIC, 0xfff0);
+      sb.s_d_op = kernfs_dops;
       d_make_root(sb, kn_get_inode(sb, root));
       return sb;
     },

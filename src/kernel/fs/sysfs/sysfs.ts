@@ -2,7 +2,7 @@
 // /sys/devices/..., /sys/bus/<bus>/{devices,drivers}, /sys/class/<class>/<dev>
 // with attributes and symlinks; mounts show the same tree.
 
-import { kn_add, kn_dir, kn_file, kn_find, kn_get_inode, kn_link, kn_remove, type KernfsNode, type KnShow, type KnStore } from '../kernfs.js';
+import { kernfs_dops, kn_add, kn_dir, kn_file, kn_find, kn_get_inode, kn_link, kn_remove, type KernfsNode, type KnShow, type KnStore } from '../kernfs.js';
 import { d_make_root } from '../libfs.js';
 import { S_IFREG, SuperBlock, type FileOperations } from '../types.js';
 import { register_filesystem } from '../super.js';
@@ -20,6 +20,7 @@ export function sysfs_init(): void {
     nodev: true,
     mount: () => {
       const sb = new SuperBlock('sysfs', SYSFS_MAGIC, 0xfff1);
+      sb.s_d_op = kernfs_dops;
       d_make_root(sb, kn_get_inode(sb, root));
       return sb;
     },

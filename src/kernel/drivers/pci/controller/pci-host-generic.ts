@@ -6,6 +6,7 @@
 import { Device, device_register } from '../../base/core.js';
 import { of_find_compatible_node, of_map_id, of_property_read_u32_array, of_reg, type DeviceNode } from '../../../of/base.js';
 import { pr_info } from '../../../lib/printk.js';
+import { insert_iomem } from '../../../fs/proc/generic.js';
 import { pci_bus_add_device, pci_core_init, pci_scan_device, pci_set_mem_window, type PciDev, type PciOps } from '../pci.js';
 import { device_initcall, subsys_initcall } from '../../../init/initcall.js';
 import { of_iommu_configure } from '../../iommu/of-iommu.js';
@@ -51,7 +52,9 @@ function* pci_host_common_probe(): Generator<unknown, number, unknown> {
     const cpuAddr = ranges[i + 3]! * 4294967296 + ranges[i + 4]!;
     const size = ranges[i + 5]! * 4294967296 + ranges[i + 6]!;
     if (space === 2 || space === 3) {
-      pci_set_mem_window(cpuAddr, cpuAddr + size - 1);
+      // devm_request_pci_bus_resources: the window in /proc/iomem, named after the node
+      insert_iomem({ start: cpuAddr, end: cpuAddr + size - 1, name: np.full_name });
+      pci_set_mem_window(cpuAddr, cpuAddr + size - 1, np.full_name);
       pr_info(`pci-host-generic ${np.full_name.replace(/^[^@]*@/, '')}.pcie:   MEM 0x${cpuAddr.toString(16).padStart(10, '0')}..0x${(cpuAddr + size - 1).toString(16).padStart(10, '0')} -> 0x${cpuAddr.toString(16).padStart(10, '0')}`);
     }
   }

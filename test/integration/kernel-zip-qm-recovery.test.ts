@@ -25,7 +25,8 @@ import {
 } from '../../src/kernel/crypto/acompress.js';
 import { sg_init_one } from '../../src/kernel/crypto/scatterlist.js';
 import { qm_bus, type DmaCoherent } from '../../src/kernel/drivers/crypto/hisilicon/qm-bus.js';
-import { QP_START } from '../../src/kernel/drivers/crypto/hisilicon/qm.js';
+import { QP_START, QP_STOP, hisi_qm_controller_reset, hisi_qm_start_qp, hisi_qm_stop_qp, readl, type HisiQp } from '../../src/kernel/drivers/crypto/hisilicon/qm.js';
+import { QM_DFX_MB_CNT } from '../../src/kernel/drivers/crypto/hisilicon/qm-regs.js';
 
 /** Deterministic compressible data. */
 function sample(n: number, seed: number): Uint8Array {
@@ -155,4 +156,76 @@ describe('EQ overflow -> AEQE type 1 -> qm_reset_function', () => {
     expect(con).not.toContain('Controller resetting');
     expect(b.stats.mapped).toBe(0);
   }, 60_000);
+});
+
+/** The started compression qp with requests outstanding (the transform's qp_ctx[0]). */
+function busyCompressQp(zip: HisiZip): HisiQp {
+  const qps = zip.qm.qps.filter((q) => q.status === QP_START && q.alg_type === 0 && q.used > 0);
+  expect(qps.length).toBe(1);
+  return qps[0]!;
+}
+
+describe('hisi_qm_stop_qp with requests in flight (v2 drain loop)', () => {
+  it('six 256 KiB compressions outstanding: the drain polls SQC/CQC until the engine has finished them, every request completes with its output, the stop returns 0 and the qp restarts', () => {
+    const log: string[] = [];
+    const b = bootZip({
+      scenario: function* (zip) {
+        const tfm = (yield* crypto_alloc_acomp('zlib-deflate')) as CryptoAcomp;
+        const flights = launch(zip, tfm, 6, 256 * 1024, 40);
+        const qp = busyCompressQp(zip);
+        log.push(`issued=${flights.map((f) => f.issued).join(',')} used=${qp.used}`);
+        const mb = readl(zip.qm, QM_DFX_MB_CNT);
+        const t0 = ktime_get();
+        const r = yield* hisi_qm_stop_qp(qp);
+        const polls = (readl(zip.qm, QM_DFX_MB_CNT) - mb) / 2;
+        log.push(`stop=${r} status=${qp.status === QP_STOP ? 'stop' : qp.status} used=${qp.used} polls>1=${polls > 1} waited>=150us=${ktime_get() - t0 >= 150e3}`);
+        log.push((yield* land(zip, flights)).join(','));
+        log.push(`start=${hisi_qm_start_qp(qp, 0) === qp.qp_id}`);
+        log.push(yield* roundTrip(zip, tfm));
+        return 0;
+      },
+    });
+    expect(b.code).toBe(0);
+    expect(log).toEqual(['issued=-115,-115,-115,-115,-115,-115 used=6', 'stop=0 status=stop used=0 polls>1=true waited>=150us=true', 'ok,ok,ok,ok,ok,ok', 'start=true', 'ok']);
+    expect(b.handle.console).not.toContain('Fail to empty queue');
+    expect(b.stats.mapped).toBe(0);
+  }, 60_000);
+
+  it('a queue that never drains (both compression cores stuck): after 1000 polls the stop gives up and returns, the outstanding requests are failed back with -EIO (qp_stop_fail_cb), and a controller reset brings the cores back', () => {
+    const log: string[] = [];
+    const INJECT = 1e9;
+    const b = bootZip({
+      setup: (m) =>
+        void m.clock.after(INJECT, 'inject core-stuck', () => {
+          m.zip.inject({ kind: 'core-stuck', core: 0 });
+          m.zip.inject({ kind: 'core-stuck', core: 1 });
+        }),
+      scenario: function* (zip) {
+        const tfm = (yield* crypto_alloc_acomp('zlib-deflate')) as CryptoAcomp;
+        yield* until(INJECT + 10e6);
+        const flights = launch(zip, tfm, 3, 8192, 50);
+        const qp = busyCompressQp(zip);
+        const mb = readl(zip.qm, QM_DFX_MB_CNT);
+        const t0 = ktime_get();
+        const r = yield* hisi_qm_stop_qp(qp);
+        log.push(`stop=${r} used=${qp.used} polls=${(readl(zip.qm, QM_DFX_MB_CNT) - mb) / 2} waited>=150ms=${ktime_get() - t0 >= 150e6}`);
+        log.push((yield* land(zip, flights)).join(','));
+        log.push(`reset=${yield* hisi_qm_controller_reset(zip.qm)}`);
+        log.push(`start=${hisi_qm_start_qp(qp, 0) === qp.qp_id}`);
+        log.push(yield* roundTrip(zip, tfm));
+        const fresh = (yield* crypto_alloc_acomp('zlib-deflate')) as CryptoAcomp;
+        log.push(yield* roundTrip(zip, fresh));
+        return 0;
+      },
+    });
+    expect(b.code).toBe(0);
+    expect(log).toEqual(['stop=0 used=0 polls=1000 waited>=150ms=true', '-5,-5,-5', 'reset=0', 'start=true', 'ok', 'ok']);
+    const con = b.handle.console;
+    expect(con).toMatch(/hisi_zip 0000:00:01\.0: Fail to empty queue \d+!/);
+    expect(con).toContain('hisi_zip 0000:00:01.0: Failed to drain out data for stopping!');
+    expect(con.match(/compress fail in qp\d+: 255/g)?.length).toBe(3);
+    expect(con).toContain('Controller reset complete');
+    expect(b.stats.resets).toBe(1);
+    expect(b.stats.mapped).toBe(0);
+  }, 120_000);
 });

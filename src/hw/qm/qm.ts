@@ -33,6 +33,8 @@ export interface QmEngine {
   kick(): void;
   /** Requests accepted and not yet completed. */
   readonly inFlight: number;
+  /** Those of them that still hold the bus master (a core hung in compute holds no transfer). */
+  readonly onBus: number;
   /** Accelerator error status (e.g. HZIP_CORE_INT_STATUS) that also raises the abnormal MSI. */
   errorStatus(): number;
 }
@@ -579,7 +581,7 @@ export class QueueManager {
 
   private transReturn(): number {
     if ((this.masterCtrl & 1) === 0) return 0;
-    return (this.engine?.inFlight ?? 0) === 0 && !this.mbBusy && !this.gate.blocked ? R.ACC_MASTER_TRANS_RETURN_RW : 0;
+    return (this.engine?.onBus ?? 0) === 0 && !this.mbBusy && !this.gate.blocked ? R.ACC_MASTER_TRANS_RETURN_RW : 0;
   }
 
   /** The register block that holds the QM registers (set by the device that builds it). */

@@ -114,6 +114,8 @@ export class ZipCore {
   stalled = false;
   /** Stalls of the core's channel since reset. */
   stalls = 0;
+  /** Injected hang: the next request the core starts computing never finishes (until reset). */
+  hung = false;
   cont: () => void = () => {};
   resume: (retry: boolean) => void = () => {};
   // DFX (32-bit wrapping counters, as the hardware's)
@@ -157,6 +159,17 @@ export class ZipEngine implements QmEngine {
     let n = 0;
     for (const c of this.cores) if (c.busy) n++;
     return n;
+  }
+
+  get onBus(): number {
+    let n = 0;
+    for (const c of this.cores) if (c.busy && !(c.hung && c.step === Step.Wait)) n++;
+    return n;
+  }
+
+  /** Error injection: core `index` (all cores when omitted) hangs on the next request it computes. */
+  hang(index?: number): void {
+    for (const c of this.cores) if (index === undefined || c.index === index) c.hung = true;
   }
 
   errorStatus(): number {
@@ -207,6 +220,7 @@ export class ZipEngine implements QmEngine {
       c.event = undefined;
       c.busy = false;
       c.stalled = false;
+      c.hung = false;
       c.step = Step.Idle;
       c.bdCount = c.consumedBytes = c.producedBytes = 0;
     }
@@ -262,6 +276,10 @@ export class ZipEngine implements QmEngine {
           core.step = Step.Compute;
           continue;
         case Step.Compute: {
+          if (core.hung) {
+            core.step = Step.Wait; // no completion event: only a reset frees the core
+            return;
+          }
           if (core.status === ZipStatus.OK) this.compute(core);
           const bytes = core.algType === 0 ? core.consumed : core.produced;
           const rate = core.algType === 0 ? this.cost.zipCompressBytesPerNsPerCore : this.cost.zipDecompressBytesPerNsPerCore;

@@ -45,6 +45,12 @@ export type ZipInjection =
   | { kind: 'cq-overflow'; queue?: number }
   /** The next completion event finds the EQ full: its EQE is lost, AEQE EQ overflow (type 1). */
   | { kind: 'eq-overflow' }
+  /**
+   * Core `core` (0-1 compress, 2-7 decompress; every core when omitted) hangs on the
+   * next request it starts computing: no result, no CQE, until a controller reset or FLR.
+   * A hung core holds no bus transfer, so the master shutdown of the reset completes.
+   */
+  | { kind: 'core-stuck'; core?: number }
   /** Any QM abnormal source bit by name. */
   | { kind: 'qm-abnormal'; bit: QmAbnormalName };
 
@@ -184,6 +190,8 @@ export class HisiZip implements MmioDevice {
         return this.qm.injectCqOverflow(what.queue ?? -1);
       case 'eq-overflow':
         return this.qm.injectEqOverflow();
+      case 'core-stuck':
+        return this.engine.hang(what.core);
       case 'qm-abnormal':
         return this.qm.raiseAbnormal(QmAbnormal[what.bit]);
       default: {

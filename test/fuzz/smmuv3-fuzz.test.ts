@@ -37,7 +37,10 @@ describe('SMMUv3 fuzz (seeded)', () => {
           } else {
             if (rnd() < 0.1) rig.port.sid = Math.floor(rnd() * 300);
             const buf = new Uint8Array(1 + Math.floor(rnd() * 8192));
-            const iova = rnd() < 0.5 ? Math.floor(rnd() * 2 ** 48) : RAM + Math.floor(rnd() * 0x100_0000);
+            // TTB0 and TTB1 ranges, tagged (TBI) and unsigned 64-bit forms, RAM
+            const k = rnd();
+            const low = Math.floor(rnd() * 2 ** 48);
+            const iova = k < 0.35 ? low : k < 0.5 ? -low : k < 0.6 ? Math.floor(rnd() * 256) * 2 ** 56 + low - (low % 4096) : k < 0.65 ? 2 ** 64 - low - (low % 4096) : RAM + Math.floor(rnd() * 0x100_0000);
             const attrs = { ssv: rnd() < 0.5, ssid: rnd() < 0.9 ? u32() & 0xfffff : u32(), priv: rnd() < 0.5, exec: rnd() < 0.5 };
             if (rnd() < 0.5) rig.port.read(iova, buf, 0, buf.length, attrs);
             else rig.port.write(iova, buf, 0, buf.length, attrs);
@@ -85,7 +88,7 @@ describe('SMMUv3 fuzz (seeded)', () => {
     let ok = 0;
     for (let i = 0; i < 3000; i++) {
       rig.port.sid = rnd() < 0.3 ? 5 : u32() & 0xff;
-      const iova = rnd() < 0.3 ? 0x10_0000 + (u32() & 0xfff) : rnd() < 0.5 ? canary + (u32() & 0xffff) : u32() * 4096;
+      const iova = rnd() < 0.3 ? 0x10_0000 + (u32() & 0xfff) : rnd() < 0.5 ? canary + (u32() & 0xffff) : rnd() < 0.7 ? u32() * 4096 : -u32() * 4096;
       const buf = new Uint8Array(1 + (u32() & 0x3ff)).fill(0x3c);
       const st = rig.port.write(iova, buf, 0, buf.length, { ssv: rnd() < 0.3, ssid: u32() & 0xff, priv: rnd() < 0.5, exec: false });
       if (st === DmaStatus.Ok) ok++;

@@ -28,6 +28,30 @@ export const enum EventId {
   F_VMS_FETCH = 0x25,
 }
 
+/*
+ * Events this implementation never records, and why (IHI 0070 7.3):
+ * - F_UUT (7.3.2, 16.7.1): an upstream transaction the SMMU does not support, from an
+ *   IMPLEMENTATION DEFINED set that depends on the interconnect (far atomics, or a
+ *   transaction crossing a 4KB boundary on AMBA). The bus here carries plain reads and
+ *   writes with SubstreamID, PnU and InD, all supported, and a DMA port issues one
+ *   transaction per translation (it splits runs where a translation ends). A write
+ *   marked as an instruction is not unsupported: it is taken as a data write (13.1.1).
+ *   No atomics, CMOs, DVM operations or barriers reach the SMMU.
+ * - F_BAD_ATS_TREQ (7.3.6), F_TRANSL_FORBIDDEN (7.3.8): answers to ATS Translation
+ *   Requests and to Translated transactions. IDR0.ATS == 0 and no function has ATS, so
+ *   neither arrives (CMD_ATC_INV is CERROR_ILL for the same reason).
+ * - F_TLB_CONFLICT (7.3.17): a multiple match in a TLB, IMPLEMENTATION DEFINED by its
+ *   geometry. The IOTLB is direct-mapped, one entry per slot: a fill replaces what the
+ *   slot held, so a lookup never matches two entries.
+ * - F_CFG_CONFLICT (7.3.18): a multiple match in the configuration cache through the
+ *   STE.CONT hint. The cache ignores CONT and holds STEs by exact StreamID, so no two
+ *   entries overlap (no CD can cause it, 7.3.18).
+ * - E_PAGE_REQUEST (7.3.19): a speculative page-request hint sent by a client through
+ *   its interconnect; nothing on this bus carries one (PCIe functions use PRI, chapter 8).
+ * - F_VMS_FETCH (7.3.20): an abort fetching a Virtual Machine Structure. No VMS feature
+ *   (MPAM) is implemented, so no VMS is ever fetched.
+ */
+
 export const EVENT_NAMES: Readonly<Record<number, string>> = {
   0x01: 'F_UUT',
   0x02: 'C_BAD_STREAMID',
@@ -63,9 +87,10 @@ export const enum FaultClass {
 }
 
 /**
- * The union of the event record layouts of 7.3. Addresses are at most 52 bits in this
- * model, so InputAddr is declared [51:0]; IPA [51:12] and FetchAddr [51:3] share dword 3
- * (an event has one or the other).
+ * The union of the event record layouts of 7.3. InputAddr[63:0] is split in two fields
+ * (a field holds at most 52 bits): [51:0] and InputAddrTop [63:52], bits a TTB1-range or
+ * tagged address has set. IPA [51:12] and FetchAddr [51:3] share dword 3 (an event has
+ * one or the other).
  */
 export const EVT = new StructLayout('EVT', EVT_BYTES, {
   EventID: dw(0, 7, 0),
@@ -81,6 +106,7 @@ export const EVT = new StructLayout('EVT', EVT_BYTES, {
   CLASS: dw(1, 41, 40),
   TTRnW: dw(1, 44),
   InputAddr: dw(2, 51, 0),
+  InputAddrTop: dw(2, 63, 52),
   IPA: dw(3, 51, 12),
   FetchAddr: dw(3, 51, 3),
 });
@@ -98,6 +124,10 @@ export class EventRecord {
   write = false;
   s2 = false;
   cls: FaultClass = FaultClass.IN;
+  /**
+   * The input address as the transaction presented it (7.3: recorded unmodified, TBI
+   * does not apply): a Number below 2^64, or negative for an address with bit 63 set.
+   */
   inputAddr = 0;
   /** IPA for stage 2 faults, -1 when none. */
   ipa = -1;
@@ -159,7 +189,9 @@ export class EventRecord {
       L.set(words, 'S2', this.s2);
       L.set(words, 'CLASS', this.cls);
       if (this.cls === FaultClass.TT) L.set(words, 'TTRnW', 1);
-      L.set(words, 'InputAddr', this.inputAddr);
+      // InputAddr[63:0], two's complement for a negative (bit 63 set) address.
+      words[4] = this.inputAddr >>> 0;
+      words[5] = Math.floor(this.inputAddr / 4294967296) >>> 0;
     }
     // Configuration events (C_BAD_*, F_STREAM_DISABLED, F_*_FETCH) carry the stream only.
     if (this.fetchAddr >= 0) L.setAddress(words, 'FetchAddr', this.fetchAddr);

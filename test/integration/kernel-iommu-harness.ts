@@ -61,9 +61,16 @@ export function smmuCommands(recs: readonly Rec[], op?: number): Rec[] {
   return recs.filter((r) => r.kind === TraceKind.Command && r.initiator === 'smmu' && (op === undefined || r.aux === op));
 }
 
+/** One timespec per program: UserCtx scratch is never freed, and polling loops sleep often. */
+const timespecs = new WeakMap<UserCtx, number>();
+
 /** Sleeps `ns` of virtual time (nanosleep), letting devices and kernel threads run. */
 export function* sleepNs(u: UserCtx, ns: number): Generator<unknown, number, unknown> {
-  const ts = u.alloc(16);
+  let ts = timespecs.get(u);
+  if (ts === undefined) {
+    ts = u.alloc(16);
+    timespecs.set(u, ts);
+  }
   u.cpu.st64(ts, Math.floor(ns / 1e9));
   u.cpu.st64(ts + 8, ns % 1e9);
   return yield* u.sys(NR.__NR_nanosleep, ts, 0);

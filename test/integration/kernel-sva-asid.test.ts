@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { thisCpu } from '../../src/arch/index.js';
 import { ArmSmmuDomain, arm_smmu_devices } from '../../src/kernel/drivers/iommu/arm-smmu-v3/arm-smmu-v3.js';
-import { IOMMU_DOMAIN_DMA, IOMMU_DOMAIN_SVA, iommu_get_dma_domain, iommu_get_domain_for_dev_pasid } from '../../src/kernel/drivers/iommu/iommu.js';
+import { IOMMU_DOMAIN_SVA, iommu_get_dma_domain, iommu_get_domain_for_dev_pasid } from '../../src/kernel/drivers/iommu/iommu.js';
 import { ITD_OP_WRITE } from '../../src/kernel/drivers/misc/iommu-testdev.js';
 import { ASID, mm_context_pinned } from '../../src/kernel/mm/context.js';
 import { current } from '../../src/kernel/sched/core.js';

@@ -10,6 +10,8 @@ import { GFP_KERNEL, __GFP_ZERO } from '../../mm/gfp.js';
 import { MAX_PAGE_ORDER, PAGE_SIZE } from '../../mm/page.js';
 import { IOMMU_CACHE, IOMMU_DOMAIN_DMA, IOMMU_DOMAIN_UNMANAGED, IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_READ, IOMMU_RESV_SW_MSI, IOMMU_WRITE, iommu_get_dma_domain, iommu_get_domain_for_dev, iommu_get_resv_regions, iommu_map, iommu_unmap, type Device, type IommuDomain } from './iommu.js';
 import { IovaDomain } from './iova.js';
+import { EINVAL, EIO } from '../../lib/errno.js';
+import type { Scatterlist } from '../../crypto/scatterlist.js';
 
 export const DMA_BIDIRECTIONAL = 0;
 export const DMA_TO_DEVICE = 1;
@@ -19,7 +21,14 @@ export const DMA_MAPPING_ERROR = -1;
 /** The default dma_mask of a device: 32 bits until the driver sets a wider one. */
 export const DMA_BIT_MASK_32 = 2 ** 32 - 1;
 
+/** dma_get_max_seg_size without dma_parms (and as PCI sets it): 64 KiB. */
+export const DMA_DEFAULT_MAX_SEG_SIZE = 65536;
+/** dma_get_seg_boundary as PCI sets it: segments do not cross 4 GiB. */
+export const DMA_DEFAULT_SEG_BOUNDARY = 2 ** 32 - 1;
+
 const dmaMasks = new WeakMap<Device, number>();
+/** struct device_dma_parameters: max_segment_size and segment_boundary_mask. */
+const dmaParms = new WeakMap<Device, { maxSegSize: number; segBoundary: number }>();
 
 /** dma_set_mask_and_coherent. */
 export function dma_set_mask(dev: Device, mask: number): number {
@@ -27,8 +36,44 @@ export function dma_set_mask(dev: Device, mask: number): number {
   return 0;
 }
 
-function dmaMask(dev: Device): number {
+export function dma_get_mask(dev: Device): number {
   return dmaMasks.get(dev) ?? DMA_BIT_MASK_32;
+}
+
+function dmaMask(dev: Device): number {
+  return dma_get_mask(dev);
+}
+
+function dma_parms(dev: Device): { maxSegSize: number; segBoundary: number } {
+  let p = dmaParms.get(dev);
+  if (p === undefined) {
+    p = { maxSegSize: DMA_DEFAULT_MAX_SEG_SIZE, segBoundary: DMA_DEFAULT_SEG_BOUNDARY };
+    dmaParms.set(dev, p);
+  }
+  return p;
+}
+
+/** dma_set_max_seg_size: the longest DMA segment dma_map_sg may build. */
+export function dma_set_max_seg_size(dev: Device, size: number): number {
+  if (size <= 0) return -EIO;
+  dma_parms(dev).maxSegSize = size;
+  return 0;
+}
+
+export function dma_get_max_seg_size(dev: Device): number {
+  return dmaParms.get(dev)?.maxSegSize ?? DMA_DEFAULT_MAX_SEG_SIZE;
+}
+
+/** dma_set_seg_boundary: `mask` + 1 is a power of two no DMA segment crosses. */
+export function dma_set_seg_boundary(dev: Device, mask: number): number {
+  const b = mask + 1;
+  if (mask < PAGE_SIZE - 1 || b !== 2 ** Math.round(Math.log2(b))) return -EINVAL;
+  dma_parms(dev).segBoundary = mask;
+  return 0;
+}
+
+export function dma_get_seg_boundary(dev: Device): number {
+  return dmaParms.get(dev)?.segBoundary ?? DMA_DEFAULT_SEG_BOUNDARY;
 }
 
 function dma_info_to_prot(dir: number, coherent: boolean): number {
@@ -96,57 +141,113 @@ export function dma_mapping_error(_dev: Device, addr: number): boolean {
   return addr === DMA_MAPPING_ERROR;
 }
 
-/** A scatterlist entry: CPU physical pages in, DMA address and length out. */
-export interface ScatterList {
-  pa: number;
-  length: number;
-  dmaAddress: number;
-  dmaLength: number;
-}
-
 /**
- * iommu_dma_map_sg: one IOVA range for the whole list, each segment mapped at its page
- * offset (segments after the first start page-aligned in IOVA space). Returns the
- * number of DMA segments (here: as many as CPU segments) or 0 on failure.
+ * iommu_dma_map_sg: the whole list gets one IOVA range, each segment at its page
+ * offset in page-aligned slots laid end to end (padded so that no slot crosses the
+ * device's segment boundary; as in Linux the padding extends the previous slot's
+ * mapping). __finalise_sg then merges slots that continue each other in IOVA space
+ * (the next segment starts on a page, the previous ends on one, no boundary is
+ * crossed and the result fits the maximum segment size) into DMA segments, written to
+ * the first entries' dma_address/dma_length. Returns the number of DMA segments, or 0
+ * when IOVA space or the mapping fails. Without a translating domain (dma-direct)
+ * every entry is its physical address and nothing merges.
  */
-export function dma_map_sg(dev: Device, sg: ScatterList[], dir: number): number {
+export function dma_map_sg(dev: Device, sg: Scatterlist[], dir: number): number {
   const domain = dmaDomain(dev);
   if (domain === null) {
     for (const s of sg) {
-      s.dmaAddress = s.pa;
-      s.dmaLength = s.length;
+      s.dma_address = s.pa;
+      s.dma_length = s.length;
     }
     return sg.length;
   }
-  let total = 0;
-  for (const s of sg) total += Math.ceil(((s.pa % PAGE_SIZE) + s.length) / PAGE_SIZE) * PAGE_SIZE;
-  const base = alloc_iova(domain, dev, total);
-  if (base === DMA_MAPPING_ERROR) return 0;
-  let at = base;
-  const prot = dma_info_to_prot(dir, true);
-  for (const s of sg) {
-    const off = s.pa % PAGE_SIZE;
-    const len = Math.ceil((off + s.length) / PAGE_SIZE) * PAGE_SIZE;
-    if (iommu_map(domain, at, s.pa - off, len, prot)) {
-      if (at > base) iommu_unmap(domain, base, at - base);
-      free_iova(domain, base);
-      return 0;
+  if (sg.length === 0) return 0;
+  const boundary = dma_get_seg_boundary(dev) + 1;
+  // The IOVA slot of each segment (page-aligned, plus any padding after it)
+  const slots = new Array<number>(sg.length);
+  let iovaLen = 0;
+  for (let i = 0; i < sg.length; i++) {
+    const s = sg[i]!;
+    const slot = Math.ceil(((s.pa % PAGE_SIZE) + s.length) / PAGE_SIZE) * PAGE_SIZE;
+    // Start a slot that would cross a boundary on the boundary instead
+    const pad = (boundary - (iovaLen % boundary)) % boundary;
+    if (i > 0 && pad && pad < slot - 1) {
+      slots[i - 1]! += pad;
+      iovaLen += pad;
     }
-    s.dmaAddress = at + off;
-    s.dmaLength = s.length;
-    at += len;
+    slots[i] = slot;
+    iovaLen += slot;
   }
-  return sg.length;
+  const iova = alloc_iova(domain, dev, iovaLen);
+  if (iova === DMA_MAPPING_ERROR) return 0;
+  // iommu_map_sg: one map call per physically contiguous run of slots
+  const prot = dma_info_to_prot(dir, true);
+  let at = iova;
+  let runPa = 0;
+  let runLen = 0;
+  let mapped = 0;
+  for (let i = 0; i <= sg.length; i++) {
+    const s = sg[i];
+    const pa = s === undefined ? -1 : s.pa - (s.pa % PAGE_SIZE);
+    if (runLen && pa !== runPa + runLen) {
+      if (iommu_map(domain, at, runPa, runLen, prot)) {
+        if (mapped) iommu_unmap(domain, iova, mapped);
+        free_iova(domain, iova);
+        return 0;
+      }
+      at += runLen;
+      mapped += runLen;
+      runLen = 0;
+    }
+    if (s === undefined) break;
+    if (runLen === 0) runPa = pa;
+    runLen += slots[i]!;
+  }
+  return finalise_sg(dev, sg, slots, iova);
 }
 
-export function dma_unmap_sg(dev: Device, sg: ScatterList[], _dir: number): void {
+/** __finalise_sg: DMA segments from the mapped slots, merged where Linux merges them. */
+function finalise_sg(dev: Device, sg: Scatterlist[], slots: readonly number[], iova: number): number {
+  const boundary = dma_get_seg_boundary(dev) + 1;
+  const maxLen = dma_get_max_seg_size(dev);
+  let dmaAddr = iova;
+  let cur = 0;
+  let curLen = 0;
+  let count = 0;
+  for (let i = 0; i < sg.length; i++) {
+    const s = sg[i]!;
+    const off = s.pa % PAGE_SIZE;
+    const len = s.length;
+    s.dma_address = DMA_MAPPING_ERROR;
+    s.dma_length = 0;
+    if (curLen && !off && dmaAddr % boundary !== 0 && maxLen - curLen >= len) {
+      curLen += len;
+    } else {
+      if (i > 0) cur++;
+      curLen = len;
+      count++;
+      sg[cur]!.dma_address = dmaAddr + off;
+    }
+    sg[cur]!.dma_length = curLen;
+    dmaAddr += slots[i]!;
+    // A segment ending inside its slot ends the DMA segment too
+    if (len + off < slots[i]!) curLen = 0;
+  }
+  return count;
+}
+
+/**
+ * iommu_dma_unmap_sg: the IOVA range from the first DMA segment to the end of the
+ * last one (entries with dma_length 0 end the list) is unmapped, invalidated and freed.
+ */
+export function dma_unmap_sg(dev: Device, sg: Scatterlist[], _dir: number): void {
   const domain = dmaDomain(dev);
   if (domain === null || sg.length === 0) return;
-  const first = sg[0]!;
-  const base = first.dmaAddress - (first.dmaAddress % PAGE_SIZE);
-  let total = 0;
-  for (const s of sg) total += Math.ceil(((s.pa % PAGE_SIZE) + s.length) / PAGE_SIZE) * PAGE_SIZE;
-  iommu_unmap(domain, base, total);
+  const start = sg[0]!.dma_address;
+  let end = start + sg[0]!.dma_length;
+  for (let i = 1; i < sg.length && sg[i]!.dma_length !== 0; i++) end = sg[i]!.dma_address + sg[i]!.dma_length;
+  const base = start - (start % PAGE_SIZE);
+  iommu_unmap(domain, base, Math.ceil((end - base) / PAGE_SIZE) * PAGE_SIZE);
   free_iova(domain, base);
 }
 

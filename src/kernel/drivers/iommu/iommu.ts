@@ -4,7 +4,7 @@
 // domains for vfio, PASID attachments (SVA), reserved regions, and the fault and
 // page-response plumbing the I/O page-fault queue uses.
 
-import { EBUSY, EINVAL, ENODEV, ENOENT, ENOMEM, EOVERFLOW } from '../../lib/errno.js';
+import { EBUSY, EINVAL, ENODEV, ENOENT, ENOMEM, EOVERFLOW, EPERM } from '../../lib/errno.js';
 import { pr_info, pr_warn } from '../../lib/printk.js';
 import { DeviceNode, of_find_node_by_path, of_property_read_bool, of_property_read_string, of_property_read_u32 } from '../../of/base.js';
 import { Device } from '../base/core.js';
@@ -225,6 +225,10 @@ export class IommuGroup {
   readonly pasidArray = new Map<number, IommuDomain>();
   /** Claimed by a driver that takes the group away from the DMA API (vfio). */
   owner: unknown = null;
+  /** Claims of `owner` (owner_cnt of the user-owned case). */
+  ownerCnt = 0;
+  /** The domain an owned group sits in between its user's domains (group->blocking_domain). */
+  blockingDomain: IommuDomain | null = null;
   constructor(readonly id: number) {}
 }
 
@@ -412,22 +416,96 @@ export function iommu_domain_free(domain: IommuDomain): void {
   domain.ops.free?.(domain);
 }
 
-/** iommu_attach_group: the group leaves its default domain for `domain` (vfio). */
+/**
+ * iommu_attach_group: the group leaves its default (or blocking) domain for `domain`.
+ * -EBUSY while another domain is attached or PASIDs are in use.
+ */
 export function iommu_attach_group(domain: IommuDomain, group: IommuGroup): number {
-  if (group.domain !== group.defaultDomain && group.domain !== domain) return -EBUSY;
+  if (group.domain !== null && group.domain !== group.defaultDomain && group.domain !== group.blockingDomain) return -EBUSY;
   if (group.pasidArray.size > 0) return -EBUSY;
   return __iommu_attach_group(domain, group);
 }
 
-/** iommu_detach_group: back to the default domain. */
-export function iommu_detach_group(domain: IommuDomain, group: IommuGroup): void {
-  if (group.domain !== domain || group.defaultDomain === null) return;
-  __iommu_attach_group(group.defaultDomain, group);
+/** __iommu_group_set_core_domain: an owned group waits in its blocking domain, others use the default. */
+function iommu_group_set_core_domain(group: IommuGroup): void {
+  const core = group.owner !== null ? group.blockingDomain : group.defaultDomain;
+  if (core !== null) __iommu_attach_group(core, group);
 }
 
+/** iommu_detach_group: `domain` leaves the group, which goes back to its core domain. */
+export function iommu_detach_group(domain: IommuDomain, group: IommuGroup): void {
+  if (group.domain !== domain) {
+    pr_warn(`iommu: group ${group.id}: detach of a domain that is not attached`);
+    return;
+  }
+  iommu_group_set_core_domain(group);
+}
+
+/** iommu_attach_device: for a group of exactly one device (-EINVAL otherwise). */
 export function iommu_attach_device(domain: IommuDomain, dev: Device): number {
   const g = iommu_group_get(dev);
-  return g === null ? -ENODEV : iommu_attach_group(domain, g);
+  if (g === null) return -ENODEV;
+  if (g.devices.length !== 1) return -EINVAL;
+  return iommu_attach_group(domain, g);
+}
+
+/**
+ * Devices of the group bound to a driver that uses the DMA API. Linux counts them in
+ * owner_cnt when the bus's dma_configure calls iommu_device_use_default_domain at
+ * probe; here every bound driver is one (none declares driver_managed_dma).
+ */
+function dma_api_users(group: IommuGroup): number {
+  let n = 0;
+  for (const dev of group.devices) if (dev.driver !== null) n++;
+  return n;
+}
+
+/** __iommu_group_alloc_blocking_domain: the IOMMU's blocked domain, else an empty unmanaged one. */
+function group_blocking_domain(group: IommuGroup): IommuDomain | null {
+  if (group.blockingDomain !== null) return group.blockingDomain;
+  const dev = group.devices[0];
+  const ops = dev === undefined ? null : ops_of(dev);
+  if (dev === undefined || ops === null) return null;
+  let d: IommuDomain | number | undefined = ops.blockedDomain;
+  if (d === undefined) d = ops.domainAllocPaging(dev, IOMMU_DOMAIN_UNMANAGED);
+  if (typeof d === 'number') return null;
+  group.blockingDomain = d;
+  return d;
+}
+
+/**
+ * iommu_group_claim_dma_owner: a user (vfio) takes the group from the DMA API. -EPERM
+ * while a driver of the group uses the DMA API or someone owns it already; -EBUSY
+ * while a domain other than the default is attached or PASIDs are in use. The group
+ * then sits in its blocking domain until the owner attaches its own.
+ */
+export function iommu_group_claim_dma_owner(group: IommuGroup, owner: unknown): number {
+  if (owner === null || owner === undefined) return -EINVAL;
+  if (group.ownerCnt > 0 || dma_api_users(group) > 0) return -EPERM;
+  if ((group.domain !== null && group.domain !== group.defaultDomain) || group.pasidArray.size > 0) return -EBUSY;
+  const blocking = group_blocking_domain(group);
+  if (blocking === null) return -EINVAL;
+  const r = __iommu_attach_group(blocking, group);
+  if (r) return r;
+  group.owner = owner;
+  group.ownerCnt++;
+  return 0;
+}
+
+/** iommu_group_release_dma_owner: the owner has detached its domain; the group returns to its default domain. */
+export function iommu_group_release_dma_owner(group: IommuGroup): void {
+  if (group.ownerCnt === 0 || group.owner === null) {
+    pr_warn(`iommu: group ${group.id}: release of DMA ownership nobody claimed`);
+    return;
+  }
+  group.ownerCnt = 0;
+  group.owner = null;
+  iommu_group_set_core_domain(group);
+}
+
+/** iommu_group_dma_owner_claimed: a user or a DMA API driver holds the group. */
+export function iommu_group_dma_owner_claimed(group: IommuGroup): boolean {
+  return group.ownerCnt > 0 || dma_api_users(group) > 0;
 }
 
 export function iommu_detach_device(domain: IommuDomain, dev: Device): void {
@@ -576,4 +654,4 @@ export function iommu_page_response(dev: Device, fault: IopfFault, resp: IommuPa
 }
 
 // Errno values IOMMU users see (re-exported for callers that only include iommu.ts).
-export { EBUSY, EINVAL, ENODEV, ENOENT, ENOMEM, EOVERFLOW };
+export { EBUSY, EINVAL, ENODEV, ENOENT, ENOMEM, EOVERFLOW, EPERM };

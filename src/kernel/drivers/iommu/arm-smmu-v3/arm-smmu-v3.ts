@@ -1455,6 +1455,9 @@ const PAGING_OPS = {
   },
   free(domain: IommuDomain): void {
     const d = domain as ArmSmmuDomain;
+    // free_io_pgtable_ops flushes the context first: no IOTLB entry may outlive the
+    // tables, or survive into the next domain given this ASID
+    if (d.pgtbl !== null) d.smmu?.tlbInvAsid(d.asid);
     d.pgtbl?.free();
     d.pgtbl = null;
     d.smmu?.freeAsid(d);

@@ -162,6 +162,8 @@ export function arm_smmu_sva_domain_alloc(smmu: ArmSmmuDevice, _dev: Device, mm:
   d.smmu = smmu;
   d.asid = asid;
   d.mm = mm;
+  // The CPU's page table: range invalidations use its granule (TG = 4K)
+  d.pgsizeBitmap = PAGE_SIZE;
   smmu.asids.set(asid, d);
   const n = new SvaNotifier(d);
   r = mmu_notifier_register(n, mm);

@@ -144,10 +144,15 @@ describe('mmap of a tmpfs file from user space', () => {
       });
       got.afterTruncate = (yield* u.wait(after))[1] & 0x7f;
       got.stillMapped = u.cpu.ld32(a);
+      // unlinked and closed, the file lives on in its mapping (the VMA holds the file)
+      yield* u.sys(NR.__NR_close, fd);
+      got.unlink = yield* u.sys(NR.__NR_unlinkat, AT_FDCWD, u.str('/tmp/trunc.bin'), 0);
+      u.cpu.st32(a + 8, 0x77);
+      got.afterUnlink = [u.cpu.ld32(a), u.cpu.ld32(a + 8)];
       return 0;
     });
     expect(code).toBe(0);
-    expect(got).toEqual({ inside: 0x302, beyond: SIGBUS, afterTruncate: SIGBUS, stillMapped: 0x300 });
+    expect(got).toEqual({ inside: 0x302, beyond: SIGBUS, afterTruncate: SIGBUS, stillMapped: 0x300, unlink: 0, afterUnlink: [0x300, 0x77] });
     expect(oops_count()).toBe(0);
   });
 });

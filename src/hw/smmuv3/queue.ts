@@ -17,34 +17,48 @@ export interface QueueRegisters {
 }
 
 export class SmmuQueue {
+  // BASE decoded as Numbers (kept by `configure`, which runs at every BASE write and reset).
+  private log2 = 0;
+  private base = 0;
+  private mask = 1;
+
   constructor(
     readonly regs: QueueRegisters,
     /** Bytes per entry: 16 (CMD, PRI) or 32 (EVT). */
     readonly entryBytes: number,
     /** IDR1.{CMDQS,EVENTQS,PRIQS}: LOG2SIZE beyond it is treated as this value. */
     readonly maxLog2: number,
-  ) {}
-
-  /** Effective LOG2SIZE: MIN(BASE.LOG2SIZE, IDR1.xQS) (6.3.26). */
-  log2Size(): number {
-    const l = Number(this.regs.baseBlock.get(this.regs.baseName) & 0x1fn);
-    return l > this.maxLog2 ? this.maxLog2 : l;
+  ) {
+    this.configure();
   }
 
   /**
-   * Effective base address: ADDR[55:5], aligned by the SMMU to the larger of the queue
-   * size or 32 bytes, ignoring the low bits (6.3.26).
+   * Decodes BASE (6.3.26): effective LOG2SIZE = MIN(BASE.LOG2SIZE, IDR1.xQS); ADDR[55:5]
+   * aligned by the SMMU to the larger of the queue size or 32 bytes, ignoring the low bits.
    */
-  baseAddress(): number {
+  configure(): void {
     const raw = this.regs.baseBlock.get(this.regs.baseName);
+    const l = Number(raw & 0x1fn);
+    this.log2 = l > this.maxLog2 ? this.maxLog2 : l;
     const addr = Number((raw >> 5n) & ((1n << 51n) - 1n)) * 32;
-    const bytes = Math.max(32, this.entryBytes * 2 ** this.log2Size());
-    return addr - (addr % bytes);
+    const bytes = Math.max(32, this.entryBytes * 2 ** this.log2);
+    this.base = addr - (addr % bytes);
+    this.mask = (2 << this.log2) - 1;
+  }
+
+  /** Effective LOG2SIZE. */
+  log2Size(): number {
+    return this.log2;
+  }
+
+  /** Effective base address. */
+  baseAddress(): number {
+    return this.base;
   }
 
   /** Mask of index + wrap bit. */
   ptrMask(): number {
-    return (2 << this.log2Size()) - 1;
+    return this.mask;
   }
 
   prod(): number {
@@ -61,13 +75,13 @@ export class SmmuQueue {
 
   /** Full: same index, different wrap flags (7.4). */
   isFull(): boolean {
-    return (this.prod() ^ this.cons()) === 1 << this.log2Size();
+    return (this.prod() ^ this.cons()) === 1 << this.log2;
   }
 
   /** Address of the entry at pointer `ptr` (its index part). */
   slotAddress(ptr: number): number {
-    const index = ptr & ((1 << this.log2Size()) - 1);
-    return this.baseAddress() + index * this.entryBytes;
+    const index = ptr & ((1 << this.log2) - 1);
+    return this.base + index * this.entryBytes;
   }
 
   next(ptr: number): number {

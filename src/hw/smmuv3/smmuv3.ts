@@ -18,7 +18,7 @@ import { EventId, EventRecord, EVT_BYTES } from './evtq.js';
 import { accessIndex, Iotlb } from './iotlb.js';
 import { accessMaskForAttrs, LAST_ROW_SHIFT, LastField, LastTranslations, TranslationEpoch } from './last-translation.js';
 import { encodePageRequest, PRG_RESP_FAILURE, PRG_RESP_SUCCESS, priRespCode, PRI_BYTES } from './priq.js';
-import { OutputQueue, QueueWrite, type QueueRegisters } from './queue.js';
+import { OutputQueue, QueueWrite, type QueueRegisters, type SmmuQueue } from './queue.js';
 import {
   AIDR_VALUE,
   CR0_CMDQEN,
@@ -194,6 +194,9 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
     this.cmdq.stop();
     this.page0.reset();
     this.page1.reset();
+    this.cmdq.configure();
+    this.evtq.configure();
+    this.priq.configure();
     this.configs.invalidateAll();
     this.iotlb.invalidateAll();
     this.stalls.releaseAll(-1);
@@ -261,7 +264,6 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
       if (!allowed()) blk().set(name, old);
     };
     const p0 = () => this.page0;
-    const cr0Off = (bits: number) => () => (this.cr0() & bits) === 0;
     const irqOff = (bit: number) => () => (this.irqCtrl() & bit) === 0;
     const irqCfg = (prefix: string, base: number, enable: number, lo: boolean): RegDef[] => [
       { name: `${prefix}_CFG0`, offset: base, width: 64, fields: [{ name: 'ADDR', lsb: 2, width: 50 }], write: guard(p0, `${prefix}_CFG0`, irqOff(enable)) },
@@ -282,7 +284,10 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
         { name: 'ADDR', lsb: 5, width: 51 },
         { name: 'RA', lsb: 62, width: 1 },
       ],
-      write: guard(p0, name, cr0Off(enable)),
+      write: (v, old) => {
+        if ((this.cr0() & enable) !== 0) this.page0.set(name, old);
+        this.queueByBase(name).configure();
+      },
     });
     return [
       ro('IDR0', 0x00, IDR0_VALUE),
@@ -466,6 +471,10 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
       prod('PRIQ_PROD', 0xc8, CR0_PRIQEN, () => this.priq),
       cons('PRIQ_CONS', 0xcc, () => this.priq, () => undefined),
     ];
+  }
+
+  private queueByBase(name: string): SmmuQueue {
+    return name === 'CMDQ_BASE' ? this.cmdq : name === 'EVENTQ_BASE' ? this.evtq : this.priq;
   }
 
   private configureStrtab(): void {
@@ -678,11 +687,12 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
   /** 7.2.1: a stall record is never discarded; it waits until the queue is writable. */
   private deliverStallEvent(e: StallEntry): void {
     if (!e.eventPending || !this.evtqOpen() || this.evtq.isFull()) return;
-    e.eventPending = false;
+    this.stalls.eventDelivered(e);
     this.writeEvent(e.event);
   }
 
   private flushStallEvents(): void {
+    if (this.stalls.eventsPending === 0) return;
     for (const e of this.stalls.entries) if (e.inUse && e.eventPending) this.deliverStallEvent(e);
   }
 

@@ -21,6 +21,8 @@ export class StallEntry {
 
 export class StallTable {
   readonly entries: StallEntry[];
+  /** Held transactions whose stall record is not in the Event queue yet. */
+  eventsPending = 0;
   private nextStag = 0;
 
   constructor(readonly capacity: number) {
@@ -53,6 +55,7 @@ export class StallTable {
     free.event.stall = true;
     free.event.stag = stag;
     free.eventPending = true;
+    this.eventsPending++;
     return free;
   }
 
@@ -61,12 +64,19 @@ export class StallTable {
     return this.entries.find((e) => e.inUse && e.sid === sid && e.stag === stag);
   }
 
+  /** The entry's stall record has been written to the Event queue. */
+  eventDelivered(e: StallEntry): void {
+    if (!e.eventPending) return;
+    e.eventPending = false;
+    this.eventsPending--;
+  }
+
   /** Releases an entry and returns its port (the caller ends the stall on it). */
   release(e: StallEntry): DmaPort | undefined {
     const port = e.port;
+    this.eventDelivered(e);
     e.inUse = false;
     e.port = undefined;
-    e.eventPending = false;
     return port;
   }
 

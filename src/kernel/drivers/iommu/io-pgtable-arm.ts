@@ -36,6 +36,9 @@ const LEVEL_SPAN = [2 ** 39, 2 ** 30, 2 ** 21, 2 ** 12] as const;
 /** Leaves in one level-3 table. */
 const PTES_PER_TABLE = 512;
 
+/** Zeroes for clearing a run of PTEs. */
+const ZERO_RUN = new Uint8Array(PTES_PER_TABLE * 8);
+
 /** One domain's table tree. */
 export class IoPgtable {
   /** Physical address of the level-0 table (TTBR / CD.TTB0). */
@@ -43,6 +46,9 @@ export class IoPgtable {
   /** Table pages, freed with the domain. */
   private readonly tables: number[] = [];
   private readonly buf = new Uint32Array(2);
+  /** A run of PTEs of one leaf table as lo/hi words (guest RAM is little-endian, as the host the word views assume). */
+  private readonly run = new Uint32Array(PTES_PER_TABLE * 2);
+  private readonly runBytes = new Uint8Array(this.run.buffer);
 
   private constructor(pgd: number) {
     this.pgd = pgd;
@@ -86,7 +92,11 @@ export class IoPgtable {
     return table + 8 * this.index(iova, 3);
   }
 
-  /** map_pages of 4 KiB leaves: 0, -EEXIST (12 -> -17) when a page is mapped, -ENOMEM (-12). */
+  /**
+   * map_pages of 4 KiB leaves: 0, -EEXIST (12 -> -17) when a page is mapped, -ENOMEM (-12).
+   * Like __arm_lpae_map, one walk per leaf table, then the run of PTEs in that table is
+   * checked (one 64-bit load each) before any of it is written (one 64-bit store each).
+   */
   map(iova: number, pa: number, pgcount: number, prot: number): number {
     if (!(prot & (IOMMU_READ | IOMMU_WRITE))) return 0;
     const cpu = thisCpu();
@@ -97,45 +107,56 @@ export class IoPgtable {
     lo |= attr << PTE_ATTRINDX_SHIFT;
     if (!(prot & IOMMU_MMIO)) lo |= PTE_SH_IS;
     const hiBits = prot & IOMMU_NOEXEC ? PTE_HI_XN : 0;
-    // One walk per leaf table, then consecutive PTEs (__arm_lpae_map fills a run of
-    // leaves in one table the same way)
-    let ptep = -1;
-    for (let i = 0; i < pgcount; i++) {
-      const va = iova + i * ARM_LPAE_GRANULE;
-      if (ptep < 0 || this.index(va, 3) === 0) ptep = this.walkToLeaf(va, true);
-      else ptep += 8;
-      let err = -12;
-      if (ptep >= 0) {
-        loadDword(cpu, ptep, this.buf, 0);
-        err = this.buf[0]! & PTE_VALID ? -17 : 0;
+    const run = this.run;
+    let done = 0;
+    while (done < pgcount) {
+      const va = iova + done * ARM_LPAE_GRANULE;
+      const first = this.index(va, 3);
+      const n = Math.min(pgcount - done, PTES_PER_TABLE - first);
+      const ptep = this.walkToLeaf(va, true);
+      let err = ptep < 0 ? -12 : 0;
+      if (err === 0) {
+        cpu.readPhys(ptep, this.runBytes, 0, n * 8);
+        for (let i = 0; i < n; i++) if (run[2 * i]! & PTE_VALID) err = -17;
       }
       if (err) {
         // a failed call leaves nothing of its own mapped
-        if (i) this.unmap(iova, i);
+        if (done) this.unmap(iova, done);
         return err;
       }
-      const out = pa + i * ARM_LPAE_GRANULE;
-      storeDword(cpu, ptep, ((out % TWO32) | lo) >>> 0, (Math.floor(out / TWO32) | hiBits) >>> 0);
+      for (let i = 0; i < n; i++) {
+        const out = pa + (done + i) * ARM_LPAE_GRANULE;
+        run[2 * i] = ((out % TWO32) | lo) >>> 0;
+        run[2 * i + 1] = (Math.floor(out / TWO32) | hiBits) >>> 0;
+      }
+      cpu.writePhys(ptep, this.runBytes, 0, n * 8);
+      done += n;
     }
     return 0;
   }
 
-  /** unmap_pages: clears up to `pgcount` leaves; returns the bytes unmapped (stops at a hole). */
+  /**
+   * unmap_pages: clears up to `pgcount` leaves; returns the bytes unmapped (stops at a
+   * hole). Per leaf table, one 64-bit load and one 64-bit store per PTE, as
+   * __arm_lpae_unmap reads and clears a run.
+   */
   unmap(iova: number, pgcount: number): number {
     const cpu = thisCpu();
+    const run = this.run;
     let done = 0;
-    let ptep = -1;
-    for (let i = 0; i < pgcount; i++) {
-      const va = iova + i * ARM_LPAE_GRANULE;
-      if (ptep < 0 || this.index(va, 3) === 0) ptep = this.walkToLeaf(va, false);
-      else ptep += 8;
+    while (done < pgcount) {
+      const va = iova + done * ARM_LPAE_GRANULE;
+      const n = Math.min(pgcount - done, PTES_PER_TABLE - this.index(va, 3));
+      const ptep = this.walkToLeaf(va, false);
       if (ptep < 0) break;
-      loadDword(cpu, ptep, this.buf, 0);
-      if (!(this.buf[0]! & PTE_VALID)) break;
-      storeDword(cpu, ptep, 0, 0);
-      done += ARM_LPAE_GRANULE;
+      cpu.readPhys(ptep, this.runBytes, 0, n * 8);
+      let valid = 0;
+      while (valid < n && run[2 * valid]! & PTE_VALID) valid++;
+      if (valid > 0) cpu.writePhys(ptep, ZERO_RUN, 0, valid * 8);
+      done += valid;
+      if (valid < n) break;
     }
-    return done;
+    return done * ARM_LPAE_GRANULE;
   }
 
   iovaToPhys(iova: number): number {

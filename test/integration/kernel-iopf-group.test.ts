@@ -31,6 +31,11 @@ function request(fn: PciFunction, va: number, pasid: number, prg: number, last: 
   return fn.pageRequest(va, pasid, true, false, true, false, false, prg, last);
 }
 
+/** Sleeps until the function has its page request credits back (every group answered), up to 1 s. */
+function* answered(u: UserCtx, fn: PciFunction): Generator<unknown, void, unknown> {
+  for (let i = 0; i < 10_000 && fn.pageRequestsOutstanding > 0; i++) yield* sleepNs(u, 100_000);
+}
+
 function* present(u: UserCtx, va: number, pages: number): Generator<unknown, boolean[], unknown> {
   const out: boolean[] = [];
   for (let i = 0; i < pages; i++) out.push(yield* pagePresent(u, va + i * PAGE));
@@ -58,7 +63,7 @@ describe('a page request group of three requests is handled once, at its LAST re
     got.outstandingPartial = fn.pageRequestsOutstanding;
     t.mark('last');
     got.sentLast = request(fn, buf + 2 * PAGE, pasid, 5, true);
-    for (let i = 0; i < 1000 && fn.pageRequestsOutstanding > 0; i++) yield* sleepNs(u, 100_000);
+    yield* answered(u, fn);
     t.mark('answered');
     const s2 = { ...iopf_stats() };
     got.afterLast = { reported: s2.reported - s0.reported, groups: s2.groups - s0.groups, responded: s2.responded - s0.responded, success: s2.success - s0.success };
@@ -119,14 +124,14 @@ describe('groups are kept apart by PRG index, and a group fails as a whole', () 
     t.mark('nine-done');
     got.afterNine = yield* present(u, buf, 4);
     request(fn, buf + PAGE, pasid, 7, true);
-    for (let i = 0; i < 1000 && fn.pageRequestsOutstanding > 0; i++) yield* sleepNs(u, 100_000);
+    yield* answered(u, fn);
     t.mark('seven-done');
     got.afterSeven = yield* present(u, buf, 4);
     // a group whose LAST request has no VMA: one answer for all, Invalid Request
     t.mark('failing');
     request(fn, more, pasid, 11, false);
     request(fn, hole, pasid, 11, true);
-    for (let i = 0; i < 1000 && fn.pageRequestsOutstanding > 0; i++) yield* sleepNs(u, 100_000);
+    yield* answered(u, fn);
     t.mark('failed');
     got.outstanding = fn.pageRequestsOutstanding;
     return 0;

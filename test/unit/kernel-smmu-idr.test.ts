@@ -99,79 +99,42 @@ describe('arm_smmu_device_hw_probe refuses the ID register values Linux refuses'
   });
   afterEach(() => b.restore());
 
-  /** Probe through the fake block: the errno, and whether anything was written. */
-  function probe(): { ret: number; writes: number; log: string } {
-    const ret = arm_smmu_device_init(smmuAt(FAKE_BASE));
-    return { ret, writes: b.fake.writes, log: dmesg_text() };
-  }
-
   it('the model\'s own values, read through the fake block, pass hw_probe (the fake is faithful)', () => {
     const smmu = smmuAt(FAKE_BASE);
     expect(smmu.hwProbe()).toBe(0);
     expect(dmesg_text()).toMatch(/arm-smmu-v3 c000000\.smmuv3: ias 48-bit, oas 48-bit/);
   });
 
-  it('S1P = S2P = 0: "no translation support!", -ENXIO, no register written', () => {
-    setIdField(b, IDR0, 1, 0, 0);
-    const r = probe();
-    expect(r.ret).toBe(-ENXIO);
-    expect(r.log).toContain('arm-smmu-v3 c000000.smmuv3: no translation support!');
-    expect(r.writes).toBe(0);
+  // [what, Linux's message, IDR offset, field hi, field lo, value]
+  it.each([
+    ['S1P = S2P = 0', 'no translation support!', IDR0, 1, 0, 0],
+    ['TTF = 0 (no AArch64 tables)', 'AArch64 table format not supported!', IDR0, 3, 2, 0],
+    ['TTF = 1 (AArch32 only)', 'AArch64 table format not supported!', IDR0, 3, 2, 1],
+    ['TTENDIAN = 1 (reserved)', 'unknown/unsupported TT endianness!', IDR0, 22, 21, 1],
+    ['TTENDIAN = 3 (big-endian only, on this little-endian CPU)', 'unknown/unsupported TT endianness!', IDR0, 22, 21, 3],
+    ['IDR1.TABLES_PRESET', 'embedded implementation not supported', IDR1, 30, 30, 1],
+    ['IDR1.QUEUES_PRESET', 'embedded implementation not supported', IDR1, 29, 29, 1],
+    ['IDR1.REL', 'embedded implementation not supported', IDR1, 28, 28, 1],
+    ['CMDQS = 0', 'command queue size <= 64 entries not supported', IDR1, 25, 21, 0],
+    ['CMDQS = 6 (64 entries)', 'command queue size <= 64 entries not supported', IDR1, 25, 21, 6],
+  ] as const)('%s: probe fails with -ENXIO and "%s" before writing any register', (_what, msg, off, hi, lo, v) => {
+    setIdField(b, off, hi, lo, v);
+    expect(arm_smmu_device_init(smmuAt(FAKE_BASE))).toBe(-ENXIO);
+    expect(dmesg_text()).toContain(`arm-smmu-v3 c000000.smmuv3: ${msg}`);
+    expect(b.fake.writes).toBe(0);
   });
 
-  it('either stage alone is enough', () => {
-    setIdField(b, IDR0, 1, 0, 1);
-    expect(smmuAt(FAKE_BASE).hwProbe()).toBe(0);
-    setIdField(b, IDR0, 1, 0, 2);
-    expect(smmuAt(FAKE_BASE).hwProbe()).toBe(0);
-  });
-
-  it.each([0, 1])('TTF = %i (no AArch64 tables): "AArch64 table format not supported!"', (ttf) => {
-    setIdField(b, IDR0, 3, 2, ttf);
-    const r = probe();
-    expect(r.ret).toBe(-ENXIO);
-    expect(r.log).toContain('arm-smmu-v3 c000000.smmuv3: AArch64 table format not supported!');
-    expect(r.writes).toBe(0);
-  });
-
-  it('TTF = 3 (AArch32 and AArch64) is accepted', () => {
+  it('either stage alone, TTF = 3 (AArch32 and AArch64) and TTENDIAN = 0 (mixed: TT_LE and TT_BE) are accepted', () => {
+    for (const stages of [1, 2]) {
+      setIdField(b, IDR0, 1, 0, stages);
+      expect(smmuAt(FAKE_BASE).hwProbe()).toBe(0);
+    }
     setIdField(b, IDR0, 3, 2, 3);
     expect(smmuAt(FAKE_BASE).hwProbe()).toBe(0);
-  });
-
-  it.each([1, 3])('TTENDIAN = %i (reserved, or big-endian only on this little-endian CPU): "unknown/unsupported TT endianness!"', (e) => {
-    setIdField(b, IDR0, 22, 21, e);
-    const r = probe();
-    expect(r.ret).toBe(-ENXIO);
-    expect(r.log).toContain('arm-smmu-v3 c000000.smmuv3: unknown/unsupported TT endianness!');
-    expect(r.writes).toBe(0);
-  });
-
-  it('TTENDIAN = 0 (mixed) gives both TT_LE and TT_BE', () => {
     setIdField(b, IDR0, 22, 21, 0);
     const smmu = smmuAt(FAKE_BASE);
     expect(smmu.hwProbe()).toBe(0);
     expect(smmu.features & (ARM_SMMU_FEAT_TT_LE | ARM_SMMU_FEAT_TT_BE)).toBe(ARM_SMMU_FEAT_TT_LE | ARM_SMMU_FEAT_TT_BE);
-  });
-
-  it.each([
-    ['TABLES_PRESET', 30],
-    ['QUEUES_PRESET', 29],
-    ['REL', 28],
-  ])('IDR1.%s set: "embedded implementation not supported"', (_name, bit) => {
-    setIdField(b, IDR1, bit as number, bit as number, 1);
-    const r = probe();
-    expect(r.ret).toBe(-ENXIO);
-    expect(r.log).toContain('arm-smmu-v3 c000000.smmuv3: embedded implementation not supported');
-    expect(r.writes).toBe(0);
-  });
-
-  it.each([0, 5, 6])('CMDQS = %i (<= 64 entries): "command queue size <= 64 entries not supported"', (cmdqs) => {
-    setIdField(b, IDR1, 25, 21, cmdqs);
-    const r = probe();
-    expect(r.ret).toBe(-ENXIO);
-    expect(r.log).toContain('arm-smmu-v3 c000000.smmuv3: command queue size <= 64 entries not supported');
-    expect(r.writes).toBe(0);
   });
 
   it('CMDQS = 7 (128 entries: one batch and its sync fit) is accepted', () => {

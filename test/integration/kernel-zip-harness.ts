@@ -218,3 +218,25 @@ export function runZipUser(o: { files: Record<string, Uint8Array>; script: strin
     .join('\n');
   return { machine, code, out, console: con, captured, stats, ...(translation ? { translation } : {}) };
 }
+
+/** Deterministic test data: text-like runs mixed with xorshift noise (compressible, not trivially). */
+export function zipSample(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  const words = new TextEncoder().encode('queue manager doorbell mailbox phase completion stream window ');
+  for (let i = 0; i < n; ) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    const run = 16 + ((x >>> 0) % 200);
+    if ((x & 3) === 0) for (let k = 0; k < run && i < n; k++) b[i++] = (x >>> (k & 15)) & 0xff;
+    else for (let k = 0; k < run && i < n; k++) b[i++] = words[(k + (x & 31)) % words.length]!;
+  }
+  return b;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -11,29 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
-import { runZipUser } from './kernel-zip-harness.js';
-
-/** Deterministic data: text-like runs mixed with xorshift noise (compressible, not trivially). */
-function sample(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  const words = new TextEncoder().encode('gzip header fname fextra fcomment fhcrc member trailer isize crc ');
-  for (let i = 0; i < n; ) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    const run = 16 + ((x >>> 0) % 200);
-    if ((x & 3) === 0) for (let k = 0; k < run && i < n; k++) b[i++] = (x >>> (k & 15)) & 0xff;
-    else for (let k = 0; k < run && i < n; k++) b[i++] = words[(k + (x & 31)) % words.length]!;
-  }
-  return b;
-}
-
-function eq(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
+import { bytesEqual as eq, runZipUser, zipSample as sample } from './kernel-zip-harness.js';
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);

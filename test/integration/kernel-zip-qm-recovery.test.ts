@@ -5,7 +5,7 @@
 // times out and ends them through qp_stop_fail_cb.
 import { describe, expect, it } from 'vitest';
 import { deflate, inflate } from 'pako';
-import { bootZip } from './kernel-zip-harness.js';
+import { bootZip, bytesEqual as eq, zipSample as sample } from './kernel-zip-harness.js';
 import type { HisiZip } from '../../src/kernel/drivers/crypto/hisilicon/zip/zip-main.js';
 import { thisCpu } from '../../src/arch/index.js';
 import { msleep } from '../../src/kernel/time/sleep.js';
@@ -27,24 +27,6 @@ import { sg_init_one } from '../../src/kernel/crypto/scatterlist.js';
 import { qm_bus, type DmaCoherent } from '../../src/kernel/drivers/crypto/hisilicon/qm-bus.js';
 import { QP_START, QP_STOP, hisi_qm_controller_reset, hisi_qm_start_qp, hisi_qm_stop_qp, readl, type HisiQp } from '../../src/kernel/drivers/crypto/hisilicon/qm.js';
 import { QM_DFX_MB_CNT } from '../../src/kernel/drivers/crypto/hisilicon/qm-regs.js';
-
-/** Deterministic compressible data. */
-function sample(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  const words = new TextEncoder().encode('drain tail wrap sqc cqc overflow reset function ');
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out[i] = (x >>> 24) < 16 ? x & 0xff : words[(i + (x >>> 28)) % words.length]!;
-  }
-  return out;
-}
-
-function eq(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** One asynchronous compression: its buffers, request and the value crypto_acomp_compress returned. */
 interface Flight {

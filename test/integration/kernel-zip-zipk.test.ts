@@ -6,29 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { deflate, deflateRaw, gzip, inflate, inflateRaw, ungzip } from 'pako';
-import { runZipUser, ZIP_SID } from './kernel-zip-harness.js';
+import { bytesEqual as eq, runZipUser, zipSample as sample, ZIP_SID } from './kernel-zip-harness.js';
 
-/** Deterministic data: text-like runs mixed with xorshift noise (compressible, not trivially). */
-function sample(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  const words = new TextEncoder().encode('queue manager doorbell mailbox phase completion stream window ');
-  for (let i = 0; i < n; ) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    const run = 16 + ((x >>> 0) % 200);
-    if ((x & 3) === 0) for (let k = 0; k < run && i < n; k++) b[i++] = (x >>> (k & 15)) & 0xff;
-    else for (let k = 0; k < run && i < n; k++) b[i++] = words[(k + (x & 31)) % words.length]!;
-  }
-  return b;
-}
-
-function eq(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 const FORMATS = ['zlib', 'gzip', 'deflate'] as const;
 const ref = {
   zlib: { compress: (d: Uint8Array) => deflate(d), decompress: (d: Uint8Array) => inflate(d), node: (d: Uint8Array) => new Uint8Array(inflateSync(d)) },

@@ -3,7 +3,6 @@
 // of the CdIllegal() pseudocode (5.4.2) for the features this model implements.
 
 import type { WalkConfig } from '../vmsa/types.js';
-import type { PermissionOptions } from '../vmsa/walker.js';
 import { dw, StructLayout } from './struct-layout.js';
 import { psBits, StreamWorld, tg0GranuleShift, type SteConfig } from './ste.js';
 
@@ -85,7 +84,7 @@ export class CdConfig {
   /** CD.S (stall), CD.R (record), CD.A (abort; always 1 here, TERM_MODEL == 1). */
   stall = false;
   record = false;
-  /** CD.WXN, CD.PAN (the permission options of `perm`). */
+  /** CD.WXN, CD.PAN: permission options of the stage 1 checks (DDI 0487 D8.4). */
   wxn = false;
   pan = false;
   mair = 0;
@@ -97,13 +96,7 @@ export class CdConfig {
   /** Sizes of the TTB0 and TTB1 ranges: 2^(64 - TxSZ). */
   span0 = 2 ** 39;
   span1 = 2 ** 39;
-  perm: PermissionOptions = NO_PERM_OPTS;
 }
-
-const NO_PERM_OPTS: PermissionOptions = Object.freeze({});
-const WXN_OPTS: PermissionOptions = Object.freeze({ wxn: true });
-const PAN_OPTS: PermissionOptions = Object.freeze({ pan: true });
-const WXN_PAN_OPTS: PermissionOptions = Object.freeze({ wxn: true, pan: true });
 
 /**
  * Decodes a CD reached from `ste` in `world`. Returns undefined when it is not valid or
@@ -159,10 +152,7 @@ export function decodeCd(words: Uint32Array, ste: SteConfig, world: StreamWorld,
   out.record = CD.flag(words, 'R');
   out.mair = CD.get(words, 'MAIR0');
   out.mairHi = CD.get(words, 'MAIR1');
-  const wxn = CD.flag(words, 'WXN');
-  const pan = CD.flag(words, 'PAN');
-  out.wxn = wxn;
-  out.pan = pan;
-  out.perm = wxn ? (pan ? WXN_PAN_OPTS : WXN_OPTS) : pan ? PAN_OPTS : NO_PERM_OPTS;
+  out.wxn = CD.flag(words, 'WXN');
+  out.pan = CD.flag(words, 'PAN');
   return out;
 }

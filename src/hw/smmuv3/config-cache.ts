@@ -3,7 +3,7 @@
 // leave only through CMD_CFGI_* (and reset): a driver that edits an STE or CD in
 // memory without invalidating keeps getting the old configuration, as on hardware.
 
-import type { PermissionOptions, S1RamWalk } from '../vmsa/walker.js';
+import type { S1RamWalk } from '../vmsa/walker.js';
 import type { WalkConfig } from '../vmsa/types.js';
 import { CdConfig } from './cd.js';
 import { TranslationEpoch } from './last-translation.js';
@@ -44,7 +44,6 @@ export class StreamContext {
   s1Walk: WalkConfig = this.cd.walk;
   s1Walk1: WalkConfig = this.cd.walk1;
   s2Walk: WalkConfig = this.ste.s2Walk;
-  perm: PermissionOptions = this.cd.perm;
   /** Row of the stage 1 permission-mask table for this context: WXN, PAN and the EL2 StreamWorld. */
   permKey = 0;
   /**

@@ -236,7 +236,6 @@ export class Translator implements DescriptorReader, NestedStage2 {
     ctx.s1Walk = cd.walk;
     ctx.s1Walk1 = cd.walk1;
     cd.walk.s2 = cd.walk1.s2 = ctx.mode === ContextMode.Nested ? this : undefined;
-    ctx.perm = cd.perm;
     ctx.permKey = (cd.wxn ? S1_ROW_WXN : 0) | (cd.pan ? S1_ROW_PAN : 0) | (ctx.world === StreamWorld.El2 ? S1_ROW_EL2 : 0);
     ctx.s1Stall = cd.stall;
     ctx.s1Record = cd.record || cd.stall;

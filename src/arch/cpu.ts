@@ -194,7 +194,11 @@ export interface ArchCpu {
   svc(nr: number, ...args: number[]): Generator<unknown, number, unknown>;
   /** Installs the vector table; VBAR_EL1 holds `vbar`. */
   setVectors(vbar: number, vectors: ExceptionVectors): void;
-  /** True when an IRQ is pending for this core (whatever DAIF says). */
+  /**
+   * True when an IRQ is pending for this core at its own time (whatever DAIF says). A core
+   * running behind the machine clock sees an IRQ when its time reaches the time the IRQ
+   * was raised; until then WFI sleeps until it arrives.
+   */
   irqPending(): boolean;
   /** Signals an event to all cores (SEV). */
   sev(): void;

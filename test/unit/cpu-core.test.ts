@@ -5,6 +5,9 @@ import type { Core } from '../../src/hw/cpu/core.js';
 import type { GicCpuInterface, IccRegName } from '../../src/hw/cpu/gic-cpuif.js';
 import { ExceptionLevel, PSCI, PSCI_RET, type ArchCpu, type CoreMain, type ExceptionVectors } from '../../src/arch/cpu.js';
 import { thisCpu } from '../../src/arch/current.js';
+import { Gic, GICD_BASE, GICR_BASE } from '../../src/hw/gic/gic.js';
+import { GICD } from '../../src/hw/gic/distributor.js';
+import { GICR, GICR_SGI, GICR_STRIDE, GICR_FRAME_SIZE } from '../../src/hw/gic/redistributor.js';
 
 /** A GIC CPU interface stand-in: one pending flag, PPI levels recorded, ICC writes stored. */
 class FakeGic implements GicCpuInterface {
@@ -180,6 +183,149 @@ describe('CPU core: execution', () => {
     cpu.ldPhys32(0x4000_0000);
     expect(vec.irqs).toHaveLength(1);
     expect(vec.irqs[0]!.at).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('a core behind the machine clock takes an IRQ when its own time reaches the time the IRQ was raised, not before', () => {
+    const { m, cluster, vec, gics } = setup();
+    const [c0, c1] = cluster.cores as [Core, Core];
+    vec.onIrq = (c) => c.readSysreg('ICC_IAR1_EL1');
+    // Core 0 runs far ahead: its step moves the machine clock to 50 us, firing the device
+    // event at 10 us that raises core 1's IRQ while core 1 is still at 0.
+    m.clock.schedule(10_000, 'dev', () => gics[1]!.raise());
+    c0.enter(function* (c) {
+      c.charge(50_000);
+      yield 'yield';
+    });
+    const progress: number[] = [];
+    c1.enter(function* (c) {
+      c.writeSysreg('DAIF', 0);
+      for (let i = 0; i < 40; i++) {
+        c.charge(500);
+        progress.push(vec.irqs.length);
+        yield 'yield';
+      }
+    });
+    m.run({ untilIdle: true });
+    expect(vec.irqs).toHaveLength(1);
+    expect(vec.irqs[0]!.at).toBeGreaterThanOrEqual(10_000);
+    expect(vec.irqs[0]!.at).toBeLessThan(10_000 + 500 + m.cost.exceptionNs);
+    // Core 1 kept running its own work up to the raise time: 19 slices of 500 ns before the IRQ.
+    expect(progress.indexOf(1)).toBe(19);
+  });
+
+  it('the virtual timer IRQ of a core behind the machine clock is taken once its counter has reached CVAL (ISTATUS reads 1)', () => {
+    const { m, cluster, vec } = setup();
+    const [c0, c1] = cluster.cores as [Core, Core];
+    const seen: { at: number; ctl: bigint; cnt: bigint }[] = [];
+    vec.onIrq = (c) => {
+      seen.push({ at: c.now(), ctl: c.readSysreg('CNTV_CTL_EL0'), cnt: c.readSysreg('CNTVCT_EL0') });
+      c.readSysreg('ICC_IAR1_EL1');
+      c.writeSysreg('CNTV_CTL_EL0', 3); // IMASK
+    };
+    c1.enter(function* (c) {
+      c.writeSysreg('CNTV_CVAL_EL0', 625n); // 10 us
+      c.writeSysreg('CNTV_CTL_EL0', 1);
+      yield 'yield';
+      c.writeSysreg('DAIF', 0);
+      for (let i = 0; i < 100 && seen.length === 0; i++) {
+        c.charge(100);
+        yield 'yield';
+      }
+    });
+    c0.enter(function* (c) {
+      c.charge(40_000);
+      yield 'yield';
+    });
+    m.run({ untilIdle: true });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.ctl & 4n).toBe(4n); // ISTATUS: the condition holds at the core's own time
+    expect(seen[0]!.cnt).toBeGreaterThanOrEqual(625n);
+    expect(seen[0]!.at).toBeLessThan(10_000 + 100 + m.cost.exceptionNs + 10);
+  });
+
+  it('WFI on a core behind the machine clock with an IRQ raised ahead of it: the core sleeps until the IRQ time, then takes it', () => {
+    const { m, cluster, vec, gics } = setup();
+    const [c0, c1] = cluster.cores as [Core, Core];
+    vec.onIrq = (c) => c.readSysreg('ICC_IAR1_EL1');
+    m.clock.schedule(7_000, 'dev', () => gics[1]!.raise());
+    c0.enter(function* (c) {
+      c.charge(30_000);
+      yield 'yield';
+    });
+    let afterWfi = -1;
+    c1.enter(function* (c) {
+      c.charge(1_000);
+      yield 'yield';
+      c.writeSysreg('DAIF', 0);
+      if (!c.irqPending()) yield 'wfi';
+      afterWfi = c.now();
+      c.charge(1);
+    });
+    m.run({ untilIdle: true });
+    expect(afterWfi).toBe(7_000);
+    expect(vec.irqs).toHaveLength(1);
+    expect(vec.irqs[0]!.at).toBe(7_000 + 1 + m.cost.exceptionNs);
+  });
+
+  it('with the GICv3 model: a core behind the machine clock takes its timer PPI at its compare time and an SGI from a core ahead at the time it was sent', () => {
+    const m = new MachineCore({ ramSize: 16 * 1024 * 1024 });
+    const cluster = new Cluster(m, 2);
+    const gic = new Gic(m, { cores: 2 });
+    gic.mapOn(m.bus);
+    m.bus.write32(GICD_BASE + GICD.CTLR, 0x13);
+    const taken: { intid: number; at: number; istatus: boolean }[] = [];
+    const vectors: ExceptionVectors = {
+      sync() {},
+      irq(c: ArchCpu) {
+        const intid = Number(c.readSysreg('ICC_IAR1_EL1'));
+        taken.push({ intid, at: c.now(), istatus: (c.readSysreg('CNTV_CTL_EL0') & 4n) !== 0n });
+        if (intid === 27) c.writeSysreg('CNTV_CTL_EL0', 3); // IMASK
+        c.writeSysreg('ICC_EOIR1_EL1', intid);
+      },
+      // eslint-disable-next-line require-yield
+      *svc() {
+        return 0;
+      },
+    };
+    cluster.cores.forEach((core, i) => {
+      core.attachGic(gic.cpuInterface(i));
+      core.setVectors(0, vectors);
+      const sgi = GICR_BASE + i * GICR_STRIDE + GICR_FRAME_SIZE;
+      m.bus.write32(GICR_BASE + i * GICR_STRIDE + GICR.WAKER, 0);
+      m.bus.write32(sgi + GICR_SGI.IGROUPR0, 0xffffffff);
+      m.bus.write32(sgi + GICR_SGI.ISENABLER0, 0xffffffff);
+      for (let k = 0; k < 8; k++) m.bus.write32(sgi + GICR_SGI.IPRIORITYR + 4 * k, 0xa0a0a0a0);
+      m.bus.write8(sgi + GICR_SGI.IPRIORITYR + 27, 0x80); // the timer above the SGIs: the GIC acknowledges it first
+      core.writeSysreg('ICC_PMR_EL1', 0xf0n);
+      core.writeSysreg('ICC_IGRPEN1_EL1', 1n);
+    });
+    // Core 0 programs its timer, then runs behind core 1, whose first step moves the machine
+    // clock to 60 us: the timer fires at 10 us and the SGI is sent at 30 us meanwhile.
+    const [c0, c1] = cluster.cores as [Core, Core];
+    c0.enter(function* (c) {
+      c.writeSysreg('CNTV_CVAL_EL0', 625n); // 10 us
+      c.writeSysreg('CNTV_CTL_EL0', 1);
+      c.writeSysreg('DAIF', 0);
+      yield 'yield';
+      while (taken.length < 2) {
+        c.charge(100);
+        yield 'yield';
+      }
+    });
+    c1.enter(function* (c) {
+      c.charge(30_000);
+      c.writeSysreg('ICC_SGI1R_EL1', (3n << 24n) | 1n); // SGI 3 to core 0, sent at 30 us
+      c.charge(30_000);
+      yield 'yield';
+    });
+    m.run({ untilIdle: true });
+    expect(taken.map((t) => t.intid)).toEqual([27, 3]);
+    const [timer, sgi] = taken as [(typeof taken)[0], (typeof taken)[0]];
+    expect(timer.istatus).toBe(true);
+    expect(timer.at).toBeGreaterThanOrEqual(10_000);
+    expect(timer.at).toBeLessThan(10_000 + 100 + m.cost.exceptionNs + 10);
+    expect(sgi.at).toBeGreaterThanOrEqual(30_000);
+    expect(sgi.at).toBeLessThan(30_000 + 100 + m.cost.exceptionNs + 10);
   });
 
   it('SVC #0 enters EL1 with ESR.EC=0x15, charges syscallNs, runs the svc vector (which may block) and returns to EL0', () => {

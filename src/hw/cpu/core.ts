@@ -9,7 +9,9 @@
 //
 // Time: every access charges cost.cpuAccessNs to the core's local time; hardware
 // events fall due when the local time passes the next event (Clock.advanceTo), and
-// IRQs are taken there when DAIF.I is clear.
+// IRQs are taken there when DAIF.I is clear. A core whose local time is behind the
+// machine clock (another core's step moved it on) takes an IRQ when its own time
+// reaches the time the IRQ was raised, and WFI sleeps until then.
 //
 // Modelled more simply than the architecture (each is a deliberate choice):
 // - no instruction fetch (guest code is TypeScript): UXN/PXN/WXN are decoded by the
@@ -114,6 +116,9 @@ const enum PowerState {
   WaitEvent,
 }
 
+/** IRQ arrival times a core keeps while its line stays high (later notifications beyond them are dropped). */
+const MAX_IRQ_TIMES = 16;
+
 /** refill's result when its walk found a translation fault (recorded as translate records it). */
 const REFILL_FAULT = -2;
 
@@ -187,6 +192,15 @@ export class Core implements ArchCpu, Runnable {
   private local = 0;
   /** Local time at which the next access must look at the clock and the IRQ line. */
   private deadline = -Infinity;
+  /**
+   * While the IRQ line stays high: when each IRQ reached this core, earliest first (the
+   * machine time of each GIC notification, or the compare time of the core's own timer).
+   * A core running behind the machine clock takes an IRQ when its own time gets to the
+   * earliest; taking one consumes it. The GIC still picks which IRQ is acknowledged.
+   */
+  private readonly irqTimes: number[] = [];
+  /** While the timer drives its PPI high: the time the GIC's notification stands for. */
+  private ppiRiseNs = NaN;
   private readonly accessNs: number;
   private readonly clock: Clock;
   private readonly bus: PhysicalBus;
@@ -318,7 +332,7 @@ export class Core implements ArchCpu, Runnable {
       { stage: 1, ttb: 0, granuleShift: 12, tsz: 64, oasBits: 32 },
       { stage: 1, ttb: 0, granuleShift: 12, tsz: 64, oasBits: 32 },
     ];
-    this.timer = new VirtualTimer(this.clock, `cpu${id}.vtimer`, (level) => this.gic?.setPpi(VTIMER_PPI, level));
+    this.timer = new VirtualTimer(this.clock, `cpu${id}.vtimer`, (level, atNs) => this.driveTimerPpi(level, atNs));
     this.updateRegime();
   }
 
@@ -366,10 +380,12 @@ export class Core implements ArchCpu, Runnable {
       this.gen = undefined;
       this.state = PowerState.Off;
     } else if (r.value === 'wfi') {
-      if (!this.irqPending()) this.state = PowerState.WaitIrq;
+      if (!this.irqLine()) this.state = PowerState.WaitIrq;
+      else this.waitForIrqArrival();
     } else if (r.value === 'wfe') {
       if (this.eventRegister) this.eventRegister = false;
-      else if (!this.irqPending()) this.state = PowerState.WaitEvent;
+      else if (!this.irqLine()) this.state = PowerState.WaitEvent;
+      else this.waitForIrqArrival();
     }
     // A step is at least one instruction: a core that stays runnable must move time,
     // or the run loop would pick it forever.
@@ -405,6 +421,7 @@ export class Core implements ArchCpu, Runnable {
     this.pan = false;
     this.eventRegister = false;
     this.vectors = undefined;
+    this.irqTimes.length = 0;
     this.timer.reset();
     this.tlb.invalidateAll();
     this.updateRegime();
@@ -434,11 +451,49 @@ export class Core implements ArchCpu, Runnable {
     if (t >= this.deadline) this.tick();
   }
 
-  /** Lets hardware catch up with this core's time and takes a pending IRQ. */
+  /**
+   * Lets hardware catch up with this core's time and takes a pending IRQ once this core's
+   * time has reached the time it was raised (a core running behind the machine clock goes
+   * on with its own work until then, as it would have on hardware).
+   */
   private tick(): void {
     this.syncClock();
-    if ((this.daif & DAIF_I) === 0 && this.gic !== undefined && this.gic.hasPendingIrq()) this.takeIrq();
     this.deadline = this.clock.nextEventTime();
+    if ((this.daif & DAIF_I) === 0 && this.irqLine()) {
+      const at = this.irqArrival();
+      if (this.local >= at) this.takeIrq();
+      else if (at < this.deadline) this.deadline = at;
+    }
+  }
+
+  /** The GIC's IRQ line to this core, in machine time; seen low, the arrival times are forgotten. */
+  private irqLine(): boolean {
+    if (this.gic !== undefined && this.gic.hasPendingIrq()) return true;
+    this.irqTimes.length = 0;
+    return false;
+  }
+
+  /** When the next pending IRQ reached this core, in its own time (the clock's time when not known). */
+  private irqArrival(): number {
+    const times = this.irqTimes;
+    if (times.length === 0) times.push(this.clock.now());
+    return times[0]!;
+  }
+
+  /** WFI/WFE with an IRQ pending: the core sleeps until the IRQ reaches it. */
+  private waitForIrqArrival(): void {
+    const at = this.irqArrival();
+    if (this.local < at) this.local = at;
+  }
+
+  /** The timer's PPI; a rising level reaches the core at the compare time of its own counter. */
+  private driveTimerPpi(level: boolean, atNs: number): void {
+    if (level) this.ppiRiseNs = atNs;
+    try {
+      this.gic?.setPpi(VTIMER_PPI, level);
+    } finally {
+      this.ppiRiseNs = NaN;
+    }
   }
 
   private syncClock(): void {
@@ -451,9 +506,22 @@ export class Core implements ArchCpu, Runnable {
     cpuif.onIrqChange = () => this.irqLineChanged();
   }
 
+  /** The GIC says an IRQ may have become pending: it reached this core now (in machine time). */
   private irqLineChanged(): void {
+    const t = this.ppiRiseNs === this.ppiRiseNs ? this.ppiRiseNs : this.clock.now();
+    const times = this.irqTimes;
+    const n = times.length;
+    if (n === 0 || t >= times[n - 1]!) {
+      if (n < MAX_IRQ_TIMES) times.push(t);
+    } else {
+      // The timer's compare time, earlier than a notification already kept.
+      let i = n;
+      while (i > 0 && times[i - 1]! > t) i--;
+      times.splice(i, 0, t);
+      if (times.length > MAX_IRQ_TIMES) times.pop();
+    }
     this.deadline = -Infinity;
-    if ((this.state === PowerState.WaitIrq || this.state === PowerState.WaitEvent) && this.irqPending()) this.wake();
+    if ((this.state === PowerState.WaitIrq || this.state === PowerState.WaitEvent) && this.irqLine()) this.wake();
   }
 
   private wake(): void {
@@ -463,7 +531,7 @@ export class Core implements ArchCpu, Runnable {
   }
 
   irqPending(): boolean {
-    return this.gic !== undefined && this.gic.hasPendingIrq();
+    return this.irqLine() && this.local >= this.irqArrival();
   }
 
   sev(): void {
@@ -545,6 +613,7 @@ export class Core implements ArchCpu, Runnable {
   private takeIrq(): void {
     const vectors = this.vectors;
     if (vectors === undefined) throw this.noVectors('IRQ');
+    this.irqTimes.shift(); // this IRQ's arrival
     const fromEl = this.elValue;
     const daif = this.daif;
     const pan = this.pan;

@@ -19,8 +19,11 @@ export class VirtualTimer {
   constructor(
     private readonly clock: Clock,
     private readonly label: string,
-    /** Drives the PPI (called only on a level change). */
-    private readonly drive: (level: boolean) => void,
+    /**
+     * Drives the PPI (called only on a level change). `atNs` is when the level changed in
+     * the core's own time: the compare time when the condition comes true by itself.
+     */
+    private readonly drive: (level: boolean, atNs: number) => void,
   ) {}
 
   /** CNTVCT_EL0 at virtual time `ns`. */
@@ -55,7 +58,7 @@ export class VirtualTimer {
     this.fireNs = NEVER;
     this.event?.cancel();
     this.event = undefined;
-    this.setLevel(false);
+    this.setLevel(false, 0);
   }
 
   private update(nowNs: number): void {
@@ -63,18 +66,20 @@ export class VirtualTimer {
     this.event = undefined;
     const enabled = (this.ctl & CNTV_CTL_ENABLE) !== 0;
     const met = nowNs >= this.fireNs;
-    this.setLevel(enabled && met && (this.ctl & CNTV_CTL_IMASK) === 0);
+    this.setLevel(enabled && met && (this.ctl & CNTV_CTL_IMASK) === 0, nowNs);
     if (enabled && !met && this.fireNs < NEVER) {
+      // The event may run later than the compare time (the clock was already past it for a
+      // core running behind the machine clock); the condition came true at the compare time.
       this.event = this.clock.schedule(this.fireNs, this.label, (t) => {
         this.event = undefined;
-        this.update(t);
+        this.update(t < this.fireNs ? t : this.fireNs);
       });
     }
   }
 
-  private setLevel(level: boolean): void {
+  private setLevel(level: boolean, atNs: number): void {
     if (level === this.level) return;
     this.level = level;
-    this.drive(level);
+    this.drive(level, atNs);
   }
 }

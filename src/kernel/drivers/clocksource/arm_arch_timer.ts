@@ -42,15 +42,7 @@ const clockevent: ClockEventDevice = {
 
 function arch_timer_handler_virt(): IrqReturn {
   const cpu = thisCpu();
-  let ctl = Number(cpu.readSysreg('CNTV_CTL_EL0'));
-  if (!(ctl & ARCH_TIMER_CTRL_IT_STAT) && ctl & ARCH_TIMER_CTRL_ENABLE && !(ctl & ARCH_TIMER_CTRL_IT_MASK)) {
-    // The PPI is asserted in machine time but this core's counter has not reached
-    // CVAL yet (the core runs behind the machine clock). Wait out the difference, as
-    // a core whose counter agreed with the line would not have taken the IRQ early.
-    const lag = cyc_to_ns(cpu.readSysreg('CNTV_CVAL_EL0') - cpu.readSysreg('CNTVCT_EL0'));
-    if (lag > 0) cpu.charge(lag);
-    ctl = Number(cpu.readSysreg('CNTV_CTL_EL0'));
-  }
+  const ctl = Number(cpu.readSysreg('CNTV_CTL_EL0'));
   if (!(ctl & ARCH_TIMER_CTRL_IT_STAT)) return IRQ_NONE;
   // Mask until the next event is programmed (timer_handler: IT_MASK then event_handler).
   cpu.writeSysreg('CNTV_CTL_EL0', ctl | ARCH_TIMER_CTRL_IT_MASK);

@@ -72,7 +72,7 @@ export function* zipkMain(c: Libc, argv: string[]): Generator<unknown, number, u
   cpu().writeVirt(arg, sess);
   let r = yield* c.ioctl(fd, HZIPK_IOC_SESSION, arg);
   if (r < 0) {
-    yield* c.perror('zipk: session', r);
+    yield* c.perror('session', r);
     return 1;
   }
   const parts: Uint8Array[] = [];
@@ -96,7 +96,7 @@ export function* zipkMain(c: Libc, argv: string[]): Generator<unknown, number, u
     cpu().writeVirt(arg, x);
     r = yield* c.ioctl(fd, HZIPK_IOC_XFER, arg);
     if (r < 0) {
-      yield* c.perror(`zipk: ${decompress ? 'decompress' : 'compress'} at byte ${pos}`, r);
+      yield* c.perror(`${decompress ? 'decompress' : 'compress'} at byte ${pos}`, r);
       return 1;
     }
     cpu().readVirt(arg, x);

@@ -483,6 +483,22 @@ describe('SVA attributes and SMMU stalls', () => {
     expect(sqAcc.every((s) => !s.ssv)).toBe(true);
   });
 
+  it('with BD_RUSER/BD_WUSER SSV set the SQE fetch and the result write-back carry the SQC PASID (the CQE does not)', () => {
+    const { rig } = setup();
+    const q = rig.startQueue(5, 0, { depth: 8, pasid: 0x42 });
+    rig.w32(QM.ZIP_BD_RUSER, 1);
+    rig.w32(QM.ZIP_BD_WUSER, 1);
+    const iommu = new TestIommu();
+    rig.zip.fn.dma.iommu = iommu;
+    one(rig, q, { reqType: REQ.DEFLATE, src: rig.put(sampleData(500)), dst: rig.alloc(4096), inLen: 500, availOut: 4096 });
+    const sq = iommu.seen.filter((s) => s.iova >= q.sq && s.iova < q.sq + 128 * 8);
+    expect(sq.map((s) => s.write)).toEqual([false, true]);
+    expect(sq.every((s) => s.ssv && s.ssid === 0x42)).toBe(true);
+    const cq = iommu.seen.filter((s) => s.iova >= q.cq && s.iova < q.cq + 16 * 8);
+    expect(cq.length).toBe(1);
+    expect(cq[0]!.ssv).toBe(false);
+  });
+
   it('without SSV in the AXUSER registers and without the v3 PASID enable, data transfers carry no PASID', () => {
     const { rig } = setup();
     const q = rig.startQueue(5, 0, { depth: 8, pasid: 0x42 });
@@ -620,6 +636,21 @@ describe('DFX and timing', () => {
     expect(bd).toBe(1);
     expect(rig.r32(0x302038) + rig.r32(0x303038)).toBe(1 << 20);
     expect(rig.r32(0x302040) + rig.r32(0x303040)).toBe(r.produced);
+  });
+
+  it('with HZIP_SOFT_CTRL_CNT_CLR_CE bit 0 set, a read of a per-core DFX counter returns it and clears it; without, reads leave it', () => {
+    const { rig, comp } = setup();
+    const data = sampleData(3000);
+    const bdNum = () => rig.r32(0x302000) + rig.r32(0x303000);
+    compress(rig, comp, data, REQ.DEFLATE);
+    expect(bdNum()).toBe(1);
+    expect(bdNum()).toBe(1);
+    rig.w32(QM.ZIP_CNT_CLR_CE, 1);
+    compress(rig, comp, data, REQ.DEFLATE);
+    expect(bdNum()).toBe(2);
+    expect(bdNum()).toBe(0);
+    expect(rig.r32(0x302038) + rig.r32(0x303038)).toBe(2 * data.length);
+    expect(rig.r32(0x302038) + rig.r32(0x303038)).toBe(0);
   });
 
   it('two compression cores work in parallel: 4 requests take about 2 request times', () => {

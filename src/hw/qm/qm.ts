@@ -401,14 +401,14 @@ export class QueueManager {
     this.finishMailbox(MailboxStatus.OK);
   }
 
-  private dmaRead(addr: number, buf: Uint8Array, len: number, port: DmaPort = this.link.dma): DmaStatus {
+  private dmaRead(addr: number, buf: Uint8Array, len: number, port: DmaPort = this.link.dma, attrs: Readonly<DmaAttrs> = this.noPasid): DmaStatus {
     if (!this.link.busMasterEnabled) return DmaStatus.BusError;
-    return this.noteError(port.read(addr, buf, 0, len, this.noPasid));
+    return this.noteError(port.read(addr, buf, 0, len, attrs));
   }
 
-  private dmaWrite(addr: number, buf: Uint8Array, len: number, port: DmaPort = this.link.dma): DmaStatus {
+  private dmaWrite(addr: number, buf: Uint8Array, len: number, port: DmaPort = this.link.dma, attrs: Readonly<DmaAttrs> = this.noPasid): DmaStatus {
     if (!this.link.busMasterEnabled) return DmaStatus.BusError;
-    return this.noteError(port.write(addr, buf, 0, len, this.noPasid));
+    return this.noteError(port.write(addr, buf, 0, len, attrs));
   }
 
   /** Abort and bus-error completions also show in the function's PCI Status register. */
@@ -719,15 +719,15 @@ export class QueueManager {
   }
 
   /** Reads SQE `index` of queue `qn` (up to `len` bytes, at most the SQE size) on `port` (default: the QM's channel). */
-  readSqe(qn: number, index: number, buf: Uint8Array, len: number, port?: DmaPort): DmaStatus {
+  readSqe(qn: number, index: number, buf: Uint8Array, len: number, port?: DmaPort, attrs?: Readonly<DmaAttrs>): DmaStatus {
     const n = Math.min(len, this.sqeSize[qn]!, SQE_MAX_BYTES);
     if (n < len) buf.fill(0, n, len);
-    return this.dmaRead(this.sqeAddress(qn, index), buf, n, port);
+    return this.dmaRead(this.sqeAddress(qn, index), buf, n, port, attrs);
   }
 
   /** Writes the result back into the SQE slot (Linux and UADK read SQ[cqe.sq_head]). */
-  writeSqe(qn: number, index: number, buf: Uint8Array, len: number, port?: DmaPort): DmaStatus {
-    return this.dmaWrite(this.sqeAddress(qn, index), buf, Math.min(len, this.sqeSize[qn]!, SQE_MAX_BYTES), port);
+  writeSqe(qn: number, index: number, buf: Uint8Array, len: number, port?: DmaPort, attrs?: Readonly<DmaAttrs>): DmaStatus {
+    return this.dmaWrite(this.sqeAddress(qn, index), buf, Math.min(len, this.sqeSize[qn]!, SQE_MAX_BYTES), port, attrs);
   }
 
   /** Attributes for data transfers of queue `qn`: the SQC PASID when `ssv`. */

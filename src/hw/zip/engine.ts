@@ -40,7 +40,9 @@ export const ZIP_MAX_BD_BYTES = 8 * 1024 * 1024;
 
 /** What the engine needs from the device around it. */
 export interface ZipEngineHost {
-  /** AXUSER registers: SSV (bit 0) for SGL reads, data reads, data writes. */
+  /** AXUSER registers: SSV (bit 0) for SQE (BD) reads and write-backs, SGL reads, data reads, data writes. */
+  bdRuser(): number;
+  bdWuser(): number;
   sglRuser(): number;
   dataRuser(): number;
   dataWuser(): number;
@@ -102,6 +104,8 @@ export class ZipCore {
   readonly ctx = new Uint8Array(STREAM_CTX_BYTES);
   readonly src = new SegmentList();
   readonly dst = new SegmentList();
+  readonly bdRdAttrs: DmaAttrs = { ssid: 0, ssv: false, priv: false, exec: false };
+  readonly bdWrAttrs: DmaAttrs = { ssid: 0, ssv: false, priv: false, exec: false };
   readonly sglAttrs: DmaAttrs = { ssid: 0, ssv: false, priv: false, exec: false };
   readonly rdAttrs: DmaAttrs = { ssid: 0, ssv: false, priv: false, exec: false };
   readonly wrAttrs: DmaAttrs = { ssid: 0, ssv: false, priv: false, exec: false };
@@ -262,7 +266,7 @@ export class ZipEngine implements QmEngine {
       let st: DmaStatus;
       switch (core.step) {
         case Step.Fetch:
-          st = this.host.busMasterEnabled ? this.qm.readSqe(core.qn, core.sqIndex, core.sqe, ZIP_SQE_BYTES, core.port) : DmaStatus.BusError;
+          st = this.host.busMasterEnabled ? this.qm.readSqe(core.qn, core.sqIndex, core.sqe, ZIP_SQE_BYTES, core.port, this.qm.dataAttrs(core.qn, (this.host.bdRuser() & 1) !== 0, core.bdRdAttrs)) : DmaStatus.BusError;
           if (st === DmaStatus.Stalled) return this.stall(core);
           if (st !== DmaStatus.Ok) {
             this.abortStep(core);
@@ -305,7 +309,7 @@ export class ZipEngine implements QmEngine {
           continue;
         case Step.WriteBack:
           this.fillResult(core);
-          st = this.host.busMasterEnabled ? this.qm.writeSqe(core.qn, core.sqIndex, core.sqe, ZIP_SQE_BYTES, core.port) : DmaStatus.BusError;
+          st = this.host.busMasterEnabled ? this.qm.writeSqe(core.qn, core.sqIndex, core.sqe, ZIP_SQE_BYTES, core.port, this.qm.dataAttrs(core.qn, (this.host.bdWuser() & 1) !== 0, core.bdWrAttrs)) : DmaStatus.BusError;
           if (st === DmaStatus.Stalled) return this.stall(core);
           if (st !== DmaStatus.Ok) {
             this.abortStep(core);

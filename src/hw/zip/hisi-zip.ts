@@ -93,6 +93,8 @@ export class HisiZip implements MmioDevice {
     this.qm = new QueueManager(machine.clock, machine.cost, machine.trace, fn);
     const self = this;
     this.engine = new ZipEngine(machine.clock, machine.cost, machine.trace, this.qm, {
+      bdRuser: () => self.regs.getNum('HZIP_BD_RUSER_32_63'),
+      bdWuser: () => self.regs.getNum('HZIP_BD_WUSER_32_63'),
       sglRuser: () => self.regs.getNum('HZIP_SGL_RUSER_32_63'),
       dataRuser: () => self.regs.getNum('HZIP_DATA_RUSER_32_63'),
       dataWuser: () => self.regs.getNum('HZIP_DATA_WUSER_32_63'),
@@ -204,7 +206,7 @@ export class HisiZip implements MmioDevice {
   private zipRegisterDefs(): RegDef[] {
     const stored = (name: string, offset: number, reset = 0, description = 'accepted and stored; no modelled effect'): RegDef => ({ name, offset, reset, description });
     const defs: RegDef[] = [
-      stored('HZIP_SOFT_CTRL_CNT_CLR_CE', Z.HZIP_SOFT_CTRL_CNT_CLR_CE),
+      { name: 'HZIP_SOFT_CTRL_CNT_CLR_CE', offset: Z.HZIP_SOFT_CTRL_CNT_CLR_CE, description: 'bit 0: per-core DFX counters clear when read (Linux debugfs clear_enable); other bits stored' },
       stored('HZIP_CLOCK_GATE_CTRL', Z.HZIP_CLOCK_GATE_CTRL, 0, 'clock gating enables: cores always run in the model'),
       stored('HZIP_FSM_MAX_CNT', Z.HZIP_FSM_MAX_CNT),
       { name: 'HZIP_SOFT_CTRL_ZIP_CONTROL', offset: Z.HZIP_SOFT_CTRL_ZIP_CONTROL, description: 'bit 14: AXI shutdown on multi-bit ECC (modelled); other bits stored' },
@@ -216,11 +218,11 @@ export class HisiZip implements MmioDevice {
       { name: 'HZIP_CORE_INT_MASK', offset: Z.HZIP_CORE_INT_MASK, reset: Z.HZIP_CORE_INT_ALL, fields: [{ name: 'mask', lsb: 0, width: 11 }], write: (v) => this.setCoreMask(Number(v)) },
       { name: 'HZIP_CORE_INT_SET', offset: Z.HZIP_CORE_INT_SET, fields: [{ name: 'set', lsb: 0, width: 11, access: 'WO' }], write: (_v, _o, w) => this.raiseCoreError(Number(w)) },
       { name: 'HZIP_CORE_INT_STATUS', offset: Z.HZIP_CORE_INT_STATUS, access: 'RO', read: () => this.coreSource & ~this.coreMask & Z.HZIP_CORE_INT_ALL },
-      stored('HZIP_BD_RUSER_32_63', Z.HZIP_BD_RUSER_32_63, 0, 'BD (SQE/CQE) AXUSER: queue structures never carry a PASID in the model'),
+      { name: 'HZIP_BD_RUSER_32_63', offset: Z.HZIP_BD_RUSER_32_63, description: 'bit 0 SSV: the engine\'s SQE (BD) reads carry the SQC PASID' },
       { name: 'HZIP_SGL_RUSER_32_63', offset: Z.HZIP_SGL_RUSER_32_63, description: 'bit 0 SSV: SGL reads carry the SQC PASID' },
       { name: 'HZIP_DATA_RUSER_32_63', offset: Z.HZIP_DATA_RUSER_32_63, description: 'bit 0 SSV: data and context reads carry the SQC PASID' },
       { name: 'HZIP_DATA_WUSER_32_63', offset: Z.HZIP_DATA_WUSER_32_63, description: 'bit 0 SSV: data and context writes carry the SQC PASID' },
-      stored('HZIP_BD_WUSER_32_63', Z.HZIP_BD_WUSER_32_63, 0, 'BD AXUSER: see HZIP_BD_RUSER_32_63'),
+      { name: 'HZIP_BD_WUSER_32_63', offset: Z.HZIP_BD_WUSER_32_63, description: 'bit 0 SSV: the engine\'s SQE (BD) write-backs carry the SQC PASID' },
       { name: 'HZIP_SRAM_ECC_ERR_INFO', offset: Z.HZIP_SRAM_ECC_ERR_INFO, access: 'RO', read: () => this.eccInfo },
       stored('HZIP_CORE_INT_RAS_CE_ENB', Z.HZIP_CORE_INT_RAS_CE_ENB, 0, 'RAS routing to firmware is not modelled'),
       stored('HZIP_CORE_INT_RAS_NFE_ENB', Z.HZIP_CORE_INT_RAS_NFE_ENB, 0, 'RAS routing to firmware is not modelled'),
@@ -231,10 +233,22 @@ export class HisiZip implements MmioDevice {
     coreNames.forEach((n, i) => {
       const base = Z.HZIP_CORE_DFX_BASE + i * Z.HZIP_CORE_DFX_STRIDE;
       const core = () => this.engine.cores[i]!;
+      // Guest reads clear a counter while HZIP_SOFT_CTRL_CNT_CLR_CE bit 0 is set.
+      const counter = (name: string, at: number, key: 'bdCount' | 'consumedBytes' | 'producedBytes'): RegDef => ({
+        name,
+        offset: base + at,
+        access: 'RO',
+        read: () => {
+          const c = core();
+          const v = c[key];
+          if ((this.regs.getNum('HZIP_SOFT_CTRL_CNT_CLR_CE') & 1) !== 0) c[key] = 0;
+          return v;
+        },
+      });
       defs.push(
-        { name: `HZIP_${n}_GET_BD_NUM`, offset: base + Z.HZIP_CORE_DFX_GET_BD_NUM, access: 'RO', read: () => core().bdCount },
-        { name: `HZIP_${n}_CONSUMED_BYTE`, offset: base + Z.HZIP_CORE_DFX_CONSUMED_BYTE, access: 'RO', read: () => core().consumedBytes },
-        { name: `HZIP_${n}_PRODUCED_BYTE`, offset: base + Z.HZIP_CORE_DFX_PRODUCED_BYTE, access: 'RO', read: () => core().producedBytes },
+        counter(`HZIP_${n}_GET_BD_NUM`, Z.HZIP_CORE_DFX_GET_BD_NUM, 'bdCount'),
+        counter(`HZIP_${n}_CONSUMED_BYTE`, Z.HZIP_CORE_DFX_CONSUMED_BYTE, 'consumedBytes'),
+        counter(`HZIP_${n}_PRODUCED_BYTE`, Z.HZIP_CORE_DFX_PRODUCED_BYTE, 'producedBytes'),
       );
     });
     return defs;

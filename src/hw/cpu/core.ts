@@ -974,7 +974,10 @@ export class Core implements ArchCpu, Runnable {
     } else {
       const fast = this.refill(va, need);
       if (fast >= 0) return fast;
-      if (fast === REFILL_FAULT) return -1;
+      if (fast === REFILL_FAULT) {
+        this.refillFault(va, need);
+        return -1;
+      }
     }
     this.faultVa = va;
     this.faultWrite = write;
@@ -1023,7 +1026,7 @@ export class Core implements ArchCpu, Runnable {
    * granule walk through RAM-resident tables to a RAM page that allows the access.
    * Does what translate does for such a miss (trace records, walk time, TLB fill) and
    * returns the set. A walk that reads an invalid descriptor in RAM is a translation
-   * fault: recorded as translate records it, returning REFILL_FAULT. Returns -1, having
+   * fault: REFILL_FAULT, the caller records it with refillFault. Returns -1, having
    * done nothing, for anything else (a hit translate would take as it is, other faults,
    * MMIO, another granule...).
    */
@@ -1046,7 +1049,7 @@ export class Core implements ArchCpu, Runnable {
       if (!(va >= -span)) return -1;
       done = this.fastWalk1.walk(va + span, out);
     }
-    if (!done) return out.fault === WalkFault.None ? -1 : this.refillFault(va, need);
+    if (!done) return out.fault === WalkFault.None ? -1 : REFILL_FAULT;
     const perm = S1_DATA_PERMISSIONS[out.ap]!;
     const pagePa = out.pa - (out.pa & 0xfff);
     const off = pagePa - this.ram.base;
@@ -1068,7 +1071,7 @@ export class Core implements ArchCpu, Runnable {
    * The refill walk read an invalid descriptor (walkOut says where): what translate does
    * for that walk (trace records, walk time, the translation fault), without walking again.
    */
-  private refillFault(va: number, need: number): number {
+  private refillFault(va: number, need: number): void {
     const out = this.walkOut;
     this.faultVa = va;
     this.faultWrite = (need & (P_W0 | P_W1 | P_W1PAN)) !== 0;
@@ -1082,17 +1085,20 @@ export class Core implements ArchCpu, Runnable {
       this.local += out.reads * this.walkStepNs;
     }
     this.fail(FSC.TRANSLATION + out.level);
-    return REFILL_FAULT;
+  }
+
+  /** A load or store whose fast refill gave `s` < 0 goes to its slow path: the general walk, or the fault refill found. */
+  private declineRefill(va: number, s: number, need: number): false {
+    this.declinedVa = va;
+    this.declinedFault = s === REFILL_FAULT;
+    if (s === REFILL_FAULT) this.refillFault(va, need);
+    return false;
   }
 
   /** Refills the TLB for a load at `va` by the fast path and makes the page the last read page. */
   private refillRead(va: number): boolean {
     const s = this.refill(va, this.rdMask);
-    if (s < 0) {
-      this.declinedVa = va;
-      this.declinedFault = s === REFILL_FAULT;
-      return false;
-    }
+    if (s < 0) return this.declineRefill(va, s, this.rdMask);
     this.setReadPage(va - (va & 0xfff), s);
     return true;
   }
@@ -1100,11 +1106,7 @@ export class Core implements ArchCpu, Runnable {
   /** As refillRead, for a store. */
   private refillWrite(va: number): boolean {
     const s = this.refill(va, this.wrMask);
-    if (s < 0) {
-      this.declinedVa = va;
-      this.declinedFault = s === REFILL_FAULT;
-      return false;
-    }
+    if (s < 0) return this.declineRefill(va, s, this.wrMask);
     this.setWritePage(va - (va & 0xfff), s);
     return true;
   }

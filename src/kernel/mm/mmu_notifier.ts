@@ -23,12 +23,18 @@ export function mmu_notifier_register(subscription: MmuNotifier, mm: MmStruct): 
   return 0;
 }
 
-/** mmu_notifier_unregister: removes the subscription, calling ->release first if the mm is still live. */
+/**
+ * mmu_notifier_unregister: calls ->release unless __mmu_notifier_release already ran
+ * it (the subscription is then unlinked), unlinks the subscription and drops its mm
+ * reference.
+ */
 export function mmu_notifier_unregister(subscription: MmuNotifier, mm: MmStruct): void {
+  if (subscription.mm !== mm) return;
   const i = mm.notifier_subscriptions.indexOf(subscription);
-  if (i < 0) return;
-  if (!mm.dead) subscription.ops.release?.(subscription, mm);
-  mm.notifier_subscriptions.splice(i, 1);
+  if (i >= 0) {
+    subscription.ops.release?.(subscription, mm);
+    mm.notifier_subscriptions.splice(mm.notifier_subscriptions.indexOf(subscription), 1);
+  }
   subscription.mm = null;
   // The subscription's reference: the last one frees the pgd and the mm's PASID (__mmdrop)
   mmdrop(mm);
@@ -104,7 +110,17 @@ export function notify_end(range: MmuNotifierRange | undefined): void {
   if (range !== undefined) mmu_notifier_invalidate_range_end(range);
 }
 
-/** mmu_notifier_arch_invalidate_secondary_tlbs: called with every CPU TLB flush of `mm`. */
+/**
+ * -1UL, the `end` flush_tlb_mm hands secondary TLBs for "the whole address space".
+ * 2^64 - 1 is not a double: the Number is 2^64, which 0xffff_ffff_ffff_ffff rounds to,
+ * so `end - start` of a whole-mm flush compares equal to it as size == ULONG_MAX does.
+ */
+export const ULONG_MAX = 2 ** 64;
+
+/**
+ * mmu_notifier_arch_invalidate_secondary_tlbs: called with every CPU TLB flush of `mm`
+ * for [start, end); flush_tlb_mm passes (0, ULONG_MAX).
+ */
 export function mmu_notifier_arch_invalidate_secondary_tlbs(mm: MmStruct, start: number, end: number): void {
   const subs = mm.notifier_subscriptions;
   for (let i = 0; i < subs.length; i++) {
@@ -113,8 +129,14 @@ export function mmu_notifier_arch_invalidate_secondary_tlbs(mm: MmStruct, start:
   }
 }
 
-/** __mmu_notifier_release: the mm is being torn down (exit_mmap); every subscriber is told once. */
+/**
+ * __mmu_notifier_release: the mm is being torn down (exit_mmap). Every subscriber's
+ * ->release runs once, then every subscription is unlinked (hlist_del_init_rcu), so
+ * the unmaps and TLB flushes of the teardown reach none of them and a later
+ * mmu_notifier_get makes a new one. Each keeps its mm reference until
+ * mmu_notifier_unregister or the last mmu_notifier_put.
+ */
 export function mmu_notifier_release(mm: MmStruct): void {
-  const subs = mm.notifier_subscriptions.slice();
-  for (const s of subs) s.ops.release?.(s, mm);
+  for (const s of mm.notifier_subscriptions.slice()) s.ops.release?.(s, mm);
+  mm.notifier_subscriptions.length = 0;
 }

@@ -5,9 +5,8 @@
 import { thisCpu } from '../../arch/index.js';
 import { ASID } from './context.js';
 import type { MmStruct, VmAreaStruct } from './mm_types.js';
-import { mmu_notifier_arch_invalidate_secondary_tlbs } from './mmu_notifier.js';
+import { mmu_notifier_arch_invalidate_secondary_tlbs, ULONG_MAX } from './mmu_notifier.js';
 import { PAGE_SIZE } from './page.js';
-import { TASK_SIZE } from './pgtable.js';
 
 /** MAX_DVM_OPS / MAX_TLBI_OPS: beyond this many pages a range flush becomes an ASID flush. */
 export const MAX_TLBI_OPS = 512;
@@ -34,7 +33,7 @@ export function flush_tlb_all(): void {
   cpu.isb();
 }
 
-/** flush_tlb_mm: TLBI ASIDE1IS for the mm's ASID. */
+/** flush_tlb_mm: TLBI ASIDE1IS for the mm's ASID; secondary TLBs drop everything (0, -1UL). */
 export function flush_tlb_mm(mm: MmStruct): void {
   if (mm.context_id !== 0) {
     const cpu = thisCpu();
@@ -42,7 +41,7 @@ export function flush_tlb_mm(mm: MmStruct): void {
     cpu.tlbi('ASIDE1IS', asid_arg(mm));
     cpu.dsb();
   }
-  mmu_notifier_arch_invalidate_secondary_tlbs(mm, 0, TASK_SIZE);
+  mmu_notifier_arch_invalidate_secondary_tlbs(mm, 0, ULONG_MAX);
 }
 
 /** flush_tlb_page: TLBI VAE1IS, ASID | VA[55:12]. */

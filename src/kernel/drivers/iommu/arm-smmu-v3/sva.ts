@@ -12,9 +12,8 @@ import { EINVAL, ENOSPC, ESRCH } from '../../../lib/errno.js';
 import { pr_warn } from '../../../lib/printk.js';
 import { arm64_mm_context_get, arm64_mm_context_put } from '../../../mm/context.js';
 import { MmuNotifier, type MmStruct } from '../../../mm/mm_types.js';
-import { mmu_notifier_put, mmu_notifier_register } from '../../../mm/mmu_notifier.js';
+import { mmu_notifier_put, mmu_notifier_register, ULONG_MAX } from '../../../mm/mmu_notifier.js';
 import { PAGE_SIZE } from '../../../mm/page.js';
-import { TASK_SIZE } from '../../../mm/pgtable.js';
 import { IOMMU_DOMAIN_SVA, type Device, type IommuDomain } from '../iommu.js';
 import { CD_WORDS, makeSvaCd } from './cd.js';
 import { ArmSmmuDomain, masterOf, set_sva_domain_alloc, type ArmSmmuDevice, type ArmSmmuMaster } from './arm-smmu-v3.js';
@@ -32,17 +31,19 @@ class SvaNotifier extends MmuNotifier {
 }
 
 const SVA_NOTIFIER_OPS = {
-  /** arm_smmu_mm_arch_invalidate_secondary_tlbs. */
+  /**
+   * arm_smmu_mm_arch_invalidate_secondary_tlbs: [start, end) of the shared ASID as one
+   * range command, or the whole ASID for flush_tlb_mm (size ULONG_MAX) and, without
+   * range invalidation, for CMDQ_MAX_TLBI_OPS pages or more; then the ATCs.
+   */
   arch_invalidate_secondary_tlbs(sub: MmuNotifier, _mm: MmStruct, start: number, end: number): void {
     const d = (sub as SvaNotifier).domain;
     const smmu = d.smmu;
-    // After release() the CDs translate nothing (Linux unlinks the subscription there)
-    if (smmu === null || (sub as SvaNotifier).cleared) return;
+    if (smmu === null) return;
     let size = end - start;
     if (!(smmu.features & ARM_SMMU_FEAT_RANGE_INV)) {
       if (size >= CMDQ_MAX_TLBI_OPS * PAGE_SIZE) size = 0;
-    } else if (start === 0 && end >= TASK_SIZE) {
-      // flush_tlb_mm's whole address space (0..-1UL in Linux)
+    } else if (size === ULONG_MAX) {
       size = 0;
     }
     if (size <= 0) smmu.tlbInvAsid(d.asid);

@@ -26,8 +26,11 @@ import {
 import type { IovIter } from './iov_iter.js';
 
 export type KnShow = () => string | Uint8Array;
-/** Parses a write; returns 0 or a negative errno. */
-export type KnStore = (text: string) => number;
+/**
+ * Parses a write; returns 0 or a negative errno, or a generator for a store that may
+ * sleep (a sysfs bind that probes a driver) and returns the same.
+ */
+export type KnStore = (text: string) => number | Generator<unknown, number, unknown>;
 
 export interface KernfsNode {
   readonly name: string;
@@ -118,7 +121,8 @@ function* kn_write_iter(iocb: Kiocb, from: IovIter): Generator<unknown, number, 
   const buf = new Uint8Array(n);
   const c = from.copy_from_iter(buf, 0, n);
   if (c < n && from.faulted && c === 0) return -EFAULT;
-  const r = node.store(new TextDecoder().decode(buf.subarray(0, c)));
+  const ret = node.store(new TextDecoder().decode(buf.subarray(0, c)));
+  const r = typeof ret === 'number' ? ret : yield* ret;
   if (r < 0) return r;
   return c;
 }

@@ -52,6 +52,8 @@ export const EINPROGRESS = 115;
 export const ECANCELED = 125;
 /** Kernel-internal: a system call interrupted by a signal; user space sees -EINTR. */
 export const ERESTARTSYS = 512;
+/** Kernel-internal (include/linux/errno.h): a driver's probe must be retried later. */
+export const EPROBE_DEFER = 517;
 
 const NAMES: Record<number, string> = {
   1: 'EPERM', 2: 'ENOENT', 3: 'ESRCH', 4: 'EINTR', 5: 'EIO', 6: 'ENXIO', 7: 'E2BIG', 8: 'ENOEXEC',
@@ -61,7 +63,7 @@ const NAMES: Record<number, string> = {
   30: 'EROFS', 31: 'EMLINK', 32: 'EPIPE', 33: 'EDOM', 34: 'ERANGE', 35: 'EDEADLK', 36: 'ENAMETOOLONG',
   37: 'ENOLCK', 38: 'ENOSYS', 39: 'ENOTEMPTY', 40: 'ELOOP', 42: 'ENOMSG', 75: 'EOVERFLOW', 84: 'EILSEQ',
   88: 'ENOTSOCK', 95: 'EOPNOTSUPP', 110: 'ETIMEDOUT', 114: 'EALREADY', 115: 'EINPROGRESS', 125: 'ECANCELED',
-  512: 'ERESTARTSYS',
+  512: 'ERESTARTSYS', 517: 'EPROBE_DEFER',
 };
 
 /** "ENOENT" for 2 (or -2); "E?<n>" for a number without a name. */

@@ -1,9 +1,11 @@
 // The driver model (drivers/base/core.c, bus.c, dd.c, driver.c, class.c in shape):
-// devices on buses, drivers bound by the bus's match, probe/remove, classes, and the
-// sysfs view of all of it (/sys/devices, /sys/bus/<bus>/{devices,drivers},
-// /sys/class/<class>). A device with a dev_t gets a devtmpfs node.
+// devices on buses, drivers bound by the bus's match, probe/remove (with the bus's
+// dma_configure/dma_cleanup around them), classes, and the sysfs view of all of it
+// (/sys/devices, /sys/bus/<bus>/{devices,drivers,drivers_probe,drivers_autoprobe},
+// /sys/bus/<bus>/drivers/<drv>/{bind,unbind}, /sys/class/<class>). A device with a
+// dev_t gets a devtmpfs node.
 
-import { ENODEV, EEXIST, EINVAL } from '../../lib/errno.js';
+import { EAGAIN, EBUSY, ENODEV, EEXIST, EINVAL, EPROBE_DEFER } from '../../lib/errno.js';
 import { sysfs_create_dir, sysfs_create_file, sysfs_create_link, sysfs_remove } from '../../fs/sysfs/sysfs.js';
 import { devnode_create, devnode_remove } from '../../fs/char_dev.js';
 import { MAJOR, MINOR, S_IFCHR } from '../../fs/types.js';
@@ -15,6 +17,13 @@ export interface BusType {
   match(dev: Device, drv: DeviceDriver): boolean;
   probe?(dev: Device): Generator<unknown, number, unknown>;
   remove?(dev: Device): Generator<unknown, void, unknown>;
+  /**
+   * Before probe, with dev.driver set: DMA setup for the driver (PCI: the device's
+   * IOMMU group counts one more DMA API user). 0 or -errno, which fails the bind.
+   */
+  dma_configure?(dev: Device): number;
+  /** After remove, or after a failed probe: undoes dma_configure. */
+  dma_cleanup?(dev: Device): void;
 }
 
 export interface DeviceDriver {
@@ -22,6 +31,13 @@ export interface DeviceDriver {
   bus: BusType | null;
   probe?(dev: Device): Generator<unknown, number, unknown>;
   remove?(dev: Device): Generator<unknown, void, unknown>;
+  /**
+   * The driver manages the device's DMA itself (vfio-pci): binding it does not make
+   * the device a user of its IOMMU group's default domain.
+   */
+  readonly driver_managed_dma?: boolean;
+  /** No bind/unbind files in sysfs for this driver. */
+  readonly suppress_bind_attrs?: boolean;
 }
 
 export class Device {
@@ -54,11 +70,14 @@ export class DeviceClass {
 let buses: BusType[] = [];
 let drivers: DeviceDriver[] = [];
 let devices: Device[] = [];
+/** Buses whose drivers_autoprobe is off (subsys_private.drivers_autoprobe = 0). */
+let noAutoprobe = new Set<BusType>();
 
 export function driver_core_init(): void {
   buses = [];
   drivers = [];
   devices = [];
+  noAutoprobe = new Set();
 }
 
 export function dev_name(dev: Device): string {
@@ -73,12 +92,51 @@ export function dev_set_drvdata(dev: Device, data: unknown): void {
   dev.driver_data = data;
 }
 
+/** sysfs_streq: equal, ignoring one trailing newline on either side. */
+function sysfs_streq(a: string, b: string): boolean {
+  return a.replace(/\n$/, '') === b.replace(/\n$/, '');
+}
+
+/** bus_find_device_by_name: the registered device of `bus` named `name` (sysfs_streq). */
+export function bus_find_device_by_name(bus: BusType, name: string): Device | undefined {
+  return devices.find((d) => d.bus === bus && sysfs_streq(d.name, name));
+}
+
+/**
+ * bus_register, with the bus attributes: drivers_probe (0200) probes a named unbound
+ * device now (bus_rescan_devices_helper); drivers_autoprobe (0644) says whether new
+ * devices and drivers are matched automatically.
+ */
 export function bus_register(bus: BusType): number {
   if (buses.includes(bus)) return -EEXIST;
   buses.push(bus);
   sysfs_create_dir(`bus/${bus.name}/devices`);
   sysfs_create_dir(`bus/${bus.name}/drivers`);
+  sysfs_create_file(`bus/${bus.name}`, 'drivers_probe', () => '', (buf) => drivers_probe_store(bus, buf), 0o200);
+  sysfs_create_file(
+    `bus/${bus.name}`,
+    'drivers_autoprobe',
+    () => (noAutoprobe.has(bus) ? '0\n' : '1\n'),
+    (buf) => {
+      // kstrtobool's first character: 1/y/Y/t/T/on enable, 0/n/N/f/F/off disable
+      const on = /^(1|y|t|on)/i.test(buf);
+      if (!on && !/^(0|n|f|of)/i.test(buf)) return -EINVAL;
+      if (on) noAutoprobe.delete(bus);
+      else noAutoprobe.add(bus);
+      return 0;
+    },
+    0o644,
+  );
   return 0;
+}
+
+/** drivers_probe_store: -ENODEV for an unknown device; a bound device is left as it is. */
+function* drivers_probe_store(bus: BusType, buf: string): Generator<unknown, number, unknown> {
+  const dev = bus_find_device_by_name(bus, buf);
+  if (dev === undefined) return -ENODEV;
+  if (dev.driver !== null) return 0;
+  const r = yield* device_attach(dev);
+  return r < 0 ? r : 0;
 }
 
 export function class_register(cls: DeviceClass): number {
@@ -86,9 +144,19 @@ export function class_register(cls: DeviceClass): number {
   return 0;
 }
 
+/**
+ * really_probe: the bus's dma_configure, then probe; on failure both are undone
+ * (dma_cleanup) and the device is left unbound. 0, -errno when the bind failed before
+ * the driver's probe ran, or +errno when the probe failed (so that device_attach can
+ * let the next driver try after a probe error, as Linux does).
+ */
 function* really_probe(dev: Device, drv: DeviceDriver): Generator<unknown, number, unknown> {
   dev.driver = drv;
-  let r: number;
+  let r = dev.bus?.dma_configure?.(dev) ?? 0;
+  if (r < 0) {
+    dev.driver = null;
+    return r;
+  }
   try {
     if (dev.bus?.probe) r = yield* dev.bus.probe(dev);
     else if (drv.probe) r = yield* drv.probe(dev);
@@ -98,9 +166,11 @@ function* really_probe(dev: Device, drv: DeviceDriver): Generator<unknown, numbe
     r = -ENODEV;
   }
   if (r < 0) {
+    dev.bus?.dma_cleanup?.(dev);
     dev.driver = null;
+    dev.driver_data = undefined;
     if (r !== -ENODEV) pr_err(`${drv.name} ${dev.name}: probe failed with error ${r}`);
-    return r;
+    return -r;
   }
   if (dev.bus) {
     sysfs_create_link(dev.kobj_path, 'driver', `bus/${dev.bus.name}/drivers/${drv.name}`);
@@ -109,33 +179,77 @@ function* really_probe(dev: Device, drv: DeviceDriver): Generator<unknown, numbe
   return 0;
 }
 
-/** device_attach: the first matching registered driver probes the device. */
+/**
+ * device_driver_attach (__driver_probe_device): binds `drv` to `dev` whatever the
+ * automatic matching would pick. -ENODEV for a device gone, -EBUSY when it has a
+ * driver, -EAGAIN for a deferred probe, else what really_probe returns.
+ */
+export function* device_driver_attach(drv: DeviceDriver, dev: Device): Generator<unknown, number, unknown> {
+  if (!dev.registered) return -ENODEV;
+  if (dev.driver !== null) return -EBUSY;
+  const p = yield* really_probe(dev, drv);
+  // probe errors come back as normal negative errnos
+  const r = p > 0 ? -p : p;
+  return r === -EPROBE_DEFER ? -EAGAIN : r;
+}
+
+/** bind_store: a device of the driver's bus, by name, that the driver matches; -ENODEV otherwise. */
+function* bind_store(drv: DeviceDriver, buf: string): Generator<unknown, number, unknown> {
+  if (drv.bus === null) return -ENODEV;
+  const dev = bus_find_device_by_name(drv.bus, buf);
+  if (dev === undefined || !drv.bus.match(dev, drv)) return -ENODEV;
+  return yield* device_driver_attach(drv, dev);
+}
+
+/** unbind_store: the named device must be bound to this driver (-ENODEV otherwise). */
+function* unbind_store(drv: DeviceDriver, buf: string): Generator<unknown, number, unknown> {
+  if (drv.bus === null) return -ENODEV;
+  const dev = bus_find_device_by_name(drv.bus, buf);
+  if (dev === undefined || dev.driver !== drv) return -ENODEV;
+  yield* device_release_driver(dev);
+  return 0;
+}
+
+/**
+ * device_attach: the matching registered drivers try in turn until one binds (1); a
+ * probe error lets the next one try, an error before probe (e.g. -EBUSY from
+ * dma_configure on an IOMMU group a user owns) ends the search and is returned. 0
+ * when no driver bound.
+ */
 export function* device_attach(dev: Device): Generator<unknown, number, unknown> {
   if (dev.driver !== null || dev.bus === null) return 0;
   for (const drv of drivers) {
     if (drv.bus !== dev.bus || !dev.bus.match(dev, drv)) continue;
     const r = yield* really_probe(dev, drv);
     if (r === 0) return 1;
+    if (r < 0) return r;
   }
   return 0;
 }
 
-/** device_release_driver: remove() and unbind. */
+/** device_release_driver: the sysfs links go, remove() runs, then the bus's dma_cleanup; the device is unbound. */
 export function* device_release_driver(dev: Device): Generator<unknown, void, unknown> {
   const drv = dev.driver;
   if (drv === null) return;
+  if (dev.bus) {
+    sysfs_remove(dev.kobj_path, 'driver');
+    sysfs_remove(`bus/${dev.bus.name}/drivers/${drv.name}`, dev.name);
+  }
   try {
     if (dev.bus?.remove) yield* dev.bus.remove(dev);
     else if (drv.remove) yield* drv.remove(dev);
   } catch (e) {
     oops_report(e, `remove of ${dev.name}`);
   }
-  if (dev.bus) {
-    sysfs_remove(dev.kobj_path, 'driver');
-    sysfs_remove(`bus/${dev.bus.name}/drivers/${drv.name}`, dev.name);
-  }
+  dev.bus?.dma_cleanup?.(dev);
   dev.driver = null;
   dev.driver_data = undefined;
+}
+
+/** bus_probe_device: matches a new device with the drivers, unless the bus's drivers_autoprobe is off. */
+export function* bus_probe_device(dev: Device): Generator<unknown, void, unknown> {
+  if (dev.bus === null || noAutoprobe.has(dev.bus)) return;
+  yield* device_attach(dev);
 }
 
 /** device_add: sysfs directory, bus and class links, devtmpfs node, then driver matching. */
@@ -156,7 +270,7 @@ export function* device_add(dev: Device): Generator<unknown, number, unknown> {
     sysfs_create_file(dev.kobj_path, 'dev', () => `${MAJOR(dev.devt)}:${MINOR(dev.devt)}\n`);
     devnode_create(dev.name, dev.devt, S_IFCHR | dev.devnode_mode);
   }
-  if (dev.bus) yield* device_attach(dev);
+  if (dev.bus) yield* bus_probe_device(dev);
   return 0;
 }
 
@@ -192,12 +306,21 @@ export function* device_create(cls: DeviceClass, parent: Device | null, devt: nu
   return r < 0 ? r : d;
 }
 
-/** driver_register: adds the driver and probes every matching unbound device. */
+/**
+ * driver_register: adds the driver, with its bind and unbind files (0200, root), and
+ * probes every matching unbound device when the bus autoprobes.
+ */
 export function* driver_register(drv: DeviceDriver): Generator<unknown, number, unknown> {
   if (drv.bus === null) return -EINVAL;
   if (drivers.includes(drv)) return -EEXIST;
   drivers.push(drv);
-  sysfs_create_dir(`bus/${drv.bus.name}/drivers/${drv.name}`);
+  const dir = `bus/${drv.bus.name}/drivers/${drv.name}`;
+  sysfs_create_dir(dir);
+  if (!drv.suppress_bind_attrs) {
+    sysfs_create_file(dir, 'bind', () => '', (buf) => bind_store(drv, buf), 0o200);
+    sysfs_create_file(dir, 'unbind', () => '', (buf) => unbind_store(drv, buf), 0o200);
+  }
+  if (noAutoprobe.has(drv.bus)) return 0;
   for (const dev of [...devices]) {
     if (dev.bus !== drv.bus || dev.driver !== null || !drv.bus.match(dev, drv)) continue;
     yield* really_probe(dev, drv);

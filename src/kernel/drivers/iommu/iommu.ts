@@ -4,7 +4,7 @@
 // domains for vfio, PASID attachments (SVA), reserved regions, and the fault and
 // page-response plumbing the I/O page-fault queue uses.
 
-import { EBUSY, EINVAL, ENODEV, ENOENT, ENOMEM, EOVERFLOW, EPERM } from '../../lib/errno.js';
+import { EBUSY, EINVAL, ENODEV, ENOENT, ENOMEM, EOVERFLOW, EPERM, EPROBE_DEFER } from '../../lib/errno.js';
 import { pr_info, pr_warn } from '../../lib/printk.js';
 import { DeviceNode, of_find_node_by_path, of_property_read_bool, of_property_read_string, of_property_read_u32 } from '../../of/base.js';
 import { Device } from '../base/core.js';
@@ -225,7 +225,10 @@ export class IommuGroup {
   readonly pasidArray = new Map<number, IommuDomain>();
   /** Claimed by a driver that takes the group away from the DMA API (vfio). */
   owner: unknown = null;
-  /** Claims of `owner` (owner_cnt of the user-owned case). */
+  /**
+   * owner_cnt: with no `owner`, how many bound drivers use the DMA API on the group's
+   * devices (iommu_device_use_default_domain at probe); with an owner, its claim.
+   */
   ownerCnt = 0;
   /** The domain an owned group sits in between its user's domains (group->blocking_domain). */
   blockingDomain: IommuDomain | null = null;
@@ -450,14 +453,31 @@ export function iommu_attach_device(domain: IommuDomain, dev: Device): number {
 }
 
 /**
- * Devices of the group bound to a driver that uses the DMA API. Linux counts them in
- * owner_cnt when the bus's dma_configure calls iommu_device_use_default_domain at
- * probe; here every bound driver is one (none declares driver_managed_dma).
+ * iommu_device_use_default_domain: the driver core calls it before the probe of a
+ * driver that uses the DMA API (the bus's dma_configure). -EBUSY while a user owns the
+ * group, or a domain other than the default or PASIDs are attached while it is in use;
+ * -EPROBE_DEFER before the group has its default domain. A device behind no IOMMU is
+ * always fine.
  */
-function dma_api_users(group: IommuGroup): number {
-  let n = 0;
-  for (const dev of group.devices) if (dev.driver !== null) n++;
-  return n;
+export function iommu_device_use_default_domain(dev: Device): number {
+  const group = iommu_group_get(dev);
+  if (group === null) return 0;
+  if (group.defaultDomain === null) return -EPROBE_DEFER;
+  if (group.ownerCnt > 0 && (group.owner !== null || group.domain !== group.defaultDomain || group.pasidArray.size > 0)) return -EBUSY;
+  group.ownerCnt++;
+  return 0;
+}
+
+/** iommu_device_unuse_default_domain: after the remove (or failed probe) of such a driver. */
+export function iommu_device_unuse_default_domain(dev: Device): void {
+  const group = iommu_group_get(dev);
+  if (group === null) return;
+  // the driver must have detached its PASIDs (as uacce_remove does) before it goes
+  if (group.ownerCnt === 0 || group.pasidArray.size > 0) {
+    pr_warn(`iommu: group ${group.id}: ${dev.name} stops using the default domain ${group.ownerCnt === 0 ? 'it never used' : 'with PASIDs still attached'}`);
+    return;
+  }
+  group.ownerCnt--;
 }
 
 /** __iommu_group_alloc_blocking_domain: the IOMMU's blocked domain, else an empty unmanaged one. */
@@ -475,13 +495,13 @@ function group_blocking_domain(group: IommuGroup): IommuDomain | null {
 
 /**
  * iommu_group_claim_dma_owner: a user (vfio) takes the group from the DMA API. -EPERM
- * while a driver of the group uses the DMA API or someone owns it already; -EBUSY
- * while a domain other than the default is attached or PASIDs are in use. The group
- * then sits in its blocking domain until the owner attaches its own.
+ * while a driver of the group uses the DMA API (owner_cnt counts it) or someone owns
+ * it already; -EBUSY while a domain other than the default is attached or PASIDs are
+ * in use. The group then sits in its blocking domain until the owner attaches its own.
  */
 export function iommu_group_claim_dma_owner(group: IommuGroup, owner: unknown): number {
   if (owner === null || owner === undefined) return -EINVAL;
-  if (group.ownerCnt > 0 || dma_api_users(group) > 0) return -EPERM;
+  if (group.ownerCnt > 0) return -EPERM;
   if ((group.domain !== null && group.domain !== group.defaultDomain) || group.pasidArray.size > 0) return -EBUSY;
   const blocking = group_blocking_domain(group);
   if (blocking === null) return -EINVAL;
@@ -494,8 +514,8 @@ export function iommu_group_claim_dma_owner(group: IommuGroup, owner: unknown): 
 
 /** iommu_group_release_dma_owner: the owner has detached its domain; the group returns to its default domain. */
 export function iommu_group_release_dma_owner(group: IommuGroup): void {
-  if (group.ownerCnt === 0 || group.owner === null) {
-    pr_warn(`iommu: group ${group.id}: release of DMA ownership nobody claimed`);
+  if (group.ownerCnt === 0 || group.owner === null || group.pasidArray.size > 0) {
+    pr_warn(`iommu: group ${group.id}: release of DMA ownership ${group.pasidArray.size > 0 ? 'with PASIDs still attached' : 'nobody claimed'}`);
     return;
   }
   group.ownerCnt = 0;
@@ -505,7 +525,7 @@ export function iommu_group_release_dma_owner(group: IommuGroup): void {
 
 /** iommu_group_dma_owner_claimed: a user or a DMA API driver holds the group. */
 export function iommu_group_dma_owner_claimed(group: IommuGroup): boolean {
-  return group.ownerCnt > 0 || dma_api_users(group) > 0;
+  return group.ownerCnt > 0;
 }
 
 export function iommu_detach_device(domain: IommuDomain, dev: Device): void {

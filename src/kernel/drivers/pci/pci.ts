@@ -2,11 +2,13 @@
 // msi/} in shape): devices found by the host bridge's ECAM scan, configuration
 // accessors, BAR decoding (firmware assigned them; unassigned BARs get space from the
 // bridge window), pci_enable_device/pci_set_master/pci_iomap, capability lookup,
-// driver matching by id table, quirks, the sysfs view, and MSI/MSI-X vectors through
-// the MSI domain the interrupt controller (ITS) installs.
+// driver matching by id table or driver_override, DMA ownership around probe
+// (pci_dma_configure), quirks, the sysfs view, and MSI/MSI-X vectors through the MSI
+// domain the interrupt controller (ITS) installs.
 
 import { thisCpu } from '../../../arch/index.js';
-import { Device, bus_register, device_attach, device_register, driver_register, driver_unregister, type BusType, type DeviceDriver } from '../base/core.js';
+import { Device, bus_probe_device, bus_register, device_register, driver_register, driver_unregister, type BusType, type DeviceDriver } from '../base/core.js';
+import { iommu_device_unuse_default_domain, iommu_device_use_default_domain } from '../iommu/iommu.js';
 import { sysfs_create_bin_file, sysfs_create_file, sysfs_create_link } from '../../fs/sysfs/sysfs.js';
 import { generic_file_llseek } from '../../fs/libfs.js';
 import { insert_iomem } from '../../fs/proc/generic.js';
@@ -91,6 +93,8 @@ export class PciDev extends Device {
   /** Set by quirks (e.g. quirk_huawei_pcie_sva): the device can do PASID/PRI-less SVA. */
   eetlp_prefix_path = false;
   pasid_no_tlp = false;
+  /** sysfs driver_override: when set, only the driver of this name may bind. */
+  driver_override: string | null = null;
   constructor(
     readonly ops: PciOps,
     readonly domain: number,
@@ -370,25 +374,44 @@ export function pci_match_one_device(id: PciDeviceId, d: PciDev): boolean {
   );
 }
 
-function pci_match_id(drv: PciDriver, d: PciDev): PciDeviceId | undefined {
-  return drv.id_table.find((id) => pci_match_one_device(id, d));
+/** pci_device_id_any: what a driver_override match binds with when no id matches. */
+const PCI_DEVICE_ID_ANY: PciDeviceId = { vendor: PCI_ANY_ID, device: PCI_ANY_ID, subvendor: PCI_ANY_ID, subdevice: PCI_ANY_ID };
+
+/**
+ * pci_match_device: with a driver_override only the driver of that name matches (with
+ * its id_table entry, or the catch-all id when none matches); otherwise the id table.
+ */
+function pci_match_device(drv: PciDriver, d: PciDev): PciDeviceId | undefined {
+  if (d.driver_override !== null && d.driver_override !== drv.name) return undefined;
+  const id = drv.id_table.find((x) => pci_match_one_device(x, d));
+  if (id !== undefined) return id;
+  return d.driver_override !== null ? PCI_DEVICE_ID_ANY : undefined;
 }
 
 export const pci_bus_type: BusType = {
   name: 'pci',
   match(dev, drv): boolean {
-    return dev instanceof PciDev && 'id_table' in drv && pci_match_id(drv as PciDriver, dev) !== undefined;
+    return dev instanceof PciDev && 'id_table' in drv && pci_match_device(drv as PciDriver, dev) !== undefined;
   },
   *probe(dev): Generator<unknown, number, unknown> {
     const drv = dev.driver as PciDriver;
     const pdev = dev as PciDev;
-    const id = pci_match_id(drv, pdev);
+    const id = pci_match_device(drv, pdev);
     if (id === undefined) return -ENODEV;
     return yield* drv.pci_probe(pdev, id);
   },
   *remove(dev): Generator<unknown, void, unknown> {
     const drv = dev.driver as PciDriver;
     if (drv.pci_remove) yield* drv.pci_remove(dev as PciDev);
+  },
+  /** pci_dma_configure: a driver using the DMA API becomes a user of the group's default domain. */
+  dma_configure(dev): number {
+    if (dev.driver === null || dev.driver.driver_managed_dma) return 0;
+    return iommu_device_use_default_domain(dev);
+  },
+  /** pci_dma_cleanup. */
+  dma_cleanup(dev): void {
+    if (dev.driver !== null && !dev.driver.driver_managed_dma) iommu_device_unuse_default_domain(dev);
   },
 };
 
@@ -490,6 +513,24 @@ function pci_resource_fops(d: PciDev, bar: number, write_combine: boolean): File
   };
 }
 
+/**
+ * driver_set_override (drivers/base/driver.c) for driver_override_store: the name up
+ * to the first newline; an empty write or a lone newline clears the override. It
+ * changes who may bind next, not the driver bound now.
+ */
+function driver_set_override(d: PciDev, buf: string): number {
+  if (buf.length >= PAGE_SIZE - 1) return -EINVAL;
+  // the string ends at its first NUL, as strlen sees it
+  const s = buf.split('\0')[0]!;
+  if (s.length === 0) {
+    d.driver_override = null;
+    return 0;
+  }
+  const nl = s.indexOf('\n');
+  d.driver_override = nl === 0 ? null : nl > 0 ? s.slice(0, nl) : s;
+  return 0;
+}
+
 /** pci_create_resource_files: resource<N> for each memory BAR, plus resource<N>_wc when prefetchable. */
 function pci_create_resource_files(d: PciDev): void {
   for (let i = 0; i < PCI_NUM_RESOURCES; i++) {
@@ -511,6 +552,7 @@ function pci_create_sysfs_dev_files(d: PciDev): void {
   sysfs_create_file(p, 'revision', () => `${hex(d.revision, 2)}\n`);
   sysfs_create_file(p, 'irq', () => `${d.irqs[0] ?? d.irq}\n`);
   sysfs_create_file(p, 'enable', () => `${d.enable_cnt}\n`);
+  sysfs_create_file(p, 'driver_override', () => `${d.driver_override ?? '(null)'}\n`, (buf) => driver_set_override(d, buf), 0o644);
   sysfs_create_file(p, 'resource', () => {
     let s = '';
     for (let i = 0; i < PCI_NUM_RESOURCES; i++) {
@@ -569,8 +611,8 @@ export function* pci_scan_device(ops: PciOps, domain: number, bus: number, devfn
   return d;
 }
 
-/** pci_bus_add_devices: links to the pci bus and lets drivers bind. */
+/** pci_bus_add_devices: links to the pci bus and lets drivers bind (unless the bus's drivers_autoprobe is off). */
 export function* pci_bus_add_device(d: PciDev): Generator<unknown, void, unknown> {
   sysfs_create_link('bus/pci/devices', d.name, d.kobj_path);
-  yield* device_attach(d);
+  yield* bus_probe_device(d);
 }

@@ -3,6 +3,9 @@
 // one TLBI_NH_VA with NUM/SCALE covers the range; without it, a range below
 // CMDQ_MAX_TLBI_OPS (512) pages is one TLBI_NH_VA per page and a range of 512 pages
 // or more is a single TLBI_NH_ASID. Every command carries the shared (CPU) ASID.
+// Each region here is the only VMA in its 1 GiB, so its munmap also frees the PTE and
+// PMD tables (free_pgtables between the neighbours) and tlb_finish_mmu then flushes
+// that 1 GiB (stride PUD_SIZE, non-leaf): a second invalidation after the pages'.
 
 import { describe, expect, it } from 'vitest';
 import { arm_smmu_devices } from '../../src/kernel/drivers/iommu/arm-smmu-v3/arm-smmu-v3.js';
@@ -16,6 +19,9 @@ import { between, runMarked, smmuCommands } from './kernel-iommu-harness.js';
 
 const CMD_TLBI_NH_ASID = 0x11;
 const CMD_TLBI_NH_VA = 0x12;
+const GiB = 2 ** 30;
+/** The 1 GiB a freed PMD table covered. */
+const gib = (va: number): number => Math.floor(va / GiB) * GiB;
 
 /** The fields of a TLBI_NH_VA (arm-smmu-v3.h CMDQ_TLBI_*). */
 function nhVa(c: Rec): { asid: number; num: number; scale: number; leaf: number; ttl: number; tg: number; addr: number } {
@@ -80,29 +86,36 @@ describe('SVA munmap invalidation with and without range TLBI (CMDQ_MAX_TLBI_OPS
     expect(CMDQ_MAX_TLBI_OPS).toBe(512);
   });
 
-  it('RIL: 512 pages are one TLBI_NH_VA (NUM=0, SCALE=9: 1 << 9 pages, TG=4K, non-leaf) at the range start, no TLBI_NH_ASID', () => {
+  it('RIL: 512 pages are one TLBI_NH_VA (NUM=0, SCALE=9: 1 << 9 pages, TG=4K, non-leaf) at the range start, no TLBI_NH_ASID; the freed tables one more (SCALE=18: 1 GiB)', () => {
     const w = between(run, 'range', 'range-done');
     expect(smmuCommands(w, CMD_TLBI_NH_ASID)).toEqual([]);
-    expect(smmuCommands(w, CMD_TLBI_NH_VA).map(nhVa)).toEqual([{ asid: at.asid, num: 0, scale: 9, leaf: 0, ttl: 0, tg: 1, addr: at.range }]);
+    expect(smmuCommands(w, CMD_TLBI_NH_VA).map(nhVa)).toEqual([
+      { asid: at.asid, num: 0, scale: 9, leaf: 0, ttl: 0, tg: 1, addr: at.range },
+      { asid: at.asid, num: 0, scale: 18, leaf: 0, ttl: 0, tg: 1, addr: gib(at.range!) },
+    ]);
   });
 
-  it('no RIL, 511 pages: one TLBI_NH_VA per page (no range fields), in order, no TLBI_NH_ASID', () => {
+  it('no RIL, 511 pages: one TLBI_NH_VA per page (no range fields), in order; the freed tables (1 GiB) a TLBI_NH_ASID after them', () => {
     const w = between(run, 'below', 'below-done');
-    expect(smmuCommands(w, CMD_TLBI_NH_ASID)).toEqual([]);
+    const asids = smmuCommands(w, CMD_TLBI_NH_ASID);
+    expect(asids.map((c) => Number(cmdDword(c, 0) >> 48n))).toEqual([at.asid]);
+    expect(asids[0]!.index).toBeGreaterThan(smmuCommands(w, CMD_TLBI_NH_VA).at(-1)!.index);
     const cmds = smmuCommands(w, CMD_TLBI_NH_VA).map(nhVa);
     expect(cmds.length).toBe(CMDQ_MAX_TLBI_OPS - 1);
     cmds.forEach((c, i) => expect(c).toEqual({ asid: at.asid, num: 0, scale: 0, leaf: 0, ttl: 0, tg: 0, addr: at.below! + i * PAGE }));
   });
 
-  it('no RIL, 512 pages: a single TLBI_NH_ASID of the shared ASID and no TLBI_NH_VA', () => {
+  it('no RIL, 512 pages: a TLBI_NH_ASID of the shared ASID and no TLBI_NH_VA (and one more for the freed tables)', () => {
     const w = between(run, 'limit', 'limit-done');
     expect(smmuCommands(w, CMD_TLBI_NH_VA)).toEqual([]);
-    expect(smmuCommands(w, CMD_TLBI_NH_ASID).map((c) => Number(cmdDword(c, 0) >> 48n))).toEqual([at.asid]);
+    expect(smmuCommands(w, CMD_TLBI_NH_ASID).map((c) => Number(cmdDword(c, 0) >> 48n))).toEqual([at.asid, at.asid]);
   });
 
-  it('no RIL, one page: one TLBI_NH_VA for it', () => {
+  it('no RIL, one page: one TLBI_NH_VA for it, then a TLBI_NH_ASID for the freed tables (1 GiB)', () => {
     const w = between(run, 'one', 'one-done');
-    expect(smmuCommands(w, CMD_TLBI_NH_ASID)).toEqual([]);
     expect(smmuCommands(w, CMD_TLBI_NH_VA).map(nhVa)).toEqual([{ asid: at.asid, num: 0, scale: 0, leaf: 0, ttl: 0, tg: 0, addr: at.one }]);
+    const asids = smmuCommands(w, CMD_TLBI_NH_ASID);
+    expect(asids.map((c) => Number(cmdDword(c, 0) >> 48n))).toEqual([at.asid]);
+    expect(asids[0]!.index).toBeGreaterThan(smmuCommands(w, CMD_TLBI_NH_VA)[0]!.index);
   });
 });

@@ -4,10 +4,10 @@
 // the struct (notifier subscriptions); at zero the pgd page is freed.
 
 import { MmStruct } from './mm_types.js';
-import { DEFAULT_MMAP_BASE, dup_mmap, unmap_all_vmas } from './mmap.js';
+import { DEFAULT_MMAP_BASE, dup_mmap, remove_all_vmas, unmap_all_vmas } from './mmap.js';
+import { tlb_finish_mmu, tlb_gather_mmu_fullmm } from './mmu_gather.js';
 import { mmu_notifier_release } from './mmu_notifier.js';
-import { free_pgd_range, pgtable_page_alloc, pgtable_page_free, TASK_SIZE } from './pgtable.js';
-import { flush_tlb_mm } from './tlbflush.js';
+import { pgtable_page_alloc, pgtable_page_free, TASK_SIZE } from './pgtable.js';
 import { mm_pasid_drop } from '../drivers/iommu/iommu-sva.js';
 
 /** mm_alloc: an empty address space with its own pgd page. Null when out of memory. */
@@ -48,15 +48,17 @@ export function mmdrop(mm: MmStruct): void {
 }
 
 /**
- * exit_mmap: MMU notifiers get ->release, every VMA is unmapped (pages freed after
- * the TLB flush), the TLB entries of the ASID are flushed and the page tables freed.
+ * exit_mmap: MMU notifiers get ->release, every VMA is unmapped and every table below
+ * the pgd unlinked into a full-mm gather, whose finish flushes the ASID (tables were
+ * freed) before it frees the pages and tables; then the VMAs go.
  */
 export function exit_mmap(mm: MmStruct): void {
   if (mm.dead) return;
   mmu_notifier_release(mm);
-  unmap_all_vmas(mm);
-  flush_tlb_mm(mm);
-  free_pgd_range(mm);
+  const tlb = tlb_gather_mmu_fullmm(mm);
+  unmap_all_vmas(tlb, mm);
+  tlb_finish_mmu(tlb);
+  remove_all_vmas(mm);
   mm.dead = true;
 }
 

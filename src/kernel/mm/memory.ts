@@ -1,9 +1,10 @@
 // The core of demand paging (mm/memory.c): handle_mm_fault and its cases
 // (do_anonymous_page, do_fault / do_cow_fault / do_shared_fault, do_wp_page,
-// do_swap_page), zapping PTEs (zap_page_range / unmap_vmas), copying them at fork
-// (copy_page_range), and the driver entry points vm_insert_pfn / remap_pfn_range.
-// Pages are freed only after the TLB flush of the PTEs that mapped them (the
-// mmu_gather rule), so no core or SMMU can reach a page that was handed out again.
+// do_swap_page), zapping PTEs (zap_page_range / unmap_vmas) and freeing page tables
+// (free_pgd_range), copying them at fork (copy_page_range), and the driver entry
+// points vm_insert_pfn / remap_pfn_range. Pages and table pages are freed only after
+// the TLB flush of the entries that mapped them (mmu_gather.ts), so no core or SMMU
+// can reach a page that was handed out again.
 
 import { thisCpu, type ArchCpu } from '../../arch/index.js';
 import { EINVAL, ENOMEM } from '../lib/errno.js';
@@ -20,6 +21,7 @@ import {
   type MmuNotifierEvent,
   MMU_NOTIFY_CLEAR,
   MMU_NOTIFY_PROTECTION_PAGE,
+  MMU_NOTIFY_UNMAP,
   VM_ACCESS_FLAGS,
   VM_DONTDUMP,
   VM_DONTEXPAND,
@@ -40,6 +42,17 @@ import {
   VmAreaStruct,
   VmFault,
 } from './mm_types.js';
+import {
+  type MmuGather,
+  pmd_free_tlb,
+  pte_free_tlb,
+  pud_free_tlb,
+  tlb_end_vma,
+  tlb_finish_mmu,
+  tlb_gather_mmu,
+  tlb_remove_page,
+  tlb_remove_tlb_entry,
+} from './mmu_gather.js';
 import { notify_end, notify_start } from './mmu_notifier.js';
 import { alloc_pages, get_page, mem_map, put_page } from './page_alloc.js';
 import { PAGE_SIZE, PG_anon, PG_dirty, PG_mlocked, PG_referenced, PG_reserved, PG_swapbacked, PG_zero_page, GUP_PIN_COUNTING_BIAS } from './page.js';
@@ -48,7 +61,14 @@ import {
   MT_DEVICE_nGnRE,
   MT_NORMAL,
   MT_NORMAL_NC,
+  next_table,
   pa_hi,
+  pgd_index,
+  PGDIR_SIZE,
+  pmd_index,
+  PMD_SIZE,
+  pud_index,
+  PUD_SIZE,
   pa_lo,
   pte_alloc,
   pte_clear,
@@ -59,6 +79,7 @@ import {
   pte_present,
   pte_read,
   pte_swp_offset,
+  pte_table_cache_drop,
   PTE_AF,
   PTE_ATTRINDX_SHIFT,
   PTE_HI_DIRTY,
@@ -148,19 +169,6 @@ export function mk_pte_hi(): number {
 /** Builds the descriptor for `pfn` in `vma` (mk_pte); read back with mk_pte_lo/mk_pte_hi. */
 export function make_pte(pfn: number, vma: VmAreaStruct, write: boolean, special = false): void {
   mk_pte(pfn, vma, write, special);
-}
-
-// ---- gathering pages to free after the TLB flush (mmu_gather) ----
-
-const gather: number[] = [];
-
-function tlb_remove_page(pfn: number): void {
-  gather.push(pfn);
-}
-
-function tlb_finish(): void {
-  for (let i = 0; i < gather.length; i++) put_page(gather[i]!);
-  gather.length = 0;
 }
 
 // ---- page copy ----
@@ -356,38 +364,124 @@ function flush_page(mm: MmStruct, addr: number): void {
   flush_tlb_page_mm(mm, addr);
 }
 
+// ---- unmapping (zap_pte_range, unmap_vmas, free_pgtables) ----
+
 /**
- * zap_page_range_single / unmap_vmas for [start, end) of `vma`: clears every PTE,
- * drops the rmap, rss and page references (after the TLB flush), frees swap slots,
- * and tells MMU notifiers with `event` (MMU_NOTIFY_UNMAP for munmap, CLEAR for
- * MADV_DONTNEED).
+ * zap_pte_range over [start, end) of `vma`: clears every PTE. Present ones widen the
+ * gather's flush range and lose their rmap and rss at once, their page reference
+ * after the flush; swap entries free their slot (nothing to flush).
  */
-export function zap_page_range(vma: VmAreaStruct, start: number, end: number, event: MmuNotifierEvent): void {
+function unmap_page_range(tlb: MmuGather, vma: VmAreaStruct, start: number, end: number): void {
   const mm = vma.vm_mm;
   const cpu = thisCpu();
   const map = mem_map();
-  const range = notify_start(event, mm, start, end);
-  let any = false;
-  walk_pte_range(mm, start, end, (ptep, _va, lo, hi) => {
-    any = true;
+  walk_pte_range(mm, start, end, (ptep, va, lo, hi) => {
+    pte_clear(cpu, ptep);
     if (is_swap_pte(lo, hi)) {
-      pte_clear(cpu, ptep);
       swap_free(pte_swp_offset(lo, hi));
       add_mm_counter(mm, MM_SWAPENTS, -1);
       return;
     }
-    pte_clear(cpu, ptep);
+    tlb_remove_tlb_entry(tlb, va);
     if (hi & PTE_HI_SPECIAL) return;
     const pfn = pte_pfn(lo, hi);
     if (hi & PTE_HI_DIRTY && !map.testFlags(pfn, PG_anon)) map.setFlags(pfn, PG_dirty);
     add_mm_counter(mm, rss_member(pfn), -1);
     page_remove_rmap(pfn);
     if (map.testFlags(pfn, PG_mlocked)) munlock_mapped_page(pfn, vma);
-    tlb_remove_page(pfn);
+    tlb_remove_page(tlb, pfn);
   });
-  if (any) flush_tlb_range_mm(mm, start, end);
-  tlb_finish();
+}
+
+/** unmap_single_vma: the part of [start, end) inside `vma`, flushed when the VMA is done (tlb_end_vma). */
+function unmap_single_vma(tlb: MmuGather, vma: VmAreaStruct, start: number, end: number): void {
+  const s = Math.max(start, vma.vm_start);
+  const e = Math.min(end, vma.vm_end);
+  if (s >= e) return;
+  unmap_page_range(tlb, vma, s, e);
+  tlb_end_vma(tlb);
+}
+
+/**
+ * unmap_vmas: clears the PTEs of `vmas` in [start, end) inside one MMU_NOTIFY_UNMAP
+ * range. Pages are freed by tlb_finish_mmu, after the flush.
+ */
+export function unmap_vmas(tlb: MmuGather, vmas: readonly VmAreaStruct[], start: number, end: number): void {
+  if (vmas.length === 0) return;
+  const range = notify_start(MMU_NOTIFY_UNMAP, tlb.mm, start, end);
+  for (let i = 0; i < vmas.length; i++) unmap_single_vma(tlb, vmas[i]!, start, end);
   notify_end(range);
+}
+
+/**
+ * zap_page_range_single for [start, end) of `vma` (MADV_DONTNEED, truncation): clears
+ * every PTE, drops rmap, rss and page references (after the TLB flush), frees swap
+ * slots, and tells MMU notifiers with `event`.
+ */
+export function zap_page_range(vma: VmAreaStruct, start: number, end: number, event: MmuNotifierEvent): void {
+  const tlb = tlb_gather_mmu(vma.vm_mm);
+  const range = notify_start(event, vma.vm_mm, start, end);
+  unmap_single_vma(tlb, vma, start, end);
+  notify_end(range);
+  tlb_finish_mmu(tlb);
+}
+
+/**
+ * free_pgd_range: unlinks the table pages that only map [addr, end) and whose whole
+ * span lies in [floor, ceiling) (the gap between the surviving neighbours, so no other
+ * VMA uses them) into `tlb`, which frees them after its flush. PTE tables go by 2 MiB,
+ * PMD tables by 1 GiB, PUD tables by 512 GiB; the pgd stays. Their entries must be
+ * cleared already (the VMAs are unmapped). `ceiling` is TASK_SIZE for "no VMA above".
+ */
+export function free_pgd_range(tlb: MmuGather, addr: number, end: number, floor: number, ceiling: number): void {
+  addr = Math.floor(addr / PMD_SIZE) * PMD_SIZE;
+  if (addr < floor) addr += PMD_SIZE;
+  ceiling = Math.floor(ceiling / PMD_SIZE) * PMD_SIZE;
+  if (end > ceiling) end -= PMD_SIZE;
+  if (addr >= end) return;
+  const cpu = thisCpu();
+  const pgd = tlb.mm.pgd;
+  while (addr < end) {
+    const next = Math.min((Math.floor(addr / PGDIR_SIZE) + 1) * PGDIR_SIZE, end);
+    const pgdp = pgd + pgd_index(addr) * 8;
+    const pud = next_table(cpu, pgdp);
+    if (pud >= 0) free_pud_range(cpu, tlb, pgdp, pud, addr, next, floor, ceiling);
+    addr = next;
+  }
+}
+
+/** free_pud_range (P4D folded): the PMD tables under `pud`, then the PUD table if its 512 GiB are free. */
+function free_pud_range(cpu: ArchCpu, tlb: MmuGather, pgdp: number, pud: number, addr: number, end: number, floor: number, ceiling: number): void {
+  const start = addr;
+  while (addr < end) {
+    const next = Math.min((Math.floor(addr / PUD_SIZE) + 1) * PUD_SIZE, end);
+    const pudp = pud + pud_index(addr) * 8;
+    const pmd = next_table(cpu, pudp);
+    if (pmd >= 0) free_pmd_range(cpu, tlb, pudp, pmd, addr, next, floor, ceiling);
+    addr = next;
+  }
+  const base = Math.floor(start / PGDIR_SIZE) * PGDIR_SIZE;
+  if (base < floor || end > Math.floor(ceiling / PGDIR_SIZE) * PGDIR_SIZE) return;
+  pte_clear(cpu, pgdp);
+  pud_free_tlb(tlb, pud, base);
+}
+
+/** free_pmd_range: the PTE tables under `pmd` in [addr, end), then the PMD table if its 1 GiB is free. */
+function free_pmd_range(cpu: ArchCpu, tlb: MmuGather, pudp: number, pmd: number, addr: number, end: number, floor: number, ceiling: number): void {
+  const start = addr;
+  for (; addr < end; addr = Math.min((Math.floor(addr / PMD_SIZE) + 1) * PMD_SIZE, end)) {
+    const pmdp = pmd + pmd_index(addr) * 8;
+    const pte = next_table(cpu, pmdp);
+    if (pte < 0) continue;
+    // free_pte_range
+    pte_clear(cpu, pmdp);
+    pte_table_cache_drop();
+    pte_free_tlb(tlb, pte, addr);
+  }
+  const base = Math.floor(start / PUD_SIZE) * PUD_SIZE;
+  if (base < floor || end > Math.floor(ceiling / PUD_SIZE) * PUD_SIZE) return;
+  pte_clear(cpu, pudp);
+  pmd_free_tlb(tlb, pmd, base);
 }
 
 /**

@@ -7,11 +7,10 @@ import { thisCpu } from '../../arch/index.js';
 import type { File } from '../fs/types.js';
 import { EACCES, EAGAIN, EEXIST, EINVAL, ENODEV, ENOMEM, EOPNOTSUPP, EOVERFLOW, EPERM } from '../lib/errno.js';
 import { mm_populate } from './gup.js';
-import { copy_page_range, mk_pte_hi, mk_pte_lo, pte_modify, zap_page_range } from './memory.js';
+import { copy_page_range, free_pgd_range, mk_pte_hi, mk_pte_lo, pte_modify, unmap_vmas, zap_page_range } from './memory.js';
 import {
   MMU_NOTIFY_CLEAR,
   MMU_NOTIFY_PROTECTION_VMA,
-  MMU_NOTIFY_UNMAP,
   type MmStruct,
   VM_ACCOUNT,
   VM_DONTCOPY,
@@ -39,9 +38,10 @@ import {
   VmAreaStruct,
 } from './mm_types.js';
 import { mlock_fixup, mlock_future_ok } from './mlock.js';
+import { type MmuGather, tlb_finish_mmu, tlb_gather_mmu } from './mmu_gather.js';
 import { notify_end, notify_start } from './mmu_notifier.js';
 import { PAGE_SIZE } from './page.js';
-import { free_pte_tables, pte_present, set_pte, TASK_SIZE, walk_pte_range } from './pgtable.js';
+import { pte_present, set_pte, TASK_SIZE, walk_pte_range } from './pgtable.js';
 import { anon_vma_link, file_rmap_get, file_rmap_link, file_rmap_unlink, unlink_anon_vmas } from './rmap.js';
 import { shmem_zero_setup } from './shmem.js';
 import { flush_tlb_range_mm } from './tlbflush.js';
@@ -403,7 +403,8 @@ export function do_mmap(
 
 /**
  * do_munmap / do_vmi_munmap: removes [start, start+len). VMAs straddling the ends
- * are split; pages are zapped with MMU_NOTIFY_UNMAP; empty PTE tables are freed.
+ * are split; pages are zapped with MMU_NOTIFY_UNMAP; the table pages only the removed
+ * VMAs used are freed after the TLB flush that follows (it reaches walk caches).
  * Returns 0 or -EINVAL / -ENOMEM (split at the map-count limit).
  */
 export function do_munmap(mm: MmStruct, start: number, len: number): number {
@@ -424,13 +425,19 @@ export function do_munmap(mm: MmStruct, start: number, len: number): number {
     if (typeof r === 'number') return r;
   }
   const doomed = mm.mmap.filter((v) => v.vm_start >= start && v.vm_end <= end);
+  const first = mm.mmap.indexOf(doomed[0]!);
+  const prev = first > 0 ? mm.mmap[first - 1]! : null;
+  const next = first + doomed.length < mm.mmap.length ? mm.mmap[first + doomed.length]! : null;
+  for (const v of doomed) if (v.vm_flags & VM_LOCKED) mlock_fixup(v, v.vm_start, v.vm_end, v.vm_flags & ~VM_LOCKED_MASK);
+  // vms_clear_ptes: unmap_vmas, free_pgtables between the neighbours, one tlb_finish_mmu
+  const tlb = tlb_gather_mmu(mm);
+  unmap_vmas(tlb, doomed, start, end);
+  free_pgd_range(tlb, doomed[0]!.vm_start, doomed[doomed.length - 1]!.vm_end, prev !== null ? prev.vm_end : 0, next !== null ? next.vm_start : TASK_SIZE);
+  tlb_finish_mmu(tlb);
   for (const v of doomed) {
-    if (v.vm_flags & VM_LOCKED) mlock_fixup(v, v.vm_start, v.vm_end, v.vm_flags & ~VM_LOCKED_MASK);
-    zap_page_range(v, v.vm_start, v.vm_end, MMU_NOTIFY_UNMAP);
     vma_unlink_list(mm, v);
     remove_vma(v);
   }
-  free_pte_tables(mm, start, end);
   return 0;
 }
 
@@ -696,15 +703,20 @@ export function dup_mmap(mm: MmStruct, oldmm: MmStruct): number {
   return 0;
 }
 
-/** Unmaps every VMA (exit_mmap's unmap_vmas + free of the VMAs). */
-export function unmap_all_vmas(mm: MmStruct): void {
-  for (const v of mm.mmap.slice()) {
-    if (v.vm_flags & VM_LOCKED) mlock_fixup(v, v.vm_start, v.vm_end, v.vm_flags & ~VM_LOCKED_MASK);
-    zap_page_range(v, v.vm_start, v.vm_end, MMU_NOTIFY_UNMAP);
-  }
+/**
+ * exit_mmap's unmap_vmas + free_pgtables over the whole address space into a full-mm
+ * gather (the caller finishes it, then removes the VMAs with remove_all_vmas).
+ */
+export function unmap_all_vmas(tlb: MmuGather, mm: MmStruct): void {
+  for (const v of mm.mmap) if (v.vm_flags & VM_LOCKED) mlock_fixup(v, v.vm_start, v.vm_end, v.vm_flags & ~VM_LOCKED_MASK);
+  unmap_vmas(tlb, mm.mmap, 0, TASK_SIZE);
+  free_pgd_range(tlb, 0, TASK_SIZE, 0, TASK_SIZE);
+}
+
+/** exit_mmap's remove_vma loop: every VMA closed, unlinked and released. */
+export function remove_all_vmas(mm: MmStruct): void {
   for (const v of mm.mmap.slice()) {
     vma_unlink_list(mm, v);
     remove_vma(v);
   }
 }
-

@@ -200,8 +200,8 @@ export function pgtable_page_free(mm: MmStruct | null, pa: number): void {
   put_page(pfn);
 }
 
-/** The next-level table of a table descriptor at `entryPa`, or -1 when none. */
-function next_table(cpu: ArchCpu, entryPa: number): number {
+/** The next-level table of a table descriptor at `entryPa`, or -1 when none (pXd_none_or_clear_bad). */
+export function next_table(cpu: ArchCpu, entryPa: number): number {
   const lo = cpu.ldPhys32(entryPa);
   if ((lo & 3) !== PMD_TYPE_TABLE) return -1;
   const hi = cpu.ldPhys32(entryPa + 4);
@@ -224,6 +224,11 @@ function next_table_alloc(cpu: ArchCpu, mm: MmStruct, entryPa: number): number {
 let pte_table_cache_mm: MmStruct | null = null;
 let pte_table_cache_idx = -1;
 let pte_table_cache_pa = -1;
+
+/** Forgets the cached PTE table (its PMD entry is being cleared). */
+export function pte_table_cache_drop(): void {
+  pte_table_cache_mm = null;
+}
 
 /**
  * pte_offset_map of an existing walk: the PA of the L3 entry for `va`, or -1 when an
@@ -290,57 +295,5 @@ export function walk_pte_range(mm: MmStruct, start: number, end: number, fn: (pt
       const hi = pte_hi;
       if (lo !== 0 || hi !== 0) fn(ptep, va, lo, hi);
     }
-  }
-}
-
-/**
- * free_pgtables over the whole user range: frees every table page below the pgd (the
- * pgd itself stays). Leaf entries must already be cleared (zapped).
- */
-export function free_pgd_range(mm: MmStruct): void {
-  const cpu = thisCpu();
-  for (let i = 0; i < PTRS_PER_TABLE; i++) {
-    const pud = next_table(cpu, mm.pgd + i * 8);
-    if (pud < 0) continue;
-    for (let j = 0; j < PTRS_PER_TABLE; j++) {
-      const pmd = next_table(cpu, pud + j * 8);
-      if (pmd < 0) continue;
-      for (let k = 0; k < PTRS_PER_TABLE; k++) {
-        const pte = next_table(cpu, pmd + k * 8);
-        if (pte >= 0) pgtable_page_free(mm, pte);
-      }
-      pgtable_page_free(mm, pmd);
-    }
-    pgtable_page_free(mm, pud);
-    pte_clear(cpu, mm.pgd + i * 8);
-  }
-}
-
-/**
- * Frees the PTE tables whose whole 2 MiB span lies in [start, end) and holds no
- * entry any more (free_pgtables for an unmapped region). Upper levels are kept.
- */
-export function free_pte_tables(mm: MmStruct, start: number, end: number): void {
-  const cpu = thisCpu();
-  let va = Math.ceil(start / PMD_SIZE) * PMD_SIZE;
-  for (; va + PMD_SIZE <= end; va += PMD_SIZE) {
-    const pud = next_table(cpu, mm.pgd + pgd_index(va) * 8);
-    if (pud < 0) {
-      va = (Math.floor(va / PGDIR_SIZE) + 1) * PGDIR_SIZE - PMD_SIZE;
-      continue;
-    }
-    const pmd = next_table(cpu, pud + pud_index(va) * 8);
-    if (pmd < 0) {
-      va = (Math.floor(va / PUD_SIZE) + 1) * PUD_SIZE - PMD_SIZE;
-      continue;
-    }
-    const pmdp = pmd + pmd_index(va) * 8;
-    const pte = next_table(cpu, pmdp);
-    if (pte < 0) continue;
-    let empty = true;
-    for (let i = 0; i < PTRS_PER_TABLE && empty; i++) if (cpu.ldPhys32(pte + i * 8) !== 0 || cpu.ldPhys32(pte + i * 8 + 4) !== 0) empty = false;
-    if (!empty) continue;
-    pte_clear(cpu, pmdp);
-    pgtable_page_free(mm, pte);
   }
 }

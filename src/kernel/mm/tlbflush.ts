@@ -60,41 +60,54 @@ export function flush_tlb_page_mm(mm: MmStruct, uaddr: number): void {
 }
 
 /**
- * flush_tlb_range (__flush_tlb_range_op): per-page TLBI for odd pages, then range
- * TLBIs RVAE1IS of (NUM+1) << (5*SCALE+1) pages with increasing SCALE; more than
- * MAX_TLBI_OPS pages flush the whole ASID.
+ * flush_tlb_range: a range flush that also reaches walk caches (arm64 never uses the
+ * last-level form here: the range may cover table entries being changed).
  */
 export function flush_tlb_range(vma: VmAreaStruct, start: number, end: number): void {
-  flush_tlb_range_mm(vma.vm_mm, start, end);
+  __flush_tlb_range(vma.vm_mm, start, end, PAGE_SIZE, false);
 }
 
 export function flush_tlb_range_mm(mm: MmStruct, start: number, end: number): void {
-  start = Math.floor(start / PAGE_SIZE) * PAGE_SIZE;
-  end = Math.ceil(end / PAGE_SIZE) * PAGE_SIZE;
+  __flush_tlb_range(mm, start, end, PAGE_SIZE, false);
+}
+
+/**
+ * __flush_tlb_range (__flush_tlb_range_op): [start, end) rounded out to `stride` (the
+ * smallest level the caller cleared); per-stride TLBIs for odd pages, then range TLBIs
+ * of (NUM+1) << (5*SCALE+1) pages with increasing SCALE. `last_level` uses VALE1IS /
+ * RVALE1IS, which leave walk caches alone (only when no table entry changed). Beyond
+ * MAX_TLBI_OPS strides (no range TLBI) or MAX_TLBI_RANGE_PAGES the whole ASID goes.
+ */
+export function __flush_tlb_range(mm: MmStruct, start: number, end: number, stride: number, last_level: boolean): void {
+  start = Math.floor(start / stride) * stride;
+  end = Math.ceil(end / stride) * stride;
   let pages = (end - start) / PAGE_SIZE;
   if (pages <= 0) return;
-  if (tlbi_range ? pages > MAX_TLBI_RANGE_PAGES : pages >= MAX_TLBI_OPS) {
+  if ((!tlbi_range && end - start >= MAX_TLBI_OPS * stride) || pages > MAX_TLBI_RANGE_PAGES) {
     flush_tlb_mm(mm);
     return;
   }
   if (mm.context_id !== 0) {
     const cpu = thisCpu();
     const asid = asid_arg(mm);
+    const op = last_level ? 'VALE1IS' : 'VAE1IS';
+    const rop = last_level ? 'RVALE1IS' : 'RVAE1IS';
+    const stridePages = stride / PAGE_SIZE;
     cpu.dsb();
     let addr = start;
     let scale = 0;
     while (pages > 0) {
       if (!tlbi_range || pages % 2 === 1) {
-        cpu.tlbi('VAE1IS', asid | BigInt(addr / PAGE_SIZE));
-        addr += PAGE_SIZE;
-        pages -= 1;
+        cpu.tlbi(op, asid | BigInt(addr / PAGE_SIZE));
+        addr += stride;
+        pages -= stridePages;
         continue;
       }
       // __TLBI_RANGE_NUM: this SCALE's 5-bit digit of the page count, minus one.
       const num = (Math.floor(pages / 2 ** (5 * scale + 1)) & 31) - 1;
       if (num >= 0) {
         const arg = asid | (1n << 46n) | (BigInt(scale) << 44n) | (BigInt(num) << 39n) | BigInt(addr / PAGE_SIZE);
-        cpu.tlbi('RVAE1IS', arg);
+        cpu.tlbi(rop, arg);
         const n = (num + 1) * 2 ** (5 * scale + 1);
         addr += n * PAGE_SIZE;
         pages -= n;

@@ -1,5 +1,5 @@
 // The DMA API over an IOMMU (drivers/iommu/dma-iommu.c in shape): a DMA domain gets
-// an IOVA allocator with the reserved regions carved out; dma_map_single/sg allocate
+// an IOVA allocator with the reserved regions and PCI host bridge windows carved out; dma_map_single/sg allocate
 // IOVA space and map it, unmaps tear the mapping down and wait for the IOTLB
 // invalidation before the IOVA is reused; dma_alloc_coherent allocates zeroed pages
 // and maps them both ways. Devices with no IOMMU or an identity domain get their
@@ -10,6 +10,7 @@ import { GFP_KERNEL, __GFP_ZERO } from '../../mm/gfp.js';
 import { MAX_PAGE_ORDER, PAGE_SIZE } from '../../mm/page.js';
 import { IOMMU_CACHE, IOMMU_DOMAIN_DMA, IOMMU_DOMAIN_UNMANAGED, IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_READ, IOMMU_RESV_SW_MSI, IOMMU_WRITE, iommu_get_dma_domain, iommu_get_domain_for_dev, iommu_get_resv_regions, iommu_map, iommu_unmap, type Device, type IommuDomain } from './iommu.js';
 import { IovaDomain } from './iova.js';
+import { IORESOURCE_MEM, PciDev, pci_host_bridge_windows } from '../pci/pci.js';
 import { EINVAL, EIO } from '../../lib/errno.js';
 import type { Scatterlist } from '../../crypto/scatterlist.js';
 
@@ -83,10 +84,26 @@ function dma_info_to_prot(dir: number, coherent: boolean): number {
   return prot | IOMMU_READ | IOMMU_WRITE;
 }
 
-/** iommu_dma_init_domain: the IOVA allocator of a DMA domain, reserved regions excluded. */
+/**
+ * iova_reserve_pci_windows: a PCI device's IOVAs never fall in its host bridge's memory
+ * windows (at their bus addresses), where the bridge would take the DMA for peer-to-peer
+ * traffic to a BAR. Only the allocator knows them: they are not reserved regions.
+ */
+function iova_reserve_pci_windows(dev: PciDev, iovad: IovaDomain): void {
+  for (const w of pci_host_bridge_windows(dev)) {
+    if (!(w.flags & IORESOURCE_MEM)) continue;
+    iovad.reserve(Math.floor((w.start - w.offset) / PAGE_SIZE), Math.floor((w.end - w.offset) / PAGE_SIZE));
+  }
+}
+
+/**
+ * iommu_dma_init_domain: the IOVA allocator of a DMA domain, with the host bridge
+ * windows of a PCI device and the reserved regions excluded (iova_reserve_iommu_regions).
+ */
 export function iommu_dma_init_domain(domain: IommuDomain, dev: Device): IovaDomain {
   if (domain.iovaCookie instanceof IovaDomain) return domain.iovaCookie;
   const iovad = new IovaDomain(PAGE_SIZE, Math.max(1, Math.floor(domain.apertureStart / PAGE_SIZE)));
+  if (dev instanceof PciDev) iova_reserve_pci_windows(dev, iovad);
   for (const r of iommu_get_resv_regions(dev)) iovad.reserve(Math.floor(r.start / PAGE_SIZE), Math.floor((r.start + r.length - 1) / PAGE_SIZE));
   domain.iovaCookie = iovad;
   return iovad;

@@ -1,7 +1,8 @@
 // IOVA allocator (drivers/iommu/iova.c in shape): page-granular ranges handed out top
 // down below a limit, size-aligned for power-of-two requests as Linux aligns them,
-// with reserved ranges (the MSI window) that are never handed out. Ranges are kept
-// sorted in an array; the per-CPU rcaches of Linux are not modelled.
+// with reserved ranges (the MSI window, PCI host bridge windows) that are never handed
+// out; overlapping reservations merge into one. Ranges are kept sorted in an array
+// without overlaps; the per-CPU rcaches of Linux are not modelled.
 
 export class Iova {
   constructor(
@@ -26,8 +27,21 @@ export class IovaDomain {
     this.ranges.splice(i, 0, iova);
   }
 
-  /** reserve_iova: [pfnLo, pfnHi] is never allocated. */
+  /**
+   * reserve_iova: [pfnLo, pfnHi] is never allocated. A reservation that overlaps or
+   * touches earlier ones absorbs them (__adjust_overlap_range), so ranges never overlap.
+   */
   reserve(pfnLo: number, pfnHi: number): Iova {
+    for (const r of this.ranges) {
+      if (!r.reserved || r.pfnHi + 1 < pfnLo || r.pfnLo > pfnHi + 1) continue;
+      if (r.pfnLo <= pfnLo && r.pfnHi >= pfnHi) return r;
+      pfnLo = Math.min(pfnLo, r.pfnLo);
+      pfnHi = Math.max(pfnHi, r.pfnHi);
+    }
+    for (let i = this.ranges.length - 1; i >= 0; i--) {
+      const r = this.ranges[i]!;
+      if (r.reserved && r.pfnLo >= pfnLo && r.pfnHi <= pfnHi) this.ranges.splice(i, 1);
+    }
     const r = new Iova(pfnLo, pfnHi, true);
     this.insert(r);
     return r;

@@ -178,6 +178,30 @@ export function pci_set_mem_window(start: number, end: number, name = ''): void 
   windowName = name;
 }
 
+/**
+ * A host bridge window (struct resource_entry on pci_host_bridge.windows): CPU
+ * addresses [start, end], IORESOURCE_* flags, and offset = CPU address - bus address.
+ */
+export interface PciBridgeWindow {
+  readonly start: number;
+  readonly end: number;
+  readonly flags: number;
+  readonly offset: number;
+}
+
+/** The windows of the one host bridge (this SoC has a single root complex). */
+let bridgeWindows: PciBridgeWindow[] = [];
+
+/** pci_add_resource_offset: the host driver records a window it parsed from the firmware. */
+export function pci_add_resource_offset(start: number, end: number, flags: number, offset: number): void {
+  bridgeWindows.push({ start, end, flags, offset });
+}
+
+/** pci_find_host_bridge(dev->bus)->windows. */
+export function pci_host_bridge_windows(_d: PciDev): readonly PciBridgeWindow[] {
+  return bridgeWindows;
+}
+
 function read_bases(d: PciDev): void {
   const cmd = pci_read_config_word(d, PCI_COMMAND);
   // Sizing with decode off, as __pci_read_base does.
@@ -453,6 +477,7 @@ export function pci_core_init(): void {
   pciDevices = [];
   windowNext = windowEnd = 0;
   windowName = '';
+  bridgeWindows = [];
   bus_register(pci_bus_type);
 }
 

@@ -7,7 +7,7 @@ import { Device, device_register } from '../../base/core.js';
 import { of_find_compatible_node, of_map_id, of_property_read_u32_array, of_reg, type DeviceNode } from '../../../of/base.js';
 import { pr_info } from '../../../lib/printk.js';
 import { insert_iomem } from '../../../fs/proc/generic.js';
-import { pci_bus_add_device, pci_core_init, pci_scan_device, pci_set_mem_window, type PciDev, type PciOps } from '../pci.js';
+import { IORESOURCE_MEM, IORESOURCE_MEM_64, IORESOURCE_PREFETCH, pci_add_resource_offset, pci_bus_add_device, pci_core_init, pci_scan_device, pci_set_mem_window, type PciDev, type PciOps } from '../pci.js';
 import { device_initcall, subsys_initcall } from '../../../init/initcall.js';
 import { of_iommu_configure } from '../../iommu/of-iommu.js';
 
@@ -48,14 +48,19 @@ function* pci_host_common_probe(): Generator<unknown, number, unknown> {
   // ranges: <flags(1) pci-addr(2) cpu-addr(2) size(2)> with #address-cells 3 on the bus side.
   const ranges = of_property_read_u32_array(np, 'ranges') ?? [];
   for (let i = 0; i + 7 <= ranges.length; i += 7) {
-    const space = (ranges[i]! >>> 24) & 3;
+    const hi = ranges[i]!;
+    const space = (hi >>> 24) & 3;
+    const pciAddr = ranges[i + 1]! * 4294967296 + ranges[i + 2]!;
     const cpuAddr = ranges[i + 3]! * 4294967296 + ranges[i + 4]!;
     const size = ranges[i + 5]! * 4294967296 + ranges[i + 6]!;
     if (space === 2 || space === 3) {
+      // of_pci_range_to_resource + pci_add_resource_offset: the window on the bridge (phys.hi bit 30: prefetchable)
+      const flags = IORESOURCE_MEM | (space === 3 ? IORESOURCE_MEM_64 : 0) | (hi & 0x40000000 ? IORESOURCE_PREFETCH : 0);
+      pci_add_resource_offset(cpuAddr, cpuAddr + size - 1, flags, cpuAddr - pciAddr);
       // devm_request_pci_bus_resources: the window in /proc/iomem, named after the node
       insert_iomem({ start: cpuAddr, end: cpuAddr + size - 1, name: np.full_name });
       pci_set_mem_window(cpuAddr, cpuAddr + size - 1, np.full_name);
-      pr_info(`pci-host-generic ${np.full_name.replace(/^[^@]*@/, '')}.pcie:   MEM 0x${cpuAddr.toString(16).padStart(10, '0')}..0x${(cpuAddr + size - 1).toString(16).padStart(10, '0')} -> 0x${cpuAddr.toString(16).padStart(10, '0')}`);
+      pr_info(`pci-host-generic ${np.full_name.replace(/^[^@]*@/, '')}.pcie:   MEM 0x${cpuAddr.toString(16).padStart(10, '0')}..0x${(cpuAddr + size - 1).toString(16).padStart(10, '0')} -> 0x${pciAddr.toString(16).padStart(10, '0')}`);
     }
   }
   const ecam = reg.start;

@@ -66,6 +66,8 @@ class FakeIommu implements Iommu {
   readonly pages = new Map<number, number>();
   readonly calls: { iova: number; write: boolean; ssid: number; ssv: boolean; priv: boolean; exec: boolean }[] = [];
   stallNext = 0;
+  /** Pages whose first translation stalls (each once). */
+  readonly stallOnce = new Set<number>();
   pri: PageRequestSink | undefined;
   readonly requests: PageRequestRecord[] = [];
 
@@ -86,6 +88,7 @@ class FakeIommu implements Iommu {
       return DmaStatus.Stalled;
     }
     const page = iova - (iova % 4096);
+    if (this.stallOnce.delete(page)) return DmaStatus.Stalled;
     const pa = this.pages.get(page);
     if (pa === undefined) return DmaStatus.Abort;
     out.pa = pa + (iova - page);
@@ -462,6 +465,73 @@ describe('iommu-testdev: svasoc extensions', () => {
     td.fn.dma.onStallEnd!(false);
     m.run({ untilIdle: true });
     expect(r(RESULT)).toBe(ITD_DMA_ERR_TX_FAIL);
+  });
+
+  describe('time of a transfer with stalls', () => {
+    const IOVA = 0x7000_0000;
+    const PAGES = 40; // 160 KiB: the engine moves it in three runs (64 + 64 + 32 KiB)
+
+    /**
+     * Runs a write of PAGES pages whose pages `stallAt` stall once each; the IOMMU resumes
+     * (RETRY) the k-th stall `waits[k]` ns after it happened. Returns the trigger time,
+     * the completion time (trace) and the times of the stalls.
+     */
+    function stalledWrite(stallAt: readonly number[], waits: readonly number[]) {
+      const { m, r, w, td, program } = setup();
+      const iommu = new FakeIommu();
+      td.fn.dma.iommu = iommu;
+      for (let i = 0; i < PAGES; i++) iommu.pages.set(IOVA + i * 4096, RAM + i * 4096);
+      for (const p of stallAt) iommu.stallOnce.add(IOVA + p * 4096);
+      m.trace.enable();
+      program(IOVA, RAM, PAGES * 4096);
+      w(ITD_X_CTRL, ITD_X_OP_WRITE << 4);
+      const t0 = m.clock.now();
+      r(TRIGGER);
+      const stalledAt: number[] = [];
+      for (const wait of waits) {
+        m.run({ untilIdle: true });
+        expect(r(RESULT)).toBe(ITD_DMA_RESULT_BUSY);
+        stalledAt.push(m.clock.now());
+        m.run({ forNs: wait });
+        td.fn.dma.onStallEnd!(true);
+      }
+      m.run({ untilIdle: true });
+      expect(r(RESULT)).toBe(0);
+      expect(iommu.stallOnce.size).toBe(0);
+      expect(patternAt(m, RAM, PAGES * 4096)).toBe(true);
+      const done = [...m.trace.records()].filter((x) => x.kind === TraceKind.Completion);
+      expect(done).toHaveLength(1);
+      return { m, t0, doneAt: done[0]!.timeNs, stalledAt };
+    }
+
+    it('without stalls a transfer takes the DMA latency plus its bytes at the engine bandwidth', () => {
+      const { m, t0, doneAt } = stalledWrite([], []);
+      expect(doneAt - t0).toBe(m.cost.dmaLatencyNs + Math.ceil((PAGES * 4096) / m.cost.dmaBytesPerNs));
+    });
+
+    it('k stalls add the time spent stalled and nothing more: each page is charged once', () => {
+      // the first page, pages inside the first run, the first two pages of the second run, the last page
+      const stallAt = [0, 5, 16, 17, 39];
+      const waits = [300, 1_000, 7, 20_000, 0];
+      const { m, t0, doneAt, stalledAt } = stalledWrite(stallAt, waits);
+      const transfer = m.cost.dmaLatencyNs + Math.ceil((PAGES * 4096) / m.cost.dmaBytesPerNs);
+      expect(doneAt - t0).toBe(transfer + waits.reduce((a, b) => a + b, 0));
+      // the engine stops at a stall: the first page stalls once the first run's time has passed
+      expect(stalledAt[0]! - t0).toBe(m.cost.dmaLatencyNs + Math.ceil(65536 / m.cost.dmaBytesPerNs));
+    });
+
+    it('a stall on every page grows the transfer linearly in the stalls', () => {
+      const wait = 2_000;
+      const all = Array.from({ length: PAGES }, (_, i) => i);
+      const { m, t0, doneAt } = stalledWrite(all, all.map(() => wait));
+      expect(doneAt - t0).toBe(m.cost.dmaLatencyNs + Math.ceil((PAGES * 4096) / m.cost.dmaBytesPerNs) + PAGES * wait);
+    });
+
+    it('the time is the same on every run (determinism)', () => {
+      const a = stalledWrite([3, 20], [500, 900]);
+      const b = stalledWrite([3, 20], [500, 900]);
+      expect([b.doneAt - b.t0, ...b.stalledAt.map((t) => t - b.t0)]).toEqual([a.doneAt - a.t0, ...a.stalledAt.map((t) => t - a.t0)]);
+    });
   });
 
   it('a stall end that arrives while nothing is stalled is ignored', () => {

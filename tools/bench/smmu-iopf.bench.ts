@@ -104,7 +104,7 @@ export async function bench(): Promise<BenchFigure[]> {
   return [
     figure('smmu_iopf.stall_roundtrip_virtual_ns', rtNs, 'ns', undefined, `median of ${N}: Stall -> event -> evtq_thread -> iopf worker (handle_mm_fault) -> CMD_RESUME consumed; mean ${(rt.reduce((a, b) => a + b, 0) / N).toFixed(0)} ns`),
     figure('smmu_iopf.after_event_virtual_ns', median(afterEvent), 'ns', undefined, 'event record written -> RESUME consumed (interrupt, kernel fault handling, command)'),
-    figure('smmu_iopf.per_fault_dma_virtual_ns', (f.virtNs - p.virtNs) / N, 'ns', undefined, `extra virtual time per page of a ${N}-page SVA write over not-present pages vs present ones (the test device charges the remaining length again after each resume)`),
+    figure('smmu_iopf.per_fault_dma_virtual_ns', (f.virtNs - p.virtNs) / N, 'ns', undefined, `extra virtual time per page of a ${N}-page SVA write over not-present pages vs present ones (the test device charges each byte once: the extra is the time spent stalled)`),
     figure('smmu_iopf.vs_cpu_fault_virtual', rtNs / cpuFaultVirtNs, 'x', undefined, `CPU demand fault of the same process: ${cpuFaultVirtNs.toFixed(0)} ns virtual`),
     figure('smmu_iopf.host_ns_per_fault', hostPerFaultNs, 'ns', undefined, `host wall time per stalled fault, trace off (faulting transfer ${(f.wallNs / 1e6).toFixed(1)} ms - present ${(p.wallNs / 1e6).toFixed(1)} ms) / ${N}`),
   ];

@@ -11,9 +11,14 @@
 // sign-extended from bit 52 up).
 //
 // Unlike QEMU's model the DMA takes virtual time: DMA_RESULT reads BUSY
-// (0xfffffffe) until the transfer completes (cost.dmaLatencyNs + len/cost.dmaBytesPerNs
-// after the trigger). A transaction the IOMMU stalls keeps the device BUSY until the
-// IOMMU resumes it (replay) or terminates it (error).
+// (0xfffffffe) until the transfer completes, cost.dmaLatencyNs + len/cost.dmaBytesPerNs
+// after the trigger when nothing stalls. The engine moves the transfer in runs of at most
+// 64 KiB at its bandwidth: a run's bytes land when its time has passed, and each byte is
+// charged once. A transaction the IOMMU stalls keeps the device BUSY until the IOMMU
+// resumes it (replay) or terminates it (error); a resumed transfer goes on where it
+// stopped, so a stall adds only the time it lasted (the rest of its run was already
+// charged). After a page response the device issues the access again: one more
+// cost.dmaLatencyNs.
 //
 // svasoc extensions, at offsets QEMU leaves unused (QEMU reads them as zero, so software
 // detects them through ITD_X_ID). None of these exist in QEMU:
@@ -148,7 +153,10 @@ export class IommuTestDev implements MmioDevice {
   private op = ITD_X_OP_WRITE_VERIFY;
   private pri = false;
   private msi = false;
+  /** Bytes moved through the port. */
   private pos = 0;
+  /** Bytes whose transfer time has been charged (pos <= paid <= len). */
+  private paid = 0;
   /** IOVA of the page last requested through PRI: a second abort there fails the DMA. */
   private priPage = -1;
   private prgIndex = 0;
@@ -281,6 +289,7 @@ export class IommuTestDev implements MmioDevice {
     a.priv = a.ssv && (ctrl & ITD_X_CTRL_PRIV) !== 0 && fn.pasidPrivEnabled;
     a.exec = a.ssv && (ctrl & ITD_X_CTRL_EXEC) !== 0 && fn.pasidExecEnabled;
     this.pos = 0;
+    this.paid = 0;
     this.priPage = -1;
     r.set('X_DONE', 0);
     const fail = this.op === ITD_X_OP_READ ? ITD_DMA_ERR_RD_FAIL : ITD_DMA_ERR_TX_FAIL;
@@ -296,24 +305,35 @@ export class IommuTestDev implements MmioDevice {
     if (!this.fn.attached) return this.finish(fail);
     this.fn.dma.onStallEnd = this.onStallEnd;
     this.fn.setTransactionsPending(true);
-    this.issueAfter(this.len);
+    this.issueAfter(this.cost.dmaLatencyNs + this.chargeRun());
   }
 
-  /** Schedules the (re)issue of the transfer after the modelled time for `bytes`. */
-  private issueAfter(bytes: number): void {
+  /** Schedules the (re)issue of the transfer `ns` from now. */
+  private issueAfter(ns: number): void {
     this.phase = Phase.Issuing;
-    const ns = this.cost.dmaLatencyNs + Math.ceil(bytes / this.cost.dmaBytesPerNs);
     this.pending = this.clock.after(ns, this.eventLabel, this.issue);
   }
 
-  /** Moves the rest of the transfer through the port, stopping at a stall or fault. */
+  /** Charges the next run of the transfer (all bytes charged so far have moved): its time in ns. */
+  private chargeRun(): number {
+    const n = Math.min(RUN, this.len - this.paid);
+    this.paid += n;
+    return Math.ceil(n / this.cost.dmaBytesPerNs);
+  }
+
+  /**
+   * Moves the bytes already charged through the port, stopping at a stall or fault;
+   * once they are all moved, charges the next run and comes back when its time has
+   * passed.
+   */
   private run(): void {
     const fn = this.fn;
     const read = this.op === ITD_X_OP_READ;
     if (!fn.busMasterEnabled) return this.finish(read ? ITD_DMA_ERR_RD_FAIL : ITD_DMA_ERR_TX_FAIL);
     const dma = fn.dma;
     while (this.pos < this.len) {
-      const n = Math.min(RUN, this.len - this.pos);
+      if (this.pos === this.paid) return this.issueAfter(this.chargeRun());
+      const n = this.paid - this.pos;
       let st: DmaStatus;
       if (read) {
         st = dma.read(this.iova + this.pos, this.scratch, 0, n, this.attrs);
@@ -394,12 +414,14 @@ export class IommuTestDev implements MmioDevice {
     this.regs.set('X_PRI_STATUS', (prg & 0x1ff) | ((code & 0xf) << 12) | (this.pageRequests << 16));
     if (this.phase !== Phase.PageRequest) return;
     if (code !== PRG_RESPONSE_SUCCESS) return this.finish(ITD_X_ERR_PRI_DENIED);
-    this.issueAfter(this.len - this.pos);
+    this.issueAfter(this.cost.dmaLatencyNs + (this.pos === this.paid ? this.chargeRun() : 0));
   }
 
   private stallEnded(retry: boolean): void {
     if (this.phase !== Phase.Stalled) return;
-    if (retry) return this.issueAfter(this.len - this.pos);
+    // The IOMMU replays the held transaction: the transfer goes on now (in an event of
+    // its own, outside the IOMMU's command processing).
+    if (retry) return this.issueAfter(0);
     const read = this.op === ITD_X_OP_READ;
     if (read) this.fn.noteDmaError(DmaStatus.Abort);
     this.finish(read ? ITD_DMA_ERR_RD_FAIL : ITD_DMA_ERR_TX_FAIL);

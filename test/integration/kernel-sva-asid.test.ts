@@ -3,7 +3,8 @@
 // the CD next to TTB0 = mm->pgd, and moves a private DMA domain that owned the same
 // SMMU ASID to a new one (CD rewritten hitlessly, old ASID invalidated) so that the
 // two address spaces never share IOTLB entries. MMU-notifier invalidations carry the
-// shared ASID; unbind invalidates it on the SMMU and releases the pin.
+// shared ASID; unbind invalidates it on the SMMU and releases the pin. A process that
+// exits bound gets the quiet CD from release, after which its teardown reaches no SMMU.
 
 import { describe, expect, it } from 'vitest';
 import { thisCpu } from '../../src/arch/index.js';
@@ -11,6 +12,7 @@ import { ArmSmmuDomain, arm_smmu_devices } from '../../src/kernel/drivers/iommu/
 import { IOMMU_DOMAIN_SVA, iommu_get_dma_domain, iommu_get_domain_for_dev_pasid } from '../../src/kernel/drivers/iommu/iommu.js';
 import { ITD_OP_WRITE } from '../../src/kernel/drivers/misc/iommu-testdev.js';
 import { ASID, mm_context_pinned } from '../../src/kernel/mm/context.js';
+import { mm_has_notifiers } from '../../src/kernel/mm/mmu_notifier.js';
 import { current } from '../../src/kernel/sched/core.js';
 import { PAGE, TESTDEV_SID, Testdev, cmdDword, holdsPattern, mmap, munmap, type Rec } from './kernel-smmu-harness.js';
 import { between, runMarked, smmuCommands } from './kernel-iommu-harness.js';
@@ -143,7 +145,7 @@ describe('SVA CD takes the process CPU ASID; the private domain that owned it is
   });
 });
 
-describe('a process that exits while bound: release installs the quiet CD, then the unbind at close unpins the ASID', () => {
+describe('a process that exits while bound: release installs the quiet CD, then the unbind at close unpins the ASID; the teardown reaches no SMMU', () => {
   const got: Record<string, number> = {};
   let mm: ReturnType<typeof current>['mm'] = null;
   const run = runMarked(
@@ -155,6 +157,9 @@ describe('a process that exits while bound: release installs the quiet CD, then 
         got.pasid = yield* td.bind();
         got.asid = ASID(mm!);
         got.pinned = mm_context_pinned(mm!);
+        // mapped and touched: exit_mmap has PTEs to zap and TLB entries to flush
+        const a = yield* mmap(c, 16 * PAGE);
+        for (let i = 0; i < 16; i++) c.cpu.st32(a + i * PAGE, i);
         t.mark('exit');
         // exit_mm runs before exit_files: ->release sees the bond still in place
         return 0;
@@ -163,6 +168,7 @@ describe('a process that exits while bound: release installs the quiet CD, then 
       t.mark('reaped');
       got.pinnedAfter = mm_context_pinned(mm!);
       got.asidFree = arm_smmu_devices()[0]!.asids.has(got.asid!) ? 0 : 1;
+      got.notifiers = mm_has_notifiers(mm!) ? 1 : 0;
       return status >> 8;
     },
     { args: 'iommu_testdev.dma_can_stall=1' },
@@ -181,5 +187,11 @@ describe('a process that exits while bound: release installs the quiet CD, then 
     expect(cd.filter((c) => c.index > inv[0]!.index).length).toBeGreaterThan(0);
     expect(got.pinnedAfter).toBe(0);
     expect(got.asidFree).toBe(1);
+  });
+
+  it('release unlinked the notifier (__mmu_notifier_release): the unmaps and flushes of exit_mmap send no TLBI_NH_VA', () => {
+    const cmds = smmuCommands(between(run, 'exit', 'reaped'));
+    expect(cmds.filter((c) => c.aux === CMD_TLBI_NH_VA)).toEqual([]);
+    expect(got.notifiers).toBe(0);
   });
 });

@@ -2,7 +2,8 @@
 // (arm_smmu_mm_arch_invalidate_secondary_tlbs): with range invalidation (IDR3.RIL)
 // one TLBI_NH_VA with NUM/SCALE covers the range; without it, a range below
 // CMDQ_MAX_TLBI_OPS (512) pages is one TLBI_NH_VA per page and a range of 512 pages
-// or more is a single TLBI_NH_ASID. Every command carries the shared (CPU) ASID.
+// or more is a single TLBI_NH_ASID. flush_tlb_mm hands the notifier (0, -1UL): one
+// TLBI_NH_ASID with or without RIL. Every command carries the shared (CPU) ASID.
 // Each region here is the only VMA in its 1 GiB, so its munmap also frees the PTE and
 // PMD tables (free_pgtables between the neighbours) and tlb_finish_mmu then flushes
 // that 1 GiB (stride PUD_SIZE, non-leaf): a second invalidation after the pages'.
@@ -12,6 +13,7 @@ import { arm_smmu_devices } from '../../src/kernel/drivers/iommu/arm-smmu-v3/arm
 import { ARM_SMMU_FEAT_RANGE_INV } from '../../src/kernel/drivers/iommu/arm-smmu-v3/features.js';
 import { CMDQ_MAX_TLBI_OPS } from '../../src/kernel/drivers/iommu/arm-smmu-v3/sva.js';
 import { ASID } from '../../src/kernel/mm/context.js';
+import { flush_tlb_mm } from '../../src/kernel/mm/tlbflush.js';
 import { current } from '../../src/kernel/sched/core.js';
 import type { UserCtx } from '../support/kernel-user.js';
 import { PAGE, Testdev, cmdDword, mmap, munmap, type Rec } from './kernel-smmu-harness.js';
@@ -55,6 +57,9 @@ describe('SVA munmap invalidation with and without range TLBI (CMDQ_MAX_TLBI_OPS
       const smmu = arm_smmu_devices()[0]!;
       at.asid = ASID(current().mm!);
       at.ril = smmu.features & ARM_SMMU_FEAT_RANGE_INV ? 1 : 0;
+      t.mark('mm');
+      flush_tlb_mm(current().mm!);
+      t.mark('mm-done');
       at.range = yield* populated(u, 512);
       t.mark('range');
       at.rangeUnmap = yield* munmap(u, at.range, 512 * PAGE);
@@ -73,6 +78,9 @@ describe('SVA munmap invalidation with and without range TLBI (CMDQ_MAX_TLBI_OPS
       t.mark('one');
       at.oneUnmap = yield* munmap(u, at.one, PAGE);
       t.mark('one-done');
+      t.mark('mm-noril');
+      flush_tlb_mm(current().mm!);
+      t.mark('mm-noril-done');
       smmu.features |= ARM_SMMU_FEAT_RANGE_INV;
       return 0;
     },

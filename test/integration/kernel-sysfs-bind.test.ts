@@ -29,6 +29,7 @@ import { oops_count } from '../../src/kernel/kernel/panic.js';
 import * as NR from '../../src/kernel/syscalls/numbers.js';
 import { bootKernel } from '../support/kernel-boot.js';
 import { UserCtx } from '../support/kernel-user.js';
+import { readFile } from './kernel-iommu-harness.js';
 
 const TESTDEV = '0000:00:02.0';
 const ZIP = '0000:00:01.0';
@@ -133,16 +134,6 @@ function* writeFile(u: UserCtx, path: string, text: string): Generator<unknown, 
   const n = yield* u.sys(NR.__NR_write, fd, buf, text.length);
   yield* u.sys(NR.__NR_close, fd);
   return n;
-}
-
-/** Reads a small file whole, or returns -errno. */
-function* readFile(u: UserCtx, path: string): Generator<unknown, string | number, unknown> {
-  const fd = yield* u.sys(NR.__NR_openat, AT_FDCWD, u.str(path), 0, 0);
-  if (fd < 0) return fd;
-  const buf = u.alloc(256);
-  const n = yield* u.sys(NR.__NR_read, fd, buf, 256);
-  yield* u.sys(NR.__NR_close, fd);
-  return n < 0 ? n : u.text(buf, n);
 }
 
 describe('the errnos and permissions of bind, unbind, drivers_probe and driver_override', () => {

@@ -19,7 +19,7 @@ import { ARM_SMMU_FEAT_COHERENCY, ARM_SMMU_FEAT_RANGE_INV, ARM_SMMU_OPT_MSIPOLL 
 import { Device, iommu_core_init, iommu_fwspec_init, iommu_get_dma_domain, iommu_probe_device } from '../../src/kernel/drivers/iommu/iommu.js';
 import { DMA_BIDIRECTIONAL, DMA_MAPPING_ERROR, dma_alloc_coherent, dma_map_single, dma_unmap_single } from '../../src/kernel/drivers/iommu/dma-iommu.js';
 import { CMDQ, CMDQ_OP_CMD_SYNC, CMDQ_OP_RESUME, CMDQ_OP_TLBI_NH_VA, buildCmd, tlbiRangeCommands, atcInvCommand, type CmdqEnt } from '../../src/kernel/drivers/iommu/arm-smmu-v3/cmdq.js';
-import { getField } from '../../src/kernel/drivers/iommu/arm-smmu-v3/field-table.js';
+import { getField } from '../../src/kernel/lib/field-table.js';
 import { IovaDomain } from '../../src/kernel/drivers/iommu/iova.js';
 
 const SMMU_BASE = 0x0905_0000;
@@ -119,13 +119,13 @@ describe('command encodings (arm-smmu-v3.h layout)', () => {
   it('CMD_SYNC with an MSI address uses CS=IRQ, MSH=ISH, MSIATTR=OIWB and MSIADDR[51:2]', () => {
     const c = new Uint32Array(4);
     expect(buildCmd(c, { opcode: CMDQ_OP_CMD_SYNC, msiaddr: 0x4000_1230 })).toBe(0);
-    expect(getField(c, CMDQ.OP)).toBe(0x46);
-    expect(getField(c, CMDQ.SYNC_CS)).toBe(1);
-    expect(getField(c, CMDQ.SYNC_MSH)).toBe(3);
-    expect(getField(c, CMDQ.SYNC_MSIATTR)).toBe(0xf);
+    expect(getField(c, CMDQ.f.OP)).toBe(0x46);
+    expect(getField(c, CMDQ.f.SYNC_CS)).toBe(1);
+    expect(getField(c, CMDQ.f.SYNC_MSH)).toBe(3);
+    expect(getField(c, CMDQ.f.SYNC_MSIATTR)).toBe(0xf);
     expect(c[2]).toBe(0x4000_1230);
     buildCmd(c, { opcode: CMDQ_OP_CMD_SYNC });
-    expect(getField(c, CMDQ.SYNC_CS)).toBe(2);
+    expect(getField(c, CMDQ.f.SYNC_CS)).toBe(2);
   });
   it('RESUME puts SID in dw0[63:32], RESP in dw0[13:12] and STAG in dw1[15:0]', () => {
     const c = new Uint32Array(4);

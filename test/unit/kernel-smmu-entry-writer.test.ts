@@ -21,7 +21,7 @@ import {
 } from '../../src/kernel/drivers/iommu/arm-smmu-v3/ste.js';
 import { CD, CD_WORDS, getCdUsed, makeS1Cd, makeSvaCd } from '../../src/kernel/drivers/iommu/arm-smmu-v3/cd.js';
 import { ARM_SMMU_FEAT_ATTR_TYPES_OVR, ARM_SMMU_FEAT_STALLS } from '../../src/kernel/drivers/iommu/arm-smmu-v3/features.js';
-import { getField, setField } from '../../src/kernel/drivers/iommu/arm-smmu-v3/field-table.js';
+import { getField, setField } from '../../src/kernel/lib/field-table.js';
 
 // The fake SMMU of the KUnit suite
 const FEATURES = ARM_SMMU_FEAT_STALLS | ARM_SMMU_FEAT_ATTR_TYPES_OVR;
@@ -119,8 +119,8 @@ function cdtableSte(s1dss: number, cdtabDma: number, feat: number): Uint32Array 
   makeCdtableSte(t, FEATURES, (feat & STALL) !== 0, { cdtabDma, s1cdmax: 0xff, s1fmt: STRTAB_STE_0_S1FMT_64K_L2 }, (feat & ATS) !== 0, s1dss);
   if (feat & NESTED) {
     const s2 = s2Ste(feat & ~NESTED);
-    setField(t, STE.CFG, getField(t, STE.CFG) | STRTAB_STE_0_CFG_NESTED);
-    setField(t, STE.MEV, 1);
+    setField(t, STE.f.CFG, getField(t, STE.f.CFG) | STRTAB_STE_0_CFG_NESTED);
+    setField(t, STE.f.MEV, 1);
     for (let i = 4; i < STE_WORDS; i++) t[i] = s2[i]!;
   }
   return t;
@@ -212,8 +212,8 @@ describe('entry writer mechanics', () => {
     expect(ste[0]).toBe(((0xf0f0f0c0 | (2 << 4) | (5 << 1) | 1) >>> 0));
     expect(ste[1]).toBe((0xf0f0 | (31 << 27)) >>> 0);
     const cd = s1Cd(1997);
-    expect(getField(cd, CD.ASID)).toBe(1997);
-    expect(getField(cd, CD.TTB0)).toBe(Number(0xdaedbeefdeadbeefn & ((1n << 52n) - 16n)));
+    expect(getField(cd, CD.f.ASID)).toBe(1997);
+    expect(getField(cd, CD.f.TTB0)).toBe(Number(0xdaedbeefdeadbeefn & ((1n << 52n) - 16n)));
     expect(cd[6]).toBe(0x12345678);
     expect(cd[7]).toBe(0x0abcdef0);
   });

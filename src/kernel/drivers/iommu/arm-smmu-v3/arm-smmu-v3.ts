@@ -52,7 +52,7 @@ import {
 import { iommu_report_device_fault, iopf_queue_add_device, iopf_queue_alloc, iopf_queue_discard_partial, iopf_queue_remove_device, type IopfQueue } from '../io-pgfault.js';
 import { IO_PGTABLE_IAS, IO_PGTABLE_MAIR, IoPgtable } from '../io-pgtable-arm.js';
 import { loadDword, storeDword } from '../dword-io.js';
-import { getField, setField, formatDwords } from './field-table.js';
+import { getField, setField, formatDwords } from '../../../lib/field-table.js';
 import * as F from './features.js';
 import * as R from './regs.js';
 import { LlQueue, Q_OVERFLOW_FLAG } from './queue.js';
@@ -87,8 +87,10 @@ import { EVTQ, EVTQ_ENT_SZ_SHIFT, EVTQ_ENT_WORDS, EVT_ID_ACCESS_FAULT, EVT_ID_AD
 import { PRIQ, PRIQ_ENT_SZ_SHIFT, PRIQ_ENT_WORDS } from './priq.js';
 import {
   L1STD,
+  STE,
   STE_WORDS,
   STRTAB_SPLIT,
+  STRTAB_STE_0_CFG_S1_TRANS,
   STRTAB_STE_0_S1FMT_64K_L2,
   STRTAB_STE_0_S1FMT_LINEAR,
   STRTAB_STE_1_S1DSS_BYPASS,
@@ -320,78 +322,78 @@ export class ArmSmmuDevice {
     const coherent = (this.features & F.ARM_SMMU_FEAT_COHERENCY) !== 0;
     const id = new Uint32Array(2);
     id[0] = this.readl(R.ARM_SMMU_IDR0);
-    if (getField(id, R.IDR0.ST_LEVEL) === R.IDR0_ST_LVL_2LVL) this.features |= F.ARM_SMMU_FEAT_2_LVL_STRTAB;
-    if (getField(id, R.IDR0.CD2L)) this.features |= F.ARM_SMMU_FEAT_2_LVL_CDTAB;
-    const endian = getField(id, R.IDR0.TTENDIAN);
+    if (getField(id, R.IDR0.f.ST_LEVEL) === R.IDR0_ST_LVL_2LVL) this.features |= F.ARM_SMMU_FEAT_2_LVL_STRTAB;
+    if (getField(id, R.IDR0.f.CD2L)) this.features |= F.ARM_SMMU_FEAT_2_LVL_CDTAB;
+    const endian = getField(id, R.IDR0.f.TTENDIAN);
     if (endian === R.IDR0_TTENDIAN_MIXED) this.features |= F.ARM_SMMU_FEAT_TT_LE | F.ARM_SMMU_FEAT_TT_BE;
     else if (endian === R.IDR0_TTENDIAN_LE) this.features |= F.ARM_SMMU_FEAT_TT_LE;
     else {
       pr_err(`${this.logName}: unknown/unsupported TT endianness!`);
       return -ENXIO;
     }
-    if (getField(id, R.IDR0.PRI)) this.features |= F.ARM_SMMU_FEAT_PRI;
-    if (getField(id, R.IDR0.ATS)) this.features |= F.ARM_SMMU_FEAT_ATS;
-    if (getField(id, R.IDR0.SEV)) this.features |= F.ARM_SMMU_FEAT_SEV;
-    if (getField(id, R.IDR0.MSI)) {
+    if (getField(id, R.IDR0.f.PRI)) this.features |= F.ARM_SMMU_FEAT_PRI;
+    if (getField(id, R.IDR0.f.ATS)) this.features |= F.ARM_SMMU_FEAT_ATS;
+    if (getField(id, R.IDR0.f.SEV)) this.features |= F.ARM_SMMU_FEAT_SEV;
+    if (getField(id, R.IDR0.f.MSI)) {
       this.features |= F.ARM_SMMU_FEAT_MSI;
       if (coherent) this.options |= F.ARM_SMMU_OPT_MSIPOLL;
     }
-    if (getField(id, R.IDR0.HYP)) this.features |= F.ARM_SMMU_FEAT_HYP;
-    const httu = getField(id, R.IDR0.HTTU);
+    if (getField(id, R.IDR0.f.HYP)) this.features |= F.ARM_SMMU_FEAT_HYP;
+    const httu = getField(id, R.IDR0.f.HTTU);
     if (httu === R.IDR0_HTTU_ACCESS_DIRTY) this.features |= F.ARM_SMMU_FEAT_HD | F.ARM_SMMU_FEAT_HA;
     else if (httu === R.IDR0_HTTU_ACCESS) this.features |= F.ARM_SMMU_FEAT_HA;
-    if (!!getField(id, R.IDR0.COHACC) !== coherent) pr_warn(`${this.logName}: IDR0.COHACC overridden by FW configuration (${coherent})`);
-    const stall = getField(id, R.IDR0.STALL_MODEL);
+    if (!!getField(id, R.IDR0.f.COHACC) !== coherent) pr_warn(`${this.logName}: IDR0.COHACC overridden by FW configuration (${coherent})`);
+    const stall = getField(id, R.IDR0.f.STALL_MODEL);
     if (stall === R.IDR0_STALL_MODEL_FORCE) this.features |= F.ARM_SMMU_FEAT_STALL_FORCE | F.ARM_SMMU_FEAT_STALLS;
     else if (stall === R.IDR0_STALL_MODEL_STALL) this.features |= F.ARM_SMMU_FEAT_STALLS;
-    if (getField(id, R.IDR0.S1P)) this.features |= F.ARM_SMMU_FEAT_TRANS_S1;
-    if (getField(id, R.IDR0.S2P)) this.features |= F.ARM_SMMU_FEAT_TRANS_S2;
+    if (getField(id, R.IDR0.f.S1P)) this.features |= F.ARM_SMMU_FEAT_TRANS_S1;
+    if (getField(id, R.IDR0.f.S2P)) this.features |= F.ARM_SMMU_FEAT_TRANS_S2;
     if (!(this.features & (F.ARM_SMMU_FEAT_TRANS_S1 | F.ARM_SMMU_FEAT_TRANS_S2))) {
       pr_err(`${this.logName}: no translation support!`);
       return -ENXIO;
     }
-    const ttf = getField(id, R.IDR0.TTF);
+    const ttf = getField(id, R.IDR0.f.TTF);
     if (ttf === R.IDR0_TTF_AARCH32_64) this.ias = 40;
     else if (ttf !== R.IDR0_TTF_AARCH64) {
       pr_err(`${this.logName}: AArch64 table format not supported!`);
       return -ENXIO;
     }
-    this.asidBits = getField(id, R.IDR0.ASID16) ? 16 : 8;
-    this.vmidBits = getField(id, R.IDR0.VMID16) ? 16 : 8;
+    this.asidBits = getField(id, R.IDR0.f.ASID16) ? 16 : 8;
+    this.vmidBits = getField(id, R.IDR0.f.VMID16) ? 16 : 8;
 
     id[0] = this.readl(R.ARM_SMMU_IDR1);
-    if (getField(id, R.IDR1.TABLES_PRESET) || getField(id, R.IDR1.QUEUES_PRESET) || getField(id, R.IDR1.REL)) {
+    if (getField(id, R.IDR1.f.TABLES_PRESET) || getField(id, R.IDR1.f.QUEUES_PRESET) || getField(id, R.IDR1.f.REL)) {
       pr_err(`${this.logName}: embedded implementation not supported`);
       return -ENXIO;
     }
-    if (getField(id, R.IDR1.ATTR_TYPES_OVR)) this.features |= F.ARM_SMMU_FEAT_ATTR_TYPES_OVR;
-    this.cmdq.llq.maxNShift = Math.min(Q_MAX_SZ_SHIFT - CMDQ_ENT_SZ_SHIFT, getField(id, R.IDR1.CMDQS));
+    if (getField(id, R.IDR1.f.ATTR_TYPES_OVR)) this.features |= F.ARM_SMMU_FEAT_ATTR_TYPES_OVR;
+    this.cmdq.llq.maxNShift = Math.min(Q_MAX_SZ_SHIFT - CMDQ_ENT_SZ_SHIFT, getField(id, R.IDR1.f.CMDQS));
     if (this.cmdq.llq.maxNShift <= Math.log2(CMDQ_BATCH_ENTRIES)) {
       // One batch plus its CMD_SYNC must fit in the queue
       pr_err(`${this.logName}: command queue size <= ${CMDQ_BATCH_ENTRIES} entries not supported`);
       return -ENXIO;
     }
-    this.evtq.llq.maxNShift = Math.min(Q_MAX_SZ_SHIFT - EVTQ_ENT_SZ_SHIFT, getField(id, R.IDR1.EVTQS));
-    this.priq.llq.maxNShift = Math.min(Q_MAX_SZ_SHIFT - PRIQ_ENT_SZ_SHIFT, getField(id, R.IDR1.PRIQS));
+    this.evtq.llq.maxNShift = Math.min(Q_MAX_SZ_SHIFT - EVTQ_ENT_SZ_SHIFT, getField(id, R.IDR1.f.EVTQS));
+    this.priq.llq.maxNShift = Math.min(Q_MAX_SZ_SHIFT - PRIQ_ENT_SZ_SHIFT, getField(id, R.IDR1.f.PRIQS));
     // svasoc parameters (not in Linux): smaller output queues, so that a test can overflow them
     const evtqShift = cmdlineShift('arm_smmu_v3.evtq_max_n_shift');
     if (evtqShift !== null) this.evtq.llq.maxNShift = Math.min(this.evtq.llq.maxNShift, evtqShift);
     const priqShift = cmdlineShift('arm_smmu_v3.priq_max_n_shift');
     if (priqShift !== null) this.priq.llq.maxNShift = Math.min(this.priq.llq.maxNShift, priqShift);
-    this.ssidBits = getField(id, R.IDR1.SSIDSIZE);
-    this.sidBits = getField(id, R.IDR1.SIDSIZE);
+    this.ssidBits = getField(id, R.IDR1.f.SSIDSIZE);
+    this.sidBits = getField(id, R.IDR1.f.SIDSIZE);
     if (this.sidBits <= STRTAB_SPLIT) this.features &= ~F.ARM_SMMU_FEAT_2_LVL_STRTAB;
 
     id[0] = this.readl(R.ARM_SMMU_IDR3);
-    if (getField(id, R.IDR3.RIL)) this.features |= F.ARM_SMMU_FEAT_RANGE_INV;
+    if (getField(id, R.IDR3.f.RIL)) this.features |= F.ARM_SMMU_FEAT_RANGE_INV;
 
     id[0] = this.readl(R.ARM_SMMU_IDR5);
-    this.maxStalls = getField(id, R.IDR5.STALL_MAX);
-    if (getField(id, R.IDR5.GRAN64K)) this.pgsizeBitmap += 2 ** 16 + 2 ** 29;
-    if (getField(id, R.IDR5.GRAN16K)) this.pgsizeBitmap += 2 ** 14 + 2 ** 25;
-    if (getField(id, R.IDR5.GRAN4K)) this.pgsizeBitmap += 2 ** 12 + 2 ** 21 + 2 ** 30;
-    if (getField(id, R.IDR5.VAX) === 1) this.features |= F.ARM_SMMU_FEAT_VAX;
-    const oas = getField(id, R.IDR5.OAS);
+    this.maxStalls = getField(id, R.IDR5.f.STALL_MAX);
+    if (getField(id, R.IDR5.f.GRAN64K)) this.pgsizeBitmap += 2 ** 16 + 2 ** 29;
+    if (getField(id, R.IDR5.f.GRAN16K)) this.pgsizeBitmap += 2 ** 14 + 2 ** 25;
+    if (getField(id, R.IDR5.f.GRAN4K)) this.pgsizeBitmap += 2 ** 12 + 2 ** 21 + 2 ** 30;
+    if (getField(id, R.IDR5.f.VAX) === 1) this.features |= F.ARM_SMMU_FEAT_VAX;
+    const oas = getField(id, R.IDR5.f.OAS);
     if (oas < R.OAS_BITS.length) this.oas = R.OAS_BITS[oas]!;
     else {
       pr_info(`${this.logName}: unknown output address size. Truncating to 48-bit`);
@@ -434,9 +436,9 @@ export class ArmSmmuDevice {
     }
     pr_info(`${this.logName}: allocated ${1 << q.llq.maxNShift} entries for ${q.name}`);
     const b = new Uint32Array(2);
-    setField(b, R.Q_BASE.RWA, 1);
-    setField(b, R.Q_BASE.ADDR, q.basePa);
-    setField(b, R.Q_BASE.LOG2SIZE, q.llq.maxNShift);
+    setField(b, R.Q_BASE.f.RWA, 1);
+    setField(b, R.Q_BASE.f.ADDR, q.basePa);
+    setField(b, R.Q_BASE.f.LOG2SIZE, q.llq.maxNShift);
     q.baseLo = b[0]!;
     q.baseHi = b[1]!;
     q.llq.prod = 0;
@@ -469,8 +471,8 @@ export class ArmSmmuDevice {
     this.strtabDma = pa;
     this.numL1Ents = 1 << this.sidBits;
     const cfg = new Uint32Array(2);
-    setField(cfg, R.STRTAB_BASE_CFG.FMT, R.STRTAB_BASE_CFG_FMT_LINEAR);
-    setField(cfg, R.STRTAB_BASE_CFG.LOG2SIZE, this.sidBits);
+    setField(cfg, R.STRTAB_BASE_CFG.f.FMT, R.STRTAB_BASE_CFG_FMT_LINEAR);
+    setField(cfg, R.STRTAB_BASE_CFG.f.LOG2SIZE, this.sidBits);
     this.strtabBaseCfg = cfg[0]!;
     // The table is not live yet: plain stores of abort STEs, no sync needed
     this.initInitialStes(pa, this.numL1Ents);
@@ -490,9 +492,9 @@ export class ArmSmmuDevice {
     }
     this.strtabDma = pa;
     const cfg = new Uint32Array(2);
-    setField(cfg, R.STRTAB_BASE_CFG.FMT, R.STRTAB_BASE_CFG_FMT_2LVL);
-    setField(cfg, R.STRTAB_BASE_CFG.LOG2SIZE, size);
-    setField(cfg, R.STRTAB_BASE_CFG.SPLIT, STRTAB_SPLIT);
+    setField(cfg, R.STRTAB_BASE_CFG.f.FMT, R.STRTAB_BASE_CFG_FMT_2LVL);
+    setField(cfg, R.STRTAB_BASE_CFG.f.LOG2SIZE, size);
+    setField(cfg, R.STRTAB_BASE_CFG.f.SPLIT, STRTAB_SPLIT);
     this.strtabBaseCfg = cfg[0]!;
     this.l2Strtab.length = this.numL1Ents;
     this.l2Strtab.fill(0);
@@ -517,8 +519,8 @@ export class ArmSmmuDevice {
     this.initInitialStes(pa, 1 << STRTAB_SPLIT);
     this.l2Strtab[i] = pa;
     const d = new Uint32Array(2);
-    setField(d, L1STD.SPAN, STRTAB_SPLIT + 1);
-    setField(d, L1STD.L2PTR, pa);
+    setField(d, L1STD.f.SPAN, STRTAB_SPLIT + 1);
+    setField(d, L1STD.f.L2PTR, pa);
     // A single 64-bit store: the SMMU sees the old invalid descriptor or the new one
     storeDword(thisCpu(), this.strtabDma + i * 8, d[0]!, d[1]!);
     return 0;
@@ -547,18 +549,18 @@ export class ArmSmmuDevice {
       return ret;
     }
     const cr1 = new Uint32Array(2);
-    setField(cr1, R.CR1.TABLE_SH, F.ARM_SMMU_SH_ISH);
-    setField(cr1, R.CR1.TABLE_OC, R.CR1_CACHE_WB);
-    setField(cr1, R.CR1.TABLE_IC, R.CR1_CACHE_WB);
-    setField(cr1, R.CR1.QUEUE_SH, F.ARM_SMMU_SH_ISH);
-    setField(cr1, R.CR1.QUEUE_OC, R.CR1_CACHE_WB);
-    setField(cr1, R.CR1.QUEUE_IC, R.CR1_CACHE_WB);
+    setField(cr1, R.CR1.f.TABLE_SH, F.ARM_SMMU_SH_ISH);
+    setField(cr1, R.CR1.f.TABLE_OC, R.CR1_CACHE_WB);
+    setField(cr1, R.CR1.f.TABLE_IC, R.CR1_CACHE_WB);
+    setField(cr1, R.CR1.f.QUEUE_SH, F.ARM_SMMU_SH_ISH);
+    setField(cr1, R.CR1.f.QUEUE_OC, R.CR1_CACHE_WB);
+    setField(cr1, R.CR1.f.QUEUE_IC, R.CR1_CACHE_WB);
     this.writel(R.ARM_SMMU_CR1, cr1[0]!);
     this.writel(R.ARM_SMMU_CR2, R.CR2_PTM | R.CR2_RECINVSID | (this.features & F.ARM_SMMU_FEAT_E2H ? R.CR2_E2H : 0));
 
     const base = new Uint32Array(2);
-    setField(base, R.STRTAB_BASE.ADDR, this.strtabDma);
-    setField(base, R.STRTAB_BASE.RA, 1);
+    setField(base, R.STRTAB_BASE.f.ADDR, this.strtabDma);
+    setField(base, R.STRTAB_BASE.f.RA, 1);
     this.writeq(R.ARM_SMMU_STRTAB_BASE, base[0]!, base[1]!);
     this.writel(R.ARM_SMMU_STRTAB_BASE_CFG, this.strtabBaseCfg);
 
@@ -895,9 +897,9 @@ export class ArmSmmuDevice {
         this.stats.events++;
         const ret = this.handleEvt(evt);
         if (ret === 0) continue;
-        const id = getField(evt, EVTQ.ID);
+        const id = getField(evt, EVTQ.f.ID);
         pr_info(`${this.logName}: event 0x${id.toString(16).padStart(2, '0')} received:`);
-        pr_info(`${this.logName}: ${EVT_NAMES[id] ?? 'UNKNOWN'} sid 0x${getField(evt, EVTQ.SID).toString(16)}${getField(evt, EVTQ.SSV) ? ` ssid 0x${getField(evt, EVTQ.SSID).toString(16)}` : ''} addr 0x${evtAddr(evt).toString(16)}`);
+        pr_info(`${this.logName}: ${EVT_NAMES[id] ?? 'UNKNOWN'} sid 0x${getField(evt, EVTQ.f.SID).toString(16)}${getField(evt, EVTQ.f.SSV) ? ` ssid 0x${getField(evt, EVTQ.f.SSID).toString(16)}` : ''} addr 0x${evtAddr(evt).toString(16)}`);
         for (const w of formatDwords(evt).split(' ')) pr_info(`${this.logName}: \t${w}`);
       }
       if (this.syncProdIn(q)) {
@@ -911,24 +913,24 @@ export class ArmSmmuDevice {
 
   /** arm_smmu_handle_evt: a stalled translation fault becomes a page request for iopf. */
   handleEvt(evt: Uint32Array): number {
-    const id = getField(evt, EVTQ.ID);
+    const id = getField(evt, EVTQ.f.ID);
     if (id !== EVT_ID_TRANSLATION_FAULT && id !== EVT_ID_ADDR_SIZE_FAULT && id !== EVT_ID_ACCESS_FAULT && id !== EVT_ID_PERMISSION_FAULT) return -1;
     // Stage 2 is always pinned here
-    if (getField(evt, EVTQ.S2)) return -1;
-    if (!getField(evt, EVTQ.STALL)) return -1;
+    if (getField(evt, EVTQ.f.S2)) return -1;
+    if (!getField(evt, EVTQ.f.STALL)) return -1;
     this.stats.stallEvents++;
-    let perm = getField(evt, EVTQ.RnW) ? IOMMU_FAULT_PERM_READ : IOMMU_FAULT_PERM_WRITE;
-    if (getField(evt, EVTQ.InD)) perm |= IOMMU_FAULT_PERM_EXEC;
-    if (getField(evt, EVTQ.PnU)) perm |= IOMMU_FAULT_PERM_PRIV;
-    const ssv = getField(evt, EVTQ.SSV) !== 0;
+    let perm = getField(evt, EVTQ.f.RnW) ? IOMMU_FAULT_PERM_READ : IOMMU_FAULT_PERM_WRITE;
+    if (getField(evt, EVTQ.f.InD)) perm |= IOMMU_FAULT_PERM_EXEC;
+    if (getField(evt, EVTQ.f.PnU)) perm |= IOMMU_FAULT_PERM_PRIV;
+    const ssv = getField(evt, EVTQ.f.SSV) !== 0;
     const prm = {
       flags: IOMMU_FAULT_PAGE_REQUEST_LAST_PAGE | (ssv ? IOMMU_FAULT_PAGE_REQUEST_PASID_VALID : 0),
-      pasid: ssv ? getField(evt, EVTQ.SSID) : 0,
-      grpid: getField(evt, EVTQ.STAG),
+      pasid: ssv ? getField(evt, EVTQ.f.SSID) : 0,
+      grpid: getField(evt, EVTQ.f.STAG),
       perm,
       addr: evtAddr(evt),
     };
-    const master = this.streams.get(getField(evt, EVTQ.SID));
+    const master = this.streams.get(getField(evt, EVTQ.f.SID));
     if (master === undefined) return -EINVAL;
     const ret = iommu_report_device_fault(master.dev, prm);
     if (ret) {
@@ -969,22 +971,22 @@ export class ArmSmmuDevice {
    */
   handlePpr(e: Uint32Array): void {
     this.stats.pageRequests++;
-    const sid = getField(e, PRIQ.SID);
-    const ssv = getField(e, PRIQ.SSID_V) !== 0;
-    const ssid = ssv ? getField(e, PRIQ.SSID) : IOMMU_NO_PASID;
-    const last = getField(e, PRIQ.PRG_LAST) !== 0;
-    const grpid = getField(e, PRIQ.PRG_IDX);
+    const sid = getField(e, PRIQ.f.SID);
+    const ssv = getField(e, PRIQ.f.SSID_V) !== 0;
+    const ssid = ssv ? getField(e, PRIQ.f.SSID) : IOMMU_NO_PASID;
+    const last = getField(e, PRIQ.f.PRG_LAST) !== 0;
+    const grpid = getField(e, PRIQ.f.PRG_IDX);
     let perm = 0;
-    if (getField(e, PRIQ.READ)) perm |= IOMMU_FAULT_PERM_READ;
-    if (getField(e, PRIQ.WRITE)) perm |= IOMMU_FAULT_PERM_WRITE;
-    if (getField(e, PRIQ.EXEC)) perm |= IOMMU_FAULT_PERM_EXEC;
-    if (getField(e, PRIQ.PRIV)) perm |= IOMMU_FAULT_PERM_PRIV;
+    if (getField(e, PRIQ.f.READ)) perm |= IOMMU_FAULT_PERM_READ;
+    if (getField(e, PRIQ.f.WRITE)) perm |= IOMMU_FAULT_PERM_WRITE;
+    if (getField(e, PRIQ.f.EXEC)) perm |= IOMMU_FAULT_PERM_EXEC;
+    if (getField(e, PRIQ.f.PRIV)) perm |= IOMMU_FAULT_PERM_PRIV;
     const prm = {
       flags: (last ? IOMMU_FAULT_PAGE_REQUEST_LAST_PAGE : 0) | (ssv ? IOMMU_FAULT_PAGE_REQUEST_PASID_VALID | IOMMU_FAULT_PAGE_RESPONSE_NEEDS_PASID : 0),
       pasid: ssid,
       grpid,
       perm,
-      addr: getField(e, PRIQ.ADDR),
+      addr: getField(e, PRIQ.f.ADDR),
     };
     const master = this.streams.get(sid);
     const ret = master ? iommu_report_device_fault(master.dev, prm) : -EINVAL;
@@ -1032,7 +1034,7 @@ export class ArmSmmuDevice {
   }
 
   installSteForDev(master: ArmSmmuMaster, target: Uint32Array): void {
-    master.cdTable.inSte = getField(target, { name: 'CFG', dword: 0, hi: 3, lo: 1 }) === 5;
+    master.cdTable.inSte = getField(target, STE.f.CFG) === STRTAB_STE_0_CFG_S1_TRANS;
     const seen = new Set<number>();
     for (const sid of master.streams) {
       if (seen.has(sid)) continue;
@@ -1093,8 +1095,8 @@ export class ArmSmmuDevice {
         if (l2 < 0) return -1;
         t.l2[idx] = l2;
         const d = new Uint32Array(2);
-        setField(d, L1CD.V, 1);
-        setField(d, L1CD.L2PTR, l2);
+        setField(d, L1CD.f.V, 1);
+        setField(d, L1CD.f.L2PTR, l2);
         storeDword(thisCpu(), t.cdtabDma + idx * 8, d[0]!, d[1]!);
         // An invalid L1CD may have been cached
         this.syncCd(master, ssid, false);

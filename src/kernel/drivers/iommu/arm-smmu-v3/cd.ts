@@ -2,7 +2,7 @@
 // installs (a DMA/unmanaged stage-1 domain, an SVA domain sharing a process page
 // table, the "released" SVA CD that faults everything) and arm_smmu_get_cd_used.
 
-import { clearFieldMask, fieldTable, getField, orFieldMask, setDwordBig, setField } from './field-table.js';
+import { clearFieldMask, FieldTable, getField, orFieldMask, setDwordBig, setField } from '../../../lib/field-table.js';
 import { ARM_SMMU_FEAT_STALL_FORCE } from './features.js';
 
 export const CTXDESC_CD_DWORDS = 8;
@@ -13,7 +13,7 @@ export const CTXDESC_L2_ENTRIES = 1 << CTXDESC_SPLIT;
 /** With only linear CD tables Linux caps a table at 64 KiB: 1024 CDs (CTXDESC_LINEAR_CDMAX). */
 export const CTXDESC_LINEAR_CDMAX = 10;
 
-export const CD = fieldTable([
+export const CD = FieldTable.le64('CD', 64, [
   ['T0SZ', 0, 5, 0],
   ['TG0', 0, 7, 6],
   ['IRGN0', 0, 9, 8],
@@ -55,7 +55,7 @@ export const CD = fieldTable([
 ]);
 
 /** Level-1 CD table descriptor (IHI 0070 5.4.1). */
-export const L1CD = fieldTable([
+export const L1CD = FieldTable.le64('L1CD', 8, [
   ['V', 0, 0, 0],
   ['L2PTR', 0, 51, 12, 'addr'],
 ]);
@@ -70,11 +70,11 @@ export const ARM_LPAE_TCR_SH_IS = 3;
 /** arm_smmu_get_cd_used: every bit of a valid CD, minus the TTB0 walk fields when EPD0 is set. */
 export function getCdUsed(ent: Uint32Array, used: Uint32Array): void {
   used.fill(0);
-  orFieldMask(used, CD.V);
-  if (!getField(ent, CD.V)) return;
+  orFieldMask(used, CD.f.V);
+  if (!getField(ent, CD.f.V)) return;
   used.fill(0xffffffff);
-  if (getField(ent, CD.EPD0)) {
-    for (const f of [CD.T0SZ, CD.TG0, CD.IRGN0, CD.ORGN0, CD.SH0, CD.TTB0]) clearFieldMask(used, f);
+  if (getField(ent, CD.f.EPD0)) {
+    for (const f of [CD.f.T0SZ, CD.f.TG0, CD.f.IRGN0, CD.f.ORGN0, CD.f.SH0, CD.f.TTB0]) clearFieldMask(used, f);
   }
 }
 
@@ -94,21 +94,21 @@ export interface S1Config {
 /** arm_smmu_make_s1_cd: a paging domain's CD (TTB0 walks, TTB1 disabled). */
 export function makeS1Cd(t: Uint32Array, stallEnabled: boolean, asid: number, s1: S1Config): void {
   t.fill(0);
-  setField(t, CD.T0SZ, s1.tsz);
-  setField(t, CD.TG0, s1.tg);
-  setField(t, CD.IRGN0, s1.irgn);
-  setField(t, CD.ORGN0, s1.orgn);
-  setField(t, CD.SH0, s1.sh);
-  setField(t, CD.EPD1, 1);
-  setField(t, CD.V, 1);
-  setField(t, CD.IPS, s1.ips);
-  setField(t, CD.AA64, 1);
-  if (stallEnabled) setField(t, CD.S, 1);
-  setField(t, CD.R, 1);
-  setField(t, CD.A, 1);
-  setField(t, CD.ASET, 1);
-  setField(t, CD.ASID, asid);
-  setField(t, CD.TTB0, s1.ttbr);
+  setField(t, CD.f.T0SZ, s1.tsz);
+  setField(t, CD.f.TG0, s1.tg);
+  setField(t, CD.f.IRGN0, s1.irgn);
+  setField(t, CD.f.ORGN0, s1.orgn);
+  setField(t, CD.f.SH0, s1.sh);
+  setField(t, CD.f.EPD1, 1);
+  setField(t, CD.f.V, 1);
+  setField(t, CD.f.IPS, s1.ips);
+  setField(t, CD.f.AA64, 1);
+  if (stallEnabled) setField(t, CD.f.S, 1);
+  setField(t, CD.f.R, 1);
+  setField(t, CD.f.A, 1);
+  setField(t, CD.f.ASET, 1);
+  setField(t, CD.f.ASID, asid);
+  setField(t, CD.f.TTB0, s1.ttbr);
   setDwordBig(t, 3, s1.mair);
 }
 
@@ -134,28 +134,28 @@ export interface SvaCdParams {
  */
 export function makeSvaCd(t: Uint32Array, p: SvaCdParams): void {
   t.fill(0);
-  setField(t, CD.EPD1, 1);
-  setField(t, CD.V, 1);
-  setField(t, CD.IPS, p.ips);
-  setField(t, CD.AA64, 1);
-  if (p.stallEnabled) setField(t, CD.S, 1);
-  setField(t, CD.R, 1);
-  setField(t, CD.A, 1);
-  setField(t, CD.ASET, 1);
-  setField(t, CD.ASID, p.asid);
+  setField(t, CD.f.EPD1, 1);
+  setField(t, CD.f.V, 1);
+  setField(t, CD.f.IPS, p.ips);
+  setField(t, CD.f.AA64, 1);
+  if (p.stallEnabled) setField(t, CD.f.S, 1);
+  setField(t, CD.f.R, 1);
+  setField(t, CD.f.A, 1);
+  setField(t, CD.f.ASET, 1);
+  setField(t, CD.f.ASID, p.asid);
   if (p.pgd !== null) {
-    setField(t, CD.T0SZ, p.t0sz);
-    setField(t, CD.TG0, p.tg);
-    setField(t, CD.IRGN0, ARM_LPAE_TCR_RGN_WBWA);
-    setField(t, CD.ORGN0, ARM_LPAE_TCR_RGN_WBWA);
-    setField(t, CD.SH0, ARM_LPAE_TCR_SH_IS);
-    setField(t, CD.TTB0, p.pgd);
+    setField(t, CD.f.T0SZ, p.t0sz);
+    setField(t, CD.f.TG0, p.tg);
+    setField(t, CD.f.IRGN0, ARM_LPAE_TCR_RGN_WBWA);
+    setField(t, CD.f.ORGN0, ARM_LPAE_TCR_RGN_WBWA);
+    setField(t, CD.f.SH0, ARM_LPAE_TCR_SH_IS);
+    setField(t, CD.f.TTB0, p.pgd);
   } else {
-    setField(t, CD.EPD0, 1);
+    setField(t, CD.f.EPD0, 1);
     // Abort at once instead of stalling a dying process's DMA, when stalls may be disabled
     if (!(p.features & ARM_SMMU_FEAT_STALL_FORCE)) {
-      setField(t, CD.S, 0);
-      setField(t, CD.R, 0);
+      setField(t, CD.f.S, 0);
+      setField(t, CD.f.R, 0);
     }
   }
   setDwordBig(t, 3, p.mair);

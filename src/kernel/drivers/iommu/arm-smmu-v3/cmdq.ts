@@ -3,7 +3,7 @@
 // invalidation arithmetic Linux uses: range TLBI (TG, SCALE, NUM, TTL) and the ATC
 // invalidation span.
 
-import { fieldTable, setField } from './field-table.js';
+import { FieldTable, setField } from '../../../lib/field-table.js';
 import { ARM_SMMU_MEMATTR_OIWB, ARM_SMMU_SH_ISH } from './features.js';
 
 export const CMDQ_ENT_DWORDS = 2;
@@ -41,7 +41,8 @@ export const CMDQ_OP_NAMES: Readonly<Record<number, string>> = {
   0x44: 'RESUME', 0x45: 'STALL_TERM', 0x46: 'CMD_SYNC',
 };
 
-export const CMDQ = fieldTable([
+/** One layout per opcode over the same 16 bytes (CMDQ_*_0/1_* in arm-smmu-v3.h). */
+export const CMDQ = FieldTable.le64('CMDQ', 16, [
   ['OP', 0, 7, 0],
   ['SSV', 0, 11, 11],
   ['PREFETCH_SID', 0, 63, 32],
@@ -77,7 +78,7 @@ export const CMDQ = fieldTable([
   ['SYNC_MSIATTR', 0, 27, 24],
   ['SYNC_MSIDATA', 0, 63, 32],
   ['SYNC_MSIADDR', 1, 51, 2, 'addr'],
-]);
+], { union: true });
 
 export const CMDQ_SYNC_0_CS_NONE = 0;
 export const CMDQ_SYNC_0_CS_IRQ = 1;
@@ -124,91 +125,91 @@ export interface CmdqEnt {
  */
 export function buildCmd(cmd: Uint32Array, ent: Readonly<CmdqEnt>): number {
   cmd.fill(0);
-  setField(cmd, CMDQ.OP, ent.opcode);
+  setField(cmd, CMDQ.f.OP, ent.opcode);
   switch (ent.opcode) {
     case CMDQ_OP_TLBI_EL2_ALL:
     case CMDQ_OP_TLBI_NSNH_ALL:
     case CMDQ_OP_TLBI_NH_ALL:
       break;
     case CMDQ_OP_PREFETCH_CFG:
-      setField(cmd, CMDQ.PREFETCH_SID, ent.sid ?? 0);
+      setField(cmd, CMDQ.f.PREFETCH_SID, ent.sid ?? 0);
       break;
     case CMDQ_OP_CFGI_CD:
     case CMDQ_OP_CFGI_STE:
-      if (ent.opcode === CMDQ_OP_CFGI_CD) setField(cmd, CMDQ.CFGI_SSID, ent.ssid ?? 0);
-      setField(cmd, CMDQ.CFGI_SID, ent.sid ?? 0);
-      setField(cmd, CMDQ.CFGI_LEAF, ent.leaf ? 1 : 0);
+      if (ent.opcode === CMDQ_OP_CFGI_CD) setField(cmd, CMDQ.f.CFGI_SSID, ent.ssid ?? 0);
+      setField(cmd, CMDQ.f.CFGI_SID, ent.sid ?? 0);
+      setField(cmd, CMDQ.f.CFGI_LEAF, ent.leaf ? 1 : 0);
       break;
     case CMDQ_OP_CFGI_CD_ALL:
-      setField(cmd, CMDQ.CFGI_SID, ent.sid ?? 0);
+      setField(cmd, CMDQ.f.CFGI_SID, ent.sid ?? 0);
       break;
     case CMDQ_OP_CFGI_ALL:
       // CFGI_STE_RANGE with Range=31 covers every StreamID (IHI 0070 4.3.3)
-      setField(cmd, CMDQ.CFGI_RANGE, ent.span ?? 31);
+      setField(cmd, CMDQ.f.CFGI_RANGE, ent.span ?? 31);
       break;
     case CMDQ_OP_TLBI_NH_VA:
     case CMDQ_OP_TLBI_EL2_VA:
-      if (ent.opcode === CMDQ_OP_TLBI_NH_VA) setField(cmd, CMDQ.TLBI_VMID, ent.vmid ?? 0);
-      setField(cmd, CMDQ.TLBI_NUM, ent.num ?? 0);
-      setField(cmd, CMDQ.TLBI_SCALE, ent.scale ?? 0);
-      setField(cmd, CMDQ.TLBI_ASID, ent.asid ?? 0);
-      setField(cmd, CMDQ.TLBI_LEAF, ent.leaf ? 1 : 0);
-      setField(cmd, CMDQ.TLBI_TTL, ent.ttl ?? 0);
-      setField(cmd, CMDQ.TLBI_TG, ent.tg ?? 0);
-      setField(cmd, CMDQ.TLBI_ADDR, ent.addr ?? 0);
+      if (ent.opcode === CMDQ_OP_TLBI_NH_VA) setField(cmd, CMDQ.f.TLBI_VMID, ent.vmid ?? 0);
+      setField(cmd, CMDQ.f.TLBI_NUM, ent.num ?? 0);
+      setField(cmd, CMDQ.f.TLBI_SCALE, ent.scale ?? 0);
+      setField(cmd, CMDQ.f.TLBI_ASID, ent.asid ?? 0);
+      setField(cmd, CMDQ.f.TLBI_LEAF, ent.leaf ? 1 : 0);
+      setField(cmd, CMDQ.f.TLBI_TTL, ent.ttl ?? 0);
+      setField(cmd, CMDQ.f.TLBI_TG, ent.tg ?? 0);
+      setField(cmd, CMDQ.f.TLBI_ADDR, ent.addr ?? 0);
       break;
     case CMDQ_OP_TLBI_S2_IPA:
-      setField(cmd, CMDQ.TLBI_NUM, ent.num ?? 0);
-      setField(cmd, CMDQ.TLBI_SCALE, ent.scale ?? 0);
-      setField(cmd, CMDQ.TLBI_VMID, ent.vmid ?? 0);
-      setField(cmd, CMDQ.TLBI_LEAF, ent.leaf ? 1 : 0);
-      setField(cmd, CMDQ.TLBI_TTL, ent.ttl ?? 0);
-      setField(cmd, CMDQ.TLBI_TG, ent.tg ?? 0);
+      setField(cmd, CMDQ.f.TLBI_NUM, ent.num ?? 0);
+      setField(cmd, CMDQ.f.TLBI_SCALE, ent.scale ?? 0);
+      setField(cmd, CMDQ.f.TLBI_VMID, ent.vmid ?? 0);
+      setField(cmd, CMDQ.f.TLBI_LEAF, ent.leaf ? 1 : 0);
+      setField(cmd, CMDQ.f.TLBI_TTL, ent.ttl ?? 0);
+      setField(cmd, CMDQ.f.TLBI_TG, ent.tg ?? 0);
       // IPA[51:12]
-      setField(cmd, CMDQ.TLBI_ADDR, (ent.addr ?? 0) % 2 ** 52);
+      setField(cmd, CMDQ.f.TLBI_ADDR, (ent.addr ?? 0) % 2 ** 52);
       break;
     case CMDQ_OP_TLBI_NH_ASID:
     case CMDQ_OP_TLBI_S12_VMALL:
-      if (ent.opcode === CMDQ_OP_TLBI_NH_ASID) setField(cmd, CMDQ.TLBI_ASID, ent.asid ?? 0);
-      setField(cmd, CMDQ.TLBI_VMID, ent.vmid ?? 0);
+      if (ent.opcode === CMDQ_OP_TLBI_NH_ASID) setField(cmd, CMDQ.f.TLBI_ASID, ent.asid ?? 0);
+      setField(cmd, CMDQ.f.TLBI_VMID, ent.vmid ?? 0);
       break;
     case CMDQ_OP_TLBI_EL2_ASID:
-      setField(cmd, CMDQ.TLBI_ASID, ent.asid ?? 0);
+      setField(cmd, CMDQ.f.TLBI_ASID, ent.asid ?? 0);
       break;
     case CMDQ_OP_ATC_INV:
-      setField(cmd, CMDQ.SSV, ent.substreamValid ? 1 : 0);
-      setField(cmd, CMDQ.ATC_GLOBAL, ent.global ? 1 : 0);
-      setField(cmd, CMDQ.ATC_SSID, ent.ssid ?? 0);
-      setField(cmd, CMDQ.ATC_SID, ent.sid ?? 0);
-      setField(cmd, CMDQ.ATC_SIZE, ent.size ?? 0);
-      setField(cmd, CMDQ.ATC_ADDR, ent.addr ?? 0);
+      setField(cmd, CMDQ.f.SSV, ent.substreamValid ? 1 : 0);
+      setField(cmd, CMDQ.f.ATC_GLOBAL, ent.global ? 1 : 0);
+      setField(cmd, CMDQ.f.ATC_SSID, ent.ssid ?? 0);
+      setField(cmd, CMDQ.f.ATC_SID, ent.sid ?? 0);
+      setField(cmd, CMDQ.f.ATC_SIZE, ent.size ?? 0);
+      setField(cmd, CMDQ.f.ATC_ADDR, ent.addr ?? 0);
       break;
     case CMDQ_OP_PRI_RESP: {
       const resp = ent.resp ?? PRI_RESP_DENY;
       if (resp !== PRI_RESP_DENY && resp !== PRI_RESP_FAIL && resp !== PRI_RESP_SUCC) return -1;
-      setField(cmd, CMDQ.SSV, ent.substreamValid ? 1 : 0);
-      setField(cmd, CMDQ.PRI_SSID, ent.ssid ?? 0);
-      setField(cmd, CMDQ.PRI_SID, ent.sid ?? 0);
-      setField(cmd, CMDQ.PRI_GRPID, ent.grpid ?? 0);
-      setField(cmd, CMDQ.PRI_RESP, resp);
+      setField(cmd, CMDQ.f.SSV, ent.substreamValid ? 1 : 0);
+      setField(cmd, CMDQ.f.PRI_SSID, ent.ssid ?? 0);
+      setField(cmd, CMDQ.f.PRI_SID, ent.sid ?? 0);
+      setField(cmd, CMDQ.f.PRI_GRPID, ent.grpid ?? 0);
+      setField(cmd, CMDQ.f.PRI_RESP, resp);
       break;
     }
     case CMDQ_OP_RESUME:
-      setField(cmd, CMDQ.RESUME_SID, ent.sid ?? 0);
-      setField(cmd, CMDQ.RESUME_RESP, ent.resp ?? CMDQ_RESUME_0_RESP_TERM);
-      setField(cmd, CMDQ.RESUME_STAG, ent.stag ?? 0);
+      setField(cmd, CMDQ.f.RESUME_SID, ent.sid ?? 0);
+      setField(cmd, CMDQ.f.RESUME_RESP, ent.resp ?? CMDQ_RESUME_0_RESP_TERM);
+      setField(cmd, CMDQ.f.RESUME_STAG, ent.stag ?? 0);
       break;
     case CMDQ_OP_STALL_TERM:
-      setField(cmd, CMDQ.STALL_TERM_SID, ent.sid ?? 0);
+      setField(cmd, CMDQ.f.STALL_TERM_SID, ent.sid ?? 0);
       break;
     case CMDQ_OP_CMD_SYNC:
       if (ent.msiaddr) {
-        setField(cmd, CMDQ.SYNC_CS, CMDQ_SYNC_0_CS_IRQ);
-        setField(cmd, CMDQ.SYNC_MSIADDR, ent.msiaddr);
-        setField(cmd, CMDQ.SYNC_MSIDATA, ent.msidata ?? 0);
-      } else setField(cmd, CMDQ.SYNC_CS, CMDQ_SYNC_0_CS_SEV);
-      setField(cmd, CMDQ.SYNC_MSH, ARM_SMMU_SH_ISH);
-      setField(cmd, CMDQ.SYNC_MSIATTR, ARM_SMMU_MEMATTR_OIWB);
+        setField(cmd, CMDQ.f.SYNC_CS, CMDQ_SYNC_0_CS_IRQ);
+        setField(cmd, CMDQ.f.SYNC_MSIADDR, ent.msiaddr);
+        setField(cmd, CMDQ.f.SYNC_MSIDATA, ent.msidata ?? 0);
+      } else setField(cmd, CMDQ.f.SYNC_CS, CMDQ_SYNC_0_CS_SEV);
+      setField(cmd, CMDQ.f.SYNC_MSH, ARM_SMMU_SH_ISH);
+      setField(cmd, CMDQ.f.SYNC_MSIATTR, ARM_SMMU_MEMATTR_OIWB);
       break;
     default:
       return -1;

@@ -1,13 +1,13 @@
 // Event queue records (IHI 0070 7.3), 32 bytes: the field table, the event IDs and
 // their names for the log, as arm-smmu-v3.h defines them for the driver.
 
-import { fieldTable } from './field-table.js';
+import { FieldTable } from '../../../lib/field-table.js';
 
 export const EVTQ_ENT_DWORDS = 4;
 export const EVTQ_ENT_WORDS = 8;
 export const EVTQ_ENT_SZ_SHIFT = 5;
 
-export const EVTQ = fieldTable([
+export const EVTQ = FieldTable.le64('EVTQ', 32, [
   ['ID', 0, 7, 0],
   ['SSV', 0, 11, 11],
   ['SSID', 0, 31, 12],

@@ -1,13 +1,13 @@
 // PRI queue entries (IHI 0070 8.1), 16 bytes: a PCIe Page Request as the SMMU
 // records it. Field table as arm-smmu-v3.h defines PRIQ_*.
 
-import { fieldTable } from './field-table.js';
+import { FieldTable } from '../../../lib/field-table.js';
 
 export const PRIQ_ENT_DWORDS = 2;
 export const PRIQ_ENT_WORDS = 4;
 export const PRIQ_ENT_SZ_SHIFT = 4;
 
-export const PRIQ = fieldTable([
+export const PRIQ = FieldTable.le64('PRIQ', 16, [
   ['SID', 0, 31, 0],
   ['SSID', 0, 51, 32],
   ['PRIV', 0, 58, 58],

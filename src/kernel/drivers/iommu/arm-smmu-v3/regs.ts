@@ -2,7 +2,7 @@
 // arm-smmu-v3.h): register offsets in page 0 and page 1 and the register fields, as
 // field tables over a 32-bit (or 64-bit) register value.
 
-import { fieldTable } from './field-table.js';
+import { FieldTable } from '../../../lib/field-table.js';
 
 export const ARM_SMMU_IDR0 = 0x00;
 export const ARM_SMMU_IDR1 = 0x04;
@@ -48,7 +48,7 @@ export const ARM_SMMU_PRIQ_CONS = 0xcc;
 export const ARM_SMMU_REG_SZ = 0xe00;
 
 // Registers are 32 bits (dword 0, bits [31:0]) except the 64-bit BASE/CFG0 ones.
-export const IDR0 = fieldTable([
+export const IDR0 = FieldTable.le64('IDR0', 4, [
   ['S2P', 0, 0, 0],
   ['S1P', 0, 1, 1],
   ['TTF', 0, 3, 2],
@@ -78,7 +78,7 @@ export const IDR0_ST_LVL_2LVL = 1;
 export const IDR0_HTTU_ACCESS = 1;
 export const IDR0_HTTU_ACCESS_DIRTY = 2;
 
-export const IDR1 = fieldTable([
+export const IDR1 = FieldTable.le64('IDR1', 4, [
   ['SIDSIZE', 0, 5, 0],
   ['SSIDSIZE', 0, 10, 6],
   ['PRIQS', 0, 15, 11],
@@ -90,12 +90,12 @@ export const IDR1 = fieldTable([
   ['TABLES_PRESET', 0, 30, 30],
 ]);
 
-export const IDR3 = fieldTable([
+export const IDR3 = FieldTable.le64('IDR3', 4, [
   ['HAD', 0, 2, 2],
   ['RIL', 0, 10, 10],
 ]);
 
-export const IDR5 = fieldTable([
+export const IDR5 = FieldTable.le64('IDR5', 4, [
   ['OAS', 0, 2, 0],
   ['GRAN4K', 0, 4, 4],
   ['GRAN16K', 0, 5, 5],
@@ -106,7 +106,7 @@ export const IDR5 = fieldTable([
 /** IDR5.OAS encodings -> bits. */
 export const OAS_BITS = [32, 36, 40, 42, 44, 48, 52] as const;
 
-export const IIDR = fieldTable([
+export const IIDR = FieldTable.le64('IIDR', 4, [
   ['IMPLEMENTER', 0, 11, 0],
   ['REVISION', 0, 15, 12],
   ['VARIANT', 0, 19, 16],
@@ -119,7 +119,7 @@ export const CR0_EVTQEN = 1 << 2;
 export const CR0_CMDQEN = 1 << 3;
 export const CR0_ATSCHK = 1 << 4;
 
-export const CR1 = fieldTable([
+export const CR1 = FieldTable.le64('CR1', 4, [
   ['QUEUE_IC', 0, 1, 0],
   ['QUEUE_OC', 0, 3, 2],
   ['QUEUE_SH', 0, 5, 4],
@@ -151,11 +151,11 @@ export const GERROR_MSI_GERROR_ABT_ERR = 1 << 7;
 export const GERROR_SFM_ERR = 1 << 8;
 export const GERROR_ERR_MASK = 0x1fd;
 
-export const STRTAB_BASE = fieldTable([
+export const STRTAB_BASE = FieldTable.le64('STRTAB_BASE', 8, [
   ['ADDR', 0, 51, 6, 'addr'],
   ['RA', 0, 62, 62],
 ]);
-export const STRTAB_BASE_CFG = fieldTable([
+export const STRTAB_BASE_CFG = FieldTable.le64('STRTAB_BASE_CFG', 4, [
   ['LOG2SIZE', 0, 5, 0],
   ['SPLIT', 0, 10, 6],
   ['FMT', 0, 17, 16],
@@ -164,7 +164,7 @@ export const STRTAB_BASE_CFG_FMT_LINEAR = 0;
 export const STRTAB_BASE_CFG_FMT_2LVL = 1;
 
 /** CMDQ_BASE / EVTQ_BASE / PRIQ_BASE. */
-export const Q_BASE = fieldTable([
+export const Q_BASE = FieldTable.le64('Q_BASE', 8, [
   ['LOG2SIZE', 0, 4, 0],
   ['ADDR', 0, 51, 5, 'addr'],
   ['RWA', 0, 62, 62],

@@ -5,7 +5,6 @@ import { EventRecord, EVT, FaultClass } from '../../src/hw/smmuv3/evtq.js';
 import { Iotlb, TlbiScope } from '../../src/hw/smmuv3/iotlb.js';
 import { encodePageRequest, PRI } from '../../src/hw/smmuv3/priq.js';
 import { decodeSte, STE, SteConfig, StreamWorld } from '../../src/hw/smmuv3/ste.js';
-import { depositBits, extractBits } from '../../src/hw/smmuv3/struct-layout.js';
 
 /** 64-bit little-endian dwords to 32-bit words. */
 function words(...dws: bigint[]): Uint32Array {
@@ -18,22 +17,13 @@ function words(...dws: bigint[]): Uint32Array {
 }
 
 describe('SMMUv3 structure field tables', () => {
-  it('extract/deposit handle fields that straddle 32-bit words', () => {
-    const w = new Uint32Array(4);
-    depositBits(w, 28, 40, 0xab_cdef_1234);
-    expect(extractBits(w, 28, 40)).toBe(0xab_cdef_1234);
-    expect(w[0]! >>> 28).toBe(0x4);
-    depositBits(w, 0, 52, 2 ** 52 - 1);
-    expect(extractBits(w, 0, 52)).toBe(2 ** 52 - 1);
-  });
-
   it('STE fields sit where arm-smmu-v3.h puts them (STRTAB_STE_*)', () => {
     // Linux: V 0, CFG [3:1], S1FMT [5:4], S1CTXPTR [55:6], S1CDMAX [63:59]; S1DSS dw1[1:0],
     // S1STALLD dw1 27, STRW dw1[31:30]; S2VMID dw2[15:0], VTCR dw2[50:32], S2AA64 51, S2R 58; S2TTB dw3[55:4].
     const w = words((1n | (5n << 1n) | (2n << 4n) | 0x1234_5678_9ac0n | (10n << 59n)), (2n | (1n << 27n) | (2n << 30n)), (0x77n | (25n << 32n) | (1n << 38n) | (1n << 51n) | (1n << 58n)), 0x8765_4320n);
     expect(STE.decode(w)).toMatchObject({ V: 1, Config: 5, S1Fmt: 2, S1CDMax: 10, S1DSS: 2, S1STALLD: 1, STRW: 2, S2VMID: 0x77, S2T0SZ: 25, S2SL0: 1, S2AA64: 1, S2R: 1 });
-    expect(STE.address(w, 'S1ContextPtr')).toBe(0x1234_5678_9ac0);
-    expect(STE.address(w, 'S2TTB')).toBe(0x8765_4320);
+    expect(STE.get(w, STE.f.S1ContextPtr)).toBe(0x1234_5678_9ac0);
+    expect(STE.get(w, STE.f.S2TTB)).toBe(0x8765_4320);
   });
 
   it('decodeSte applies S1CDMax, S1Fmt and S1DSS rules and the stage 2 ILLEGAL checks', () => {
@@ -58,7 +48,7 @@ describe('SMMUv3 structure field tables', () => {
   it('commands, events and PRI entries use the arm-smmu-v3.h positions (CMDQ_*, EVTQ_*, PRIQ_*)', () => {
     const c = words(0x12n | (3n << 12n) | (4n << 20n) | (0x55n << 32n) | (0x66n << 48n), 1n | (2n << 8n) | (1n << 10n) | 0x7000n);
     expect(CMD.decode(c)).toMatchObject({ Opcode: 0x12, NUM: 3, SCALE: 4, VMID: 0x55, ASID: 0x66, Leaf: 1, TTL: 2, TG: 1 });
-    expect(CMD.address(c, 'Address')).toBe(0x7000);
+    expect(CMD.get(c, CMD.f.Address)).toBe(0x7000);
     const ev = new EventRecord().reset(0x10, 0x42, true, 9);
     ev.stall = true;
     ev.stag = 0x1234;
@@ -73,11 +63,11 @@ describe('SMMUv3 structure field tables', () => {
     const d1 = BigInt(e[2]!) | (BigInt(e[3]!) << 32n);
     expect(d0).toBe(0x10n | (1n << 11n) | (9n << 12n) | (0x42n << 32n));
     expect(d1).toBe(0x1234n | (1n << 31n) | (1n << 33n) | (1n << 35n) | (1n << 39n) | (1n << 40n) | (1n << 44n));
-    expect(EVT.get(e, 'InputAddr')).toBe(0xdead_b000);
-    expect(EVT.address(e, 'IPA')).toBe(0x8000_0000);
+    expect(EVT.get(e, EVT.f.InputAddr)).toBe(0xdead_b000);
+    expect(EVT.get(e, EVT.f.IPA)).toBe(0x8000_0000);
     const p = encodePageRequest(new Uint32Array(4), 7, 0x1234_5678, 3, true, true, false, true, false, 0x1ff, true);
     expect(PRI.decode(p)).toMatchObject({ StreamID: 7, SubstreamID: 3, SSV: 1, Read: 1, Write: 0, Exec: 1, Priv: 0, Last: 1, PRGIndex: 0x1ff });
-    expect(PRI.address(p, 'PageAddr')).toBe(0x1234_5000);
+    expect(PRI.get(p, PRI.f.PageAddr)).toBe(0x1234_5000);
   });
 
   it('IOTLB: global entries match any ASID; invalidation scopes honour ASID, range and TTL', () => {

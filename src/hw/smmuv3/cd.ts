@@ -3,7 +3,7 @@
 // of the CdIllegal() pseudocode (5.4.2) for the features this model implements.
 
 import type { WalkConfig } from '../vmsa/types.js';
-import { dw, StructLayout } from './struct-layout.js';
+import { dw, dwAddr, StructLayout } from '../regs/struct-layout.js';
 import { psBits, StreamWorld, tg0GranuleShift, type SteConfig } from './ste.js';
 
 export const CD_BYTES = 64;
@@ -41,23 +41,21 @@ export const CD = new StructLayout('CD', CD_BYTES, {
   NSCFG0: dw(1, 0),
   HAD0: dw(1, 1),
   E0PD0: dw(1, 2),
-  TTB0: dw(1, 55, 4),
+  TTB0: dwAddr(1, 55, 4),
   NSCFG1: dw(2, 0),
   HAD1: dw(2, 1),
   E0PD1: dw(2, 2),
-  TTB1: dw(2, 55, 4),
+  TTB1: dwAddr(2, 55, 4),
   MAIR0: dw(3, 31, 0),
   MAIR1: dw(3, 63, 32),
   AMAIR0: dw(4, 31, 0),
   AMAIR1: dw(4, 63, 32),
 });
 
-export type CdField = (typeof CD.fields)[number]['name'];
-
 /** L1CD (5.3): V [0], L2Ptr [55:12]. */
 export const L1CD = new StructLayout('L1CD', 8, {
   V: dw(0, 0),
-  L2Ptr: dw(0, 55, 12),
+  L2Ptr: dwAddr(0, 55, 12),
 });
 
 /** CDs per level-2 table for STE.S1Fmt = 4K_L2 (1) and 64K_L2 (2): 2^6 and 2^10. */
@@ -103,24 +101,24 @@ export class CdConfig {
  * ILLEGAL (5.4.2): the caller records C_BAD_CD.
  */
 export function decodeCd(words: Uint32Array, ste: SteConfig, world: StreamWorld, out: CdConfig): CdConfig | undefined {
-  if (!CD.flag(words, 'V')) return undefined;
-  const s = CD.flag(words, 'S');
+  if (!CD.flag(words, CD.f.V)) return undefined;
+  const s = CD.flag(words, CD.f.S);
   if (ste.s1StallD && s) return undefined; // stalls disabled by the STE
-  if (!CD.flag(words, 'A')) return undefined; // TERM_MODEL == 1: RAZ/WI termination unsupported
-  if (!CD.flag(words, 'AA64')) return undefined; // TTF: VMSAv8-32 LPAE unsupported
-  if (CD.flag(words, 'HA') || CD.flag(words, 'HD')) return undefined; // HTTU == 0
+  if (!CD.flag(words, CD.f.A)) return undefined; // TERM_MODEL == 1: RAZ/WI termination unsupported
+  if (!CD.flag(words, CD.f.AA64)) return undefined; // TTF: VMSAv8-32 LPAE unsupported
+  if (CD.flag(words, CD.f.HA) || CD.flag(words, CD.f.HD)) return undefined; // HTTU == 0
   // EffectiveCDEPD0/1: in the EL2 StreamWorld EPD0 is IGNORED and TTB1 is unreachable (5.4.1).
   const el2 = world === StreamWorld.El2;
-  const epd0 = !el2 && CD.flag(words, 'EPD0');
-  const epd1 = el2 || CD.flag(words, 'EPD1');
-  if ((!epd0 || !epd1) && CD.flag(words, 'ENDI')) return undefined; // TTENDIAN: little-endian only
-  const ips = psBits(CD.get(words, 'IPS'));
+  const epd0 = !el2 && CD.flag(words, CD.f.EPD0);
+  const epd1 = el2 || CD.flag(words, CD.f.EPD1);
+  if ((!epd0 || !epd1) && CD.flag(words, CD.f.ENDI)) return undefined; // TTENDIAN: little-endian only
+  const ips = psBits(CD.get(words, CD.f.IPS));
   if (!epd0) {
-    const t0sz = CD.get(words, 'T0SZ');
+    const t0sz = CD.get(words, CD.f.T0SZ);
     if (t0sz < 16 || t0sz > 39) return undefined; // CDTxSZInvalid (STT == 0, 48-bit VA)
-    const g = tg0GranuleShift(CD.get(words, 'TG0'));
+    const g = tg0GranuleShift(CD.get(words, CD.f.TG0));
     if (g === 0) return undefined;
-    const ttb0 = CD.address(words, 'TTB0');
+    const ttb0 = CD.get(words, CD.f.TTB0);
     if (ttb0 >= 2 ** ips) return undefined; // CDTTBxOutOfRange
     out.walk.ttb = ttb0;
     out.walk.granuleShift = g;
@@ -128,11 +126,11 @@ export function decodeCd(words: Uint32Array, ste: SteConfig, world: StreamWorld,
     out.span0 = 2 ** (64 - t0sz);
   }
   if (!epd1) {
-    const t1sz = CD.get(words, 'T1SZ');
+    const t1sz = CD.get(words, CD.f.T1SZ);
     if (t1sz < 16 || t1sz > 39) return undefined;
-    const g = tg1GranuleShift(CD.get(words, 'TG1'));
+    const g = tg1GranuleShift(CD.get(words, CD.f.TG1));
     if (g === 0) return undefined;
-    const ttb1 = CD.address(words, 'TTB1');
+    const ttb1 = CD.get(words, CD.f.TTB1);
     if (ttb1 >= 2 ** ips) return undefined;
     out.walk1.ttb = ttb1;
     out.walk1.granuleShift = g;
@@ -143,16 +141,16 @@ export function decodeCd(words: Uint32Array, ste: SteConfig, world: StreamWorld,
   out.epd1 = epd1;
   out.walk.oasBits = ips;
   out.walk1.oasBits = ips;
-  out.walk.affd = CD.flag(words, 'AFFD');
+  out.walk.affd = CD.flag(words, CD.f.AFFD);
   out.walk1.affd = out.walk.affd;
-  out.tbi0 = CD.flag(words, 'TBI0');
-  out.tbi1 = !el2 && CD.flag(words, 'TBI1'); // TBI1 is RES0 in the EL2 StreamWorld
-  out.asid = world === StreamWorld.El2 ? 0 : CD.get(words, 'ASID');
+  out.tbi0 = CD.flag(words, CD.f.TBI0);
+  out.tbi1 = !el2 && CD.flag(words, CD.f.TBI1); // TBI1 is RES0 in the EL2 StreamWorld
+  out.asid = world === StreamWorld.El2 ? 0 : CD.get(words, CD.f.ASID);
   out.stall = s;
-  out.record = CD.flag(words, 'R');
-  out.mair = CD.get(words, 'MAIR0');
-  out.mairHi = CD.get(words, 'MAIR1');
-  out.wxn = CD.flag(words, 'WXN');
-  out.pan = CD.flag(words, 'PAN');
+  out.record = CD.flag(words, CD.f.R);
+  out.mair = CD.get(words, CD.f.MAIR0);
+  out.mairHi = CD.get(words, CD.f.MAIR1);
+  out.wxn = CD.flag(words, CD.f.WXN);
+  out.pan = CD.flag(words, CD.f.PAN);
   return out;
 }

@@ -12,7 +12,7 @@ import { TAG_EL2, TAG_EL2_E2H, TAG_S2, TlbiScope, type Iotlb } from './iotlb.js'
 import type { ConfigCache } from './config-cache.js';
 import { CERROR_ABT, CERROR_ILL, CERROR_NONE, CMDQ_CONS_ERR_MASK, CMDQ_CONS_ERR_SHIFT } from './registers.js';
 import { SmmuQueue, type QueueRegisters } from './queue.js';
-import { dw, StructLayout } from './struct-layout.js';
+import { dw, dwAddr, StructLayout } from '../regs/struct-layout.js';
 
 export const CMD_BYTES = 16;
 
@@ -101,11 +101,9 @@ export const CMD = new StructLayout('CMD', CMD_BYTES, {
   TG: dw(1, 11, 10),
   Resp: dw(1, 13, 12),
   STAG: dw(1, 15, 0),
-  Address: dw(1, 63, 12),
-  MSIAddress: dw(1, 51, 2),
-});
-
-export type CmdField = (typeof CMD.fields)[number]['name'];
+  Address: dwAddr(1, 63, 12),
+  MSIAddress: dwAddr(1, 51, 2),
+}, { union: true });
 
 /** What commands act on besides the caches: implemented by the SMMU device. */
 export interface CommandTarget {
@@ -206,44 +204,44 @@ export class CommandQueue extends SmmuQueue {
     switch (op) {
       case CmdOp.PREFETCH_CONFIG:
       case CmdOp.PREFETCH_ADDR: {
-        if (C.flag(w, 'SSec')) return CERROR_ILL;
-        const sid = C.get(w, 'StreamID');
-        const ssv = C.flag(w, 'SSV');
-        const ssid = C.get(w, 'SubstreamID');
+        if (C.flag(w, C.f.SSec)) return CERROR_ILL;
+        const sid = C.get(w, C.f.StreamID);
+        const ssv = C.flag(w, C.f.SSV);
+        const ssid = C.get(w, C.f.SubstreamID);
         if (op === CmdOp.PREFETCH_CONFIG) t.prefetchConfig(sid, ssv, ssid);
         else t.prefetchAddr(sid, ssv, ssid, commandVa(w));
         return CERROR_NONE;
       }
       case CmdOp.CFGI_STE:
-        if (C.flag(w, 'SSec')) return CERROR_ILL;
-        t.configs.invalidateSte(C.get(w, 'StreamID'));
+        if (C.flag(w, C.f.SSec)) return CERROR_ILL;
+        t.configs.invalidateSte(C.get(w, C.f.StreamID));
         return CERROR_NONE;
       case CmdOp.CFGI_STE_RANGE:
-        if (C.flag(w, 'SSec')) return CERROR_ILL;
-        t.configs.invalidateSteRange(C.get(w, 'StreamID'), C.get(w, 'Range'));
+        if (C.flag(w, C.f.SSec)) return CERROR_ILL;
+        t.configs.invalidateSteRange(C.get(w, C.f.StreamID), C.get(w, C.f.Range));
         return CERROR_NONE;
       case CmdOp.CFGI_CD:
-        if (C.flag(w, 'SSec')) return CERROR_ILL;
-        t.configs.invalidateCd(C.get(w, 'StreamID'), C.get(w, 'SubstreamID'));
+        if (C.flag(w, C.f.SSec)) return CERROR_ILL;
+        t.configs.invalidateCd(C.get(w, C.f.StreamID), C.get(w, C.f.SubstreamID));
         return CERROR_NONE;
       case CmdOp.CFGI_CD_ALL:
-        if (C.flag(w, 'SSec')) return CERROR_ILL;
-        t.configs.invalidateCdAll(C.get(w, 'StreamID'));
+        if (C.flag(w, C.f.SSec)) return CERROR_ILL;
+        t.configs.invalidateCdAll(C.get(w, C.f.StreamID));
         return CERROR_NONE;
       case CmdOp.TLBI_NH_ALL:
-        t.iotlb.invalidate(this.scope.reset(C.get(w, 'VMID')));
+        t.iotlb.invalidate(this.scope.reset(C.get(w, C.f.VMID)));
         return CERROR_NONE;
       case CmdOp.TLBI_NH_ASID: {
-        const s = this.scope.reset(C.get(w, 'VMID'));
-        s.asid = C.get(w, 'ASID');
+        const s = this.scope.reset(C.get(w, C.f.VMID));
+        s.asid = C.get(w, C.f.ASID);
         t.iotlb.invalidate(s);
         return CERROR_NONE;
       }
       case CmdOp.TLBI_NH_VA:
       case CmdOp.TLBI_NH_VAA: {
-        const s = this.scope.reset(C.get(w, 'VMID'));
+        const s = this.scope.reset(C.get(w, C.f.VMID));
         if (op === CmdOp.TLBI_NH_VA) {
-          s.asid = C.get(w, 'ASID');
+          s.asid = C.get(w, C.f.ASID);
           s.includeGlobal = true;
         }
         return this.invalidateRange(w, s, tlbiVa(w));
@@ -255,7 +253,7 @@ export class CommandQueue extends SmmuQueue {
         // Without E2H the EL2 regime has no ASIDs: nothing is tagged with one.
         if (!t.e2h()) return CERROR_NONE;
         const s = this.scope.reset(TAG_EL2_E2H);
-        s.asid = C.get(w, 'ASID');
+        s.asid = C.get(w, C.f.ASID);
         t.iotlb.invalidate(s);
         return CERROR_NONE;
       }
@@ -263,41 +261,41 @@ export class CommandQueue extends SmmuQueue {
       case CmdOp.TLBI_EL2_VAA: {
         const s = this.scope.reset(t.e2h() ? TAG_EL2_E2H : TAG_EL2);
         if (op === CmdOp.TLBI_EL2_VA && t.e2h()) {
-          s.asid = C.get(w, 'ASID');
+          s.asid = C.get(w, C.f.ASID);
           s.includeGlobal = true;
         }
         return this.invalidateRange(w, s, tlbiVa(w));
       }
       case CmdOp.TLBI_S12_VMALL: {
-        const vmid = C.get(w, 'VMID');
+        const vmid = C.get(w, C.f.VMID);
         const s = this.scope.reset(vmid);
         s.s2Tag = TAG_S2 + vmid;
         t.iotlb.invalidate(s);
         return CERROR_NONE;
       }
       case CmdOp.TLBI_S2_IPA:
-        return this.invalidateRange(w, this.scope.reset(TAG_S2 + C.get(w, 'VMID')), C.address(w, 'Address'));
+        return this.invalidateRange(w, this.scope.reset(TAG_S2 + C.get(w, C.f.VMID)), C.get(w, C.f.Address));
       case CmdOp.TLBI_NSNH_ALL:
         t.iotlb.invalidate(this.scope.reset(-1));
         return CERROR_NONE;
       case CmdOp.PRI_RESP: {
-        const resp = C.get(w, 'Resp');
+        const resp = C.get(w, C.f.Resp);
         if (resp === 3) return CERROR_ILL; // 4.5.2: Reserved, ILLEGAL
-        if (t.smmuEnabled()) t.priResponse(C.get(w, 'StreamID'), C.flag(w, 'SSV'), C.get(w, 'SubstreamID'), C.get(w, 'PRGIndex'), resp);
+        if (t.smmuEnabled()) t.priResponse(C.get(w, C.f.StreamID), C.flag(w, C.f.SSV), C.get(w, C.f.SubstreamID), C.get(w, C.f.PRGIndex), resp);
         return CERROR_NONE;
       }
       case CmdOp.RESUME:
-        if (C.flag(w, 'SSec')) return CERROR_ILL;
-        t.resume(C.get(w, 'StreamID'), C.get(w, 'STAG'), C.flag(w, 'Ac'));
+        if (C.flag(w, C.f.SSec)) return CERROR_ILL;
+        t.resume(C.get(w, C.f.StreamID), C.get(w, C.f.STAG), C.flag(w, C.f.Ac));
         return CERROR_NONE;
       case CmdOp.STALL_TERM:
-        if (C.flag(w, 'SSec')) return CERROR_ILL;
-        t.stallTerm(C.get(w, 'StreamID'));
+        if (C.flag(w, C.f.SSec)) return CERROR_ILL;
+        t.stallTerm(C.get(w, C.f.StreamID));
         return CERROR_NONE;
       case CmdOp.SYNC: {
-        const cs = C.get(w, 'CS');
+        const cs = C.get(w, C.f.CS);
         if (cs === 3) return CERROR_ILL; // Reserved
-        t.syncSignal(cs, C.address(w, 'MSIAddress'), C.get(w, 'MSIData'));
+        t.syncSignal(cs, C.get(w, C.f.MSIAddress), C.get(w, C.f.MSIData));
         return CERROR_NONE;
       }
       // ATC_INV: ILLEGAL when SMMU_IDR0.ATS == 0 (4.5.1). EL3 TLBIs: Secure queue only (4.4.2).
@@ -313,14 +311,14 @@ export class CommandQueue extends SmmuQueue {
    */
   private invalidateRange(w: Uint32Array, s: TlbiScope, addr: number): number {
     const C = CMD;
-    const tg = C.get(w, 'TG');
+    const tg = C.get(w, C.f.TG);
     if (tg === 0) {
       s.start = addr;
       s.end = addr + 1;
     } else {
-      const num = C.get(w, 'NUM');
-      const scale = C.get(w, 'SCALE');
-      const ttl = C.get(w, 'TTL');
+      const num = C.get(w, C.f.NUM);
+      const scale = C.get(w, C.f.SCALE);
+      const ttl = C.get(w, C.f.TTL);
       if (num === 0 && scale === 0 && ttl === 0) return CERROR_ILL; // Reserved combination
       if (tg === 2 && ttl === 1) return CERROR_ILL; // 16K level 1 needs SMMU_IDR5.DS
       const g = tg === 1 ? 12 : tg === 2 ? 14 : 16;

@@ -1,7 +1,7 @@
 // Event records (IHI 0070 7.3) and the Event queue (7.2, 7.4): the event numbers, the
 // 32-byte record layout, and the record an SMMU fault or configuration error fills.
 
-import { dw, StructLayout } from './struct-layout.js';
+import { dw, dwAddr, StructLayout } from '../regs/struct-layout.js';
 
 export const EVT_BYTES = 32;
 
@@ -88,7 +88,7 @@ export const enum FaultClass {
 
 /**
  * The union of the event record layouts of 7.3. InputAddr[63:0] is split in two fields
- * (a field holds at most 52 bits): [51:0] and InputAddrTop [63:52], bits a TTB1-range or
+ * (a field holds at most 53 bits): [51:0] and InputAddrTop [63:52], bits a TTB1-range or
  * tagged address has set. IPA [51:12] and FetchAddr [51:3] share dword 3 (an event has
  * one or the other).
  */
@@ -107,9 +107,9 @@ export const EVT = new StructLayout('EVT', EVT_BYTES, {
   TTRnW: dw(1, 44),
   InputAddr: dw(2, 51, 0),
   InputAddrTop: dw(2, 63, 52),
-  IPA: dw(3, 51, 12),
-  FetchAddr: dw(3, 51, 3),
-});
+  IPA: dwAddr(3, 51, 12),
+  FetchAddr: dwAddr(3, 51, 3),
+}, { union: true });
 
 /** One event being recorded: a reused object filled by the translation path. */
 export class EventRecord {
@@ -174,28 +174,28 @@ export class EventRecord {
   encode(words: Uint32Array): Uint32Array {
     words.fill(0);
     const L = EVT;
-    L.set(words, 'EventID', this.id);
-    L.set(words, 'StreamID', this.sid >>> 0);
+    L.set(words, L.f.EventID, this.id);
+    L.set(words, L.f.StreamID, this.sid >>> 0);
     if (this.ssv) {
-      L.set(words, 'SSV', 1);
-      L.set(words, 'SubstreamID', this.ssid);
+      L.set(words, L.f.SSV, 1);
+      L.set(words, L.f.SubstreamID, this.ssid);
     }
     if (this.id >= EventId.F_WALK_EABT && this.id <= EventId.F_PERMISSION) {
-      L.set(words, 'STAG', this.stag);
-      L.set(words, 'Stall', this.stall);
-      L.set(words, 'PnU', this.priv);
-      L.set(words, 'InD', this.exec && !this.write); // InD == 0 when RnW == 0
-      L.set(words, 'RnW', !this.write);
-      L.set(words, 'S2', this.s2);
-      L.set(words, 'CLASS', this.cls);
-      if (this.cls === FaultClass.TT) L.set(words, 'TTRnW', 1);
+      L.set(words, L.f.STAG, this.stag);
+      L.set(words, L.f.Stall, this.stall);
+      L.set(words, L.f.PnU, this.priv);
+      L.set(words, L.f.InD, this.exec && !this.write); // InD == 0 when RnW == 0
+      L.set(words, L.f.RnW, !this.write);
+      L.set(words, L.f.S2, this.s2);
+      L.set(words, L.f.CLASS, this.cls);
+      if (this.cls === FaultClass.TT) L.set(words, L.f.TTRnW, 1);
       // InputAddr[63:0], two's complement for a negative (bit 63 set) address.
       words[4] = this.inputAddr >>> 0;
       words[5] = Math.floor(this.inputAddr / 4294967296) >>> 0;
     }
     // Configuration events (C_BAD_*, F_STREAM_DISABLED, F_*_FETCH) carry the stream only.
-    if (this.fetchAddr >= 0) L.setAddress(words, 'FetchAddr', this.fetchAddr);
-    else if (this.ipa >= 0 && this.s2) L.setAddress(words, 'IPA', this.ipa);
+    if (this.fetchAddr >= 0) L.set(words, L.f.FetchAddr, this.fetchAddr);
+    else if (this.ipa >= 0 && this.s2) L.set(words, L.f.IPA, this.ipa);
     return words;
   }
 }

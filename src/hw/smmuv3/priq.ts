@@ -2,7 +2,7 @@
 // entries, the overflow rules of 8.1 and the automatic PRG responses of 8.1/8.2, and
 // the PRG Response codes of 8.3.
 
-import { dw, StructLayout } from './struct-layout.js';
+import { dw, dwAddr, StructLayout } from '../regs/struct-layout.js';
 
 export const PRI_BYTES = 16;
 
@@ -17,7 +17,7 @@ export const PRI = new StructLayout('PRI', PRI_BYTES, {
   Last: dw(0, 62),
   SSV: dw(0, 63),
   PRGIndex: dw(1, 8, 0),
-  PageAddr: dw(1, 63, 12),
+  PageAddr: dwAddr(1, 63, 12),
 });
 
 /** PRG Response Message codes (8.3; PCIe Base 10.4.2). */
@@ -45,18 +45,18 @@ export function encodePageRequest(
   last: boolean,
 ): Uint32Array {
   words.fill(0);
-  PRI.set(words, 'StreamID', sid >>> 0);
+  PRI.set(words, PRI.f.StreamID, sid >>> 0);
   if (ssv) {
-    PRI.set(words, 'SSV', 1);
-    PRI.set(words, 'SubstreamID', ssid);
+    PRI.set(words, PRI.f.SSV, 1);
+    PRI.set(words, PRI.f.SubstreamID, ssid);
     // 8: when SSV == 0 the X and Priv bits are both 0
-    PRI.set(words, 'Priv', priv);
-    PRI.set(words, 'Exec', exec);
+    PRI.set(words, PRI.f.Priv, priv);
+    PRI.set(words, PRI.f.Exec, exec);
   }
-  PRI.set(words, 'Read', read);
-  PRI.set(words, 'Write', write);
-  PRI.set(words, 'Last', last);
-  PRI.set(words, 'PRGIndex', prgIndex & 0x1ff);
-  PRI.setAddress(words, 'PageAddr', addr - (addr % 4096));
+  PRI.set(words, PRI.f.Read, read);
+  PRI.set(words, PRI.f.Write, write);
+  PRI.set(words, PRI.f.Last, last);
+  PRI.set(words, PRI.f.PRGIndex, prgIndex & 0x1ff);
+  PRI.set(words, PRI.f.PageAddr, addr - (addr % 4096));
   return words;
 }

@@ -5,7 +5,7 @@
 
 import type { WalkConfig } from '../vmsa/types.js';
 import { s2StartLevel } from '../vmsa/walker.js';
-import { dw, StructLayout } from './struct-layout.js';
+import { dw, dwAddr, StructLayout } from '../regs/struct-layout.js';
 import { IDR0_VALUE, SMMU_FEATURES } from './registers.js';
 
 export const STE_BYTES = 64;
@@ -14,7 +14,7 @@ export const STE = new StructLayout('STE', STE_BYTES, {
   V: dw(0, 0),
   Config: dw(0, 3, 1),
   S1Fmt: dw(0, 5, 4),
-  S1ContextPtr: dw(0, 55, 6),
+  S1ContextPtr: dwAddr(0, 55, 6),
   S1CDMax: dw(0, 63, 59),
   S1DSS: dw(1, 1, 0),
   S1CIR: dw(1, 3, 2),
@@ -51,15 +51,13 @@ export const STE = new StructLayout('STE', STE_BYTES, {
   S2HA: dw(2, 56),
   S2S: dw(2, 57),
   S2R: dw(2, 58),
-  S2TTB: dw(3, 55, 4),
+  S2TTB: dwAddr(3, 55, 4),
 });
-
-export type SteField = (typeof STE.fields)[number]['name'];
 
 /** L1STD (5.1): Span [4:0], L2Ptr [55:6]. */
 export const L1STD = new StructLayout('L1STD', 8, {
   Span: dw(0, 4, 0),
-  L2Ptr: dw(0, 55, 6),
+  L2Ptr: dwAddr(0, 55, 6),
 });
 
 /** STE.Config (5.2). */
@@ -128,8 +126,8 @@ export class SteConfig {
  * caller records C_BAD_STE.
  */
 export function decodeSte(words: Uint32Array, out: SteConfig): SteConfig | undefined {
-  if (!STE.flag(words, 'V')) return undefined;
-  const config = STE.get(words, 'Config');
+  if (!STE.flag(words, STE.f.V)) return undefined;
+  const config = STE.get(words, STE.f.Config);
   out.config = config;
   out.s1 = false;
   out.s2 = false;
@@ -139,44 +137,44 @@ export function decodeSte(words: Uint32Array, out: SteConfig): SteConfig | undef
   }
   out.s1 = (config & 1) !== 0;
   out.s2 = (config & 2) !== 0;
-  out.privOverride = overrideOf(STE.get(words, 'PRIVCFG'));
-  out.instOverride = overrideOf(STE.get(words, 'INSTCFG'));
+  out.privOverride = overrideOf(STE.get(words, STE.f.PRIVCFG));
+  out.instOverride = overrideOf(STE.get(words, STE.f.INSTCFG));
   if (config === STE_CFG_BYPASS) return out;
 
   // StreamWorld: used only with Hyp, stage 1 enabled and stage 2 disabled (IgnoreSTESTRW).
-  const strw = STE.get(words, 'STRW');
+  const strw = STE.get(words, STE.f.STRW);
   const strwUsed = HYP === 1 && out.s1 && !out.s2;
   out.strw = strwUsed ? strw : 0;
   if (strwUsed && (strw & 1) !== 0) return undefined; // 0bx1 reserved for Non-secure streams
 
-  out.vmid = strwUsed && strw !== 0 ? 0 : STE.get(words, 'S2VMID');
+  out.vmid = strwUsed && strw !== 0 ? 0 : STE.get(words, STE.f.S2VMID);
 
   if (out.s1) {
-    out.s1StallD = STE.flag(words, 'S1STALLD');
-    out.s1CdMax = STE.get(words, 'S1CDMax');
+    out.s1StallD = STE.flag(words, STE.f.S1STALLD);
+    out.s1CdMax = STE.get(words, STE.f.S1CDMax);
     if (out.s1CdMax > SMMU_FEATURES.ssidBits) return undefined;
-    const fmt = STE.get(words, 'S1Fmt');
+    const fmt = STE.get(words, STE.f.S1Fmt);
     out.s1Fmt = out.s1CdMax === 0 || fmt === 3 ? S1FMT_LINEAR : fmt; // 0b11 behaves as 0b00
-    out.s1Dss = out.s1CdMax === 0 ? S1DSS_TERMINATE : STE.get(words, 'S1DSS');
+    out.s1Dss = out.s1CdMax === 0 ? S1DSS_TERMINATE : STE.get(words, STE.f.S1DSS);
     if (out.s1Dss === 3) out.s1Dss = S1DSS_TERMINATE; // reserved, behaves as 0b00
-    out.s1ContextPtr = STE.address(words, 'S1ContextPtr');
+    out.s1ContextPtr = STE.get(words, STE.f.S1ContextPtr);
     // STES1ContextPtrOutOfRange: an IPA beyond the IAS or a PA beyond the OAS (both 48 bits here).
     if (out.s1ContextPtr >= 2 ** SMMU_FEATURES.oasBits) return undefined;
   }
 
   if (out.s2) {
-    if (!STE.flag(words, 'S2AA64')) return undefined; // TTF has no VMSAv8-32 LPAE
-    if (STE.flag(words, 'S2ENDI')) return undefined; // TTENDIAN: little-endian only
-    if (STE.flag(words, 'S2HA') || STE.flag(words, 'S2HD')) return undefined; // HTTU == 0
-    const g = tg0GranuleShift(STE.get(words, 'S2TG'));
+    if (!STE.flag(words, STE.f.S2AA64)) return undefined; // TTF has no VMSAv8-32 LPAE
+    if (STE.flag(words, STE.f.S2ENDI)) return undefined; // TTENDIAN: little-endian only
+    if (STE.flag(words, STE.f.S2HA) || STE.flag(words, STE.f.S2HD)) return undefined; // HTTU == 0
+    const g = tg0GranuleShift(STE.get(words, STE.f.S2TG));
     if (g === 0) return undefined; // reserved granule
-    const tsz = STE.get(words, 'S2T0SZ');
+    const tsz = STE.get(words, STE.f.S2T0SZ);
     // STES2T0SZInvalid: IDR3.STT == 0 so the maximum is 39; 48-bit IAS so the minimum is 16.
     if (tsz < 16 || tsz > 39) return undefined;
-    const sl0 = STE.get(words, 'S2SL0');
+    const sl0 = STE.get(words, STE.f.S2SL0);
     if (s2StartLevel(g, sl0, tsz) < 0) return undefined; // STEWalkConfigInconsistentAA64
-    const ps = psBits(STE.get(words, 'S2PS'));
-    const ttb = STE.address(words, 'S2TTB');
+    const ps = psBits(STE.get(words, STE.f.S2PS));
+    const ttb = STE.get(words, STE.f.S2TTB);
     if (ttb >= 2 ** ps) return undefined; // STES2TTBOutOfRange
     const w = out.s2Walk;
     w.ttb = ttb;
@@ -184,10 +182,10 @@ export function decodeSte(words: Uint32Array, out: SteConfig): SteConfig | undef
     w.tsz = tsz;
     w.sl0 = sl0;
     w.oasBits = ps;
-    w.affd = STE.flag(words, 'S2AFFD');
-    out.s2S = STE.flag(words, 'S2S');
-    out.s2R = STE.flag(words, 'S2R');
-    out.s2Ptw = STE.flag(words, 'S2PTW');
+    w.affd = STE.flag(words, STE.f.S2AFFD);
+    out.s2S = STE.flag(words, STE.f.S2S);
+    out.s2R = STE.flag(words, STE.f.S2R);
+    out.s2Ptw = STE.flag(words, STE.f.S2PTW);
   }
   return out;
 }

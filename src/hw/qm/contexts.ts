@@ -2,7 +2,7 @@
 // section 3): SQC and CQC (32 bytes each), EQC and AEQC (28 bytes). The guest
 // driver keeps its own declarations; tests hold both against the Linux layout.
 
-import { StructLayout } from './struct-layout.js';
+import { StructLayout } from '../regs/struct-layout.js';
 
 /** Submission queue context (Linux `struct qm_sqc`). */
 export const SQC = new StructLayout('SQC', 32, [

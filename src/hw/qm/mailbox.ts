@@ -7,7 +7,7 @@
 // the writes; the write that completes the word triggers it. Reads of 0x304/0x308
 // return QM_MB_CMD_DATA_ADDR_L/H (query results), not the written base address.
 
-import { StructLayout } from './struct-layout.js';
+import { StructLayout } from '../regs/struct-layout.js';
 
 export const MAILBOX = new StructLayout('MAILBOX', 16, [
   { name: 'cmd', dword: 0, lsb: 0, width: 8 },

@@ -2,7 +2,7 @@
 // the 4-byte EQE and AEQE. Each carries a phase bit that flips every lap so the
 // consumer can tell new entries from old ones without a shared index.
 
-import { StructLayout } from './struct-layout.js';
+import { StructLayout } from '../regs/struct-layout.js';
 
 export const CQE = new StructLayout('CQE', 16, [
   { name: 'rsvd0', dword: 0, lsb: 0, width: 32 },

@@ -4,7 +4,7 @@
 // list once per request into a flat segment list, then moves data run by run.
 
 import { DmaStatus, type DmaAttrs, type DmaPort } from '../bus/dma.js';
-import { StructLayout } from '../qm/struct-layout.js';
+import { StructLayout } from '../regs/struct-layout.js';
 
 export const SGL_HEADER = new StructLayout('SGL_HEADER', 64, [
   { name: 'next_dma_l', dword: 0, lsb: 0, width: 32 },

@@ -17,7 +17,7 @@
 // write sets axi_rresp / axi_bresp (Linux zip_main.c zip_hw_error), which raise the
 // abnormal MSI.
 
-import { StructLayout } from '../qm/struct-layout.js';
+import { StructLayout } from '../regs/struct-layout.js';
 
 export const ZIP_SQE_BYTES = 128;
 

@@ -55,7 +55,7 @@ import {
 } from './mmu_gather.js';
 import { notify_end, notify_start } from './mmu_notifier.js';
 import { alloc_pages, get_page, mem_map, put_page } from './page_alloc.js';
-import { PAGE_SIZE, PG_anon, PG_dirty, PG_mlocked, PG_referenced, PG_reserved, PG_swapbacked, PG_zero_page, GUP_PIN_COUNTING_BIAS } from './page.js';
+import { PAGE_MASK, PAGE_SIZE, PG_anon, PG_dirty, PG_mlocked, PG_referenced, PG_reserved, PG_swapbacked, PG_zero_page, GUP_PIN_COUNTING_BIAS } from './page.js';
 import {
   is_swap_pte,
   MT_DEVICE_nGnRE,
@@ -215,7 +215,7 @@ export function handle_vma_fault(vma: VmAreaStruct, address: number, flags: numb
   const mm = vma.vm_mm;
   count_vm_event(VM.pgfault);
   cpu.charge(cpu.cost['pageFaultNs'] ?? 0);
-  const addr = address - (address % PAGE_SIZE);
+  const addr = address - (address & PAGE_MASK); // not %: a remainder of a double above 2^31 is a slow fmod
   const ptep = pte_alloc(cpu, mm, addr);
   if (ptep < 0) return VM_FAULT_OOM;
   const lo = pte_read(cpu, ptep);
@@ -620,7 +620,7 @@ export function follow_pte(mm: MmStruct, addr: number, out: FollowResult): void 
   out.dirty = false;
   if (mm.dead) return;
   const cpu = thisCpu();
-  const ptep = pte_lookup(cpu, mm, addr - (addr % PAGE_SIZE));
+  const ptep = pte_lookup(cpu, mm, addr - (addr & PAGE_MASK));
   if (ptep < 0) return;
   const lo = pte_read(cpu, ptep);
   const hi = pte_hi;

@@ -122,7 +122,7 @@ export function pte_pfn(lo: number, hi: number): number {
 
 /** Low and high words of a descriptor whose output address is `pa` (attributes not set). */
 export function pa_lo(pa: number): number {
-  return (pa % TWO32) & PTE_LO_OA_MASK;
+  return pa & PTE_LO_OA_MASK; // ToInt32 keeps bits 31:0 of any integer below 2^53 (and is no fmod)
 }
 export function pa_hi(pa: number): number {
   return Math.floor(pa / TWO32) & PTE_HI_OA_MASK;

@@ -16,6 +16,7 @@ import {
   qm_sqc_build,
 } from '../../src/kernel/drivers/crypto/hisilicon/qm-structs.js';
 import * as R from '../../src/kernel/drivers/crypto/hisilicon/qm-regs.js';
+import { getField } from '../../src/kernel/lib/field-table.js';
 import { qm_qp_dma_size } from '../../src/kernel/drivers/crypto/hisilicon/qm.js';
 import { SQC as MODEL_SQC, CQC as MODEL_CQC } from '../../src/hw/qm/contexts.js';
 import { CQE as MODEL_CQE, EQE as MODEL_EQE, AEQE as MODEL_AEQE } from '../../src/hw/qm/queue-entries.js';
@@ -29,7 +30,7 @@ describe('QM context encodings (qm.c qm_sq_ctx_cfg / qm_cq_ctx_cfg / qm_eq_ctx_c
     expect(w[3]).toBe(0x73ff);
     expect(w[4]).toBe(0); // rand_qc 0 on v2
     expect(w[6]).toBe((0x0110 << 16) | 5);
-    expect(QM_SQC.get(w, QM_SQC.f.alg_type)).toBe(1);
+    expect(getField(w, QM_SQC.f.alg_type)).toBe(1);
   });
   it('SQC w11 (byte 22): bit 7 PASID enable, bit 6 tail wrap; CQC w11 bit 0 PASID enable', () => {
     const s = qm_sqc_build({ base: 0, depth: 1024, sqeSizeLog2: 7, pasid: 0x1234, pasidEnable: true, cqNum: 0, algType: 0 });
@@ -54,8 +55,8 @@ describe('QM context encodings (qm.c qm_sq_ctx_cfg / qm_cq_ctx_cfg / qm_eq_ctx_c
     b[9] = 0x01;
     b[14] = 0x01;
     const w = QM_CQE.fromBytes(b);
-    expect(QM_CQE.get(w, QM_CQE.f.sq_head)).toBe(0x12a);
-    expect(QM_CQE.get(w, QM_CQE.f.phase)).toBe(1);
+    expect(getField(w, QM_CQE.f.sq_head)).toBe(0x12a);
+    expect(getField(w, QM_CQE.f.phase)).toBe(1);
     expect(QM_EQE.encode({ cq_num: 3, phase: 1 })[0]).toBe(0x10003);
     expect(QM_AEQE.encode({ qp_id: 9, phase: 1, type: 2 })[0]).toBe((2 << 17) | (1 << 16) | 9);
   });
@@ -70,7 +71,7 @@ describe('mailbox, doorbell and VFT words', () => {
     expect([...w]).toEqual([0x0005_2000, 0x23456780, 0x1, 0]);
     const q = qm_mb_word(QM_MB_CMD.CQC, 0x8000, 0x3ff, 1);
     expect(q[0]).toBe(0x03ff_6001);
-    expect(QM_MAILBOX.get(q, QM_MAILBOX.f.op)).toBe(1);
+    expect(getField(q, QM_MAILBOX.f.op)).toBe(1);
   });
   it('qm_db_v2: qn [11:0], cmd [15:12], rand 0, index [47:32], priority [63:48]', () => {
     expect(R.qm_db_v2(3, R.QM_DOORBELL_CMD_SQ, 17, 0)).toEqual({ lo: 0x3, hi: 0x11 });

@@ -8,6 +8,7 @@
 import { thisCpu, type ArchCpu } from '../../../../arch/index.js';
 import { EAGAIN, EBUSY, EINVAL, EIO, ENODEV, ENOMEM, EPERM, ETIMEDOUT } from '../../../lib/errno.js';
 import { pr_debug, pr_err, pr_info } from '../../../lib/printk.js';
+import { getField } from '../../../lib/field-table.js';
 import { IRQ_HANDLED, IRQ_NONE, IRQ_WAKE_THREAD, free_irq, request_irq, request_threaded_irq, type IrqReturn } from '../../../irq/irqdesc.js';
 import { WQ_HIGHPRI, WQ_MEM_RECLAIM, WQ_UNBOUND, WorkStruct, alloc_workqueue, destroy_workqueue, flush_workqueue, queue_work, schedule_work, type WorkqueueStruct } from '../../../kernel/workqueue.js';
 import { usleep } from '../../../time/sleep.js';
@@ -276,7 +277,7 @@ export function qm_mb(qm: HisiQm, cmd: number, dma: number, queue: number, op: 0
       return -ETIMEDOUT;
     }
     const word0 = new Uint32Array([readl(qm, R.QM_MB_CMD_SEND_BASE)]);
-    const status = QM_MAILBOX.get(word0, QM_MAILBOX.f.status);
+    const status = getField(word0, QM_MAILBOX.f.status);
     if (status !== 0) {
       dev_err(qm, `QM mailbox operation failed (cmd ${cmd}, queue ${queue}, status 0x${status.toString(16)})!`);
       qm.dfx.mb_err_cnt++;
@@ -713,9 +714,9 @@ function* qm_drain_qp(qp: HisiQp): Generator<unknown, number, unknown> {
         dev_err(qm, 'Failed to dump sqc/cqc!');
         return d;
       }
-      const sqTail = QM_SQC.get(d.sqc, QM_SQC.f.tail);
-      const cqTail = QM_CQC.get(d.cqc, QM_CQC.f.tail);
-      if (sqTail === cqTail && QM_SQC.get(d.sqc, QM_SQC.f.wrap) === QM_CQC.get(d.cqc, QM_CQC.f.wrap)) return 0;
+      const sqTail = getField(d.sqc, QM_SQC.f.tail);
+      const cqTail = getField(d.cqc, QM_CQC.f.tail);
+      if (sqTail === cqTail && getField(d.sqc, QM_SQC.f.wrap) === getField(d.cqc, QM_CQC.f.wrap)) return 0;
       if (i === DRAIN_MAX_WAIT_COUNTS) {
         dev_err(qm, `Fail to empty queue ${qp.qp_id}!`);
         return -EBUSY;

@@ -16,6 +16,7 @@
 import { thisCpu } from '../../../../../arch/index.js';
 import { EAGAIN, EBUSY, EINPROGRESS, EINVAL, ENODEV, ENOMEM } from '../../../../lib/errno.js';
 import { pr_err } from '../../../../lib/printk.js';
+import { getField } from '../../../../lib/field-table.js';
 import {
   AcompReq,
   AcompStream,
@@ -212,17 +213,17 @@ function hisi_zip_acomp_cb(qp: HisiQp, sqe: Uint32Array): void {
   const stream = req.stream;
   if (stream && decomp && status === 0) err = 0;
   if (err < 0) {
-    pr_err(`${zip.qm.name}: ${decomp ? 'de' : ''}compress fail in qp${qp.qp_id}: ${status} (${hisi_zip_status_name(status)}), output: ${HZIP_SQE.get(sqe, HZIP_SQE.f.produced)}`);
+    pr_err(`${zip.qm.name}: ${decomp ? 'de' : ''}compress fail in qp${qp.qp_id}: ${status} (${hisi_zip_status_name(status)}), output: ${getField(sqe, HZIP_SQE.f.produced)}`);
     zip.dfx.err_bd_cnt++;
   }
   hisi_acc_sg_buf_unmap(dev, req.src);
   hisi_acc_sg_buf_unmap(dev, req.dst);
-  const produced = HZIP_SQE.get(sqe, HZIP_SQE.f.produced);
+  const produced = getField(sqe, HZIP_SQE.f.produced);
   req.dlen = produced + zr.dskip;
   if (stream) {
-    stream.consumed = HZIP_SQE.get(sqe, HZIP_SQE.f.consumed) + zr.sskip;
-    stream.isize = HZIP_SQE.get(sqe, HZIP_SQE.f.isize);
-    stream.checksum = HZIP_SQE.get(sqe, HZIP_SQE.f.checksum);
+    stream.consumed = getField(sqe, HZIP_SQE.f.consumed) + zr.sskip;
+    stream.isize = getField(sqe, HZIP_SQE.f.isize);
+    stream.checksum = getField(sqe, HZIP_SQE.f.checksum);
     if (err === 0) stream.isNew = false;
     if (decomp ? status === HZIP_DECOMP_END : stream.last && stream.consumed === req.slen) stream.ended = true;
   }

@@ -4,7 +4,7 @@
 // handling of the driver (the engine emits raw DEFLATE plus the trailer; the driver
 // writes the header and skips it on decompression) and status decoding.
 
-import { FieldTable } from '../qm-structs.js';
+import { FieldTable, getField, setField } from '../../../../lib/field-table.js';
 import { EINVAL, EIO } from '../../../../lib/errno.js';
 
 export const HZIP_SQE_SIZE = 128;
@@ -144,40 +144,39 @@ export interface ZipSqeRequest {
 /** hisi_zip_fill_sqe + config_buf_type + config_tag into `w` (cleared first). */
 export function hisi_zip_fill_sqe(w: Uint32Array, r: ZipSqeRequest): void {
   w.fill(0);
-  const T = HZIP_SQE;
-  const F = T.f;
-  T.set(w, F.input_data_length, r.slen - r.sskip);
-  T.set(w, F.in_sge_data_offset, r.sskip);
-  T.set(w, F.out_sge_data_offset, r.dskip);
-  T.set(w, F.req_type, r.reqType);
-  T.set(w, F.buf_type, r.bufType);
-  T.set(w, F.win_size, r.win ?? HZIP_WIN_4K);
-  T.set(w, F.dest_avail_out, r.dlen - r.dskip);
-  T.set(w, F.source_addr_l, r.src >>> 0);
-  T.set(w, F.source_addr_h, Math.floor(r.src / 2 ** 32));
-  T.set(w, F.dest_addr_l, r.dst >>> 0);
-  T.set(w, F.dest_addr_h, Math.floor(r.dst / 2 ** 32));
-  T.set(w, F.sqe_type, r.sqeType);
-  T.set(w, r.sqeType === 3 ? F.tag_v3 : F.tag_v2, r.tag);
+  const F = HZIP_SQE.f;
+  setField(w, F.input_data_length, r.slen - r.sskip);
+  setField(w, F.in_sge_data_offset, r.sskip);
+  setField(w, F.out_sge_data_offset, r.dskip);
+  setField(w, F.req_type, r.reqType);
+  setField(w, F.buf_type, r.bufType);
+  setField(w, F.win_size, r.win ?? HZIP_WIN_4K);
+  setField(w, F.dest_avail_out, r.dlen - r.dskip);
+  setField(w, F.source_addr_l, r.src >>> 0);
+  setField(w, F.source_addr_h, Math.floor(r.src / 2 ** 32));
+  setField(w, F.dest_addr_l, r.dst >>> 0);
+  setField(w, F.dest_addr_h, Math.floor(r.dst / 2 ** 32));
+  setField(w, F.sqe_type, r.sqeType);
+  setField(w, r.sqeType === 3 ? F.tag_v3 : F.tag_v2, r.tag);
   if (r.stream) {
-    T.set(w, F.stream_mode, 1);
-    T.set(w, F.stream_new, r.stream.isNew ? 1 : 0);
-    T.set(w, F.flush_type, r.stream.finish ? HZIP_FLUSH_FINISH : HZIP_FLUSH_SYNC);
-    T.set(w, F.stream_ctx_addr_l, r.stream.ctxAddr >>> 0);
-    T.set(w, F.stream_ctx_addr_h, Math.floor(r.stream.ctxAddr / 2 ** 32));
-    T.set(w, F.isize, r.stream.isize);
-    T.set(w, F.checksum, r.stream.checksum);
+    setField(w, F.stream_mode, 1);
+    setField(w, F.stream_new, r.stream.isNew ? 1 : 0);
+    setField(w, F.flush_type, r.stream.finish ? HZIP_FLUSH_FINISH : HZIP_FLUSH_SYNC);
+    setField(w, F.stream_ctx_addr_l, r.stream.ctxAddr >>> 0);
+    setField(w, F.stream_ctx_addr_h, Math.floor(r.stream.ctxAddr / 2 ** 32));
+    setField(w, F.isize, r.stream.isize);
+    setField(w, F.checksum, r.stream.checksum);
   } else {
-    T.set(w, F.flush_type, HZIP_FLUSH_FINISH);
+    setField(w, F.flush_type, HZIP_FLUSH_FINISH);
   }
 }
 
 export function hisi_zip_get_tag(w: Uint32Array): number {
-  return HZIP_SQE.get(w, HZIP_SQE.get(w, HZIP_SQE.f.sqe_type) === 3 ? HZIP_SQE.f.tag_v3 : HZIP_SQE.f.tag_v2);
+  return getField(w, getField(w, HZIP_SQE.f.sqe_type) === 3 ? HZIP_SQE.f.tag_v3 : HZIP_SQE.f.tag_v2);
 }
 
 export function hisi_zip_get_status(w: Uint32Array): number {
-  return HZIP_SQE.get(w, HZIP_SQE.f.status);
+  return getField(w, HZIP_SQE.f.status);
 }
 
 /**

@@ -8,6 +8,12 @@
 // CPU_ON for secondaries). It yields to the machine when it waits for an interrupt
 // or gives up its time slice; the machine interleaves cores and device events in
 // virtual-time order.
+//
+// Code that cannot yield (a driver polling for its device inside a call) waits as
+// Linux's smp_cond_load_relaxed does on arm64: LDXR marks the location in the core's
+// exclusive monitor, then `wfe` sleeps until a wake-up event. In a discrete-event
+// machine the next event that could wake the core is known, so the wait costs the host
+// one step per hardware event, not one per polling iteration.
 
 export type SysRegName =
   | 'SCTLR_EL1'
@@ -72,7 +78,10 @@ export const enum ExceptionLevel {
 export type CoreYield =
   /** Wait for interrupt: the core sleeps until an IRQ is pending for it. */
   | 'wfi'
-  /** Wait for event: sleeps until SEV, an interrupt, or the event register is set. */
+  /**
+   * Wait for event: sleeps until SEV, an interrupt, or the event register is set. Kernel
+   * code that cannot yield calls `ArchCpu.wfe()` instead.
+   */
   | 'wfe'
   /** The time slice ends; the core stays runnable. */
   | 'yield';
@@ -202,6 +211,38 @@ export interface ArchCpu {
   irqPending(): boolean;
   /** Signals an event to all cores (SEV). */
   sev(): void;
+  /** Sets this core's own event register (SEVL): the next WFE returns at once. */
+  sevl(): void;
+  /**
+   * WFE executed in place by code that cannot yield to the machine. When the event
+   * register is set, clears it and returns. Otherwise the core sleeps until the first of
+   * its WFE wake-up events (D1.6.2):
+   * - the event register is set: SEV from any core, or a write by another observer (a
+   *   device's DMA or MSI write, another core's store) to the granule this core's
+   *   exclusive monitor marked with LDXR, which clears the monitor;
+   * - an IRQ reaches the core while DAIF.I is clear (it is taken at the next access);
+   * - `untilNs` (this core's time) comes: the caller's timeout. The generic timer's event
+   *   stream, which bounds such waits on Linux, is not modelled.
+   * The core's time moves to that event, never past it; hardware catches up on the way as
+   * it does for any access. A wake-up may be spurious (the caller re-checks its
+   * condition), never missed. Other cores do not run during the wait (the machine
+   * interleaves cores between steps): waiting for another core's SEV or store must yield.
+   * An exception return sets the event register, so a WFE after an IRQ handler returns.
+   */
+  wfe(untilNs?: number): void;
+  /**
+   * Load-exclusive (LDXR) at a virtual address: the load, and the 64-byte granule holding
+   * it (the Exclusives Reservation Granule) marked in this core's exclusive monitor, until
+   * another observer writes it (which sets the event register), CLREX, or the next LDXR.
+   */
+  ldxr32(va: number): number;
+  /** 64-bit LDXR as a Number (exact below 2^53). */
+  ldxr64(va: number): number;
+  /** LDXR at a physical address (the kernel's linear map). */
+  ldxrPhys32(pa: number): number;
+  ldxrPhys64(pa: number): number;
+  /** CLREX: this core's exclusive monitor marks nothing (no event). */
+  clrex(): void;
   /**
    * Secure monitor call, as PSCI uses it (SMC Calling Convention). x0 is the function
    * id; returns x0. CPU_ON passes the secondary's `CoreMain` as the entry point.

@@ -251,6 +251,24 @@ export class BusArchCpu implements ArchCpu {
     return false;
   }
   sev(): void {}
+  sevl(): void {}
+  /** No hardware events here: WFE returns at once (a spurious wake-up), at its deadline when it has one. */
+  wfe(untilNs = Infinity): void {
+    if (untilNs !== Infinity && untilNs > this.timeNs) this.timeNs = untilNs;
+  }
+  ldxr32(va: number): number {
+    return this.ld32(va);
+  }
+  ldxr64(va: number): number {
+    return this.ld64(va);
+  }
+  ldxrPhys32(pa: number): number {
+    return this.ldPhys32(pa);
+  }
+  ldxrPhys64(pa: number): number {
+    return this.ldPhys64(pa);
+  }
+  clrex(): void {}
   smc(functionId: number, _x1?: number | bigint, _x2?: number | bigint | CoreMain, _x3?: number | bigint): number {
     void functionId;
     return -1;

@@ -4,6 +4,7 @@
 // as `error`, never thrown.
 
 import { SparseRam } from './ram.js';
+import { DEVICE_WRITER, ExclusiveMonitors } from './exclusive-monitor.js';
 import { MmioAccess, type AccessSize, type MmioDevice } from './mmio.js';
 import { TraceKind } from '../../trace/record.js';
 import { NO_SID, NO_SSID, type TraceRing } from '../../trace/ring.js';
@@ -38,6 +39,11 @@ export class PhysicalBus {
   lastError: BusErrorInfo | undefined;
   /** Trace id used by the public test-bench API (`machine.bus.read32` etc.). */
   readonly benchInitiator: number;
+  /**
+   * The cores' exclusive monitors: RAM writes through the bus (device DMA and MSI writes,
+   * the test bench) clear the marks they touch. Cores report their own stores to it.
+   */
+  readonly monitors = new ExclusiveMonitors();
 
   constructor(
     ramBase: number,
@@ -122,6 +128,7 @@ export class PhysicalBus {
     const ram = this.ram;
     const off = pa - ram.base;
     if (off >= 0 && off + size <= ram.size) {
+      if (this.monitors.armed !== 0) this.monitors.written(pa, size, DEVICE_WRITER);
       switch (size) {
         case 1:
           ram.write8(off, lo & 0xff);
@@ -192,6 +199,7 @@ export class PhysicalBus {
   /** Bulk write of `src[srcOff..srcOff+len)` to physical memory. Returns false on a bus error. */
   writeFrom(pa: number, src: Uint8Array, srcOff: number, len: number, initiator: number, streamId = NO_SID): boolean {
     if (this.isRam(pa, len)) {
+      if (this.monitors.armed !== 0) this.monitors.written(pa, len, DEVICE_WRITER);
       this.ram.writeFrom(pa - this.ram.base, src, srcOff, len);
       return true;
     }

@@ -13,6 +13,12 @@
 // machine clock (another core's step moved it on) takes an IRQ when its own time
 // reaches the time the IRQ was raised, and WFI sleeps until then.
 //
+// Events: the event register is set by SEV/SEVL, by an exception return, and when a write
+// by another observer clears this core's exclusive monitor (marked by LDXR). WFE in place
+// (`wfe`) moves the core's time from one hardware event to the next until one of them
+// wakes it; WFE as a yield of the main loop puts the core to sleep until SEV, the monitor
+// or an IRQ wakes it.
+//
 // Modelled more simply than the architecture (each is a deliberate choice):
 // - no instruction fetch (guest code is TypeScript): UXN/PXN/WXN are decoded by the
 //   walker but only data accesses are checked, so EC 0x20/0x21 never occur;
@@ -31,6 +37,7 @@ import type { CostModel } from '../../machine/cost.js';
 import type { Clock } from '../../machine/clock.js';
 import type { PhysicalBus } from '../bus/bus.js';
 import { CHUNK_MASK, type SparseRam } from '../bus/ram.js';
+import type { ExclusiveMonitors } from '../bus/exclusive-monitor.js';
 import { TraceKind } from '../../trace/record.js';
 import { NO_SID, NO_SSID, type TraceRing } from '../../trace/ring.js';
 import { WalkFault, WalkResult, type DescriptorReader, type WalkConfig } from '../vmsa/types.js';
@@ -234,6 +241,8 @@ export class Core implements ArchCpu, Runnable {
   private wrWords: Uint32Array = NO_WORDS;
   private wrBytes: Uint8Array = NO_BYTES;
   private wrOff = 0;
+  /** Physical address of the last written page (what a store reports to the exclusive monitors). */
+  private wrPa = 0;
 
   // ---- system registers ----
   private sctlr = SCTLR_RESET;
@@ -296,6 +305,9 @@ export class Core implements ArchCpu, Runnable {
   private state = PowerState.Off;
   private gen: Generator<CoreYield, void, void> | undefined;
   private eventRegister = false;
+  /** The cores' exclusive monitors (on the bus, which devices write through), and this core's index in them. */
+  private readonly monitors: ExclusiveMonitors;
+  private readonly monitorId: number;
   private vectors: ExceptionVectors | undefined;
   private gic: GicCpuInterface | undefined;
   readonly timer: VirtualTimer;
@@ -328,6 +340,8 @@ export class Core implements ArchCpu, Runnable {
     this.fastWalk0 = new S1RamWalk(this.ram);
     this.fastWalk1 = new S1RamWalk(this.ram);
     this.tlb.onChange = () => this.dropPageCaches();
+    this.monitors = machine.bus.monitors;
+    this.monitorId = this.monitors.attach(() => this.signalEvent());
     this.cfg = [
       { stage: 1, ttb: 0, granuleShift: 12, tsz: 64, oasBits: 32 },
       { stage: 1, ttb: 0, granuleShift: 12, tsz: 64, oasBits: 32 },
@@ -420,6 +434,7 @@ export class Core implements ArchCpu, Runnable {
     this.daif = DAIF_ALL;
     this.pan = false;
     this.eventRegister = false;
+    this.monitors.clear(this.monitorId);
     this.vectors = undefined;
     this.irqTimes.length = 0;
     this.timer.reset();
@@ -538,10 +553,97 @@ export class Core implements ArchCpu, Runnable {
     this.firmware.sendEvent();
   }
 
-  /** The event register is set (SEV from any core, including this one); a core in WFE wakes and consumes it. */
+  /**
+   * The event register is set (SEV from any core including this one, or another observer's
+   * write clearing this core's exclusive monitor); a core asleep in WFE wakes and consumes it.
+   */
   signalEvent(): void {
     if (this.state === PowerState.WaitEvent) this.wake();
     else this.eventRegister = true;
+  }
+
+  sevl(): void {
+    this.charge(this.accessNs);
+    this.eventRegister = true;
+  }
+
+  /**
+   * WFE in place (D1.6.2). With the event register set: clears it and returns. Otherwise the
+   * core sleeps: its time moves to the next hardware event (which fires, as when an access
+   * reaches it), again and again, until the event register is set, an IRQ that DAIF.I does
+   * not mask reaches the core, or `untilNs` comes. Another core cannot run meanwhile (cores
+   * are interleaved between steps), so its SEV or store is seen only after the wait.
+   */
+  wfe(untilNs = Infinity): void {
+    this.charge(this.accessNs);
+    this.syncClock();
+    for (;;) {
+      if (this.eventRegister) {
+        this.eventRegister = false;
+        return;
+      }
+      let until = untilNs;
+      if ((this.daif & DAIF_I) === 0 && this.irqLine()) {
+        const at = this.irqArrival();
+        if (at <= this.local) return;
+        if (at < until) until = at;
+      }
+      if (this.local >= until) return;
+      const next = this.clock.nextEventTime();
+      // Nothing will ever happen: a spurious wake-up (allowed) rather than a hang of the host.
+      if (next === Infinity && until === Infinity) return;
+      let t = next < until ? next : until;
+      // An event due now (scheduled after the clock reached this time) fires a cycle later, as for an access.
+      if (t <= this.local) t = Math.min(this.local + this.accessNs, until);
+      this.local = t;
+      this.syncClock();
+      this.deadline = -Infinity;
+    }
+  }
+
+  ldxr32(va: number): number {
+    const v = this.ld32(va);
+    this.markVirt(va);
+    return v;
+  }
+
+  ldxr64(va: number): number {
+    const v = this.ld64(va);
+    this.markVirt(va);
+    return v;
+  }
+
+  ldxrPhys32(pa: number): number {
+    const v = this.physLoad(pa, 4);
+    this.monitors.mark(this.monitorId, pa);
+    return v;
+  }
+
+  ldxrPhys64(pa: number): number {
+    const lo = this.physLoad(pa, 8);
+    this.monitors.mark(this.monitorId, pa);
+    return this.hi32 * TWO32 + lo;
+  }
+
+  clrex(): void {
+    this.charge(this.accessNs);
+    this.monitors.clear(this.monitorId);
+  }
+
+  /** Whether this core's exclusive monitor has a granule marked (tests, the TUI). */
+  get monitorMarked(): boolean {
+    return this.monitors.marked(this.monitorId);
+  }
+
+  /** Marks the granule of `va`, which the load just before translated (a TLB hit now). */
+  private markVirt(va: number): void {
+    const s = this.translate(va, false, false);
+    if (s >= 0) this.monitors.mark(this.monitorId, this.tPa[s]! + (va & 0xfff));
+  }
+
+  /** This core wrote [pa, pa+len) of RAM: other cores' exclusive monitors on it are cleared. */
+  private storeObserved(pa: number, len: number): void {
+    this.monitors.written(pa, len, this.monitorId);
   }
 
   dsb(): void {
@@ -635,6 +737,8 @@ export class Core implements ArchCpu, Runnable {
   }
 
   private eret(el: ExceptionLevel, daif: number, pan: boolean): void {
+    // An exception return sets the event register (D1.6.1): a WFE after a handler ran does not sleep.
+    this.eventRegister = true;
     this.elValue = el;
     this.daif = daif;
     this.pan = pan;
@@ -664,6 +768,7 @@ export class Core implements ArchCpu, Runnable {
     cpu.elValue = fromEl;
     cpu.pan = pan;
     cpu.updateMasks();
+    cpu.eventRegister = true; // ERET (D1.6.1)
     return ret;
   }
 
@@ -1172,6 +1277,7 @@ export class Core implements ArchCpu, Runnable {
     this.wrWords = this.tWords[s]!;
     this.wrBytes = this.tBytes[s]!;
     this.wrOff = this.tOff[s]!;
+    this.wrPa = this.tPa[s]!;
   }
 
   private isRamEntry(s: number): boolean {
@@ -1253,6 +1359,7 @@ export class Core implements ArchCpu, Runnable {
     const o = va & 0xfff;
     if (va - o === this.wrPage || this.writeHit(va) >= 0 || this.refillWrite(va)) {
       this.wrBytes[this.wrOff + o] = v;
+      if (this.monitors.armed !== 0) this.storeObserved(this.wrPa + o, 1);
       return;
     }
     this.storeSlow(va, 1, v, 0);
@@ -1268,6 +1375,7 @@ export class Core implements ArchCpu, Runnable {
       const i = this.wrOff + o;
       b[i] = v;
       b[i + 1] = v >>> 8;
+      if (this.monitors.armed !== 0) this.storeObserved(this.wrPa + o, 2);
       return;
     }
     this.storeSlow(va, 2, v, 0);
@@ -1280,6 +1388,7 @@ export class Core implements ArchCpu, Runnable {
     const o = va & 0xfff;
     if ((o & 3) === 0 && (va - o === this.wrPage || this.writeHit(va) >= 0 || this.refillWrite(va))) {
       this.wrWords[(this.wrOff + o) >>> 2] = v;
+      if (this.monitors.armed !== 0) this.storeObserved(this.wrPa + o, 4);
       return;
     }
     this.storeSlow(va, 4, v, 0);
@@ -1305,6 +1414,7 @@ export class Core implements ArchCpu, Runnable {
       const i = (this.wrOff + o) >>> 2;
       w[i] = lo;
       w[i + 1] = hi;
+      if (this.monitors.armed !== 0) this.storeObserved(this.wrPa + o, 8);
       return;
     }
     this.storeSlow(va, 8, lo, hi);
@@ -1363,6 +1473,7 @@ export class Core implements ArchCpu, Runnable {
     for (let attempt = 0; ; attempt++) {
       const s = this.resolve(va, true);
       if (this.isRamEntry(s)) {
+        if (this.monitors.armed !== 0) this.storeObserved(this.tPa[s]! + pageOff, size);
         const o = this.tOff[s]! + pageOff;
         if (size >= 4 && (o & (size - 1)) === 0) {
           const w = this.tWords[s]!;
@@ -1425,8 +1536,10 @@ export class Core implements ArchCpu, Runnable {
         if (this.isRamEntry(s)) {
           const b = this.tBytes[s]!;
           const o = this.tOff[s]! + pageOff;
-          if (write) b.set(buf.subarray(off + done, off + done + n), o);
-          else buf.set(b.subarray(o, o + n), off + done);
+          if (write) {
+            b.set(buf.subarray(off + done, off + done + n), o);
+            if (this.monitors.armed !== 0) this.storeObserved(pa, n);
+          } else buf.set(b.subarray(o, o + n), off + done);
           break;
         }
         this.local += this.cost.mmioNs;
@@ -1461,8 +1574,10 @@ export class Core implements ArchCpu, Runnable {
       if (this.isRamEntry(s)) {
         const b = this.tBytes[s]!;
         const o = this.tOff[s]! + pageOff;
-        if (write) b.set(buf.subarray(off + done, off + done + n), o);
-        else buf.set(b.subarray(o, o + n), off + done);
+        if (write) {
+          b.set(buf.subarray(off + done, off + done + n), o);
+          if (this.monitors.armed !== 0) this.storeObserved(this.tPa[s]! + pageOff, n);
+        } else buf.set(b.subarray(o, o + n), off + done);
       } else {
         this.local += this.cost.mmioNs;
         this.syncClock();
@@ -1560,6 +1675,7 @@ export class Core implements ArchCpu, Runnable {
     const ram = this.ram;
     const off = pa - ram.base;
     if (off >= 0 && off + size <= ram.size) {
+      if (this.monitors.armed !== 0) this.storeObserved(pa, size);
       if (size === 8) {
         ram.write32(off, lo >>> 0);
         ram.write32(off + 4, hi >>> 0);
@@ -1597,6 +1713,7 @@ export class Core implements ArchCpu, Runnable {
     this.charge(Math.ceil(len / 8) * this.accessNs);
     for (let attempt = 0; ; attempt++) {
       if (this.bus.isRam(pa, len)) {
+        if (this.monitors.armed !== 0) this.storeObserved(pa, len);
         this.ram.writeFrom(pa - this.ram.base, src, srcOff, len);
         return;
       }
@@ -1615,6 +1732,7 @@ export class Core implements ArchCpu, Runnable {
     this.charge(Math.ceil(len / 64) * this.accessNs);
     for (let attempt = 0; ; attempt++) {
       if (this.bus.isRam(pa, len)) {
+        if (this.monitors.armed !== 0) this.storeObserved(pa, len);
         this.ram.fill(pa - this.ram.base, value & 0xff, len);
         return;
       }

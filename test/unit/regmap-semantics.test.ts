@@ -7,7 +7,8 @@ import { TraceRing } from '../../src/trace/ring.js';
 const BASE = 0x0a00_0000;
 
 function setup(options: { allowNarrow?: boolean; unmappedRazWi?: boolean } = {}) {
-  const writes: [bigint, bigint, bigint][] = [];
+  const writes: [number, number, number][] = [];
+  const wideWrites: [bigint, bigint, bigint][] = [];
   const defs: RegDef[] = [
     { name: 'CTRL', offset: 0x00, reset: 0x1, fields: [{ name: 'EN', lsb: 0, width: 1 }, { name: 'MODE', lsb: 1, width: 2 }] },
     { name: 'STATUS', offset: 0x04, access: 'RO', reset: 0x80 },
@@ -26,16 +27,17 @@ function setup(options: { allowNarrow?: boolean; unmappedRazWi?: boolean } = {})
       ],
     },
     { name: 'DOORBELL', offset: 0x24, write: (value, old, written) => writes.push([value, old, written]) },
-    { name: 'STATE', offset: 0x28, access: 'RO', read: (stored) => stored | 0x100n },
+    { name: 'STATE', offset: 0x28, access: 'RO', read: (stored) => stored | 0x100 },
     { name: 'PAIR_LO', offset: 0x30 },
     { name: 'PAIR_HI', offset: 0x34 },
     { name: 'HALF_RSVD', offset: 0x38, reserved: 0xffff0000 },
+    { name: 'WIDE_HOOKED', offset: 0x40, width: 64, write: (value, old, written) => wideWrites.push([value, old, written]), read: (stored) => stored | (1n << 63n) },
   ];
   const block = new RegisterBlock('dev', defs, options);
   const ring = new TraceRing(new Clock(), 64);
   const bus = new PhysicalBus(0x4000_0000, 1 << 20, ring);
   bus.map('dev', BASE, 0x1000, block);
-  return { block, bus, writes };
+  return { block, bus, writes, wideWrites };
 }
 
 describe('register maps: per-bit access rules', () => {
@@ -125,9 +127,22 @@ describe('register maps: hooks', () => {
     bus.write32(BASE + 0x24, 5);
     bus.write32(BASE + 0x24, 9);
     expect(writes).toEqual([
-      [5n, 0n, 5n],
-      [9n, 5n, 9n],
+      [5, 0, 5],
+      [9, 5, 9],
     ]);
+  });
+
+  it('hooks of a 64-bit register see the whole register as BigInts, also for a write of one half', () => {
+    const { bus, block, wideWrites } = setup();
+    bus.write32(BASE + 0x44, 0x8000_0001);
+    bus.write64(BASE + 0x40, 0x1_0000_0002n);
+    expect(wideWrites).toEqual([
+      [0x8000_0001_0000_0000n, 0n, 0x8000_0001_0000_0000n],
+      [0x1_0000_0002n, 0x8000_0001_0000_0000n, 0x1_0000_0002n],
+    ]);
+    expect(bus.read64(BASE + 0x40)).toBe(0x8000_0001_0000_0002n);
+    expect(bus.read32(BASE + 0x44)).toBe(0x8000_0001);
+    expect(block.get('WIDE_HOOKED')).toBe(0x1_0000_0002n);
   });
 
   it('read hooks compute the value the guest sees from the stored one', () => {

@@ -156,8 +156,8 @@ export class Distributor {
           { name: 'RWP', lsb: 31, width: 1, access: 'RO' },
         ],
         write: (v) => {
-          this.enableGrp0 = (v & BigInt(GICD_CTLR_EnableGrp0)) !== 0n;
-          this.enableGrp1 = (v & BigInt(GICD_CTLR_EnableGrp1)) !== 0n;
+          this.enableGrp0 = (v & GICD_CTLR_EnableGrp0) !== 0;
+          this.enableGrp1 = (v & GICD_CTLR_EnableGrp1) !== 0;
           changed();
         },
         description: 'IHI 0069 GICD_CTLR: group enables; ARE and DS RAO/WI; RWP reads 0 (writes take effect at once)',

@@ -500,9 +500,9 @@ export class Its implements MmioDevice {
           { name: 'Enabled', lsb: 0, width: 1 },
           { name: 'Quiescent', lsb: 31, width: 1, access: 'RO' },
         ],
-        read: (v) => (this.enabled || this.drain !== undefined ? v & ~BigInt(GITS_CTLR_Quiescent) : v | BigInt(GITS_CTLR_Quiescent)),
+        read: (v) => (this.enabled || this.drain !== undefined ? v & ~GITS_CTLR_Quiescent : v | GITS_CTLR_Quiescent),
         write: (v) => {
-          this.enabled = (v & 1n) !== 0n;
+          this.enabled = (v & 1) !== 0;
           this.kick();
         },
       },

@@ -316,10 +316,10 @@ export class Redistributor {
         ],
         write: (v, old) => {
           // CES == 0: once set, EnableLPIs stays set (IHI 0069, GICR_CTLR).
-          const wasOn = (old & 1n) !== 0n;
-          if (wasOn && (v & 1n) === 0n) this.rd.set('GICR_CTLR', v | 1n);
-          this.dpg1ns = (v & BigInt(GICR_CTLR_DPG1NS)) !== 0n;
-          if (!wasOn && (v & 1n) !== 0n) this.enableLpis();
+          const wasOn = (old & 1) !== 0;
+          if (wasOn && (v & 1) === 0) this.rd.set('GICR_CTLR', v | 1);
+          this.dpg1ns = (v & GICR_CTLR_DPG1NS) !== 0;
+          if (!wasOn && (v & 1) !== 0) this.enableLpis();
           else this.onChange();
         },
       },
@@ -353,9 +353,9 @@ export class Redistributor {
         ],
         // IHI 0069, GICR_WAKER: ChildrenAsleep follows ProcessorSleep once the interface has quiesced
         // or woken; this model has nothing in flight, so it follows at once.
-        read: (v) => (v & ~BigInt(GICR_WAKER_ChildrenAsleep)) | ((v & BigInt(GICR_WAKER_ProcessorSleep)) << 1n),
+        read: (v) => (v & ~GICR_WAKER_ChildrenAsleep) | ((v & GICR_WAKER_ProcessorSleep) << 1),
         write: (v) => {
-          this.processorSleep = (v & BigInt(GICR_WAKER_ProcessorSleep)) !== 0n;
+          this.processorSleep = (v & GICR_WAKER_ProcessorSleep) !== 0;
           this.onChange();
         },
       },

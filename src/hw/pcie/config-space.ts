@@ -91,8 +91,6 @@ export interface ConfigSpaceHooks {
 const f = (name: string, lsb: number, width: number, access?: FieldDef['access']): FieldDef =>
   access === undefined ? { name, lsb, width } : { name, lsb, width, access };
 
-const n = (v: bigint): number => Number(v & 0xffffffffn);
-
 function log2(v: number): number {
   return Math.round(Math.log2(v));
 }
@@ -132,7 +130,7 @@ export function buildConfigSpace(spec: ConfigSpaceSpec, hooks: ConfigSpaceHooks)
       f('SignaledSystemError', 16 + 14, 1, 'W1C'),
       f('DetectedParityError', 16 + 15, 1, 'W1C'),
     ],
-    write: (v, old) => hooks.command(n(v) & 0xffff, n(old) & 0xffff),
+    write: (v, old) => hooks.command(v & 0xffff, old & 0xffff),
   });
   add({
     name: 'ClassRevision', offset: CFG_CLASS_REVISION, access: 'RO',
@@ -213,7 +211,7 @@ export function buildConfigSpace(spec: ConfigSpaceSpec, hooks: ConfigSpaceHooks)
       f('AuxPowerDetected', 20, 1, 'RO'), f('TransactionsPending', 21, 1, 'RO'),
     ],
     write: (_v, _old, written) => {
-      if ((written & (1n << 15n)) !== 0n) hooks.initiateFlr();
+      if ((written & (1 << 15)) !== 0) hooks.initiateFlr();
     },
   });
   // 7.5.3.6/7.5.3.8: an x16 link at 16 GT/s (Gen4), trained.
@@ -299,7 +297,7 @@ export function buildConfigSpace(spec: ConfigSpaceSpec, hooks: ConfigSpaceHooks)
         name: 'PRI.ControlStatus', offset: at + 4,
         reset: ((1 << 8) | (spec.pasid ? 1 << 15 : 0)) << 16,
         fields: [f('Enable', 0, 1, 'RW'), f('Reset', 1, 1, 'WO'), f('ResponseFailure', 16, 1, 'W1C'), f('UnexpectedPRGIndex', 17, 1, 'W1C'), f('Stopped', 24, 1, 'RO'), f('PRGResponsePASIDRequired', 31, 1, 'RO')],
-        write: (v, old, written) => hooks.priControl(n(v), n(old), n(written)),
+        write: (v, old, written) => hooks.priControl(v, old, written),
       });
       add({ name: 'PRI.OutstandingRequestCapacity', offset: at + 8, access: 'RO', reset: spec.pri!.outstandingRequests >>> 0 });
       add({ name: 'PRI.OutstandingRequestAllocation', offset: at + 12, access: 'RW' });

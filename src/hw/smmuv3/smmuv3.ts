@@ -260,7 +260,7 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
 
   private page0Defs(): RegDef[] {
     const ro = (name: string, offset: number, reset: number): RegDef => ({ name, offset, reset, access: 'RO' });
-    const guard = (blk: () => RegisterBlock, name: string, allowed: () => boolean) => (_v: bigint, old: bigint) => {
+    const guard = (blk: () => RegisterBlock, name: string, allowed: () => boolean) => (_v: unknown, old: bigint | number) => {
       if (!allowed()) blk().set(name, old);
     };
     const p0 = () => this.page0;

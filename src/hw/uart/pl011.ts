@@ -343,7 +343,7 @@ export class Pl011 implements MmioDevice {
           { name: 'OE', lsb: 11, width: 1, access: 'RO' },
         ],
         read: () => this.readData(),
-        write: (_v, _o, w) => this.writeData(Number(w & 0xffn)),
+        write: (_v, _o, w) => this.writeData(w & 0xff),
       },
       {
         name: 'UARTRSR_ECR',

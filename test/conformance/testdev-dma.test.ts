@@ -657,6 +657,31 @@ describe('iommu-testdev: svasoc extensions', () => {
       ]);
     });
 
+    it('a page request adds the time until its response and one DMA latency for the access issued again', () => {
+      const { m, r, td, iommu, program } = priSetup();
+      const pages = 20; // two runs of the engine (64 + 16 KiB)
+      const missing = [0, 7, 16];
+      for (let i = 0; i < pages; i++) if (!missing.includes(i)) iommu.pages.set(0x7000_0000 + i * 4096, RAM + i * 4096);
+      m.trace.enable();
+      program(0x7000_0000, RAM, pages * 4096);
+      const t0 = m.clock.now();
+      r(TRIGGER);
+      const waits = [500, 3_000, 40];
+      waits.forEach((wait, k) => {
+        m.run({ untilIdle: true });
+        expect(iommu.requests.map((q) => q.addr)).toEqual(missing.slice(0, k + 1).map((p) => 0x7000_0000 + p * 4096));
+        iommu.pages.set(0x7000_0000 + missing[k]! * 4096, RAM + missing[k]! * 4096);
+        m.run({ forNs: wait });
+        td.fn.dma.onPageResponse!(k, 0, 5, true);
+      });
+      m.run({ untilIdle: true });
+      expect(r(RESULT)).toBe(0);
+      expect(patternAt(m, RAM, pages * 4096)).toBe(true);
+      const done = [...m.trace.records()].filter((x) => x.kind === TraceKind.Completion);
+      const { dmaLatencyNs: lat, dmaBytesPerNs: bw } = m.cost;
+      expect(done[0]!.timeNs - t0).toBe(lat + Math.ceil((pages * 4096) / bw) + waits.reduce((a, b) => a + b + lat, 0));
+    });
+
     it('a page that still faults after a Success response fails the DMA instead of looping', () => {
       const { m, r, td, runDma } = priSetup();
       runDma();

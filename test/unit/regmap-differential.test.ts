@@ -5,18 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { MmioAccess, type AccessSize } from '../../src/hw/bus/mmio.js';
 import { RegisterBlock, type BitAccess, type FieldDef, type RegDef } from '../../src/hw/regs/regmap.js';
+import { mulberry32 as rng } from '../../src/machine/prng.js';
 import { ReferenceRegisterBlock, type RefRegDef } from './regmap-reference.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ACCESSES: readonly BitAccess[] = ['RW', 'RO', 'WO', 'W1C', 'W1S', 'RC'];
 

@@ -93,6 +93,8 @@ export class Machine extends MachineCore {
       priq: this.gic.spi(irqs.priq.number),
       cmdqSync: this.gic.spi(irqs['cmdq-sync'].number),
       gerror: this.gic.spi(irqs.gerror.number),
+      // IDR0.SEV: the SMMU's WFE wake-up event reaches every core (CMD_SYNC CS=SEV, CMDQ no longer full)
+      sev: () => this.cluster.sendEvent(),
     });
     this.smmu.mapOn(this.bus, soc.smmu.base);
 

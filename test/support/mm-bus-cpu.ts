@@ -252,9 +252,9 @@ export class BusArchCpu implements ArchCpu {
   }
   sev(): void {}
   sevl(): void {}
-  /** No hardware events here: WFE returns at once (a spurious wake-up), at its deadline when it has one. */
-  wfe(untilNs = Infinity): void {
-    if (untilNs !== Infinity && untilNs > this.timeNs) this.timeNs = untilNs;
+  /** No event model here: WFE returns after one cycle (a spurious wake-up, which the caller's loop allows for). */
+  wfe(_untilNs?: number): void {
+    this.charge(1);
   }
   ldxr32(va: number): number {
     return this.ld32(va);

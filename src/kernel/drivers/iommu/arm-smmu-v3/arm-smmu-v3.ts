@@ -52,6 +52,7 @@ import {
 import { iommu_report_device_fault, iopf_queue_add_device, iopf_queue_alloc, iopf_queue_discard_partial, iopf_queue_remove_device, type IopfQueue } from '../io-pgfault.js';
 import { IO_PGTABLE_IAS, IO_PGTABLE_MAIR, IoPgtable } from '../io-pgtable-arm.js';
 import { loadDword, storeDword } from '../dword-io.js';
+import { smp_cond_load_relaxed } from '../../../arch/barrier.js';
 import { getField, setField, formatDwords } from '../../../lib/field-table.js';
 import * as F from './features.js';
 import * as R from './regs.js';
@@ -107,6 +108,18 @@ import { writeEntry, type EntryWriter, type EntryWriterOps } from './entry-write
 
 const ARM_SMMU_POLL_TIMEOUT_NS = 1_000_000_000;
 const ARM_SMMU_POLL_SPIN_COUNT = 10;
+/** One spin of queue_poll: the load, the compare and cpu_relax (YIELD). */
+const CPU_RELAX_NS = 10;
+
+/** struct arm_smmu_queue_poll. */
+interface QueuePoll {
+  timeout: number;
+  delay: number;
+  spinCnt: number;
+  wfe: boolean;
+  /** Polls so far (for the GERROR check when no GERROR interrupt is wired). */
+  polls: number;
+}
 /** Outstanding page requests a PRI master is allocated (capped by its capacity). */
 const ARM_SMMU_PRI_REQS = 32;
 /** PAGE_SHIFT + MAX_PAGE_ORDER: queues are naturally aligned buddy allocations. */
@@ -663,26 +676,47 @@ export class ArmSmmuDevice {
     storeDword(cpu, pa + 8, words[off + 2]!, words[off + 3]!);
   }
 
-  /** Refreshes our copy of CONS from the SMMU and waits while the queue has no room. */
+  /**
+   * arm_smmu_cmdq_poll_until_not_full with its caller's has-space loop: CONS is refreshed
+   * from the SMMU until `n` entries fit. The SMMU sends SEV when the queue goes from full to
+   * non-full, so queue_poll waits in WFE only while the queue is full; with room but not
+   * enough, it spins.
+   */
   private pollUntilNotFull(n: number): number {
-    const llq = this.cmdq.llq;
     const cpu = thisCpu();
-    const deadline = cpu.now() + ARM_SMMU_POLL_TIMEOUT_NS;
-    for (let spin = 0; ; spin++) {
+    const llq = this.cmdq.llq;
+    const qp = this.queuePollInit(cpu);
+    const sev = qp.wfe;
+    for (;;) {
       llq.cons = this.readl(this.cmdq.consReg);
       if (llq.hasSpace(n)) return 0;
-      if (cpu.now() > deadline) return -ETIMEDOUT;
-      this.pollDelay(cpu, spin, this.features & F.ARM_SMMU_FEAT_SEV ? true : false);
+      qp.wfe = sev && llq.full();
+      const ret = this.queuePoll(cpu, qp);
+      if (ret) return ret;
     }
   }
 
-  /** queue_poll: WFE when the SMMU signals SEV, else spin then back off with growing delays. */
-  private pollDelay(cpu: ArchCpu, spin: number, wfe: boolean): void {
-    if (wfe) cpu.charge(200);
-    else if (spin < ARM_SMMU_POLL_SPIN_COUNT) cpu.charge(10);
-    else cpu.charge(Math.min(1000 * 2 ** Math.min(spin - ARM_SMMU_POLL_SPIN_COUNT, 10), 1_000_000));
+  /** queue_poll_init: WFE when the SMMU signals SEV (IDR0.SEV). */
+  private queuePollInit(cpu: ArchCpu): QueuePoll {
+    return { timeout: cpu.now() + ARM_SMMU_POLL_TIMEOUT_NS, delay: 1, spinCnt: 0, wfe: (this.features & F.ARM_SMMU_FEAT_SEV) !== 0, polls: 0 };
+  }
+
+  /**
+   * queue_poll: -ETIMEDOUT past the timeout; else WFE (woken by the SMMU's SEV, bounded by
+   * the timeout), or spin, then back off with doubling delays.
+   */
+  private queuePoll(cpu: ArchCpu, qp: QueuePoll): number {
+    if (cpu.now() > qp.timeout) return -ETIMEDOUT;
+    if (qp.wfe) cpu.wfe(qp.timeout);
+    else if (++qp.spinCnt < ARM_SMMU_POLL_SPIN_COUNT) cpu.charge(CPU_RELAX_NS);
+    else {
+      cpu.charge(qp.delay * 1000);
+      qp.delay *= 2;
+      qp.spinCnt = 0;
+    }
     // Without a GERROR interrupt nobody else would notice a stopped queue
-    if (!this.gerrIrq && spin % 16 === 15) this.gerrorHandler();
+    if (!this.gerrIrq && ++qp.polls % 16 === 0) this.gerrorHandler();
+    return 0;
   }
 
   /**
@@ -717,33 +751,36 @@ export class ArmSmmuDevice {
     return ret;
   }
 
-  /** __arm_smmu_cmdq_poll_until_msi: the sync's MSI (MSIDATA = 0) lands on its own first word. */
+  /**
+   * __arm_smmu_cmdq_poll_until_msi: the sync's MSI (MSIDATA = 0) lands on its own first
+   * word. The core waits on it with LDXR + WFE (smp_cond_load_relaxed): the MSI write
+   * clears the exclusive monitor and wakes it. queue_poll itself must not WFE, as no SEV
+   * comes with the MSI.
+   */
   private pollUntilMsi(syncProd: number): number {
     const cpu = thisCpu();
-    const slot = this.cmdq.entPa(syncProd);
-    const deadline = cpu.now() + ARM_SMMU_POLL_TIMEOUT_NS;
-    for (let spin = 0; ; spin++) {
-      if (cpu.ldPhys32(slot) === 0) {
-        this.cmdq.llq.cons = this.cmdq.llq.incN(syncProd, 1);
-        return 0;
-      }
-      if (cpu.now() > deadline) return -ETIMEDOUT;
-      // The MSI is written to memory, not signalled: no WFE here
-      this.pollDelay(cpu, spin, false);
-    }
+    const qp = this.queuePollInit(cpu);
+    qp.wfe = false;
+    let ret = 0;
+    smp_cond_load_relaxed(cpu, this.cmdq.entPa(syncProd), (val) => val === 0 || (ret = this.queuePoll(cpu, qp)) !== 0, qp.timeout);
+    const llq = this.cmdq.llq;
+    llq.cons = ret ? syncProd : llq.incN(syncProd, 1);
+    return ret;
   }
 
-  /** __arm_smmu_cmdq_poll_until_consumed: CONS has moved past the sync. */
+  /** __arm_smmu_cmdq_poll_until_consumed: CONS has moved past the sync (its CS=SEV wakes queue_poll's WFE). */
   private pollUntilConsumed(syncProd: number): number {
     const cpu = thisCpu();
     const llq = this.cmdq.llq;
-    const deadline = cpu.now() + ARM_SMMU_POLL_TIMEOUT_NS;
-    for (let spin = 0; ; spin++) {
+    const qp = this.queuePollInit(cpu);
+    let ret = 0;
+    while (!llq.consumed(syncProd)) {
+      ret = this.queuePoll(cpu, qp);
+      // a readl (not relaxed) in Linux: the read must not pass the wait
       llq.cons = this.readl(this.cmdq.consReg);
-      if (llq.consumed(syncProd)) return 0;
-      if (cpu.now() > deadline) return -ETIMEDOUT;
-      this.pollDelay(cpu, spin, (this.features & F.ARM_SMMU_FEAT_SEV) !== 0);
+      if (ret) break;
     }
+    return ret;
   }
 
   issueCmd(ent: CmdqEnt, sync: boolean): number {

@@ -44,16 +44,17 @@ export function flush_tlb_mm(mm: MmStruct): void {
   mmu_notifier_arch_invalidate_secondary_tlbs(mm, 0, ULONG_MAX);
 }
 
-/** flush_tlb_page: TLBI VAE1IS, ASID | VA[55:12]. */
+/** flush_tlb_page: TLBI VALE1IS, ASID | VA[55:12]. */
 export function flush_tlb_page(vma: VmAreaStruct, uaddr: number): void {
   flush_tlb_page_mm(vma.vm_mm, uaddr);
 }
 
+/** One leaf entry changed, so arm64 uses the last-level form (walk caches may stay). */
 export function flush_tlb_page_mm(mm: MmStruct, uaddr: number): void {
   if (mm.context_id !== 0) {
     const cpu = thisCpu();
     cpu.dsb();
-    cpu.tlbi('VAE1IS', asid_arg(mm) | BigInt(Math.floor(uaddr / PAGE_SIZE)));
+    cpu.tlbi('VALE1IS', asid_arg(mm) | BigInt(Math.floor(uaddr / PAGE_SIZE)));
     cpu.dsb();
   }
   mmu_notifier_arch_invalidate_secondary_tlbs(mm, uaddr, uaddr + PAGE_SIZE);

@@ -145,6 +145,9 @@ describe('the errnos and permissions of bind, unbind, drivers_probe and driver_o
         const drv = `${P}/drivers/iommu-testdev`;
         const line = `${TESTDEV}\n`;
         got.bindBound = yield* writeFile(u, `${drv}/bind`, line);
+        // kernfs_fop_open: root may not open a file without show for reading, nor one without store for writing
+        got.readWriteOnly = yield* u.sys(NR.__NR_openat, AT_FDCWD, u.str(`${drv}/unbind`), 0 /* O_RDONLY */, 0);
+        got.writeReadOnly = yield* u.sys(NR.__NR_openat, AT_FDCWD, u.str(`${P}/devices/${TESTDEV}/vendor`), O_WRONLY, 0);
         got.unbindOther = yield* writeFile(u, `${P}/drivers/hisi_zip/unbind`, line);
         got.unbindUnknown = yield* writeFile(u, `${drv}/unbind`, '0000:00:1f.0\n');
         got.unbind = yield* writeFile(u, `${drv}/unbind`, line);
@@ -217,6 +220,8 @@ describe('the errnos and permissions of bind, unbind, drivers_probe and driver_o
   it('unbind: -ENODEV for a device of another driver or an unknown one, the write count when bound, -ENODEV when no longer bound', () => {
     expect(code).toBe(0);
     expect(got.bindBound).toBe(-EBUSY);
+    expect(got.readWriteOnly).toBe(-EACCES);
+    expect(got.writeReadOnly).toBe(-EACCES);
     expect(got.unbindOther).toBe(-ENODEV);
     expect(got.unbindUnknown).toBe(-ENODEV);
     expect(got.unbind).toBe(TESTDEV.length + 1);

@@ -35,7 +35,7 @@ export function debugfs_create_dir(path: string): KernfsNode {
 }
 
 /** debugfs_create_file: a generated file, root-only by default (0400, or 0600 with a store). */
-export function debugfs_create_file(path: string, show: KnShow, store?: KnStore, mode?: number): KernfsNode {
+export function debugfs_create_file(path: string, show: KnShow | undefined, store?: KnStore, mode?: number): KernfsNode {
   const parts = path.split('/').filter((p) => p.length > 0);
   const name = parts.pop()!;
   return kn_add(debugfs_create_dir(parts.join('/')), kn_file(name, show, store, mode ?? (store ? 0o600 : 0o400)));

@@ -7,6 +7,8 @@ import { EACCES, EINVAL, ENOENT, EFAULT } from '../lib/errno.js';
 import { current_time_ns, d_add, new_inode } from './libfs.js';
 import {
   Dentry,
+  FMODE_READ,
+  FMODE_WRITE,
   S_IFDIR,
   S_IFLNK,
   S_IFREG,
@@ -57,9 +59,13 @@ export function kn_dir(name: string, children: KernfsNode[] = [], dynamic?: () =
   return dynamic ? { name, mode: S_IFDIR | mode, children, dynamic } : { name, mode: S_IFDIR | mode, children };
 }
 
-export function kn_file(name: string, show: KnShow, store?: KnStore, mode?: number): KernfsNode {
-  const m = mode ?? (store ? 0o644 : 0o444);
-  return store ? { name, mode: S_IFREG | m, show, store } : { name, mode: S_IFREG | m, show };
+/** A generated file; `show` undefined makes it write-only (opening it for reading is -EACCES). */
+export function kn_file(name: string, show: KnShow | undefined, store?: KnStore, mode?: number): KernfsNode {
+  const m = mode ?? ((show ? 0o444 : 0) | (store ? 0o200 : 0));
+  const node: KernfsNode = { name, mode: S_IFREG | m };
+  if (show) node.show = show;
+  if (store) node.store = store;
+  return node;
 }
 
 export function kn_link(name: string, target: () => string): KernfsNode {
@@ -129,6 +135,8 @@ function* kn_write_iter(iocb: Kiocb, from: IovIter): Generator<unknown, number, 
 
 function* kn_open(inode: Inode, file: File): Generator<unknown, number, unknown> {
   const node = inode.i_private as KernfsNode;
+  // kernfs_fop_open: a file without show (or store) refuses that direction even to root.
+  if ((file.f_mode & FMODE_READ && !node.show) || (file.f_mode & FMODE_WRITE && !node.store)) return -EACCES;
   if (node.show) {
     const v = node.show();
     file.private_data = { data: typeof v === 'string' ? enc.encode(v) : v } satisfies SeqState;

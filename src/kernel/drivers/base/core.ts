@@ -112,7 +112,7 @@ export function bus_register(bus: BusType): number {
   buses.push(bus);
   sysfs_create_dir(`bus/${bus.name}/devices`);
   sysfs_create_dir(`bus/${bus.name}/drivers`);
-  sysfs_create_file(`bus/${bus.name}`, 'drivers_probe', () => '', (buf) => drivers_probe_store(bus, buf), 0o200);
+  sysfs_create_file(`bus/${bus.name}`, 'drivers_probe', undefined, (buf) => drivers_probe_store(bus, buf), 0o200);
   sysfs_create_file(
     `bus/${bus.name}`,
     'drivers_autoprobe',
@@ -317,8 +317,8 @@ export function* driver_register(drv: DeviceDriver): Generator<unknown, number, 
   const dir = `bus/${drv.bus.name}/drivers/${drv.name}`;
   sysfs_create_dir(dir);
   if (!drv.suppress_bind_attrs) {
-    sysfs_create_file(dir, 'bind', () => '', (buf) => bind_store(drv, buf), 0o200);
-    sysfs_create_file(dir, 'unbind', () => '', (buf) => unbind_store(drv, buf), 0o200);
+    sysfs_create_file(dir, 'bind', undefined, (buf) => bind_store(drv, buf), 0o200);
+    sysfs_create_file(dir, 'unbind', undefined, (buf) => unbind_store(drv, buf), 0o200);
   }
   if (noAutoprobe.has(drv.bus)) return 0;
   for (const dev of [...devices]) {

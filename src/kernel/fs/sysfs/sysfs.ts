@@ -38,7 +38,7 @@ export function sysfs_create_dir(path: string): KernfsNode {
   return n;
 }
 
-export function sysfs_create_file(dirPath: string, name: string, show: KnShow, store?: KnStore, mode?: number): KernfsNode {
+export function sysfs_create_file(dirPath: string, name: string, show: KnShow | undefined, store?: KnStore, mode?: number): KernfsNode {
   return kn_add(sysfs_create_dir(dirPath), kn_file(name, show, store, mode));
 }
 

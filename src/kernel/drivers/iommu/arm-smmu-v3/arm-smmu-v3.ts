@@ -1611,7 +1611,7 @@ export function arm_smmu_device_init(smmu: ArmSmmuDevice): number {
     return ret;
   }
   debugfs_create_file(`iommu/${smmu.name}/stats`, () => smmu.debugStats());
-  debugfs_create_file(`iommu/${smmu.name}/inject_cmd`, () => '', (text) => smmu.injectCmd(text), 0o200);
+  debugfs_create_file(`iommu/${smmu.name}/inject_cmd`, undefined, (text) => smmu.injectCmd(text), 0o200);
   debugfs_create_file(`iommu/${smmu.name}/evtq_irq`, () => `${smmu.evtqIrqHeld ? 0 : 1}\n`, (text) => smmu.holdEvtqIrq(text), 0o600);
   smmus.push(smmu);
   return 0;

@@ -220,6 +220,8 @@ const steScratch = new Uint32Array(STE_WORDS);
 const steTarget = new Uint32Array(STE_WORDS);
 const cdScratch = new Uint32Array(CD_WORDS);
 const cmdScratch = new Uint32Array(CMDQ_ENT_WORDS);
+/** batchAdd builds here, then copies into the batch (no subarray view per command). */
+const batchScratch = new Uint32Array(CMDQ_ENT_WORDS);
 
 /** struct arm_smmu_cmdq_batch: up to 64 commands issued with one CMD_SYNC. */
 export class CmdqBatch {
@@ -798,10 +800,16 @@ export class ArmSmmuDevice {
       this.issueCmdlist(b.cmds, b.num, false);
       b.num = 0;
     }
-    if (buildCmd(b.cmds.subarray(b.num * CMDQ_ENT_WORDS, (b.num + 1) * CMDQ_ENT_WORDS), ent)) {
+    const c = batchScratch;
+    if (buildCmd(c, ent)) {
       pr_warn(`${this.logName}: ignoring unknown CMDQ opcode 0x${ent.opcode.toString(16)}`);
       return;
     }
+    const at = b.num * CMDQ_ENT_WORDS;
+    b.cmds[at] = c[0]!;
+    b.cmds[at + 1] = c[1]!;
+    b.cmds[at + 2] = c[2]!;
+    b.cmds[at + 3] = c[3]!;
     b.num++;
   }
 

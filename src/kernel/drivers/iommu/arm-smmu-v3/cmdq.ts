@@ -80,6 +80,43 @@ export const CMDQ = FieldTable.le64('CMDQ', 16, [
   ['SYNC_MSIADDR', 1, 51, 2, 'addr'],
 ], { union: true });
 
+// The fields as constants: a table's fields are looked up by name once, here, not per command.
+const {
+  OP,
+  SSV,
+  PREFETCH_SID,
+  CFGI_SSID,
+  CFGI_SID,
+  CFGI_LEAF,
+  CFGI_RANGE,
+  TLBI_NUM,
+  TLBI_SCALE,
+  TLBI_VMID,
+  TLBI_ASID,
+  TLBI_LEAF,
+  TLBI_TTL,
+  TLBI_TG,
+  TLBI_ADDR,
+  ATC_GLOBAL,
+  ATC_SSID,
+  ATC_SID,
+  ATC_SIZE,
+  ATC_ADDR,
+  PRI_SSID,
+  PRI_SID,
+  PRI_GRPID,
+  PRI_RESP,
+  RESUME_RESP,
+  RESUME_SID,
+  RESUME_STAG,
+  STALL_TERM_SID,
+  SYNC_CS,
+  SYNC_MSH,
+  SYNC_MSIATTR,
+  SYNC_MSIDATA,
+  SYNC_MSIADDR,
+} = CMDQ.f;
+
 export const CMDQ_SYNC_0_CS_NONE = 0;
 export const CMDQ_SYNC_0_CS_IRQ = 1;
 export const CMDQ_SYNC_0_CS_SEV = 2;
@@ -124,92 +161,95 @@ export interface CmdqEnt {
  * an opcode the driver does not build or a PRI_RESP code that does not exist.
  */
 export function buildCmd(cmd: Uint32Array, ent: Readonly<CmdqEnt>): number {
-  cmd.fill(0);
-  setField(cmd, CMDQ.f.OP, ent.opcode);
+  cmd[0] = 0;
+  cmd[1] = 0;
+  cmd[2] = 0;
+  cmd[3] = 0;
+  setField(cmd, OP, ent.opcode);
   switch (ent.opcode) {
     case CMDQ_OP_TLBI_EL2_ALL:
     case CMDQ_OP_TLBI_NSNH_ALL:
     case CMDQ_OP_TLBI_NH_ALL:
       break;
     case CMDQ_OP_PREFETCH_CFG:
-      setField(cmd, CMDQ.f.PREFETCH_SID, ent.sid ?? 0);
+      setField(cmd, PREFETCH_SID, ent.sid ?? 0);
       break;
     case CMDQ_OP_CFGI_CD:
     case CMDQ_OP_CFGI_STE:
-      if (ent.opcode === CMDQ_OP_CFGI_CD) setField(cmd, CMDQ.f.CFGI_SSID, ent.ssid ?? 0);
-      setField(cmd, CMDQ.f.CFGI_SID, ent.sid ?? 0);
-      setField(cmd, CMDQ.f.CFGI_LEAF, ent.leaf ? 1 : 0);
+      if (ent.opcode === CMDQ_OP_CFGI_CD) setField(cmd, CFGI_SSID, ent.ssid ?? 0);
+      setField(cmd, CFGI_SID, ent.sid ?? 0);
+      setField(cmd, CFGI_LEAF, ent.leaf ? 1 : 0);
       break;
     case CMDQ_OP_CFGI_CD_ALL:
-      setField(cmd, CMDQ.f.CFGI_SID, ent.sid ?? 0);
+      setField(cmd, CFGI_SID, ent.sid ?? 0);
       break;
     case CMDQ_OP_CFGI_ALL:
       // CFGI_STE_RANGE with Range=31 covers every StreamID (IHI 0070 4.3.3)
-      setField(cmd, CMDQ.f.CFGI_RANGE, ent.span ?? 31);
+      setField(cmd, CFGI_RANGE, ent.span ?? 31);
       break;
     case CMDQ_OP_TLBI_NH_VA:
     case CMDQ_OP_TLBI_EL2_VA:
-      if (ent.opcode === CMDQ_OP_TLBI_NH_VA) setField(cmd, CMDQ.f.TLBI_VMID, ent.vmid ?? 0);
-      setField(cmd, CMDQ.f.TLBI_NUM, ent.num ?? 0);
-      setField(cmd, CMDQ.f.TLBI_SCALE, ent.scale ?? 0);
-      setField(cmd, CMDQ.f.TLBI_ASID, ent.asid ?? 0);
-      setField(cmd, CMDQ.f.TLBI_LEAF, ent.leaf ? 1 : 0);
-      setField(cmd, CMDQ.f.TLBI_TTL, ent.ttl ?? 0);
-      setField(cmd, CMDQ.f.TLBI_TG, ent.tg ?? 0);
-      setField(cmd, CMDQ.f.TLBI_ADDR, ent.addr ?? 0);
+      if (ent.opcode === CMDQ_OP_TLBI_NH_VA) setField(cmd, TLBI_VMID, ent.vmid ?? 0);
+      setField(cmd, TLBI_NUM, ent.num ?? 0);
+      setField(cmd, TLBI_SCALE, ent.scale ?? 0);
+      setField(cmd, TLBI_ASID, ent.asid ?? 0);
+      setField(cmd, TLBI_LEAF, ent.leaf ? 1 : 0);
+      setField(cmd, TLBI_TTL, ent.ttl ?? 0);
+      setField(cmd, TLBI_TG, ent.tg ?? 0);
+      setField(cmd, TLBI_ADDR, ent.addr ?? 0);
       break;
     case CMDQ_OP_TLBI_S2_IPA:
-      setField(cmd, CMDQ.f.TLBI_NUM, ent.num ?? 0);
-      setField(cmd, CMDQ.f.TLBI_SCALE, ent.scale ?? 0);
-      setField(cmd, CMDQ.f.TLBI_VMID, ent.vmid ?? 0);
-      setField(cmd, CMDQ.f.TLBI_LEAF, ent.leaf ? 1 : 0);
-      setField(cmd, CMDQ.f.TLBI_TTL, ent.ttl ?? 0);
-      setField(cmd, CMDQ.f.TLBI_TG, ent.tg ?? 0);
+      setField(cmd, TLBI_NUM, ent.num ?? 0);
+      setField(cmd, TLBI_SCALE, ent.scale ?? 0);
+      setField(cmd, TLBI_VMID, ent.vmid ?? 0);
+      setField(cmd, TLBI_LEAF, ent.leaf ? 1 : 0);
+      setField(cmd, TLBI_TTL, ent.ttl ?? 0);
+      setField(cmd, TLBI_TG, ent.tg ?? 0);
       // IPA[51:12]
-      setField(cmd, CMDQ.f.TLBI_ADDR, (ent.addr ?? 0) % 2 ** 52);
+      setField(cmd, TLBI_ADDR, (ent.addr ?? 0) % 2 ** 52);
       break;
     case CMDQ_OP_TLBI_NH_ASID:
     case CMDQ_OP_TLBI_S12_VMALL:
-      if (ent.opcode === CMDQ_OP_TLBI_NH_ASID) setField(cmd, CMDQ.f.TLBI_ASID, ent.asid ?? 0);
-      setField(cmd, CMDQ.f.TLBI_VMID, ent.vmid ?? 0);
+      if (ent.opcode === CMDQ_OP_TLBI_NH_ASID) setField(cmd, TLBI_ASID, ent.asid ?? 0);
+      setField(cmd, TLBI_VMID, ent.vmid ?? 0);
       break;
     case CMDQ_OP_TLBI_EL2_ASID:
-      setField(cmd, CMDQ.f.TLBI_ASID, ent.asid ?? 0);
+      setField(cmd, TLBI_ASID, ent.asid ?? 0);
       break;
     case CMDQ_OP_ATC_INV:
-      setField(cmd, CMDQ.f.SSV, ent.substreamValid ? 1 : 0);
-      setField(cmd, CMDQ.f.ATC_GLOBAL, ent.global ? 1 : 0);
-      setField(cmd, CMDQ.f.ATC_SSID, ent.ssid ?? 0);
-      setField(cmd, CMDQ.f.ATC_SID, ent.sid ?? 0);
-      setField(cmd, CMDQ.f.ATC_SIZE, ent.size ?? 0);
-      setField(cmd, CMDQ.f.ATC_ADDR, ent.addr ?? 0);
+      setField(cmd, SSV, ent.substreamValid ? 1 : 0);
+      setField(cmd, ATC_GLOBAL, ent.global ? 1 : 0);
+      setField(cmd, ATC_SSID, ent.ssid ?? 0);
+      setField(cmd, ATC_SID, ent.sid ?? 0);
+      setField(cmd, ATC_SIZE, ent.size ?? 0);
+      setField(cmd, ATC_ADDR, ent.addr ?? 0);
       break;
     case CMDQ_OP_PRI_RESP: {
       const resp = ent.resp ?? PRI_RESP_DENY;
       if (resp !== PRI_RESP_DENY && resp !== PRI_RESP_FAIL && resp !== PRI_RESP_SUCC) return -1;
-      setField(cmd, CMDQ.f.SSV, ent.substreamValid ? 1 : 0);
-      setField(cmd, CMDQ.f.PRI_SSID, ent.ssid ?? 0);
-      setField(cmd, CMDQ.f.PRI_SID, ent.sid ?? 0);
-      setField(cmd, CMDQ.f.PRI_GRPID, ent.grpid ?? 0);
-      setField(cmd, CMDQ.f.PRI_RESP, resp);
+      setField(cmd, SSV, ent.substreamValid ? 1 : 0);
+      setField(cmd, PRI_SSID, ent.ssid ?? 0);
+      setField(cmd, PRI_SID, ent.sid ?? 0);
+      setField(cmd, PRI_GRPID, ent.grpid ?? 0);
+      setField(cmd, PRI_RESP, resp);
       break;
     }
     case CMDQ_OP_RESUME:
-      setField(cmd, CMDQ.f.RESUME_SID, ent.sid ?? 0);
-      setField(cmd, CMDQ.f.RESUME_RESP, ent.resp ?? CMDQ_RESUME_0_RESP_TERM);
-      setField(cmd, CMDQ.f.RESUME_STAG, ent.stag ?? 0);
+      setField(cmd, RESUME_SID, ent.sid ?? 0);
+      setField(cmd, RESUME_RESP, ent.resp ?? CMDQ_RESUME_0_RESP_TERM);
+      setField(cmd, RESUME_STAG, ent.stag ?? 0);
       break;
     case CMDQ_OP_STALL_TERM:
-      setField(cmd, CMDQ.f.STALL_TERM_SID, ent.sid ?? 0);
+      setField(cmd, STALL_TERM_SID, ent.sid ?? 0);
       break;
     case CMDQ_OP_CMD_SYNC:
       if (ent.msiaddr) {
-        setField(cmd, CMDQ.f.SYNC_CS, CMDQ_SYNC_0_CS_IRQ);
-        setField(cmd, CMDQ.f.SYNC_MSIADDR, ent.msiaddr);
-        setField(cmd, CMDQ.f.SYNC_MSIDATA, ent.msidata ?? 0);
-      } else setField(cmd, CMDQ.f.SYNC_CS, CMDQ_SYNC_0_CS_SEV);
-      setField(cmd, CMDQ.f.SYNC_MSH, ARM_SMMU_SH_ISH);
-      setField(cmd, CMDQ.f.SYNC_MSIATTR, ARM_SMMU_MEMATTR_OIWB);
+        setField(cmd, SYNC_CS, CMDQ_SYNC_0_CS_IRQ);
+        setField(cmd, SYNC_MSIADDR, ent.msiaddr);
+        setField(cmd, SYNC_MSIDATA, ent.msidata ?? 0);
+      } else setField(cmd, SYNC_CS, CMDQ_SYNC_0_CS_SEV);
+      setField(cmd, SYNC_MSH, ARM_SMMU_SH_ISH);
+      setField(cmd, SYNC_MSIATTR, ARM_SMMU_MEMATTR_OIWB);
       break;
     default:
       return -1;
@@ -217,19 +257,21 @@ export function buildCmd(cmd: Uint32Array, ent: Readonly<CmdqEnt>): number {
   return 0;
 }
 
+const TWO32 = 4294967296;
+/** 2^n for n < 64, exact. */
+const POW2 = Float64Array.from({ length: 64 }, (_, n) => 2 ** n);
+
+/** __ffs for integers below 2^53: the index of the lowest set bit (0 for 0). */
 function ffs0(x: number): number {
-  // __ffs for numbers up to 2^53: index of the lowest set bit
   if (x === 0) return 0;
-  let n = 0;
-  while (x % 2 === 0) {
-    x /= 2;
-    n++;
-  }
-  return n;
+  const lo = x >>> 0;
+  if (lo !== 0) return 31 - Math.clz32(lo & -lo);
+  return 32 + ffs0(Math.floor(x / TWO32));
 }
 
+/** ilog2 for integers from 1 below 2^53: the index of the highest set bit. */
 function ilog2(x: number): number {
-  return Math.floor(Math.log2(x));
+  return x < TWO32 ? 31 - Math.clz32(x) : 32 + ilog2(Math.floor(x / TWO32));
 }
 
 /**
@@ -248,7 +290,7 @@ export function tlbiRangeCommands(proto: CmdqEnt, iova: number, size: number, gr
   let invRange = granule;
   if (rangeInv) {
     tg = ffs0(pgsizeBitmap);
-    numPages = Math.floor(size / 2 ** tg);
+    numPages = Math.floor(size / POW2[tg]!);
     proto.tg = (tg - 10) / 2;
     if (proto.leaf) proto.ttl = 4 - Math.floor((ilog2(granule) - 3) / (tg - 3));
     // Non-leaf: avoid SCALE=NUM=0, which some SMMUs mishandle, by rounding up one page
@@ -258,10 +300,11 @@ export function tlbiRangeCommands(proto: CmdqEnt, iova: number, size: number, gr
     if (rangeInv) {
       const scale = ffs0(numPages);
       proto.scale = scale;
-      const num = Math.floor(numPages / 2 ** scale) % 32;
+      // (numPages >> scale) & 31: ToInt32 of the quotient keeps floor's low bits below 2^53
+      const num = (numPages / POW2[scale]!) & CMDQ_TLBI_RANGE_NUM_MAX;
       proto.num = num - 1;
-      invRange = num * 2 ** (scale + tg);
-      numPages -= num * 2 ** scale;
+      invRange = num * POW2[scale + tg]!;
+      numPages -= num * POW2[scale]!;
       if (invRange === 0) break;
     }
     proto.addr = iova;

@@ -484,7 +484,8 @@ export class Core implements ArchCpu, Runnable {
   /** The GIC's IRQ line to this core, in machine time; seen low, the arrival times are forgotten. */
   private irqLine(): boolean {
     if (this.gic !== undefined && this.gic.hasPendingIrq()) return true;
-    this.irqTimes.length = 0;
+    // Setting an array's length is a runtime call: only when there is something to forget
+    if (this.irqTimes.length !== 0) this.irqTimes.length = 0;
     return false;
   }
 

@@ -105,6 +105,29 @@ export const CMD = new StructLayout('CMD', CMD_BYTES, {
   MSIAddress: dwAddr(1, 51, 2),
 }, { union: true });
 
+// The fields as constants: looked up by name once, not per command.
+const {
+  ASID: F_ASID,
+  Ac: F_Ac,
+  Address: F_Address,
+  CS: F_CS,
+  MSIAddress: F_MSIAddress,
+  MSIData: F_MSIData,
+  NUM: F_NUM,
+  PRGIndex: F_PRGIndex,
+  Range: F_Range,
+  Resp: F_Resp,
+  SCALE: F_SCALE,
+  SSV: F_SSV,
+  SSec: F_SSec,
+  STAG: F_STAG,
+  StreamID: F_StreamID,
+  SubstreamID: F_SubstreamID,
+  TG: F_TG,
+  TTL: F_TTL,
+  VMID: F_VMID,
+} = CMD.f;
+
 /** What commands act on besides the caches: implemented by the SMMU device. */
 export interface CommandTarget {
   readonly configs: ConfigCache;
@@ -204,44 +227,44 @@ export class CommandQueue extends SmmuQueue {
     switch (op) {
       case CmdOp.PREFETCH_CONFIG:
       case CmdOp.PREFETCH_ADDR: {
-        if (C.flag(w, C.f.SSec)) return CERROR_ILL;
-        const sid = C.get(w, C.f.StreamID);
-        const ssv = C.flag(w, C.f.SSV);
-        const ssid = C.get(w, C.f.SubstreamID);
+        if (C.flag(w, F_SSec)) return CERROR_ILL;
+        const sid = C.get(w, F_StreamID);
+        const ssv = C.flag(w, F_SSV);
+        const ssid = C.get(w, F_SubstreamID);
         if (op === CmdOp.PREFETCH_CONFIG) t.prefetchConfig(sid, ssv, ssid);
         else t.prefetchAddr(sid, ssv, ssid, commandVa(w));
         return CERROR_NONE;
       }
       case CmdOp.CFGI_STE:
-        if (C.flag(w, C.f.SSec)) return CERROR_ILL;
-        t.configs.invalidateSte(C.get(w, C.f.StreamID));
+        if (C.flag(w, F_SSec)) return CERROR_ILL;
+        t.configs.invalidateSte(C.get(w, F_StreamID));
         return CERROR_NONE;
       case CmdOp.CFGI_STE_RANGE:
-        if (C.flag(w, C.f.SSec)) return CERROR_ILL;
-        t.configs.invalidateSteRange(C.get(w, C.f.StreamID), C.get(w, C.f.Range));
+        if (C.flag(w, F_SSec)) return CERROR_ILL;
+        t.configs.invalidateSteRange(C.get(w, F_StreamID), C.get(w, F_Range));
         return CERROR_NONE;
       case CmdOp.CFGI_CD:
-        if (C.flag(w, C.f.SSec)) return CERROR_ILL;
-        t.configs.invalidateCd(C.get(w, C.f.StreamID), C.get(w, C.f.SubstreamID));
+        if (C.flag(w, F_SSec)) return CERROR_ILL;
+        t.configs.invalidateCd(C.get(w, F_StreamID), C.get(w, F_SubstreamID));
         return CERROR_NONE;
       case CmdOp.CFGI_CD_ALL:
-        if (C.flag(w, C.f.SSec)) return CERROR_ILL;
-        t.configs.invalidateCdAll(C.get(w, C.f.StreamID));
+        if (C.flag(w, F_SSec)) return CERROR_ILL;
+        t.configs.invalidateCdAll(C.get(w, F_StreamID));
         return CERROR_NONE;
       case CmdOp.TLBI_NH_ALL:
-        t.iotlb.invalidate(this.scope.reset(C.get(w, C.f.VMID)));
+        t.iotlb.invalidate(this.scope.reset(C.get(w, F_VMID)));
         return CERROR_NONE;
       case CmdOp.TLBI_NH_ASID: {
-        const s = this.scope.reset(C.get(w, C.f.VMID));
-        s.asid = C.get(w, C.f.ASID);
+        const s = this.scope.reset(C.get(w, F_VMID));
+        s.asid = C.get(w, F_ASID);
         t.iotlb.invalidate(s);
         return CERROR_NONE;
       }
       case CmdOp.TLBI_NH_VA:
       case CmdOp.TLBI_NH_VAA: {
-        const s = this.scope.reset(C.get(w, C.f.VMID));
+        const s = this.scope.reset(C.get(w, F_VMID));
         if (op === CmdOp.TLBI_NH_VA) {
-          s.asid = C.get(w, C.f.ASID);
+          s.asid = C.get(w, F_ASID);
           s.includeGlobal = true;
         }
         return this.invalidateRange(w, s, tlbiVa(w));
@@ -253,7 +276,7 @@ export class CommandQueue extends SmmuQueue {
         // Without E2H the EL2 regime has no ASIDs: nothing is tagged with one.
         if (!t.e2h()) return CERROR_NONE;
         const s = this.scope.reset(TAG_EL2_E2H);
-        s.asid = C.get(w, C.f.ASID);
+        s.asid = C.get(w, F_ASID);
         t.iotlb.invalidate(s);
         return CERROR_NONE;
       }
@@ -261,41 +284,41 @@ export class CommandQueue extends SmmuQueue {
       case CmdOp.TLBI_EL2_VAA: {
         const s = this.scope.reset(t.e2h() ? TAG_EL2_E2H : TAG_EL2);
         if (op === CmdOp.TLBI_EL2_VA && t.e2h()) {
-          s.asid = C.get(w, C.f.ASID);
+          s.asid = C.get(w, F_ASID);
           s.includeGlobal = true;
         }
         return this.invalidateRange(w, s, tlbiVa(w));
       }
       case CmdOp.TLBI_S12_VMALL: {
-        const vmid = C.get(w, C.f.VMID);
+        const vmid = C.get(w, F_VMID);
         const s = this.scope.reset(vmid);
         s.s2Tag = TAG_S2 + vmid;
         t.iotlb.invalidate(s);
         return CERROR_NONE;
       }
       case CmdOp.TLBI_S2_IPA:
-        return this.invalidateRange(w, this.scope.reset(TAG_S2 + C.get(w, C.f.VMID)), C.get(w, C.f.Address));
+        return this.invalidateRange(w, this.scope.reset(TAG_S2 + C.get(w, F_VMID)), C.get(w, F_Address));
       case CmdOp.TLBI_NSNH_ALL:
         t.iotlb.invalidate(this.scope.reset(-1));
         return CERROR_NONE;
       case CmdOp.PRI_RESP: {
-        const resp = C.get(w, C.f.Resp);
+        const resp = C.get(w, F_Resp);
         if (resp === 3) return CERROR_ILL; // 4.5.2: Reserved, ILLEGAL
-        if (t.smmuEnabled()) t.priResponse(C.get(w, C.f.StreamID), C.flag(w, C.f.SSV), C.get(w, C.f.SubstreamID), C.get(w, C.f.PRGIndex), resp);
+        if (t.smmuEnabled()) t.priResponse(C.get(w, F_StreamID), C.flag(w, F_SSV), C.get(w, F_SubstreamID), C.get(w, F_PRGIndex), resp);
         return CERROR_NONE;
       }
       case CmdOp.RESUME:
-        if (C.flag(w, C.f.SSec)) return CERROR_ILL;
-        t.resume(C.get(w, C.f.StreamID), C.get(w, C.f.STAG), C.flag(w, C.f.Ac));
+        if (C.flag(w, F_SSec)) return CERROR_ILL;
+        t.resume(C.get(w, F_StreamID), C.get(w, F_STAG), C.flag(w, F_Ac));
         return CERROR_NONE;
       case CmdOp.STALL_TERM:
-        if (C.flag(w, C.f.SSec)) return CERROR_ILL;
-        t.stallTerm(C.get(w, C.f.StreamID));
+        if (C.flag(w, F_SSec)) return CERROR_ILL;
+        t.stallTerm(C.get(w, F_StreamID));
         return CERROR_NONE;
       case CmdOp.SYNC: {
-        const cs = C.get(w, C.f.CS);
+        const cs = C.get(w, F_CS);
         if (cs === 3) return CERROR_ILL; // Reserved
-        t.syncSignal(cs, C.get(w, C.f.MSIAddress), C.get(w, C.f.MSIData));
+        t.syncSignal(cs, C.get(w, F_MSIAddress), C.get(w, F_MSIData));
         return CERROR_NONE;
       }
       // ATC_INV: ILLEGAL when SMMU_IDR0.ATS == 0 (4.5.1). EL3 TLBIs: Secure queue only (4.4.2).
@@ -311,14 +334,14 @@ export class CommandQueue extends SmmuQueue {
    */
   private invalidateRange(w: Uint32Array, s: TlbiScope, addr: number): number {
     const C = CMD;
-    const tg = C.get(w, C.f.TG);
+    const tg = C.get(w, F_TG);
     if (tg === 0) {
       s.start = addr;
       s.end = addr + 1;
     } else {
-      const num = C.get(w, C.f.NUM);
-      const scale = C.get(w, C.f.SCALE);
-      const ttl = C.get(w, C.f.TTL);
+      const num = C.get(w, F_NUM);
+      const scale = C.get(w, F_SCALE);
+      const ttl = C.get(w, F_TTL);
       if (num === 0 && scale === 0 && ttl === 0) return CERROR_ILL; // Reserved combination
       if (tg === 2 && ttl === 1) return CERROR_ILL; // 16K level 1 needs SMMU_IDR5.DS
       const g = tg === 1 ? 12 : tg === 2 ? 14 : 16;

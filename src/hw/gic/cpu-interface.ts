@@ -36,6 +36,15 @@ export class CpuInterface implements GicCpuInterface {
   private hppiDirty = true;
   private hppiIntid = INTID_SPURIOUS;
   private hppiPriority = 0x100;
+  /**
+   * Best SPI forwarded to this PE, kept apart so that SGI, PPI and LPI changes do not
+   * rescan the Distributor: recomputed after a Distributor change (`notifyDistributor`)
+   * or when GICR_CTLR.DPG1NS, which it depends on, differs from `spiDpg1ns`.
+   */
+  private spiDirty = true;
+  private spiDpg1ns = false;
+  private spiIntid = INTID_SPURIOUS;
+  private spiPriority = 0x100;
   private readonly initiator: number;
 
   constructor(
@@ -49,10 +58,16 @@ export class CpuInterface implements GicCpuInterface {
     this.initiator = trace.initiatorId(`gic.cpu${core}`);
   }
 
-  /** Called by the GIC when forwarded state may have changed. */
+  /** Called by the GIC when forwarded state of this PE's Redistributor or CPU interface may have changed. */
   notify(): void {
     this.hppiDirty = true;
     if (this.onIrqChange !== undefined && this.hasPendingIrq()) this.onIrqChange();
+  }
+
+  /** Called by the GIC when Distributor state (SPIs, GICD_CTLR) may have changed. */
+  notifyDistributor(): void {
+    this.spiDirty = true;
+    this.notify();
   }
 
   reset(): void {
@@ -61,6 +76,7 @@ export class CpuInterface implements GicCpuInterface {
     this.ctlr = 0;
     this.apr = 0;
     this.hppiDirty = true;
+    this.spiDirty = true;
   }
 
   /** ICC_RPR_EL1: group priority of the highest active interrupt, 0xff when idle. */
@@ -152,15 +168,17 @@ export class CpuInterface implements GicCpuInterface {
     return prio < this.pmr && (prio & GROUP_PRIORITY_MASK) < this.runningPriority;
   }
 
-  /** IHI 0069 4.8: highest-priority forwarded Group 1 interrupt; lowest INTID wins a tie. */
+  /**
+   * IHI 0069 4.8: highest-priority forwarded Group 1 interrupt; lowest INTID wins a tie
+   * (SGIs/PPIs, then SPIs, then LPIs, each taken only at a strictly higher priority).
+   */
   private updateHppi(): void {
     if (!this.hppiDirty) return;
     this.hppiDirty = false;
     let best = INTID_SPURIOUS;
     let bestPrio = 0x100;
     const redist = this.redist;
-    const dist = this.dist;
-    if (!redist.processorSleep && dist.enableGrp1) {
+    if (!redist.processorSleep && this.dist.enableGrp1) {
       const rb = redist.bank;
       let c = rb.forwardable(0);
       while (c !== 0) {
@@ -172,21 +190,10 @@ export class CpuInterface implements GicCpuInterface {
           best = intid;
         }
       }
-      const db = dist.bank;
-      const aff = redist.affinity;
-      for (let w = 1; w < db.words; w++) {
-        c = db.forwardable(w);
-        while (c !== 0) {
-          const bit = ctz32(c);
-          c &= c - 1;
-          const intid = w * 32 + bit;
-          const p = db.priority[intid]!;
-          if (p >= bestPrio) continue;
-          const anyPe = (dist.routeAny[w]! & (1 << bit)) !== 0;
-          if (anyPe ? redist.dpg1ns : dist.routeAffinity[intid] !== aff) continue;
-          bestPrio = p;
-          best = intid;
-        }
+      if (this.spiDirty || this.spiDpg1ns !== redist.dpg1ns) this.updateBestSpi();
+      if (this.spiPriority < bestPrio) {
+        bestPrio = this.spiPriority;
+        best = this.spiIntid;
       }
       if (redist.bestLpi() && redist.bestPriority < bestPrio) {
         bestPrio = redist.bestPriority;
@@ -195,6 +202,35 @@ export class CpuInterface implements GicCpuInterface {
     }
     this.hppiIntid = best;
     this.hppiPriority = bestPrio;
+  }
+
+  /** The highest-priority SPI forwardable to this PE (lowest INTID on a tie) into `spiIntid`/`spiPriority`. */
+  private updateBestSpi(): void {
+    this.spiDirty = false;
+    const redist = this.redist;
+    const dist = this.dist;
+    const dpg1ns = redist.dpg1ns;
+    this.spiDpg1ns = dpg1ns;
+    let best = INTID_SPURIOUS;
+    let bestPrio = 0x100;
+    const db = dist.bank;
+    const aff = redist.affinity;
+    for (let w = 1; w < db.words; w++) {
+      let c = db.forwardable(w);
+      while (c !== 0) {
+        const bit = ctz32(c);
+        c &= c - 1;
+        const intid = w * 32 + bit;
+        const p = db.priority[intid]!;
+        if (p >= bestPrio) continue;
+        const anyPe = (dist.routeAny[w]! & (1 << bit)) !== 0;
+        if (anyPe ? dpg1ns : dist.routeAffinity[intid] !== aff) continue;
+        bestPrio = p;
+        best = intid;
+      }
+    }
+    this.spiIntid = best;
+    this.spiPriority = bestPrio;
   }
 
   /** ICC_IAR1_EL1 read (IHI 0069, ICC_IAR1_EL1): acknowledge, or 1023 when nothing may be signalled. */

@@ -86,7 +86,7 @@ export class Gic {
     for (let c = 0; c < cores; c++) redists.push(new Redistributor(host.bus, host.trace, c, affinity(c) & 0xffffff, c === cores - 1));
     const cpuifs = redists.map((r, c) => new CpuInterface(c, dist, r, redists, host.trace));
     dist.onChange = () => {
-      for (const i of cpuifs) i.notify();
+      for (const i of cpuifs) i.notifyDistributor();
     };
     redists.forEach((r, c) => {
       r.onChange = () => cpuifs[c]!.notify();

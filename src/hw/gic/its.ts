@@ -142,6 +142,9 @@ export class Its implements MmioDevice {
   doorbellPa = 0;
 
   private enabled = false;
+  /** Entries of the Device and Collection tables, from GITS_BASER<n> (recomputed when one is written). */
+  private deviceEntries = 0;
+  private collectionEntries = 0;
   private creadr = 0;
   private stalled = false;
   private drain: ScheduledEvent | undefined;
@@ -167,12 +170,14 @@ export class Its implements MmioDevice {
     this.commandNs = () => host.cost.itsCommandNs;
     this.initiator = host.trace.initiatorId('gits');
     this.regs = new RegisterBlock('GITS', this.registerDefs(), { unmappedRazWi: true });
+    this.updateTableCapacities();
   }
 
   reset(): void {
     this.drain?.cancel();
     this.drain = undefined;
     this.regs.reset();
+    this.updateTableCapacities();
     this.enabled = false;
     this.creadr = 0;
     this.stalled = false;
@@ -258,12 +263,17 @@ export class Its implements MmioDevice {
     return 0;
   }
 
+  private updateTableCapacities(): void {
+    this.deviceEntries = this.tableCapacity(GITS_BASER_TYPE_DEVICE, ITS_DEVICEID_BITS);
+    this.collectionEntries = this.tableCapacity(GITS_BASER_TYPE_COLLECTION, ITS_ICID_BITS);
+  }
+
   private deviceCapacity(): number {
-    return this.tableCapacity(GITS_BASER_TYPE_DEVICE, ITS_DEVICEID_BITS);
+    return this.deviceEntries;
   }
 
   private collectionCapacity(): number {
-    return this.tableCapacity(GITS_BASER_TYPE_COLLECTION, ITS_ICID_BITS);
+    return this.collectionEntries;
   }
 
   // ---- command queue ----
@@ -490,6 +500,7 @@ export class Its implements MmioDevice {
       // Fixed while the ITS is enabled (UNPREDICTABLE to write then; ignored here).
       write: (_v, old) => {
         if (this.enabled) this.regs.set(`GITS_BASER${n}`, old);
+        else this.updateTableCapacities();
       },
     });
     return [

@@ -86,6 +86,13 @@ export class Redistributor {
   /** Result of `bestLpi`: INTID and priority of the highest-priority enabled pending LPI. */
   bestIntid = 0;
   bestPriority = 0x100;
+  /**
+   * `bestIntid`/`bestPriority` are current. A new pending LPI updates them in place;
+   * clearing the best one, an INV of a pending LPI, INVALL, MOVALL or enabling LPIs
+   * makes `bestLpi` scan the pending bitmap again.
+   */
+  private bestValid = false;
+  private lpiPendingCount = 0;
 
   /** Cached property-table bytes, indexed by INTID - 8192. */
   private lpiConfig: Uint8Array | undefined;
@@ -123,6 +130,8 @@ export class Redistributor {
     this.lpiLimit = 0;
     this.lpiPending.fill(0);
     this.lpiSummary.fill(0);
+    this.lpiPendingCount = 0;
+    this.bestValid = false;
     this.onChange();
   }
 
@@ -153,6 +162,8 @@ export class Redistributor {
     if ((this.lpiPending[w]! & b) === 0) {
       this.lpiPending[w]! |= b;
       this.lpiSummary[w >>> 5]! |= 1 << (w & 31);
+      this.lpiPendingCount++;
+      if (this.bestValid) this.considerLpi(intid);
       this.becamePending(intid);
       this.onChange();
     }
@@ -166,6 +177,13 @@ export class Redistributor {
     if ((this.lpiPending[w]! & b) === 0) return;
     this.lpiPending[w]! &= ~b;
     if (this.lpiPending[w] === 0) this.lpiSummary[w >>> 5]! &= ~(1 << (w & 31));
+    this.lpiPendingCount--;
+    if (this.lpiPendingCount === 0) {
+      // Nothing left: the answer is known without a scan.
+      this.bestPriority = 0x100;
+      this.bestIntid = 0;
+      this.bestValid = this.lpisEnabled && this.lpiConfig !== undefined;
+    } else if (intid === this.bestIntid) this.bestValid = false;
     this.onChange();
   }
 
@@ -183,6 +201,7 @@ export class Redistributor {
   invalidateLpi(intid: number): void {
     if (!this.lpisEnabled || intid < LPI_BASE || intid >= this.lpiLimit) return;
     this.lpiConfig![intid - LPI_BASE] = this.readPropertyByte(intid);
+    if (this.isLpiPending(intid)) this.bestValid = false;
     this.onChange();
   }
 
@@ -190,6 +209,7 @@ export class Redistributor {
   invalidateAllLpis(): void {
     if (!this.lpisEnabled) return;
     this.loadPropertyTable();
+    this.bestValid = false;
     this.onChange();
   }
 
@@ -211,6 +231,8 @@ export class Redistributor {
       }
       this.lpiSummary[s] = 0;
     }
+    this.lpiPendingCount = 0;
+    this.bestValid = false;
     this.onChange();
   }
 
@@ -219,10 +241,13 @@ export class Redistributor {
    * (lowest INTID on a tie) into `bestIntid`/`bestPriority`; false when there is none.
    */
   bestLpi(): boolean {
+    if (this.bestValid) return this.bestPriority < 0x100;
     this.bestPriority = 0x100;
     this.bestIntid = 0;
     const cfg = this.lpiConfig;
     if (!this.lpisEnabled || cfg === undefined) return false;
+    this.bestValid = true;
+    if (this.lpiPendingCount === 0) return false;
     for (let s = 0; s < this.lpiSummary.length; s++) {
       let sw = this.lpiSummary[s]!;
       while (sw !== 0) {
@@ -245,6 +270,17 @@ export class Redistributor {
     return this.bestPriority < 0x100;
   }
 
+  /** A newly pending LPI against the cached best (the lower INTID wins a tie, as in the scan). */
+  private considerLpi(intid: number): void {
+    const c = this.lpiConfig![intid - LPI_BASE]!;
+    if ((c & LPI_PROP_ENABLE) === 0) return;
+    const prio = c & LPI_PROP_PRIORITY_MASK & PRIORITY_MASK;
+    if (prio < this.bestPriority || (prio === this.bestPriority && intid < this.bestIntid)) {
+      this.bestPriority = prio;
+      this.bestIntid = intid;
+    }
+  }
+
   private becamePending(intid: number): void {
     if (this.trace.on) this.trace.record(TraceKind.Irq, this.initiator, NO_SID, NO_SSID, 0, 0, 0, IrqTraceEvent.Pending, intid);
   }
@@ -257,6 +293,7 @@ export class Redistributor {
     this.propBase = Number(prop & ADDR_51_12);
     this.lpiConfig ??= new Uint8Array(MAX_INTIDS - LPI_BASE);
     this.lpisEnabled = true;
+    this.bestValid = false;
     this.loadPropertyTable();
     const pend = this.rd.get('GICR_PENDBASER');
     if ((pend & GICR_PENDBASER_PTZ) === 0n && this.lpiLimit > 0) this.loadPendingTable(Number(pend & ADDR_51_16));
@@ -291,7 +328,9 @@ export class Redistributor {
         v &= v - 1;
         const intid = LPI_BASE + i * 8 + bit;
         const w = intid >>> 5;
-        this.lpiPending[w]! |= 1 << (intid & 31);
+        const b = 1 << (intid & 31);
+        if ((this.lpiPending[w]! & b) === 0) this.lpiPendingCount++;
+        this.lpiPending[w]! |= b;
         this.lpiSummary[w >>> 5]! |= 1 << (w & 31);
       }
     }

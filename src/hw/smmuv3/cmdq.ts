@@ -191,11 +191,14 @@ export class CommandQueue extends SmmuQueue {
   /** Consumes the command at CONS (4.1.2); one per scheduled step. */
   private step(): void {
     this.pending = undefined;
-    if (!this.canRun()) return;
+    const t = this.target;
+    if (!t.cmdqEnabled() || t.cmdqErrorActive()) return;
+    const prod = this.prod();
     const cons = this.cons();
-    const wasFull = this.isFull();
+    if (prod === cons) return;
+    const wasFull = (prod ^ cons) === 1 << this.log2Size();
     const at = this.slotAddress(cons);
-    if (!this.bus.readInto(at, this.bytes, 0, CMD_BYTES, this.initiator)) {
+    if (!this.fetch(at)) {
       this.fail(CERROR_ABT);
       return;
     }
@@ -208,9 +211,23 @@ export class CommandQueue extends SmmuQueue {
       return;
     }
     this.consumed++;
-    this.setPtr(this.regs.consName, this.next(cons));
-    if (wasFull) this.target.sendEvent();
-    this.kick();
+    const next = this.next(cons);
+    this.setPtr(this.regs.consName, next);
+    if (wasFull) t.sendEvent();
+    // the queue drained: nothing to schedule (kick would find it empty)
+    if (this.prod() !== next) this.kick();
+  }
+
+  /** Reads the command at `at` into `words`; false on an abort. A command in RAM is two 64-bit loads. */
+  private fetch(at: number): boolean {
+    const bus = this.bus;
+    if (!bus.isRam(at, CMD_BYTES)) return bus.readInto(at, this.bytes, 0, CMD_BYTES, this.initiator);
+    const w = this.words;
+    w[0] = bus.load(at, 8, this.initiator);
+    w[1] = bus.hi;
+    w[2] = bus.load(at + 8, 8, this.initiator);
+    w[3] = bus.hi;
+    return true;
   }
 
   private fail(code: number): void {

@@ -1,7 +1,7 @@
 // The driver-side field-table module: both row notations, the one-word fast path and the
 // exact path for fields spanning words, 'addr' fields, masks, and whole-entry helpers.
 import { describe, expect, it } from 'vitest';
-import { clearFieldMask, Field, FieldTable, formatDwords, getField, orFieldMask, setDwordBig, setField } from '../../src/kernel/lib/field-table.js';
+import { clearFieldMask, FieldTable, formatDwords, getField, orFieldMask, setDwordBig, setField } from '../../src/kernel/lib/field-table.js';
 
 describe('field tables (driver side)', () => {
   it('le64 rows [dword, hi, lo] land on the 32-bit word and bit they name', () => {
@@ -36,7 +36,10 @@ describe('field tables (driver side)', () => {
   });
 
   it('fields spanning two and three words are exact up to 53 bits', () => {
-    const T = new FieldTable('W', 16, [new Field('two', 0, 28, 40, undefined), new Field('three', 1, 31, 53, undefined)], { union: true });
+    const T = new FieldTable('W', 16, [
+      ['two', 0, 28, 40],
+      ['three', 1, 31, 53],
+    ], { union: true });
     const w = new Uint32Array(4).fill(0xffffffff);
     setField(w, T.f.two, 0xab_cdef_1234);
     expect(getField(w, T.f.two)).toBe(0xab_cdef_1234);
@@ -62,6 +65,11 @@ describe('field tables (driver side)', () => {
     setField(w, T.f.HI_PTR, 0xf_ffff_f000);
     expect(getField(w, T.f.HI_PTR)).toBe(0xf_ffff_f000);
     expect([w[2], w[3]]).toEqual([0xfffff000, 0xf]);
+    const W = new FieldTable('W', 8, [['HI', 1, 4, 28, 'addr']]); // [63:36] of dword 0, in 32-bit notation
+    const v = W.alloc();
+    setField(v, W.f.HI, 2 ** 36 * 3 + 0x123);
+    expect([v[0], v[1]]).toEqual([0, 3 << 4]);
+    expect(getField(v, W.f.HI)).toBe(2 ** 36 * 3);
   });
 
   it('encode/decode/format by name; encode refuses a field the table does not have', () => {

@@ -7,8 +7,22 @@
 // takes the 64-bit-dword form), or `{ dword, lsb, width }` inside one 32-bit dword as
 // the QM tables give them. The guest drivers keep their own tables (DESIGN.md section 1).
 
-/** One field, with what `get`/`set` need precomputed. */
-export class StructField {
+/**
+ * One field, with what `get`/`set` need precomputed. A plain object: as a class
+ * instance its fields would be defined empty, then assigned, and reads of them slow.
+ */
+export interface StructField {
+  readonly name: string;
+  /** 32-bit dword holding the lowest bit. */
+  readonly dword: number;
+  /** Lowest bit within that dword. */
+  readonly lsb: number;
+  readonly width: number;
+  /**
+   * An address field such as S1ContextPtr[55:6] reads and writes the address: the
+   * field's bits in place within its 64-bit dword, the bits below it zero.
+   */
+  readonly addr: boolean;
   /**
    * `width` ones when the field lies inside one 32-bit dword and is read as is (the fast
    * path); 0 for fields spanning dwords and for address fields (the exact path).
@@ -16,24 +30,13 @@ export class StructField {
   readonly mask: number;
   /** Address fields: 2^(position of the lowest bit within its 64-bit dword), else 1. */
   readonly scale: number;
+  readonly description: string | undefined;
+}
 
-  constructor(
-    readonly name: string,
-    /** 32-bit dword holding the lowest bit. */
-    readonly dword: number,
-    /** Lowest bit within that dword. */
-    readonly lsb: number,
-    readonly width: number,
-    /**
-     * An address field such as S1ContextPtr[55:6] reads and writes the address: the
-     * field's bits in place within its 64-bit dword, the bits below it zero.
-     */
-    readonly addr: boolean,
-    readonly description: string | undefined,
-  ) {
-    this.mask = !addr && lsb + width <= 32 ? (width === 32 ? 0xffffffff : (1 << width) - 1) : 0;
-    this.scale = addr ? 2 ** ((dword & 1) * 32 + lsb) : 1;
-  }
+function structField(name: string, dword: number, lsb: number, width: number, addr: boolean, description: string | undefined): StructField {
+  const mask = !addr && lsb + width <= 32 ? 0xffffffff >>> (32 - width) : 0;
+  const scale = addr ? 2 ** ((dword & 1) * 32 + lsb) : 1;
+  return { name, dword, lsb, width, addr, mask, scale, description };
 }
 
 /** [msb, lsb] counted over the whole structure, as the spec writes the range; 'addr' marks an address field. */
@@ -112,14 +115,14 @@ export class StructLayout<N extends string = string> {
       for (const d of defs) {
         if (d.width < 1 || d.width > 32 || d.lsb < 0 || d.lsb + d.width > 32) throw new Error(`${name}.${d.name}: bad bit range`);
         if (d.dword < 0 || d.dword >= this.dwords) throw new Error(`${name}.${d.name}: dword ${d.dword} outside the structure`);
-        fields.push(new StructField(d.name, d.dword, d.lsb, d.width, false, d.description));
+        fields.push(structField(d.name, d.dword, d.lsb, d.width, false, d.description));
       }
     } else {
       for (const key of Object.keys(defs) as N[]) {
         const [msb, lsb, kind] = defs[key];
         const width = msb - lsb + 1;
         if (width <= 0 || width > 53 || lsb < 0 || msb >= bytes * 8) throw new Error(`${name}.${key}: bad bit range [${msb}:${lsb}]`);
-        fields.push(new StructField(key, lsb >>> 5, lsb & 31, width, kind === 'addr', undefined));
+        fields.push(structField(key, lsb >>> 5, lsb & 31, width, kind === 'addr', undefined));
       }
       fields.sort((a, b) => a.dword * 32 + a.lsb - (b.dword * 32 + b.lsb));
     }

@@ -193,21 +193,20 @@ function setSpanned(w: Uint32Array, f: Field, value: number): void {
 
 /** ORs the mask of field `f` (all ones over its bits) into `mask`. */
 export function orFieldMask(mask: Uint32Array, f: Field): void {
-  let bit = f.lsb;
-  for (let i = f.dword, left = f.width; left > 0; i++) {
-    const take = Math.min(32 - bit, left);
-    mask[i] = (mask[i]! | wordMask(bit, take)) >>> 0;
-    left -= take;
-    bit = 0;
-  }
+  markField(mask, f, true);
 }
 
 /** Clears the bits of field `f` in `mask`. */
 export function clearFieldMask(mask: Uint32Array, f: Field): void {
+  markField(mask, f, false);
+}
+
+function markField(mask: Uint32Array, f: Field, on: boolean): void {
   let bit = f.lsb;
   for (let i = f.dword, left = f.width; left > 0; i++) {
     const take = Math.min(32 - bit, left);
-    mask[i] = (mask[i]! & ~wordMask(bit, take)) >>> 0;
+    const m = wordMask(bit, take);
+    mask[i] = (on ? mask[i]! | m : mask[i]! & ~m) >>> 0;
     left -= take;
     bit = 0;
   }

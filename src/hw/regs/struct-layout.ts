@@ -126,11 +126,11 @@ export class StructLayout<N extends string = string> {
       }
       fields.sort((a, b) => a.dword * 32 + a.lsb - (b.dword * 32 + b.lsb));
     }
-    const byName = {} as Record<N, StructField>;
+    const names = new Set<string>();
     const used = new Uint32Array(this.dwords);
     for (const f of fields) {
-      if (f.name in byName) throw new Error(`${name}: duplicate field ${f.name}`);
-      byName[f.name as N] = f;
+      if (names.has(f.name)) throw new Error(`${name}: duplicate field ${f.name}`);
+      names.add(f.name);
       if (options.union) continue;
       let bit = f.lsb;
       for (let i = f.dword, left = f.width; left > 0; i++) {
@@ -142,7 +142,9 @@ export class StructLayout<N extends string = string> {
         bit = 0;
       }
     }
-    this.f = byName;
+    // Built in one go: an object given its many fields one keyed store at a time
+    // falls into dictionary mode, and every `layout.f.x` would be a hash lookup.
+    this.f = Object.fromEntries(fields.map((f) => [f.name, f])) as Record<N, StructField>;
     this.fields = fields;
   }
 

@@ -67,15 +67,16 @@ export class FieldTable<N extends string = string> {
   ) {
     if (bytes % 4 !== 0) throw new Error(`${name}: size ${bytes} is not a multiple of 4`);
     this.dwords = bytes / 4;
-    const byName = {} as Record<N, Field>;
     const fields: Field[] = [];
+    const names = new Set<string>();
     const used = new Uint32Array(this.dwords);
     for (const row of rows) {
       const [fname, dword, lsb, width, kind] = row;
       const where = `${name}.${fname}`;
       if (width < 1 || width > 53 || lsb < 0 || lsb > 31) throw new Error(`${where}: bad bit range (bit ${lsb}, width ${width})`);
       if (dword < 0 || dword * 32 + lsb + width > bytes * 8) throw new Error(`${where}: outside the ${bytes}-byte structure`);
-      if (fname in byName) throw new Error(`${name}: duplicate field ${fname}`);
+      if (names.has(fname)) throw new Error(`${name}: duplicate field ${fname}`);
+      names.add(fname);
       const mask = kind === undefined && lsb + width <= 32 ? wordMask(lsb, width) : 0;
       const scale = kind === 'addr' ? POW2[(dword & 1) * 32 + lsb]! : 1;
       const field: Field = { name: fname, dword, lsb, width, kind, mask, scale };
@@ -87,10 +88,11 @@ export class FieldTable<N extends string = string> {
           used[i] = (used[i]! | bits[i]!) >>> 0;
         }
       }
-      byName[fname] = field;
       fields.push(field);
     }
-    this.f = byName;
+    // Built in one go: an object given its many fields one keyed store at a time
+    // falls into dictionary mode, and every `T.f.x` would be a hash lookup.
+    this.f = Object.fromEntries(fields.map((field) => [field.name, field])) as Record<N, Field>;
     this.fields = fields;
   }
 

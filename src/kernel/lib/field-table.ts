@@ -11,7 +11,7 @@
  * One field. Fields inside one 32-bit word read and write through `mask`; fields
  * spanning words and address fields take the exact path (values up to 53 bits).
  * A plain object: as a class instance its fields would be defined empty, then
- * assigned, and getField/setField read them slower (~10-20% on the SQE fill).
+ * assigned, and getField/setField would read them slower.
  */
 export interface Field {
   readonly name: string;

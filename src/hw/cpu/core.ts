@@ -43,6 +43,7 @@ import { NO_SID, NO_SSID, type TraceRing } from '../../trace/ring.js';
 import { WalkFault, WalkResult, type DescriptorReader, type WalkConfig } from '../vmsa/types.js';
 import { S1RamWalk, walk, MAX_TXSZ, MIN_TXSZ } from '../vmsa/walker.js';
 import { TlbiRange, decodeRangeOperand } from '../vmsa/tlbi-range.js';
+import { TWO55, TWO64, isSignExtended, signedVa, vaRegion, withoutTopByte } from '../vmsa/va.js';
 import type { GicCpuInterface, IccRegName } from './gic-cpuif.js';
 import { EC, ESR_IL, FSC, dataAbortEsr, faultStatus } from './esr.js';
 import {
@@ -93,12 +94,6 @@ const NO_BYTES = new Uint8Array(0);
 const POW2 = new Float64Array(65).map((_, i) => 2 ** i);
 /** 1/4096: multiplying by it is exact and cheaper than dividing. */
 const PAGE_RECIPROCAL = 1 / 4096;
-const TWO55 = 2 ** 55;
-const TWO55_RECIPROCAL = 2 ** -55;
-const TWO56 = 2 ** 56;
-const TWO56_RECIPROCAL = 2 ** -56;
-const TWO63 = 2 ** 63;
-const TWO64 = 2 ** 64;
 /** s1DataPermissions for each AP[2:1]. */
 const S1_DATA_PERMISSIONS = Int32Array.from([0, 1, 2, 3], s1DataPermissions);
 
@@ -693,7 +688,7 @@ export class Core implements ArchCpu, Runnable {
     const pan = this.pan;
     this.esr = esr >>> 0;
     // FAR_EL1 stays a Number until software reads it as a 64-bit value.
-    this.farVa_ = far >= TWO63 ? far - TWO64 : far;
+    this.farVa_ = signedVa(far);
     this.farBig = undefined;
     this.local += this.cost.exceptionNs;
     if (this.trace.on) {
@@ -1033,7 +1028,7 @@ export class Core implements ArchCpu, Runnable {
         // Xt: ASID [63:48], VA[55:12] in [43:0]; the VA is sign-extended from bit 55.
         const page = (hi & 0xfff) * TWO32 + (lo >>> 0);
         va = page * PAGE_SIZE;
-        if (va >= TWO55) va -= TWO56;
+        if (va >= TWO55) va -= 2 * TWO55;
         pages = 1;
         tlb.invalidateVa(va, op === 'VAAE1IS' || op === 'VAALE1IS' ? ANY_ASID : asid);
         break;
@@ -1063,7 +1058,7 @@ export class Core implements ArchCpu, Runnable {
    * fault in faultDfsc/faultVa when the translation faults.
    */
   private translate(va: number, write: boolean, unpriv: boolean): number {
-    if (va >= TWO63) va -= TWO64;
+    va = signedVa(va);
     const need = unpriv ? (write ? P_W0 : P_R0) : write ? this.wrMask : this.rdMask;
     const vpn = Math.floor(va * PAGE_RECIPROCAL);
     const s = vpn & TLB_MASK;
@@ -1097,14 +1092,8 @@ export class Core implements ArchCpu, Runnable {
       return this.tlb.fill(vpn, CTX_FLAT, P_ALL, vpn * PAGE_SIZE, 12);
     }
     // D8.2.5: bit 55 selects TTBR0/TTBR1; with TBI the top byte is ignored.
-    const region = Math.floor(va * TWO55_RECIPROCAL) & 1;
-    let v = va;
-    if (this.tbi[region] && !(va >= -TWO55 && va < TWO55)) {
-      // Bits [63:56] become copies of bit 55: subtract the multiple of 2^56 that brings the
-      // VA into [-2^55, 2^55). Exact (va is a multiple of its ulp, >= 8 here); adding 2^56 to a
-      // small negative VA, as va % 2^56 would, rounds its low bits away.
-      v = va - Math.floor(va * TWO56_RECIPROCAL + 0.5) * TWO56;
-    }
+    const region = vaRegion(va);
+    const v = this.tbi[region] && !isSignExtended(va) ? withoutTopByte(va) : va;
     const span = this.span[region]!;
     const input = region === 0 ? v : v + span;
     // AArch64.S1Translate: out of the region's range, or walks disabled by EPDn: translation fault, level 0.

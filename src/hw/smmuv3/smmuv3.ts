@@ -53,6 +53,7 @@ import {
 import { StallTable, type StallEntry } from './stall.js';
 import { StreamTable } from './strtab.js';
 import { FaultStage, IAS_LIMIT, Translator } from './translate.js';
+import { isSignExtended } from '../vmsa/va.js';
 
 /** The wired interrupt outputs (IHI 0070 3.18) and the WFE wake-up event (IDR0.SEV). */
 export interface SmmuIrqLines {
@@ -82,7 +83,6 @@ export interface SmmuOptions {
 export const SMMU_DEFAULT_BASE = 0x0905_0000;
 
 /** VA[55]: addresses in [-2^55, 2^55) are sign-extended from bit 55 (no TBI tag). */
-const TWO55 = 2 ** 55;
 
 interface IrqSource {
   readonly enable: number;
@@ -565,7 +565,7 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
       return DmaStatus.Ok;
     }
     // The VA stage 1 sees (TTB1 range negative, TBI applied); stage 2 only takes the input as it is.
-    const va = mode === ContextMode.S2 || (iova >= -TWO55 && iova < TWO55) ? iova : this.translator.stage1Va(ctx, iova);
+    const va = mode === ContextMode.S2 || isSignExtended(iova) ? iova : this.translator.stage1Va(ctx, iova);
     const tlb = this.iotlb;
     let i = tlb.lookup(va, ctx.tag, ctx.asid, ctx.hash);
     if (i >= 0 && ((tlb.perm[i]! >>> accessIndex(write, exec, priv)) & 1) !== 0) {
@@ -607,7 +607,7 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
     const exec = !write && (ctx.instOverride < 0 ? attrs.exec : ctx.instOverride === 1);
     const tlb = this.iotlb;
     // Untagged, sign-extended addresses only (a tagged one takes translate).
-    if (!(iova >= -TWO55 && iova < TWO55)) return false;
+    if (!isSignExtended(iova)) return false;
     const i = tlb.lookup(iova, ctx.tag, ctx.asid, ctx.hash);
     if (i < 0 || ((tlb.perm[i]! >>> accessIndex(write, exec, priv)) & 1) === 0) return false;
     const d = iova - tlb.vaBase[i]!;

@@ -9,6 +9,7 @@ import { TraceKind } from '../../trace/record.js';
 import type { TraceRing } from '../../trace/ring.js';
 import { WalkFault, WalkResult, type AccessKind, type DescriptorReader, type NestedStage2 } from '../vmsa/types.js';
 import { checkPermission, S1RamWalk, walk } from '../vmsa/walker.js';
+import { isSignExtended, signedVa, vaRegion, withoutTopByte } from '../vmsa/va.js';
 import { CD_L2_SPLIT, decodeCd } from './cd.js';
 import { ConfigCache, ContextMode, NO_SSID_KEY, StreamContext } from './config-cache.js';
 import { EventId, EventRecord, FaultClass } from './evtq.js';
@@ -30,12 +31,6 @@ export const enum FaultStage {
 /** IAS == OAS here (3.4: AArch64 tables only). */
 export const IAS_LIMIT = 2 ** SMMU_FEATURES.oasBits;
 const TWO32 = 4294967296;
-const TWO55 = 2 ** 55;
-const TWO55_RECIPROCAL = 2 ** -55;
-const TWO56 = 2 ** 56;
-const TWO56_RECIPROCAL = 2 ** -56;
-const TWO63 = 2 ** 63;
-const TWO64 = 2 ** 64;
 /** 2^n for a leaf's sizeShift (no Math.pow on the miss path). */
 const POW2 = new Float64Array(64).map((_, i) => 2 ** i);
 
@@ -337,11 +332,9 @@ export class Translator implements DescriptorReader, NestedStage2 {
    * ulp (always for sign-extended addresses; a tagged one keeps its bits from 2^11 up).
    */
   stage1Va(ctx: StreamContext, iova: number): number {
-    let va = iova >= TWO63 ? iova - TWO64 : iova;
-    if (va >= -TWO55 && va < TWO55) return va;
-    const upper = (Math.floor(va * TWO55_RECIPROCAL) & 1) !== 0; // VA[55]
-    if (upper ? ctx.cd.tbi1 : ctx.cd.tbi0) va -= Math.floor(va * TWO56_RECIPROCAL + 0.5) * TWO56;
-    return va;
+    const va = signedVa(iova);
+    if (isSignExtended(va)) return va;
+    return (vaRegion(va) ? ctx.cd.tbi1 : ctx.cd.tbi0) ? withoutTopByte(va) : va;
   }
 
   /**

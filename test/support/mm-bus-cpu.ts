@@ -282,3 +282,16 @@ export function makeBusCpu(ramSize: number): { machine: MachineCore; cpu: BusArc
   const restore = cpu.makeCurrent();
   return { machine, cpu, restore };
 }
+
+/** A bus CPU whose time is the machine's: each charge advances the clock, so device events fall due. */
+export class ClockedBusCpu extends BusArchCpu {
+  constructor(private readonly m: MachineCore) {
+    super(m.bus, m.cost as unknown as Record<string, number>);
+  }
+  override now(): number {
+    return this.m.clock.now();
+  }
+  override charge(ns: number): void {
+    this.m.clock.advance(ns);
+  }
+}

@@ -9,7 +9,7 @@ import { createMachine } from '../../src/machine/create.js';
 import type { MachineCore } from '../../src/machine/machine.js';
 import { SmmuV3 } from '../../src/hw/smmuv3/smmuv3.js';
 import { DmaPort, DmaStatus } from '../../src/hw/bus/dma.js';
-import { BusArchCpu } from '../support/mm-bus-cpu.js';
+import { ClockedBusCpu } from '../support/mm-bus-cpu.js';
 import { printk_init, dmesg_text } from '../../src/kernel/lib/printk.js';
 import { mem_init } from '../../src/kernel/mm/page_alloc.js';
 import { sysfs_init, sysfs_lookup } from '../../src/kernel/fs/sysfs/sysfs.js';
@@ -26,19 +26,6 @@ const SMMU_BASE = 0x0905_0000;
 const RAM = 0x4000_0000;
 const MiB = 1 << 20;
 
-/** A test core whose time is the machine's: each charge lets device events fall due. */
-class ClockedCpu extends BusArchCpu {
-  constructor(private readonly m: MachineCore) {
-    super(m.bus, m.cost as unknown as Record<string, number>);
-  }
-  override now(): number {
-    return this.m.clock.now();
-  }
-  override charge(ns: number): void {
-    this.m.clock.advance(ns);
-  }
-}
-
 interface Bench {
   m: MachineCore;
   model: SmmuV3;
@@ -53,7 +40,7 @@ function bench(): Bench {
   const model: SmmuV3 = m.smmu;
   const port = new DmaPort(m.bus, 'testdev', 0x10);
   model.attach(port);
-  const cpu = new ClockedCpu(m);
+  const cpu = new ClockedBusCpu(m);
   const restore = cpu.makeCurrent();
   printk_init();
   mem_init({ memory: [{ base: RAM, size: 256 * MiB }], reserved: [{ base: RAM, size: 16 * MiB }], ramIsZero: true, movablecore: 0 });

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMachine } from '../../src/machine/create.js';
 import type { MachineCore } from '../../src/machine/machine.js';
 import type { AccessSize, MmioAccess, MmioDevice } from '../../src/hw/bus/mmio.js';
-import { BusArchCpu } from '../support/mm-bus-cpu.js';
+import { ClockedBusCpu } from '../support/mm-bus-cpu.js';
 import { printk_init, dmesg_text } from '../../src/kernel/lib/printk.js';
 import { alloc_pages, mem_init } from '../../src/kernel/mm/page_alloc.js';
 import { GFP_KERNEL } from '../../src/kernel/mm/gfp.js';
@@ -26,19 +26,6 @@ const RAM = 0x4000_0000;
 const MiB = 1 << 20;
 const ENXIO = 6;
 const ENOMEM = 12;
-
-/** A test core whose time is the machine's (as in kernel-smmu-driver.test.ts). */
-class ClockedCpu extends BusArchCpu {
-  constructor(private readonly m: MachineCore) {
-    super(m.bus, m.cost as unknown as Record<string, number>);
-  }
-  override now(): number {
-    return this.m.clock.now();
-  }
-  override charge(ns: number): void {
-    this.m.clock.advance(ns);
-  }
-}
 
 /** Page 0/1 of an SMMU whose ID registers the test chooses; the rest reads as the model's. */
 class FakeIdRegs implements MmioDevice {
@@ -65,7 +52,7 @@ function bench(ram: { memory: { base: number; size: number }[]; reserved: { base
   const m = createMachine({ ramSize: 256 * MiB });
   const fake = new FakeIdRegs(m);
   m.bus.map('fake-smmu', FAKE_BASE, 0x20000, fake);
-  const cpu = new ClockedCpu(m);
+  const cpu = new ClockedBusCpu(m);
   const restore = cpu.makeCurrent();
   printk_init();
   mem_init({ ...ram, ramIsZero: true, movablecore: 0 });

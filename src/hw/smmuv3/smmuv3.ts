@@ -237,7 +237,9 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
   raiseGerror(bit: number): void {
     if (this.gerrorActive(bit)) return;
     this.page0.set('GERROR', (this.page0.getNum('GERROR') ^ bit) >>> 0);
-    this.signal(this.gerrIrq);
+    // IHI 0070 7.5.1: MSI_GERROR_ABT_ERR triggers no GERROR interrupt (another MSI to the
+    // address that just aborted would likely abort again).
+    if (bit !== GERROR_MSI_GERROR_ABT_ERR) this.signal(this.gerrIrq);
   }
 
   /**

@@ -19,6 +19,7 @@ describe('SMMUv3 registers (IHI 0070 chapter 6)', () => {
     expect([idr1 & 0x3f, (idr1 >>> 6) & 0x1f, (idr1 >>> 21) & 0x1f]).toEqual([16, 20, 19]);
     expect((idr1 >>> 28) & 7).toBe(0); // REL, QUEUES_PRESET, TABLES_PRESET: Linux refuses them
     expect((r32(rig, R.IDR3) >>> 10) & 1).toBe(1); // RIL
+    expect((r32(rig, R.IDR3) >>> 4) & 1).toBe(1); // XNX: the walker decodes stage 2 XN[1:0]
     const idr5 = r32(rig, R.IDR5);
     expect(idr5 & 7).toBe(5); // OAS 48
     expect((idr5 >>> 4) & 7).toBe(7); // 4K, 16K, 64K

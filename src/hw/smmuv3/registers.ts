@@ -141,10 +141,15 @@ export const IDR1_VALUE =
   (SMMU_FEATURES.evtqLog2Max << 16) |
   (SMMU_FEATURES.cmdqLog2Max << 21);
 
-/** IDR3 (6.3.4): RIL (range invalidation and TTL hint), PPS (auto PRG responses keep the PASID). */
+/**
+ * IDR3 (6.3.4): RIL (range invalidation and TTL hint), PPS (auto PRG responses keep the PASID),
+ * XNX (stage 2 XN is the two-bit EL0/EL1 encoding; mandatory from SMMUv3.1 with S2P, and the
+ * shared walker decodes it so).
+ */
 export const IDR3_RIL = 1 << 10;
 export const IDR3_PPS = 1 << 5;
-export const IDR3_VALUE = IDR3_RIL | IDR3_PPS;
+export const IDR3_XNX = 1 << 4;
+export const IDR3_VALUE = IDR3_RIL | IDR3_PPS | IDR3_XNX;
 
 /** IDR5 (6.3.6): OAS 48 bits, 4K/16K/64K granules (the shared walker does all three), STALL_MAX. */
 export const IDR5_VALUE = (5 << 0) | (1 << 4) | (1 << 5) | (1 << 6) | (SMMU_FEATURES.stallMax << 16);

@@ -6,7 +6,7 @@ import { Gic, GICD_BASE, GICR_BASE, GITS_BASE, GITS_TRANSLATER_PA } from '../../
 import { GICD } from '../../src/hw/gic/distributor.js';
 import { GICR, GICR_STRIDE } from '../../src/hw/gic/redistributor.js';
 import { GITS } from '../../src/hw/gic/its.js';
-import { encodeItsCommand, type ItsCommandName } from '../../src/hw/gic/its-command.js';
+import { ITS_CMD, ItsOpcode, type ItsCmdFields, type ItsCommandName } from '../../src/hw/gic/its-command.js';
 import { TraceKind } from '../../src/trace/record.js';
 import { mulberry32 } from '../../src/machine/prng.js';
 
@@ -44,9 +44,9 @@ function setup(cores = 2, opts: { deviceTable?: boolean } = {}) {
   bus.write32(GITS_BASE + GITS.CTLR, 1);
   let cwriter = 0;
   /** Queues commands, rings CWRITER and lets the ITS run. */
-  const send = (...cmds: [ItsCommandName, Record<string, number>][]) => {
+  const send = (...cmds: [ItsCommandName, ItsCmdFields][]) => {
     for (const [name, fields] of cmds) {
-      bus.writeBytes(CMDQ + cwriter, encodeItsCommand(name, fields));
+      bus.writeBytes(CMDQ + cwriter, ITS_CMD.toBytes(ITS_CMD.encode({ ...fields, CommandType: ItsOpcode[name] })));
       cwriter = (cwriter + 32) % 0x1000;
     }
     bus.write64(GITS_BASE + GITS.CWRITER, BigInt(cwriter));
@@ -59,7 +59,7 @@ function setup(cores = 2, opts: { deviceTable?: boolean } = {}) {
 /** Maps DeviceID 0x10 with 32 events, collection 1 -> core 1, event 3 -> LPI 8197. */
 function mapOneEvent(t: ReturnType<typeof setup>) {
   t.send(
-    ['MAPD', { DeviceID: 0x10, Size: 4, ITT_addr: ITT / 256, V: 1 }],
+    ['MAPD', { DeviceID: 0x10, Size: 4, ITT_addr: ITT, V: 1 }],
     ['MAPC', { ICID: 0, RDbase: 0, V: 1 }],
     ['MAPC', { ICID: 1, RDbase: 1, V: 1 }],
     ['MAPTI', { DeviceID: 0x10, EventID: 3, pINTID: 8197, ICID: 1 }],
@@ -104,8 +104,8 @@ describe('ITS identification (IHI 0069 12.19)', () => {
 describe('command queue (IHI 0069 6.3, GITS_CWRITER/GITS_CREADR)', () => {
   it('commands are consumed in order at the modelled rate and GITS_CREADR follows GITS_CWRITER', () => {
     const t = setup();
-    t.bus.writeBytes(CMDQ, encodeItsCommand('MAPC', { ICID: 0, RDbase: 0, V: 1 }));
-    t.bus.writeBytes(CMDQ + 32, encodeItsCommand('SYNC', { RDbase: 0 }));
+    t.bus.writeBytes(CMDQ, ITS_CMD.toBytes(ITS_CMD.encode({ CommandType: ItsOpcode.MAPC, ICID: 0, RDbase: 0, V: 1 })));
+    t.bus.writeBytes(CMDQ + 32, ITS_CMD.toBytes(ITS_CMD.encode({ CommandType: ItsOpcode.SYNC, RDbase: 0 })));
     t.bus.write64(GITS_BASE + GITS.CWRITER, 64n);
     expect(t.creadr()).toBe(0n);
     t.m.run({ forNs: t.m.cost.itsCommandNs });
@@ -154,13 +154,13 @@ describe('command queue (IHI 0069 6.3, GITS_CWRITER/GITS_CREADR)', () => {
 
   it('MAPD with GITS_BASER (Devices).Valid == 0 fails as MAPD_DEVICE_OOR', () => {
     const t = setup(2, { deviceTable: false });
-    t.send(['MAPD', { DeviceID: 1, Size: 4, ITT_addr: ITT / 256, V: 1 }]);
+    t.send(['MAPD', { DeviceID: 1, Size: 4, ITT_addr: ITT, V: 1 }]);
     expect(t.gic.its.lastCommandError).toMatchObject({ code: 0x010801, name: 'MAPD_DEVICE_OOR' });
   });
 
   it('MAPD with more EventID bits than GITS_TYPER.IDbits fails as MAPD_ITTSIZE_OOR; MAPC to a missing PE as MAPC_PROCNUM_OOR', () => {
     const t = setup();
-    t.send(['MAPD', { DeviceID: 1, Size: 16, ITT_addr: ITT / 256, V: 1 }]);
+    t.send(['MAPD', { DeviceID: 1, Size: 16, ITT_addr: ITT, V: 1 }]);
     expect(t.gic.its.lastCommandError?.code).toBe(0x010802);
     const u = setup();
     u.send(['MAPC', { ICID: 0, RDbase: 2, V: 1 }]);
@@ -169,7 +169,7 @@ describe('command queue (IHI 0069 6.3, GITS_CWRITER/GITS_CREADR)', () => {
 
   it('MAPTI with a pINTID below 8192 fails as MAPTI_PHYSICALID_OOR', () => {
     const t = setup();
-    t.send(['MAPD', { DeviceID: 1, Size: 4, ITT_addr: ITT / 256, V: 1 }], ['MAPTI', { DeviceID: 1, EventID: 0, pINTID: 100, ICID: 0 }]);
+    t.send(['MAPD', { DeviceID: 1, Size: 4, ITT_addr: ITT, V: 1 }], ['MAPTI', { DeviceID: 1, EventID: 0, pINTID: 100, ICID: 0 }]);
     expect(t.gic.its.lastCommandError?.code).toBe(0x010a06);
   });
 });
@@ -191,7 +191,7 @@ describe('MSI to LPI (IHI 0069 6.2: DeviceID, EventID -> ITE -> collection -> Re
 
   it('MAPI maps EventID == pINTID and an LPI MSI is traced as Msi (sid = DeviceID, value = EventID, aux = INTID)', () => {
     const t = setup();
-    t.send(['MAPD', { DeviceID: 0x22, Size: 15, ITT_addr: ITT / 256, V: 1 }], ['MAPC', { ICID: 5, RDbase: 0, V: 1 }], ['MAPI', { DeviceID: 0x22, EventID: 8200, ICID: 5 }]);
+    t.send(['MAPD', { DeviceID: 0x22, Size: 15, ITT_addr: ITT, V: 1 }], ['MAPC', { ICID: 5, RDbase: 0, V: 1 }], ['MAPI', { DeviceID: 0x22, EventID: 8200, ICID: 5 }]);
     t.m.trace.enable();
     const from = t.m.trace.total;
     new DmaPort(t.bus, 'testdev', 0x22).write32(GITS_TRANSLATER_PA, 8200);

@@ -13,7 +13,7 @@ import { ZipRig, BAR2, REQ, makeSqe, sampleData } from '../conformance/zip-rig.j
 import { assignPciBars } from '../../firmware/pci-enum.js';
 import { GITS } from '../../src/hw/gic/its.js';
 import { GICR, GICR_STRIDE } from '../../src/hw/gic/redistributor.js';
-import { encodeItsCommand, type ItsCommandName } from '../../src/hw/gic/its-command.js';
+import { ITS_CMD, ItsOpcode, type ItsCmdFields, type ItsCommandName } from '../../src/hw/gic/its-command.js';
 import { RAM_BASE } from '../../src/machine/machine.js';
 import { PSCI, type ArchCpu, type CoreMain, type ExceptionVectors } from '../../src/arch/cpu.js';
 import { mulberry32u as rng } from '../../src/machine/prng.js';
@@ -112,15 +112,15 @@ function runWorkload(seed: number): Outcome {
   bus.write64(its + GITS.CBASER, (1n << 63n) | BigInt(ITS_CMDQ));
   bus.write32(its + GITS.CTLR, 1);
   let cwriter = 0;
-  const itsCommands = (...cmds: [ItsCommandName, Record<string, number>][]) => {
+  const itsCommands = (...cmds: [ItsCommandName, ItsCmdFields][]) => {
     for (const [name, fields] of cmds) {
-      bus.writeBytes(ITS_CMDQ + cwriter, encodeItsCommand(name, fields));
+      bus.writeBytes(ITS_CMDQ + cwriter, ITS_CMD.toBytes(ITS_CMD.encode({ ...fields, CommandType: ItsOpcode[name] })));
       cwriter += 32;
     }
     bus.write64(its + GITS.CWRITER, BigInt(cwriter));
   };
   itsCommands(
-    ['MAPD', { DeviceID: ZIP_SID, Size: 7, ITT_addr: ITS_ITT / 256, V: 1 }],
+    ['MAPD', { DeviceID: ZIP_SID, Size: 7, ITT_addr: ITS_ITT, V: 1 }],
     ['MAPC', { ICID: 1, RDbase: 1, V: 1 }],
     ['MAPTI', { DeviceID: ZIP_SID, EventID: ZIP_EVENT, pINTID: LPI, ICID: 1 }],
     ['SYNC', { RDbase: 1 }],

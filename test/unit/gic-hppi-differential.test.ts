@@ -11,7 +11,7 @@ import { Gic, GICD_BASE, GICR_BASE, GITS_BASE, GITS_TRANSLATER_PA } from '../../
 import { GICD } from '../../src/hw/gic/distributor.js';
 import { GICR, GICR_FRAME_SIZE, GICR_SGI, GICR_STRIDE } from '../../src/hw/gic/redistributor.js';
 import { GITS } from '../../src/hw/gic/its.js';
-import { encodeItsCommand, type ItsCommandName } from '../../src/hw/gic/its-command.js';
+import { ITS_CMD, ItsOpcode, type ItsCmdFields, type ItsCommandName } from '../../src/hw/gic/its-command.js';
 import { mulberry32u } from '../../src/machine/prng.js';
 
 const CORES = 2;
@@ -160,13 +160,13 @@ function setup(seed: number) {
   bus.write64(GITS_BASE + GITS.CBASER, VALID | BigInt(CMDQ));
   bus.write32(GITS_BASE + GITS.CTLR, 1);
   let cwriter = 0;
-  const send = (name: ItsCommandName, fields: Record<string, number>) => {
-    bus.writeBytes(CMDQ + cwriter, encodeItsCommand(name, fields));
+  const send = (name: ItsCommandName, fields: ItsCmdFields) => {
+    bus.writeBytes(CMDQ + cwriter, ITS_CMD.toBytes(ITS_CMD.encode({ ...fields, CommandType: ItsOpcode[name] })));
     cwriter = (cwriter + 32) % 0x1000;
     bus.write64(GITS_BASE + GITS.CWRITER, BigInt(cwriter));
     m.run({ untilIdle: true });
   };
-  send('MAPD', { DeviceID: DEVICE_ID, Size: 3, ITT_addr: (RAM_BASE + 0x33_0000) / 256, V: 1 });
+  send('MAPD', { DeviceID: DEVICE_ID, Size: 3, ITT_addr: RAM_BASE + 0x33_0000, V: 1 });
   for (let c = 0; c < CORES; c++) send('MAPC', { ICID: c, RDbase: c, V: 1 });
   return { m, gic, bus, send, next, ref: new Reference(prop), port: new DmaPort(bus, 'dev', DEVICE_ID) };
 }

@@ -13,7 +13,7 @@ import { Gic, GICD_BASE, GICR_BASE, GITS_BASE, GITS_TRANSLATER_PA } from '../../
 import { GICD } from '../../src/hw/gic/distributor.js';
 import { GICR } from '../../src/hw/gic/redistributor.js';
 import { GITS } from '../../src/hw/gic/its.js';
-import { encodeItsCommand } from '../../src/hw/gic/its-command.js';
+import { ITS_CMD, ItsOpcode } from '../../src/hw/gic/its-command.js';
 import { PL011_BASE, Pl011, UART } from '../../src/hw/uart/pl011.js';
 
 const VALID = 1n << 63n;
@@ -36,9 +36,9 @@ function lpiMachine() {
   bus.write64(GITS_BASE + GITS.CBASER, VALID | BigInt(cmdq));
   bus.write32(GITS_BASE + GITS.CTLR, 1);
   const cmds = [
-    encodeItsCommand('MAPD', { DeviceID: 0x10, Size: 4, ITT_addr: (RAM_BASE + 0x33_0000) / 256, V: 1 }),
-    encodeItsCommand('MAPC', { ICID: 0, RDbase: 0, V: 1 }),
-    encodeItsCommand('MAPTI', { DeviceID: 0x10, EventID: 0, pINTID: 8192, ICID: 0 }),
+    ITS_CMD.toBytes(ITS_CMD.encode({ CommandType: ItsOpcode.MAPD, DeviceID: 0x10, Size: 4, ITT_addr: RAM_BASE + 0x33_0000, V: 1 })),
+    ITS_CMD.toBytes(ITS_CMD.encode({ CommandType: ItsOpcode.MAPC, ICID: 0, RDbase: 0, V: 1 })),
+    ITS_CMD.toBytes(ITS_CMD.encode({ CommandType: ItsOpcode.MAPTI, DeviceID: 0x10, EventID: 0, pINTID: 8192, ICID: 0 })),
   ];
   cmds.forEach((c, i) => bus.writeBytes(cmdq + 32 * i, c));
   bus.write64(GITS_BASE + GITS.CWRITER, BigInt(32 * cmds.length));

@@ -20,7 +20,21 @@ import { NO_SSID, type TraceRing } from '../../trace/ring.js';
 import { LPI_BASE, MAX_INTIDS } from './intid.js';
 import { GIC_PIDR2_GICV3 } from './distributor.js';
 import type { Redistributor } from './redistributor.js';
-import { ITS_CMD_FIELDS as F, ITS_CMD_SIZE, ItsOpcode, itsCmdField, itsCommandName } from './its-command.js';
+import { ITS_CMD, ITS_CMD_SIZE, ItsOpcode, itsCommandName } from './its-command.js';
+
+// The command fields as constants: looked up by name once, not per command.
+const {
+  CommandType: F_CommandType,
+  DeviceID: F_DeviceID,
+  EventID: F_EventID,
+  ICID: F_ICID,
+  ITT_addr: F_ITT_addr,
+  RDbase: F_RDbase,
+  RDbase2: F_RDbase2,
+  Size: F_Size,
+  V: F_V,
+  pINTID: F_pINTID,
+} = ITS_CMD.f;
 
 /** Offsets in the ITS's 128 KiB: control frame, then translation frame (IHI 0069 12.19). */
 export const GITS = {
@@ -152,8 +166,7 @@ export class Its implements MmioDevice {
   /** ICID -> target processor number, -1 = unmapped. */
   private readonly collections = new Int32Array(1 << ITS_ICID_BITS).fill(-1);
   private readonly cmdBytes = new Uint8Array(ITS_CMD_SIZE);
-  private readonly cmdView = new DataView(this.cmdBytes.buffer);
-  private readonly cmdWords = new Uint32Array(8);
+  private readonly cmdWords = new Uint32Array(ITS_CMD.dwords);
   private readonly initiator: number;
   private readonly bus: PhysicalBus;
   private readonly clock: Clock;
@@ -310,9 +323,8 @@ export class Its implements MmioDevice {
       this.stall(0, 'COMMAND_FETCH_ABORT', 0);
       return;
     }
-    const w = this.cmdWords;
-    for (let i = 0; i < 8; i++) w[i] = this.cmdView.getUint32(4 * i, true);
-    const opcode = w[0]! & 0xff;
+    const w = ITS_CMD.fromBytes(this.cmdBytes, this.cmdWords);
+    const opcode = ITS_CMD.get(w, F_CommandType);
     if (this.trace.on) this.trace.record(TraceKind.Command, this.initiator, 0xffffffff, NO_SSID, 0, base + this.creadr, ITS_CMD_SIZE, w[0]!, opcode, w[1]!);
     const code = this.execute(opcode, w);
     if (code !== 0) {
@@ -340,23 +352,23 @@ export class Its implements MmioDevice {
     switch (opcode) {
       case ItsOpcode.MAPD: {
         // IHI 0069 6.3, MAPD: map (V=1) or unmap a DeviceID to an ITT of 2^(Size+1) events.
-        const deviceId = itsCmdField(w, F.DeviceID);
+        const deviceId = ITS_CMD.get(w, F_DeviceID);
         if (deviceId >= this.deviceCapacity()) return fail(Cause.DeviceOor);
-        const size = itsCmdField(w, F.Size);
+        const size = ITS_CMD.get(w, F_Size);
         if (size > ITS_EVENTID_BITS - 1) return fail(Cause.ProcnumOrSizeOor);
-        if (itsCmdField(w, F.V) === 1) {
-          this.devices.set(deviceId, { eventBits: size + 1, ittAddr: itsCmdField(w, F.ITT_addr) * 256, ites: new Map() });
+        if (ITS_CMD.flag(w, F_V)) {
+          this.devices.set(deviceId, { eventBits: size + 1, ittAddr: ITS_CMD.get(w, F_ITT_addr), ites: new Map() });
         } else this.devices.delete(deviceId);
         return 0;
       }
       case ItsOpcode.MAPC: {
-        const icid = itsCmdField(w, F.ICID);
+        const icid = ITS_CMD.get(w, F_ICID);
         if (icid >= this.collectionCapacity()) return fail(Cause.CollectionOor);
-        if (itsCmdField(w, F.V) === 0) {
+        if (!ITS_CMD.flag(w, F_V)) {
           this.collections[icid] = -1;
           return 0;
         }
-        const rd = itsCmdField(w, F.RDbase);
+        const rd = ITS_CMD.get(w, F_RDbase);
         if (rd >= this.redists.length) return fail(Cause.ProcnumOrSizeOor);
         this.collections[icid] = rd;
         return 0;
@@ -365,11 +377,11 @@ export class Its implements MmioDevice {
       case ItsOpcode.MAPI: {
         const dev = this.lookupDevice(w);
         if (typeof dev === 'number') return fail(dev);
-        const eventId = itsCmdField(w, F.EventID);
+        const eventId = ITS_CMD.get(w, F_EventID);
         if (eventId >= 2 ** dev.eventBits) return fail(Cause.IdOor);
-        const lpi = opcode === ItsOpcode.MAPTI ? itsCmdField(w, F.pINTID) : eventId;
+        const lpi = opcode === ItsOpcode.MAPTI ? ITS_CMD.get(w, F_pINTID) : eventId;
         if (lpi < LPI_BASE || lpi >= MAX_INTIDS) return fail(Cause.PhysicalIdOor);
-        const icid = itsCmdField(w, F.ICID);
+        const icid = ITS_CMD.get(w, F_ICID);
         if (icid >= this.collectionCapacity()) return fail(Cause.CollectionOor);
         dev.ites.set(eventId, lpi * 65536 + icid);
         return 0;
@@ -381,7 +393,7 @@ export class Its implements MmioDevice {
         const eventId = this.foundEvent;
         const lpi = this.foundLpi;
         const oldIcid = this.foundIcid;
-        const icid = itsCmdField(w, F.ICID);
+        const icid = ITS_CMD.get(w, F_ICID);
         if (icid >= this.collectionCapacity()) return fail(Cause.CollectionOor);
         const to = this.collections[icid]!;
         if (to < 0) return fail(Cause.UnmappedCollection);
@@ -421,7 +433,7 @@ export class Its implements MmioDevice {
         return 0;
       }
       case ItsOpcode.INVALL: {
-        const icid = itsCmdField(w, F.ICID);
+        const icid = ITS_CMD.get(w, F_ICID);
         if (icid >= this.collectionCapacity()) return fail(Cause.CollectionOor);
         const target = this.collections[icid]!;
         if (target < 0) return fail(Cause.UnmappedCollection);
@@ -432,8 +444,8 @@ export class Its implements MmioDevice {
         // Every earlier command took full effect before CREADR moved past it.
         return 0;
       case ItsOpcode.MOVALL: {
-        const rd1 = itsCmdField(w, F.RDbase);
-        const rd2 = itsCmdField(w, F.RDbase2);
+        const rd1 = ITS_CMD.get(w, F_RDbase);
+        const rd2 = ITS_CMD.get(w, F_RDbase2);
         if (rd1 >= this.redists.length || rd2 >= this.redists.length) return 0x01_0e01;
         this.redists[rd1]!.movePendingLpisTo(this.redists[rd2]!);
         return 0;
@@ -450,7 +462,7 @@ export class Its implements MmioDevice {
   private foundIcid = 0;
 
   private lookupDevice(w: Uint32Array): ItsDevice | Cause {
-    const deviceId = itsCmdField(w, F.DeviceID);
+    const deviceId = ITS_CMD.get(w, F_DeviceID);
     if (deviceId >= this.deviceCapacity()) return Cause.DeviceOor;
     return this.devices.get(deviceId) ?? Cause.UnmappedDevice;
   }
@@ -459,7 +471,7 @@ export class Its implements MmioDevice {
   private lookupEvent(w: Uint32Array): number {
     const dev = this.lookupDevice(w);
     if (typeof dev === 'number') return -dev;
-    const eventId = itsCmdField(w, F.EventID);
+    const eventId = ITS_CMD.get(w, F_EventID);
     if (eventId >= 2 ** dev.eventBits) return -Cause.IdOor;
     const ite = dev.ites.get(eventId);
     if (ite === undefined) return -Cause.UnmappedInterrupt;

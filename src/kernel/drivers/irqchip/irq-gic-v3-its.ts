@@ -28,6 +28,8 @@ import {
 } from '../pci/pci.js';
 import { pci_msi_map } from '../pci/controller/pci-host-generic.js';
 import { iommu_dma_compose_msi_addr } from '../iommu/dma-iommu.js';
+import { storeDword } from '../iommu/dword-io.js';
+import { FieldTable, setField } from '../../lib/field-table.js';
 
 const GITS_CTLR = 0x0000;
 const GITS_TYPER = 0x0008;
@@ -51,6 +53,22 @@ const GITS_CMD_MAPTI = 0x0a;
 const GITS_CMD_INV = 0x0c;
 const GITS_CMD_SYNC = 0x05;
 const GITS_CMD_DISCARD = 0x0f;
+/**
+ * The command fields over 4 x 64 bits, named as IHI 0069 6.3 names them and placed as
+ * Linux's its_encode_* helpers place them (RDbase as its_encode_target: [51:16]).
+ */
+export const GITS_CMD = FieldTable.le64('GITS_CMD', 32, [
+  ['CommandType', 0, 7, 0],
+  ['DeviceID', 0, 63, 32],
+  ['Size', 1, 4, 0],
+  ['EventID', 1, 31, 0],
+  ['pINTID', 1, 63, 32],
+  ['ICID', 2, 15, 0],
+  ['ITT_addr', 2, 51, 8, 'addr'],
+  ['RDbase', 2, 51, 16],
+  ['V', 2, 63, 63],
+], { union: true });
+const { CommandType, DeviceID, Size, EventID, pINTID, ICID, ITT_addr, RDbase, V } = GITS_CMD.f;
 const ITS_CMD_QUEUE_SZ = 64 * 1024;
 /** LPI INTIDs start at 8192; this kernel uses 16 ID bits (LPIs 8192..65535). */
 const LPI_BASE = 8192;
@@ -82,11 +100,65 @@ function alloc_table(bytes: number): number {
   return pfn < 0 ? -1 : pfn * PAGE;
 }
 
+/** Starts a command in `cmd` (struct its_cmd_block): zeroed, then the command number. */
+function its_build_cmd(cmd: Uint32Array, op: number): Uint32Array {
+  cmd.fill(0);
+  setField(cmd, CommandType, op);
+  return cmd;
+}
+
+/** its_build_mapd_cmd: DeviceID to an ITT of 2^(Size+1) EventIDs (V = 0 unmaps). */
+export function its_build_mapd_cmd(cmd: Uint32Array, devid: number, eventBits: number, itt: number, valid: boolean): Uint32Array {
+  its_build_cmd(cmd, GITS_CMD_MAPD);
+  setField(cmd, DeviceID, devid);
+  setField(cmd, Size, eventBits - 1);
+  setField(cmd, ITT_addr, itt);
+  setField(cmd, V, valid ? 1 : 0);
+  return cmd;
+}
+
+/** its_build_mapc_cmd: collection `icid` to the Redistributor `target` (processor number, PTA = 0). */
+export function its_build_mapc_cmd(cmd: Uint32Array, icid: number, target: number): Uint32Array {
+  its_build_cmd(cmd, GITS_CMD_MAPC);
+  setField(cmd, ICID, icid);
+  setField(cmd, RDbase, target);
+  setField(cmd, V, 1);
+  return cmd;
+}
+
+/** its_build_mapti_cmd: (DeviceID, EventID) to LPI `lpi` in collection `icid`. */
+export function its_build_mapti_cmd(cmd: Uint32Array, devid: number, event: number, lpi: number, icid: number): Uint32Array {
+  its_build_cmd(cmd, GITS_CMD_MAPTI);
+  setField(cmd, DeviceID, devid);
+  setField(cmd, EventID, event);
+  setField(cmd, pINTID, lpi);
+  setField(cmd, ICID, icid);
+  return cmd;
+}
+
+/** INV and DISCARD (its_build_inv_cmd, its_build_discard_cmd): one event of a device. */
+export function its_build_event_cmd(cmd: Uint32Array, op: number, devid: number, event: number): Uint32Array {
+  its_build_cmd(cmd, op);
+  setField(cmd, DeviceID, devid);
+  setField(cmd, EventID, event);
+  return cmd;
+}
+
+/** its_build_sync_cmd: waits for the commands before it at Redistributor `target`. */
+export function its_build_sync_cmd(cmd: Uint32Array, target: number): Uint32Array {
+  its_build_cmd(cmd, GITS_CMD_SYNC);
+  setField(cmd, RDbase, target);
+  return cmd;
+}
+
+/** The command being built: commands are sent one at a time. */
+const cmdScratch = GITS_CMD.alloc();
+
 /** its_send_single_command: writes a 32-byte command and waits until the ITS consumed it. */
-function its_send_cmd(cpu: ArchCpu, words: [bigint, bigint, bigint, bigint]): boolean {
+function its_send_cmd(cpu: ArchCpu, cmd: Uint32Array): boolean {
   const s = its!;
   const slot = s.cmdq + s.cmdWrite;
-  for (let i = 0; i < 4; i++) cpu.stPhys64(slot + 8 * i, words[i]!);
+  for (let i = 0; i < 4; i++) storeDword(cpu, slot + 8 * i, cmd[2 * i]!, cmd[2 * i + 1]!);
   cpu.dsb();
   s.cmdWrite = (s.cmdWrite + 32) % ITS_CMD_QUEUE_SZ;
   cpu.stPhys64(s.base + GITS_CWRITER, s.cmdWrite);
@@ -103,14 +175,8 @@ function its_send_cmd(cpu: ArchCpu, words: [bigint, bigint, bigint, bigint]): bo
   return false;
 }
 
-const cmd = (op: number, devid = 0): bigint => BigInt(op) | (BigInt(devid >>> 0) << 32n);
-
-function its_send_mapc(cpu: ArchCpu, icid: number, target: number): boolean {
-  return its_send_cmd(cpu, [cmd(GITS_CMD_MAPC), 0n, (1n << 63n) | (BigInt(target) << 16n) | BigInt(icid), 0n]);
-}
-
 function its_send_sync(cpu: ArchCpu, target: number): boolean {
-  return its_send_cmd(cpu, [cmd(GITS_CMD_SYNC), 0n, BigInt(target) << 16n, 0n]);
+  return its_send_cmd(cpu, its_build_sync_cmd(cmdScratch, target));
 }
 
 function lpi_set_enabled(d: IrqDesc, on: boolean): void {
@@ -123,7 +189,7 @@ function lpi_set_enabled(d: IrqDesc, on: boolean): void {
   for (const [devid, dev] of s.devices) {
     const ev = dev.lpis.indexOf(d.hwirq);
     if (ev >= 0) {
-      its_send_cmd(cpu, [cmd(GITS_CMD_INV, devid), BigInt(ev), 0n, 0n]);
+      its_send_cmd(cpu, its_build_event_cmd(cmdScratch, GITS_CMD_INV, devid, ev));
       break;
     }
   }
@@ -171,16 +237,15 @@ function its_msi_alloc(dev: PciDev, nvec: number, msix: boolean): number[] | num
   const bits = Math.max(1, Math.ceil(Math.log2(Math.max(2, nvec))));
   const itt = alloc_table(Math.max(256, (1 << bits) * s.ittEntrySize));
   if (itt < 0) return -ENOMEM;
-  // MAPD: DeviceID, Size = EventID bits - 1, ITT address [51:8], V.
-  if (!its_send_cmd(cpu, [cmd(GITS_CMD_MAPD, devid), BigInt(bits - 1), (1n << 63n) | BigInt(itt), 0n])) return -EINVAL;
+  if (!its_send_cmd(cpu, its_build_mapd_cmd(cmdScratch, devid, bits, itt, true))) return -EINVAL;
   const lpis: number[] = [];
   const irqs: number[] = [];
   for (let ev = 0; ev < nvec; ev++) {
     const lpi = s.nextLpi++;
     lpis.push(lpi);
     cpu.stPhys8(s.propTable + (lpi - LPI_BASE), LPI_PROP_DEFAULT_PRIO);
-    // MAPTI: DeviceID, EventID, pINTID, ICID 0 (core 0's collection).
-    its_send_cmd(cpu, [cmd(GITS_CMD_MAPTI, devid), BigInt(ev) | (BigInt(lpi) << 32n), 0n, 0n]);
+    // ICID 0: core 0's collection.
+    its_send_cmd(cpu, its_build_mapti_cmd(cmdScratch, devid, ev, lpi, 0));
     irqs.push(irq_create_mapping(s.domain, lpi));
   }
   its_send_sync(cpu, 0);
@@ -210,8 +275,9 @@ function its_msi_free(dev: PciDev): void {
   const d = s.devices.get(map.id);
   if (d === undefined) return;
   const cpu = thisCpu();
-  for (let ev = 0; ev < d.lpis.length; ev++) its_send_cmd(cpu, [cmd(GITS_CMD_DISCARD, map.id), BigInt(ev), 0n, 0n]);
-  its_send_cmd(cpu, [cmd(GITS_CMD_MAPD, map.id), 0n, 0n, 0n]);
+  for (let ev = 0; ev < d.lpis.length; ev++) its_send_cmd(cpu, its_build_event_cmd(cmdScratch, GITS_CMD_DISCARD, map.id, ev));
+  // MAPD with V = 0: Size and ITT_addr are ignored.
+  its_send_cmd(cpu, its_build_mapd_cmd(cmdScratch, map.id, 1, 0, false));
   its_send_sync(cpu, 0);
   s.devices.delete(map.id);
   const msixCap = pci_find_capability(dev, PCI_CAP_ID_MSIX);
@@ -268,7 +334,7 @@ export function its_init(cpu: ArchCpu, nrCpus: number): boolean {
   const domain = new IrqDomain('ITS-MSI', its_irq_chip, () => false);
   its = { base, cmdq, cmdWrite: 0, propTable, ittEntrySize, nextLpi: LPI_BASE, domain, devices: new Map() };
   cpu.stPhys32(base + GITS_CTLR, GITS_CTLR_ENABLE);
-  for (let c = 0; c < nrCpus; c++) its_send_mapc(cpu, c, c);
+  for (let c = 0; c < nrCpus; c++) its_send_cmd(cpu, its_build_mapc_cmd(cmdScratch, c, c));
   its_send_sync(cpu, 0);
   gic_set_lpi_domain(domain);
   pci_set_msi_domain({ alloc: its_msi_alloc, free: its_msi_free });

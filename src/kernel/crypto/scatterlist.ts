@@ -35,11 +35,14 @@ export function sg_total_len(sgl: readonly Scatterlist[]): number {
   return n;
 }
 
+/** Moves bytes between a buffer and a list's physical memory: (pa, buffer, offset, length). */
+type SgCopy = (pa: number, buf: Uint8Array, off: number, len: number) => void;
+
 /**
- * sg_copy_to_buffer / sg_pcopy_to_buffer: copies up to `buf.length` bytes starting at
- * `skip` into `buf` with physical reads; returns the bytes copied.
+ * sg_copy_buffer: walks the list from byte `skip` and hands `copy` each piece that overlaps
+ * `buf`, in order, until `buf` is covered or the list ends; returns the bytes covered.
  */
-export function sg_pcopy_to_buffer(read: (pa: number, dst: Uint8Array, off: number, len: number) => void, sgl: readonly Scatterlist[], buf: Uint8Array, skip = 0): number {
+function sg_copy_buffer(copy: SgCopy, sgl: readonly Scatterlist[], buf: Uint8Array, skip: number): number {
   let done = 0;
   let pos = 0;
   for (const s of sgl) {
@@ -48,7 +51,7 @@ export function sg_pcopy_to_buffer(read: (pa: number, dst: Uint8Array, off: numb
     if (segEnd > skip) {
       const from = Math.max(0, skip - pos);
       const n = Math.min(s.length - from, buf.length - done);
-      read(s.pa + from, buf, done, n);
+      copy(s.pa + from, buf, done, n);
       done += n;
     }
     pos = segEnd;
@@ -56,20 +59,15 @@ export function sg_pcopy_to_buffer(read: (pa: number, dst: Uint8Array, off: numb
   return done;
 }
 
+/**
+ * sg_copy_to_buffer / sg_pcopy_to_buffer: copies up to `buf.length` bytes starting at
+ * `skip` into `buf` with physical reads; returns the bytes copied.
+ */
+export function sg_pcopy_to_buffer(read: SgCopy, sgl: readonly Scatterlist[], buf: Uint8Array, skip = 0): number {
+  return sg_copy_buffer(read, sgl, buf, skip);
+}
+
 /** sg_pcopy_from_buffer: copies `buf` into the list starting at `skip`; returns bytes copied. */
-export function sg_pcopy_from_buffer(write: (pa: number, src: Uint8Array, off: number, len: number) => void, sgl: readonly Scatterlist[], buf: Uint8Array, skip = 0): number {
-  let done = 0;
-  let pos = 0;
-  for (const s of sgl) {
-    if (done >= buf.length) break;
-    const segEnd = pos + s.length;
-    if (segEnd > skip) {
-      const from = Math.max(0, skip - pos);
-      const n = Math.min(s.length - from, buf.length - done);
-      write(s.pa + from, buf, done, n);
-      done += n;
-    }
-    pos = segEnd;
-  }
-  return done;
+export function sg_pcopy_from_buffer(write: SgCopy, sgl: readonly Scatterlist[], buf: Uint8Array, skip = 0): number {
+  return sg_copy_buffer(write, sgl, buf, skip);
 }

@@ -41,10 +41,6 @@ export function dma_get_mask(dev: Device): number {
   return dmaMasks.get(dev) ?? DMA_BIT_MASK_32;
 }
 
-function dmaMask(dev: Device): number {
-  return dma_get_mask(dev);
-}
-
 function dma_parms(dev: Device): { maxSegSize: number; segBoundary: number } {
   let p = dmaParms.get(dev);
   if (p === undefined) {
@@ -117,7 +113,7 @@ function dmaDomain(dev: Device): IommuDomain | null {
 /** iommu_dma_alloc_iova: below the device's DMA mask and the domain's aperture. */
 function alloc_iova(domain: IommuDomain, dev: Device, size: number): number {
   const iovad = iommu_dma_init_domain(domain, dev);
-  const limit = Math.floor(Math.min(dmaMask(dev), domain.apertureEnd) / PAGE_SIZE);
+  const limit = Math.floor(Math.min(dma_get_mask(dev), domain.apertureEnd) / PAGE_SIZE);
   const iova = iovad.alloc(size / PAGE_SIZE, limit, true);
   return iova === null ? DMA_MAPPING_ERROR : iova.pfnLo * PAGE_SIZE;
 }

@@ -7,7 +7,7 @@
 
 import { thisCpu, type ArchCpu } from '../../../../arch/index.js';
 import { EAGAIN, EBUSY, EINVAL, EIO, ENODEV, ENOMEM, EPERM, ETIMEDOUT } from '../../../lib/errno.js';
-import { pr_debug, pr_err, pr_info } from '../../../lib/printk.js';
+import { pr_debug, pr_err, pr_info, pr_warn } from '../../../lib/printk.js';
 import { getField } from '../../../lib/field-table.js';
 import { IRQ_HANDLED, IRQ_NONE, IRQ_WAKE_THREAD, free_irq, request_irq, request_threaded_irq, type IrqReturn } from '../../../irq/irqdesc.js';
 import { WQ_HIGHPRI, WQ_MEM_RECLAIM, WQ_UNBOUND, WorkStruct, alloc_workqueue, destroy_workqueue, flush_workqueue, queue_work, schedule_work, type WorkqueueStruct } from '../../../kernel/workqueue.js';
@@ -15,6 +15,8 @@ import { usleep } from '../../../time/sleep.js';
 import { sysfs_create_file, sysfs_remove } from '../../../fs/sysfs/sysfs.js';
 import { PCI_IRQ_MSI, qm_bus, type DmaCoherent, type HisiPciDev } from './qm-bus.js';
 import * as R from './qm-regs.js';
+import { QmErrIsolate, qm_alloc_uacce, qm_hw_err_isolate, qm_remove_uacce } from './qm-uacce.js';
+import type { UacceDevice } from '../../misc/uacce/uacce.js';
 import {
   QM_AEQE_TYPE,
   QM_AEQ_DEPTH,
@@ -155,6 +157,11 @@ export class HisiQm {
   readonly algs: string;
   readonly err_ini: HisiQmErrIni;
   readonly uacce_mode: number;
+  /** uacce device of the function (qm_alloc_uacce), and whether user queues share process address spaces. */
+  uacce: UacceDevice | null = null;
+  use_sva = false;
+  /** uacce isolate_strategy state (struct qm_err_isolate). */
+  readonly isolate_data = new QmErrIsolate();
   io_base = 0;
   qp_base = 0;
   qp_num: number;
@@ -483,6 +490,11 @@ export function hisi_qm_init(qm: HisiQm): number {
     bus.pci_disable_device(qm.pdev);
     return r;
   }
+  // uacce first: whether the function shares address spaces decides the engine's AXUSER set-up
+  if (qm.uacce_mode === 1) {
+    const u = qm_alloc_uacce(qm);
+    if (u < 0) pr_warn(`${qm.name}: fail to alloc uacce (${u})`);
+  }
   r = qm_dev_mem_reset(qm);
   if (r === 0) r = qm.err_ini.hw_init(qm);
   if (r === 0) r = hisi_qm_memory_init(qm);
@@ -498,6 +510,7 @@ export function hisi_qm_init(qm: HisiQm): number {
 
 export function* hisi_qm_uninit(qm: HisiQm): Generator<unknown, void, unknown> {
   const bus = qm_bus();
+  yield* qm_remove_uacce(qm);
   hisi_qm_cache_wb(qm);
   hisi_qm_dev_err_uninit(qm);
   if (qm.wq) {
@@ -654,11 +667,14 @@ function qm_qp_ctx_cfg(qp: HisiQp, pasid: number): number {
   if (ctx === null) return -ENOMEM;
   const cpu = thisCpu();
   try {
-    const sqc = qm_sqc_build({ base: qp.sqeDma, depth: qp.sq_depth, sqeSizeLog2: Math.log2(qm.sqe_size), pasid, pasidEnable: false, cqNum: qp.qp_id, algType: qp.alg_type });
+    // The SQC/CQC PASID enable exists from v3 on, for user queues of an SVA function;
+    // v2 tags data transfers with the SQC PASID through the engine's AXUSER SSV bits.
+    const pasidEnable = qm.ver >= R.QM_HW_V3 && qm.use_sva && !qp.is_in_kernel;
+    const sqc = qm_sqc_build({ base: qp.sqeDma, depth: qp.sq_depth, sqeSizeLog2: Math.log2(qm.sqe_size), pasid, pasidEnable, cqNum: qp.qp_id, algType: qp.alg_type });
     writeWords(cpu, ctx.cpu, sqc);
     let r = qm_mb(qm, QM_MB_CMD.SQC, ctx.dma, qp.qp_id, 0);
     if (r < 0) return r;
-    writeWords(cpu, ctx.cpu, qm_cqc_build({ base: qp.cqeDma, depth: qp.cq_depth, pasid, pasidEnable: false }));
+    writeWords(cpu, ctx.cpu, qm_cqc_build({ base: qp.cqeDma, depth: qp.cq_depth, pasid, pasidEnable }));
     r = qm_mb(qm, QM_MB_CMD.CQC, ctx.dma, qp.qp_id, 0);
     return r;
   } finally {
@@ -1073,6 +1089,7 @@ function qm_controller_reset_done(qm: HisiQm): number {
 export function* hisi_qm_controller_reset(qm: HisiQm): Generator<unknown, number, unknown> {
   dev_info(qm, 'Controller resetting...');
   qm.resetting = true;
+  if (qm.use_sva) qm_hw_err_isolate(qm);
   qm.dfx.reset_cnt++;
   let r = yield* hisi_qm_stop(qm, QM_SOFT_RESET);
   if (r < 0) dev_err(qm, 'Fails to stop QM!');

@@ -38,6 +38,7 @@ import * as R from '../qm-regs.js';
 import { HZIP_SQE_SIZE } from './zip-sqe.js';
 import { hisi_zip_crypto_reset, hisi_zip_register_device, hisi_zip_register_to_crypto, hisi_zip_unregister_device, hisi_zip_unregister_from_crypto, type HisiZipDev, type HisiZipDfx } from './zip-crypto.js';
 import { zipk_register, zipk_reset_state, zipk_unregister } from './zipk.js';
+import { qm_register_uacce, qm_remove_uacce } from '../qm-uacce.js';
 
 export const PCI_DEVICE_ID_HUAWEI_ZIP_PF = 0xa250;
 export const PCI_DEVICE_ID_HUAWEI_ZIP_VF = 0xa251;
@@ -136,6 +137,8 @@ export function hisi_zip_params(cmdline: string): HisiZipParams | string {
 export class HisiZip implements HisiZipDev {
   readonly dfx: HisiZipDfx = { send_cnt: 0, recv_cnt: 0, send_busy_cnt: 0, err_bd_cnt: 0 };
   selftest = '';
+  /** The device serves the kernel's acomp algorithms (not on v2 in uacce SVA mode). */
+  crypto = false;
   constructor(
     readonly qm: HisiQm,
     readonly sgl_sge_nr: number,
@@ -144,7 +147,7 @@ export class HisiZip implements HisiZipDev {
 
 /** hisi_zip_set_user_domain_and_cache + the clock gates and SQC/CQC write-back. */
 function hisi_zip_set_user_domain_and_cache(qm: HisiQm): number {
-  const useSva = qm.uacce_mode === 1;
+  const useSva = qm.use_sva && qm.ver === R.QM_HW_V2;
   writel(qm, R.QM_ARUSER_M_CFG_1, AXUSER_BASE);
   writel(qm, R.QM_ARUSER_M_CFG_ENABLE, 0xfffffffe);
   writel(qm, R.QM_AWUSER_M_CFG_1, AXUSER_BASE);
@@ -297,7 +300,7 @@ export function* hisi_zip_probe(pdev: HisiPciDev): Generator<unknown, number, un
     return -EINVAL;
   }
   hisi_zip_module_params(params);
-  const qm = new HisiQm(pdev, { dev_name: 'hisi_zip', qp_num: params.pf_q_num, sqe_size: HZIP_SQE_SIZE, algs: 'zlib\ngzip\ndeflate', err_ini: hisi_zip_err_ini, uacce_mode: params.uacce_mode });
+  const qm = new HisiQm(pdev, { dev_name: 'hisi_zip', qp_num: params.pf_q_num, sqe_size: HZIP_SQE_SIZE, algs: 'zlib\ngzip', err_ini: hisi_zip_err_ini, uacce_mode: params.uacce_mode });
   const zip = new HisiZip(qm, params.sgl_sge_nr);
   qm.drvdata = zip;
   let r = hisi_qm_init(qm);
@@ -313,17 +316,34 @@ export function* hisi_zip_probe(pdev: HisiPciDev): Generator<unknown, number, un
     return r;
   }
   hisi_zip_debugfs_init(zip);
-  hisi_zip_register_device(zip);
-  r = hisi_zip_register_to_crypto();
+  // hisi_qm_alg_register: a v2 function whose data transfers carry the SVA PASID (AXUSER
+  // SSV) cannot also serve kernel requests, which have no PASID.
+  zip.crypto = !(qm.use_sva && qm.ver <= R.QM_HW_V2);
+  if (zip.crypto) {
+    hisi_zip_register_device(zip);
+    r = hisi_zip_register_to_crypto();
+    if (r < 0) {
+      pr_err(`${qm.name}: Failed to register driver to crypto (${r})`);
+      hisi_zip_unregister_device(zip);
+      yield* hisi_qm_stop(qm, QM_NORMAL);
+      yield* hisi_qm_uninit(qm);
+      return r;
+    }
+  } else pr_info(`${qm.name}: v2 in uacce SVA mode serves user queues only: kernel algorithms not registered`);
+  r = yield* qm_register_uacce(qm);
   if (r < 0) {
-    pr_err(`${qm.name}: Failed to register driver to crypto (${r})`);
-    hisi_zip_unregister_device(zip);
+    pr_err(`${qm.name}: Failed to register uacce (${r})`);
+    if (zip.crypto) {
+      hisi_zip_unregister_from_crypto();
+      hisi_zip_unregister_device(zip);
+    }
     yield* hisi_qm_stop(qm, QM_NORMAL);
     yield* hisi_qm_uninit(qm);
     return r;
   }
   probed.push(zip);
-  pr_info(`${qm.name}: hisi_zip probed: QM v2, ${qm.qp_num} queue pairs, algorithms zlib gzip deflate`);
+  pr_info(`${qm.name}: hisi_zip probed: QM v2, ${qm.qp_num} queue pairs, ${zip.crypto ? 'algorithms zlib gzip deflate' : 'kernel algorithms not registered'}${qm.uacce ? `, uacce ${qm.uacce.dev.name}` : ''}`);
+  if (!zip.crypto) return 0;
   r = yield* hisi_zip_selftest(zip);
   if (r < 0) return 0; // the device stays bound (as Linux keeps a device whose testmgr run failed); dmesg says why
   zipk_register();
@@ -336,9 +356,13 @@ export function* hisi_zip_remove(pdev: HisiPciDev): Generator<unknown, void, unk
   if (i < 0) return;
   const zip = probed[i]!;
   probed.splice(i, 1);
-  if (probed.length === 0) zipk_unregister();
-  hisi_zip_unregister_from_crypto();
-  hisi_zip_unregister_device(zip);
+  // User queues first: they are stopped, released and unmapped before the QM stops.
+  yield* qm_remove_uacce(zip.qm);
+  if (probed.every((z) => !z.crypto)) zipk_unregister();
+  if (zip.crypto) {
+    hisi_zip_unregister_from_crypto();
+    hisi_zip_unregister_device(zip);
+  }
   yield* hisi_qm_stop(zip.qm, QM_NORMAL);
   yield* hisi_qm_uninit(zip.qm);
 }

@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { parseTraceFilter } from '../trace/filter.js';
 import { resolveImage } from './image-path.js';
 
-export type CommandName = 'boot' | 'demo' | 'dumpdtb' | 'mkimage';
+export type CommandName = 'boot' | 'demo' | 'dumpdtb' | 'mkimage' | 'tui';
 
 interface CommandSpec {
   readonly name: CommandName;
@@ -20,6 +20,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'mkimage', usage: 'DIR OUT.cpio', summary: 'build an image tree into a cpio newc initramfs (lists with cpio -t)' },
   { name: 'demo', usage: '', summary: 'run the bare-metal demo: DMA, SMMU bring-up, SVA with a PASID, a stalled DMA resumed' },
   { name: 'dumpdtb', usage: 'FILE', summary: "write the machine's device tree blob to FILE (like QEMU -machine dumpdtb=FILE)" },
+  { name: 'tui', usage: '[demo | image]', summary: 'watch every bus transaction in a terminal UI: step, run to a stall, decode it (default image: images/default)' },
 ];
 
 export const KiB = 1024;
@@ -41,14 +42,14 @@ interface OptionSpec {
 }
 
 export const OPTIONS: readonly OptionSpec[] = [
-  { name: 'script', metavar: 'FILE', kind: 'input-file', commands: ['boot', 'mkimage'], help: 'shell script to run in the guest instead of the image /init workload' },
+  { name: 'script', metavar: 'FILE', kind: 'input-file', commands: ['boot', 'mkimage', 'tui'], help: 'shell script to run in the guest instead of the image /init workload' },
   { name: 'interactive', metavar: '', kind: 'flag', commands: ['boot'], help: 'a shell prompt on the console instead of the workload (host stdin to the UART)' },
-  { name: 'ram', metavar: 'SIZE', kind: 'size', commands: ['boot', 'demo', 'dumpdtb'], help: 'guest RAM, 16M..16G (default 1G)' },
-  { name: 'cpus', metavar: 'N', kind: 'count', commands: ['boot', 'demo', 'dumpdtb'], help: `CPU cores, 1..${CPUS_MAX} (default 2)` },
-  { name: 'seed', metavar: 'N', kind: 'seed', commands: ['boot', 'demo'], help: 'seed for anything randomised, 0..2^32-1 (default 1)' },
+  { name: 'ram', metavar: 'SIZE', kind: 'size', commands: ['boot', 'demo', 'dumpdtb', 'tui'], help: 'guest RAM, 16M..16G (default 1G)' },
+  { name: 'cpus', metavar: 'N', kind: 'count', commands: ['boot', 'demo', 'dumpdtb', 'tui'], help: `CPU cores, 1..${CPUS_MAX} (default 2)` },
+  { name: 'seed', metavar: 'N', kind: 'seed', commands: ['boot', 'demo', 'tui'], help: 'seed for anything randomised, 0..2^32-1 (default 1)' },
   { name: 'trace', metavar: 'FILE.json', kind: 'output-file', commands: ['boot', 'demo'], help: 'write the bus trace as Chrome/Perfetto JSON (open in ui.perfetto.dev)' },
   { name: 'log', metavar: 'FILE', kind: 'output-file', commands: ['boot', 'demo'], help: 'write the bus trace as text lines (time initiator kind key=value ...)' },
-  { name: 'trace-filter', metavar: 'EXPR', kind: 'filter', commands: ['boot', 'demo'], help: 'records to keep in --trace/--log, e.g. "kind=dma_* sid=0x10"' },
+  { name: 'trace-filter', metavar: 'EXPR', kind: 'filter', commands: ['boot', 'demo', 'tui'], help: 'records to keep in --trace/--log (tui: in the list), e.g. "kind=dma_* sid=0x10"' },
 ];
 
 export interface BootArgs {
@@ -90,7 +91,19 @@ export interface DumpDtbArgs {
   readonly cpus: number;
 }
 
-export type CliArgs = BootArgs | MkimageArgs | DemoArgs | DumpDtbArgs | { readonly command: 'help' } | { readonly command: 'version' };
+/** `svasoc tui`: the bare-metal demo (target 'demo') or an image under the terminal UI. */
+export interface TuiArgs {
+  readonly command: 'tui';
+  /** 'demo', or an image as for boot; undefined = the default image. */
+  readonly target: string | undefined;
+  readonly script: string | undefined;
+  readonly ramSize: number;
+  readonly cpus: number;
+  readonly seed: number;
+  readonly traceFilter: string;
+}
+
+export type CliArgs = BootArgs | MkimageArgs | DemoArgs | DumpDtbArgs | TuiArgs | { readonly command: 'help' } | { readonly command: 'version' };
 
 export type ArgsResult = { readonly ok: true; readonly args: CliArgs } | { readonly ok: false; readonly error: string };
 
@@ -242,6 +255,24 @@ export function parseArgs(argv: readonly string[]): ArgsResult {
     if (!existsSync(dir) || !statSync(dir).isDirectory()) return fail(`mkimage: no such directory: ${dir}`);
     if (existsSync(out) && statSync(out).isDirectory()) return fail(`mkimage: ${out} is a directory`);
     return { ok: true, args: { command: 'mkimage', dir, out, script: values.get('script') as string | undefined } };
+  }
+  if (command.name === 'tui') {
+    if (positionals.length > 1) return fail(`tui takes at most one of demo or an image, got ${positionals.length}: ${positionals.join(' ')}`);
+    const target = positionals[0];
+    if (target !== undefined && target !== 'demo' && resolveImage(target) === undefined) return fail(`no such image: ${target} (demo, a directory, a cpio archive, or a name in images/)`);
+    if (target === 'demo' && values.has('script')) return fail('--script applies to an image, not to the demo');
+    return {
+      ok: true,
+      args: {
+        command: 'tui',
+        target,
+        script: values.get('script') as string | undefined,
+        ramSize,
+        cpus,
+        seed: (values.get('seed') as number | undefined) ?? 1,
+        traceFilter: (values.get('trace-filter') as string | undefined) ?? '',
+      },
+    };
   }
   if (positionals.length > 1) return fail(`boot takes at most one image, got ${positionals.length}: ${positionals.join(' ')}`);
   const image = positionals[0];

@@ -3,7 +3,7 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import { createMachine } from '../machine/create.js';
-import { boot } from '../machine/boot.js';
+import { boot, type BootHandle } from '../machine/boot.js';
 import type { Machine } from '../machine/board.js';
 import { createKernelImage } from '../kernel/image.js';
 import { userPrograms } from '../user/rom.js';
@@ -38,13 +38,18 @@ export function initramfsFor(imagePath: string, script?: string): Uint8Array {
   return new Uint8Array(readFileSync(imagePath));
 }
 
-export function bootGuest(options: GuestBootOptions): GuestBootResult {
+/**
+ * A fresh machine with firmware, kernel and initramfs loaded, at the kernel's entry: run
+ * it with `handle.run` / `runToPoweroff` (bootGuest), in slices (bootInteractive) or
+ * under the TUI.
+ */
+export function startGuest(options: GuestBootOptions & { readonly traceCapacity?: number }): { machine: Machine; handle: BootHandle } {
   const machine = createMachine({
     ramSize: options.ramSize,
     cpus: options.cpus,
     seed: options.seed,
     trace: options.trace,
-    traceCapacity: options.trace ? 1 << 20 : 1 << 16,
+    traceCapacity: options.traceCapacity ?? (options.trace ? 1 << 20 : 1 << 16),
     ...(options.consoleSink ? { consoleSink: options.consoleSink } : {}),
   });
   const handle = boot(machine, {
@@ -53,6 +58,11 @@ export function bootGuest(options: GuestBootOptions): GuestBootResult {
     initramfs: initramfsFor(options.image, options.script),
     ...(options.bootargs !== undefined ? { args: options.bootargs } : {}),
   });
+  return { machine, handle };
+}
+
+export function bootGuest(options: GuestBootOptions): GuestBootResult {
+  const { machine, handle } = startGuest(options);
   const exitCode = handle.runToPoweroff(options.limitNs ?? 600e9);
   return { machine, exitCode, virtualNs: machine.clock.now() };
 }

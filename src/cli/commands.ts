@@ -8,6 +8,7 @@ import { exportChromeFromRing } from '../trace/export-chrome.js';
 import { exportText } from '../trace/export-text.js';
 import { parseTraceFilter } from '../trace/filter.js';
 import { helpText, parseArgs, type BootArgs, type DemoArgs, type DumpDtbArgs, type MkimageArgs } from './args.js';
+import { runTui } from './tui.js';
 import { runBareMetalDemo } from './demo.js';
 import { bootGuest, bootInteractive, initramfsFor } from './boot-image.js';
 import { DEFAULT_IMAGE, resolveImage } from './image-path.js';
@@ -131,5 +132,7 @@ export function runCli(argv: readonly string[], io: CliIo): number | Promise<num
       return mkimage(args, io);
     case 'demo':
       return demo(args, io);
+    case 'tui':
+      return runTui(args, io);
   }
 }

@@ -1,0 +1,443 @@
+// The debugger session behind the TUI, independent of any terminal library: a machine
+// and its workload, the part of the trace shown so far, and the controls that move it
+// (step one record, run to the next record a filter matches, run to a breakpoint
+// kind). The workload always advances in its own fixed quanta (see workload.ts); the
+// session reveals the records those quanta produced one at a time, so stepping is
+// exact per record and two sessions given the same commands show the same list.
+
+import type { MachineCore } from '../../machine/machine.js';
+import { Machine } from '../../machine/board.js';
+import { TRACE_KIND_NAMES, TraceKind, type TraceRecord } from '../../trace/record.js';
+import { anyRecord, parseTraceFilter, type TraceFilter } from '../../trace/filter.js';
+import { formatTraceLine } from '../../trace/export-text.js';
+import type { TraceRing } from '../../trace/ring.js';
+import { CMD_BYTES } from '../../hw/smmuv3/cmdq.js';
+import { EVT_BYTES } from '../../hw/smmuv3/evtq.js';
+import { PRI_BYTES } from '../../hw/smmuv3/priq.js';
+import { ITS_CMD_SIZE } from '../../hw/gic/its-command.js';
+import { ZIP_SQE_BYTES } from '../../hw/zip/sqe.js';
+import { decodeLine, detailSections, eventName, hex, initiatorRole, type DecodeContext, type DetailSection } from './decode.js';
+import type { Workload } from './workload.js';
+
+export type RunState = 'paused' | 'running' | 'finished';
+
+/** Why a control stopped. */
+export type StopReason = 'step' | 'match' | 'breakpoint' | 'end' | 'budget';
+
+export interface StopInfo {
+  readonly reason: StopReason;
+  /** The record it stopped at (the last one revealed), if any. */
+  readonly index: number | undefined;
+}
+
+/** Kinds a free run stops at unless the user changes them. */
+export const DEFAULT_BREAKPOINTS: readonly TraceKind[] = [TraceKind.Stall];
+
+const KIND_BY_NAME = new Map(Object.entries(TRACE_KIND_NAMES).map(([k, n]) => [n, Number(k) as TraceKind]));
+
+/** Parses "stall,fault,bus_error" into kinds; a string is the error. */
+export function parseKinds(text: string): TraceKind[] | string {
+  const out: TraceKind[] = [];
+  for (const item of text.split(/[\s,]+/).filter((s) => s !== '')) {
+    const k = KIND_BY_NAME.get(item);
+    if (k === undefined) return `unknown trace kind "${item}" (known: ${[...KIND_BY_NAME.keys()].join(', ')})`;
+    out.push(k);
+  }
+  return out;
+}
+
+export interface SessionOptions {
+  /** Trace filter text for the list (parseTraceFilter syntax). */
+  readonly filter?: string;
+  readonly breakpoints?: readonly TraceKind[];
+}
+
+/** A row of the transaction list. */
+export interface ListRow {
+  readonly record: TraceRecord;
+  readonly decode: string;
+}
+
+export class TuiSession implements DecodeContext {
+  readonly machine: MachineCore;
+  readonly ring: TraceRing;
+  /** Records [ring.first, shownEnd) have been revealed. */
+  private shownEnd: number;
+  private filterValue: TraceFilter = anyRecord;
+  private filterSource = '';
+  /** Revealed records that pass the filter (absolute indices), oldest first. */
+  private rows: number[] = [];
+  /** Next absolute index to test against the filter. */
+  private scanned: number;
+  private readonly captured = new Map<number, Uint32Array>();
+  private pendingPri: { index: number; prod: number } | undefined;
+  private readonly unsubscribe: () => void;
+  breakpoints: Set<TraceKind>;
+  state: RunState = 'paused';
+  /** Records that left the ring before they were shown (the ring wrapped). */
+  lost = 0;
+  /** The last stop, for the status bar. */
+  lastStop: StopInfo | undefined;
+
+  constructor(
+    readonly workload: Workload,
+    options: SessionOptions = {},
+  ) {
+    this.machine = workload.machine;
+    this.ring = workload.machine.trace;
+    this.ring.enable();
+    this.shownEnd = this.ring.total;
+    this.scanned = this.ring.total;
+    this.breakpoints = new Set(options.breakpoints ?? DEFAULT_BREAKPOINTS);
+    this.unsubscribe = this.ring.subscribe((ring, index) => this.capture(ring, index));
+    if (options.filter !== undefined) {
+      const err = this.setFilter(options.filter);
+      if (err !== undefined) throw new Error(`trace filter: ${err}`);
+    }
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+
+  // ---- what is shown ----
+
+  /** Index one past the last revealed record. */
+  get end(): number {
+    return this.shownEnd;
+  }
+
+  /** Number of rows the list has (revealed records passing the filter). */
+  get rowCount(): number {
+    this.scan();
+    this.dropLost();
+    return this.rows.length;
+  }
+
+  /** The rows [from, from+count) of the list. */
+  rowsAt(from: number, count: number): ListRow[] {
+    this.scan();
+    this.dropLost();
+    const out: ListRow[] = [];
+    for (let i = Math.max(0, from); i < Math.min(this.rows.length, from + count); i++) {
+      const r = this.ring.at(this.rows[i]!);
+      out.push({ record: r, decode: decodeLine(this, r) });
+    }
+    return out;
+  }
+
+  /** The absolute record index of list row `row`. */
+  indexOfRow(row: number): number | undefined {
+    this.scan();
+    this.dropLost();
+    return this.rows[row];
+  }
+
+  /** The list row showing record `index`, or the row of the nearest later record shown. */
+  rowOfIndex(index: number): number {
+    this.scan();
+    this.dropLost();
+    let lo = 0;
+    let hi = this.rows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.rows[mid]! < index) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  record(index: number): TraceRecord | undefined {
+    return index >= this.ring.first && index < this.shownEnd ? this.ring.at(index) : undefined;
+  }
+
+  /** Virtual time of the last revealed record (or of the machine when all are shown). */
+  get timeNs(): number {
+    if (this.shownEnd === this.ring.total) return this.machine.clock.now();
+    return this.shownEnd > this.ring.first ? this.ring.at(this.shownEnd - 1).timeNs : 0;
+  }
+
+  /** Records the workload produced that are not shown yet. */
+  get ahead(): number {
+    return this.ring.total - this.shownEnd;
+  }
+
+  get filterText(): string {
+    return this.filterSource;
+  }
+
+  get filter(): TraceFilter {
+    return this.filterValue;
+  }
+
+  /** Sets the list filter (trace filter syntax); returns an error message or undefined. */
+  setFilter(text: string): string | undefined {
+    const parsed = parseTraceFilter(text);
+    if (!parsed.ok) return parsed.error;
+    this.filterValue = parsed.filter;
+    this.filterSource = text.trim();
+    this.rows = [];
+    this.scanned = this.ring.first;
+    return undefined;
+  }
+
+  private scan(): void {
+    const ring = this.ring;
+    const f = this.filterValue;
+    const kinds = f.kinds;
+    for (let i = Math.max(this.scanned, ring.first); i < this.shownEnd; i++) {
+      if (kinds !== undefined && !kinds.has(ring.kindAt(i))) continue;
+      if (f === anyRecord || f.test(ring.at(i))) this.rows.push(i);
+    }
+    this.scanned = this.shownEnd;
+  }
+
+  private dropLost(): void {
+    const first = this.ring.first;
+    if (this.rows.length === 0 || this.rows[0]! >= first) return;
+    let n = 0;
+    while (n < this.rows.length && this.rows[n]! < first) n++;
+    this.rows.splice(0, n);
+    for (const k of this.captured.keys()) if (k < first) this.captured.delete(k);
+  }
+
+  /** Makes records up to `index` (exclusive) shown, counting any the ring already lost. */
+  private reveal(upTo: number): void {
+    const first = this.ring.first;
+    if (this.shownEnd < first) {
+      this.lost += first - this.shownEnd;
+      this.shownEnd = first;
+    }
+    this.shownEnd = Math.max(this.shownEnd, Math.min(upTo, this.ring.total));
+  }
+
+  // ---- controls ----
+
+  /** Runs the workload one quantum; false when it had nothing left. */
+  private advance(): boolean {
+    const more = this.workload.advance();
+    if (this.machine instanceof Machine) this.machine.console.flush();
+    this.checkPendingPri();
+    if (!more || this.workload.done) this.state = this.ahead === 0 ? 'finished' : this.state;
+    return more;
+  }
+
+  /** Reveals the next `count` records (running the workload as far as needed). */
+  step(count = 1): StopInfo {
+    for (let i = 0; i < count; i++) {
+      while (this.shownEnd >= this.ring.total) {
+        if (!this.advance()) return this.stop('end');
+      }
+      this.reveal(Math.max(this.shownEnd, this.ring.first) + 1);
+    }
+    return this.stop('step');
+  }
+
+  /**
+   * Reveals records up to and including the next one `match` accepts. Gives up with
+   * 'budget' after `budget` workload quanta (call again to continue), 'end' when the
+   * workload has nothing left.
+   */
+  runUntil(match: (r: TraceRecord) => boolean, budget = Infinity, kinds?: ReadonlySet<TraceKind>): StopInfo {
+    let quanta = 0;
+    for (;;) {
+      const ring = this.ring;
+      for (let i = Math.max(this.shownEnd, ring.first); i < ring.total; i++) {
+        if (kinds !== undefined && !kinds.has(ring.kindAt(i))) continue;
+        if (match(ring.at(i))) {
+          this.reveal(i + 1);
+          return this.stop('match');
+        }
+      }
+      this.reveal(ring.total);
+      if (quanta++ >= budget) return this.stop('budget');
+      if (!this.advance()) return this.stop('end');
+    }
+  }
+
+  /** Runs to the next record passing `filter` (default: the list filter). */
+  runToFilter(filter: TraceFilter = this.filterValue, budget = Infinity): StopInfo {
+    return this.runUntil((r) => filter.test(r), budget, filter.kinds);
+  }
+
+  /** Runs to the next record of one of `kinds` (default: the breakpoints). */
+  runToKind(kinds: ReadonlySet<TraceKind> = this.breakpoints, budget = Infinity): StopInfo {
+    if (kinds.size === 0) return this.runUntil(() => false, budget);
+    return this.runUntil(() => true, budget, kinds);
+  }
+
+  private stop(reason: StopReason): StopInfo {
+    if (reason === 'end' && this.workload.done) this.state = 'finished';
+    const info = { reason, index: this.shownEnd > this.ring.first ? this.shownEnd - 1 : undefined };
+    this.lastStop = info;
+    return info;
+  }
+
+  /** Types into the guest console. */
+  input(data: Uint8Array): boolean {
+    if (this.workload.input === undefined) return false;
+    this.workload.input(data);
+    return true;
+  }
+
+  // ---- search ----
+
+  /** The next row after `fromRow` (or before it, backwards) whose line contains `text`. */
+  search(text: string, fromRow: number, backwards = false): number | undefined {
+    const needle = text.toLowerCase();
+    if (needle === '') return undefined;
+    const n = this.rowCount;
+    for (let k = 1; k <= n; k++) {
+      const row = backwards ? (fromRow - k + n * 2) % n : (fromRow + k) % n;
+      const r = this.ring.at(this.rows[row]!);
+      if (`${formatTraceLine(r)} ${decodeLine(this, r)}`.toLowerCase().includes(needle)) return row;
+    }
+    return undefined;
+  }
+
+  // ---- decode ----
+
+  get snapshots(): { get(index: number): Uint32Array | undefined } {
+    return this.captured;
+  }
+
+  markerLabel(aux: number): string | undefined {
+    return this.workload.markerLabel?.(aux);
+  }
+
+  decode(r: TraceRecord): string {
+    return decodeLine(this, r);
+  }
+
+  /** Everything the detail pane shows for record `index`. */
+  detail(index: number): DetailSection[] {
+    const r = this.record(index);
+    if (r === undefined) return [];
+    const related = this.related(r);
+    return [{ title: `${TRACE_KIND_NAMES[r.kind] ?? r.kind} #${r.index} ${this.decode(r)}`, rows: [] }, ...(related !== undefined ? [related] : []), ...detailSections(this, r)];
+  }
+
+  /** First revealed record from `from` of kind `kind` that `match` accepts. */
+  private findAfter(from: number, kind: TraceKind, match: (r: TraceRecord) => boolean): TraceRecord | undefined {
+    for (let i = Math.max(from, this.ring.first); i < this.shownEnd; i++) {
+      if (this.ring.kindAt(i) !== kind) continue;
+      const r = this.ring.at(i);
+      if (match(r)) return r;
+    }
+    return undefined;
+  }
+
+  private findBefore(from: number, kind: TraceKind, match: (r: TraceRecord) => boolean): TraceRecord | undefined {
+    for (let i = Math.min(from, this.shownEnd - 1); i >= this.ring.first; i--) {
+      if (this.ring.kindAt(i) !== kind) continue;
+      const r = this.ring.at(i);
+      if (match(r)) return r;
+    }
+    return undefined;
+  }
+
+  /** The stall a record belongs to: its event, its STAG, the RESUME that ended it and how long it lasted. */
+  stallStory(stall: TraceRecord): DetailSection {
+    const stag = stall.value;
+    const sameStall = (r: TraceRecord) => r.sid === stall.sid && r.value === stag;
+    const event = this.findAfter(stall.index, TraceKind.Event, (r) => r.sid === stall.sid && r.value === stag && r.aux === stall.aux);
+    const resume = this.findAfter(stall.index + 1, TraceKind.Resume, (r) => (r.aux !== 2 && sameStall(r)) || (r.aux === 2 && r.sid === stall.sid));
+    const command = resume && this.findBefore(resume.index, TraceKind.Command, (r) => r.aux === (resume.aux === 2 ? 0x45 : 0x44));
+    const rows = [
+      `stalled    #${stall.index} at ${stall.timeNs} ns: StreamID ${hex(stall.sid)}${stall.ssid >= 0 ? ` SSID ${stall.ssid}` : ''} IOVA ${hex(stall.iova)}`,
+      `STAG       ${hex(stag)} (${eventName(stall.aux)})`,
+      event ? `event      #${event.index} at ${event.timeNs} ns: ${this.decode(event)}` : `event      not shown yet${this.ahead > 0 ? ' (step on)' : ' (a stall event waits while the EVTQ is disabled or full)'}`,
+    ];
+    if (resume !== undefined) {
+      rows.push(`resumed    #${resume.index} at ${resume.timeNs} ns: ${this.decode(resume)}`);
+      if (command) rows.push(`by         #${command.index}: ${this.decode(command)}`);
+      rows.push(`stalled for ${resume.timeNs - stall.timeNs} ns of virtual time`);
+    } else {
+      rows.push(`not resumed yet, held ${this.timeNs - stall.timeNs} ns so far (needs CMD_RESUME or CMD_STALL_TERM)`);
+    }
+    return { title: '', rows };
+  }
+
+  private related(r: TraceRecord): DetailSection | undefined {
+    if (r.kind === TraceKind.Stall) return this.stallStory(r);
+    if (r.kind === TraceKind.Event || r.kind === TraceKind.Fault) {
+      const stall = this.findAfter(r.index - 8, TraceKind.Stall, (s) => s.sid === r.sid && s.aux === r.aux && s.index <= r.index + 8 && (r.kind === TraceKind.Fault || s.value === r.value));
+      if (stall !== undefined) return this.stallStory(stall);
+    }
+    if (r.kind === TraceKind.Resume && r.aux !== 2) {
+      const stall = this.findBefore(r.index, TraceKind.Stall, (s) => s.sid === r.sid && s.value === r.value);
+      if (stall !== undefined) return this.stallStory(stall);
+    }
+    if (r.kind === TraceKind.Command && initiatorRole(this.machine, r.initiator) === 'smmu' && r.aux === 0x44) {
+      const resume = this.findAfter(r.index, TraceKind.Resume, () => true);
+      if (resume !== undefined) {
+        const stall = this.findBefore(resume.index, TraceKind.Stall, (s) => s.sid === resume.sid && s.value === resume.value);
+        if (stall !== undefined) return this.stallStory(stall);
+      }
+    }
+    return undefined;
+  }
+
+  // ---- copies of in-RAM structures, taken as their records are made ----
+
+  private readRam(pa: number, bytes: number): Uint32Array | undefined {
+    const bus = this.machine.bus;
+    if (!bus.isRam(pa, bytes)) return undefined;
+    const b = new Uint8Array(bytes);
+    bus.ram.readInto(pa - bus.ram.base, b, 0, bytes);
+    return new Uint32Array(b.buffer);
+  }
+
+  private capture(ring: TraceRing, index: number): void {
+    if (this.pendingPri !== undefined) this.checkPendingPri();
+    const kind = ring.kindAt(index);
+    if (kind !== TraceKind.Command && kind !== TraceKind.Event && kind !== TraceKind.ConfigFetch && kind !== TraceKind.Completion && kind !== TraceKind.PageRequest) return;
+    const r = ring.at(index);
+    const role = initiatorRole(this.machine, r.initiator);
+    let words: Uint32Array | undefined;
+    switch (kind) {
+      case TraceKind.Command:
+        words = this.readRam(Number(r.pa), role === 'its' ? ITS_CMD_SIZE : CMD_BYTES);
+        break;
+      case TraceKind.Event:
+        // the SMMU has just written the record at PROD and moved PROD past it
+        if (role === 'smmu' && this.machine instanceof Machine) {
+          const q = this.machine.smmu.evtq;
+          words = this.readRam(q.slotAddress((q.prod() - 1) & q.ptrMask()), EVT_BYTES);
+        }
+        break;
+      case TraceKind.ConfigFetch:
+        if (r.value === 0n) words = this.readRam(Number(r.pa), 64);
+        break;
+      case TraceKind.Completion:
+        // the SQE address is an IOVA: the write-back of the SQE just before says where it went
+        if (role === 'zip') words = this.readRam(this.writeBackPa(ring, index, r) ?? Number(r.pa), ZIP_SQE_BYTES);
+        break;
+      case TraceKind.PageRequest:
+        // recorded before the SMMU queues it: take the entry once PRIQ_PROD moves
+        if (this.machine instanceof Machine) this.pendingPri = { index, prod: this.machine.smmu.priq.prod() };
+        break;
+    }
+    if (words !== undefined) this.captured.set(index, words);
+  }
+
+  /** PA of the latest DMA write by `r`'s initiator to `r.iova` among the few records before it. */
+  private writeBackPa(ring: TraceRing, index: number, r: TraceRecord): number | undefined {
+    for (let i = index - 1; i >= Math.max(ring.first, index - 32); i--) {
+      if (ring.kindAt(i) !== TraceKind.DmaWrite) continue;
+      const w = ring.at(i);
+      if (w.initiator === r.initiator && w.iova === r.iova) return Number(w.pa);
+    }
+    return undefined;
+  }
+
+  private checkPendingPri(): void {
+    const p = this.pendingPri;
+    if (p === undefined || !(this.machine instanceof Machine)) return;
+    const q = this.machine.smmu.priq;
+    if (q.prod() === p.prod) return;
+    this.pendingPri = undefined;
+    const words = this.readRam(q.slotAddress(p.prod), PRI_BYTES);
+    if (words !== undefined) this.captured.set(p.index, words);
+  }
+}

@@ -56,6 +56,7 @@ import '../drivers/pci/controller/pci-host-generic.js';
 import '../drivers/iommu/arm-smmu-v3/module.js';
 import '../drivers/misc/iommu-testdev.js';
 import '../drivers/crypto/hisilicon/zip/zip-main.js';
+import '../drivers/misc/uacce/uacce_ctrl.js';
 import { driver_core_init } from '../drivers/base/core.js';
 
 export interface KernelConfig {

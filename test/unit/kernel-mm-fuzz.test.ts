@@ -17,9 +17,10 @@ import { PAGE_SIZE } from '../../src/kernel/mm/page.js';
 import { swap_info } from '../../src/kernel/mm/swapfile.js';
 import { try_to_free_pages } from '../../src/kernel/mm/vmscan.js';
 import { GFP_HIGHUSER_MOVABLE } from '../../src/kernel/mm/gfp.js';
-import { makeMmEnv, type MmEnv, SegvError } from '../support/mm-env.js';
+import { type CoreMmEnv, makeCoreMmEnv, makeMmEnv, type MmEnv, SegvError } from '../support/mm-env.js';
+import { ExceptionLevel } from '../../src/arch/cpu.js';
 
-let env: MmEnv | undefined;
+let env: MmEnv | CoreMmEnv | undefined;
 afterEach(() => {
   env?.restore();
   env = undefined;
@@ -39,7 +40,7 @@ function rng(seed: number): () => number {
 
 /** Addresses are drawn from a small window so operations collide. */
 const WIN = 0x1000_0000;
-const WIN_PAGES = 512;
+let WIN_PAGES = 512;
 
 interface Proc {
   mm: MmStruct;
@@ -48,8 +49,9 @@ interface Proc {
   pins: number[];
 }
 
-function run(seed: number, steps: number): number {
-  env = makeMmEnv(24, { swapBytes: 8 * 1024 * 1024 });
+function run(seed: number, steps: number, core = false, winPages = 512): number {
+  WIN_PAGES = winPages;
+  env = core ? makeCoreMmEnv(24, { swapBytes: 8 * 1024 * 1024 }) : makeMmEnv(24, { swapBytes: 8 * 1024 * 1024 });
   const e = env;
   const r = rng(seed);
   const int = (n: number) => Math.floor(r() * n);
@@ -137,6 +139,7 @@ function run(seed: number, steps: number): number {
             }
           } catch (err) {
             if (!(err instanceof SegvError)) throw err;
+            e.cpu.setEl(ExceptionLevel.EL0); // the killed access left the core at EL1; the next one is user code again
             // out of memory (everything mlocked, pinned or shared and swap full) is an architected outcome
             if (err.fault & VM_FAULT_OOM) {
               ooms++;
@@ -220,6 +223,14 @@ describe('kernel-mm random workload (seeded)', () => {
   for (const seed of [1, 2, 3, 4]) {
     it(`seed ${seed}: no host exception, private data intact, allocator consistent, every page returned`, () => {
       run(seed, 1500);
+    });
+  }
+  // The same workload on a real core: its TLB and walk cache keep translations until the
+  // kernel's TLBIs drop them, so a missing or too narrow flush (a freed page or page table
+  // still reachable) corrupts the shadowed data or the allocator.
+  for (const seed of [6, 7, 8]) {
+    it(`seed ${seed} on a real core (TLB, walk cache): the same checks hold`, () => {
+      run(seed, 1500, true, 4 * 512); // four 2 MiB regions: page tables are freed and reused across them
     });
   }
 });

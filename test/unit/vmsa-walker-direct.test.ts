@@ -50,7 +50,7 @@ function snapshot(r: WalkResult): Record<string, unknown> {
  * attribute bits, for 4K/16K/64K granules and random TxSZ.
  */
 /** Counts of S1RamWalk outcomes over the cases run. */
-const fastWalks = { done: 0, declined: 0, faults: 0 };
+const fastWalks = { done: 0, declined: 0, faults: 0, cached: 0 };
 
 function runCase(seed: number, ramBase: number): void {
   const rnd = prng(seed);
@@ -78,10 +78,16 @@ function runCase(seed: number, ramBase: number): void {
   const startBytes = 8 * 2 ** startBits;
   const root = allocTable() + (startBytes < tableBytes ? Math.floor(rnd() * (tableBytes / startBytes)) * startBytes : 0);
   const cfg: WalkConfig = { stage, ttb: root + (rnd() < 0.1 ? 8 : 0), granuleShift: g, tsz, oasBits: rnd() < 0.2 ? 32 : 48, sl0 };
+  // The one-pass walk keeps its walk cache across the walks of a case; each change to the
+  // tables is followed by the invalidation the architecture asks for (a TLBI by VA over
+  // what the changed descriptor maps).
+  fast.configure(cfg);
   for (let t = 0; t < 40; t++) {
     const va = Math.floor(rnd() * 2 ** ia);
     // Populate the path of `va` with random descriptors (overwriting what was there).
     let table = root;
+    const topShift = g + (3 - Math.max(start, 0)) * stride;
+    fast.invalidateWalkCache(va - (va % 2 ** topShift), 2 ** topShift);
     for (let level = Math.max(start, 0); level <= 3; level++) {
       const shift = g + (3 - level) * stride;
       const idx = Math.floor(va / 2 ** shift) % 2 ** (level === start ? startBits : stride);
@@ -116,9 +122,20 @@ function runCase(seed: number, ramBase: number): void {
     expect(snapshot(b), `seed ${seed} va 0x${va.toString(16)} g ${g} tsz ${tsz}`).toEqual(snapshot(a));
     // The one-pass walk: with every table in RAM (this reader faults on anything else), it
     // completes exactly the walks that succeed, with the same stage 1 fields.
-    fast.configure(cfg);
     const c = new WalkResult();
     const done = fast.walk(va, c);
+    if (stage === 1 && g === 12 && ram.directBasePage >= 0) {
+      // Another page of the same 2 MiB region: its walk may come from the walk cache.
+      const va2 = va - (va % 2 ** 21) + Math.floor(rnd() * 512) * 4096;
+      const a2 = new WalkResult();
+      walk(reader, cfg, va2, a2);
+      const c2 = new WalkResult();
+      const done2 = fast.walk(va2, c2);
+      expect(done2, `seed ${seed} va2 0x${va2.toString(16)}: cached S1RamWalk completes iff walk succeeds`).toBe(a2.fault === 0);
+      if (done2) for (const f of S1_FIELDS) expect(c2[f], `seed ${seed} va2 0x${va2.toString(16)} ${f}`).toEqual(a2[f]);
+      if (!done2 && c2.fault !== WalkFault.None) expect([c2.fault, c2.level, c2.reads, c2.descriptorPa]).toEqual([WalkFault.Translation, a2.level, a2.reads, a2.descriptorPa]);
+      if (fast.walkCacheCount > 0) fastWalks.cached++;
+    }
     if (stage === 1 && g === 12 && ram.directBasePage >= 0) {
       expect(done, `seed ${seed} va 0x${va.toString(16)} tsz ${tsz}: S1RamWalk completes iff walk succeeds`).toBe(a.fault === 0);
       if (done) for (const f of S1_FIELDS) expect(c[f], `seed ${seed} va 0x${va.toString(16)} ${f}`).toEqual(a[f]);
@@ -149,10 +166,12 @@ describe('walker: in-place RAM reads', () => {
     fastWalks.done = 0;
     fastWalks.declined = 0;
     fastWalks.faults = 0;
+    fastWalks.cached = 0;
     for (let seed = 1; seed <= 300; seed++) runCase(seed, 0x4000_0000);
     expect(fastWalks.done).toBeGreaterThan(200);
     expect(fastWalks.declined).toBeGreaterThan(200);
     expect(fastWalks.faults).toBeGreaterThan(100);
+    expect(fastWalks.cached).toBeGreaterThan(200); // walks made with a non-empty walk cache
   });
 
   it('D8.3: untouched RAM reads as zero in place (translation fault at level 0, nothing allocated)', () => {

@@ -1017,9 +1017,11 @@ export class Core implements ArchCpu, Runnable {
       case 'VMALLE1IS':
       case 'VMALLE1':
         tlb.invalidateAll();
+        this.flushWalkCaches();
         break;
       case 'ASIDE1IS':
         tlb.invalidateAsid(asid);
+        this.flushWalkCaches(); // the walk caches hold the current regime's tables only: all of them may be this ASID's
         break;
       case 'VAE1IS':
       case 'VALE1IS':
@@ -1031,6 +1033,8 @@ export class Core implements ArchCpu, Runnable {
         if (va >= TWO55) va -= 2 * TWO55;
         pages = 1;
         tlb.invalidateVa(va, op === 'VAAE1IS' || op === 'VAALE1IS' ? ANY_ASID : asid);
+        // The last-level forms need not reach the walk caches (D8.17.3); the others do (any ASID: conservative).
+        if (op === 'VAE1IS' || op === 'VAAE1IS') this.invalidateWalkCaches(va, PAGE_SIZE);
         break;
       }
       case 'RVAE1IS':
@@ -1041,12 +1045,25 @@ export class Core implements ArchCpu, Runnable {
         va = r.base;
         pages = r.bytes / PAGE_SIZE;
         tlb.invalidateRange(r.base, r.bytes, op === 'RVAAE1IS' ? ANY_ASID : asid);
+        if (op !== 'RVALE1IS') this.invalidateWalkCaches(r.base, r.bytes);
         break;
       }
       default:
         throw new Error(`cpu${this.id}: unknown TLBI operation "${String(op)}" (known: ${TLBI_OPS.join(', ')})`);
     }
     if (this.trace.on) this.trace.record(TraceKind.TlbInvalidate, this.initiator, NO_SID, NO_SSID, va, 0, pages, asidField, TLBI_OPS.indexOf(op));
+  }
+
+  /** Empties the walk caches of both TTBR regions. */
+  private flushWalkCaches(): void {
+    this.fastWalk0.flushWalkCache();
+    this.fastWalk1.flushWalkCache();
+  }
+
+  /** Drops the walk-cache entries used to translate VAs in [va, va + bytes) (`va` signed: TTBR1 addresses are negative). */
+  private invalidateWalkCaches(va: number, bytes: number): void {
+    this.fastWalk0.invalidateWalkCache(va, bytes);
+    this.fastWalk1.invalidateWalkCache(va + this.span[1]!, bytes);
   }
 
   // =====================================================================

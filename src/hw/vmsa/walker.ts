@@ -283,11 +283,30 @@ export function checkPermission(out: WalkResult, access: AccessKind, opts: Permi
   return ok;
 }
 
+/** Entries of an S1RamWalk's walk cache (direct-mapped by VA[26:21]). */
+export const WALK_CACHE_SIZE = 64;
+const WALK_CACHE_MASK = WALK_CACHE_SIZE - 1;
+const TWO21_RECIPROCAL = 2 ** -21;
+
 /**
  * The common stage 1 walk, set up once per translation regime: 4 KiB granule, the
  * start table in RAM (`ram.directBasePage >= 0`), no nested stage 2. `walk` follows
  * RAM-resident tables to a leaf and succeeds, or gives up; `configure` does the part
  * that depends only on the regime (start level, TTB alignment and output-size checks).
+ *
+ * Walk cache: the walk keeps the table descriptors it followed down to each level 3
+ * table, per 2 MiB of input address (the level 2 entry and what the levels above it
+ * contributed: the table's address and the APTable/XNTable bits), as Arm cores do
+ * (DDI 0487 D8.16 "Translation Lookaside Buffers": a TLB may hold intermediate table
+ * entries of a walk, never an entry that faulted). A walk whose 2 MiB region is cached
+ * reads the level 3 descriptor only. The owner invalidates it exactly as the
+ * architecture does (D8.17 "TLB maintenance"): everything on a new regime (`configure`:
+ * TTBR, ASID, TCR or SCTLR written) and on TLBI VMALLE1 or ASIDE1 (`flushWalkCache`);
+ * the regions a TLBI by VA or by range reaches when it is not a last-level form
+ * (`invalidateWalkCache`); VALE1/VAALE1/RVALE1 leave it, as the architecture allows.
+ * A guest that changes a table descriptor without the TLBI the architecture asks for
+ * may therefore keep using the old table, as on hardware. Modelled time is that of the
+ * full walk (`out.reads` counts every level): the cost model has no walk-cache term.
  */
 export class S1RamWalk {
   /** The start table's first page counted from the RAM base, or -1: this regime is not covered. */
@@ -299,12 +318,19 @@ export class S1RamWalk {
   private oasLimit = 0;
   /** Tables at or beyond this page (from the RAM base) are not RAM, or are beyond the output size. */
   private pageLimit = 0;
+  /** Walk cache: input address / 2 MiB of each entry (-1: none). */
+  private readonly wcRegion = new Int32Array(WALK_CACHE_SIZE).fill(-1);
+  /** The level 3 table of each entry: its page counted from the RAM base. */
+  private readonly wcPage = new Int32Array(WALK_CACHE_SIZE);
+  /** The high words of the table descriptors above it, ORed (APTable, UXNTable, PXNTable). */
+  private readonly wcAttrs = new Int32Array(WALK_CACHE_SIZE);
 
   constructor(private readonly ram: SparseRam) {}
 
-  /** Sets the walk up for `cfg` (a stage 1 regime); call again whenever `cfg` changes. */
+  /** Sets the walk up for `cfg` (a stage 1 regime) and empties the walk cache; call again whenever `cfg` changes. */
   configure(cfg: WalkConfig): void {
     this.rootPage = -1;
+    this.flushWalkCache();
     const ram = this.ram;
     const rb = ram.directBasePage;
     if (cfg.granuleShift !== 12 || cfg.stage !== 1 || cfg.s2 !== undefined || rb < 0) return;
@@ -340,13 +366,30 @@ export class S1RamWalk {
     const rb = ram.directBasePage;
     const pageLimit = this.pageLimit;
     const start = this.start;
-    let wordOff = this.rootWord;
     const vaLo = va >>> 0;
     const vaHi = (va * TWO32_RECIPROCAL) >>> 0; // exact: a power-of-two scale of va < 2^48
-    let level = start;
-    let shift = 12 + (3 - start) * 9;
-    let mask = this.startMask;
-    let tableAttrs = 0;
+    const region = (vaHi << 11) | (vaLo >>> 21); // VA[47:21] < 2^27
+    const ws = region & WALK_CACHE_MASK;
+    let wordOff: number;
+    let level: number;
+    let shift: number;
+    let mask: number;
+    let tableAttrs: number;
+    if (this.wcRegion[ws] === region) {
+      // The walk cache holds this region's level 3 table: read its descriptor only.
+      page = this.wcPage[ws]!;
+      tableAttrs = this.wcAttrs[ws]!;
+      wordOff = 0;
+      level = 3;
+      shift = 12;
+      mask = 511;
+    } else {
+      wordOff = this.rootWord;
+      level = start;
+      shift = 12 + (3 - start) * 9;
+      mask = this.startMask;
+      tableAttrs = 0;
+    }
     let lo = 0;
     let hi = 0;
     let descWord = 0;
@@ -376,6 +419,11 @@ export class S1RamWalk {
       const next = ((oaHi << 20) | (lo >>> 12)) - rb;
       if (oaHi >= 2048 || next < 0 || next >= pageLimit) return this.decline(out);
       tableAttrs |= hi;
+      if (level === 2) {
+        this.wcRegion[ws] = region;
+        this.wcPage[ws] = next;
+        this.wcAttrs[ws] = tableAttrs;
+      }
       page = next;
       if (next >>> CHUNK_PAGE_SHIFT !== chunk) {
         chunk = next >>> CHUNK_PAGE_SHIFT;
@@ -409,6 +457,38 @@ export class S1RamWalk {
     out.sw = (hi >>> (55 - 32)) & 15;
     out.dbm = (hi & DESC_HI_DBM) !== 0;
     return true;
+  }
+
+  /** Empties the walk cache (TLBI VMALLE1, ASIDE1; a new regime). */
+  flushWalkCache(): void {
+    this.wcRegion.fill(-1);
+  }
+
+  /**
+   * TLBI by VA or by range, not last level: drops the walk-cache entries used to translate
+   * an input address in [base, base + bytes) (addresses as `walk` takes them).
+   */
+  invalidateWalkCache(base: number, bytes: number): void {
+    const end = base + bytes;
+    if (!(end > 0 && base < 2 ** 48)) return;
+    const first = Math.floor((base > 0 ? base : 0) * TWO21_RECIPROCAL);
+    const last = Math.floor((end - 1) * TWO21_RECIPROCAL);
+    const r = this.wcRegion;
+    if (last - first >= WALK_CACHE_SIZE) {
+      for (let s = 0; s < WALK_CACHE_SIZE; s++) if (r[s]! >= first && r[s]! <= last) r[s] = -1;
+      return;
+    }
+    for (let region = first; region <= last; region++) {
+      const s = region & WALK_CACHE_MASK;
+      if (r[s] === region) r[s] = -1;
+    }
+  }
+
+  /** Valid walk-cache entries (tests). */
+  get walkCacheCount(): number {
+    let n = 0;
+    for (let s = 0; s < WALK_CACHE_SIZE; s++) if (this.wcRegion[s]! >= 0) n++;
+    return n;
   }
 
   /** A walk this class leaves to `walk`. */

@@ -55,6 +55,7 @@ import '../syscalls/all.js';
 import '../drivers/pci/controller/pci-host-generic.js';
 import '../drivers/iommu/arm-smmu-v3/module.js';
 import '../drivers/misc/iommu-testdev.js';
+import '../drivers/vfio/pci/vfio_pci.js';
 import '../drivers/crypto/hisilicon/zip/zip-main.js';
 import '../drivers/misc/uacce/uacce_ctrl.js';
 import { driver_core_init } from '../drivers/base/core.js';

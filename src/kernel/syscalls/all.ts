@@ -10,6 +10,7 @@ import '../fs/fcntl.js';
 import '../fs/pipe.js';
 import '../fs/select.js';
 import '../fs/eventpoll.js';
+import '../fs/eventfd.js';
 import '../fs/namei_syscalls.js';
 import '../fs/exec.js';
 import '../fs/mount_syscalls.js';

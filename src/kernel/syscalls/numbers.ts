@@ -2,6 +2,7 @@
 // travels in x8, arguments in x0..x5, the result (or -errno) comes back in x0.
 
 export const __NR_getcwd = 17;
+export const __NR_eventfd2 = 19;
 export const __NR_epoll_create1 = 20;
 export const __NR_epoll_ctl = 21;
 export const __NR_epoll_pwait = 22;

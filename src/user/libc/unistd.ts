@@ -4,6 +4,7 @@
 
 export const NR = {
   getcwd: 17,
+  eventfd2: 19,
   epoll_create1: 20,
   epoll_ctl: 21,
   epoll_pwait: 22,

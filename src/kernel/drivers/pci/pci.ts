@@ -13,7 +13,8 @@ import { sysfs_create_bin_file, sysfs_create_file, sysfs_create_link } from '../
 import { generic_file_llseek } from '../../fs/libfs.js';
 import { insert_iomem } from '../../fs/proc/generic.js';
 import type { FileOperations } from '../../fs/types.js';
-import { EINVAL, EIO, ENODEV, ENOSPC } from '../../lib/errno.js';
+import { EINVAL, EIO, ENODEV, ENOSPC, ENOTTY } from '../../lib/errno.js';
+import { msleep } from '../../time/sleep.js';
 import { pgprot_device, pgprot_writecombine, remap_pfn_range } from '../../mm/memory.js';
 import type { VmAreaStruct } from '../../mm/mm_types.js';
 import { PAGE_SIZE } from '../../mm/page.js';
@@ -305,6 +306,89 @@ export function pci_clear_master(d: PciDev): void {
   const cmd = pci_read_config_word(d, PCI_COMMAND);
   pci_write_config_word(d, PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
   d.is_busmaster = false;
+}
+
+// ---- function reset and config state (drivers/pci/pci.c) ----
+
+// PCI Express capability registers (include/uapi/linux/pci_regs.h)
+export const PCI_EXP_DEVCAP = 0x04;
+export const PCI_EXP_DEVCAP_FLR = 0x10000000;
+export const PCI_EXP_DEVCTL = 0x08;
+export const PCI_EXP_DEVCTL_BCR_FLR = 0x8000;
+export const PCI_EXP_DEVSTA = 0x0a;
+export const PCI_EXP_DEVSTA_TRPND = 0x0020;
+
+/** pci_is_pcie: the function has a PCI Express capability. */
+export function pci_is_pcie(d: PciDev): boolean {
+  return pci_find_capability(d, PCI_CAP_ID_EXP) !== 0;
+}
+
+/** pcie_has_flr: Device Capabilities says Function Level Reset is supported. */
+export function pcie_has_flr(d: PciDev): boolean {
+  const pos = pci_find_capability(d, PCI_CAP_ID_EXP);
+  return pos !== 0 && (pci_read_config_dword(d, pos + PCI_EXP_DEVCAP) & PCI_EXP_DEVCAP_FLR) !== 0;
+}
+
+/** Config state saved by pci_save_state: the header and the MSI/MSI-X/PCIe control words. */
+export interface PciSavedState {
+  readonly header: number[];
+  readonly caps: [number, number][];
+}
+
+/** pci_save_state: what a function reset loses and pci_restore_state puts back. */
+export function pci_save_state(d: PciDev): PciSavedState {
+  const header: number[] = [];
+  for (let i = 0; i < 16; i++) header.push(pci_read_config_dword(d, 4 * i));
+  const caps: [number, number][] = [];
+  const msi = pci_find_capability(d, PCI_CAP_ID_MSI);
+  if (msi) for (let o = 0; o < 24; o += 4) caps.push([msi + o, pci_read_config_dword(d, msi + o)]);
+  const msix = pci_find_capability(d, PCI_CAP_ID_MSIX);
+  if (msix) caps.push([msix, pci_read_config_dword(d, msix)]);
+  const exp = pci_find_capability(d, PCI_CAP_ID_EXP);
+  if (exp) caps.push([exp + PCI_EXP_DEVCTL, pci_read_config_dword(d, exp + PCI_EXP_DEVCTL) & 0xffff & ~PCI_EXP_DEVCTL_BCR_FLR]);
+  return { header, caps };
+}
+
+/** pci_restore_state: the BARs and the rest of the header first, the Command register last, then the capabilities. */
+export function pci_restore_state(d: PciDev, st: PciSavedState): void {
+  for (let i = 15; i >= 2; i--) pci_write_config_dword(d, 4 * i, st.header[i]!);
+  for (const [where, v] of st.caps) pci_write_config_dword(d, where, v);
+  pci_write_config_word(d, PCI_COMMAND, st.header[1]! & 0xffff);
+}
+
+/**
+ * pcie_flr: waits (up to 1 s, virtual) for Transactions Pending to clear, sets
+ * Initiate Function Level Reset, waits the 100 ms the spec gives the function, then
+ * until it answers config reads again. 0, or -ENOTTY without FLR support.
+ */
+export function* pcie_flr(d: PciDev): Generator<unknown, number, unknown> {
+  if (!pcie_has_flr(d)) return -ENOTTY;
+  const pos = pci_find_capability(d, PCI_CAP_ID_EXP);
+  for (let waited = 0; pci_read_config_word(d, pos + PCI_EXP_DEVSTA) & PCI_EXP_DEVSTA_TRPND; waited += 100) {
+    if (waited >= 1000) {
+      pr_info(`pci ${d.name}: timed out waiting for pending transaction; performing function level reset anyway`);
+      break;
+    }
+    yield* msleep(100);
+  }
+  pci_write_config_word(d, pos + PCI_EXP_DEVCTL, pci_read_config_word(d, pos + PCI_EXP_DEVCTL) | PCI_EXP_DEVCTL_BCR_FLR);
+  yield* msleep(100);
+  for (let waited = 0; pci_read_config_dword(d, PCI_VENDOR_ID) === 0xffffffff && waited < 60000; waited += 20) yield* msleep(20);
+  return 0;
+}
+
+/**
+ * pci_try_reset_function (__pci_reset_function_locked with FLR as the only method here):
+ * saves the config state, resets, restores it. -ENOTTY when the function has no reset.
+ */
+export function* pci_try_reset_function(d: PciDev): Generator<unknown, number, unknown> {
+  if (!pcie_has_flr(d)) return -ENOTTY;
+  const st = pci_save_state(d);
+  // pci_dev_save_and_disable: no new transactions while the reset runs
+  pci_write_config_word(d, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE);
+  const r = yield* pcie_flr(d);
+  pci_restore_state(d, st);
+  return r;
 }
 
 // ---- MSI / MSI-X (drivers/pci/msi) ----

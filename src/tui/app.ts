@@ -81,6 +81,23 @@ function kindColor(kind: TraceKind): string | undefined {
   }
 }
 
+/** Breaks `text` into lines of at most `width` at spaces where it can; continuation lines are indented. */
+export function wrapWords(text: string, width: number): string[] {
+  const out: string[] = [];
+  let rest = text;
+  let indent = '';
+  while (indent.length + rest.length > width && width > 8) {
+    const room = width - indent.length;
+    let cut = rest.lastIndexOf(' ', room);
+    if (cut <= room / 2) cut = room;
+    out.push(indent + rest.slice(0, cut).trimEnd());
+    rest = rest.slice(cut).trimStart();
+    indent = '    ';
+  }
+  out.push(indent + rest);
+  return out;
+}
+
 export class TuiApp {
   readonly screen: blessed.Widgets.Screen;
   private readonly session: TuiSession;
@@ -209,9 +226,7 @@ export class TuiApp {
     const out: string[] = [];
     for (const section of this.session.detail(index)) {
       if (section.title !== '') out.push(`{bold}${esc(section.title.slice(0, width))}{/bold}`);
-      for (const row of section.rows) {
-        for (let at = 0; at < row.length || at === 0; at += width) out.push(esc(row.slice(at, at + width)));
-      }
+      for (const row of section.rows) for (const piece of wrapWords(row, width)) out.push(esc(piece));
     }
     return out;
   }
@@ -240,8 +255,8 @@ export class TuiApp {
     const breaks = [...s.breakpoints].map((k) => TRACE_KIND_NAMES[k]).join(',') || 'none';
     const lost = s.lost > 0 ? ` lost ${s.lost}` : '';
     const left = ` t=${formatTime(s.timeNs)} ${state} | ${s.end} rec${lost} | ${s.workload.status} | filter: ${s.filterText || 'all'} | break: ${breaks}`;
-    const keys = this.message !== '' ? ` ${this.message}` : ' spc run  n step  s stall  f filter  g search  Tab focus  ? help  q quit';
-    const text = left.length + keys.length <= cols ? `${left}${' '.repeat(cols - left.length - keys.length)}${keys}` : `${left} |${keys}`;
+    const keys = ' spc run  n step  s stall  f filter  g search  Tab focus  ? help  q quit';
+    const text = this.message !== '' ? ` ${this.message} |${left}` : left.length + keys.length <= cols ? `${left}${' '.repeat(cols - left.length - keys.length)}${keys}` : `${left} |${keys}`;
     this.status.setContent(esc(text.slice(0, cols)));
   }
 

@@ -25,20 +25,21 @@ export const MIN_COLS = 80;
 export const MIN_ROWS = 24;
 
 /**
- * Below 160 columns the panes stack (list, detail, console); from 160 the list takes
- * the left part at full height and detail and console share the right.
+ * Below 140x40 the panes stack (list, detail, console) at full width. A bigger
+ * terminal keeps the list at full width on top, where the wide columns fit, and puts
+ * detail and console side by side below it.
  */
 export function layoutFor(cols: number, rows: number): Layout {
   const w = Math.max(cols, 20);
   const h = Math.max(rows, 10) - 1; // the status bar takes the last line
   const status = { top: h, left: 0, width: w, height: 1 };
-  if (w >= 160) {
-    const listW = Math.floor(w * 0.58);
-    const rightW = w - listW;
-    const detailH = Math.floor(h * 0.62);
-    const list = { top: 0, left: 0, width: listW, height: h };
-    const detail = { top: 0, left: listW, width: rightW, height: detailH };
-    return { list, detail, console: { top: detailH, left: listW, width: rightW, height: h - detailH }, zoom: { top: 0, left: 0, width: w, height: h }, status };
+  if (w >= 140 && h >= 39) {
+    const listH = Math.floor(h * 0.55);
+    const detailW = Math.floor(w * 0.6);
+    const list = { top: 0, left: 0, width: w, height: listH };
+    const detail = { top: listH, left: 0, width: detailW, height: h - listH };
+    const console = { top: listH, left: detailW, width: w - detailW, height: h - listH };
+    return { list, detail, console, zoom: { top: 0, left: 0, width: w, height: h }, status };
   }
   const listH = Math.max(5, Math.floor(h * 0.5));
   const detailH = Math.max(4, Math.floor(h * 0.28));

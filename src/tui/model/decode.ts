@@ -183,6 +183,7 @@ function mmioLine(ctx: DecodeContext, r: TraceRecord, write: boolean): string {
   const arrow = write ? '<-' : '->';
   if (t === undefined) return `${hex(pa)} ${arrow} ${hex(r.value)}`;
   if (t.special === 'qm-doorbell') return `${t.device} ${describeQmDoorbell(Number(r.value & 0xffffffffn), Number(r.value >> 32n))}`;
+  if (t.special === 'its-translater') return `gits GITS_TRANSLATER ${arrow} EventID ${r.value}`;
   if (t.special === 'msix-table') return `${t.device} ${describeMsixTable(t.offset)} ${arrow} ${hex(r.value)}`;
   const reg = t.block !== undefined ? describeRegister(t.block, t.offset, r.size, r.value) : undefined;
   if (reg === undefined) return `${t.device}${t.block === undefined && t.device.startsWith('ecam') ? ' (no function)' : ''} +${hex(t.offset)} ${arrow} ${hex(r.value)}`;
@@ -288,7 +289,7 @@ export function decodeLine(ctx: DecodeContext, r: TraceRecord): string {
     case TraceKind.Msi: {
       if (role() === 'its') return `DeviceID ${hex(r.sid)} EventID ${r.value} -> ${r.aux !== 0 ? `LPI ${r.aux}` : 'no LPI'}`;
       const target = mmioTarget(ctx.machine, Number(r.pa));
-      const reg = target?.block !== undefined ? describeRegister(target.block, target.offset, 4, r.value)?.name : undefined;
+      const reg = target?.special === 'its-translater' ? 'GITS_TRANSLATER' : target?.block !== undefined ? describeRegister(target.block, target.offset, 4, r.value)?.name : undefined;
       const where = ctx.machine.bus.isRam(Number(r.pa)) ? ' (RAM)' : target ? ` (${target.device}${reg ? ` ${reg}` : ''})` : '';
       return `write ${hex(r.value)} to ${hex(r.pa)}${where}`;
     }

@@ -11,6 +11,7 @@ import { SMMU_PAGE1 } from '../../hw/smmuv3/registers.js';
 import { GICR_FRAME_SIZE, GICR_STRIDE } from '../../hw/gic/redistributor.js';
 import { QM_DOORBELL_EQ_AEQ_BASE_V2, QM_DOORBELL_PAGE_SIZE, QM_DOORBELL_SQ_CQ_BASE_V2, QmDoorbellCmd } from '../../hw/qm/registers.js';
 import type { PciFunction } from '../../hw/pcie/function.js';
+import { GITS } from '../../hw/gic/its.js';
 
 /** Where an MMIO address lands. */
 export interface MmioTarget {
@@ -21,7 +22,7 @@ export interface MmioTarget {
   /** Offset within the frame. */
   readonly offset: number;
   /** What the frame is when it has no register table (doorbell page, MSI-X table). */
-  readonly special?: 'qm-doorbell' | 'msix-table' | 'msix-pba';
+  readonly special?: 'qm-doorbell' | 'msix-table' | 'msix-pba' | 'its-translater';
 }
 
 /** One register hit by an access, with the fields the access covers. */
@@ -125,7 +126,11 @@ export function mmioTarget(machine: MachineCore, pa: number): MmioTarget | undef
       return { device: 'pcie-mmio', block: undefined, offset };
     }
     if (dev === machine.uart) return { device: 'uart', block: machine.uart.regs, offset };
-    if (dev === machine.gic.its) return { device: 'gits', block: machine.gic.its.regs, offset };
+    if (dev === machine.gic.its) {
+      // the translation frame holds only GITS_TRANSLATER, outside the control frame's table
+      if (offset === GITS.TRANSLATER) return { device: 'gits', block: undefined, offset, special: 'its-translater' };
+      return { device: 'gits', block: machine.gic.its.regs, offset };
+    }
     if (region.name === 'gicr') {
       const n = Math.floor(offset / GICR_STRIDE);
       const r = machine.gic.redistributors[n];

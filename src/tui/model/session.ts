@@ -343,18 +343,16 @@ export class TuiSession implements DecodeContext {
     const event = this.findAfter(stall.index, TraceKind.Event, (r) => r.sid === stall.sid && r.value === stag && r.aux === stall.aux);
     const resume = this.findAfter(stall.index + 1, TraceKind.Resume, (r) => (r.aux !== 2 && sameStall(r)) || (r.aux === 2 && r.sid === stall.sid));
     const command = resume && this.findBefore(resume.index, TraceKind.Command, (r) => r.aux === (resume.aux === 2 ? 0x45 : 0x44));
+    const held = (resume?.timeNs ?? this.timeNs) - stall.timeNs;
+    const what = `STAG ${hex(stag)} (${eventName(stall.aux)}) StreamID ${hex(stall.sid)}${stall.ssid >= 0 ? ` SSID ${stall.ssid}` : ''} IOVA ${hex(stall.iova)}`;
     const rows = [
-      `stalled    #${stall.index} at ${stall.timeNs} ns: StreamID ${hex(stall.sid)}${stall.ssid >= 0 ? ` SSID ${stall.ssid}` : ''} IOVA ${hex(stall.iova)}`,
-      `STAG       ${hex(stag)} (${eventName(stall.aux)})`,
+      `${what}: ${resume !== undefined ? `held ${held} ns, then ${resume.aux === 1 ? 'RETRY' : resume.aux === 2 ? 'STALL_TERM' : 'TERMINATE'}` : `still held (${held} ns so far)`}`,
+      `stalled    #${stall.index} at ${stall.timeNs} ns`,
+      resume !== undefined
+        ? `resumed    #${resume.index} at ${resume.timeNs} ns${command ? ` by #${command.index} ${this.decode(command)}` : ''}`
+        : 'resumed    not yet: software must send CMD_RESUME (or CMD_STALL_TERM)',
       event ? `event      #${event.index} at ${event.timeNs} ns: ${this.decode(event)}` : `event      not shown yet${this.ahead > 0 ? ' (step on)' : ' (a stall event waits while the EVTQ is disabled or full)'}`,
     ];
-    if (resume !== undefined) {
-      rows.push(`resumed    #${resume.index} at ${resume.timeNs} ns: ${this.decode(resume)}`);
-      if (command) rows.push(`by         #${command.index}: ${this.decode(command)}`);
-      rows.push(`stalled for ${resume.timeNs - stall.timeNs} ns of virtual time`);
-    } else {
-      rows.push(`not resumed yet, held ${this.timeNs - stall.timeNs} ns so far (needs CMD_RESUME or CMD_STALL_TERM)`);
-    }
     return { title: '', rows };
   }
 

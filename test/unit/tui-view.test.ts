@@ -1,0 +1,167 @@
+// The blessed view rendered headless: a screen on in-memory streams of a fixed size,
+// read back from blessed's cell buffer, driven by keys.
+
+import { PassThrough, Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TuiApp } from '../../src/tui/app.js';
+import { ConsoleBuffer } from '../../src/tui/model/console.js';
+import { TuiSession } from '../../src/tui/model/session.js';
+import { demoWorkload } from '../../src/cli/tui.js';
+import { layoutFor, formatRow } from '../../src/tui/layout.js';
+import { TraceKind } from '../../src/trace/record.js';
+
+class FakeInput extends PassThrough {
+  readonly isTTY = true;
+  setRawMode(): this {
+    return this;
+  }
+}
+
+class FakeTerminal extends Writable {
+  readonly isTTY = true;
+  bytes = 0;
+  constructor(
+    readonly columns: number,
+    readonly rows: number,
+  ) {
+    super();
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.bytes += chunk.length;
+    done();
+  }
+}
+
+const apps: TuiApp[] = [];
+afterEach(() => {
+  for (const a of apps.splice(0)) a.quit();
+});
+
+function open(cols: number, rows: number): { app: TuiApp; input: FakeInput; session: TuiSession; out: FakeTerminal } {
+  const console = new ConsoleBuffer();
+  const session = new TuiSession(demoWorkload(console, { ramSize: 64 * 1024 * 1024, cpus: 2, seed: 1 }));
+  const input = new FakeInput();
+  const out = new FakeTerminal(cols, rows);
+  const app = new TuiApp({ session, console, input, output: out, terminal: 'xterm' });
+  apps.push(app);
+  return { app, input, session, out };
+}
+
+/** Screen text without box borders, whitespace (and wrapped lines) collapsed to single spaces. */
+const flat = (text: string[]) => text.join(' ').replace(/[│┌┐└┘─]/g, ' ').replace(/\s+/g, ' ');
+
+const key = (name: string, ch?: string) => ({ name, full: name, sequence: ch ?? name, ctrl: false, meta: false, shift: false });
+
+describe('TUI layout', () => {
+  it('80x24: list, detail, console and status stack without overlap and fill the screen', () => {
+    const l = layoutFor(80, 24);
+    expect(l.list.top).toBe(0);
+    expect(l.detail.top).toBe(l.list.height);
+    expect(l.console.top).toBe(l.detail.top + l.detail.height);
+    expect(l.console.top + l.console.height).toBe(23);
+    expect(l.status).toEqual({ top: 23, left: 0, width: 80, height: 1 });
+    for (const r of [l.list, l.detail, l.console]) expect(r.width).toBe(80);
+    expect(l.detail.height).toBeGreaterThanOrEqual(6);
+  });
+
+  it('a big terminal keeps the list at full width on top, detail and console side by side below', () => {
+    const l = layoutFor(200, 60);
+    expect(l.list.width).toBe(200);
+    expect(l.detail.top).toBe(l.list.height);
+    expect(l.console.top).toBe(l.list.height);
+    expect(l.console.left).toBe(l.detail.width);
+    expect(l.detail.width + l.console.width).toBe(200);
+    expect(l.detail.height + l.list.height).toBe(59);
+  });
+
+  it('rows fit the width exactly and add columns as the terminal widens', () => {
+    const r = { index: 705, timeNs: 2744, kind: TraceKind.Stall, initiator: 'smmu', sid: 0x10, ssid: 1, iova: 0x7f0000801000n, pa: 0n, size: 0, value: 0n, aux: 0x10 };
+    const narrow = formatRow(r, 'STAG 0x0 F_TRANSLATION at 0x7f0000801000', 78);
+    expect(narrow).toHaveLength(78);
+    expect(narrow).toMatch(/2\.744us smmu +STALL +STAG 0x0 F_TRANSLATION/);
+    const wide = formatRow(r, 'STAG 0x0 F_TRANSLATION at 0x7f0000801000', 198);
+    expect(wide).toHaveLength(198);
+    expect(wide).toContain('#705');
+    expect(wide).toContain('0x10/1');
+    expect(wide).toContain('0x7f0000801000');
+  });
+});
+
+describe('TUI screen (headless blessed)', () => {
+  it('opens on an empty list with the key help in the status bar', () => {
+    const { app } = open(80, 24);
+    const text = app.screenText();
+    expect(text).toHaveLength(24);
+    expect(text[0]).toMatch(/transactions 0\/0/);
+    expect(text.join('\n')).toContain('nothing yet: n steps one record');
+    expect(text[23]).toMatch(/t=0ns paused \| 0 rec \| 9 steps/);
+  });
+
+  it('s runs to the stall: the stall line is on screen, selected, and the detail decodes it (80x24)', () => {
+    const { app, session } = open(80, 24);
+    app.onKey('s', key('s'));
+    app.runToCompletion();
+    const text = app.screenText();
+    const screen = text.join('\n');
+    const stallLine = text.find((l) => /STALL +STAG 0x0 F_TRANSLATION at 0x7f0000801000/.test(l));
+    expect(stallLine, screen).toBeDefined();
+    expect(session.record(session.end - 1)!.kind).toBe(TraceKind.Stall);
+    expect(screen).toContain('stall #705 STAG 0x0 F_TRANSLATION at 0x7f0000801000');
+    expect(flat(text)).toContain('STAG 0x0 (F_TRANSLATION) StreamID 0x10 SSID 1 IOVA 0x7f0000801000: still held');
+    expect(text[23]).toMatch(/^ stalled DMA selected: detail below, Enter zooms \| t=2\.744us paused \| 706 rec \| /);
+  });
+
+  it('after the run ends the stall detail shows the RESUME and the stall time; Enter zooms it', () => {
+    const { app } = open(80, 24);
+    app.onKey('s', key('s'));
+    app.runToCompletion();
+    app.onKey(' ', key('space', ' '));
+    app.runToCompletion();
+    app.onKey('/', key('/'));
+    for (const ch of 'kind=stall') app.onKey(ch, key(ch));
+    app.onKey(undefined, key('enter', '\r'));
+    app.onKey(undefined, key('enter', '\r'));
+    const screen = flat(app.screenText());
+    expect(screen).toContain('detail');
+    expect(screen).toContain('held 20 ns, then RETRY');
+    expect(screen).toMatch(/resumed +#719 at 2764 ns by #718 CMD_RESUME RETRY/);
+    expect(screen).toMatch(/event +#706 at 2744 ns: F_TRANSLATION/);
+    expect(app.screenText()[23]).toMatch(/finished \| 736 rec \| all 9 steps done \| filter: kind=stall/);
+  });
+
+  it('keys typed on the terminal stream reach the app (n steps one record)', async () => {
+    const { app, input, session } = open(100, 30);
+    input.write('n');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(session.end).toBe(1);
+    expect(app.screenText().join('\n')).toContain('[1] bench writes a 12 KiB');
+  });
+
+  it('a bad filter is refused on the status line and the list keeps its filter', () => {
+    const { app, session } = open(80, 24);
+    app.onKey('f', key('f'));
+    for (const ch of 'kind=bogus') app.onKey(ch, key(ch));
+    app.onKey(undefined, key('enter', '\r'));
+    expect(session.filterText).toBe('');
+    expect(app.screenText()[23]).toMatch(/filter: unknown trace kind "bogus"/);
+  });
+
+  it('? shows the help over the panes and any key closes it', () => {
+    const { app } = open(80, 24);
+    app.onKey('?', key('?'));
+    expect(app.screenText().join('\n')).toContain('run to the next stall');
+    app.onKey('x', key('x'));
+    expect(app.screenText().join('\n')).not.toContain('run to the next stall');
+  });
+
+  it('uses the space of a big terminal: 200x50 shows the sid/ssid, iova, pa and value columns', () => {
+    const { app } = open(200, 50);
+    app.onKey('s', key('s'));
+    app.runToCompletion();
+    const text = app.screenText();
+    expect(text).toHaveLength(50);
+    expect(text[0]!.length).toBe(200);
+    expect(text[1]).toMatch(/rec +time who +kind +sid\/ssid iova +pa +size value +decode/);
+    expect(text.find((l) => l.includes('#705') && l.includes('0x10/1') && l.includes('STALL'))).toBeDefined();
+  });
+});

@@ -10,6 +10,10 @@
 //   src/kernel  -> src/arch, src/kernel, src/user; no packages.
 //   src/user    -> src/arch, src/kernel, src/user; pako (software gzip) and node
 //                  built-ins.
+//   src/tui     -> src/tui, src/hw (register maps, field tables), src/trace,
+//                  src/machine; packages: blessed, node built-ins. It shows
+//                  hardware-side facts only: never src/kernel, src/user or src/cli
+//                  (the CLI builds the guest workload and hands it in).
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -110,6 +114,13 @@ function violation(file: string, ref: ImportRef): string | undefined {
     if ('pkg' in t) return `the CPU contract imports no packages ("${t.pkg}")`;
     return under(t.path, 'src/arch') ? undefined : `the CPU contract (src/arch) must not depend on ${t.path}`;
   }
+  if (under(file, 'src/tui')) {
+    if ('pkg' in t) return t.pkg === 'blessed' || isBuiltin(t.pkg) ? undefined : `the TUI may use only blessed and node built-ins, not "${t.pkg}"`;
+    if (under(t.path, 'src/kernel') || under(t.path, 'src/user')) return 'the TUI shows hardware-side facts: it never imports the guest (src/kernel, src/user)';
+    if (under(t.path, 'src/cli')) return 'the TUI never imports src/cli (the CLI builds the workload and hands it in)';
+    if (under(t.path, 'src/tui') || under(t.path, 'src/hw') || under(t.path, 'src/trace') || under(t.path, 'src/machine')) return undefined;
+    return `the TUI may import src/hw, src/trace and src/machine, not ${t.path}`;
+  }
   const kernel = under(file, 'src/kernel');
   if (kernel || under(file, 'src/user')) {
     if ('pkg' in t) {
@@ -139,10 +150,10 @@ function sourceFiles(dir: string): string[] {
 }
 
 describe('architecture: hardware and software meet only on the bus (DESIGN.md 1)', () => {
-  it('no source file in src/hw, src/arch, src/kernel or src/user imports across the line', () => {
+  it('no source file in src/hw, src/arch, src/kernel, src/user or src/tui imports across the line', () => {
     const problems: string[] = [];
     let checked = 0;
-    for (const area of ['src/hw', 'src/arch', 'src/kernel', 'src/user']) {
+    for (const area of ['src/hw', 'src/arch', 'src/kernel', 'src/user', 'src/tui']) {
       for (const file of sourceFiles(area)) {
         checked++;
         for (const ref of importsOf(readFileSync(join(ROOT, file), 'utf8'))) {
@@ -199,5 +210,18 @@ describe('architecture checker (so the rule above can fail)', () => {
     expect(v('src/user/libc/stdio.ts', '../../arch/index.js')).toBeUndefined();
     expect(v('src/arch/cpu.ts', '../hw/cpu/core.js')).toMatch(/must not depend on src\/hw\/cpu\/core/);
     expect(v('src/machine/board.ts', '../kernel/init/main.js')).toBeUndefined(); // the board may load the kernel image
+  });
+
+  it('flags the TUI importing the guest, the CLI or an unexpected package', () => {
+    const v = (file: string, specifier: string) => violation(file, { specifier, typeOnly: false, line: 1 });
+    expect(v('src/tui/model/decode.ts', '../../kernel/drivers/iommu/arm-smmu-v3.js')).toMatch(/never imports the guest/);
+    expect(v('src/tui/app.ts', '../user/libc/stdio.js')).toMatch(/never imports the guest/);
+    expect(v('src/tui/model/workload.ts', '../../cli/boot-image.js')).toMatch(/never imports src\/cli/);
+    expect(v('src/tui/app.ts', 'pako')).toMatch(/only blessed and node built-ins/);
+    expect(v('src/tui/app.ts', 'blessed')).toBeUndefined();
+    expect(v('src/tui/model/decode.ts', '../../hw/smmuv3/cmdq.js')).toBeUndefined();
+    expect(v('src/tui/model/session.ts', '../../trace/filter.js')).toBeUndefined();
+    expect(v('src/tui/model/session.ts', '../../machine/board.js')).toBeUndefined();
+    expect(v('src/tui/model/session.ts', '../../arch/index.js')).toMatch(/may import src\/hw, src\/trace and src\/machine/);
   });
 });

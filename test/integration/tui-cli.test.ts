@@ -1,0 +1,112 @@
+// `svasoc tui`: argument errors are one line and exit 2, no terminal is one line and
+// a non-zero exit, and a booted guest image runs under the session like the demo.
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { EXIT_FAILURE, EXIT_USAGE, runCli } from '../../src/cli/commands.js';
+import { parseArgs } from '../../src/cli/args.js';
+import { imageWorkload, runTui } from '../../src/cli/tui.js';
+import { ConsoleBuffer } from '../../src/tui/model/console.js';
+import { TuiSession } from '../../src/tui/model/session.js';
+import { TraceKind } from '../../src/trace/record.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'svasoc-tui-'));
+
+function run(argv: string[]): { status: number; out: string; err: string } {
+  let out = '';
+  let err = '';
+  const status = runCli(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t) });
+  if (typeof status !== 'number') throw new Error('expected a synchronous exit');
+  return { status, out, err };
+}
+
+describe('svasoc tui arguments', () => {
+  it('parses demo, an image, and the machine options', () => {
+    expect(parseArgs(['tui', 'demo', '--cpus', '1', '--seed', '7', '--trace-filter', 'kind=stall'])).toEqual({
+      ok: true,
+      args: { command: 'tui', target: 'demo', script: undefined, ramSize: 1024 ** 3, cpus: 1, seed: 7, traceFilter: 'kind=stall' },
+    });
+    const r = parseArgs(['tui', 'smoke', '--ram', '256M']);
+    expect(r.ok && r.args.command === 'tui' && r.args.target === 'smoke' && r.args.ramSize === 256 * 1024 ** 2).toBe(true);
+    const d = parseArgs(['tui']);
+    expect(d.ok && d.args.command === 'tui' && d.args.target === undefined).toBe(true);
+  });
+
+  it('a bad argument is one "svasoc: ..." line on stderr and exit 2', () => {
+    const script = join(work, 'x.sh');
+    writeFileSync(script, 'exit 0\n');
+    const cases: [string[], RegExp][] = [
+      [['tui', 'demo', 'smoke'], /^svasoc: tui takes at most one of demo or an image, got 2: demo smoke\n$/],
+      [['tui', 'no-such-image'], /^svasoc: no such image: no-such-image \(demo, a directory/],
+      [['tui', 'demo', '--script', script], /^svasoc: --script applies to an image, not to the demo\n$/],
+      [['tui', '--cpus', '0'], /^svasoc: --cpus: 0 is out of range \(1\.\.8\)\n$/],
+      [['tui', '--trace', 'x.json'], /^svasoc: option --trace does not apply to tui\n$/],
+      [['tui', '--trace-filter', 'kind=nope'], /^svasoc: --trace-filter: unknown trace kind "nope"/],
+    ];
+    for (const [argv, message] of cases) {
+      const r = run(argv);
+      expect(r.status, argv.join(' ')).toBe(EXIT_USAGE);
+      expect(r.out).toBe('');
+      expect(r.err).toMatch(message);
+      expect(r.err.split('\n')).toHaveLength(2);
+    }
+  });
+
+  it('--help lists the tui command', () => {
+    expect(run(['--help']).out).toMatch(/svasoc tui \[demo \| image\] \[options\]/);
+  });
+
+  it('without a terminal: one line on stderr and exit 1, before anything runs', () => {
+    let err = '';
+    const notTty = { input: { isTTY: false } as NodeJS.ReadStream, output: { isTTY: false } as NodeJS.WriteStream };
+    const status = runTui({ command: 'tui', target: 'demo', script: undefined, ramSize: 1024 ** 3, cpus: 2, seed: 1, traceFilter: '' }, { stdout: () => {}, stderr: (t) => (err += t) }, notTty);
+    expect(status).toBe(EXIT_FAILURE);
+    expect(err).toMatch(/^svasoc: tui needs a terminal: stdin and stdout must be a TTY/);
+    expect(err.split('\n')).toHaveLength(2);
+  });
+
+  it('the real command with pipes instead of a terminal exits non-zero with one line', () => {
+    const r = spawnSync(process.execPath, [join(root, 'bin/svasoc.mjs'), 'tui', 'demo'], { encoding: 'utf8', input: '' });
+    expect(r.status).toBe(EXIT_FAILURE);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^svasoc: tui needs a terminal/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('a guest image under the TUI session', () => {
+  const smoke = () => {
+    const console = new ConsoleBuffer();
+    return { console, session: new TuiSession(imageWorkload(console, { target: 'smoke', script: undefined, ramSize: 256 * 1024 ** 2, cpus: 2, seed: 1 })) };
+  };
+
+  it('boots smoke to poweroff: console text in the console buffer, MMIO named by register, SMMU commands by opcode', () => {
+    const { console, session } = smoke();
+    expect(session.runToKind(new Set()).reason).toBe('end');
+    expect(session.state).toBe('finished');
+    expect(session.workload.status).toBe('powered off (code 0)');
+    expect(console.text).toContain('smoke: hello from Linux');
+    const decodes = session.rowsAt(0, session.rowCount).map((r) => r.decode);
+    expect(decodes.some((d) => /^uart UARTDR <- DATA=0x/.test(d))).toBe(true);
+    expect(decodes.some((d) => /^smmu CR0 <- /.test(d))).toBe(true);
+    expect(decodes.some((d) => d === 'CMD_CFGI_ALL')).toBe(true);
+    expect(decodes.some((d) => /^CMD_SYNC CS=/.test(d))).toBe(true);
+    expect(decodes.some((d) => /^MAPD DeviceID=/.test(d))).toBe(true); // ITS commands too
+  });
+
+  it('the guest advances in fixed quanta: stepping and running give the same trace', () => {
+    const a = smoke().session;
+    a.runToKind(new Set());
+    const b = smoke().session;
+    b.step(1000);
+    b.runToKind(new Set([TraceKind.Exception]));
+    while (b.runToKind(new Set(), 3).reason === 'budget');
+    expect(b.ring.total).toBe(a.ring.total);
+    expect(b.ring.hash()).toBe(a.ring.hash());
+  });
+});

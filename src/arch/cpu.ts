@@ -190,6 +190,15 @@ export interface ArchCpu {
   stPhys16(pa: number, v: number): void;
   stPhys32(pa: number, v: number): void;
   stPhys64(pa: number, v: number | bigint): void;
+  /**
+   * 64-bit load as 32-bit halves, for values a Number cannot hold without a BigInt
+   * (translation table descriptors): one single-copy-atomic access. Returns bits [31:0];
+   * bits [63:32] are in `pairHi` until the next ldPhys64Pair.
+   */
+  ldPhys64Pair(pa: number): number;
+  readonly pairHi: number;
+  /** 64-bit store of `hi` (bits [63:32]) and `lo` (bits [31:0]): one single-copy-atomic access. */
+  stPhys64Pair(pa: number, lo: number, hi: number): void;
   readPhys(pa: number, dst: Uint8Array, dstOff?: number, len?: number): void;
   writePhys(pa: number, src: Uint8Array, srcOff?: number, len?: number): void;
   /** Fills physical memory with a byte value (DC ZVA loops, memset of a page). */

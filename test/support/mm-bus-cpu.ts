@@ -199,6 +199,17 @@ export class BusArchCpu implements ArchCpu {
     const lo = this.bus.load(pa, 8, this.initiator);
     return (BigInt(this.bus.hi) << 32n) | BigInt(lo);
   }
+  pairHi = 0;
+  ldPhys64Pair(pa: number): number {
+    this.timeNs++;
+    const lo = this.bus.load(pa, 8, this.initiator);
+    this.pairHi = this.bus.hi;
+    return lo;
+  }
+  stPhys64Pair(pa: number, lo: number, hi: number): void {
+    this.timeNs++;
+    this.bus.store(pa, 8, lo >>> 0, hi >>> 0, this.initiator);
+  }
   stPhys8(pa: number, v: number): void {
     this.timeNs++;
     this.bus.store(pa, 1, v, 0, this.initiator);

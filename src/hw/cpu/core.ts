@@ -1653,10 +1653,57 @@ export class Core implements ArchCpu, Runnable {
     }
   }
 
+  /** High half of the last ldPhys64Pair. */
+  pairHi = 0;
+
+  ldPhys64Pair(pa: number): number {
+    const t = this.local + this.accessNs;
+    this.local = t;
+    if (t >= this.deadline) this.tick();
+    const ram = this.ram;
+    const off = pa - ram.base;
+    if (off >= 0 && off + 8 <= ram.size && (off & 7) === 0) {
+      // An aligned doubleword never straddles chunks: one chunk lookup for both halves.
+      const w = ram.wordsForRead(off);
+      if (w === undefined) {
+        this.pairHi = 0;
+        return 0;
+      }
+      const i = (off & CHUNK_MASK) >>> 2;
+      this.pairHi = w[i + 1]!;
+      return w[i]!;
+    }
+    const lo = this.physLoadUncharged(pa, 8);
+    this.pairHi = this.hi32;
+    return lo;
+  }
+
+  stPhys64Pair(pa: number, lo: number, hi: number): void {
+    const t = this.local + this.accessNs;
+    this.local = t;
+    if (t >= this.deadline) this.tick();
+    const ram = this.ram;
+    const off = pa - ram.base;
+    if (off >= 0 && off + 8 <= ram.size && (off & 7) === 0) {
+      if (this.monitors.armed !== 0) this.storeObserved(pa, 8);
+      const w = ram.wordsFor(off);
+      const i = (off & CHUNK_MASK) >>> 2;
+      w[i] = lo;
+      w[i + 1] = hi;
+      return;
+    }
+    this.physStoreUncharged(pa, 8, lo >>> 0, hi >>> 0);
+  }
+
   private physLoad(pa: number, size: 1 | 2 | 4 | 8): number {
     const t = this.local + this.accessNs;
     this.local = t;
     if (t >= this.deadline) this.tick();
+    return this.physLoadUncharged(pa, size);
+  }
+
+  /** physLoad after the access has been charged. */
+  private physLoadUncharged(pa: number, size: 1 | 2 | 4 | 8): number {
     const ram = this.ram;
     const off = pa - ram.base;
     if (off >= 0 && off + size <= ram.size) {
@@ -1679,6 +1726,11 @@ export class Core implements ArchCpu, Runnable {
     const t = this.local + this.accessNs;
     this.local = t;
     if (t >= this.deadline) this.tick();
+    this.physStoreUncharged(pa, size, lo, hi);
+  }
+
+  /** physStore after the access has been charged. */
+  private physStoreUncharged(pa: number, size: 1 | 2 | 4 | 8, lo: number, hi: number): void {
     const ram = this.ram;
     const off = pa - ram.base;
     if (off >= 0 && off + size <= ram.size) {

@@ -1,10 +1,10 @@
 // arm64 page tables in guest RAM (arch/arm64/include/asm/pgtable-hwdef.h,
 // pgtable-prot.h, pgtable.h): VMSAv8-64 stage 1, 4 KiB granule, 48-bit VA, four
-// levels pgd (L0) / pud (L1) / pmd (L2) / pte (L3). Descriptors are 64-bit; the
-// kernel reads and writes them as two 32-bit halves (lo = bits 31:0, hi = 63:32) so
-// no BigInt is made on the fault path. Writes order the halves so that a walker on
-// another core (or the SMMU) never sees a valid descriptor with a stale half:
-// making valid writes hi then lo, making invalid writes lo first.
+// levels pgd (L0) / pud (L1) / pmd (L2) / pte (L3). Descriptors are 64-bit, read and
+// written with one single-copy-atomic 64-bit access each (READ_ONCE/WRITE_ONCE of a
+// pte_t), carried as two 32-bit halves (lo = bits 31:0, hi = 63:32) so no BigInt is
+// made on the fault path: a walker on another core (or the SMMU) never sees a
+// descriptor with one half old and one half new.
 
 import { thisCpu, type ArchCpu } from '../../arch/index.js';
 import { __GFP_ZERO, GFP_KERNEL } from './gfp.js';
@@ -87,28 +87,21 @@ export function pte_index(va: number): number {
 /** High half of the last descriptor read by `pte_read` (lo is the return value). */
 export let pte_hi = 0;
 
-/** Reads the descriptor at `ptep`; returns the low word, leaves the high word in `pte_hi`. */
+/** Reads the descriptor at `ptep` (one 64-bit load); returns the low word, leaves the high word in `pte_hi`. */
 export function pte_read(cpu: ArchCpu, ptep: number): number {
-  const lo = cpu.ldPhys32(ptep);
-  pte_hi = cpu.ldPhys32(ptep + 4);
+  const lo = cpu.ldPhys64Pair(ptep);
+  pte_hi = cpu.pairHi;
   return lo;
 }
 
-/** set_pte: writes a descriptor, ordered so the valid bit lands last (or first when clearing). */
+/** set_pte: writes a descriptor with one 64-bit store. */
 export function set_pte(cpu: ArchCpu, ptep: number, lo: number, hi: number): void {
-  if (lo & PTE_VALID) {
-    cpu.stPhys32(ptep + 4, hi >>> 0);
-    cpu.stPhys32(ptep, lo >>> 0);
-  } else {
-    cpu.stPhys32(ptep, lo >>> 0);
-    cpu.stPhys32(ptep + 4, hi >>> 0);
-  }
+  cpu.stPhys64Pair(ptep, lo >>> 0, hi >>> 0);
 }
 
 /** pte_clear. */
 export function pte_clear(cpu: ArchCpu, ptep: number): void {
-  cpu.stPhys32(ptep, 0);
-  cpu.stPhys32(ptep + 4, 0);
+  cpu.stPhys64Pair(ptep, 0, 0);
 }
 
 /** Output address (PA) of a valid descriptor. */
@@ -202,10 +195,9 @@ export function pgtable_page_free(mm: MmStruct | null, pa: number): void {
 
 /** The next-level table of a table descriptor at `entryPa`, or -1 when none (pXd_none_or_clear_bad). */
 export function next_table(cpu: ArchCpu, entryPa: number): number {
-  const lo = cpu.ldPhys32(entryPa);
+  const lo = cpu.ldPhys64Pair(entryPa);
   if ((lo & 3) !== PMD_TYPE_TABLE) return -1;
-  const hi = cpu.ldPhys32(entryPa + 4);
-  return pte_pa(lo, hi);
+  return pte_pa(lo, cpu.pairHi);
 }
 
 /** Next-level table, allocating it when missing; -1 when out of memory. */

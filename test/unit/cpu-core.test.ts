@@ -557,3 +557,53 @@ describe('CPU core: identification and GIC system registers', () => {
     expect(cpu.readSysreg('VBAR_EL1')).toBe(0xffff_0000_1234_5800n);
   });
 });
+
+describe('CPU core: 64-bit physical accesses as halves (ldPhys64Pair/stPhys64Pair)', () => {
+  const RAM0 = 0x4000_0000;
+
+  it('a doubleword is stored and loaded whole, any bit pattern (no Number rounding), one access each', () => {
+    const { m, cpu } = setup(1);
+    const t0 = cpu.now();
+    cpu.stPhys64Pair(RAM0 + 0x2008, 0xdead_beef, 0xf0e0_0001);
+    expect(m.bus.read64(RAM0 + 0x2008)).toBe(0xf0e0_0001_dead_beefn);
+    m.bus.write64(RAM0 + 0x3000, 0x8000_0000_0000_0001n);
+    expect(cpu.ldPhys64Pair(RAM0 + 0x3000)).toBe(1);
+    expect(cpu.pairHi).toBe(0x8000_0000);
+    expect(cpu.now() - t0).toBe(2 * m.cost.cpuAccessNs);
+  });
+
+  it('untouched RAM loads as zero without allocating it; an unaligned doubleword is still one access', () => {
+    const { m, cpu } = setup(1);
+    const before = m.bus.ram.allocatedBytes;
+    cpu.stPhys64Pair(RAM0 + 0x10, 1, 1); // make pairHi non-zero first
+    expect(cpu.ldPhys64Pair(RAM0 + 0x20_0000)).toBe(0);
+    expect(cpu.pairHi).toBe(0);
+    expect(m.bus.ram.allocatedBytes - before).toBe(64 * 1024); // only the chunk written above
+    const t0 = cpu.now();
+    cpu.stPhys64Pair(RAM0 + 0x1004, 0x1122_3344, 0x5566_7788);
+    expect(m.bus.read64(RAM0 + 0x1004)).toBe(0x5566_7788_1122_3344n);
+    expect(cpu.ldPhys64Pair(RAM0 + 0x1004)).toBe(0x1122_3344);
+    expect(cpu.pairHi).toBe(0x5566_7788);
+    expect(cpu.now() - t0).toBe(2 * m.cost.cpuAccessNs);
+  });
+
+  it('outside RAM the access goes to the bus; nothing there is a synchronous external abort', () => {
+    const { cpu, vec } = setup(1);
+    // This vector returns without fixing anything: the core retries, then reports the livelock.
+    expect(() => cpu.stPhys64Pair(0x7000_0000, 1, 2)).toThrow(/faulted 64 times/);
+    expect(Number(vec.syncs[0]! & 0x3fn)).toBe(0b010000);
+    expect(Number(vec.syncs[0]! >> 26n)).toBe(0x25);
+    vec.syncs.length = 0;
+    expect(() => cpu.ldPhys64Pair(0x7000_0000)).toThrow(/faulted 64 times/);
+    expect(Number(vec.syncs[0]! & 0x3fn)).toBe(0b010000);
+  });
+
+  it('a store clears another core exclusive monitor on the doubleword', () => {
+    const { cluster } = setup(2);
+    const [c0, c1] = cluster.cores as [Core, Core];
+    c1.ldxrPhys64(RAM0 + 0x4000);
+    expect(c1.monitorMarked).toBe(true);
+    c0.stPhys64Pair(RAM0 + 0x4008, 5, 6);
+    expect(c1.monitorMarked).toBe(false);
+  });
+});

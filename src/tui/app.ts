@@ -225,7 +225,7 @@ export class TuiApp {
     if (index === undefined) return ['(no record selected)'];
     const out: string[] = [];
     for (const section of this.session.detail(index)) {
-      if (section.title !== '') out.push(`{bold}${esc(section.title.slice(0, width))}{/bold}`);
+      if (section.title !== '') for (const piece of wrapWords(section.title, width)) out.push(`{bold}${esc(piece)}{/bold}`);
       for (const row of section.rows) for (const piece of wrapWords(row, width)) out.push(esc(piece));
     }
     return out;
@@ -254,8 +254,8 @@ export class TuiApp {
     const state = s.state === 'finished' ? 'finished' : this.goal !== undefined ? (this.session.workload.waiting ? 'waiting for input' : `running${this.goal.kind === 'stall' ? ' to stall' : this.goal.kind === 'filter' ? ' to filter' : ''}`) : 'paused';
     const breaks = [...s.breakpoints].map((k) => TRACE_KIND_NAMES[k]).join(',') || 'none';
     const lost = s.lost > 0 ? ` lost ${s.lost}` : '';
-    const left = ` t=${formatTime(s.timeNs)} ${state} | ${s.end} rec${lost} | ${s.workload.status} | filter: ${s.filterText || 'all'} | break: ${breaks}`;
-    const keys = ' spc run  n step  s stall  f filter  g search  Tab focus  ? help  q quit';
+    const left = ` t=${formatTime(s.timeNs)} ${state} | ${s.end} rec${lost} | ${s.workload.status}${s.filterText ? ` | filter: ${s.filterText}` : ''} | break: ${breaks}`;
+    const keys = cols >= 120 ? ' spc run  n step  s stall  f filter  g search  Tab focus  ? help  q quit' : ' s stall  ? help  q quit';
     const text = this.message !== '' ? ` ${this.message} |${left}` : left.length + keys.length <= cols ? `${left}${' '.repeat(cols - left.length - keys.length)}${keys}` : `${left} |${keys}`;
     this.status.setContent(esc(text.slice(0, cols)));
   }

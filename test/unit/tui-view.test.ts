@@ -95,6 +95,7 @@ describe('TUI screen (headless blessed)', () => {
     expect(text[0]).toMatch(/transactions 0\/0/);
     expect(text.join('\n')).toContain('nothing yet: n steps one record');
     expect(text[23]).toMatch(/t=0ns paused \| 0 rec \| 9 steps/);
+    expect(text[23]).toContain('? help');
   });
 
   it('s runs to the stall: the stall line is on screen, selected, and the detail decodes it (80x24)', () => {
@@ -109,6 +110,20 @@ describe('TUI screen (headless blessed)', () => {
     expect(screen).toContain('stall #705 STAG 0x0 F_TRANSLATION at 0x7f0000801000');
     expect(flat(text)).toContain('STAG 0x0 (F_TRANSLATION) StreamID 0x10 SSID 1 IOVA 0x7f0000801000: still held');
     expect(text[23]).toMatch(/^ stalled DMA selected: detail below, Enter zooms \| t=2\.744us paused \| 706 rec \| /);
+  });
+
+  it('n after the stall steps to the event the SMMU queued and decodes its EVTQ record', () => {
+    const { app } = open(80, 24);
+    app.onKey('s', key('s'));
+    app.runToCompletion();
+    app.onKey('n', key('n'));
+    app.onKey(undefined, key('enter', '\r'));
+    const screen = flat(app.screenText());
+    expect(screen).toContain('event #706 F_TRANSLATION StreamID 0x10 SSID 1 InputAddr 0x7f0000801000 Stall STAG 0x0');
+    expect(screen).toContain('F_TRANSLATION event record from the EVTQ (EVT fields)');
+    expect(screen).toMatch(/EventID 0x10 StreamID 0x10 SSV 1 SubstreamID 0x1/);
+    app.onKey(undefined, key('pagedown'));
+    expect(flat(app.screenText())).toMatch(/Stall 1 STAG 0x0 PnU 0 InD 0 RnW 0 S2 0 CLASS 2 InputAddr 0x7f0000801000/);
   });
 
   it('after the run ends the stall detail shows the RESUME and the stall time; Enter zooms it', () => {

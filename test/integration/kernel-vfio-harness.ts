@@ -96,7 +96,7 @@ export class UStruct {
 }
 
 /** struct vfio_iommu_type1_dma_map: argsz 32, flags, vaddr, iova, size. */
-export function* mapDma(u: UserCtx, container: number, vaddr: number, iova: number, size: number | bigint, flags = 3, argsz = 32): Generator<unknown, number, unknown> {
+export function* mapDma(u: UserCtx, container: number, vaddr: number | bigint, iova: number | bigint, size: number | bigint, flags = 3, argsz = 32): Generator<unknown, number, unknown> {
   const m = new UStruct(u, 32);
   m.u32(0, argsz);
   m.u32(4, flags);
@@ -107,7 +107,7 @@ export function* mapDma(u: UserCtx, container: number, vaddr: number, iova: numb
 }
 
 /** struct vfio_iommu_type1_dma_unmap: the ioctl's result and the size it reports. */
-export function* unmapDma(u: UserCtx, container: number, iova: number, size: number | bigint, flags = 0): Generator<unknown, [number, number], unknown> {
+export function* unmapDma(u: UserCtx, container: number, iova: number | bigint, size: number | bigint, flags = 0): Generator<unknown, [number, number], unknown> {
   const m = new UStruct(u, 24);
   m.u32(0, 24);
   m.u32(4, flags);

@@ -350,9 +350,8 @@ function* vfio_iommu_type1_unmap_dma(iommu: VfioIommu, arg: number): Generator<u
   if (typeof unmap === 'number') return unmap;
   if (unmap.get('argsz') < minsz || unmap.get('flags') & ~VFIO_DMA_UNMAP_FLAG_ALL) return -EINVAL;
   const r = vfio_dma_do_unmap(iommu, unmap);
-  // the size actually unmapped goes back even when the request was refused (then 0)
-  const back = ustruct_to_user(arg, unmap, minsz);
-  return r < 0 ? r : back;
+  if (r) return r;
+  return ustruct_to_user(arg, unmap, minsz);
 }
 
 /**

@@ -5,8 +5,7 @@
 
 import blessed from 'blessed';
 import type { Readable, Writable } from 'node:stream';
-import { TraceKind } from '../trace/record.js';
-import { TRACE_KIND_NAMES } from '../trace/record.js';
+import { TRACE_KIND_NAMES, TraceKind } from '../trace/record.js';
 import { parseKinds, type StopInfo, type TuiSession } from './model/session.js';
 import type { ConsoleBuffer } from './model/console.js';
 import { formatHeader, formatRow, formatTime, layoutFor, type Rect } from './layout.js';

@@ -61,7 +61,7 @@ describe('argument parsing', () => {
 
   it('bad arguments give one-line errors that say what was wrong', () => {
     const cases: [string[], RegExp][] = [
-      [['frob'], /^unknown command "frob" \(boot, mkimage, demo, dumpdtb\)$/],
+      [['frob'], /^unknown command "frob" \(boot, mkimage, demo, dumpdtb, tui\)$/],
       [['--ram', '1G'], /expected a command before --ram/],
       [['boot', '--foo'], /^unknown option --foo \(see svasoc --help\)$/],
       [['boot', '--foo=1'], /^unknown option --foo /],

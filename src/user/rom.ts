@@ -31,10 +31,14 @@ import { touchMain } from './bin/touch.js';
 import { seqMain } from './bin/seq.js';
 import { envMain } from './bin/env.js';
 import { zipkMain } from './bin/zipk.js';
+import { vfioTestdevMain } from './bin/vfio_testdev.js';
+import { uadkToolMain } from './bin/uadk_tool.js';
 
 const MAINS: readonly (readonly [string, Main])[] = [
   ['sh', shMain],
   ['zipk', zipkMain],
+  ['vfio_testdev', vfioTestdevMain],
+  ['uadk_tool', uadkToolMain],
   ['init', initMain],
   ['cat', catMain],
   ['echo', echoMain],

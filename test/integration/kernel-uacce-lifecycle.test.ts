@@ -172,6 +172,28 @@ describe('uacce queue lifetime, fork, kill, exhaustion, isolation and removal', 
     return 0;
   };
 
+  const isolateMain = function* (c: Libc): Generator<unknown, number, unknown> {
+    const attr = '/sys/class/uacce/hisi_zip-0/isolate_strategy';
+    got.isoTooBig = yield* c.writeFile(attr, '65536', O_WRONLY);
+    got.isoJunk = yield* c.writeFile(attr, 'many', O_WRONLY);
+    got.isoSet = yield* c.writeFile(attr, '1', O_WRONLY);
+    got.isoRead = yield* readAttr(c, 'isolate_strategy');
+    got.isolateBefore = yield* readAttr(c, 'isolate');
+    const resets0 = zip().qm.dfx.reset_cnt;
+    // two hardware errors (each a bad read that resets the controller) within the hour
+    for (let i = 0; i < 2; i++) {
+      const q = yield* UserQueue.create(c);
+      if (typeof q === 'string') return 10 + i;
+      q.send(zlibCompressSqe(SECRET_VA, PAGE, SECRET_VA + 2 * PAGE, PAGE, i));
+      yield* q.poll(c, 1e9);
+      yield* c.close(q.fd);
+      got[`isolateAfter${i}`] = yield* readAttr(c, 'isolate');
+    }
+    got.isoResets = zip().qm.dfx.reset_cnt - resets0;
+    got.isoSetWhenIsolated = yield* c.writeFile(attr, '5', O_WRONLY);
+    return 0;
+  };
+
   const removeMain = function* (c: Libc): Generator<unknown, number, unknown> {
     const q = yield* UserQueue.create(c);
     if (typeof q === 'string') return 10;
@@ -198,9 +220,9 @@ describe('uacce queue lifetime, fork, kill, exhaustion, isolation and removal', 
   };
 
   const run = bootUacce({
-    mains: { fork_q: forkMain, kill_q: killMain, busy_q: busyMain, iso_q: isolationMain, remove_q: removeMain },
+    mains: { fork_q: forkMain, kill_q: killMain, busy_q: busyMain, iso_q: isolationMain, isolate_q: isolateMain, remove_q: removeMain },
     args: 'hisi_zip.pf_q_num=3',
-    script: ['fork_q || echo FAIL-fork $?', 'kill_q || echo FAIL-kill $?', 'busy_q || echo FAIL-busy $?', 'iso_q || echo FAIL-iso $?', 'remove_q; echo remove-status $?', 'echo life-done'],
+    script: ['fork_q || echo FAIL-fork $?', 'kill_q || echo FAIL-kill $?', 'busy_q || echo FAIL-busy $?', 'iso_q || echo FAIL-iso $?', 'isolate_q || echo FAIL-isolate $?', 'remove_q; echo remove-status $?', 'echo life-done'],
     limitNs: 300e9,
   });
 
@@ -242,6 +264,18 @@ describe('uacce queue lifetime, fork, kill, exhaustion, isolation and removal', 
     expect(got.intruderProduced).toBe(0);
     expect(got.iopfInvalid).toBeGreaterThan(0);
     expect(got.ownerAfter).toBe(true);
+  });
+
+  it('isolate_strategy: > 65535 or not a number -EINVAL; at threshold 1 the second hardware error within the hour isolates the device (isolate 1), after which the strategy is -EPERM', () => {
+    expect(got.isoTooBig).toBe(-22);
+    expect(got.isoJunk).toBe(-22);
+    expect(got.isoSet).toBe(1);
+    expect(got.isoRead).toBe('1');
+    expect(got.isolateBefore).toBe('0');
+    expect(got.isoResets).toBe(2);
+    expect(got.isolateAfter0).toBe('0');
+    expect(got.isolateAfter1).toBe('1');
+    expect(got.isoSetWhenIsolated).toBe(-1);
   });
 
   it('device removal: open files get -ENXIO, poll 0, the node is gone (-ENOENT), a stale node is -ENODEV, the class dir is gone, mappings are zapped', () => {

@@ -13,6 +13,12 @@ import type { Libc } from '../../src/user/libc/libc.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE } from '../../src/user/libc/uapi.js';
 import { iopf_stats } from '../../src/kernel/drivers/iommu/io-pgfault.js';
 import { TraceKind } from '../../src/trace/record.js';
+import { vma_lookup } from '../../src/kernel/mm/mmap.js';
+import { VM_DONTCOPY, VM_DONTEXPAND, VM_IO, VM_PFNMAP, VM_WIPEONFORK } from '../../src/kernel/mm/mm_types.js';
+import { MT_DEVICE_nGnRE, MT_NORMAL } from '../../src/kernel/mm/pgtable.js';
+import { current } from '../../src/kernel/sched/core.js';
+import * as K from '../../src/kernel/drivers/misc/uacce/uapi.js';
+import * as H from './kernel-uacce-harness.js';
 import { bytesEqual, zipSample, ZIP_SID } from './kernel-zip-harness.js';
 import {
   DEV,
@@ -67,6 +73,10 @@ describe('uacce: /dev/hisi_zip-0 driven from user space with SVA', () => {
     const dus = yield* c.mmap(0, DUS_SIZE, rw, MAP_SHARED, fd, PAGE);
     const mmio = yield* c.mmap(0, MMIO_SIZE, rw, MAP_SHARED, fd, 0);
     if (dus < 0 || mmio < 0) return 11;
+    const vflags = VM_DONTCOPY | VM_DONTEXPAND | VM_WIPEONFORK | VM_IO | VM_PFNMAP;
+    const vd = vma_lookup(current().mm!, dus)!;
+    const vm = vma_lookup(current().mm!, mmio)!;
+    got.vmas = { dus: [vd.vm_flags & vflags, vd.vm_page_prot, vd.size], mmio: [vm.vm_flags & vflags, vm.vm_page_prot, vm.size] };
     got.mmapDusAgain = yield* c.mmap(0, DUS_SIZE, rw, MAP_SHARED, fd, PAGE);
     got.mmapMmioAgain = yield* c.mmap(0, MMIO_SIZE, rw, MAP_SHARED, fd, 0);
     got.badQcType = (yield* ioctlStruct(c, fd, UACCE_CMD_QM_SET_QP_CTX, new Uint8Array([0, 0, 2, 0])))[0];
@@ -147,6 +157,18 @@ describe('uacce: /dev/hisi_zip-0 driven from user space with SVA', () => {
         if (r.sid === ZIP_SID) pasidSeen = r.ssid;
       });
     },
+  });
+
+  it('uAPI numbers: the kernel module and the user-space copy agree with the Linux encodings (arm64 _IOC)', () => {
+    const want = { START_Q: 0x5700, PUT_Q: 0x5701, SET_QP_CTX: 0xc004480a, SET_QP_INFO: 0xc010480b, PIN: 0x40105702, UNPIN: 0x40105703 };
+    expect([K.UACCE_CMD_START_Q, K.UACCE_CMD_PUT_Q, K.UACCE_CMD_QM_SET_QP_CTX, K.UACCE_CMD_QM_SET_QP_INFO, K.UACCE_CMD_PIN, K.UACCE_CMD_UNPIN].map((v) => v >>> 0)).toEqual(Object.values(want));
+    expect([H.UACCE_CMD_START_Q, H.UACCE_CMD_PUT_Q, H.UACCE_CMD_QM_SET_QP_CTX, H.UACCE_CMD_QM_SET_QP_INFO, H.UACCE_CMD_PIN, H.UACCE_CMD_UNPIN]).toEqual(Object.values(want));
+    expect([K.UACCE_QFRT_MMIO, K.UACCE_QFRT_DUS, K.UACCE_DEV_SVA]).toEqual([0, 1, 1]);
+  });
+
+  it('the queue VMAs: VM_DONTCOPY|VM_DONTEXPAND|VM_WIPEONFORK PFN maps; MMIO Device-nGnRE 8 KiB, DUS normal memory 0x25000', () => {
+    const f = VM_DONTCOPY | VM_DONTEXPAND | VM_WIPEONFORK | VM_IO | VM_PFNMAP;
+    expect(got.vmas).toEqual({ dus: [f, MT_NORMAL, DUS_SIZE], mmio: [f, MT_DEVICE_nGnRE, MMIO_SIZE] });
   });
 
   it('the program ran to the end', () => {

@@ -232,6 +232,32 @@ export class Libc {
     return off;
   }
 
+  /** pread(2) into user memory at `va` (no copy through the I/O buffer): bytes read or -errno. */
+  pread(fd: number, va: number, n: number, off: number): Generator<unknown, number, unknown> {
+    return sys('pread64', fd, va, n, off);
+  }
+
+  /** pwrite(2) from user memory at `va`. */
+  pwrite(fd: number, va: number, n: number, off: number): Generator<unknown, number, unknown> {
+    return sys('pwrite64', fd, va, n, off);
+  }
+
+  /** eventfd(3): eventfd2(initval, flags) with EFD_SEMAPHORE 1, EFD_NONBLOCK O_NONBLOCK, EFD_CLOEXEC O_CLOEXEC. */
+  eventfd(initval: number, flags = 0): Generator<unknown, number, unknown> {
+    return sys('eventfd2', initval, flags);
+  }
+
+  /** readlink(2) of `path`: the target, or -errno. */
+  *readlink(path: string): Generator<unknown, string | number, unknown> {
+    const p = this.putPath(path);
+    if (p < 0) return p;
+    const r = yield* sys('readlinkat', -100, p, this.iobuf, PATH_MAX);
+    if (isErr(r)) return r;
+    const out = new Uint8Array(r);
+    thisCpu().readVirt(this.iobuf, out, 0, r);
+    return new TextDecoder().decode(out);
+  }
+
   lseek(fd: number, off: number, whence: number): Generator<unknown, number, unknown> {
     return sys('lseek', fd, off, whence);
   }

@@ -120,6 +120,11 @@ export const O_DIRECTORY = 0o40000;
 export const O_NOFOLLOW = 0o100000;
 export const O_CLOEXEC = 0o2000000;
 
+// eventfd(2) flags (include/uapi/linux/eventfd.h)
+export const EFD_SEMAPHORE = 1;
+export const EFD_NONBLOCK = O_NONBLOCK;
+export const EFD_CLOEXEC = O_CLOEXEC;
+
 export const F_DUPFD = 0;
 export const F_GETFD = 1;
 export const F_SETFD = 2;

@@ -31,7 +31,7 @@ export const RAM_MAX = 16 * GiB;
 export const RAM_GRANULE = 64 * KiB;
 export const CPUS_MAX = 8;
 
-type OptionKind = 'size' | 'count' | 'seed' | 'input-file' | 'output-file' | 'filter' | 'flag';
+type OptionKind = 'size' | 'count' | 'seed' | 'input-file' | 'output-file' | 'filter' | 'words' | 'flag';
 
 interface OptionSpec {
   readonly name: string;
@@ -44,6 +44,7 @@ interface OptionSpec {
 export const OPTIONS: readonly OptionSpec[] = [
   { name: 'script', metavar: 'FILE', kind: 'input-file', commands: ['boot', 'mkimage', 'tui'], help: 'shell script to run in the guest instead of the image /init workload' },
   { name: 'interactive', metavar: '', kind: 'flag', commands: ['boot'], help: 'a shell prompt on the console instead of the workload (host stdin to the UART)' },
+  { name: 'append', metavar: 'ARGS', kind: 'words', commands: ['boot'], help: 'words added to the kernel command line, e.g. "hisi_zip.uacce_mode=1" (module parameters)' },
   { name: 'ram', metavar: 'SIZE', kind: 'size', commands: ['boot', 'demo', 'dumpdtb', 'tui'], help: 'guest RAM, 16M..16G (default 1G)' },
   { name: 'cpus', metavar: 'N', kind: 'count', commands: ['boot', 'demo', 'dumpdtb', 'tui'], help: `CPU cores, 1..${CPUS_MAX} (default 2)` },
   { name: 'seed', metavar: 'N', kind: 'seed', commands: ['boot', 'demo', 'tui'], help: 'seed for anything randomised, 0..2^32-1 (default 1)' },
@@ -58,6 +59,8 @@ export interface BootArgs {
   readonly image: string | undefined;
   readonly script: string | undefined;
   readonly interactive: boolean;
+  /** Words added to the kernel command line. */
+  readonly append: string | undefined;
   readonly ramSize: number;
   readonly cpus: number;
   readonly seed: number;
@@ -171,6 +174,9 @@ function optionValue(spec: OptionSpec, raw: string): { value: string | number } 
       const f = parseTraceFilter(raw);
       return f.ok ? { value: raw } : { error: `${flag}: ${f.error}` };
     }
+    case 'words':
+      if (raw.trim() === '') return { error: `${flag}: needs at least one word` };
+      return { value: raw.trim() };
     case 'flag':
       return { value: 1 };
   }
@@ -284,6 +290,7 @@ export function parseArgs(argv: readonly string[]): ArgsResult {
       image,
       script: values.get('script') as string | undefined,
       interactive: values.has('interactive'),
+      append: values.get('append') as string | undefined,
       ramSize,
       cpus,
       seed: (values.get('seed') as number | undefined) ?? 1,

@@ -1,7 +1,8 @@
 // `svasoc boot`: build the image's initramfs, boot the kernel on a fresh machine, run
 // until the guest powers off, and exit with its poweroff code.
 
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { createMachine } from '../machine/create.js';
 import { boot, type BootHandle } from '../machine/boot.js';
 import type { Machine } from '../machine/board.js';
@@ -18,6 +19,8 @@ export interface GuestBootOptions {
   readonly trace: boolean;
   /** Kernel command line (default: the device tree's). */
   readonly bootargs?: string;
+  /** Words added to the kernel command line (`svasoc boot --append`), e.g. "hisi_zip.uacce_mode=1". */
+  readonly append?: string;
   /** Console text as it arrives. */
   readonly consoleSink?: (text: string) => void;
   /** Upper bound of virtual time before giving up (default 600 s). */
@@ -38,6 +41,29 @@ export function initramfsFor(imagePath: string, script?: string): Uint8Array {
   return new Uint8Array(readFileSync(imagePath));
 }
 
+/** Where an image directory keeps kernel command line words (a Raspberry Pi boot partition's cmdline.txt). */
+export const IMAGE_CMDLINE = 'boot/cmdline.txt';
+
+/** The words an image directory asks to add to the kernel command line ('' for none or an archive). */
+export function imageCmdline(imagePath: string): string {
+  const f = join(imagePath, IMAGE_CMDLINE);
+  if (!statSync(imagePath).isDirectory() || !existsSync(f)) return '';
+  return readFileSync(f, 'utf8')
+    .split('\n')
+    .filter((l) => !l.trimStart().startsWith('#'))
+    .join(' ')
+    .split(/\s+/)
+    .filter((w) => w.length > 0)
+    .join(' ');
+}
+
+/** The kernel command line of a boot: bootargs (else the tree's), then the image's words, then --append. */
+function bootargsFor(options: GuestBootOptions, treeDefault: string): string | undefined {
+  const extra = [imageCmdline(options.image), options.append ?? ''].filter((w) => w.trim().length > 0);
+  if (extra.length === 0) return options.bootargs;
+  return [options.bootargs ?? treeDefault, ...extra].join(' ');
+}
+
 /**
  * A fresh machine with firmware, kernel and initramfs loaded, at the kernel's entry: run
  * it with `handle.run` / `runToPoweroff` (bootGuest), in slices (bootInteractive) or
@@ -52,11 +78,12 @@ export function startGuest(options: GuestBootOptions & { readonly traceCapacity?
     traceCapacity: options.traceCapacity ?? (options.trace ? 1 << 20 : 1 << 16),
     ...(options.consoleSink ? { consoleSink: options.consoleSink } : {}),
   });
+  const bootargs = bootargsFor(options, machine.soc.chosen.bootargs);
   const handle = boot(machine, {
     kernel: createKernelImage({ seed: options.seed }),
     rom: userPrograms,
     initramfs: initramfsFor(options.image, options.script),
-    ...(options.bootargs !== undefined ? { args: options.bootargs } : {}),
+    ...(bootargs !== undefined ? { args: bootargs } : {}),
   });
   return { machine, handle };
 }
@@ -78,7 +105,7 @@ export function bootInteractive(options: GuestBootOptions & { readonly stdin: No
     kernel: createKernelImage({ seed: options.seed }),
     rom: userPrograms,
     initramfs: initramfsFor(options.image, options.script),
-    args: `${options.bootargs ?? machine.soc.chosen.bootargs} interactive`,
+    args: `${bootargsFor(options, machine.soc.chosen.bootargs) ?? machine.soc.chosen.bootargs} interactive`,
   });
   const stdin = options.stdin;
   if (stdin.isTTY) stdin.setRawMode(true);

@@ -62,7 +62,16 @@ function boot(args: BootArgs, io: CliIo): number | Promise<number> {
     return EXIT_USAGE;
   }
   const traceOn = args.trace !== undefined || args.log !== undefined;
-  const common = { image, ramSize: args.ramSize, cpus: args.cpus, seed: args.seed, trace: traceOn, consoleSink: io.stdout, ...(script !== undefined ? { script } : {}) };
+  const common = {
+    image,
+    ramSize: args.ramSize,
+    cpus: args.cpus,
+    seed: args.seed,
+    trace: traceOn,
+    consoleSink: io.stdout,
+    ...(script !== undefined ? { script } : {}),
+    ...(args.append !== undefined ? { append: args.append } : {}),
+  };
   const finish = (machine: Machine, code: number | undefined): number => {
     let ok = writeTraceFiles(machine, args, io);
     if (code === undefined) {

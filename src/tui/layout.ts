@@ -20,10 +20,6 @@ export interface Layout {
   readonly status: Rect;
 }
 
-/** Smallest terminal the layout is made for. */
-export const MIN_COLS = 80;
-export const MIN_ROWS = 24;
-
 /**
  * Below 140x40 the panes stack (list, detail, console) at full width. A bigger
  * terminal keeps the list at full width on top, where the wide columns fit, and puts

@@ -10,6 +10,7 @@ import { Machine } from '../../machine/board.js';
 import { TRACE_KIND_NAMES, TraceKind, type TraceRecord } from '../../trace/record.js';
 import { NO_SID } from '../../trace/ring.js';
 import { CMD } from '../../hw/smmuv3/cmdq.js';
+import { SmmuV3 } from '../../hw/smmuv3/smmuv3.js';
 import { EVENT_NAMES, EVT } from '../../hw/smmuv3/evtq.js';
 import { PRI } from '../../hw/smmuv3/priq.js';
 import { STE } from '../../hw/smmuv3/ste.js';
@@ -123,6 +124,13 @@ export type InitiatorRole = 'smmu' | 'its' | 'zip' | 'testdev' | 'cpu' | 'gic' |
 
 const roleCache = new WeakMap<MachineCore, Map<string, InitiatorRole>>();
 
+/** The SMMU on the bus whose trace initiator is `initiator` (any machine: a board or a bare rig). */
+export function smmuNamed(machine: MachineCore, initiator: string): SmmuV3 | undefined {
+  if (machine instanceof Machine) return machine.smmu.name === initiator ? machine.smmu : undefined;
+  for (const r of machine.bus.regionList) if (r.device instanceof SmmuV3 && r.device.name === initiator) return r.device;
+  return undefined;
+}
+
 export function initiatorRole(machine: MachineCore, initiator: string): InitiatorRole {
   let cache = roleCache.get(machine);
   if (cache === undefined) {
@@ -137,6 +145,10 @@ export function initiatorRole(machine: MachineCore, initiator: string): Initiato
   }
   const known = cache.get(initiator);
   if (known !== undefined) return known;
+  if (smmuNamed(machine, initiator) !== undefined) {
+    cache.set(initiator, 'smmu');
+    return 'smmu';
+  }
   if (/^cpu\d+$/.test(initiator)) return 'cpu';
   if (/^gic/.test(initiator)) return 'gic';
   if (initiator === 'smmu') return 'smmu';

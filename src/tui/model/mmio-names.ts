@@ -146,11 +146,11 @@ export function mmioTarget(machine: MachineCore, pa: number): MmioTarget | undef
 
 const QM_DOORBELL_CMDS = Object.fromEntries(Object.entries(QmDoorbellCmd).map(([k, v]) => [v, k])) as Record<number, string>;
 
-/** A QM doorbell (hisi_qm v2 qm_db_v2): dw0 qn[11:0] cmd[15:12], dw1 index[15:0] priority[19:16]. */
+/** A QM doorbell (hisi_qm v2 qm_db_v2): qn[11:0] cmd[15:12], index at bit 32, priority at bit 48. */
 export function describeQmDoorbell(lo: number, hi: number): string {
   const qn = lo & 0xfff;
   const cmd = (lo >>> 12) & 0xf;
-  return `${QM_DOORBELL_CMDS[cmd] ?? `cmd${cmd}`} doorbell qn=${qn} index=${hi & 0xffff}${(hi >>> 16) & 0xf ? ` priority=${(hi >>> 16) & 0xf}` : ''}`;
+  return `${QM_DOORBELL_CMDS[cmd] ?? `cmd${cmd}`} doorbell qn=${qn} index=${hi & 0xffff}${hi >>> 16 ? ` priority=${hi >>> 16}` : ''}`;
 }
 
 /** MSI-X table entry fields (PCIe 7.7.2): 16 bytes per vector. */

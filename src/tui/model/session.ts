@@ -16,13 +16,14 @@ import { EVT_BYTES } from '../../hw/smmuv3/evtq.js';
 import { PRI_BYTES } from '../../hw/smmuv3/priq.js';
 import { ITS_CMD_SIZE } from '../../hw/gic/its-command.js';
 import { ZIP_SQE_BYTES } from '../../hw/zip/sqe.js';
-import { decodeLine, detailSections, eventName, hex, initiatorRole, type DecodeContext, type DetailSection } from './decode.js';
+import { decodeLine, detailSections, eventName, hex, initiatorRole, smmuNamed, type DecodeContext, type DetailSection } from './decode.js';
+import { SmmuV3 } from '../../hw/smmuv3/smmuv3.js';
 import type { Workload } from './workload.js';
 
 export type RunState = 'paused' | 'running' | 'finished';
 
 /** Why a control stopped. */
-export type StopReason = 'step' | 'match' | 'breakpoint' | 'end' | 'budget';
+export type StopReason = 'step' | 'match' | 'end' | 'budget';
 
 export interface StopInfo {
   readonly reason: StopReason;
@@ -399,9 +400,9 @@ export class TuiSession implements DecodeContext {
         break;
       case TraceKind.Event:
         // the SMMU has just written the record at PROD and moved PROD past it
-        if (role === 'smmu' && this.machine instanceof Machine) {
-          const q = this.machine.smmu.evtq;
-          words = this.readRam(q.slotAddress((q.prod() - 1) & q.ptrMask()), EVT_BYTES);
+        if (role === 'smmu') {
+          const q = smmuNamed(this.machine, r.initiator)?.evtq;
+          if (q !== undefined) words = this.readRam(q.slotAddress((q.prod() - 1) & q.ptrMask()), EVT_BYTES);
         }
         break;
       case TraceKind.ConfigFetch:
@@ -412,8 +413,11 @@ export class TuiSession implements DecodeContext {
         if (role === 'zip') words = this.readRam(this.writeBackPa(ring, index, r) ?? Number(r.pa), ZIP_SQE_BYTES);
         break;
       case TraceKind.PageRequest:
-        // recorded before the SMMU queues it: take the entry once PRIQ_PROD moves
-        if (this.machine instanceof Machine) this.pendingPri = { index, prod: this.machine.smmu.priq.prod() };
+        // recorded by the function before the SMMU queues it: take the entry once PRIQ_PROD moves
+        {
+          const smmu = this.priSmmu();
+          if (smmu !== undefined) this.pendingPri = { index, prod: smmu.priq.prod() };
+        }
         break;
     }
     if (words !== undefined) this.captured.set(index, words);
@@ -429,10 +433,18 @@ export class TuiSession implements DecodeContext {
     return undefined;
   }
 
+  /** The SMMU page requests go to (the board's, or the only one on a bare rig's bus). */
+  private priSmmu(): SmmuV3 | undefined {
+    if (this.machine instanceof Machine) return this.machine.smmu;
+    const found = this.machine.bus.regionList.filter((r) => r.device instanceof SmmuV3);
+    return found.length === 1 ? (found[0]!.device as SmmuV3) : undefined;
+  }
+
   private checkPendingPri(): void {
     const p = this.pendingPri;
-    if (p === undefined || !(this.machine instanceof Machine)) return;
-    const q = this.machine.smmu.priq;
+    if (p === undefined) return;
+    const q = this.priSmmu()?.priq;
+    if (q === undefined) return;
     if (q.prod() === p.prod) return;
     this.pendingPri = undefined;
     const words = this.readRam(q.slotAddress(p.prod), PRI_BYTES);

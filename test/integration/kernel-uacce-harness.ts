@@ -125,6 +125,15 @@ export class UserQueue {
     return q;
   }
 
+  /** UADK's teardown: PUT_Q, munmap both regions, close (the mappings hold the file open). */
+  *release(c: Libc): Generator<unknown, number, unknown> {
+    const r = yield* c.ioctl(this.fd, UACCE_CMD_PUT_Q, 0);
+    yield* c.munmap(this.dus, DUS_SIZE);
+    yield* c.munmap(this.mmio, MMIO_SIZE);
+    yield* c.close(this.fd);
+    return r;
+  }
+
   /** TX stop word (status page, last u32) and RX stop word (the one before). */
   txStopped(): number {
     return thisCpu().ld32(this.dus + DUS_SIZE - 4);

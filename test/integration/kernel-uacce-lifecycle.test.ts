@@ -17,6 +17,7 @@ import { iopf_stats, iopf_pending_groups } from '../../src/kernel/drivers/iommu/
 import { uacce_devices } from '../../src/kernel/drivers/misc/uacce/uacce.js';
 import { hisi_zip_devices } from '../../src/kernel/drivers/crypto/hisilicon/zip/zip-main.js';
 import { bytesEqual, zipSample } from './kernel-zip-harness.js';
+import type { Machine } from '../../src/machine/board.js';
 import { DEV, DUS_SIZE, PAGE, UACCE_CMD_START_Q, UserQueue, bootUacce, readAttr, zlibCompressSqe } from './kernel-uacce-harness.js';
 
 const EBUSY = -16;
@@ -186,11 +187,38 @@ describe('uacce queue lifetime, fork, kill, exhaustion, isolation and removal', 
       if (typeof q === 'string') return 10 + i;
       q.send(zlibCompressSqe(SECRET_VA, PAGE, SECRET_VA + 2 * PAGE, PAGE, i));
       yield* q.poll(c, 1e9);
-      yield* c.close(q.fd);
+      yield* q.release(c);
       got[`isolateAfter${i}`] = yield* readAttr(c, 'isolate');
     }
     got.isoResets = zip().qm.dfx.reset_cnt - resets0;
     got.isoSetWhenIsolated = yield* c.writeFile(attr, '5', O_WRONLY);
+    return 0;
+  };
+
+  let machine: Machine | undefined;
+  const cqOverflowMain = function* (c: Libc): Generator<unknown, number, unknown> {
+    const q = yield* UserQueue.create(c);
+    if (typeof q === 'string') return 10;
+    got.ovfFlagsBefore = [q.txStopped(), q.rxStopped()];
+    machine!.zip.inject({ kind: 'cq-overflow', queue: q.qn });
+    const input = zipSample(4096, 13);
+    const src = yield* c.malloc(input.length);
+    const dst = yield* c.malloc(16384);
+    thisCpu().writeVirt(src, input);
+    thisCpu().writeVirt(dst, new Uint8Array(16384));
+    q.send(zlibCompressSqe(src, input.length, dst, 16384, 1));
+    // the stop between TX and RX drains the queue first (v2: up to 1000 SQC/CQC dumps)
+    yield* c.nanosleep(500e6);
+    got.ovfFlagsAfter = [q.txStopped(), q.rxStopped()];
+    const qn = q.qn;
+    got.ovfPut = yield* q.release(c);
+    const q2 = yield* UserQueue.create(c);
+    if (typeof q2 === 'string') return 11;
+    got.ovfSameQp = q2.qn === qn;
+    got.ovfFlagsNew = [q2.txStopped(), q2.rxStopped()];
+    const [st, out] = yield* roundTrip(c, q2, input, 2);
+    got.ovfNewWorks = st === 0 && bytesEqual(inflate(withZlibHead(out)), input);
+    yield* q2.release(c);
     return 0;
   };
 
@@ -220,10 +248,13 @@ describe('uacce queue lifetime, fork, kill, exhaustion, isolation and removal', 
   };
 
   const run = bootUacce({
-    mains: { fork_q: forkMain, kill_q: killMain, busy_q: busyMain, iso_q: isolationMain, isolate_q: isolateMain, remove_q: removeMain },
+    mains: { fork_q: forkMain, kill_q: killMain, busy_q: busyMain, iso_q: isolationMain, cqovf_q: cqOverflowMain, isolate_q: isolateMain, remove_q: removeMain },
     args: 'hisi_zip.pf_q_num=3',
-    script: ['fork_q || echo FAIL-fork $?', 'kill_q || echo FAIL-kill $?', 'busy_q || echo FAIL-busy $?', 'iso_q || echo FAIL-iso $?', 'isolate_q || echo FAIL-isolate $?', 'remove_q; echo remove-status $?', 'echo life-done'],
+    script: ['fork_q || echo FAIL-fork $?', 'kill_q || echo FAIL-kill $?', 'busy_q || echo FAIL-busy $?', 'iso_q || echo FAIL-iso $?', 'cqovf_q || echo FAIL-cqovf $?', 'isolate_q || echo FAIL-isolate $?', 'remove_q; echo remove-status $?', 'echo life-done'],
     limitNs: 300e9,
+    setup: (m) => {
+      machine = m;
+    },
   });
 
   it('all scenarios ran', () => {
@@ -264,6 +295,15 @@ describe('uacce queue lifetime, fork, kill, exhaustion, isolation and removal', 
     expect(got.intruderProduced).toBe(0);
     expect(got.iopfInvalid).toBeGreaterThan(0);
     expect(got.ownerAfter).toBe(true);
+  });
+
+  it('a CQ overflow on a user queue (AEQE) sets the TX then RX stop words of its status page; the next queue created on that qp starts with both clear and works', () => {
+    expect(got.ovfFlagsBefore).toEqual([0, 0]);
+    expect(got.ovfFlagsAfter).toEqual([1, 1]);
+    expect(got.ovfPut).toBe(0);
+    expect(got.ovfSameQp).toBe(true);
+    expect(got.ovfFlagsNew).toEqual([0, 0]);
+    expect(got.ovfNewWorks).toBe(true);
   });
 
   it('isolate_strategy: > 65535 or not a number -EINVAL; at threshold 1 the second hardware error within the hour isolates the device (isolate 1), after which the strategy is -EPERM', () => {

@@ -240,12 +240,12 @@ function uacce_fops_mmap(file: File, vma: VmAreaStruct): number {
   if (q === null) return -ENODEV;
   if (vma.vm_pgoff >= UACCE_MAX_REGION) return -EINVAL;
   const type = vma.vm_pgoff;
-  if (q.qfrs[type] !== null) return -EEXIST;
   vma.vm_flags |= VM_DONTCOPY | VM_DONTEXPAND | VM_WIPEONFORK;
   vma.vm_ops = uacce_vm_ops;
   vma.vm_private_data = q;
   // mmap runs under mmap_lock; the queue's own state decides (q->mutex in Linux).
   if (!uacce_queue_is_valid(q)) return -ENXIO;
+  if (q.qfrs[type] !== null) return -EEXIST;
   const mmap = q.uacce.ops?.mmap;
   if (mmap === undefined || (type !== UACCE_QFRT_MMIO && type !== UACCE_QFRT_DUS)) return -EINVAL;
   const qfr: UacceQfileRegion = { type };

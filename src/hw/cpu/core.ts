@@ -1207,9 +1207,20 @@ export class Core implements ArchCpu, Runnable {
     return false;
   }
 
-  /** Refills the TLB for a load at `va` by the fast path and makes the page the last read page. */
+  /**
+   * Refills the TLB for a load at `va` by the fast path and makes the page the last read page.
+   * A translation fault the refill walk finds is taken here and the refill retried after the
+   * vector returns, as the slow path would (same records, time and syndrome), without going
+   * through it: the common demand fault stays on this path.
+   */
   private refillRead(va: number): boolean {
-    const s = this.refill(va, this.rdMask);
+    let s = this.refill(va, this.rdMask);
+    for (let attempt = 0; s === REFILL_FAULT; attempt++) {
+      this.refillFault(va, this.rdMask);
+      this.retryGuard(attempt, va);
+      this.takeSync(dataAbortEsr(this.elValue, false, this.faultDfsc), this.faultVa);
+      s = this.refill(va, this.rdMask);
+    }
     if (s < 0) return this.declineRefill(va, s, this.rdMask);
     this.setReadPage(va - (va & 0xfff), s);
     return true;
@@ -1217,7 +1228,13 @@ export class Core implements ArchCpu, Runnable {
 
   /** As refillRead, for a store. */
   private refillWrite(va: number): boolean {
-    const s = this.refill(va, this.wrMask);
+    let s = this.refill(va, this.wrMask);
+    for (let attempt = 0; s === REFILL_FAULT; attempt++) {
+      this.refillFault(va, this.wrMask);
+      this.retryGuard(attempt, va);
+      this.takeSync(dataAbortEsr(this.elValue, true, this.faultDfsc), this.faultVa);
+      s = this.refill(va, this.wrMask);
+    }
     if (s < 0) return this.declineRefill(va, s, this.wrMask);
     this.setWritePage(va - (va & 0xfff), s);
     return true;

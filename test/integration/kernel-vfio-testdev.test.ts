@@ -29,6 +29,12 @@ describe('vfio_testdev from a shell script', () => {
     `echo ${D} > ${P}/drivers_probe`,
     `[ -e ${P}/drivers/iommu-testdev/${D} ] && echo "driver=iommu-testdev"`,
     `[ -e /dev/vfio/1 ] || echo "no group node"`,
+    `echo ${D} > ${P}/drivers/iommu-testdev/unbind`,
+    `echo 1b36 0005 > ${P}/drivers/vfio-pci/new_id; echo "new_id=$?"`,
+    `[ -e ${P}/drivers/vfio-pci/${D} ] && echo "bound by new_id"`,
+    `echo 1b36 0005 > ${P}/drivers/vfio-pci/new_id; echo "new_id again=$?"`,
+    `echo 1b36 > ${P}/drivers/vfio-pci/new_id; echo "new_id short=$?"`,
+    `vfio_testdev -n 1 ${D}; echo "status=$?"`,
   ];
   const machine = new Machine({ cpus: 2, ramSize: 256 * 1024 * 1024 });
   const h = boot(machine, { kernel: createKernelImage({}), rom: userPrograms, initramfs: buildImage(undefined, { script: script.join('\n') + '\n' }) });
@@ -77,6 +83,13 @@ describe('vfio_testdev from a shell script', () => {
   });
 
   it('unbinding vfio-pci and clearing the override gives the device back to its kernel driver; the group node goes', () => {
-    expect(out.slice(-2)).toEqual(['driver=iommu-testdev', 'no group node']);
+    const i = out.indexOf('no group node');
+    expect(out.slice(i - 1, i + 1)).toEqual(['driver=iommu-testdev', 'no group node']);
+  });
+
+  it('new_id with the vendor and device binds the unbound function to vfio-pci; the same id again or a short line fails', () => {
+    const i = out.indexOf('new_id=0');
+    expect(out.slice(i, i + 4)).toEqual(['new_id=0', 'bound by new_id', 'new_id again=1', 'new_id short=1']);
+    expect(out.slice(-2)).toEqual(['vfio_testdev: OK 1 transfers', 'status=0']);
   });
 });

@@ -19,7 +19,9 @@ import { MT_DEVICE_nGnRE, MT_NORMAL } from '../../src/kernel/mm/pgtable.js';
 import { current } from '../../src/kernel/sched/core.js';
 import * as K from '../../src/kernel/drivers/misc/uacce/uapi.js';
 import * as H from './kernel-uacce-harness.js';
-import { bytesEqual, zipSample, ZIP_SID } from './kernel-zip-harness.js';
+import { bootZip, bytesEqual, zipSample, ZIP_SID } from './kernel-zip-harness.js';
+import { uacce_alloc, uacce_devices, uacce_put } from '../../src/kernel/drivers/misc/uacce/uacce.js';
+import { Device } from '../../src/kernel/drivers/base/core.js';
 import {
   DEV,
   DUS_SIZE,
@@ -249,5 +251,32 @@ describe('uacce: /dev/hisi_zip-0 driven from user space with SVA', () => {
     expect(got.putAgain).toBe(ENXIO);
     expect(got.startAfterPut).toBe(ENXIO);
     expect(got.mmapAfterPut).toBe(ENXIO);
+  });
+});
+
+describe('uacce_alloc negotiates SVA with the IOMMU', () => {
+  const got: Record<string, unknown> = {};
+  bootZip({
+    args: 'console=ttyAMA0 earlycon hisi_zip.uacce_mode=1',
+    *scenario(zip) {
+      // the ZIP PF: IOPF (stall) and SVA available, the flag stays
+      got.zipFlags = zip.qm.uacce?.flags;
+      got.zipSva = zip.qm.use_sva;
+      // a device behind no IOMMU: enabling IOPF fails, UACCE_DEV_SVA is cleared
+      const lone = uacce_alloc(new Device('no-iommu'), { name: 'lone', flags: K.UACCE_DEV_SVA, ops: {} });
+      got.loneFlags = typeof lone === 'number' ? lone : lone.flags;
+      got.loneName = typeof lone === 'number' ? '' : lone.dev.name;
+      if (typeof lone !== 'number') uacce_put(lone);
+      got.idsAfterPut = uacce_devices().map((u) => u.dev.name);
+      return 0;
+    },
+  });
+
+  it('the ZIP PF keeps UACCE_DEV_SVA; a device with no IOMMU gets flags 0 (and the next free id); uacce_put frees the id', () => {
+    expect(got.zipFlags).toBe(K.UACCE_DEV_SVA);
+    expect(got.zipSva).toBe(true);
+    expect(got.loneFlags).toBe(0);
+    expect(got.loneName).toBe('lone-1');
+    expect(got.idsAfterPut).toEqual(['hisi_zip-0']);
   });
 });

@@ -208,6 +208,14 @@ export function qm_alloc_uacce(qm: HisiQm): number {
   return 0;
 }
 
+/** Drops a uacce device that was allocated but never registered (hisi_qm_init failing later). */
+export function qm_free_uacce(qm: HisiQm): void {
+  if (qm.uacce === null || qm.uacce.registered) return;
+  uacce_put(qm.uacce);
+  qm.uacce = null;
+  qm.use_sva = false;
+}
+
 /** hisi_qm uacce registration (the accelerator's probe, after the QM started). */
 export function* qm_register_uacce(qm: HisiQm): KGen<number> {
   if (qm.uacce === null || !qm.use_sva) return 0;

@@ -15,7 +15,7 @@ import { usleep } from '../../../time/sleep.js';
 import { sysfs_create_file, sysfs_remove } from '../../../fs/sysfs/sysfs.js';
 import { PCI_IRQ_MSI, qm_bus, type DmaCoherent, type HisiPciDev } from './qm-bus.js';
 import * as R from './qm-regs.js';
-import { QmErrIsolate, qm_alloc_uacce, qm_hw_err_isolate, qm_remove_uacce } from './qm-uacce.js';
+import { QmErrIsolate, qm_alloc_uacce, qm_free_uacce, qm_hw_err_isolate, qm_remove_uacce } from './qm-uacce.js';
 import type { UacceDevice } from '../../misc/uacce/uacce.js';
 import {
   QM_AEQE_TYPE,
@@ -499,6 +499,7 @@ export function hisi_qm_init(qm: HisiQm): number {
   if (r === 0) r = qm.err_ini.hw_init(qm);
   if (r === 0) r = hisi_qm_memory_init(qm);
   if (r < 0) {
+    qm_free_uacce(qm);
     qm_irqs_unregister(qm);
     bus.pci_clear_master(qm.pdev);
     bus.pci_disable_device(qm.pdev);

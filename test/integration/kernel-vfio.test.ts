@@ -11,7 +11,7 @@ import * as NR from '../../src/kernel/syscalls/numbers.js';
 import { TraceKind } from '../../src/trace/record.js';
 import { oops_count } from '../../src/kernel/kernel/panic.js';
 import { iommu_get_dma_domain, iommu_get_domain_for_dev, iommu_group_get } from '../../src/kernel/drivers/iommu/iommu.js';
-import { pci_devices, pci_read_config_dword } from '../../src/kernel/drivers/pci/pci.js';
+import { pci_devices, pci_find_capability, pci_read_config_dword } from '../../src/kernel/drivers/pci/pci.js';
 import { vfio_iommu_instances } from '../../src/kernel/drivers/vfio/vfio_iommu_type1.js';
 import { mem_map } from '../../src/kernel/mm/page_alloc.js';
 import { follow_pte } from '../../src/kernel/mm/memory.js';
@@ -194,6 +194,27 @@ describe('a user-space driver of the test device through VFIO (container, group,
     t.mark('end');
     got.afterOutside = cpu.ld32(buf + BUF - 4) >>> 0;
 
+    // Memory Space off through the config region: BAR reads -EIO, the mapping faults SIGBUS; back on, both work
+    cpu.st16(w, (cmd & ~0x2) | 0x4);
+    yield* u.sys(NR.__NR_pwrite64, dev, w, 2, CFG + 4);
+    got.barReadMemOff = yield* u.sys(NR.__NR_pread64, dev, w, 4, X_ID);
+    const kid = yield* u.fork(function* (c) {
+      c.cpu.ld32(bar + X_ID);
+      return 0;
+    });
+    got.touchMemOff = (yield* u.wait(kid))[1] & 0x7f;
+    cpu.st16(w, cmd | 0x6);
+    yield* u.sys(NR.__NR_pwrite64, dev, w, 2, CFG + 4);
+    got.idMemOn = cpu.ld32(bar + X_ID) >>> 0;
+    // the MSI capability is virtual: what the user writes there never reaches the function
+    const msi = pci_find_capability(pdev, 5);
+    const hostAddr = pci_read_config_dword(pdev, msi + 4);
+    cpu.st32(w, 0xfee00000);
+    got.msiAddrWrite = yield* u.sys(NR.__NR_pwrite64, dev, w, 4, CFG + msi + 4);
+    yield* u.sys(NR.__NR_pread64, dev, w, 4, CFG + msi + 4);
+    got.msiAddrVirtual = cpu.ld32(w) >>> 0;
+    got.msiAddrHost = pci_read_config_dword(pdev, msi + 4) === hostAddr && hostAddr !== 0xfee00000;
+
     // reset: the device's registers go back to reset values, the mapping stays usable
     cpu.st32(bar + DMA_LEN, 0x1234);
     got.reset = yield* ioctl(u, dev, VFIO.DEVICE_RESET);
@@ -335,6 +356,18 @@ describe('a user-space driver of the test device through VFIO (container, group,
     const events = run.records.slice(a, b).filter((r) => r.kind === TraceKind.Event);
     expect(events.length).toBeGreaterThan(0);
     expect(events.some((e) => Number(e.iova) === IOVA + BUF)).toBe(true);
+  });
+
+  it('clearing Memory Space in the virtual Command register: BAR reads -EIO and the BAR mapping SIGBUS until it is set again', () => {
+    expect(got.barReadMemOff).toBe(-5);
+    expect(got.touchMemOff).toBe(7);
+    expect(got.idMemOn).toBe(0x58415653);
+  });
+
+  it('the MSI capability is virtual: the user reads back its own address, the function keeps the host-programmed doorbell', () => {
+    expect(got.msiAddrWrite).toBe(4);
+    expect(got.msiAddrVirtual).toBe(0xfee00000);
+    expect(got.msiAddrHost).toBe(true);
   });
 
   it('VFIO_DEVICE_RESET is an FLR: registers back to reset, config restored, DMA works again', () => {

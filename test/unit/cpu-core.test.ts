@@ -607,3 +607,52 @@ describe('CPU core: 64-bit physical accesses as halves (ldPhys64Pair/stPhys64Pai
     expect(c1.monitorMarked).toBe(false);
   });
 });
+
+describe('CPU core: fillPhys (clear_page, memset)', () => {
+  const RAM0 = 0x4000_0000;
+
+  it('a whole page is filled in place with the byte value; one access per 64 bytes (DC ZVA)', () => {
+    const { m, cpu } = setup(1);
+    m.bus.write32(RAM0 + 0x5000 - 4, 0x1111_1111);
+    m.bus.write32(RAM0 + 0x6000, 0x2222_2222);
+    const t0 = cpu.now();
+    cpu.fillPhys(RAM0 + 0x5000, 0x1a5, 4096);
+    expect(cpu.now() - t0).toBe(64 * m.cost.cpuAccessNs);
+    expect(m.bus.read32(RAM0 + 0x5000)).toBe(0xa5a5_a5a5);
+    expect(m.bus.read32(RAM0 + 0x5ffc)).toBe(0xa5a5_a5a5);
+    expect(m.bus.read32(RAM0 + 0x5000 - 4)).toBe(0x1111_1111);
+    expect(m.bus.read32(RAM0 + 0x6000)).toBe(0x2222_2222);
+    cpu.fillPhys(RAM0 + 0x5000, 0, 4096);
+    expect(m.bus.read32(RAM0 + 0x5800)).toBe(0);
+  });
+
+  it('zeroing an untouched page allocates no host memory; a non-zero fill does', () => {
+    const { m, cpu } = setup(1);
+    const before = m.bus.ram.allocatedBytes;
+    cpu.fillPhys(RAM0 + 0x40_0000, 0, 4096);
+    expect(m.bus.ram.allocatedBytes).toBe(before);
+    expect(m.bus.read32(RAM0 + 0x40_0010)).toBe(0);
+    cpu.fillPhys(RAM0 + 0x40_0000, 7, 4096);
+    expect(m.bus.ram.allocatedBytes).toBe(before + 64 * 1024);
+    expect(m.bus.read8(RAM0 + 0x40_0fff)).toBe(7);
+  });
+
+  it('unaligned or partial fills and fills across chunks write exactly their bytes', () => {
+    const { m, cpu } = setup(1);
+    cpu.fillPhys(RAM0 + 0xfff0, 0x33, 0x20); // crosses a 64 KiB chunk
+    expect(m.bus.read8(RAM0 + 0xffef)).toBe(0);
+    expect(m.bus.read8(RAM0 + 0xfff0)).toBe(0x33);
+    expect(m.bus.read8(RAM0 + 0x1000f)).toBe(0x33);
+    expect(m.bus.read8(RAM0 + 0x10010)).toBe(0);
+    cpu.fillPhys(RAM0 + 0x2800, 0x44, 4096);
+    expect([m.bus.read8(RAM0 + 0x27ff), m.bus.read8(RAM0 + 0x2800), m.bus.read8(RAM0 + 0x37ff), m.bus.read8(RAM0 + 0x3800)]).toEqual([0, 0x44, 0x44, 0]);
+  });
+
+  it('a page fill clears another core exclusive monitor on it', () => {
+    const { cluster } = setup(2);
+    const [c0, c1] = cluster.cores as [Core, Core];
+    c1.ldxrPhys64(RAM0 + 0x7040);
+    c0.fillPhys(RAM0 + 0x7000, 0, 4096);
+    expect(c1.monitorMarked).toBe(false);
+  });
+});

@@ -1806,6 +1806,18 @@ export class Core implements ArchCpu, Runnable {
   /** Charges one access per 64-byte block (DC ZVA). */
   fillPhys(pa: number, value: number, len: number): void {
     this.charge(Math.ceil(len / 64) * this.accessNs);
+    const ram = this.ram;
+    const off = pa - ram.base;
+    if (len === PAGE_SIZE && (off & (PAGE_SIZE - 1)) === 0 && off >= 0 && off + PAGE_SIZE <= ram.size) {
+      // A whole RAM page (clear_page): one chunk, filled in place (an untouched chunk already reads as zero).
+      if (this.monitors.armed !== 0) this.storeObserved(pa, PAGE_SIZE);
+      const c = value & 0xff ? ram.chunkFor(off) : ram.bytesOfPage(off / PAGE_SIZE);
+      if (c !== undefined) {
+        const o = off & CHUNK_MASK;
+        c.fill(value & 0xff, o, o + PAGE_SIZE);
+      }
+      return;
+    }
     for (let attempt = 0; ; attempt++) {
       if (this.bus.isRam(pa, len)) {
         if (this.monitors.armed !== 0) this.storeObserved(pa, len);

@@ -378,6 +378,17 @@ function get_page_from_freelist(pgdat: PgData, gfp: GfpFlags, order: number, wma
 
 function prep_new_page(pgdat: PgData, z: Zone, pfn: number, order: number, gfp: GfpFlags): void {
   const map = pgdat.mem_map;
+  if (order === 0) {
+    // The page fault's case: one page, no loop.
+    vm_stat[VM.nr_free_pages]! -= 1;
+    vm_stat[z.idx === ZONE_MOVABLE ? VM.pgalloc_movable : VM.pgalloc_normal]! += 1;
+    const sec = map.sec(pfn);
+    const j = pfn & (PAGES_PER_SECTION - 1);
+    if ((gfp & __GFP_ZERO) !== 0 && (sec.flags[j]! & PG_zeroed) === 0) thisCpu().fillPhys(pfn * PAGE_SIZE, 0, PAGE_SIZE);
+    sec.flags[j] = 0;
+    sec.refcount[j] = 1;
+    return;
+  }
   const n = 1 << order;
   vm_stat[VM.nr_free_pages]! -= n;
   count_vm_events(z.idx === ZONE_MOVABLE ? VM.pgalloc_movable : VM.pgalloc_normal, n);

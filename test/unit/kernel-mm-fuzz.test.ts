@@ -225,6 +225,13 @@ describe('kernel-mm random workload (seeded)', () => {
       run(seed, 1500);
     });
   }
+  // A wider window (four 2 MiB regions): seed 5 once left a swap-cache page that no PTE
+  // mapped and no swap entry referred to holding its slot (zap did not free_swap_cache).
+  for (const seed of [5, 9]) {
+    it(`seed ${seed}, four 2 MiB regions: the same checks hold`, () => {
+      run(seed, 1500, false, 4 * 512);
+    });
+  }
   // The same workload on a real core: its TLB and walk cache keep translations until the
   // kernel's TLBIs drop them, so a missing or too narrow flush (a freed page or page table
   // still reachable) corrupts the shadowed data or the allocator.

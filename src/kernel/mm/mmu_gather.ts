@@ -9,6 +9,7 @@
 import { flush_tlb_mm, __flush_tlb_range } from './tlbflush.js';
 import type { MmStruct } from './mm_types.js';
 import { put_page } from './page_alloc.js';
+import { free_swap_cache } from './swapfile.js';
 import { PAGE_SIZE } from './page.js';
 import { PGDIR_SIZE, pgtable_page_free, PMD_SIZE, PUD_SIZE } from './pgtable.js';
 
@@ -136,7 +137,11 @@ export function tlb_flush_mmu(tlb: MmuGather): void {
   for (let i = 0; i < tables.length; i++) pgtable_page_free(tlb.mm, tables[i]!);
   tables.length = 0;
   const pages = tlb.pages;
-  for (let i = 0; i < pages.length; i++) put_page(pages[i]!);
+  // free_pages_and_swap_cache
+  for (let i = 0; i < pages.length; i++) {
+    free_swap_cache(pages[i]!);
+    put_page(pages[i]!);
+  }
   pages.length = 0;
 }
 

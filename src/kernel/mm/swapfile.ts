@@ -148,6 +148,20 @@ export function delete_from_swap_cache(pfn: number): void {
   put_page(pfn);
 }
 
+/**
+ * free_swap_cache (free_pages_and_swap_cache, for each page a zap unmapped): a swap-cache
+ * page no PTE maps any more and whose slot no swap entry refers to leaves the swap cache
+ * (folio_free_swap), so its slot and the cache's reference go with it. Without this an
+ * unmapped page would stay cached, its slot taken, until reclaim found it.
+ */
+export function free_swap_cache(pfn: number): void {
+  const map = mem_map();
+  if (si === undefined || !map.testFlags(pfn, PG_swapcache) || map.mapcount(pfn) !== 0) return;
+  if (si.swap_map[map.private_(pfn)]! > 0) return; // folio_swapped: other PTEs still hold the entry
+  delete_from_swap_cache(pfn);
+  map.setFlags(pfn, PG_dirty); // its only copy is now in memory
+}
+
 /** swap_cache_get_folio. */
 export function lookup_swap_cache(off: number): number {
   return si === undefined || off <= 0 || off >= si.nr_slots ? -1 : si.cache[off]!;

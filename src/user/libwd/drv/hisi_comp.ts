@@ -231,7 +231,6 @@ export function fill_zip_comp_sqe(qp: HisiQp, msg: WdCompMsg, w: Uint32Array): n
   const reqType = hw_req_type(msg.alg_type);
   // QM v2 engines know deflate, zlib and gzip only (UADK rejects the rest on v1/v2)
   if (reqType < 0 || (qp.hw_type <= 2 && msg.alg_type > WD_GZIP)) return -EINVAL;
-  const cpu = thisCpu();
   w.fill(0);
   let src = msg.src;
   let dst = msg.dst;
@@ -242,13 +241,13 @@ export function fill_zip_comp_sqe(qp: HisiQp, msg: WdCompMsg, w: Uint32Array): n
     if (msg.op_type === WD_DIR_COMPRESS) {
       const head = msg.alg_type === WD_ZLIB ? ZLIB_HEADER : GZIP_HEADER;
       if (outSize <= head.length) return -EINVAL;
-      cpu.writeVirt(dst, head);
+      thisCpu().writeVirt(dst, head);
       msg.head_size = head.length;
       dst += head.length;
       outSize -= head.length;
     } else {
       const peek = new Uint8Array(Math.min(inSize, HEAD_PEEK));
-      cpu.readVirt(src, peek);
+      thisCpu().readVirt(src, peek);
       const n = comp_head_size(msg.alg_type, peek);
       if (n <= 0) return -EINVAL;
       msg.head_size = n;
@@ -282,6 +281,7 @@ export function fill_zip_comp_sqe(qp: HisiQp, msg: WdCompMsg, w: Uint32Array): n
   sqe_set(w, 'isize', msg.isize);
   sqe_set(w, 'checksum', msg.checksum);
   if (msg.ctx_buf !== 0) {
+    const cpu = thisCpu();
     sqe_set(w, 'ctx_dw0', cpu.ld32(msg.ctx_buf));
     sqe_set(w, 'ctx_dw1', cpu.ld32(msg.ctx_buf + CTX_DW1_OFFSET));
     sqe_set(w, 'ctx_dw2', cpu.ld32(msg.ctx_buf + CTX_DW2_OFFSET));

@@ -71,13 +71,18 @@ export function bootUadk(o: UadkBoot): UadkRun {
   const h = boot(machine, { kernel: createKernelImage({}), rom, initramfs, args: o.args ?? UACCE_ARGS });
   const code = h.runToPoweroff(o.limitNs ?? 120e9);
   const con = h.console.replace(/\r\n/g, '\n');
+  return { machine, code, out: userOutput(con), console: con, files };
+}
+
+/** What user space printed: the console after "Run /init", kernel lines ("[ sec.usec] ...") dropped. */
+export function userOutput(console: string): string {
+  const con = console.replace(/\r\n/g, '\n');
   const start = con.indexOf('\n', con.indexOf('Run /init as init process'));
-  const out = con
+  return con
     .slice(start + 1)
     .split('\n')
     .filter((l) => !/^\[\s*\d+\.\d{6}\]/.test(l))
     .join('\n');
-  return { machine, code, out, console: con, files };
 }
 
 /** Seeded data: 'text' is words from a small vocabulary (compressible), 'random' is xorshift bytes. */

@@ -9,23 +9,15 @@ import { describe, expect, it } from 'vitest';
 import { imageCmdline, startGuest } from '../../src/cli/boot-image.js';
 import { TraceKind } from '../../src/trace/record.js';
 import { ZIP_SID } from './kernel-zip-harness.js';
-import { bootUadk } from './user-uadk-harness.js';
+import { bootUadk, userOutput } from './user-uadk-harness.js';
 
 const MiB = 1024 * 1024;
-
-function userLines(console: string): string {
-  return console
-    .replace(/\r\n/g, '\n')
-    .split('\n')
-    .filter((l) => !/^\[\s*\d+\.\d{6}\]/.test(l))
-    .join('\n');
-}
 
 function bootImage(image: string, append?: string, onMachine?: (m: ReturnType<typeof startGuest>['machine']) => void): { code: number | undefined; out: string; console: string } {
   const { machine, handle } = startGuest({ image, ramSize: 512 * MiB, cpus: 2, seed: 1, trace: onMachine !== undefined, ...(append ? { append } : {}) });
   onMachine?.(machine);
   const code = handle.runToPoweroff(120e9);
-  return { code, out: userLines(handle.console), console: handle.console.replace(/\r\n/g, '\n') };
+  return { code, out: userOutput(handle.console), console: handle.console.replace(/\r\n/g, '\n') };
 }
 
 describe('default image', () => {

@@ -21,6 +21,7 @@ import { thisCpu } from '../../arch/index.js';
 import type { Libc } from '../libc/libc.js';
 import { CLOCK_MONOTONIC } from '../libc/uapi.js';
 import { strerror } from '../libc/errno.js';
+import { concat } from '../libc/stdio.js';
 import { WD_IN_EPARA, WD_STREAM_END, wd_find_dev_by_numa, wd_get_accel_list, wd_release_ctx, wd_request_ctx, type UaccDevInfo } from '../libwd/wd.js';
 import { HZ_MAX_SIZE } from '../libwd/drv/hisi_comp.js';
 import {
@@ -108,18 +109,6 @@ function* setUp(c: Libc, dev: UaccDevInfo, kinds: readonly [op: number, mode: nu
     return 'wd_comp_alloc_sess failed';
   }
   return sess;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 function reqFailure(what: string, r: number, status: number): string {

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { gzip } from 'pako';
 import { UACCE_CMD_PUT_Q, UACCE_CMD_QM_SET_QP_CTX, UACCE_CMD_QM_SET_QP_INFO, UACCE_CMD_START_Q, HISI_QP_CTX, HISI_QP_INFO } from '../../src/user/libwd/uacce.js';
-import { WD_IN_EPARA, WD_STREAM_END, wd_find_dev_by_numa, wd_parse_api_version, type UaccDevInfo } from '../../src/user/libwd/wd.js';
+import { WD_IN_EPARA, WD_STREAM_END, wd_find_dev_by_numa, wd_get_accel_dev, wd_get_accel_list, wd_parse_api_version, type UaccDevInfo } from '../../src/user/libwd/wd.js';
+import type { Libc } from '../../src/user/libc/libc.js';
 import { HisiQp, hisi_check_bd_id, hisi_set_msg_id, nrand48, qm_db_v1, qm_db_v2, CTX_MODE_ASYNC } from '../../src/user/libwd/drv/hisi_qm_udrv.js';
 import {
   HZIP_SQE,
@@ -244,6 +245,37 @@ describe('configuration', () => {
     expect(wd_find_dev_by_numa(list, -1)?.name).toBe('b');
     expect(wd_find_dev_by_numa(list, 0)?.name).toBe('c');
     expect(wd_find_dev_by_numa([dev('a', 0, 0)], -1)).toBeNull();
+  });
+
+  it('discovery reads /sys/class/uacce: whole-line algorithm match, isolated devices skipped, missing numa_node is node 0', () => {
+    const attrs: Record<string, string> = {};
+    const add = (name: string, a: Record<string, string>): void => {
+      for (const [k, v] of Object.entries(a)) attrs[`/sys/class/uacce/${name}/${k}`] = `${v}\n`;
+    };
+    const base = { api: 'hisi_qm_v2', flags: '1', region_mmio_size: '8192', region_dus_size: '151552' };
+    add('hisi_zip-0', { ...base, algorithms: 'zlib\ngzip', available_instances: '60', isolate: '1' });
+    add('hisi_zip-1', { ...base, algorithms: 'zlib\ngzip', available_instances: '5', isolate: '0', 'device/numa_node': '-1' });
+    add('hisi_sec2-0', { ...base, algorithms: 'zlibx\ncbc(aes)', available_instances: '99', isolate: '0' });
+    const fake = {
+      *readdir(path: string) {
+        return path === '/sys/class/uacce' ? ['hisi_zip-0', 'hisi_zip-1', 'hisi_sec2-0'].map((name) => ({ name })) : -2;
+      },
+      *readFile(path: string) {
+        const v = attrs[path];
+        return v === undefined ? -2 : new TextEncoder().encode(v);
+      },
+    } as unknown as Libc;
+    const run = <T>(g: Generator<unknown, T, unknown>): T => {
+      for (;;) {
+        const r = g.next();
+        if (r.done) return r.value;
+      }
+    };
+    const list = run(wd_get_accel_list(fake, 'zlib'));
+    expect(list.map((d) => [d.name, d.availableInstances, d.numaNode, d.devPath])).toEqual([['hisi_zip-1', 5, 0, '/dev/hisi_zip-1']]);
+    expect(run(wd_get_accel_dev(fake, 'gzip'))?.name).toBe('hisi_zip-1');
+    expect(run(wd_get_accel_list(fake, 'cbc(aes)')).map((d) => d.name)).toEqual(['hisi_sec2-0']);
+    expect(run(wd_get_accel_list(fake, 'deflate'))).toEqual([]);
   });
 
   it('benchmark data is the same for the same seed and compressible text', () => {

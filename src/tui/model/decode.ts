@@ -24,6 +24,9 @@ import { describeMsixTable, describeQmDoorbell, describeRegister, mmioTarget } f
 
 export const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
 
+/** Virtual time in ns as text: whole ns as they are, fractions (cost-model rates) to 3 places. */
+export const ns = (t: number): string => `${Number.isInteger(t) ? t : t.toFixed(3)} ns`;
+
 /** SMMU command opcodes (IHI 0070 4.1.1) and the CMD fields each one reads (4.2-4.7). */
 export const SMMU_COMMANDS: Readonly<Record<number, { readonly name: string; readonly fields: readonly (keyof typeof CMD.f)[] }>> = {
   0x01: { name: 'CMD_PREFETCH_CONFIG', fields: ['SSec', 'SSV', 'SubstreamID', 'StreamID'] },
@@ -388,7 +391,7 @@ function dwordRows(words: Uint32Array): string {
 export function recordRows(r: TraceRecord): string[] {
   return [
     `index      ${r.index}`,
-    `time       ${r.timeNs} ns`,
+    `time       ${ns(r.timeNs)}`,
     `initiator  ${r.initiator}`,
     `kind       ${TRACE_KIND_NAMES[r.kind] ?? r.kind}`,
     `StreamID   ${r.sid === NO_SID ? '-' : hex(r.sid)}`,

@@ -16,7 +16,7 @@ import { EVT_BYTES } from '../../hw/smmuv3/evtq.js';
 import { PRI_BYTES } from '../../hw/smmuv3/priq.js';
 import { ITS_CMD_SIZE } from '../../hw/gic/its-command.js';
 import { ZIP_SQE_BYTES } from '../../hw/zip/sqe.js';
-import { decodeLine, detailSections, eventName, hex, initiatorRole, smmuNamed, type DecodeContext, type DetailSection } from './decode.js';
+import { decodeLine, detailSections, eventName, hex, initiatorRole, ns, smmuNamed, type DecodeContext, type DetailSection } from './decode.js';
 import { SmmuV3 } from '../../hw/smmuv3/smmuv3.js';
 import type { Workload } from './workload.js';
 
@@ -347,12 +347,12 @@ export class TuiSession implements DecodeContext {
     const held = (resume?.timeNs ?? this.timeNs) - stall.timeNs;
     const what = `STAG ${hex(stag)} (${eventName(stall.aux)}) StreamID ${hex(stall.sid)}${stall.ssid >= 0 ? ` SSID ${stall.ssid}` : ''} IOVA ${hex(stall.iova)}`;
     const rows = [
-      `${what}: ${resume !== undefined ? `held ${held} ns, then ${resume.aux === 1 ? 'RETRY' : resume.aux === 2 ? 'STALL_TERM' : 'TERMINATE'}` : `still held (${held} ns so far)`}`,
-      `stalled    #${stall.index} at ${stall.timeNs} ns`,
+      `${what}: ${resume !== undefined ? `held ${ns(held)}, then ${resume.aux === 1 ? 'RETRY' : resume.aux === 2 ? 'STALL_TERM' : 'TERMINATE'}` : `still held (${ns(held)} so far)`}`,
+      `stalled    #${stall.index} at ${ns(stall.timeNs)}`,
       resume !== undefined
-        ? `resumed    #${resume.index} at ${resume.timeNs} ns${command ? ` by #${command.index} ${this.decode(command)}` : ''}`
+        ? `resumed    #${resume.index} at ${ns(resume.timeNs)}${command ? ` by #${command.index} ${this.decode(command)}` : ''}`
         : 'resumed    not yet: software must send CMD_RESUME (or CMD_STALL_TERM)',
-      event ? `event      #${event.index} at ${event.timeNs} ns: ${this.decode(event)}` : `event      not shown yet${this.ahead > 0 ? ' (step on)' : ' (a stall event waits while the EVTQ is disabled or full)'}`,
+      event ? `event      #${event.index} at ${ns(event.timeNs)}: ${this.decode(event)}` : `event      not shown yet${this.ahead > 0 ? ' (step on)' : ' (a stall event waits while the EVTQ is disabled or full)'}`,
     ];
     return { title: '', rows };
   }

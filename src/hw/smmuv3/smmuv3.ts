@@ -311,7 +311,17 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
         ],
         write: (v, old) => this.onCr0(Number(v), Number(old)),
       },
-      { name: 'CR0ACK', offset: 0x24, access: 'RO', fields: [{ name: 'SMMUEN', lsb: 0, width: 4 }] },
+      {
+        name: 'CR0ACK',
+        offset: 0x24,
+        access: 'RO',
+        fields: [
+          { name: 'SMMUEN', lsb: 0, width: 1 },
+          { name: 'PRIQEN', lsb: 1, width: 1 },
+          { name: 'EVENTQEN', lsb: 2, width: 1 },
+          { name: 'CMDQEN', lsb: 3, width: 1 },
+        ],
+      },
       {
         name: 'CR1',
         offset: 0x28,
@@ -382,7 +392,16 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
         ],
         write: (v) => this.page0.set('IRQ_CTRLACK', v),
       },
-      { name: 'IRQ_CTRLACK', offset: 0x54, access: 'RO', fields: [{ name: 'IRQEN', lsb: 0, width: 3 }] },
+      {
+        name: 'IRQ_CTRLACK',
+        offset: 0x54,
+        access: 'RO',
+        fields: [
+          { name: 'GERROR_IRQEN', lsb: 0, width: 1 },
+          { name: 'PRIQ_IRQEN', lsb: 1, width: 1 },
+          { name: 'EVENTQ_IRQEN', lsb: 2, width: 1 },
+        ],
+      },
       { name: 'GERROR', offset: 0x60, access: 'RO', reserved: ~GERROR_MASK >>> 0 },
       { name: 'GERRORN', offset: 0x64, reserved: ~GERROR_MASK >>> 0, write: (v, old) => this.onGerrorn(Number(v), Number(old)) },
       ...irqCfg('GERROR_IRQ', 0x68, IRQ_CTRL_GERROR_IRQEN, false),

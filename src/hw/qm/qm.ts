@@ -147,6 +147,10 @@ export class QueueManager {
   private abnSource = 0;
   private abnMask = R.QM_ABNORMAL_ALL;
   private abnIrqLevel = false;
+  /** SOURCE bits raised as CE (at the threshold) or NFE: the ones the abnormal MSI reports. */
+  private abnReported = 0;
+  /** Correctable errors seen since the last CE report (QM_RAS_CE_THRESHOLD). */
+  private ceCount = 0;
   private inf00 = 0;
   private inf01 = 0;
   private oooShutdownSel = 0;
@@ -214,6 +218,8 @@ export class QueueManager {
     this.abnSource = 0;
     this.abnMask = R.QM_ABNORMAL_ALL;
     this.abnIrqLevel = false;
+    this.abnReported = 0;
+    this.ceCount = 0;
     this.inf00 = this.inf01 = 0;
     this.oooShutdownSel = 0;
     this.oooShutdown = false;
@@ -280,10 +286,12 @@ export class QueueManager {
       stored('QM_PEH_AXUSER_CFG', 0x1000cc),
       stored('QM_PEH_AXUSER_CFG_ENABLE', 0x1000d0),
       { name: 'QM_PEH_VENDOR_ID', offset: R.QM_PEH_VENDOR_ID, reset: R.PCI_VENDOR_ID_HUAWEI, description: 'reset handshake: reads back the last value written' },
-      stored('QM_RAS_CE_ENABLE', R.QM_RAS_CE_ENABLE, 0, 'RAS routing to firmware is not modelled: errors signal the abnormal MSI'),
-      stored('QM_RAS_FE_ENABLE', R.QM_RAS_FE_ENABLE, 0, 'RAS routing to firmware is not modelled'),
-      stored('QM_RAS_NFE_ENABLE', R.QM_RAS_NFE_ENABLE, 0, 'RAS routing to firmware is not modelled'),
-      stored('QM_RAS_CE_THRESHOLD', R.QM_RAS_CE_THRESHOLD, 0, 'RAS routing to firmware is not modelled'),
+      // RAS routing of each abnormal source (see raiseAbnormal). Reset: every source NFE, so
+      // an error is reported until the driver routes it (the hardware's reset value is not public).
+      { name: 'QM_RAS_CE_ENABLE', offset: R.QM_RAS_CE_ENABLE, fields: [{ name: 'ce', lsb: 0, width: 15 }], description: 'sources reported as correctable: counted, MSI 3 every QM_RAS_CE_THRESHOLD' },
+      { name: 'QM_RAS_FE_ENABLE', offset: R.QM_RAS_FE_ENABLE, fields: [{ name: 'fe', lsb: 0, width: 15 }], description: 'sources reported as fatal to the platform firmware: SOURCE only, no MSI' },
+      { name: 'QM_RAS_NFE_ENABLE', offset: R.QM_RAS_NFE_ENABLE, reset: R.QM_ABNORMAL_ALL, fields: [{ name: 'nfe', lsb: 0, width: 15 }], description: 'sources reported as non-fatal: SOURCE and MSI 3 (the driver resets)' },
+      { name: 'QM_RAS_CE_THRESHOLD', offset: R.QM_RAS_CE_THRESHOLD, fields: [{ name: 'times', lsb: 0, width: 16 }], description: 'correctable errors per report (0 counts as 1)', write: () => (this.ceCount = 0) },
       { name: 'QM_QUE_ISO_EN', offset: R.QM_QUE_ISO_EN, access: 'RO', description: 'v2 has no doorbell isolation (v3 feature): reads 0' },
       { name: 'QM_CAPBILITY', offset: R.QM_CAPBILITY, access: 'RO', reset: (QNUM | (QNUM << 11)) >>> 0 },
       counter('QM_DFX_MB_CNT', R.QM_DFX_MB_CNT, () => this.dfxMailbox),
@@ -860,17 +868,45 @@ export class QueueManager {
     if (was === 1 && mask === 0 && this.evSource[e] === 1) this.link.signalMsi(e === 0 ? R.QmMsiVector.EQ : R.QmMsiVector.AEQ);
   }
 
-  /** Sets QM abnormal source bits (hardware errors, injection). */
+  /**
+   * An error of the QM (hardware, or injected through QM_ABNORMAL_INT_SET). Its
+   * hardware action (QM_OOO_SHUTDOWN_SEL) happens whatever the reporting; the report
+   * follows the source's RAS class, as hisi_qm_err_ini programs them:
+   *   FE  (QM_RAS_FE_ENABLE)   recorded in SOURCE, no MSI: fatal errors go to the
+   *                            platform's firmware, which this machine does not have;
+   *   NFE (QM_RAS_NFE_ENABLE)  recorded in SOURCE and reported on MSI 3;
+   *   CE  (QM_RAS_CE_ENABLE)   counted; every QM_RAS_CE_THRESHOLD-th one is recorded
+   *                            and reported, the others leave no trace;
+   *   none of them             recorded in SOURCE, not reported (Linux clears an NFE
+   *                            enable to silence a source until the reset).
+   * A source in several enables takes the most severe class (FE, then NFE, then CE).
+   */
   raiseAbnormal(bits: number, info?: { inf00?: number; inf01?: number }): void {
-    this.abnSource = (this.abnSource | bits) & R.QM_ABNORMAL_ALL;
+    bits &= R.QM_ABNORMAL_ALL;
     if (info?.inf00 !== undefined) this.inf00 = info.inf00;
     if (info?.inf01 !== undefined) this.inf01 = info.inf01;
     if ((bits & this.oooShutdownSel) !== 0) this.oooShutdown = true;
+    const fe = bits & this.rasReg('QM_RAS_FE_ENABLE', 0);
+    const nfe = bits & ~fe & this.rasReg('QM_RAS_NFE_ENABLE', R.QM_ABNORMAL_ALL);
+    let ce = bits & ~fe & ~nfe & this.rasReg('QM_RAS_CE_ENABLE', 0);
+    const silent = bits & ~(fe | nfe | ce);
+    if (ce !== 0) {
+      this.ceCount++;
+      if (this.ceCount < Math.max(1, this.rasReg('QM_RAS_CE_THRESHOLD', 0) & 0xffff)) ce = 0;
+      else this.ceCount = 0;
+    }
+    this.abnSource = (this.abnSource | fe | nfe | ce | silent) & R.QM_ABNORMAL_ALL;
+    this.abnReported = (this.abnReported | nfe | ce) & this.abnSource;
     this.updateAbnormalIrq();
+  }
+
+  private rasReg(name: string, dflt: number): number {
+    return this.regs === undefined ? dflt : this.regs.getNum(name);
   }
 
   private clearAbnormal(bits: number): void {
     this.abnSource &= ~bits;
+    this.abnReported &= this.abnSource;
     this.updateAbnormalIrq();
   }
 
@@ -879,9 +915,9 @@ export class QueueManager {
     this.updateAbnormalIrq();
   }
 
-  /** Re-evaluates the abnormal MSI (vector 3): it fires when QM or engine error status turns non-zero. */
+  /** Re-evaluates the abnormal MSI (vector 3): it fires when reported, unmasked QM or engine errors turn non-zero. */
   updateAbnormalIrq(): void {
-    const level = (this.abnSource & ~this.abnMask) !== 0 || (this.engine?.errorStatus() ?? 0) !== 0;
+    const level = (this.abnSource & this.abnReported & ~this.abnMask) !== 0 || (this.engine?.errorStatus() ?? 0) !== 0;
     if (level && !this.abnIrqLevel) this.link.signalMsi(R.QmMsiVector.ABNORMAL);
     this.abnIrqLevel = level;
   }

@@ -73,6 +73,8 @@ export class HisiZip implements MmioDevice {
   /** QM and ZIP registers of BAR2 (doorbell pages are decoded before it). */
   readonly regs: RegisterBlock;
   private coreSource = 0;
+  /** HZIP_CORE_INT_SOURCE bits raised as CE or NFE: the ones the abnormal MSI reports. */
+  private coreReported = 0;
   private coreMask = Z.HZIP_CORE_INT_ALL;
   private eccInfo = 0;
   private axiErrorArmed = false;
@@ -104,7 +106,7 @@ export class HisiZip implements MmioDevice {
         self.axiErrorArmed = false;
         return armed;
       },
-      coreErrorStatus: () => self.coreSource & ~self.coreMask & Z.HZIP_CORE_INT_ALL,
+      coreErrorStatus: () => self.coreSource & self.coreReported & ~self.coreMask & Z.HZIP_CORE_INT_ALL,
       get busMasterEnabled() {
         return fn.busMasterEnabled;
       },
@@ -134,6 +136,7 @@ export class HisiZip implements MmioDevice {
     this.qm.reset();
     this.regs.reset();
     this.coreSource = 0;
+    this.coreReported = 0;
     this.coreMask = Z.HZIP_CORE_INT_ALL;
     this.eccInfo = 0;
     this.axiErrorArmed = false;
@@ -160,8 +163,19 @@ export class HisiZip implements MmioDevice {
 
   // ---------------------------------------------------------------- errors
 
+  /**
+   * An engine error (or HZIP_CORE_INT_SET). The multi-bit ECC shutdown happens whatever
+   * the reporting; the report follows HZIP_CORE_INT_RAS_{FE,NFE,CE}_ENB as for the QM
+   * (QueueManager.raiseAbnormal): FE is recorded in SOURCE only (platform firmware),
+   * NFE and CE are recorded and reported on MSI 3 (the engine has no CE threshold), a
+   * source in no enable is recorded and not reported. Most severe class wins.
+   */
   private raiseCoreError(bits: number): void {
+    bits &= Z.HZIP_CORE_INT_ALL;
+    const fe = bits & this.regs.getNum('HZIP_CORE_INT_RAS_FE_ENB');
+    const reported = bits & ~fe & (this.regs.getNum('HZIP_CORE_INT_RAS_NFE_ENB') | this.regs.getNum('HZIP_CORE_INT_RAS_CE_ENB'));
     this.coreSource = (this.coreSource | bits) & Z.HZIP_CORE_INT_ALL;
+    this.coreReported = (this.coreReported | reported) & this.coreSource;
     if ((bits & Z.ZipCoreError.ecc_2bit) !== 0 && (this.regs.getNum('HZIP_SOFT_CTRL_ZIP_CONTROL') & Z.HZIP_AXI_SHUTDOWN_ENABLE) !== 0) {
       this.qm.oooShutdown = true;
     }
@@ -224,9 +238,10 @@ export class HisiZip implements MmioDevice {
       { name: 'HZIP_DATA_WUSER_32_63', offset: Z.HZIP_DATA_WUSER_32_63, description: 'bit 0 SSV: data and context writes carry the SQC PASID' },
       { name: 'HZIP_BD_WUSER_32_63', offset: Z.HZIP_BD_WUSER_32_63, description: 'bit 0 SSV: the engine\'s SQE (BD) write-backs carry the SQC PASID' },
       { name: 'HZIP_SRAM_ECC_ERR_INFO', offset: Z.HZIP_SRAM_ECC_ERR_INFO, access: 'RO', read: () => this.eccInfo },
-      stored('HZIP_CORE_INT_RAS_CE_ENB', Z.HZIP_CORE_INT_RAS_CE_ENB, 0, 'RAS routing to firmware is not modelled'),
-      stored('HZIP_CORE_INT_RAS_NFE_ENB', Z.HZIP_CORE_INT_RAS_NFE_ENB, 0, 'RAS routing to firmware is not modelled'),
-      stored('HZIP_CORE_INT_RAS_FE_ENB', Z.HZIP_CORE_INT_RAS_FE_ENB, 0, 'RAS routing to firmware is not modelled'),
+      // Reset: every source NFE, so an error is reported until the driver routes it (hardware reset value not public).
+      { name: 'HZIP_CORE_INT_RAS_CE_ENB', offset: Z.HZIP_CORE_INT_RAS_CE_ENB, fields: [{ name: 'ce', lsb: 0, width: 11 }], description: 'sources reported as correctable (MSI 3, no reset needed)' },
+      { name: 'HZIP_CORE_INT_RAS_NFE_ENB', offset: Z.HZIP_CORE_INT_RAS_NFE_ENB, reset: Z.HZIP_CORE_INT_ALL, fields: [{ name: 'nfe', lsb: 0, width: 11 }], description: 'sources reported as non-fatal (MSI 3; the driver resets)' },
+      { name: 'HZIP_CORE_INT_RAS_FE_ENB', offset: Z.HZIP_CORE_INT_RAS_FE_ENB, fields: [{ name: 'fe', lsb: 0, width: 11 }], description: 'sources reported as fatal to the platform firmware: SOURCE only, no MSI' },
       { name: 'HZIP_QM_IDEL_STATUS', offset: Z.HZIP_QM_IDEL_STATUS, access: 'RO', read: () => (this.engine.inFlight === 0 ? 1 : 0) },
     ];
     const coreNames = ['COMP0', 'COMP1', 'DECOMP0', 'DECOMP1', 'DECOMP2', 'DECOMP3', 'DECOMP4', 'DECOMP5'];
@@ -256,6 +271,7 @@ export class HisiZip implements MmioDevice {
 
   private clearCoreSource(bits: number): void {
     this.coreSource &= ~bits;
+    this.coreReported &= this.coreSource;
     this.qm.updateAbnormalIrq();
   }
 

@@ -80,6 +80,10 @@ export interface HisiQmErrIni {
   hw_err_disable(qm: HisiQm): void;
   get_dev_hw_err_status(qm: HisiQm): number;
   clear_dev_hw_err_status(qm: HisiQm, err: number): void;
+  /** hisi_zip_disable_error_report: silences the engine sources that need a reset until it is done. */
+  disable_error_report(qm: HisiQm, err: number): void;
+  /** hisi_zip_enable_error_report: routes the engine's CE/NFE sources again (firmware may have cleared them). */
+  enable_error_report(qm: HisiQm): void;
   log_dev_hw_err(qm: HisiQm, err: number): void;
   /** Engine error bits that need a controller reset. */
   readonly dev_reset_mask: number;
@@ -977,9 +981,14 @@ function qm_hw_error_handle(qm: HisiQm): number {
   if (status === 0) return ACC_ERR_NONE;
   if (status & R.QM_ECC_MBIT) qm.is_qm_ecc_mbit = true;
   qm_log_hw_error(qm, status);
-  if (status & R.QM_BASE_NFE) return ACC_ERR_NEED_RESET;
+  if (status & R.QM_BASE_NFE) {
+    // Disable the same error reporting until the device is recovered (the reset re-routes it).
+    writel(qm, R.QM_RAS_NFE_ENABLE, R.QM_BASE_NFE & ~status);
+    return ACC_ERR_NEED_RESET;
+  }
   writel(qm, R.QM_ABNORMAL_INT_SOURCE, status);
   writel(qm, R.QM_RAS_NFE_ENABLE, R.QM_BASE_NFE);
+  writel(qm, R.QM_RAS_CE_ENABLE, R.QM_BASE_CE);
   return ACC_ERR_RECOVERED;
 }
 
@@ -987,8 +996,12 @@ function qm_dev_err_handle(qm: HisiQm): number {
   const err = qm.err_ini.get_dev_hw_err_status(qm);
   if (err === 0) return ACC_ERR_NONE;
   qm.err_ini.log_dev_hw_err(qm, err);
-  if (err & qm.err_ini.dev_reset_mask) return ACC_ERR_NEED_RESET;
+  if (err & qm.err_ini.dev_reset_mask) {
+    qm.err_ini.disable_error_report(qm, err);
+    return ACC_ERR_NEED_RESET;
+  }
   qm.err_ini.clear_dev_hw_err_status(qm, err);
+  qm.err_ini.enable_error_report(qm);
   return ACC_ERR_RECOVERED;
 }
 

@@ -189,6 +189,11 @@ export const hisi_zip_err_ini: HisiQmErrIni = {
   },
   get_dev_hw_err_status: (qm) => readl(qm, HZIP_CORE_INT_STATUS),
   clear_dev_hw_err_status: (qm, err) => writel(qm, HZIP_CORE_INT_SOURCE, err),
+  disable_error_report: (qm, err) => writel(qm, HZIP_CORE_INT_RAS_NFE_ENB, HZIP_CORE_INT_RAS_NFE_ENABLE & ~err),
+  enable_error_report(qm) {
+    writel(qm, HZIP_CORE_INT_RAS_NFE_ENB, HZIP_CORE_INT_RAS_NFE_ENABLE);
+    writel(qm, HZIP_CORE_INT_RAS_CE_ENB, HZIP_CORE_INT_RAS_CE_ENABLE);
+  },
   log_dev_hw_err(qm, err) {
     for (const e of ZIP_HW_ERRORS) {
       if ((err & (1 << e.bit)) === 0) continue;

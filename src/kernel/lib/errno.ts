@@ -43,6 +43,7 @@ export const ENOTEMPTY = 39;
 export const ELOOP = 40;
 export const ENOMSG = 42;
 export const EOVERFLOW = 75;
+export const EUSERS = 87;
 export const EBADFD = 77;
 export const EILSEQ = 84;
 export const ENOTSOCK = 88;
@@ -62,7 +63,7 @@ const NAMES: Record<number, string> = {
   16: 'EBUSY', 17: 'EEXIST', 18: 'EXDEV', 19: 'ENODEV', 20: 'ENOTDIR', 21: 'EISDIR', 22: 'EINVAL',
   23: 'ENFILE', 24: 'EMFILE', 25: 'ENOTTY', 26: 'ETXTBSY', 27: 'EFBIG', 28: 'ENOSPC', 29: 'ESPIPE',
   30: 'EROFS', 31: 'EMLINK', 32: 'EPIPE', 33: 'EDOM', 34: 'ERANGE', 35: 'EDEADLK', 36: 'ENAMETOOLONG',
-  37: 'ENOLCK', 38: 'ENOSYS', 39: 'ENOTEMPTY', 40: 'ELOOP', 42: 'ENOMSG', 75: 'EOVERFLOW', 77: 'EBADFD', 84: 'EILSEQ',
+  37: 'ENOLCK', 38: 'ENOSYS', 39: 'ENOTEMPTY', 40: 'ELOOP', 42: 'ENOMSG', 75: 'EOVERFLOW', 77: 'EBADFD', 84: 'EILSEQ', 87: 'EUSERS',
   88: 'ENOTSOCK', 95: 'EOPNOTSUPP', 110: 'ETIMEDOUT', 114: 'EALREADY', 115: 'EINPROGRESS', 125: 'ECANCELED',
   512: 'ERESTARTSYS', 517: 'EPROBE_DEFER',
 };

@@ -17,6 +17,7 @@
 import { EBADF, EBUSY, EFAULT, EINVAL, ENODEV, ENOTTY, EBADFD } from '../../lib/errno.js';
 import { get_user, strncpy_from_user } from '../../lib/uaccess.js';
 import { register_chrdev, devnode_create, devnode_remove } from '../../fs/char_dev.js';
+import { sysfs_create_link, sysfs_remove } from '../../fs/sysfs/sysfs.js';
 import { alloc_fd, fd_file, fd_install, put_unused_fd } from '../../fs/file.js';
 import { MINOR, MKDEV, S_IFCHR, type File, type FileOperations, type Inode } from '../../fs/types.js';
 import { PAGE_SIZE } from '../../mm/page.js';
@@ -52,13 +53,11 @@ export class VfioGroup {
 let vfioGroupMajor = 0;
 let groups: VfioGroup[] = [];
 let nextMinor = 0;
-let nextEmulatedId = 0;
 
 /** vfio_group_init: the "vfio" char device region for the group nodes. */
 export function vfio_group_init(): number {
   groups = [];
   nextMinor = 0;
-  nextEmulatedId = 0;
   const m = register_chrdev(0, 0, 1 << 16, 'vfio', vfio_group_fops);
   if (m < 0) return m;
   vfioGroupMajor = m;
@@ -76,7 +75,7 @@ function vfio_group_devname(g: VfioGroup): string {
 /**
  * vfio_device_set_group: the device joins the VFIO group of its IOMMU group (created
  * with its /dev/vfio node on first use); an emulated-IOMMU device gets a new group,
- * numbered after the IOMMU groups (as Linux gives it a fresh IOMMU group).
+ * numbered with the lowest number free (as Linux gives it a fresh IOMMU group).
  */
 export function vfio_device_set_group(vdev: VfioDevice, type: number): number {
   let g: VfioGroup | undefined;
@@ -90,10 +89,16 @@ export function vfio_device_set_group(vdev: VfioDevice, type: number): number {
       devnode_create(vfio_group_devname(g), MKDEV(vfioGroupMajor, g.minor), S_IFCHR | 0o600);
     }
   } else {
-    const base = iommu_groups().reduce((m, x) => Math.max(m, x.id + 1), 0);
-    g = new VfioGroup(base + nextEmulatedId++, null, VFIO_EMULATED_IOMMU, nextMinor++);
+    // the lowest number no IOMMU group and no other VFIO group has (Linux allocates a
+    // fresh IOMMU group from the same IDA)
+    let id = 0;
+    while (iommu_groups().some((x) => x.id === id) || groups.some((x) => x.id === id)) id++;
+    g = new VfioGroup(id, null, VFIO_EMULATED_IOMMU, nextMinor++);
     groups.push(g);
     devnode_create(vfio_group_devname(g), MKDEV(vfioGroupMajor, g.minor), S_IFCHR | 0o600);
+    // iommu_group_add_device: /sys/kernel/iommu_groups/<id>/devices/<dev> and <dev>/iommu_group
+    sysfs_create_link(`kernel/iommu_groups/${id}/devices`, vdev.dev.name, vdev.dev.kobj_path);
+    if (vdev.dev.kobj_path) sysfs_create_link(vdev.dev.kobj_path, 'iommu_group', `kernel/iommu_groups/${id}`);
   }
   g.devices.push(vdev);
   vdev.group = g;
@@ -105,6 +110,10 @@ export function vfio_device_remove_group(vdev: VfioDevice): void {
   const g = vdev.group;
   if (g === null) return;
   g.devices.splice(g.devices.indexOf(vdev), 1);
+  if (g.type === VFIO_EMULATED_IOMMU) {
+    if (vdev.dev.kobj_path) sysfs_remove(vdev.dev.kobj_path, 'iommu_group');
+    sysfs_remove('kernel/iommu_groups', String(g.id));
+  }
   if (g.devices.length === 0) {
     g.live = false;
     devnode_remove(vfio_group_devname(g));

@@ -12,12 +12,24 @@
 // MAP: argsz/flags -EINVAL; zero/unaligned size, iova or vaddr -EINVAL; wrap -EINVAL;
 // overlap -EEXIST; dma_entry_limit reached -ENOSPC; outside the valid IOVA list
 // -EINVAL; then pinning (-EFAULT) and RLIMIT_MEMLOCK (-ENOMEM).
-// The VADDR flags (VFIO_UPDATE_VADDR), dirty tracking and emulated-IOMMU (mdev)
-// groups are not implemented: the flags are refused as unknown (-EINVAL),
-// CHECK_EXTENSION(UPDATE_VADDR) is 0, DIRTY_PAGES is -ENOTTY and an emulated group's
-// attach is -EINVAL.
+//
+// Emulated-IOMMU groups (mdev; Linux's "external domain", later emulated_iommu_groups)
+// attach with no IOMMU domain. While the container has no IOMMU-backed domain,
+// MAP_DMA only records the mapping; the vendor driver pins what its device will touch
+// with vfio_pin_pages (TYPE1v2 only, -EACCES otherwise; the IOVA must be mapped,
+// -EINVAL, with at least the asked prot, -EPERM). Each pinned page is kept per mapping
+// (the pfn_list) with a reference count: pinning it again takes no new pin and no new
+// charge; its first pin charges locked_vm (-ENOMEM past RLIMIT_MEMLOCK) unless an
+// IOMMU domain already pinned and charged the whole mapping. UNMAP_DMA over a mapping
+// with such pins calls every open device's dma_unmap, and the vendor driver must unpin
+// (Linux BUG()s after 10 retries). The last domain leaving a container that still has
+// emulated groups unpins the remote pins and re-charges only the vendor pins.
+//
+// The VADDR flags (VFIO_UPDATE_VADDR) and dirty tracking are not implemented: the
+// flags are refused as unknown (-EINVAL), CHECK_EXTENSION(UPDATE_VADDR) is 0 and
+// DIRTY_PAGES is -ENOTTY.
 
-import { EEXIST, EFAULT, EINVAL, EIO, ENOMEM, ENOSPC, ENOTTY } from '../../lib/errno.js';
+import { EACCES, EEXIST, EFAULT, EINVAL, EIO, ENODEV, ENOMEM, ENOSPC, ENOTTY, EPERM } from '../../lib/errno.js';
 import { pr_warn } from '../../lib/printk.js';
 import { copy_to_user } from '../../lib/uaccess.js';
 import { current } from '../../sched/core.js';
@@ -26,7 +38,7 @@ import type { KGen } from '../../fs/types.js';
 import { FOLL_LONGTERM, FOLL_WRITE, pin_user_pages_remote, unpin_user_pages_dirty_lock } from '../../mm/gup.js';
 import { follow_pte, handle_vma_fault, type FollowResult } from '../../mm/memory.js';
 import { find_vma } from '../../mm/mmap.js';
-import { mmgrab, mmdrop } from '../../mm/fork.js';
+import { mmgrab, mmdrop, mmget_not_zero, mmput } from '../../mm/fork.js';
 import { FAULT_FLAG_REMOTE, FAULT_FLAG_WRITE, VM_FAULT_ERROR, VM_PFNMAP, type MmStruct } from '../../mm/mm_types.js';
 import { NODE_DATA, mem_map } from '../../mm/page_alloc.js';
 import { PAGE_SIZE, PG_reserved } from '../../mm/page.js';
@@ -47,7 +59,7 @@ import {
   type IommuGroup,
 } from '../iommu/iommu.js';
 import type { VfioIommuDriverOps } from './container.js';
-import { VFIO_IOMMU, type VfioGroup } from './group.js';
+import { VFIO_EMULATED_IOMMU, VFIO_IOMMU, type VfioGroup } from './group.js';
 import {
   UBuf,
   VFIO_CHECK_EXTENSION,
@@ -95,6 +107,8 @@ export class VfioDma {
   readonly rsvd: boolean[] = [];
   /** Pages charged to mm.locked_vm. */
   locked = 0;
+  /** Pages pinned by vfio_pin_pages, by IOVA (struct vfio_pfn: the PFN and the pin count). */
+  readonly pfnList = new Map<number, { pfn: number; ref: number }>();
   constructor(
     readonly iova: number,
     readonly vaddr: number,
@@ -127,6 +141,8 @@ interface IovaRange {
 /** struct vfio_iommu. */
 export class VfioIommu {
   readonly domains: VfioDomain[] = [];
+  /** Emulated-IOMMU (mdev) groups: attached with no domain. */
+  readonly emulatedGroups: VfioGroup[] = [];
   /** Mappings sorted by IOVA (the rb-tree). */
   dmaList: VfioDma[] = [];
   iovaList: IovaRange[] = [];
@@ -193,8 +209,9 @@ function put_pfns(dma: VfioDma, from: number, to: number): void {
 
 /**
  * vfio_pin_pages_remote for the whole mapping: pins `npage` pages from dma.vaddr into
- * dma.pfns, then charges them (vfio_lock_acct). On failure nothing stays pinned or
- * charged. 0 or -errno.
+ * dma.pfns, then charges them (vfio_lock_acct) except pages a vendor driver's
+ * vfio_pin_pages charged already (in the pfn_list), whose charge the remote pin takes
+ * over. On failure nothing stays pinned or charged. 0 or -errno.
  */
 function vfio_pin_dma(dma: VfioDma, npage: number): number {
   const mm = dma.mm;
@@ -228,7 +245,7 @@ function vfio_pin_dma(dma: VfioDma, npage: number): number {
     }
   }
   let lock_acct = 0;
-  for (let i = 0; i < dma.pfns.length; i++) if (!dma.rsvd[i]) lock_acct++;
+  for (let i = 0; i < dma.pfns.length; i++) if (!dma.rsvd[i] && !dma.pfnList.has(dma.iova + i * PAGE_SIZE)) lock_acct++;
   if (ret === 0 && lock_acct > 0) {
     const creds = current_mm_creds();
     const limit = creds.memlockLimit === Infinity ? Infinity : Math.floor(creds.memlockLimit / PAGE_SIZE);
@@ -237,9 +254,10 @@ function vfio_pin_dma(dma: VfioDma, npage: number): number {
       ret = -ENOMEM;
     } else {
       ret = __account_locked_vm(mm, lock_acct, true, creds, dma.lock_cap);
-      if (ret === 0) dma.locked = lock_acct;
+      if (ret === 0) dma.locked = lock_acct + dma.pfnList.size;
     }
   }
+  if (ret === 0 && lock_acct === 0) dma.locked = dma.pfnList.size;
   if (ret) {
     put_pfns(dma, 0, dma.pfns.length);
     dma.pfns.length = 0;
@@ -271,18 +289,164 @@ function vfio_iommu_map_range(iommu: VfioIommu, dma: VfioDma, from: number, to: 
   return 0;
 }
 
-/** vfio_unmap_unpin + vfio_remove_dma: out of every domain, unpinned, uncharged, forgotten. */
+/** put_pfn for a vendor pin: unpinned, dirtied when the device could write. */
+function put_vpfn(dma: VfioDma, pfn: number): void {
+  unpin_user_pages_dirty_lock([pfn], 1, (dma.prot & IOMMU_WRITE) !== 0);
+}
+
+/** Charges (or uncharges) `n` pages to the mapper's locked_vm; skipped (-ESRCH) once its mm has no users. */
+function vfio_lock_acct(dma: VfioDma, n: number, inc: boolean): number {
+  if (n === 0) return 0;
+  if (dma.mm.mm_users === 0) return 0;
+  return __account_locked_vm(dma.mm, n, inc, current_mm_creds(), dma.lock_cap);
+}
+
+/**
+ * vfio_unmap_unpin + vfio_remove_dma: out of every domain, unpinned, uncharged,
+ * forgotten. Vendor pins still held here are a driver bug (Linux WARNs): they are
+ * released too so that nothing leaks.
+ */
 function vfio_remove_dma(iommu: VfioIommu, dma: VfioDma): void {
   if (dma.size > 0) for (const d of iommu.domains) iommu_unmap(d.domain, dma.iova, dma.size);
   put_pfns(dma, 0, dma.pfns.length);
   dma.pfns.length = 0;
   dma.rsvd.length = 0;
-  // vfio_lock_acct(-locked): skipped (-ESRCH) once the mm has no users left, as Linux does
-  if (dma.locked > 0 && dma.mm.mm_users > 0) __account_locked_vm(dma.mm, dma.locked, false, current_mm_creds(), dma.lock_cap);
+  if (dma.pfnList.size > 0) {
+    pr_warn(`vfio_remove_dma: ${dma.pfnList.size} page(s) at IOVA 0x${dma.iova.toString(16)} still pinned by a vendor driver`);
+    for (const v of dma.pfnList.values()) put_vpfn(dma, v.pfn);
+    // without a domain each vendor pin holds its own charge
+    if (iommu.domains.length === 0) vfio_lock_acct(dma, dma.pfnList.size, false);
+    dma.pfnList.clear();
+  }
+  vfio_lock_acct(dma, dma.locked, false);
   dma.locked = 0;
   iommu.dmaList = iommu.dmaList.filter((d) => d !== dma);
   iommu.dma_avail++;
   mmdrop(dma.mm);
+}
+
+/**
+ * vfio_iommu_unmap_unpin_reaccount: the last IOMMU domain left while emulated groups
+ * stay: the remote pins go and each mapping is charged for its vendor pins only.
+ */
+function vfio_iommu_unmap_unpin_reaccount(iommu: VfioIommu): void {
+  for (const dma of iommu.dmaList) {
+    put_pfns(dma, 0, dma.pfns.length);
+    dma.pfns.length = 0;
+    dma.rsvd.length = 0;
+    const keep = dma.pfnList.size;
+    if (dma.locked > keep) vfio_lock_acct(dma, dma.locked - keep, false);
+    else if (keep > dma.locked) __account_locked_vm(dma.mm, keep - dma.locked, true, current_mm_creds(), true);
+    dma.locked = 0;
+  }
+}
+
+/** vfio_notify_dma_unmap: every open device of an emulated group is told to drop its pins in the range. */
+function vfio_notify_dma_unmap(iommu: VfioIommu, iova: number, size: number): void {
+  for (const g of iommu.emulatedGroups) {
+    for (const vdev of g.devices) if (vdev.open_count > 0) vdev.ops.dma_unmap?.(vdev, iova, size);
+  }
+}
+
+/** VFIO_PIN_PAGES_MAX_ENTRIES: one page of page pointers. */
+export const VFIO_PIN_PAGES_MAX_ENTRIES = PAGE_SIZE / 8;
+
+/** vfio_unpin_page_external: one reference dropped; the last unpins it and, without a domain, uncharges it. */
+function vfio_unpin_page_external(iommu: VfioIommu, dma: VfioDma, iova: number): boolean {
+  const v = dma.pfnList.get(iova);
+  if (v === undefined) return false;
+  if (--v.ref > 0) return true;
+  dma.pfnList.delete(iova);
+  put_vpfn(dma, v.pfn);
+  if (iommu.domains.length === 0) vfio_lock_acct(dma, 1, false);
+  return true;
+}
+
+/**
+ * vfio_iommu_type1_pin_pages: `npage` pages from page-aligned `iova`, each in a
+ * mapping whose prot covers `prot`. A page already in the mapping's pfn_list gains a
+ * reference; a new one is pinned long-term in the mapper's mm and, when no IOMMU
+ * domain pinned the mapping already, charged (-ENOMEM past RLIMIT_MEMLOCK). On any
+ * failure the pages pinned by this call are released. npage or -errno.
+ */
+function vfio_iommu_type1_pin_pages(iommu: VfioIommu, iova: number, npage: number, prot: number, pages: number[]): number {
+  if (!iommu.v2) return -EACCES;
+  if (iova % PAGE_SIZE !== 0 || npage <= 0) return -EINVAL;
+  const do_accounting = iommu.domains.length === 0;
+  pages.length = 0;
+  let ret = 0;
+  let i = 0;
+  for (; i < npage; i++) {
+    const at = iova + i * PAGE_SIZE;
+    const dma = vfio_find_dma(iommu, at, PAGE_SIZE);
+    if (dma === undefined) {
+      ret = -EINVAL;
+      break;
+    }
+    if ((dma.prot & prot) !== prot) {
+      ret = -EPERM;
+      break;
+    }
+    const v = dma.pfnList.get(at);
+    if (v !== undefined) {
+      v.ref++;
+      pages.push(v.pfn);
+      continue;
+    }
+    // vfio_pin_page_external
+    if (!mmget_not_zero(dma.mm)) {
+      ret = -ENODEV;
+      break;
+    }
+    const got: number[] = [];
+    const r = pin_user_pages_remote(dma.mm, dma.vaddr + (at - dma.iova), 1, FOLL_LONGTERM | (dma.prot & IOMMU_WRITE ? FOLL_WRITE : 0), got);
+    mmput(dma.mm);
+    if (r !== 1) {
+      ret = r < 0 ? r : -EFAULT;
+      break;
+    }
+    if (do_accounting) {
+      const a = vfio_lock_acct(dma, 1, true);
+      if (a) {
+        pr_warn(`vfio_pin_page_external: RLIMIT_MEMLOCK (${current_mm_creds().memlockLimit}) exceeded`);
+        put_vpfn(dma, got[0]!);
+        ret = a;
+        break;
+      }
+    }
+    dma.pfnList.set(at, { pfn: got[0]!, ref: 1 });
+    pages.push(got[0]!);
+  }
+  if (ret === 0) return npage;
+  for (let j = 0; j < i; j++) {
+    const at = iova + j * PAGE_SIZE;
+    const dma = vfio_find_dma(iommu, at, PAGE_SIZE);
+    if (dma !== undefined) vfio_unpin_page_external(iommu, dma, at);
+  }
+  pages.length = 0;
+  return ret;
+}
+
+/** vfio_iommu_type1_unpin_pages: one reference per page; stops at the first IOVA no mapping holds. */
+function vfio_iommu_type1_unpin_pages(iommu: VfioIommu, iova: number, npage: number): void {
+  if (!iommu.v2) return;
+  for (let i = 0; i < npage; i++) {
+    const at = iova + i * PAGE_SIZE;
+    const dma = vfio_find_dma(iommu, at, PAGE_SIZE);
+    if (dma === undefined) break;
+    vfio_unpin_page_external(iommu, dma, at);
+  }
+}
+
+/** Pages pinned through vfio_pin_pages in the container (distinct pages, and pins counted by reference). */
+export function vfio_iommu_vendor_pins(iommu: VfioIommu): { pages: number; refs: number } {
+  let pages = 0;
+  let refs = 0;
+  for (const d of iommu.dmaList) {
+    pages += d.pfnList.size;
+    for (const v of d.pfnList.values()) refs += v.ref;
+  }
+  return { pages, refs };
 }
 
 /** vfio_iommu_iova_dma_valid: [start, end] lies inside one range of the valid list (an empty list allows all). */
@@ -381,10 +545,24 @@ function vfio_dma_do_unmap(iommu: VfioIommu, unmap: UBuf<'argsz' | 'flags' | 'io
   }
   const mm = current().mm;
   let unmapped = 0;
-  for (const dma of iommu.dmaList.filter((d) => d.iova + d.size > iova)) {
-    if (dma.iova > end) break;
+  let last: VfioDma | undefined;
+  let retries = 0;
+  for (;;) {
+    const dma = iommu.dmaList.find((d) => d.iova + d.size > iova);
+    if (dma === undefined || dma.iova > end) break;
     if (!iommu.v2 && iova > dma.iova) break;
     if (dma.mm !== mm) break;
+    if (dma.pfnList.size > 0) {
+      // vendor drivers MUST unpin in their dma_unmap; Linux BUG()s after 10 retries
+      if (last === dma) {
+        if (++retries > 10) throw new Error(`kernel BUG at vfio_iommu_type1.c: vendor driver kept ${dma.pfnList.size} pinned page(s) at IOVA 0x${dma.iova.toString(16)} after dma_unmap`);
+      } else {
+        last = dma;
+        retries = 0;
+      }
+      vfio_notify_dma_unmap(iommu, dma.iova, dma.size);
+      continue;
+    }
     unmapped += dma.size;
     vfio_remove_dma(iommu, dma);
   }
@@ -480,19 +658,43 @@ function vfio_iommu_list_strands(iommu: VfioIommu, list: readonly IovaRange[]): 
   return iommu.dmaList.some((d) => !list.some((r) => d.iova >= r.start && d.iova + d.size - 1 <= r.end));
 }
 
-/** vfio_iommu_replay: a new domain gets every existing mapping. */
+/**
+ * vfio_iommu_replay: a new domain gets every existing mapping. The first IOMMU domain
+ * of a container that had only emulated groups pins the recorded mappings first.
+ */
 function vfio_iommu_replay(iommu: VfioIommu, d: VfioDomain): number {
+  const pinnedHere: VfioDma[] = [];
+  let ret = 0;
+  let failed: VfioDma | undefined;
   for (const dma of iommu.dmaList) {
-    const r = vfio_iommu_map_range(iommu, dma, 0, dma.pfns.length, [d]);
-    if (r) {
-      for (const done of iommu.dmaList) {
-        if (done === dma) break;
-        iommu_unmap(d.domain, done.iova, done.size);
+    if (dma.pfns.length === 0 && dma.size > 0) {
+      ret = vfio_pin_dma(dma, dma.size / PAGE_SIZE);
+      if (ret) {
+        failed = dma;
+        break;
       }
-      return r;
+      pinnedHere.push(dma);
+    }
+    ret = vfio_iommu_map_range(iommu, dma, 0, dma.pfns.length, [d]);
+    if (ret) {
+      failed = dma;
+      break;
     }
   }
-  return 0;
+  if (ret === 0) return 0;
+  for (const done of iommu.dmaList) {
+    if (done === failed) break;
+    iommu_unmap(d.domain, done.iova, done.size);
+  }
+  // the pins taken here go again, with their charge beyond the vendor pins
+  for (const dma of pinnedHere) {
+    put_pfns(dma, 0, dma.pfns.length);
+    dma.pfns.length = 0;
+    dma.rsvd.length = 0;
+    vfio_lock_acct(dma, dma.locked - dma.pfnList.size, false);
+    dma.locked = 0;
+  }
+  return ret;
 }
 
 function vfio_update_pgsize_bitmap(iommu: VfioIommu): void {
@@ -513,6 +715,12 @@ function find_domain_of(iommu: VfioIommu, g: IommuGroup): VfioDomain | undefined
  * new valid IOVA list must keep every mapping and not be empty (-EINVAL).
  */
 function vfio_iommu_type1_attach_group(iommu: VfioIommu, vg: VfioGroup): number {
+  if (vg.type === VFIO_EMULATED_IOMMU) {
+    // no domain: the vendor driver pins what its device uses (vfio_pin_pages)
+    if (iommu.emulatedGroups.includes(vg)) return -EINVAL;
+    iommu.emulatedGroups.push(vg);
+    return 0;
+  }
   if (vg.type !== VFIO_IOMMU || vg.iommu_group === null) return -EINVAL;
   const g = vg.iommu_group;
   if (find_domain_of(iommu, g) !== undefined) return -EINVAL;
@@ -564,11 +772,20 @@ function vfio_iommu_unmap_unpin_all(iommu: VfioIommu): void {
  * last domain takes every mapping with it (unmapped, unpinned, uncharged).
  */
 function vfio_iommu_type1_detach_group(iommu: VfioIommu, vg: VfioGroup): void {
+  const ei = iommu.emulatedGroups.indexOf(vg);
+  if (ei >= 0) {
+    iommu.emulatedGroups.splice(ei, 1);
+    if (iommu.emulatedGroups.length === 0 && iommu.domains.length === 0) vfio_iommu_unmap_unpin_all(iommu);
+    return;
+  }
   const g = vg.iommu_group;
   if (g === null) return;
   const d = find_domain_of(iommu, g);
   if (d === undefined) return;
-  if (d.groups.length === 1 && iommu.domains.length === 1) vfio_iommu_unmap_unpin_all(iommu);
+  if (d.groups.length === 1 && iommu.domains.length === 1) {
+    if (iommu.emulatedGroups.length === 0) vfio_iommu_unmap_unpin_all(iommu);
+    else vfio_iommu_unmap_unpin_reaccount(iommu);
+  }
   iommu_detach_group(d.domain, g);
   d.groups.splice(d.groups.indexOf(g), 1);
   if (d.groups.length === 0) {
@@ -589,6 +806,7 @@ function vfio_iommu_type1_release(iommu: VfioIommu): void {
     iommu_domain_free(d.domain);
   }
   iommu.domains.length = 0;
+  iommu.emulatedGroups.length = 0;
   instances.delete(iommu);
 }
 
@@ -623,6 +841,12 @@ export const vfio_iommu_driver_ops_type1: VfioIommuDriverOps = {
   },
   detach_group(data: unknown, group: VfioGroup): void {
     vfio_iommu_type1_detach_group(data as VfioIommu, group);
+  },
+  pin_pages(data: unknown, _group: VfioGroup, iova: number, npage: number, prot: number, pages: number[]): number {
+    return vfio_iommu_type1_pin_pages(data as VfioIommu, iova, npage, prot, pages);
+  },
+  unpin_pages(data: unknown, iova: number, npage: number): void {
+    vfio_iommu_type1_unpin_pages(data as VfioIommu, iova, npage);
   },
 };
 

@@ -10,7 +10,7 @@
 // IOMMU group, the container's IOMMU backend does not pin at MAP_DMA, and the driver
 // pins what the device touches with vfio_pin_pages / vfio_unpin_pages.
 
-import { EBUSY, EINVAL, ENODEV, ENOTTY } from '../../lib/errno.js';
+import { E2BIG, EBUSY, EINVAL, ENODEV, ENOTTY } from '../../lib/errno.js';
 import { pr_info } from '../../lib/printk.js';
 import type { Device } from '../base/core.js';
 import type { File, FileOperations, Inode, KGen } from '../../fs/types.js';
@@ -24,7 +24,7 @@ import { WaitQueueHead, wait_event_interruptible_timeout, wake_up_all } from '..
 import { iommu_group_get } from '../iommu/iommu.js';
 import { INITCALL_SUBSYS, register_initcall } from '../../init/initcall.js';
 import { vfio_container_init, vfio_register_iommu_driver } from './container.js';
-import { vfio_iommu_driver_ops_type1 } from './vfio_iommu_type1.js';
+import { VFIO_PIN_PAGES_MAX_ENTRIES, vfio_iommu_driver_ops_type1 } from './vfio_iommu_type1.js';
 import { vfio_group_init, VFIO_EMULATED_IOMMU, VFIO_IOMMU, vfio_device_remove_group, vfio_device_set_group, vfio_group_device_closed, vfio_group_use_container, type VfioGroup } from './group.js';
 
 /** struct vfio_device_ops: what a VFIO bus driver provides. */
@@ -197,21 +197,26 @@ export function vfio_device_from_file(file: File): VfioDevice | null {
 
 /**
  * vfio_pin_pages: an emulated-IOMMU device pins the user pages behind `npage` pages at
- * `iova` of its container's mappings (prot: IOMMU_READ/WRITE). Fills `pages` with the
- * PFNs; returns npage or -errno (-EINVAL not open or no backend, -ENOTTY the backend
- * cannot pin).
+ * page-aligned `iova` of its container's mappings (prot: IOMMU_READ/WRITE). Fills
+ * `pages` with the PFNs; returns npage or -errno: -EINVAL not open, no backend, no
+ * dma_unmap op or npage 0; -E2BIG more than VFIO_PIN_PAGES_MAX_ENTRIES; -ENOTTY the
+ * backend cannot pin; then what the backend returns (type1: -EACCES not TYPE1v2,
+ * -EINVAL unmapped IOVA, -EPERM prot beyond the mapping's, -ENOMEM RLIMIT_MEMLOCK).
  */
 export function vfio_pin_pages(vdev: VfioDevice, iova: number, npage: number, prot: number, pages: number[]): number {
   const g = vdev.group;
-  if (g === null || vdev.open_count === 0 || g.container === null || g.container.iommu === null) return -EINVAL;
+  if (npage <= 0 || vdev.open_count === 0 || vdev.ops.dma_unmap === undefined) return -EINVAL;
+  if (g === null || g.container === null || g.container.iommu === null) return -EINVAL;
+  if (npage > VFIO_PIN_PAGES_MAX_ENTRIES) return -E2BIG;
   const c = g.container;
   const driver = c.iommu!.driver;
   if (driver.pin_pages === undefined) return -ENOTTY;
   return driver.pin_pages(c.iommu!.data, g, iova, npage, prot, pages);
 }
 
-/** vfio_unpin_pages: releases pins taken with vfio_pin_pages. */
+/** vfio_unpin_pages: releases one reference of each page pinned with vfio_pin_pages. */
 export function vfio_unpin_pages(vdev: VfioDevice, iova: number, npage: number): void {
+  if (npage <= 0 || npage > VFIO_PIN_PAGES_MAX_ENTRIES) return;
   const g = vdev.group;
   const it = g?.container?.iommu;
   if (it === null || it === undefined) return;

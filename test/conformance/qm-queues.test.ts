@@ -99,29 +99,79 @@ describe('completion path', () => {
       for (const s of slots) expect(rig.result(q, s).status).toBe(STATUS.OK);
     }
     expect(seen).toBe(280);
+    // One EQE per lap: the first completion after each re-arm (see the c_flag tests).
     const eqes = rig.reapEq();
-    expect(eqes.length).toBe(280);
+    expect(eqes.length).toBe(40);
     expect(eqes.every((cq) => cq === 4)).toBe(true);
   });
 
-  it('each completion posts an EQE (cq number, phase) and the EQ MSI (vector 0); the EQ doorbell clears the source', () => {
+  it('a completion with the c_flag armed posts an EQE (cq number, phase) and the EQ MSI (vector 0); the EQ doorbell clears the source', () => {
     const rig = new ZipRig().startQm();
     const q = rig.startQueue(11, 0, { depth: 8 });
     rig.submit(q, smallRequest(rig, 1), smallRequest(rig, 2));
     rig.run();
     expect(rig.r32(QM.EQ_INT_SOURCE)).toBe(1);
     expect(rig.msi.received.filter((v) => v === 0).length).toBe(1); // one edge until acknowledged
-    expect(rig.reapEq()).toEqual([11, 11]);
+    expect(rig.reapEq()).toEqual([11]); // the first completion disarmed the event
     expect(rig.r32(QM.EQ_INT_SOURCE)).toBe(0);
+    rig.reap(q); // CQ doorbells, the last with priority 1: re-armed
     rig.submit(q, smallRequest(rig, 3));
     rig.run();
     expect(rig.msi.received.filter((v) => v === 0).length).toBe(2);
+    expect(rig.reapEq()).toEqual([11]);
+  });
+
+  it('c_flag: CQ doorbells with priority 0 leave the event disarmed, so later completions post no EQE (UADK without epoll)', () => {
+    const rig = new ZipRig().startQm();
+    const q = rig.startQueue(3, 0, { depth: 8 });
+    rig.submit(q, smallRequest(rig, 1));
+    rig.run();
+    expect(rig.reapEq()).toEqual([3]);
+    for (let i = 0; i < 3; i++) {
+      rig.reap(q, false);
+      rig.doorbell(q.qn, DB_CMD.CQ, q.cqHead, 0);
+      rig.submit(q, smallRequest(rig, 2 + i));
+      rig.run();
+    }
+    expect(rig.reap(q, false).length).toBe(1);
+    expect(rig.reapEq()).toEqual([]);
+    expect(rig.msi.received.filter((v) => v === 0).length).toBe(1);
+  });
+
+  it('c_flag: re-arming (CQ doorbell priority 1) while CQEs are still unconsumed posts their EQE at once', () => {
+    const rig = new ZipRig().startQm();
+    const q = rig.startQueue(5, 0, { depth: 8 });
+    rig.submit(q, smallRequest(rig, 1), smallRequest(rig, 2));
+    rig.run();
+    expect(rig.reapEq()).toEqual([5]);
+    // The driver consumed one CQE, and re-arms with the second still in the ring.
+    rig.doorbell(q.qn, DB_CMD.CQ, 1, 1);
+    rig.run();
+    expect(rig.reapEq()).toEqual([5]);
+    // Re-arming with nothing pending posts nothing until the next completion.
+    rig.doorbell(q.qn, DB_CMD.CQ, 2, 1);
+    rig.run();
+    expect(rig.reapEq()).toEqual([]);
+  });
+
+  it('c_flag: a CQC dump (mailbox CQC, op 1) shows the live flag in dw6 bit 1', () => {
+    const rig = new ZipRig().startQm();
+    const q = rig.startQueue(2, 0, { depth: 8 });
+    const dump = rig.alloc(32);
+    rig.mailbox(1, q.qn, dump, 1);
+    expect((rig.bus.read32(dump + 24) >>> 1) & 1).toBe(1);
+    rig.submit(q, smallRequest(rig, 1));
+    rig.run();
+    rig.mailbox(1, q.qn, dump, 1);
+    expect((rig.bus.read32(dump + 24) >>> 1) & 1).toBe(0);
   });
 
   it('an EQ doorbell that leaves entries unread re-raises the EQ interrupt', () => {
     const rig = new ZipRig().startQm();
-    const q = rig.startQueue(1, 0, { depth: 8 });
-    rig.submit(q, smallRequest(rig, 1), smallRequest(rig, 2));
+    const a = rig.startQueue(1, 0, { depth: 8 });
+    const b = rig.startQueue(2, 0, { depth: 8 });
+    rig.submit(a, smallRequest(rig, 1));
+    rig.submit(b, smallRequest(rig, 2));
     rig.run();
     const before = rig.msi.received.length;
     rig.doorbell(0, DB_CMD.EQ, 1); // consumed only one EQE

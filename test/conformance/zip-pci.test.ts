@@ -54,9 +54,9 @@ describe('event queue rings', () => {
     const rig = new ZipRig().startQm(64, { eqDepth: 8 });
     const q = rig.startQueue(6, 0, { depth: 8 });
     let events = 0;
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 40; i++) {
       const data = sampleData(100, i);
-      rig.submit(q, makeSqe({ reqType: REQ.DEFLATE, src: rig.put(data), dst: rig.alloc(512), inLen: 100, availOut: 512 }), makeSqe({ reqType: REQ.DEFLATE, src: rig.put(data), dst: rig.alloc(512), inLen: 100, availOut: 512 }));
+      rig.submit(q, makeSqe({ reqType: REQ.DEFLATE, src: rig.put(data), dst: rig.alloc(512), inLen: 100, availOut: 512 }));
       rig.run();
       rig.reap(q);
       const e = rig.reapEq();
@@ -68,11 +68,11 @@ describe('event queue rings', () => {
 
   it('EQ overflow: with the EQ full the next completion event becomes AEQE type 1 (EQ overflow)', () => {
     const rig = new ZipRig().startQm(64, { eqDepth: 4 });
-    const q = rig.startQueue(2, 0, { depth: 16 });
-    const reqs = Array.from({ length: 4 }, (_, i) => makeSqe({ reqType: REQ.DEFLATE, src: rig.put(sampleData(50, i)), dst: rig.alloc(256), inLen: 50, availOut: 256 }));
-    rig.submit(q, ...reqs);
+    // Four queues, one request each: four armed completion events for three free EQ slots.
+    const qs = [2, 3, 4, 5].map((qn) => rig.startQueue(qn, 0, { depth: 16 }));
+    qs.forEach((q, i) => rig.submit(q, makeSqe({ reqType: REQ.DEFLATE, src: rig.put(sampleData(50, i)), dst: rig.alloc(256), inLen: 50, availOut: 256 })));
     rig.run();
-    expect(rig.reap(q).length).toBe(4); // CQEs are all written
+    expect(qs.map((q) => rig.reap(q).length)).toEqual([1, 1, 1, 1]); // CQEs are all written
     expect(rig.reapAeq()).toEqual([{ qp: 0, type: 1 }]);
     expect(rig.msi.received).toContain(1);
   });

@@ -209,9 +209,9 @@ export class ZipRig {
 
   // ------------------------------------------------ bring-up (Linux hisi_qm_start, PF)
 
-  doorbell(qn: number, cmd: number, index: number, priority = 0): void {
+  doorbell(qn: number, cmd: number, index: number, priority = 0, rand = 0): void {
     const page = cmd <= DB_CMD.CQ ? QM.DB_SQ_CQ : QM.DB_EQ_AEQ;
-    this.w64(page, BigInt((qn & 0xfff) | (cmd << 12)) | (BigInt(index & 0xffff) << 32n) | (BigInt(priority & 0xffff) << 48n));
+    this.w64(page, BigInt(((qn & 0xfff) | (cmd << 12) | ((rand & 0xffff) << 16)) >>> 0) | (BigInt(index & 0xffff) << 32n) | (BigInt(priority & 0xffff) << 48n));
   }
 
   setPfVft(base: number, num: number): void {
@@ -268,7 +268,7 @@ export class ZipRig {
   }
 
   /** Builds SQC and CQC in memory and loads them (Linux qm_sqc_ctx_cfg / qm_cqc_ctx_cfg, v2). */
-  startQueue(qn: number, algType: number, opts: { depth?: number; pasid?: number; pasidEnable?: boolean; cqFlag?: boolean } = {}): QueueInfo {
+  startQueue(qn: number, algType: number, opts: { depth?: number; pasid?: number; pasidEnable?: boolean; cqFlag?: boolean; priority?: number; orders?: number; rand?: number } = {}): QueueInfo {
     const depth = opts.depth ?? 1024;
     const sq = this.alloc(128 * depth);
     const cq = this.alloc(16 * depth);
@@ -278,16 +278,18 @@ export class ZipRig {
     v.setUint32(4, sq >>> 0, true);
     v.setUint32(8, Math.floor(sq / 2 ** 32), true);
     v.setUint32(12, (depth - 1) | (7 << 12), true);
+    v.setUint16(16, opts.rand ?? 0, true);
     v.setUint16(20, opts.pasid ?? 0, true);
     v.setUint16(22, opts.pasidEnable ? 1 << 7 : 0, true);
     v.setUint16(24, qn, true);
-    v.setUint16(26, (1 << 4) | ((algType & 0xf) << 8), true);
+    v.setUint16(26, ((opts.priority ?? 0) & 0xf) | (((opts.orders ?? 1) & 0xf) << 4) | ((algType & 0xf) << 8), true);
     this.bus.writeBytes(ctx, b);
     expectOk(this, this.mailbox(MB_CMD.SQC, qn, ctx, 0));
     b.fill(0);
     v.setUint32(4, cq >>> 0, true);
     v.setUint32(8, Math.floor(cq / 2 ** 32), true);
     v.setUint32(12, (depth - 1) | (4 << 12), true);
+    v.setUint16(16, opts.rand ?? 0, true);
     v.setUint16(20, opts.pasid ?? 0, true);
     v.setUint32(24, 1 | ((opts.cqFlag ?? true) ? 2 : 0), true);
     this.bus.writeBytes(ctx, b);
@@ -309,7 +311,11 @@ export class ZipRig {
     return slots;
   }
 
-  /** Drains CQEs whose phase matches (Linux qm_poll_req_cb): returns the sq_head of each. */
+  /**
+   * Drains CQEs whose phase matches (Linux qm_poll_req_cb): returns the sq_head of each.
+   * Rings the CQ doorbell per entry (priority 0) and, after any, once more with priority 1
+   * to re-arm the completion event (c_flag), as Linux does.
+   */
   reap(q: QueueInfo, ringDoorbell = true): number[] {
     const done: number[] = [];
     for (;;) {
@@ -324,6 +330,7 @@ export class ZipRig {
       }
       if (ringDoorbell) this.doorbell(q.qn, DB_CMD.CQ, q.cqHead);
     }
+    if (ringDoorbell && done.length > 0) this.doorbell(q.qn, DB_CMD.CQ, q.cqHead, 1);
     return done;
   }
 

@@ -74,6 +74,11 @@ export class QueueManager {
   readonly sqPasid = new Uint16Array(QNUM);
   readonly sqPasidEn = new Uint8Array(QNUM);
   readonly sqAlg = new Uint8Array(QNUM);
+  /** SQC w13[3:0]: arbitration priority (higher first, see claimNext). */
+  readonly sqPrio = new Uint8Array(QNUM);
+  /** SQC/CQC w8 rand_qc: the value an SQ/CQ doorbell's rand field [31:16] must carry (see ring()). */
+  readonly sqRand = new Uint16Array(QNUM);
+  readonly cqRand = new Uint16Array(QNUM);
   readonly sqCqn = new Uint16Array(QNUM);
   // Per-queue CQ state.
   readonly cqValid = new Uint8Array(QNUM);
@@ -82,6 +87,10 @@ export class QueueManager {
   readonly cqHead = new Uint16Array(QNUM);
   readonly cqTail = new Uint16Array(QNUM);
   readonly cqPhase = new Uint8Array(QNUM);
+  /**
+   * c_flag: the CQ's completion event is armed. Loaded from CQC dw6 bit1; posting an EQE
+   * disarms it; a CQ doorbell with priority bit 0 set re-arms it (Linux "set c_flag").
+   */
   readonly cqFlag = new Uint8Array(QNUM);
   readonly cqTailWrap = new Uint8Array(QNUM);
   /** Set when a queue was stopped by an error (CQ overflow); cleared by loading its SQC. */
@@ -102,6 +111,16 @@ export class QueueManager {
   private readonly cqcRaw = new Uint32Array(QNUM * 8);
   private readonly sqcDirty = new Uint8Array(QNUM);
   private readonly cqcDirty = new Uint8Array(QNUM);
+  /** Changes of each cached context since its last write-back (QM_CACHE_CTL WB thresholds). */
+  private readonly sqcChanges = new Uint8Array(QNUM);
+  private readonly cqcChanges = new Uint8Array(QNUM);
+  /** Contexts due for an automatic write-back (qn, CQCs as qn + QNUM), written by one event. */
+  private readonly wbDue: number[] = [];
+  private wbEvent = false;
+  /** QM_CACHE_CTL (see setCacheCtl). */
+  private cacheCtl = R.QM_CACHE_CTL_RESET;
+  private readonly ctxBytes = new Uint8Array(32);
+  private readonly ctxWords = new Uint32Array(8);
 
   // Event queue (index 0) and asynchronous event queue (index 1).
   private readonly evValid = new Uint8Array(2);
@@ -199,6 +218,10 @@ export class QueueManager {
     for (const a of [this.sqValid, this.sqHead, this.sqTail, this.sqTailWrap, this.cqValid, this.cqHead, this.cqTail, this.cqTailWrap, this.qError, this.sqCtxBad, this.cqCtxBad, this.sqcDirty, this.cqcDirty, this.inActive]) a.fill(0);
     this.sqcRaw.fill(0);
     this.cqcRaw.fill(0);
+    this.sqcChanges.fill(0);
+    this.cqcChanges.fill(0);
+    this.wbDue.length = 0;
+    this.cacheCtl = R.QM_CACHE_CTL_RESET;
     this.evValid.fill(0);
     this.evSource.fill(0);
     this.evMask.fill(1);
@@ -268,7 +291,21 @@ export class QueueManager {
       { name: 'QM_ABNORMAL_INF01', offset: R.QM_ABNORMAL_INF01, access: 'RO', read: () => this.inf01 },
       { name: 'QM_MEM_START_INIT', offset: R.QM_MEM_START_INIT, fields: [{ name: 'start', lsb: 0, width: 1, access: 'WO' }], write: (_v, _o, w) => (Number(w) & 1 ? this.startMemInit() : undefined) },
       { name: 'QM_MEM_INIT_DONE', offset: R.QM_MEM_INIT_DONE, access: 'RO', read: () => this.memInitDone },
-      stored('QM_CACHE_CTL', R.QM_CACHE_CTL, 0, 'cache enables and write-back thresholds: contexts are always held by the model'),
+      {
+        name: 'QM_CACHE_CTL',
+        offset: R.QM_CACHE_CTL,
+        reset: R.QM_CACHE_CTL_RESET,
+        fields: [
+          { name: 'sqc_cache', lsb: 0, width: 1 },
+          { name: 'cqc_cache', lsb: 1, width: 1 },
+          { name: 'sqc_wb', lsb: 4, width: 1 },
+          { name: 'sqc_wb_thrd', lsb: 5, width: 6 },
+          { name: 'cqc_wb', lsb: 11, width: 1 },
+          { name: 'cqc_wb_thrd', lsb: 12, width: 6 },
+        ],
+        description: 'SQC/CQC cache enables and automatic write-back (see setCacheCtl)',
+        write: (v) => this.setCacheCtl(Number(v)),
+      },
       { name: 'QM_VFT_CFG_OP_ENABLE', offset: R.QM_VFT_CFG_OP_ENABLE, fields: [{ name: 'enable', lsb: 0, width: 1 }], write: (v) => (Number(v) & 1 ? this.vftOperate() : undefined) },
       { name: 'QM_VFT_CFG_OP_WR', offset: R.QM_VFT_CFG_OP_WR, fields: [{ name: 'read', lsb: 0, width: 1 }] },
       { name: 'QM_VFT_CFG_TYPE', offset: R.QM_VFT_CFG_TYPE, fields: [{ name: 'type', lsb: 0, width: 2 }] },
@@ -359,7 +396,7 @@ export class QueueManager {
           st = this.dmaWrite(addr, this.mbScratch, 32);
         } else {
           st = this.dmaRead(addr, this.mbScratch, 32);
-          if (st === DmaStatus.Ok) this.loadQueueContext(sq, qn, this.mbScratchWords);
+          if (st === DmaStatus.Ok) this.loadQueueContext(sq, qn, this.mbScratch, this.mbScratchWords, false);
         }
         break;
       }
@@ -425,8 +462,12 @@ export class QueueManager {
     return st;
   }
 
-  private loadQueueContext(sq: boolean, qn: number, w: Uint32Array): void {
-    SQC.fromBytes(this.mbScratch, w);
+  /**
+   * Takes a queue context into the QM: from a mailbox load, or (`reload`) from its table
+   * entry when that context type is not cached. A reload keeps an error stop (qError).
+   */
+  private loadQueueContext(sq: boolean, qn: number, bytes: Uint8Array, w: Uint32Array, reload: boolean): void {
+    SQC.fromBytes(bytes, w);
     const raw = sq ? this.sqcRaw : this.cqcRaw;
     raw.set(w, qn * 8);
     if (sq) {
@@ -441,11 +482,12 @@ export class QueueManager {
       this.sqPasid[qn] = SQC.get(w, f.pasid);
       this.sqPasidEn[qn] = SQC.get(w, f.pasid_en);
       this.sqAlg[qn] = SQC.get(w, f.alg_type);
+      this.sqPrio[qn] = SQC.get(w, f.priority);
+      this.sqRand[qn] = SQC.get(w, f.rand_qc);
       this.sqCtxBad[qn] = this.sqAlg[qn]! >= this.algTypes || log2 !== this.sqeSizeLog2 ? 1 : 0;
       this.sqCqn[qn] = SQC.get(w, f.cq_num) % QNUM;
       this.sqValid[qn] = 1;
-      this.qError[qn] = 0;
-      this.sqcDirty[qn] = 1;
+      if (!reload) this.qError[qn] = 0;
       this.noteActive(qn);
     } else {
       const f = CQC.f;
@@ -456,16 +498,24 @@ export class QueueManager {
       this.cqTailWrap[qn] = CQC.get(w, f.tail_wrap);
       this.cqPhase[qn] = CQC.get(w, f.phase);
       this.cqFlag[qn] = CQC.get(w, f.flag);
+      this.cqRand[qn] = CQC.get(w, f.rand_qc);
       this.cqCtxBad[qn] = CQC.get(w, f.cqe_size_log2) !== CQE_SIZE_LOG2 ? 1 : 0;
       this.cqValid[qn] = 1;
-      this.cqcDirty[qn] = 1;
     }
+    // A mailbox load of an uncached context goes to its table entry (the only copy).
+    if (!reload) this.contextChanged(sq, qn);
     this.engine?.kick();
   }
 
   /** The live context of queue `qn` (progress in head/tail/wrap/phase), as LE bytes in mbScratch. */
   private dumpQueueContext(sq: boolean, qn: number, w: Uint32Array): void {
     w.set((sq ? this.sqcRaw : this.cqcRaw).subarray(qn * 8, qn * 8 + 8));
+    this.liveQueueFields(sq, qn, w);
+    this.wordsToScratch(w, 8);
+  }
+
+  /** Overlays the fields the QM updates (head, tail, wrap, phase, c_flag) on a raw context. */
+  private liveQueueFields(sq: boolean, qn: number, w: Uint32Array): void {
     if (sq) {
       SQC.set(w, SQC.f.head, this.sqHead[qn]!);
       SQC.set(w, SQC.f.tail, this.sqTail[qn]!);
@@ -475,8 +525,8 @@ export class QueueManager {
       CQC.set(w, CQC.f.tail, this.cqTail[qn]!);
       CQC.set(w, CQC.f.tail_wrap, this.cqTailWrap[qn]!);
       CQC.set(w, CQC.f.phase, this.cqPhase[qn]!);
+      CQC.set(w, CQC.f.flag, this.cqFlag[qn]!);
     }
-    this.wordsToScratch(w, 8);
   }
 
   private wordsToScratch(w: Uint32Array, n: number): void {
@@ -521,6 +571,90 @@ export class QueueManager {
     });
   }
 
+  /**
+   * QM_CACHE_CTL (Linux hisi_zip_set_user_domain_and_cache; bits per qm.c). Model:
+   * - SQC/CQC cache enable (bit 0 / bit 1) set: a context lives in the QM from its
+   *   mailbox load; the QM neither reads its table entry (SQC_BT/CQC_BT + 32 * qn)
+   *   again nor writes it except by write-back, so a driver that edits the entry in
+   *   memory is not seen until it loads the context again through the mailbox.
+   * - cache disabled: the table entry is the only copy. A mailbox load writes it
+   *   there, every SQ/CQ doorbell re-reads it before acting (so edits in memory are
+   *   seen), and every change the QM makes (tail, head, phase, c_flag) is written
+   *   through at once. Without a base table the QM keeps its copy (nothing to read).
+   * - write-back enable (bit 4 SQC / bit 11 CQC) with threshold N (bits 10:5 / 17:12,
+   *   0 counts as 1), caches on: a context changed N times since its last write-back
+   *   is written back to its table entry (in an event at the same instant).
+   * QM_CACHE_WB_START writes back every changed context whatever these bits say.
+   * Reset: both caches on, no automatic write-back (the hardware value is not public).
+   */
+  private setCacheCtl(v: number): void {
+    this.cacheCtl = v >>> 0;
+    this.sqcChanges.fill(0);
+    this.cqcChanges.fill(0);
+  }
+
+  private cached(sq: boolean): boolean {
+    return (this.cacheCtl & (sq ? R.QM_SQC_CACHE_ENABLE : R.QM_CQC_CACHE_ENABLE)) !== 0;
+  }
+
+  /** The QM changed (or loaded) context `qn`: write it through, or count it towards a write-back. */
+  private contextChanged(sq: boolean, qn: number): void {
+    (sq ? this.sqcDirty : this.cqcDirty)[qn] = 1;
+    if (!this.cached(sq)) {
+      this.writeContextEntry(sq, qn);
+      return;
+    }
+    const wb = sq ? (this.cacheCtl >>> 4) & 1 : (this.cacheCtl >>> 11) & 1;
+    if (wb === 0) return;
+    const thr = Math.max(1, sq ? (this.cacheCtl >>> 5) & 0x3f : (this.cacheCtl >>> 12) & 0x3f);
+    const changes = sq ? this.sqcChanges : this.cqcChanges;
+    if (changes[qn]! < 255) changes[qn]!++;
+    if (changes[qn]! < thr) return;
+    changes[qn] = 0;
+    this.wbDue.push(sq ? qn : qn + QNUM);
+    if (this.wbEvent) return;
+    this.wbEvent = true;
+    const epoch = this.epoch;
+    this.clock.after(0, 'qm-ctx-wb', () => {
+      if (epoch !== this.epoch) return;
+      this.wbEvent = false;
+      this.gate.whenOpen(() => this.writeDueContexts(epoch));
+    });
+  }
+
+  private writeDueContexts(epoch: number): void {
+    if (epoch !== this.epoch) return;
+    while (this.wbDue.length > 0) {
+      const k = this.wbDue.shift()!;
+      const sq = k < QNUM;
+      const qn = sq ? k : k - QNUM;
+      if ((sq ? this.sqcDirty : this.cqcDirty)[qn] === 0) continue;
+      this.writeContextEntry(sq, qn);
+    }
+  }
+
+  /** Writes context `qn` to its table entry now; a failed write raises axi_bresp (the QM keeps its copy). */
+  private writeContextEntry(sq: boolean, qn: number): void {
+    if (!(sq ? this.sqcBtValid : this.cqcBtValid) || (sq ? this.sqValid : this.cqValid)[qn] === 0) return;
+    const bt = sq ? this.sqcBt : this.cqcBt;
+    const w = this.ctxWords;
+    w.set((sq ? this.sqcRaw : this.cqcRaw).subarray(qn * 8, qn * 8 + 8));
+    this.liveQueueFields(sq, qn, w);
+    const b = this.ctxBytes;
+    littleEndianWords(w, b);
+    const st = this.dmaWrite(bt + qn * 32, b, 32);
+    if (st === DmaStatus.Ok) (sq ? this.sqcDirty : this.cqcDirty)[qn] = 0;
+    else this.raiseAbnormal(R.QmAbnormal.axi_bresp);
+  }
+
+  /** Cache disabled: the doorbell makes the QM read the context from its table entry. */
+  private reloadUncached(sq: boolean, qn: number): void {
+    if (this.cached(sq) || !(sq ? this.sqcBtValid : this.cqcBtValid) || (sq ? this.sqValid : this.cqValid)[qn] === 0) return;
+    const st = this.dmaRead((sq ? this.sqcBt : this.cqcBt) + qn * 32, this.ctxBytes, 32);
+    if (st !== DmaStatus.Ok) return this.raiseAbnormal(R.QmAbnormal.axi_rresp);
+    this.loadQueueContext(sq, qn, this.ctxBytes, this.ctxWords, true);
+  }
+
   /** QM_CACHE_WB_START: write every loaded SQC/CQC back into its base table. */
   private startCacheWriteBack(): void {
     this.cacheWbDone = 0;
@@ -548,6 +682,7 @@ export class QueueManager {
         }
         if (st !== DmaStatus.Ok) this.raiseAbnormal(R.QmAbnormal.axi_bresp);
         dirty[qn] = 0;
+        (sq ? this.sqcChanges : this.cqcChanges)[qn] = 0;
       }
     }
     this.cacheWbDone = 1;
@@ -620,7 +755,11 @@ export class QueueManager {
    * SQ doorbell for a queue outside the PF's VFT range -> sq_vf_invalid; CQ doorbell
    * outside it -> cq_vf_invalid; SQ/CQ doorbell for a queue whose SQC/CQC was never
    * loaded -> sq_cq_vf_invalid; unknown cmd, a cmd on the wrong page, an index beyond
-   * the ring, or an EQ/AEQ doorbell before its context -> db_random_invalid.
+   * the ring, or an EQ/AEQ doorbell before its context -> db_random_invalid, and so
+   * does an SQ/CQ doorbell whose rand field [31:16] differs from the context's rand_qc
+   * (w8): on v2 every queue's doorbell shares one page that user processes map, and the
+   * per-queue value is what keeps one process from ringing another's queue. Linux and
+   * UADK write 0 in both.
    * A loaded context the QM cannot serve (sqCtxBad/cqCtxBad) counts as no valid
    * context: no public source says what v2 does with one, and sq_cq_vf_invalid is the
    * documented source closest to "this queue's SQ/CQ context is not usable". The
@@ -630,6 +769,7 @@ export class QueueManager {
     const qn = lo & 0xfff;
     const cmd = (lo >>> 12) & 0xf;
     const index = hi & 0xffff;
+    const rand = lo >>> 16;
     this.dfxDoorbell++;
     if (this.trace.on) this.trace.record(TraceKind.Doorbell, this.link.dma.initiator, this.link.dma.sid, NO_SSID, page, page, 8, index, qn | (cmd << 16), hi);
     const sqcqPage = page === R.QM_DOORBELL_SQ_CQ_BASE_V2;
@@ -637,12 +777,13 @@ export class QueueManager {
     switch (cmd) {
       case R.QmDoorbellCmd.SQ: {
         if (qn < this.pfQBase || qn >= this.pfQBase + this.pfQNum) return this.raiseAbnormal(R.QmAbnormal.sq_vf_invalid);
+        this.reloadUncached(true, qn);
         if (this.sqValid[qn] === 0 || this.sqCtxBad[qn] === 1 || (this.cqValid[this.sqCqn[qn]!] === 1 && this.cqCtxBad[this.sqCqn[qn]!] === 1)) return this.raiseAbnormal(R.QmAbnormal.sq_cq_vf_invalid);
-        if (index >= this.sqDepth[qn]!) return this.raiseAbnormal(R.QmAbnormal.db_random_invalid);
+        if (index >= this.sqDepth[qn]! || rand !== this.sqRand[qn]) return this.raiseAbnormal(R.QmAbnormal.db_random_invalid);
         const old = this.sqTail[qn]!;
         if (index < old) this.sqTailWrap[qn]! ^= 1;
         this.sqTail[qn] = index;
-        this.sqcDirty[qn] = 1;
+        this.contextChanged(true, qn);
         if (index !== old) {
           this.noteActive(qn);
           this.engine?.kick();
@@ -651,10 +792,12 @@ export class QueueManager {
       }
       case R.QmDoorbellCmd.CQ:
         if (qn < this.pfQBase || qn >= this.pfQBase + this.pfQNum) return this.raiseAbnormal(R.QmAbnormal.cq_vf_invalid);
+        this.reloadUncached(false, qn);
         if (this.cqValid[qn] === 0 || this.cqCtxBad[qn] === 1) return this.raiseAbnormal(R.QmAbnormal.sq_cq_vf_invalid);
-        if (index >= this.cqDepth[qn]!) return this.raiseAbnormal(R.QmAbnormal.db_random_invalid);
-        this.cqHead[qn] = index; // priority (c_flag re-arm) is accepted; every CQE posts an EQE while CQC.flag is set
-        this.cqcDirty[qn] = 1;
+        if (index >= this.cqDepth[qn]! || rand !== this.cqRand[qn]) return this.raiseAbnormal(R.QmAbnormal.db_random_invalid);
+        this.cqHead[qn] = index;
+        this.contextChanged(false, qn);
+        if (((hi >>> 16) & 1) === 1) this.armCompletionEvent(qn);
         return;
       default: {
         const e = cmd - R.QmDoorbellCmd.EQ;
@@ -689,34 +832,47 @@ export class QueueManager {
   }
 
   /**
-   * Picks the next queue (round robin) with SQEs pending for an engine of `algType`
-   * and claims its head SQE. Returns the queue number with the SQ index in
-   * `claimedIndex`, or -1 when there is nothing to do.
+   * Picks the queue whose head SQE an engine of `algType` takes next and claims that
+   * SQE. Arbitration rule: among runnable queues of that direction with SQEs pending,
+   * the highest SQC priority (w13[3:0], 15 highest) wins; queues of equal priority are
+   * served round robin in the order they became active. Returns the queue number with
+   * the SQ index in `claimedIndex`, or -1 when there is nothing to do.
    */
   claimNext(algType: number): number {
     if (this.masterStopped || !this.link.busMasterEnabled) return -1;
     let n = this.activeCount;
+    // Drop queues with nothing pending, keeping the order of the rest.
+    for (let slot = 0; slot < n; ) {
+      const qn = this.active[slot]!;
+      if (this.pending(qn) > 0 && this.sqValid[qn] === 1) {
+        slot++;
+        continue;
+      }
+      this.active.copyWithin(slot, slot + 1, n);
+      this.inActive[qn] = 0;
+      n--;
+      if (slot < this.rr) this.rr--;
+    }
+    this.activeCount = n;
+    if (n === 0) return -1;
+    let best = -1;
+    let bestPrio = -1;
     for (let i = 0; i < n; i++) {
       const slot = (this.rr + i) % n;
       const qn = this.active[slot]!;
-      if (this.pending(qn) === 0 || this.sqValid[qn] === 0) {
-        // drop from the list, keeping order
-        this.active.copyWithin(slot, slot + 1, n);
-        this.inActive[qn] = 0;
-        this.activeCount = --n;
-        i--;
-        if (n === 0) break;
-        continue;
-      }
-      if (this.sqAlg[qn] !== algType || !this.runnable(qn)) continue;
-      this.claimedIndex = this.sqHead[qn]!;
-      this.sqHead[qn] = (this.claimedIndex + 1) % this.sqDepth[qn]!;
-      this.sqcDirty[qn] = 1;
-      this.rr = (slot + 1) % n;
-      this.dfxSqe++;
-      return qn;
+      if (this.sqAlg[qn] !== algType || this.sqPrio[qn]! <= bestPrio || !this.runnable(qn)) continue;
+      best = slot;
+      bestPrio = this.sqPrio[qn]!;
+      if (bestPrio === 15) break;
     }
-    return -1;
+    if (best < 0) return -1;
+    const qn = this.active[best]!;
+    this.claimedIndex = this.sqHead[qn]!;
+    this.sqHead[qn] = (this.claimedIndex + 1) % this.sqDepth[qn]!;
+    this.contextChanged(true, qn);
+    this.rr = (best + 1) % n;
+    this.dfxSqe++;
+    return qn;
   }
 
   claimedIndex = 0;
@@ -788,15 +944,18 @@ export class QueueManager {
       this.cqTailWrap[cqn]! ^= 1;
     }
     this.cqTail[cqn] = next;
-    this.cqcDirty[cqn] = 1;
+    this.contextChanged(false, cqn);
     this.dfxCqe++;
     if (error) this.dfxCqeErr++;
     return CqePost.Written;
   }
 
-  /** After a CQE: the EQE (when CQC.flag enables completion events) and the EQ MSI. */
+  /** After a CQE: the EQE and the EQ MSI when the CQ's c_flag is armed (posting disarms it). */
   postCompletionEvent(qn: number): DmaStatus {
-    const cqn = this.sqCqn[qn]!;
+    return this.postEqe(this.sqCqn[qn]!);
+  }
+
+  private postEqe(cqn: number): DmaStatus {
     if (this.cqFlag[cqn] === 0 || this.evValid[0] === 0) return DmaStatus.Ok;
     const head = this.evHead[0]!;
     const tail = this.evTail[0]!;
@@ -804,6 +963,7 @@ export class QueueManager {
     if (this.eqOverflowInjection || (tail + 1) % depth === head) {
       // The EQE is lost (the CQE is in the CQ); the AEQE tells the driver to reset the function.
       this.eqOverflowInjection = false;
+      this.cqFlag[cqn] = 0;
       this.postAeqe(0, AeqeType.EQ_OVERFLOW);
       return DmaStatus.Ok;
     }
@@ -817,9 +977,30 @@ export class QueueManager {
       this.raiseAbnormal(R.QmAbnormal.axi_bresp);
       return st;
     }
+    this.cqFlag[cqn] = 0;
+    this.contextChanged(false, cqn);
     this.advanceEvent(0);
     this.raiseEvent(0);
     return DmaStatus.Ok;
+  }
+
+  /**
+   * CQ doorbell with priority bit 0 ("set c_flag"): arms the completion event. CQEs
+   * the driver has not consumed yet (tail != the new head) post their EQE at once, so
+   * a completion that arrived between the driver's last CQE check and the re-arm still
+   * interrupts.
+   */
+  private armCompletionEvent(cqn: number): void {
+    if (this.cqFlag[cqn] === 1) return;
+    this.cqFlag[cqn] = 1;
+    this.contextChanged(false, cqn);
+    if (this.cqTail[cqn] === this.cqHead[cqn]) return;
+    const epoch = this.epoch;
+    const attempt = (): void => {
+      if (epoch !== this.epoch) return;
+      if (this.postEqe(cqn) === DmaStatus.Stalled) this.gate.park((retry) => (retry ? attempt() : this.raiseAbnormal(R.QmAbnormal.axi_bresp)));
+    };
+    this.gate.whenOpen(attempt);
   }
 
   private advanceEvent(e: number): void {

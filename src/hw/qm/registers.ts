@@ -24,6 +24,11 @@ export const QM_ABNORMAL_INF01 = 0x100014;
 export const QM_MEM_START_INIT = 0x100040;
 export const QM_MEM_INIT_DONE = 0x100044;
 export const QM_CACHE_CTL = 0x100050;
+/** QM_CACHE_CTL bits (Linux qm.c): SQC/CQC cache enables; write-back enables and thresholds at [4], [10:5], [11], [17:12]. */
+export const QM_SQC_CACHE_ENABLE = 1 << 0;
+export const QM_CQC_CACHE_ENABLE = 1 << 1;
+/** The model's reset value: both caches on, no automatic write-back (hardware value not public). */
+export const QM_CACHE_CTL_RESET = QM_SQC_CACHE_ENABLE | QM_CQC_CACHE_ENABLE;
 export const QM_VFT_CFG_OP_ENABLE = 0x100054;
 export const QM_VFT_CFG_OP_WR = 0x100058;
 export const QM_VFT_CFG_TYPE = 0x10005c;

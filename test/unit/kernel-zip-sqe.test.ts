@@ -116,8 +116,8 @@ describe('quirk_huawei_pcie_sva (drivers/pci/quirks.c)', () => {
 
 describe('module parameters and the zipk uAPI', () => {
   it('hisi_zip.pf_q_num / uacce_mode / sgl_sge_nr come from the command line with Linux ranges', () => {
-    expect(hisi_zip_params('console=ttyAMA0')).toEqual({ pf_q_num: 64, uacce_mode: 0, sgl_sge_nr: 10 });
-    expect(hisi_zip_params('hisi_zip.pf_q_num=256 hisi_zip.uacce_mode=1 hisi_zip.sgl_sge_nr=255')).toEqual({ pf_q_num: 256, uacce_mode: 1, sgl_sge_nr: 255 });
+    expect(hisi_zip_params('console=ttyAMA0')).toEqual({ pf_q_num: 64, uacce_mode: 0, sgl_sge_nr: 10, vfio_mdev: 0 });
+    expect(hisi_zip_params('hisi_zip.pf_q_num=256 hisi_zip.uacce_mode=1 hisi_zip.sgl_sge_nr=255')).toEqual({ pf_q_num: 256, uacce_mode: 1, sgl_sge_nr: 255, vfio_mdev: 0 });
     expect(typeof hisi_zip_params('hisi_zip.pf_q_num=1025')).toBe('string');
     expect(typeof hisi_zip_params('hisi_zip.uacce_mode=2')).toBe('string');
     expect(typeof hisi_zip_params('hisi_zip.bogus=1')).toBe('string');

@@ -6,7 +6,8 @@
 // Module parameters (kernel command line "hisi_zip.<name>=<value>", shown in
 // /sys/module/hisi_zip/parameters): pf_q_num (queues of the PF, 1-1024, default 64),
 // uacce_mode (0 kernel only, 1 also uacce; default 0), sgl_sge_nr (SGEs per hardware
-// SGL, 1-255, default 10).
+// SGL, 1-255, default 10), vfio_mdev (1: the function is also an mdev parent whose
+// mdevs are queues, zip-mdev.ts; not with uacce SVA; default 0).
 
 import { pr_err, pr_info } from '../../../../lib/printk.js';
 import { EINVAL, ENODEV } from '../../../../lib/errno.js';
@@ -39,6 +40,7 @@ import { HZIP_SQE_SIZE } from './zip-sqe.js';
 import { hisi_zip_crypto_reset, hisi_zip_register_device, hisi_zip_register_to_crypto, hisi_zip_unregister_device, hisi_zip_unregister_from_crypto, type HisiZipDev, type HisiZipDfx } from './zip-crypto.js';
 import { zipk_register, zipk_reset_state, zipk_unregister } from './zipk.js';
 import { qm_register_uacce, qm_remove_uacce } from '../qm-uacce.js';
+import { hisi_zip_mdev_register, hisi_zip_mdev_reset_state, hisi_zip_mdev_unregister } from './zip-mdev.js';
 
 export const PCI_DEVICE_ID_HUAWEI_ZIP_PF = 0xa250;
 export const PCI_DEVICE_ID_HUAWEI_ZIP_VF = 0xa251;
@@ -105,11 +107,12 @@ export interface HisiZipParams {
   pf_q_num: number;
   uacce_mode: number;
   sgl_sge_nr: number;
+  vfio_mdev: number;
 }
 
 /** Reads hisi_zip.* from the kernel command line (module_param_cb checks included). */
 export function hisi_zip_params(cmdline: string): HisiZipParams | string {
-  const p: HisiZipParams = { pf_q_num: HZIP_PF_DEF_Q_NUM, uacce_mode: 0, sgl_sge_nr: HZIP_SGL_SGE_NR };
+  const p: HisiZipParams = { pf_q_num: HZIP_PF_DEF_Q_NUM, uacce_mode: 0, sgl_sge_nr: HZIP_SGL_SGE_NR, vfio_mdev: 0 };
   for (const w of cmdline.split(/\s+/)) {
     const m = /^hisi_zip\.([a-z_]+)=(.*)$/.exec(w);
     if (m === null) continue;
@@ -122,6 +125,10 @@ export function hisi_zip_params(cmdline: string): HisiZipParams | string {
       case 'uacce_mode':
         if (v !== 0 && v !== 1) return `uacce_mode ${m[2]} must be 0 or 1`;
         p.uacce_mode = v;
+        break;
+      case 'vfio_mdev':
+        if (v !== 0 && v !== 1) return `vfio_mdev ${m[2]} must be 0 or 1`;
+        p.vfio_mdev = v;
         break;
       case 'sgl_sge_nr':
         if (!(v >= 1 && v <= 255)) return `sgl_sge_nr ${m[2]} out of range (1-255)`;
@@ -346,6 +353,11 @@ export function* hisi_zip_probe(pdev: HisiPciDev): Generator<unknown, number, un
     yield* hisi_qm_uninit(qm);
     return r;
   }
+  if (params.vfio_mdev === 1) {
+    // mdev DMA goes through the function's DMA API domain, which an SVA function's v2 data path cannot use
+    r = qm.use_sva ? -EINVAL : yield* hisi_zip_mdev_register(qm);
+    if (r < 0) pr_err(`${qm.name}: vfio_mdev not available (${r})`);
+  }
   probed.push(zip);
   pr_info(`${qm.name}: hisi_zip probed: QM v2, ${qm.qp_num} queue pairs, ${zip.crypto ? 'algorithms zlib gzip deflate' : 'kernel algorithms not registered'}${qm.uacce ? `, uacce ${qm.uacce.dev.name}` : ''}`);
   if (!zip.crypto) return 0;
@@ -361,6 +373,7 @@ export function* hisi_zip_remove(pdev: HisiPciDev): Generator<unknown, void, unk
   if (i < 0) return;
   const zip = probed[i]!;
   probed.splice(i, 1);
+  yield* hisi_zip_mdev_unregister(zip.qm);
   // User queues first: they are stopped, released and unmapped before the QM stops.
   yield* qm_remove_uacce(zip.qm);
   if (probed.every((z) => !z.crypto)) zipk_unregister();
@@ -403,6 +416,7 @@ function* hisi_zip_init(): Generator<unknown, number, unknown> {
   hisi_zip_reset_state();
   hisi_zip_crypto_reset();
   zipk_reset_state();
+  hisi_zip_mdev_reset_state();
   if (!qm_bus_bound()) set_qm_bus(qm_pci_bus_ops);
   const r = yield* pci_register_driver(hisi_zip_pci_driver);
   if (r < 0) pr_err(`hisi_zip: Failed to register pci driver (${r})`);

@@ -44,7 +44,7 @@ interface OptionSpec {
 export const OPTIONS: readonly OptionSpec[] = [
   { name: 'script', metavar: 'FILE', kind: 'input-file', commands: ['boot', 'mkimage', 'tui'], help: 'shell script to run in the guest instead of the image /init workload' },
   { name: 'interactive', metavar: '', kind: 'flag', commands: ['boot'], help: 'a shell prompt on the console instead of the workload (host stdin to the UART)' },
-  { name: 'append', metavar: 'ARGS', kind: 'words', commands: ['boot'], help: 'words added to the kernel command line, e.g. "hisi_zip.uacce_mode=1" (module parameters)' },
+  { name: 'append', metavar: 'ARGS', kind: 'words', commands: ['boot', 'tui'], help: 'words added to the kernel command line, e.g. "hisi_zip.uacce_mode=1" (module parameters)' },
   { name: 'ram', metavar: 'SIZE', kind: 'size', commands: ['boot', 'demo', 'dumpdtb', 'tui'], help: 'guest RAM, 16M..16G (default 1G)' },
   { name: 'cpus', metavar: 'N', kind: 'count', commands: ['boot', 'demo', 'dumpdtb', 'tui'], help: `CPU cores, 1..${CPUS_MAX} (default 2)` },
   { name: 'seed', metavar: 'N', kind: 'seed', commands: ['boot', 'demo', 'tui'], help: 'seed for anything randomised, 0..2^32-1 (default 1)' },
@@ -100,6 +100,8 @@ export interface TuiArgs {
   /** 'demo', or an image as for boot; undefined = the default image. */
   readonly target: string | undefined;
   readonly script: string | undefined;
+  /** Words added to the kernel command line (an image target only). */
+  readonly append: string | undefined;
   readonly ramSize: number;
   readonly cpus: number;
   readonly seed: number;
@@ -267,12 +269,14 @@ export function parseArgs(argv: readonly string[]): ArgsResult {
     const target = positionals[0];
     if (target !== undefined && target !== 'demo' && resolveImage(target) === undefined) return fail(`no such image: ${target} (demo, a directory, a cpio archive, or a name in images/)`);
     if (target === 'demo' && values.has('script')) return fail('--script applies to an image, not to the demo');
+    if (target === 'demo' && values.has('append')) return fail('--append applies to an image, not to the demo');
     return {
       ok: true,
       args: {
         command: 'tui',
         target,
         script: values.get('script') as string | undefined,
+        append: values.get('append') as string | undefined,
         ramSize,
         cpus,
         seed: (values.get('seed') as number | undefined) ?? 1,

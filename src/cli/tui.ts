@@ -19,6 +19,8 @@ export interface TuiWorkloadOptions {
   /** 'demo', or an image (directory, cpio, name in images/); undefined = the default image. */
   readonly target: string | undefined;
   readonly script: string | undefined;
+  /** Words added to the kernel command line (images only). */
+  readonly append?: string | undefined;
   readonly ramSize: number;
   readonly cpus: number;
   readonly seed: number;
@@ -57,6 +59,7 @@ export function imageWorkload(console: ConsoleBuffer, options: TuiWorkloadOption
     traceCapacity: TUI_TRACE_CAPACITY,
     consoleSink: (t) => console.write(t),
     ...(script !== undefined ? { script } : {}),
+    ...(options.append !== undefined ? { append: options.append } : {}),
   });
   return guestWorkload(machine, { title: `boot ${options.target ?? 'default'}`, input: (d) => handle.input(d) });
 }
@@ -80,7 +83,7 @@ export function runTui(args: TuiArgs, io: CliIo, terminal: TuiTerminal = { input
   const console = new ConsoleBuffer();
   let session: TuiSession;
   try {
-    session = new TuiSession(tuiWorkload(console, { target: args.target, script: args.script, ramSize: args.ramSize, cpus: args.cpus, seed: args.seed }), { filter: args.traceFilter });
+    session = new TuiSession(tuiWorkload(console, { target: args.target, script: args.script, append: args.append, ramSize: args.ramSize, cpus: args.cpus, seed: args.seed }), { filter: args.traceFilter });
   } catch (e) {
     io.stderr(`svasoc: ${e instanceof Error ? e.message : String(e)}\n`);
     return EXIT_USAGE;

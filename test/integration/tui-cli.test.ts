@@ -29,10 +29,12 @@ describe('svasoc tui arguments', () => {
   it('parses demo, an image, and the machine options', () => {
     expect(parseArgs(['tui', 'demo', '--cpus', '1', '--seed', '7', '--trace-filter', 'kind=stall'])).toEqual({
       ok: true,
-      args: { command: 'tui', target: 'demo', script: undefined, ramSize: 1024 ** 3, cpus: 1, seed: 7, traceFilter: 'kind=stall' },
+      args: { command: 'tui', target: 'demo', script: undefined, append: undefined, ramSize: 1024 ** 3, cpus: 1, seed: 7, traceFilter: 'kind=stall' },
     });
     const r = parseArgs(['tui', 'smoke', '--ram', '256M']);
     expect(r.ok && r.args.command === 'tui' && r.args.target === 'smoke' && r.args.ramSize === 256 * 1024 ** 2).toBe(true);
+    const a = parseArgs(['tui', 'default', '--append', 'hisi_zip.uacce_mode=1']);
+    expect(a.ok && a.args.command === 'tui' && a.args.append === 'hisi_zip.uacce_mode=1').toBe(true);
     const d = parseArgs(['tui']);
     expect(d.ok && d.args.command === 'tui' && d.args.target === undefined).toBe(true);
   });
@@ -44,6 +46,7 @@ describe('svasoc tui arguments', () => {
       [['tui', 'demo', 'smoke'], /^svasoc: tui takes at most one of demo or an image, got 2: demo smoke\n$/],
       [['tui', 'no-such-image'], /^svasoc: no such image: no-such-image \(demo, a directory/],
       [['tui', 'demo', '--script', script], /^svasoc: --script applies to an image, not to the demo\n$/],
+      [['tui', 'demo', '--append', 'hisi_zip.uacce_mode=1'], /^svasoc: --append applies to an image, not to the demo\n$/],
       [['tui', '--cpus', '0'], /^svasoc: --cpus: 0 is out of range \(1\.\.8\)\n$/],
       [['tui', '--trace', 'x.json'], /^svasoc: option --trace does not apply to tui\n$/],
       [['tui', '--trace-filter', 'kind=nope'], /^svasoc: --trace-filter: unknown trace kind "nope"/],
@@ -64,7 +67,7 @@ describe('svasoc tui arguments', () => {
   it('without a terminal: one line on stderr and exit 1, before anything runs', () => {
     let err = '';
     const notTty = { input: { isTTY: false } as NodeJS.ReadStream, output: { isTTY: false } as NodeJS.WriteStream };
-    const status = runTui({ command: 'tui', target: 'demo', script: undefined, ramSize: 1024 ** 3, cpus: 2, seed: 1, traceFilter: '' }, { stdout: () => {}, stderr: (t) => (err += t) }, notTty);
+    const status = runTui({ command: 'tui', target: 'demo', script: undefined, append: undefined, ramSize: 1024 ** 3, cpus: 2, seed: 1, traceFilter: '' }, { stdout: () => {}, stderr: (t) => (err += t) }, notTty);
     expect(status).toBe(EXIT_FAILURE);
     expect(err).toMatch(/^svasoc: tui needs a terminal: stdin and stdout must be a TTY/);
     expect(err.split('\n')).toHaveLength(2);

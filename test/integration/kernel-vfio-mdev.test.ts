@@ -166,7 +166,7 @@ describe('ZIP mdev: sysfs, create/remove and the mediated queue', () => {
     expect(got.info).toEqual([0, 4, 2, 0]);
     expect(got.region0).toEqual([0, 2, 8192, 0]);
     expect(got.region1).toEqual([0, 7, 128 * 1024 + 16 * 1024, 2 ** 40]);
-    expect(got.region2[0]).toBe(EINVAL);
+    expect((got.region2 as number[])[0]).toBe(EINVAL);
   });
 
   it('the doorbell region cannot be mapped (it is trapped), and the queue region maps whole only', () => {

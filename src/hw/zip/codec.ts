@@ -182,6 +182,11 @@ export class InflateUnit {
     return Boolean(stateOf(this.strm).last);
   }
 
+  /** Waiting for the header of the next block: the input ended between blocks. */
+  get betweenBlocks(): boolean {
+    return stateOf(this.strm).mode === MODE_TYPE;
+  }
+
   /** Bits held in the bit buffer (reported in ctx_dw0). */
   get heldBits(): number {
     return stateOf(this.strm).bits & 0x3f;

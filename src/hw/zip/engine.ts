@@ -51,6 +51,12 @@ export interface ZipEngineHost {
   /** True once if an injected AXI read error is armed (consumed by the call). */
   takeInjectedAxiError(): boolean;
   readonly busMasterEnabled: boolean;
+  /** HZIP_CLOCK_GATE_CTRL bit `index`: the core is clocked (a gated core takes no SQE). */
+  coreClocked(index: number): boolean;
+  /** HZIP_CLOCK_GATE_CTRL bit 16: decompression checks the zlib/gzip trailer. */
+  decompCheck(): boolean;
+  /** HZIP_FSM_MAX_CNT in ns (0: no watchdog). */
+  fsmLimitNs(): number;
   /** HZIP_CORE_INT_STATUS: non-zero raises the abnormal MSI with the QM's errors. */
   coreErrorStatus(): number;
   /** The function's bus-master port (exists once the function is attached). */
@@ -112,6 +118,8 @@ export class ZipCore {
   readonly deflate: DeflateUnit | undefined;
   readonly inflate: InflateUnit | undefined;
   event: ScheduledEvent | undefined;
+  /** HZIP_FSM_MAX_CNT watchdog of the request being computed. */
+  watchdog: ScheduledEvent | undefined;
   /** The core's bus-master channel (created with the function's port). */
   port: DmaPort | undefined;
   /** A transfer on the core's channel is held by the IOMMU. */
@@ -222,6 +230,8 @@ export class ZipEngine implements QmEngine {
     for (const c of this.cores) {
       c.event?.cancel();
       c.event = undefined;
+      c.watchdog?.cancel();
+      c.watchdog = undefined;
       c.busy = false;
       c.stalled = false;
       c.hung = false;
@@ -241,7 +251,7 @@ export class ZipEngine implements QmEngine {
 
   private dispatch(): void {
     for (const core of this.cores) {
-      if (core.busy) continue;
+      if (core.busy || !this.host.coreClocked(core.index)) continue;
       const qn = this.qm.claimNext(core.algType);
       if (qn < 0) continue;
       core.busy = true;
@@ -280,14 +290,17 @@ export class ZipEngine implements QmEngine {
           core.step = Step.Compute;
           continue;
         case Step.Compute: {
+          const limitNs = this.host.fsmLimitNs();
           if (core.hung) {
             core.step = Step.Wait; // no completion event: only a reset frees the core
+            if (limitNs > 0) this.armWatchdog(core, limitNs);
             return;
           }
           if (core.status === ZipStatus.OK) this.compute(core);
           const bytes = core.algType === 0 ? core.consumed : core.produced;
           const rate = core.algType === 0 ? this.cost.zipCompressBytesPerNsPerCore : this.cost.zipDecompressBytesPerNsPerCore;
           const ns = this.cost.zipRequestOverheadNs + (rate > 0 ? bytes / rate : 0);
+          if (limitNs > 0 && ns > limitNs) this.armWatchdog(core, limitNs);
           core.step = Step.Wait;
           core.event = this.clock.after(ns, 'zip-core', () => {
             core.event = undefined;
@@ -340,6 +353,19 @@ export class ZipEngine implements QmEngine {
           return;
       }
     }
+  }
+
+  /**
+   * HZIP_FSM_MAX_CNT: a core whose compute state lasts longer than the limit reports
+   * QM acc_do_task_timeout when the limit expires (a hung core, or a request slower
+   * than the limit, which still completes). The report follows the QM's RAS routing.
+   */
+  private armWatchdog(core: ZipCore, limitNs: number): void {
+    core.watchdog?.cancel();
+    core.watchdog = this.clock.after(limitNs, 'zip-fsm-watchdog', () => {
+      core.watchdog = undefined;
+      this.qm.raiseAbnormal(QmAbnormal.acc_do_task_timeout);
+    });
   }
 
   /** A transfer of the current step was aborted (or could not be issued). */
@@ -559,22 +585,27 @@ export class ZipEngine implements QmEngine {
     else if (gzip) core.checksum = crc32(core.checksum, out, 0, core.produced);
     core.isize = (core.isize + core.produced) >>> 0;
     if (outcome === InflateOutcome.End) {
+      // The zlib/gzip trailer is checked when HZIP_CLOCK_GATE_CTRL bit 16 is set and the
+      // input holds it; otherwise it is skipped if present and ctx_st says NO_CRC.
       core.status = ZipStatus.DECOMP_END;
       core.lstblk = 1;
       const rest = core.inLen - core.consumed;
       const inp = core.input;
-      if (zlib && rest >= 4) {
-        if (readU32BE(inp, core.consumed) !== core.checksum) core.status = ZipStatus.CRC_ERR;
-        core.consumed += 4;
-      } else if (gzip && rest >= 8) {
-        if (readU32LE(inp, core.consumed) !== core.checksum || readU32LE(inp, core.consumed + 4) !== core.isize) core.status = ZipStatus.CRC_ERR;
-        core.consumed += 8;
+      const check = this.host.decompCheck();
+      const trailer = zlib ? 4 : gzip ? 8 : 0;
+      if (trailer > 0 && rest >= trailer) {
+        if (check && zlib && readU32BE(inp, core.consumed) !== core.checksum) core.status = ZipStatus.CRC_ERR;
+        if (check && gzip && (readU32LE(inp, core.consumed) !== core.checksum || readU32LE(inp, core.consumed + 4) !== core.isize)) core.status = ZipStatus.CRC_ERR;
+        core.consumed += trailer;
       }
+      if (trailer > 0 && (!check || rest < trailer)) core.ctxSt = ZipCtxState.NO_CRC;
       return;
     }
     core.status = ZipStatus.OK;
     if (core.stateful) {
-      core.ctxSt = unit.outputFull ? (unit.inLastBlock ? ZipCtxState.LAST_BLOCK_NO_SPACE : ZipCtxState.NO_SPACE) : ZipCtxState.NONE;
+      core.ctxSt = unit.outputFull
+        ? unit.inLastBlock ? ZipCtxState.LAST_BLOCK_NO_SPACE : ZipCtxState.NO_SPACE
+        : unit.betweenBlocks ? ZipCtxState.BLOCK_NOT_STARTED : ZipCtxState.NONE;
       core.ctxWriteLen = unit.save(core.ctx);
     }
   }

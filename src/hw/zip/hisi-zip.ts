@@ -106,6 +106,9 @@ export class HisiZip implements MmioDevice {
         self.axiErrorArmed = false;
         return armed;
       },
+      coreClocked: (index) => ((self.regs.getNum('HZIP_CLOCK_GATE_CTRL') >>> index) & 1) === 1,
+      decompCheck: () => (self.regs.getNum('HZIP_CLOCK_GATE_CTRL') & Z.HZIP_DECOMP_CHECK_ENABLE) !== 0,
+      fsmLimitNs: () => self.regs.getNum('HZIP_FSM_MAX_CNT') * Z.HZIP_FSM_CYCLE_NS,
       coreErrorStatus: () => self.coreSource & self.coreReported & ~self.coreMask & Z.HZIP_CORE_INT_ALL,
       get busMasterEnabled() {
         return fn.busMasterEnabled;
@@ -218,16 +221,31 @@ export class HisiZip implements MmioDevice {
   }
 
   private zipRegisterDefs(): RegDef[] {
-    const stored = (name: string, offset: number, reset = 0, description = 'accepted and stored; no modelled effect'): RegDef => ({ name, offset, reset, description });
+    // AxCACHE attributes of the engine's read (ARCA) and write (AWCA) ports; Linux sets every
+    // bit (HZIP_CACHE_ALL_EN). This machine's memory is coherent and has no system cache, so
+    // allocate/bufferable hints change nothing a guest can observe: read back as written.
+    const axCache = (name: string, offset: number): RegDef => ({ name, offset, description: 'AxCACHE hints: no observable effect on coherent, uncached memory; reads back as written' });
     const defs: RegDef[] = [
-      { name: 'HZIP_SOFT_CTRL_CNT_CLR_CE', offset: Z.HZIP_SOFT_CTRL_CNT_CLR_CE, description: 'bit 0: per-core DFX counters clear when read (Linux debugfs clear_enable); other bits stored' },
-      stored('HZIP_CLOCK_GATE_CTRL', Z.HZIP_CLOCK_GATE_CTRL, 0, 'clock gating enables: cores always run in the model'),
-      stored('HZIP_FSM_MAX_CNT', Z.HZIP_FSM_MAX_CNT),
-      { name: 'HZIP_SOFT_CTRL_ZIP_CONTROL', offset: Z.HZIP_SOFT_CTRL_ZIP_CONTROL, description: 'bit 14: AXI shutdown on multi-bit ECC (modelled); other bits stored' },
-      stored('HZIP_PORT_ARCA_CHE_0', Z.HZIP_PORT_ARCA_CHE_0),
-      stored('HZIP_PORT_ARCA_CHE_1', Z.HZIP_PORT_ARCA_CHE_1),
-      stored('HZIP_PORT_AWCA_CHE_0', Z.HZIP_PORT_AWCA_CHE_0),
-      stored('HZIP_PORT_AWCA_CHE_1', Z.HZIP_PORT_AWCA_CHE_1),
+      { name: 'HZIP_SOFT_CTRL_CNT_CLR_CE', offset: Z.HZIP_SOFT_CTRL_CNT_CLR_CE, fields: [{ name: 'clr_ce', lsb: 0, width: 1 }], description: 'bit 0: per-core DFX counters clear when read (Linux debugfs clear_enable)' },
+      {
+        name: 'HZIP_CLOCK_GATE_CTRL',
+        offset: Z.HZIP_CLOCK_GATE_CTRL,
+        // Model reset: every core clocked, check on (Linux writes the same; hardware reset value not public).
+        reset: Z.HZIP_CORE_CLOCK_ENABLE_ALL | Z.HZIP_DECOMP_CHECK_ENABLE,
+        fields: [
+          { name: 'comp_en', lsb: 0, width: 2 },
+          { name: 'decomp_en', lsb: 2, width: 6 },
+          { name: 'decomp_check', lsb: 16, width: 1 },
+        ],
+        description: 'bits 0-7: core clocks (a gated core takes no SQE; one already running finishes); bit 16: decompression checks the trailer',
+        write: () => this.engine.kick(),
+      },
+      { name: 'HZIP_FSM_MAX_CNT', offset: Z.HZIP_FSM_MAX_CNT, description: 'core FSM watchdog in engine cycles (0 off): a request computing longer raises QM acc_do_task_timeout' },
+      { name: 'HZIP_SOFT_CTRL_ZIP_CONTROL', offset: Z.HZIP_SOFT_CTRL_ZIP_CONTROL, fields: [{ name: 'axi_shutdown_en', lsb: 14, width: 1 }], description: 'bit 14: AXI shutdown on multi-bit ECC' },
+      axCache('HZIP_PORT_ARCA_CHE_0', Z.HZIP_PORT_ARCA_CHE_0),
+      axCache('HZIP_PORT_ARCA_CHE_1', Z.HZIP_PORT_ARCA_CHE_1),
+      axCache('HZIP_PORT_AWCA_CHE_0', Z.HZIP_PORT_AWCA_CHE_0),
+      axCache('HZIP_PORT_AWCA_CHE_1', Z.HZIP_PORT_AWCA_CHE_1),
       { name: 'HZIP_CORE_INT_SOURCE', offset: Z.HZIP_CORE_INT_SOURCE, access: 'W1C', read: () => this.coreSource, write: (_v, _o, w) => this.clearCoreSource(Number(w)) },
       { name: 'HZIP_CORE_INT_MASK', offset: Z.HZIP_CORE_INT_MASK, reset: Z.HZIP_CORE_INT_ALL, fields: [{ name: 'mask', lsb: 0, width: 11 }], write: (v) => this.setCoreMask(Number(v)) },
       { name: 'HZIP_CORE_INT_SET', offset: Z.HZIP_CORE_INT_SET, fields: [{ name: 'set', lsb: 0, width: 11, access: 'WO' }], write: (_v, _o, w) => this.raiseCoreError(Number(w)) },

@@ -29,6 +29,12 @@ export const HZIP_CORE_DFX_CONSUMED_BYTE = 0x38;
 export const HZIP_CORE_DFX_PRODUCED_BYTE = 0x40;
 export const HZIP_QM_IDEL_STATUS = 0x3040e4;
 
+/** HZIP_CLOCK_GATE_CTRL: bits 0-7 clock comp0, comp1, decomp0-5; bit 16 the decompression checksum check (Linux zip_main.c). */
+export const HZIP_CORE_CLOCK_ENABLE_ALL = 0xff;
+export const HZIP_DECOMP_CHECK_ENABLE = 1 << 16;
+/** One HZIP_FSM_MAX_CNT count = one engine clock cycle, taken as 1 ns (the engine clock is not public). */
+export const HZIP_FSM_CYCLE_NS = 1;
+
 /** AXUSER bit 0: the transaction carries a valid SubstreamID (the SQC PASID). */
 export const AXUSER_SSV = 1 << 0;
 /** HZIP_SOFT_CTRL_ZIP_CONTROL bit 14: shut the AXI master down on a multi-bit ECC error. */

@@ -102,8 +102,10 @@ export const ZipCtxState = {
   LAST_BLOCK_NO_SPACE: 0x1,
   /** The destination filled while decompressing. */
   NO_SPACE: 0x2,
-  /** All input consumed inside a block: send more. */
+  /** Stateful decompression: all input consumed at a block boundary, the next block not started: send more. */
   BLOCK_NOT_STARTED: 0x3,
+  /** Stream end without a checked trailer: the input ended before it, or the check is off (HZIP_CLOCK_GATE_CTRL bit 16). */
+  NO_CRC: 0x4,
 } as const;
 
 /** Window field (dw9[15:12]) to history bytes. */

@@ -199,7 +199,6 @@ describe('type1 emulated-IOMMU path through the ZIP mdev', () => {
         return 0;
       });
       got.childExit = (yield* u.wait(child))[1] >> 8;
-      yield* sleepNs(u, 1_000_000_000);
       got.afterExit = [stB.pins.size, stB.vdev.open_count, iommuOf(stB) === undefined, stB.inflight.size];
       got.removeAfterExit = yield* removeMdev(u, B);
 

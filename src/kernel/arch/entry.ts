@@ -8,7 +8,8 @@ import { cond_resched, current, this_rq } from '../sched/core.js';
 import { SIGILL, SIGKILL } from '../sched/task.js';
 import { do_page_fault, esr_ec, esr_is_abort } from './fault.js';
 import { dequeue_signal, fatal_signal_pending, force_sig, signal_pending } from '../kernel/signal.js';
-import { TaskExitUnwind, is_unwind } from '../kernel/unwind.js';
+import { ExecUnwind, TaskExitUnwind, is_unwind } from '../kernel/unwind.js';
+import { task_work_run } from '../kernel/task_work.js';
 import { oops_report } from '../kernel/panic.js';
 import { syscall_handler } from '../syscalls/table.js';
 import { EINTR, ERESTARTSYS } from '../lib/errno.js';
@@ -48,6 +49,8 @@ function* el0_svc(_cpu: ArchCpu, nr: number, args: readonly number[]): Generator
   try {
     ret = yield* syscall_handler(nr)(args[0] ?? 0, args[1] ?? 0, args[2] ?? 0, args[3] ?? 0, args[4] ?? 0, args[5] ?? 0);
   } catch (e) {
+    // a successful execve returns to user space in the new image: its task work first
+    if (e instanceof ExecUnwind) yield* task_work_run();
     if (is_unwind(e)) throw e;
     oops_report(e, `syscall ${nr}`);
     throw new TaskExitUnwind(SIGKILL, true);
@@ -57,6 +60,7 @@ function* el0_svc(_cpu: ArchCpu, nr: number, args: readonly number[]): Generator
     throw new TaskExitUnwind(SIGKILL, true);
   }
   if (ret === -ERESTARTSYS) ret = -EINTR;
+  yield* task_work_run();
   exit_to_user_mode_signals();
   yield* cond_resched();
   // A signal may have arrived while we were preempted.

@@ -90,12 +90,12 @@ function* open_exec(name: string): Generator<unknown, File | number, unknown> {
   if (typeof f === 'number') return f;
   const inode = f.f_inode;
   if (!S_ISREG(inode.i_mode) || !(inode.i_mode & 0o111)) {
-    yield* fput(f);
+    fput(f);
     return -EACCES;
   }
   const p = inode_permission(inode, MAY_EXEC);
   if (p < 0) {
-    yield* fput(f);
+    fput(f);
     return p;
   }
   return f;
@@ -125,7 +125,7 @@ function* search_binary_handler(bprm: LinuxBinprm, depth: number): Generator<unk
     const interp = sp < 0 ? rest : rest.slice(0, sp);
     const iarg = sp < 0 ? '' : rest.slice(sp).trim();
     const newArgv = [interp, ...(iarg ? [iarg] : []), bprm.filename, ...bprm.argv.slice(1)];
-    yield* fput(bprm.file);
+    fput(bprm.file);
     const f = yield* open_exec(interp);
     if (typeof f === 'number') return f;
     bprm.file = f;
@@ -237,18 +237,18 @@ export function* do_execve(filename: string, argv: string[], envp: string[]): Ge
   const bprm: LinuxBinprm = { filename, interp: filename, file: f, argv: argv.length ? argv : [filename], envp, entry: undefined };
   const r = yield* search_binary_handler(bprm, 0);
   if (r < 0) {
-    yield* fput(bprm.file);
+    fput(bprm.file);
     return r;
   }
   // Point of no return (begin_new_exec).
   const inode = bprm.file.f_inode;
   const m = exec_mmap(task);
   if (m < 0) {
-    yield* fput(bprm.file);
+    fput(bprm.file);
     return m;
   }
   unshare_files(task);
-  yield* do_close_on_exec(task);
+  do_close_on_exec(task);
   for (let s = 1; s < task.signal.action.length; s++) if (task.signal.action[s] !== SIG_IGN) task.signal.action[s] = 0;
   const cred = task.cred;
   if (inode.i_mode & S_ISUID) cred.euid = cred.suid = cred.fsuid = inode.i_uid;
@@ -257,7 +257,7 @@ export function* do_execve(filename: string, argv: string[], envp: string[]): Ge
   task.thread_ctx.tpidr_el0 = 0n;
   thisCpu().writeSysreg('TPIDR_EL0', 0n);
   set_task_cmdline(task, bprm.argv);
-  yield* fput(bprm.file);
+  fput(bprm.file);
   const sp = create_stack(task, bprm);
   if (sp === undefined) return -EFAULT;
   return { entry: bprm.entry!, sp };

@@ -1,10 +1,14 @@
 // File descriptors (fs/file.c, fs/file_table.c): the per-process table, allocation of
 // the lowest free fd under RLIMIT_NOFILE, close-on-exec, and the last fput that calls
-// the file's release.
+// the file's release: from a task, as task work before it returns to user space (or
+// at its exit); from a kernel thread or an interrupt, on the system workqueue
+// (delayed_fput). close(2) releases at once (__fput_sync).
 
-import { current } from '../sched/core.js';
-import { RLIMIT_NOFILE, rlimit, type TaskStruct } from '../sched/task.js';
+import { current, in_interrupt } from '../sched/core.js';
+import { PF_KTHREAD, RLIMIT_NOFILE, rlimit, type TaskStruct } from '../sched/task.js';
 import { EBADF, EMFILE } from '../lib/errno.js';
+import { task_work_add, TWA_RESUME } from '../kernel/task_work.js';
+import { WorkStruct, schedule_work } from '../kernel/workqueue.js';
 import { FilesStruct, FsStruct, type File } from './types.js';
 
 /** Hard ceiling of the fd table (sysctl fs.nr_open default). */
@@ -66,23 +70,68 @@ export function set_file_final_release(fn: (file: File) => Generator<unknown, vo
   finalRelease = fn;
 }
 
-/** fput: drops a reference; the last one releases the file. */
-export function* fput(file: File): Generator<unknown, void, unknown> {
-  if (--file.f_count > 0) return;
+/** __fput: the final release (f_op->release, dput, mntput) in the caller's context. */
+function* __fput(file: File): Generator<unknown, void, unknown> {
   if (finalRelease !== undefined) yield* finalRelease(file);
 }
 
-/** close_fd: removes `fd` from the table and drops its reference. */
-export function* close_fd(fd: number, task: TaskStruct = current()): Generator<unknown, number, unknown> {
+/** delayed_fput_list: files whose last reference went in a kernel thread or an interrupt. */
+let delayedFputList: File[] = [];
+let delayedFputWork: WorkStruct | undefined;
+
+function* delayed_fput(): Generator<unknown, void, unknown> {
+  while (delayedFputList.length > 0) {
+    const list = delayedFputList;
+    delayedFputList = [];
+    for (const f of list) yield* __fput(f);
+  }
+}
+
+/**
+ * fput: drops a reference. The last one queues the release: as task work of the
+ * current task (run before it returns to user space, or in exit_task_work), or, in an
+ * interrupt, a kernel thread or a task past exit_task_work, on the delayed_fput work.
+ */
+export function fput(file: File): void {
+  if (--file.f_count > 0) return;
+  if (!in_interrupt()) {
+    const task = current();
+    if (!(task.flags & PF_KTHREAD) && task_work_add(task, () => __fput(file), TWA_RESUME) === 0) return;
+  }
+  delayedFputList.push(file);
+  delayedFputWork ??= new WorkStruct(delayed_fput);
+  schedule_work(delayedFputWork);
+}
+
+/** __fput_sync: drops a reference; the last one releases the file before returning (close(2)). */
+export function* __fput_sync(file: File): Generator<unknown, void, unknown> {
+  if (--file.f_count > 0) return;
+  yield* __fput(file);
+}
+
+/** flush_delayed_fput: runs the releases queued on the delayed_fput work now. */
+export function* flush_delayed_fput(): Generator<unknown, void, unknown> {
+  yield* delayed_fput();
+}
+
+/** file_close_fd: takes `fd` out of the table; the file (whose reference passes to the caller) or undefined. */
+function file_close_fd(fd: number, task: TaskStruct): File | undefined {
   const files = task.files;
-  if (files === null || !Number.isInteger(fd) || fd < 0 || fd >= files.fd.length) return -EBADF;
+  if (files === null || !Number.isInteger(fd) || fd < 0 || fd >= files.fd.length) return undefined;
   const f = files.fd[fd];
-  if (f === null || f === undefined) return -EBADF;
+  if (f === null || f === undefined) return undefined;
   files.fd[fd] = null;
   files.close_on_exec[fd] = false;
   if (fd < files.next_fd) files.next_fd = fd;
+  return f;
+}
+
+/** close_fd (the close(2) path): removes `fd` from the table, flushes and releases synchronously. */
+export function* close_fd(fd: number, task: TaskStruct = current()): Generator<unknown, number, unknown> {
+  const f = file_close_fd(fd, task);
+  if (f === undefined) return -EBADF;
   if (f.f_op.flush) f.f_op.flush(f);
-  yield* fput(f);
+  yield* __fput_sync(f);
   return 0;
 }
 
@@ -96,11 +145,15 @@ export function dup_fd(old: FilesStruct): FilesStruct {
   return n;
 }
 
-/** do_close_on_exec: closes every fd marked FD_CLOEXEC. */
-export function* do_close_on_exec(task: TaskStruct): Generator<unknown, void, unknown> {
+/** do_close_on_exec: closes every fd marked FD_CLOEXEC (filp_close: the releases are task work). */
+export function do_close_on_exec(task: TaskStruct): void {
   const files = get_files(task);
   for (let fd = 0; fd < files.fd.length; fd++) {
-    if (files.close_on_exec[fd] && files.fd[fd]) yield* close_fd(fd, task);
+    if (!files.close_on_exec[fd]) continue;
+    const f = file_close_fd(fd, task);
+    if (f === undefined) continue;
+    if (f.f_op.flush) f.f_op.flush(f);
+    fput(f);
   }
 }
 
@@ -113,7 +166,8 @@ export function unshare_files(task: TaskStruct): void {
   }
 }
 
-export function* exit_files(task: TaskStruct): Generator<unknown, void, unknown> {
+/** exit_files: the last user of the table closes its files (their releases run in exit_task_work). */
+export function exit_files(task: TaskStruct): void {
   const files = task.files;
   if (files === null) return;
   task.files = null;
@@ -122,7 +176,7 @@ export function* exit_files(task: TaskStruct): Generator<unknown, void, unknown>
     const f = files.fd[fd];
     if (f) {
       files.fd[fd] = null;
-      yield* fput(f);
+      fput(f);
     }
   }
 }

@@ -19,6 +19,7 @@ import { ___wait_event, wake_up_all } from '../sched/wait.js';
 import { detach_pid, find_task_by_vpid } from './pid.js';
 import { send_sig } from './signal.js';
 import { exit_files, exit_fs } from '../fs/file.js';
+import { exit_task_work } from './task_work.js';
 import { exit_task_mm } from './fork.js';
 import { futex_exit_release } from './futex.js';
 import { kernel_power_off } from './reboot.js';
@@ -52,8 +53,9 @@ export function* do_exit(code: number): Generator<unknown, void, unknown> {
   for (const h of exitHooks) h(tsk);
   futex_exit_release(tsk);
   exit_task_mm(tsk);
-  yield* exit_files(tsk);
+  exit_files(tsk);
   exit_fs(tsk);
+  yield* exit_task_work(tsk);
   exit_notify(tsk);
   if (tsk.pid === 1 || (tsk.tgid === 1 && sig.live === 0)) {
     const status = sig.group_exit ? sig.group_exit_code : code;

@@ -9,7 +9,6 @@ import { proc_create, register_sysctl_int } from '../fs/proc/root.js';
 import { set_proc_mm_hooks } from '../fs/proc/base.js';
 import { fput } from '../fs/file.js';
 import type { File, FileOperations } from '../fs/types.js';
-import { schedule_work, WorkStruct } from '../kernel/workqueue.js';
 import { EINVAL, EFAULT } from '../lib/errno.js';
 import { copy_to_user } from '../lib/uaccess.js';
 import { current, set_mm_switcher } from '../sched/core.js';
@@ -70,13 +69,7 @@ export function mm_late_init(): void {
     return { memlockLimit: rlimit(t, RLIMIT_MEMLOCK), capIpcLock: has_capability(t, CAP_IPC_LOCK) };
   });
   set_current_mm_provider(() => current().mm);
-  set_deferred_fput((file) => {
-    schedule_work(
-      new WorkStruct(function* () {
-        yield* fput(file);
-      }),
-    );
-  });
+  set_deferred_fput(fput);
   set_proc_mm_hooks({
     status_vm: (t) => (t.mm === null ? '' : task_mem(t.mm)),
     maps: (t) => (t.mm === null ? '' : show_maps(t.mm, (vma) => (vma.vm_file !== null ? d_path(vma.vm_file.f_path) : undefined))),

@@ -194,16 +194,16 @@ function vma_unlink_list(mm: MmStruct, vma: VmAreaStruct): void {
   if (vma.vm_flags & VM_LOCKED) mm.locked_vm = Math.max(0, mm.locked_vm - n);
 }
 
-/** The final release of a file whose last reference was a VMA (delayed_fput), installed by the VFS glue. */
-let deferred_fput: (file: File) => void = () => {};
+/** fput, installed by the VFS glue: the last reference queues the release (task work or delayed_fput). */
+let deferred_fput: (file: File) => void = (file) => {
+  file.f_count--;
+};
 export function set_deferred_fput(fn: (file: File) => void): void {
   deferred_fput = fn;
 }
 
-/** fput from a context that cannot sleep: the final release runs later (____fput via delayed_fput). */
+/** remove_vma's fput: it never sleeps; the final release runs later. */
 function vma_fput(file: File): void {
-  if (--file.f_count > 0) return;
-  file.f_count = 1; // the deferred fput drops it
   deferred_fput(file);
 }
 

@@ -144,7 +144,7 @@ const vfio_device_fops: FileOperations = {
   *release(_inode: Inode, file: File) {
     const df = df_of(file);
     yield* vfio_df_close(df.device);
-    yield* fput(df.groupFile);
+    fput(df.groupFile);
   },
 };
 

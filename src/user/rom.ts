@@ -32,12 +32,14 @@ import { seqMain } from './bin/seq.js';
 import { envMain } from './bin/env.js';
 import { zipkMain } from './bin/zipk.js';
 import { vfioTestdevMain } from './bin/vfio_testdev.js';
+import { vfioMdevZipMain } from './bin/vfio_mdev_zip.js';
 import { uadkToolMain } from './bin/uadk_tool.js';
 
 const MAINS: readonly (readonly [string, Main])[] = [
   ['sh', shMain],
   ['zipk', zipkMain],
   ['vfio_testdev', vfioTestdevMain],
+  ['vfio_mdev_zip', vfioMdevZipMain],
   ['uadk_tool', uadkToolMain],
   ['init', initMain],
   ['cat', catMain],

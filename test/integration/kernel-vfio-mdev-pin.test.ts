@@ -22,7 +22,7 @@ import { folio_maybe_dma_pinned } from '../../src/kernel/mm/gup.js';
 import { follow_pte, type FollowResult } from '../../src/kernel/mm/memory.js';
 import { current } from '../../src/kernel/sched/core.js';
 import type { UserCtx } from '../support/kernel-user.js';
-import { runMarked, sleepNs } from './kernel-iommu-harness.js';
+import { runMarked } from './kernel-iommu-harness.js';
 import { TESTDEV, UStruct, VFIO, bindVfio, groupOf, ioctl, mapDma, mmap, open, statusKb, unmapDma } from './kernel-vfio-harness.js';
 import { COMP, PAGE, QUEUE_SIZE, createMdev, doorbell, mdevContainer, mdevDevice, readSqe, removeMdev, uuid, waitCq, writeSqe } from './kernel-vfio-mdev-harness.js';
 
@@ -32,7 +32,6 @@ const EACCES = -13;
 const ENOMEM = -12;
 const E2BIG = -7;
 const MADV_DONTNEED = 4;
-const MiB = 1 << 20;
 
 const fr: FollowResult = { pfn: -1, writable: false, special: false, swapOffset: -1, dirty: false };
 function pfnAt(va: number): number {
@@ -389,4 +388,3 @@ describe('type1 emulated-IOMMU path through the ZIP mdev', () => {
   });
 });
 
-void MiB;

@@ -72,3 +72,35 @@ describe('rand_qc (SQC/CQC w8): an SQ/CQ doorbell must carry the context\'s valu
     expect(rig.r32(QM.ABN_SOURCE)).toBe(0);
   });
 });
+
+describe('SQC orders (w13[7:4]): non-zero posts a queue\'s CQEs in SQ order', () => {
+  function bigThenSmall(rig: ZipRig, orders: number): number[] {
+    const q = rig.startQueue(1, 0, { depth: 16, orders });
+    rig.submit(q, request(rig, 1, 1 << 20), request(rig, 2, 256));
+    rig.run();
+    return rig.reap(q);
+  }
+
+  it('orders 1 (Linux): a small request finishing on the other core first still posts its CQE second', () => {
+    expect(bigThenSmall(new ZipRig().startQm(), 1)).toEqual([0, 1]);
+  });
+
+  it('orders 0: CQEs post as requests finish (the small one first)', () => {
+    expect(bigThenSmall(new ZipRig().startQm(), 0)).toEqual([1, 0]);
+  });
+
+  it('a hung core on the head of an ordered queue holds that queue\'s later CQEs but not other queues, and the master still drains', () => {
+    const rig = new ZipRig().startQm();
+    rig.zip.inject({ kind: 'core-stuck', core: 0 });
+    const a = rig.startQueue(1, 0, { depth: 16, orders: 1 });
+    const b = rig.startQueue(2, 0, { depth: 16, orders: 1 });
+    rig.submit(a, request(rig, 1), request(rig, 2));
+    rig.run(50_000_000);
+    expect(rig.reap(a)).toEqual([]);
+    rig.submit(b, request(rig, 3));
+    rig.run(50_000_000);
+    expect(rig.reap(b)).toEqual([0]);
+    rig.w32(QM.MASTER_GLOBAL_CTRL, 1);
+    expect(rig.r32(QM.MASTER_TRANS_RETURN)).toBe(3);
+  });
+});

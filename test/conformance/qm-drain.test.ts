@@ -61,7 +61,7 @@ describe('error injection core-stuck', () => {
 
   it('a stuck core holds only its own request: the other compression core and the decompression cores keep serving', () => {
     const rig = new ZipRig().startQm();
-    const c = rig.startQueue(0, 0, { depth: 16 });
+    const c = rig.startQueue(0, 0, { depth: 16, orders: 0 }); // CQEs as requests finish
     const d = rig.startQueue(1, 1, { depth: 16 });
     rig.zip.inject({ kind: 'core-stuck', core: 0 });
     const slots = rig.submit(c, ...[1, 2, 3, 4].map((s) => request(rig, s, 4000)));

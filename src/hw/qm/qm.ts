@@ -76,6 +76,14 @@ export class QueueManager {
   readonly sqAlg = new Uint8Array(QNUM);
   /** SQC w13[3:0]: arbitration priority (higher first, see claimNext). */
   readonly sqPrio = new Uint8Array(QNUM);
+  /** SQC w13[7:4] orders: non-zero = the queue's CQEs are posted in SQ order (see mayComplete). */
+  readonly sqOrders = new Uint8Array(QNUM);
+  /** Ordered queues: the SQ index whose CQE posts next. */
+  private readonly cqeNext = new Uint16Array(QNUM);
+  /** Ordered queues: requests that ended without a CQE before their turn (error paths). */
+  private readonly doneEarly = new Map<number, Set<number>>();
+  /** Ordered queues: finished requests whose CQE waits for its turn (reorder buffer): queue -> SQ index -> error. */
+  private readonly deferred = new Map<number, Map<number, boolean>>();
   /** SQC/CQC w8 rand_qc: the value an SQ/CQ doorbell's rand field [31:16] must carry (see ring()). */
   readonly sqRand = new Uint16Array(QNUM);
   readonly cqRand = new Uint16Array(QNUM);
@@ -195,7 +203,12 @@ export class QueueManager {
   private readonly ev4Bytes = new Uint8Array(this.ev4.buffer);
   private readonly cqeWords = new Uint32Array(4);
   private readonly cqeBytes = new Uint8Array(this.cqeWords.buffer);
-  private readonly noPasid: DmaAttrs = { ssid: 0, ssv: false, priv: false, exec: false };
+  /** Attributes of the QM's own reads and writes (contexts, CQEs, EQEs, AEQEs): see updateAxUser. */
+  private readonly qmRd: DmaAttrs = { ssid: 0, ssv: false, priv: false, exec: false };
+  private readonly qmWr: DmaAttrs = { ssid: 0, ssv: false, priv: false, exec: false };
+  private readonly cqeAttrs: DmaAttrs = { ssid: 0, ssv: false, priv: false, exec: false };
+  /** CQC pasid (w10): the SubstreamID of CQE writes when the write channel's AxUSER SSV is set. */
+  readonly cqPasid = new Uint16Array(QNUM);
 
   constructor(
     private readonly clock: Clock,
@@ -221,6 +234,8 @@ export class QueueManager {
     this.sqcChanges.fill(0);
     this.cqcChanges.fill(0);
     this.wbDue.length = 0;
+    this.doneEarly.clear();
+    this.deferred.clear();
     this.cacheCtl = R.QM_CACHE_CTL_RESET;
     this.evValid.fill(0);
     this.evSource.fill(0);
@@ -253,6 +268,7 @@ export class QueueManager {
     this.dbLatchOffset = -1;
     this.cqOverflowInjection = -2;
     this.eqOverflowInjection = false;
+    this.qmRd.ssv = this.qmWr.ssv = false;
     this.gate.reset();
     this.epoch++;
   }
@@ -269,7 +285,6 @@ export class QueueManager {
 
   /** QM registers of BAR2 (the device adds its own and the doorbell pages). */
   registerDefs(): RegDef[] {
-    const stored = (name: string, offset: number, reset = 0, description = 'accepted and stored; no modelled effect'): RegDef => ({ name, offset, reset, description });
     const counter = (name: string, offset: number, get: () => number): RegDef => ({ name, offset, access: 'RO', read: () => get() >>> 0 });
     return [
       { name: 'QM_VF_AEQ_INT_SOURCE', offset: R.QM_VF_AEQ_INT_SOURCE, access: 'RO', read: () => this.evSource[1]! },
@@ -313,15 +328,24 @@ export class QueueManager {
       { name: 'QM_VFT_CFG_DATA_L', offset: R.QM_VFT_CFG_DATA_L },
       { name: 'QM_VFT_CFG_DATA_H', offset: R.QM_VFT_CFG_DATA_H },
       { name: 'QM_VFT_CFG_RDY', offset: R.QM_VFT_CFG_RDY, reset: 1, fields: [{ name: 'rdy', lsb: 0, width: 1 }] },
-      stored('QM_ARUSER_M_CFG_1', 0x100088),
-      stored('QM_ARUSER_M_CFG_ENABLE', 0x100090),
-      stored('QM_AWUSER_M_CFG_1', 0x100098),
-      stored('QM_AWUSER_M_CFG_ENABLE', 0x1000a0),
-      stored('QM_WUSER_M_CFG_ENABLE', 0x1000a8),
-      stored('QM_AXI_M_CFG', 0x1000ac),
-      stored('QM_AXI_M_CFG_ENABLE', 0x1000b0),
-      stored('QM_PEH_AXUSER_CFG', 0x1000cc),
-      stored('QM_PEH_AXUSER_CFG_ENABLE', 0x1000d0),
+      // AxUSER of the QM's own AXI master: bit n of the transaction's user field is CFG_1 bit n
+      // where ENABLE bit n is set, else the QM's own value (0). Bit 0 is SSV (AXUSER_SSV): the
+      // transaction carries a SubstreamID (the CQC pasid for CQE writes, 0 for the rest).
+      // Linux leaves bit 0 to the QM (ENABLE 0xfffffffe). The other bits (snoop, SMMU command
+      // type, NS/NO/FP) select coherency, security and ordering attributes that this machine
+      // (coherent memory, non-secure only, in-order bus) cannot show: they read back as written.
+      { name: 'QM_ARUSER_M_CFG_1', offset: R.QM_ARUSER_M_CFG_1, description: 'read-channel AxUSER value; bit 0 SSV', write: () => this.updateAxUser() },
+      { name: 'QM_ARUSER_M_CFG_ENABLE', offset: R.QM_ARUSER_M_CFG_ENABLE, description: 'per bit: take ARUSER from QM_ARUSER_M_CFG_1', write: () => this.updateAxUser() },
+      { name: 'QM_AWUSER_M_CFG_1', offset: R.QM_AWUSER_M_CFG_1, description: 'write-channel AxUSER value; bit 0 SSV', write: () => this.updateAxUser() },
+      { name: 'QM_AWUSER_M_CFG_ENABLE', offset: R.QM_AWUSER_M_CFG_ENABLE, description: 'per bit: take AWUSER from QM_AWUSER_M_CFG_1', write: () => this.updateAxUser() },
+      { name: 'QM_WUSER_M_CFG_ENABLE', offset: R.QM_WUSER_M_CFG_ENABLE, description: 'write-data WUSER enables: data user bits carry nothing this machine models; reads back as written' },
+      { name: 'QM_AXI_M_CFG', offset: R.QM_AXI_M_CFG, description: 'AxCACHE of the QM master ("qm cache"): no observable effect on coherent, uncached memory; reads back as written' },
+      { name: 'QM_AXI_M_CFG_ENABLE', offset: R.QM_AXI_M_CFG_ENABLE, description: 'enables for QM_AXI_M_CFG: no observable effect; reads back as written' },
+      // Linux: "disable FLR triggered by BME (bus master enable)". The model never resets the
+      // function when Bus Master Enable is cleared (the state Linux configures); which bit of
+      // Linux's 0x401001 does it is not public, so the register reads back as written.
+      { name: 'QM_PEH_AXUSER_CFG', offset: R.QM_PEH_AXUSER_CFG, description: 'PEH AxUSER; Linux value disables the BME-triggered FLR, which the model never does; reads back' },
+      { name: 'QM_PEH_AXUSER_CFG_ENABLE', offset: R.QM_PEH_AXUSER_CFG_ENABLE, description: 'enables for QM_PEH_AXUSER_CFG; reads back as written' },
       { name: 'QM_PEH_VENDOR_ID', offset: R.QM_PEH_VENDOR_ID, reset: R.PCI_VENDOR_ID_HUAWEI, description: 'reset handshake: reads back the last value written' },
       // RAS routing of each abnormal source (see raiseAbnormal). Reset: every source NFE, so
       // an error is reported until the driver routes it (the hardware's reset value is not public).
@@ -446,12 +470,12 @@ export class QueueManager {
     this.finishMailbox(MailboxStatus.OK);
   }
 
-  private dmaRead(addr: number, buf: Uint8Array, len: number, port: DmaPort = this.link.dma, attrs: Readonly<DmaAttrs> = this.noPasid): DmaStatus {
+  private dmaRead(addr: number, buf: Uint8Array, len: number, port: DmaPort = this.link.dma, attrs: Readonly<DmaAttrs> = this.qmRd): DmaStatus {
     if (!this.link.busMasterEnabled) return DmaStatus.BusError;
     return this.noteError(port.read(addr, buf, 0, len, attrs));
   }
 
-  private dmaWrite(addr: number, buf: Uint8Array, len: number, port: DmaPort = this.link.dma, attrs: Readonly<DmaAttrs> = this.noPasid): DmaStatus {
+  private dmaWrite(addr: number, buf: Uint8Array, len: number, port: DmaPort = this.link.dma, attrs: Readonly<DmaAttrs> = this.qmWr): DmaStatus {
     if (!this.link.busMasterEnabled) return DmaStatus.BusError;
     return this.noteError(port.write(addr, buf, 0, len, attrs));
   }
@@ -483,6 +507,8 @@ export class QueueManager {
       this.sqPasidEn[qn] = SQC.get(w, f.pasid_en);
       this.sqAlg[qn] = SQC.get(w, f.alg_type);
       this.sqPrio[qn] = SQC.get(w, f.priority);
+      this.sqOrders[qn] = SQC.get(w, f.orders);
+      if (!reload) this.restartOrder(qn);
       this.sqRand[qn] = SQC.get(w, f.rand_qc);
       this.sqCtxBad[qn] = this.sqAlg[qn]! >= this.algTypes || log2 !== this.sqeSizeLog2 ? 1 : 0;
       this.sqCqn[qn] = SQC.get(w, f.cq_num) % QNUM;
@@ -499,6 +525,7 @@ export class QueueManager {
       this.cqPhase[qn] = CQC.get(w, f.phase);
       this.cqFlag[qn] = CQC.get(w, f.flag);
       this.cqRand[qn] = CQC.get(w, f.rand_qc);
+      this.cqPasid[qn] = CQC.get(w, f.pasid);
       this.cqCtxBad[qn] = CQC.get(w, f.cqe_size_log2) !== CQE_SIZE_LOG2 ? 1 : 0;
       this.cqValid[qn] = 1;
     }
@@ -717,6 +744,13 @@ export class QueueManager {
     this.engine?.kick();
   }
 
+  /** SSV (AxUSER bit 0) of the QM's read and write channels from the *_M_CFG registers. */
+  private updateAxUser(): void {
+    const g = (n: string): number => this.regs?.getNum(n) ?? 0;
+    this.qmRd.ssv = (g('QM_ARUSER_M_CFG_ENABLE') & g('QM_ARUSER_M_CFG_1') & 1) === 1;
+    this.qmWr.ssv = (g('QM_AWUSER_M_CFG_ENABLE') & g('QM_AWUSER_M_CFG_1') & 1) === 1;
+  }
+
   private setMasterCtrl(v: number): void {
     this.masterCtrl = v & 1;
     if ((v & 1) === 0) this.engine?.kick();
@@ -877,6 +911,71 @@ export class QueueManager {
 
   claimedIndex = 0;
 
+  /**
+   * Completion order (SQC w13 orders, Linux writes 1): a queue with orders != 0 posts
+   * its CQEs in SQ order. Its requests still run in parallel on several cores; a request
+   * that finishes before an earlier one of the same queue leaves its completion in the
+   * QM's reorder buffer (its core is free again), and the QM posts that CQE and its EQE
+   * once every earlier request of the queue has posted its CQE or ended without one.
+   * orders = 0: CQEs post as requests finish. A reload of the SQC (the queue restarted)
+   * drops completions still held for it. True if the CQE of SQ[`index`] may post now.
+   */
+  mayComplete(qn: number, index: number): boolean {
+    return this.sqOrders[qn] === 0 || this.cqeNext[qn] === index;
+  }
+
+  /** Hands a finished request whose turn has not come to the reorder buffer. */
+  deferCompletion(qn: number, index: number, error: boolean): void {
+    let d = this.deferred.get(qn);
+    if (d === undefined) this.deferred.set(qn, (d = new Map()));
+    d.set(index, error);
+  }
+
+  /** The request at SQ[`index`] ended (CQE posted, or none will be): the next in order may post. */
+  completionDone(qn: number, index: number): void {
+    if (this.sqOrders[qn] === 0 || this.sqDepth[qn] === 0) return;
+    if (this.cqeNext[qn] !== index) {
+      let early = this.doneEarly.get(qn);
+      if (early === undefined) this.doneEarly.set(qn, (early = new Set()));
+      early.add(index);
+      return;
+    }
+    const depth = this.sqDepth[qn]!;
+    let next = (index + 1) % depth;
+    const early = this.doneEarly.get(qn);
+    while (early !== undefined && early.delete(next)) next = (next + 1) % depth;
+    this.cqeNext[qn] = next;
+    const d = this.deferred.get(qn);
+    const error = d?.get(next);
+    if (error === undefined) return;
+    d!.delete(next);
+    this.postDeferred(qn, next, error);
+  }
+
+  /** Posts a held completion (CQE, then EQE) on the QM's channel, in an event of its own. */
+  private postDeferred(qn: number, index: number, error: boolean): void {
+    const epoch = this.epoch;
+    const eqe = (): void => {
+      if (epoch !== this.epoch) return;
+      if (this.postCompletionEvent(qn) === DmaStatus.Stalled) this.gate.park((retry) => (retry ? eqe() : undefined));
+    };
+    const cqe = (): void => {
+      if (epoch !== this.epoch) return;
+      const r = this.postCqe(qn, index, error); // Written: completionDone releases the next one
+      if (r === CqePost.Stalled) return this.gate.park((retry) => (retry ? cqe() : this.completionDone(qn, index)));
+      if (r === CqePost.Written) eqe();
+      else this.completionDone(qn, index);
+    };
+    this.clock.after(0, 'qm-cqe-order', () => this.gate.whenOpen(cqe));
+  }
+
+  /** A (re)loaded SQC starts the order at its head; completions still held for the old order are dropped. */
+  private restartOrder(qn: number): void {
+    this.cqeNext[qn] = this.sqHead[qn]!;
+    this.doneEarly.delete(qn);
+    this.deferred.delete(qn);
+  }
+
   /** Bus address of SQE `index` of queue `qn`. */
   sqeAddress(qn: number, index: number): number {
     return this.sqBase[qn]! + index * this.sqeSize[qn]!;
@@ -932,7 +1031,10 @@ export class QueueManager {
     CQE.set(w, CQE.f.sq_num, qn);
     CQE.set(w, CQE.f.phase, this.cqPhase[cqn]!);
     littleEndianWords(w, this.cqeBytes);
-    const st = this.dmaWrite(this.cqBase[cqn]! + tail * 16, this.cqeBytes, 16);
+    const a = this.cqeAttrs;
+    a.ssv = this.qmWr.ssv;
+    a.ssid = a.ssv ? this.cqPasid[cqn]! : 0;
+    const st = this.dmaWrite(this.cqBase[cqn]! + tail * 16, this.cqeBytes, 16, this.link.dma, a);
     if (st === DmaStatus.Stalled) return CqePost.Stalled;
     if (st !== DmaStatus.Ok) {
       this.raiseAbnormal(R.QmAbnormal.axi_bresp);
@@ -946,6 +1048,7 @@ export class QueueManager {
     this.cqTail[cqn] = next;
     this.contextChanged(false, cqn);
     this.dfxCqe++;
+    this.completionDone(qn, sqIndex);
     if (error) this.dfxCqeErr++;
     return CqePost.Written;
   }

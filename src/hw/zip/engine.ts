@@ -126,6 +126,8 @@ export class ZipCore {
   stalled = false;
   /** Stalls of the core's channel since reset. */
   stalls = 0;
+  /** The request's place in its queue's CQE order is released (CQE posted, or it ended without one). */
+  orderDone = false;
   /** Injected hang: the next request the core starts computing never finishes (until reset). */
   hung = false;
   cont: () => void = () => {};
@@ -257,6 +259,7 @@ export class ZipEngine implements QmEngine {
       core.busy = true;
       core.qn = qn;
       core.sqIndex = this.qm.claimedIndex;
+      core.orderDone = false;
       core.step = Step.Fetch;
       this.channel(core);
       this.run(core);
@@ -335,8 +338,16 @@ export class ZipEngine implements QmEngine {
             const a = this.qm.sqeAddress(core.qn, core.sqIndex);
             this.trace.record(TraceKind.Completion, this.port.initiator, this.port.sid, -1, a, a, ZIP_SQE_BYTES, core.status, core.qn);
           }
+          if (!this.qm.mayComplete(core.qn, core.sqIndex)) {
+            // An earlier SQE of this ordered queue has not posted: the QM holds the completion.
+            this.qm.deferCompletion(core.qn, core.sqIndex, !isSuccess(core.status));
+            core.orderDone = true;
+            this.finish(core);
+            return;
+          }
           const r = this.qm.postCqe(core.qn, core.sqIndex, !isSuccess(core.status));
           if (r === CqePost.Stalled) return gate.park(core.resume);
+          if (r === CqePost.Written) core.orderDone = true;
           if (r !== CqePost.Written) {
             this.finish(core);
             return;
@@ -401,6 +412,8 @@ export class ZipEngine implements QmEngine {
   }
 
   private finish(core: ZipCore): void {
+    if (!core.orderDone) this.qm.completionDone(core.qn, core.sqIndex);
+    core.orderDone = true;
     core.busy = false;
     core.step = Step.Idle;
     core.bdCount = (core.bdCount + 1) >>> 0;

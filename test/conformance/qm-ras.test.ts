@@ -16,6 +16,8 @@ const RAS = {
   ZIP_INT_SET: 0x3010a8,
 } as const;
 const ECC_1BIT = 1 << 3;
+const ECC_1BIT_CNT = 0x104000;
+const ECC_MBIT_CNT = 0x104008;
 const ECC_MBIT = 1 << 2;
 const DB_TIMEOUT = 1 << 10;
 
@@ -42,6 +44,7 @@ describe('QM RAS routing (QM_RAS_CE/NFE/FE_ENABLE, QM_RAS_CE_THRESHOLD)', () => 
     expect(rig.r32(QM.ABN_SOURCE)).toBe(ECC_MBIT);
     expect(rig.r32(QM.ABN_STATUS)).toBe(ECC_MBIT);
     expect(abnormalMsis(rig)).toBe(0);
+    expect(rig.r32(ECC_MBIT_CNT)).toBe(1);
   });
 
   it('FE wins over NFE for a source in both enables', () => {
@@ -82,6 +85,8 @@ describe('QM RAS routing (QM_RAS_CE/NFE/FE_ENABLE, QM_RAS_CE_THRESHOLD)', () => 
     expect(rig.r32(QM.ABN_SOURCE)).toBe(0);
     rig.zip.inject({ kind: 'qm-ecc-1bit' });
     expect(abnormalMsis(rig)).toBe(2);
+    // QM_ECC_1BIT_CNT counts every one, reported or not.
+    expect(rig.r32(ECC_1BIT_CNT)).toBe(6);
   });
 
   it('CE threshold 1 (Linux QM_RAS_CE_TIMES_PER_IRQ) reports every correctable error; 0 counts as 1', () => {

@@ -190,6 +190,9 @@ export class QueueManager {
   dfxSqe = 0;
   dfxCqe = 0;
   dfxCqeErr = 0;
+  /** QM SRAM ECC errors seen (QM_ECC_1BIT_CNT / QM_ECC_MBIT_CNT), reported or not. */
+  dfxEcc1Bit = 0;
+  dfxEccMBit = 0;
 
   // Misc registers with behaviour.
   private memInitDone = 0;
@@ -262,6 +265,7 @@ export class QueueManager {
     this.oooShutdownSel = 0;
     this.oooShutdown = false;
     this.dfxMailbox = this.dfxDoorbell = this.dfxSqe = this.dfxCqe = this.dfxCqeErr = 0;
+    this.dfxEcc1Bit = this.dfxEccMBit = 0;
     this.memInitDone = 0;
     this.cacheWbDone = 0;
     this.masterCtrl = 0;
@@ -355,6 +359,8 @@ export class QueueManager {
       { name: 'QM_RAS_CE_THRESHOLD', offset: R.QM_RAS_CE_THRESHOLD, fields: [{ name: 'times', lsb: 0, width: 16 }], description: 'correctable errors per report (0 counts as 1)', write: () => (this.ceCount = 0) },
       { name: 'QM_QUE_ISO_EN', offset: R.QM_QUE_ISO_EN, access: 'RO', description: 'v2 has no doorbell isolation (v3 feature): reads 0' },
       { name: 'QM_CAPBILITY', offset: R.QM_CAPBILITY, access: 'RO', reset: (QNUM | (QNUM << 11)) >>> 0 },
+      counter('QM_ECC_1BIT_CNT', R.QM_ECC_1BIT_CNT, () => this.dfxEcc1Bit),
+      counter('QM_ECC_MBIT_CNT', R.QM_ECC_MBIT_CNT, () => this.dfxEccMBit),
       counter('QM_DFX_MB_CNT', R.QM_DFX_MB_CNT, () => this.dfxMailbox),
       counter('QM_DFX_DB_CNT', R.QM_DFX_DB_CNT, () => this.dfxDoorbell),
       counter('QM_DFX_SQE_CNT', R.QM_DFX_SQE_CNT, () => this.dfxSqe),
@@ -1170,6 +1176,8 @@ export class QueueManager {
     if (info?.inf00 !== undefined) this.inf00 = info.inf00;
     if (info?.inf01 !== undefined) this.inf01 = info.inf01;
     if ((bits & this.oooShutdownSel) !== 0) this.oooShutdown = true;
+    if ((bits & R.QmAbnormal.ecc_1bit) !== 0) this.dfxEcc1Bit = (this.dfxEcc1Bit + 1) >>> 0;
+    if ((bits & R.QmAbnormal.ecc_mbit) !== 0) this.dfxEccMBit = (this.dfxEccMBit + 1) >>> 0;
     const fe = bits & this.rasReg('QM_RAS_FE_ENABLE', 0);
     const nfe = bits & ~fe & this.rasReg('QM_RAS_NFE_ENABLE', R.QM_ABNORMAL_ALL);
     let ce = bits & ~fe & ~nfe & this.rasReg('QM_RAS_CE_ENABLE', 0);

@@ -59,3 +59,21 @@ describe('QM AxUSER (QM_AR/AWUSER_M_CFG_1 and _ENABLE)', () => {
     }
   });
 });
+
+describe('CQC pasid enable (w11 bit 0, v3 form)', () => {
+  it('a CQC with the PASID enable set makes its CQE writes carry the CQC pasid without AxUSER SSV', () => {
+    const rig = new ZipRig().startQm();
+    const q = rig.startQueue(4, 0, { depth: 8, pasid: 9 });
+    // Reload the CQC with w11 bit 0 set.
+    const ctx = rig.alloc(32);
+    rig.mailbox(1, q.qn, ctx, 1);
+    rig.bus.write16(ctx + 22, rig.bus.read16(ctx + 22) | 1);
+    rig.mailbox(1, q.qn, ctx, 0);
+    rig.machine.trace.enable();
+    const data = sampleData(64, 2);
+    rig.submit(q, makeSqe({ reqType: REQ.DEFLATE, src: rig.put(data), dst: rig.alloc(256), inLen: 64, availOut: 256 }));
+    rig.run();
+    const cqe = [...rig.machine.trace.records()].find((r) => r.kind === TraceKind.DmaWrite && Number(r.iova) === q.cq)!;
+    expect(cqe.ssid).toBe(9);
+  });
+});

@@ -212,6 +212,8 @@ export class QueueManager {
   private readonly cqeAttrs: DmaAttrs = { ssid: 0, ssv: false, priv: false, exec: false };
   /** CQC pasid (w10): the SubstreamID of CQE writes when the write channel's AxUSER SSV is set. */
   readonly cqPasid = new Uint16Array(QNUM);
+  /** CQC w11 bit0 (v3 form): CQE writes carry the CQC pasid whatever the AxUSER registers say. */
+  readonly cqPasidEn = new Uint8Array(QNUM);
 
   constructor(
     private readonly clock: Clock,
@@ -532,6 +534,7 @@ export class QueueManager {
       this.cqFlag[qn] = CQC.get(w, f.flag);
       this.cqRand[qn] = CQC.get(w, f.rand_qc);
       this.cqPasid[qn] = CQC.get(w, f.pasid);
+      this.cqPasidEn[qn] = CQC.get(w, f.pasid_en);
       this.cqCtxBad[qn] = CQC.get(w, f.cqe_size_log2) !== CQE_SIZE_LOG2 ? 1 : 0;
       this.cqValid[qn] = 1;
     }
@@ -1038,7 +1041,7 @@ export class QueueManager {
     CQE.set(w, CQE.f.phase, this.cqPhase[cqn]!);
     littleEndianWords(w, this.cqeBytes);
     const a = this.cqeAttrs;
-    a.ssv = this.qmWr.ssv;
+    a.ssv = this.qmWr.ssv || this.cqPasidEn[cqn] === 1;
     a.ssid = a.ssv ? this.cqPasid[cqn]! : 0;
     const st = this.dmaWrite(this.cqBase[cqn]! + tail * 16, this.cqeBytes, 16, this.link.dma, a);
     if (st === DmaStatus.Stalled) return CqePost.Stalled;

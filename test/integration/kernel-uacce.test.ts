@@ -65,6 +65,18 @@ describe('uacce: /dev/hisi_zip-0 driven from user space with SVA', () => {
     for (const a of ['api', 'flags', 'available_instances', 'algorithms', 'region_mmio_size', 'region_dus_size', 'isolate_strategy', 'isolate']) got[`attr.${a}`] = yield* readAttr(c, a);
     const dev = yield* c.readdir('/sys/class/uacce/hisi_zip-0/device/');
     got.deviceLink = typeof dev === 'number' ? dev : dev.some((e) => e.name === 'vendor');
+    got.classLink = yield* c.readlink('/sys/class/uacce/hisi_zip-0');
+    const pdev = yield* c.readlink('/sys/class/uacce/hisi_zip-0/device');
+    got.parentName = typeof pdev === 'string' ? pdev.slice(pdev.lastIndexOf('/') + 1) : pdev;
+    if (typeof got.parentName === 'string') {
+      const glue = `/sys/bus/pci/devices/${got.parentName}/uacce`;
+      const g = yield* c.readdir(`${glue}/`);
+      got.glueDir = typeof g === 'number' ? g : g.map((e) => e.name).filter((n) => !n.startsWith('.'));
+      got.glueDevice = yield* c.readlink(`${glue}/hisi_zip-0/device`);
+      got.glueSubsystem = yield* c.readlink(`${glue}/hisi_zip-0/subsystem`);
+      const viaGlue = yield* c.readdir(`${glue}/hisi_zip-0/device/`);
+      got.glueDeviceResolves = typeof viaGlue === 'number' ? viaGlue : viaGlue.some((e) => e.name === 'vendor');
+    }
     const fd = yield* c.open(DEV, O_RDWR);
     if (fd < 0) return 10;
     got.availOpen = yield* readAttr(c, 'available_instances');
@@ -189,6 +201,16 @@ describe('uacce: /dev/hisi_zip-0 driven from user space with SVA', () => {
     expect(got['attr.isolate_strategy']).toBe('0');
     expect(got['attr.isolate']).toBe('0');
     expect(got.deviceLink).toBe(true);
+  });
+
+  it('a class device under a device of no class sits in the glue directory <parent>/uacce/, with device and subsystem links from the driver core', () => {
+    const parent = got.parentName as string;
+    expect(parent).toMatch(/^0000:00:[0-9a-f]{2}\.[0-7]$/);
+    expect(got.classLink).toBe(`../../devices/pci0000:00/${parent}/uacce/hisi_zip-0`);
+    expect(got.glueDir).toEqual(['hisi_zip-0']);
+    expect(got.glueDevice).toBe(`../../../${parent}`);
+    expect(got.glueSubsystem).toBe('../../../../../class/uacce');
+    expect(got.glueDeviceResolves).toBe(true);
   });
 
   it('open takes a queue from the pool (available_instances 63) and close gives it back (64)', () => {

@@ -145,8 +145,8 @@ describe('ZIP mdev: sysfs, create/remove and the mediated queue', () => {
   });
 
   it('the mdev: mdev_type links the type, the type lists the mdev, it has an IOMMU group of its own', () => {
-    expect(got.mdevType).toMatch(/devices\/pci0000:00\/0000:00:01\.0\/mdev_supported_types\/hisi_zip-comp$/);
-    expect(got.typeDevices).toMatch(/0000:00:01\.0\/6a3c9e52-0b7d-4f41-9c2e-000000000001$/);
+    expect(got.mdevType).toBe('../mdev_supported_types/hisi_zip-comp');
+    expect(got.typeDevices).toBe('../../../6a3c9e52-0b7d-4f41-9c2e-000000000001');
     expect(got.group).toMatch(/kernel\/iommu_groups\/\d+$/);
   });
 

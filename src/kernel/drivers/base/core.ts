@@ -78,6 +78,7 @@ export function driver_core_init(): void {
   drivers = [];
   devices = [];
   noAutoprobe = new Set();
+  glueDirs = new Map();
 }
 
 export function dev_name(dev: Device): string {
@@ -252,19 +253,59 @@ export function* bus_probe_device(dev: Device): Generator<unknown, void, unknown
   yield* device_attach(dev);
 }
 
-/** device_add: sysfs directory, bus and class links, devtmpfs node, then driver matching. */
+/** Glue directories (<parent>/<class name>) and the number of devices in each (class_dir). */
+let glueDirs = new Map<string, number>();
+
+/**
+ * get_device_parent: the sysfs directory a device goes in. A class device with no
+ * parent goes in /sys/devices/virtual/<class>; under a parent that is not itself a
+ * class device, in the glue directory <parent>/<class>; under a class device, in it
+ * directly. Any other device goes under its parent, or in /sys/devices.
+ */
+function get_device_parent(dev: Device): string {
+  const parent = dev.parent;
+  if (dev.class !== null) {
+    if (parent !== null && parent.class !== null) return parent.kobj_path;
+    const glue = `${parent !== null ? parent.kobj_path : 'devices/virtual'}/${dev.class.name}`;
+    glueDirs.set(glue, (glueDirs.get(glue) ?? 0) + 1);
+    return glue;
+  }
+  return parent !== null ? parent.kobj_path : 'devices';
+}
+
+/** cleanup_glue_dir: the glue directory goes with its last device. */
+function cleanup_glue_dir(dir: string): void {
+  const n = glueDirs.get(dir);
+  if (n === undefined) return;
+  if (n > 1) {
+    glueDirs.set(dir, n - 1);
+    return;
+  }
+  glueDirs.delete(dir);
+  const slash = dir.lastIndexOf('/');
+  sysfs_remove(dir.slice(0, slash), dir.slice(slash + 1));
+}
+
+/**
+ * device_add: sysfs directory, bus links (bus_add_device: the bus's devices/<name>
+ * and the device's subsystem), class links (device_add_class_symlinks: subsystem,
+ * device -> parent, class/<class>/<name>), devtmpfs node, then driver matching.
+ */
 export function* device_add(dev: Device): Generator<unknown, number, unknown> {
   if (dev.registered) return -EEXIST;
-  const parentPath = dev.parent ? dev.parent.kobj_path : dev.class ? `devices/virtual/${dev.class.name}` : 'devices';
-  dev.kobj_path = `${parentPath}/${dev.name}`;
+  dev.kobj_path = `${get_device_parent(dev)}/${dev.name}`;
   sysfs_create_dir(dev.kobj_path);
   sysfs_create_file(dev.kobj_path, 'uevent', () => (dev.devt ? `MAJOR=${MAJOR(dev.devt)}\nMINOR=${MINOR(dev.devt)}\nDEVNAME=${dev.name}\n` : ''));
   dev.registered = true;
   devices.push(dev);
-  if (dev.bus) sysfs_create_link(`bus/${dev.bus.name}/devices`, dev.name, dev.kobj_path);
   if (dev.class) {
-    sysfs_create_link(`class/${dev.class.name}`, dev.name, dev.kobj_path);
     sysfs_create_link(dev.kobj_path, 'subsystem', `class/${dev.class.name}`);
+    if (dev.parent !== null) sysfs_create_link(dev.kobj_path, 'device', dev.parent.kobj_path);
+    sysfs_create_link(`class/${dev.class.name}`, dev.name, dev.kobj_path);
+  }
+  if (dev.bus) {
+    sysfs_create_link(`bus/${dev.bus.name}/devices`, dev.name, dev.kobj_path);
+    sysfs_create_link(dev.kobj_path, 'subsystem', `bus/${dev.bus.name}`);
   }
   if (dev.devt) {
     sysfs_create_file(dev.kobj_path, 'dev', () => `${MAJOR(dev.devt)}:${MINOR(dev.devt)}\n`);
@@ -290,7 +331,9 @@ export function* device_del(dev: Device): Generator<unknown, void, unknown> {
   if (dev.bus) sysfs_remove(`bus/${dev.bus.name}/devices`, dev.name);
   if (dev.class) sysfs_remove(`class/${dev.class.name}`, dev.name);
   const slash = dev.kobj_path.lastIndexOf('/');
-  sysfs_remove(dev.kobj_path.slice(0, slash), dev.kobj_path.slice(slash + 1));
+  const dir = dev.kobj_path.slice(0, slash);
+  sysfs_remove(dir, dev.kobj_path.slice(slash + 1));
+  cleanup_glue_dir(dir);
   devices = devices.filter((d) => d !== dev);
   dev.registered = false;
 }

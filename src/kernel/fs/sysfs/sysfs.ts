@@ -52,11 +52,16 @@ export function sysfs_create_bin_file(dirPath: string, name: string, mode: numbe
 
 /**
  * sysfs_create_link: `dirPath/name` -> `targetPath` (both below /sys). The link text is
- * relative, as sysfs writes it ("../../../devices/...").
+ * relative through the nearest common ancestor, as kernfs_get_target_path writes it
+ * ("../../../devices/..." from another tree, "../../../0000:00:01.0" to an ancestor).
  */
 export function sysfs_create_link(dirPath: string, name: string, targetPath: string): KernfsNode {
   const from = dirPath.split('/').filter((p) => p.length > 0);
-  const rel = '../'.repeat(from.length) + targetPath.replace(/^\/+/, '');
+  const to = targetPath.split('/').filter((p) => p.length > 0);
+  let common = 0;
+  // the common ancestor is one of the target's parents, never the target itself
+  while (common < from.length && common < to.length - 1 && from[common] === to[common]) common++;
+  const rel = '../'.repeat(from.length - common) + to.slice(common).join('/');
   return kn_add(sysfs_create_dir(dirPath), kn_link(name, () => rel));
 }
 

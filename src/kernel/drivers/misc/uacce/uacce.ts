@@ -12,7 +12,7 @@ import { ENODEV, ENXIO, EINVAL, EEXIST, ENOMEM, EPERM } from '../../../lib/errno
 import { pr_err } from '../../../lib/printk.js';
 import { register_chrdev } from '../../../fs/char_dev.js';
 import { EPOLLIN, EPOLLRDNORM, MINOR, MKDEV, poll_wait, type File, type FileOperations, type Inode, type KGen, type PollTable } from '../../../fs/types.js';
-import { sysfs_create_file, sysfs_create_link, sysfs_remove } from '../../../fs/sysfs/sysfs.js';
+import { sysfs_create_file, sysfs_remove } from '../../../fs/sysfs/sysfs.js';
 import { Device, DeviceClass, device_del, device_register } from '../../base/core.js';
 import { VM_DONTCOPY, VM_DONTEXPAND, VM_WIPEONFORK, type VmAreaStruct, type VmOperationsStruct } from '../../../mm/mm_types.js';
 import { file_rmap_get, file_rmap_link } from '../../../mm/rmap.js';
@@ -352,10 +352,9 @@ function uacce_add_attrs(uacce: UacceDevice): void {
     0o644,
   );
   sysfs_create_file(dir, 'isolate', () => `${uacce.ops?.get_isolate_state?.(uacce) ?? 0}\n`);
-  if (uacce.parent !== null) sysfs_create_link(dir, 'device', uacce.parent.kobj_path);
 }
 
-const UACCE_ATTRS = ['api', 'flags', 'available_instances', 'algorithms', 'region_mmio_size', 'region_dus_size', 'isolate_strategy', 'isolate', 'device'];
+const UACCE_ATTRS = ['api', 'flags', 'available_instances', 'algorithms', 'region_mmio_size', 'region_dus_size', 'isolate_strategy', 'isolate'];
 
 /** uacce_register: the char device /dev/<name>-<id> and its class directory. */
 export function* uacce_register(uacce: UacceDevice): KGen<number> {

@@ -342,9 +342,9 @@ function vfio_iommu_unmap_unpin_reaccount(iommu: VfioIommu): void {
 }
 
 /** vfio_notify_dma_unmap: every open device of an emulated group is told to drop its pins in the range. */
-function vfio_notify_dma_unmap(iommu: VfioIommu, iova: number, size: number): void {
-  for (const g of iommu.emulatedGroups) {
-    for (const vdev of g.devices) if (vdev.open_count > 0) vdev.ops.dma_unmap?.(vdev, iova, size);
+function* vfio_notify_dma_unmap(iommu: VfioIommu, iova: number, size: number): KGen<void> {
+  for (const g of [...iommu.emulatedGroups]) {
+    for (const vdev of [...g.devices]) if (vdev.open_count > 0 && vdev.ops.dma_unmap) yield* vdev.ops.dma_unmap(vdev, iova, size);
   }
 }
 
@@ -513,7 +513,7 @@ function* vfio_iommu_type1_unmap_dma(iommu: VfioIommu, arg: number): Generator<u
   const unmap = ustruct_from_user(vfio_iommu_type1_dma_unmap, arg, minsz);
   if (typeof unmap === 'number') return unmap;
   if (unmap.get('argsz') < minsz || unmap.get('flags') & ~VFIO_DMA_UNMAP_FLAG_ALL) return -EINVAL;
-  const r = vfio_dma_do_unmap(iommu, unmap);
+  const r = yield* vfio_dma_do_unmap(iommu, unmap);
   if (r) return r;
   return ustruct_to_user(arg, unmap, minsz);
 }
@@ -523,7 +523,7 @@ function* vfio_iommu_type1_unmap_dma(iommu: VfioIommu, arg: number): Generator<u
  * inside the range; v1 unmaps from the mapping starting at `iova` on, and a range
  * starting inside a mapping unmaps nothing. Only the mm that mapped may unmap.
  */
-function vfio_dma_do_unmap(iommu: VfioIommu, unmap: UBuf<'argsz' | 'flags' | 'iova' | 'size'>): number {
+function* vfio_dma_do_unmap(iommu: VfioIommu, unmap: UBuf<'argsz' | 'flags' | 'iova' | 'size'>): KGen<number> {
   const unmap_all = (unmap.get('flags') & VFIO_DMA_UNMAP_FLAG_ALL) !== 0;
   const iovaB = unmap.getBig('iova');
   let sizeB = unmap.getBig('size');
@@ -560,7 +560,7 @@ function vfio_dma_do_unmap(iommu: VfioIommu, unmap: UBuf<'argsz' | 'flags' | 'io
         last = dma;
         retries = 0;
       }
-      vfio_notify_dma_unmap(iommu, dma.iova, dma.size);
+      yield* vfio_notify_dma_unmap(iommu, dma.iova, dma.size);
       continue;
     }
     unmapped += dma.size;

@@ -42,8 +42,12 @@ export interface VfioDeviceOps {
   request?(vdev: VfioDevice, count: number): void;
   /** GET_DEVICE_FD name match: 1 match, 0 no match (default: dev_name equality). */
   match?(vdev: VfioDevice, name: string): number;
-  /** Emulated IOMMU devices: user space unmapped [iova, iova+length); the driver must unpin pages there. */
-  dma_unmap?(vdev: VfioDevice, iova: number, length: number): void;
+  /**
+   * Emulated IOMMU devices: user space unmaps [iova, iova+length); the driver must
+   * unpin its pages there before returning (it may sleep, e.g. until its device is
+   * done with them).
+   */
+  dma_unmap?(vdev: VfioDevice, iova: number, length: number): KGen<void>;
 }
 
 /** struct vfio_device. */
@@ -110,7 +114,7 @@ export function* vfio_unregister_group_dev(vdev: VfioDevice): Generator<unknown,
   while (vdev.open_count > 0) {
     vdev.ops.request?.(vdev, i++);
     vdev.requests = i;
-    if (i === 1) pr_info(`vfio-pci ${vdev.name}: Device is currently in use, task "${current().comm}" (${current().pid}) blocked until device is released`);
+    if (i === 1) pr_info(`${vdev.dev.driver?.name ?? 'vfio'} ${vdev.name}: Device is currently in use, task "${current().comm}" (${current().pid}) blocked until device is released`);
     yield* wait_event_interruptible_timeout(vdev.closed, () => vdev.open_count === 0, VFIO_REQUEST_INTERVAL_NS, TASK_UNINTERRUPTIBLE);
   }
   vfio_device_remove_group(vdev);

@@ -38,9 +38,10 @@
 // chunks of 512 pages).
 // Pinned pages stay pinned after their request (a per-page cache, as KVMGT keeps
 // its DMA translations): a later request over the same pages pins nothing new.
-// UNMAP_DMA over them calls dma_unmap, which unmaps any in-flight request using them
-// from the ZIP's DMA domain (the engine then faults) and unpins; the last close
-// drains the queue and unpins everything.
+// UNMAP_DMA over them calls dma_unmap, which waits (up to 1 s) for the in-flight
+// requests using them to complete, takes any still running off the ZIP's DMA domain
+// (the engine's access then faults, and the QM resets the function) and unpins; the
+// last close drains the queue and unpins everything.
 // VFIO_SDMDEV_CMD_WAIT (_IO('W', 1)) sleeps until a CQE waits to be consumed; arg
 // is a timeout in ms (0 waits without one): 0, -ETIMEDOUT or -EINTR.
 
@@ -55,6 +56,7 @@ import { alloc_pages, free_pages } from '../../../../mm/page_alloc.js';
 import { remap_pfn_range } from '../../../../mm/memory.js';
 import type { VmAreaStruct } from '../../../../mm/mm_types.js';
 import { WaitQueueHead, wait_event_interruptible_timeout, wake_up_all } from '../../../../sched/wait.js';
+import { TASK_UNINTERRUPTIBLE } from '../../../../sched/task.js';
 import { Scatterlist } from '../../../../crypto/scatterlist.js';
 import { Device } from '../../../base/core.js';
 import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dma_map_sg, dma_unmap_sg } from '../../../iommu/dma-iommu.js';
@@ -82,6 +84,8 @@ export const HZIP_MDEV_QUEUE_SIZE = HZIP_MDEV_SQ_SIZE + HZIP_MDEV_CQ_SIZE;
 export const VFIO_DEVICE_FLAGS_PLATFORM = 1 << 2;
 /** WarpDrive's VFIO_SDMDEV_CMD_WAIT = _IO('W', 1). */
 export const VFIO_SDMDEV_CMD_WAIT = 0x5701;
+/** How long dma_unmap waits for in-flight requests over the range (virtual ns). */
+const ZIP_MDEV_UNMAP_WAIT_NS = 1_000_000_000;
 /** VFIO_PIN_PAGES_MAX_ENTRIES */
 const PIN_CHUNK = PAGE_SIZE / 8;
 const SQ_ORDER = Math.log2(HZIP_MDEV_SQ_SIZE / PAGE_SIZE);
@@ -441,9 +445,12 @@ const zip_mdev_ops: VfioDeviceOps = {
     if (r) return r;
     return remap_pfn_range(vma, vma.vm_start + HZIP_MDEV_SQ_SIZE, st.cqPa / PAGE_SIZE, HZIP_MDEV_CQ_SIZE);
   },
-  dma_unmap(vdev, iova, length) {
+  *dma_unmap(vdev, iova, length) {
     const st = state_of(vdev);
-    // the device loses the in-flight buffers first, then the pages are unpinned
+    const uses = (): boolean => [...st.inflight.values()].some((req) => req.maps.length > 0 && req.pages.some((p) => p + PAGE_SIZE > iova && p < iova + length));
+    // the device finishes what it is doing with the pages first; one that does not
+    // within the timeout loses its mappings (its DMA then faults) before the unpin
+    yield* wait_event_interruptible_timeout(st.wait, () => !uses(), ZIP_MDEV_UNMAP_WAIT_NS, TASK_UNINTERRUPTIBLE);
     for (const req of st.inflight.values()) if (req.pages.some((p) => p + PAGE_SIZE > iova && p < iova + length)) unmap_req(st, req);
     unpin_range(st, iova, length);
   },

@@ -108,6 +108,14 @@ export interface ExceptionVectors {
    * may block; it yields whatever the kernel's scheduler understands and returns x0.
    */
   svc(cpu: ArchCpu, nr: number, args: readonly number[]): Generator<unknown, number, unknown>;
+  /**
+   * A preemption point reached by the YIELD hint (`ArchCpu.yieldHint`) at level `from`:
+   * what the return from an exception does before the interrupted code resumes (Linux's
+   * exit_to_user_mode at EL0, preempt_schedule_irq at EL1). A generator: the kernel may
+   * switch tasks here, and the task may resume on another core. Without it the hint only
+   * charges its cost (bare-metal vector tables).
+   */
+  preempt?(cpu: ArchCpu, from: ExceptionLevel): Generator<unknown, void, unknown>;
 }
 
 /** A fault reported by a try* access instead of an exception (the kernel's fixup path). */
@@ -139,6 +147,14 @@ export interface ArchCpu {
   charge(ns: number): void;
   /** Cost table of the machine (ns per modelled operation), read-only for the guest. */
   readonly cost: Readonly<Record<string, number>>;
+  /**
+   * This core's local time at which its turn on the host ends. The machine runs one core
+   * at a time in virtual-time order; a core more than the interleaving quantum ahead of
+   * another runnable core (or past the end of the run the machine was asked for) should
+   * give the machine a turn at its next preemption point, where the kernel yields. It
+   * depends only on the cores' virtual times, so runs repeat. Infinity when nothing waits.
+   */
+  turnEndNs(): number;
 
   // ---- system registers (64-bit values as bigint at this edge) ----
   readSysreg(name: SysRegName): bigint;
@@ -218,6 +234,15 @@ export interface ArchCpu {
    * was raised; until then WFI sleeps until it arrives.
    */
   irqPending(): boolean;
+  /**
+   * YIELD, the spin-loop hint (cpu_relax). Charges one access. A TypeScript spin loop can
+   * be suspended only at a generator yield, so spin loops call this where Arm code would
+   * execute YIELD: when this core's turn is over (`turnEndNs`), or at EL0 when an exception
+   * was taken from EL0 since the last such point, it runs the kernel's `preempt` vector,
+   * the work that exception's return to user space would have done (reschedule, signals,
+   * a turn for the machine); otherwise it returns at once.
+   */
+  yieldHint(): Generator<unknown, void, unknown>;
   /** Signals an event to all cores (SEV). */
   sev(): void;
   /** Sets this core's own event register (SEVL): the next WFE returns at once. */

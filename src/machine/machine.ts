@@ -29,6 +29,12 @@ export interface MachineOptions {
   traceCapacity?: number;
   /** Seed for anything the machine randomises (none of the hardware does today). */
   seed?: number;
+  /**
+   * Interleaving quantum in ns (default INTERLEAVE_QUANTUM_NS): how far a core may run
+   * ahead of another runnable core before it gives the run loop a turn at its next
+   * preemption point.
+   */
+  quantumNs?: number;
 }
 
 export type RunLimit = { forNs: number } | { untilNs: number } | { untilIdle: true };
@@ -41,6 +47,13 @@ export interface RunResult {
 }
 
 export const GiB = 1024 * 1024 * 1024;
+/**
+ * Default interleaving quantum: the skew allowed between cores' local times before the
+ * one ahead hands over. Guest code runs in steps between generator yields, so this bounds
+ * how late one core sees another's stores, wake-ups and queued work (e.g. an I/O
+ * page-fault handled by a kworker on the other core).
+ */
+export const INTERLEAVE_QUANTUM_NS = 20_000;
 export const RAM_BASE = 0x4000_0000;
 
 export class MachineCore {
@@ -50,6 +63,10 @@ export class MachineCore {
   readonly cost: Readonly<CostModel>;
   readonly ramSize: number;
   readonly cores: Runnable[] = [];
+  /** See MachineOptions.quantumNs. */
+  readonly quantumNs: number;
+  /** End of the current `run` (machine time): a core past it hands the loop a turn. */
+  private runEndNs = Infinity;
   /** Set by PSCI SYSTEM_OFF / SYSTEM_RESET: the run loop stops. */
   halted: { code: number; reason: 'off' | 'reset' } | undefined;
 
@@ -59,10 +76,32 @@ export class MachineCore {
       throw new RangeError(`ramSize must be a multiple of 64 KiB between 64 KiB and 16 GiB, got ${ramSize}`);
     }
     this.ramSize = ramSize;
+    const quantumNs = options.quantumNs ?? INTERLEAVE_QUANTUM_NS;
+    if (!(quantumNs > 0)) throw new RangeError(`quantumNs must be a positive number of ns, got ${quantumNs}`);
+    this.quantumNs = quantumNs;
     this.cost = makeCostModel(options.cost);
     this.trace = new TraceRing(this.clock, options.traceCapacity ?? 1 << 16);
     if (options.trace) this.trace.enable();
     this.bus = new PhysicalBus(RAM_BASE, ramSize, this.trace);
+  }
+
+  /**
+   * When the turn of `core` ends, in its local time: a quantum after the local time of the
+   * furthest-behind other runnable core, or the end of the current run, whichever is first.
+   * Device events need no turn: they fire as the running core's time passes them, and an
+   * event that wakes another core makes that core runnable at the event's time, which
+   * pulls this bound in. Only virtual times enter it (deterministic).
+   */
+  turnEndNs(core: Runnable): number {
+    let end = this.runEndNs;
+    const q = this.quantumNs;
+    for (const c of this.cores) {
+      if (c !== core && c.runnable) {
+        const t = c.localNs + q;
+        if (t < end) end = t;
+      }
+    }
+    return end;
   }
 
   /**
@@ -73,6 +112,7 @@ export class MachineCore {
     const clock = this.clock;
     const end = 'forNs' in limit ? clock.now() + limit.forNs : 'untilNs' in limit ? limit.untilNs : Infinity;
     let events = 0;
+    this.runEndNs = end;
     for (;;) {
       if (this.halted) return { reason: 'halted', nowNs: clock.now(), events };
       let core: Runnable | undefined;

@@ -67,6 +67,14 @@ export class BusArchCpu implements ArchCpu {
   charge(ns: number): void {
     this.timeNs += ns;
   }
+  /** One core and no run loop: its turn never ends. */
+  turnEndNs(): number {
+    return Infinity;
+  }
+  /** YIELD: one cycle; with no run loop and no other core there is nothing to hand over to. */
+  *yieldHint(): Generator<unknown, void, unknown> {
+    this.charge(1);
+  }
   readSysreg(name: SysRegName): bigint {
     return this.sysregs.get(name) ?? 0n;
   }

@@ -205,6 +205,10 @@ export class Core implements ArchCpu, Runnable {
   private ppiRiseNs = NaN;
   private readonly accessNs: number;
   private readonly clock: Clock;
+  /** The run loop, which says when this core's turn ends. */
+  private readonly turns: MachineCore;
+  /** An exception returned to EL0 since the last YIELD hint: its return-to-user work is due. */
+  private el0ExceptionReturned = false;
   private readonly bus: PhysicalBus;
   private readonly ram: SparseRam;
   private readonly trace: TraceRing;
@@ -318,6 +322,7 @@ export class Core implements ArchCpu, Runnable {
     this.accessNs = machine.cost.cpuAccessNs;
     this.walkStepNs = machine.cost.walkStepNs;
     this.clock = machine.clock;
+    this.turns = machine;
     this.bus = machine.bus;
     this.ram = machine.bus.ram;
     this.trace = machine.trace;
@@ -733,6 +738,7 @@ export class Core implements ArchCpu, Runnable {
   }
 
   private eret(el: ExceptionLevel, daif: number, pan: boolean): void {
+    if (el === ExceptionLevel.EL0) this.el0ExceptionReturned = true;
     // An exception return sets the event register (D1.6.1): a WFE after a handler ran does not sleep.
     this.eventRegister = true;
     this.elValue = el;
@@ -766,6 +772,35 @@ export class Core implements ArchCpu, Runnable {
     cpu.updateMasks();
     cpu.eventRegister = true; // ERET (D1.6.1)
     return ret;
+  }
+
+  turnEndNs(): number {
+    return this.turns.turnEndNs(this);
+  }
+
+  *yieldHint(): Generator<unknown, void, unknown> {
+    this.charge(this.accessNs);
+    const vectors = this.vectors;
+    if (vectors?.preempt === undefined) return;
+    const fromEl = this.elValue;
+    const user = fromEl === ExceptionLevel.EL0;
+    if (!(user && this.el0ExceptionReturned) && this.local < this.turns.turnEndNs(this)) return;
+    this.el0ExceptionReturned = false;
+    const pan = this.pan;
+    if (user) {
+      this.saveSpsr();
+      this.elValue = ExceptionLevel.EL1;
+      if (this.spanClear) this.pan = true;
+      this.updateMasks();
+    }
+    yield* vectors.preempt(this, fromEl);
+    // As after SVC: the task may resume on another core.
+    const cpu = currentCoreOr(this);
+    if (user) {
+      cpu.elValue = fromEl;
+      cpu.pan = pan;
+      cpu.updateMasks();
+    }
   }
 
   smc(functionId: number, x1: number | bigint = 0, x2?: number | bigint | CoreMain, x3: number | bigint = 0): number {

@@ -68,6 +68,16 @@ function* el0_svc(_cpu: ArchCpu, nr: number, args: readonly number[]): Generator
   return ret;
 }
 
+/**
+ * The YIELD hint's preemption point: what returning from an exception does before the
+ * interrupted code resumes (exit_to_user_mode at EL0; preempt_schedule_irq at EL1).
+ */
+function* preempt_point(_cpu: ArchCpu, from: ExceptionLevel): Generator<unknown, void, unknown> {
+  if (from === ExceptionLevel.EL0) exit_to_user_mode_signals();
+  yield* cond_resched();
+  if (from === ExceptionLevel.EL0 && fatal_signal_pending(current())) exit_to_user_mode_signals();
+}
+
 export const kernelVectors: ExceptionVectors = {
   sync(cpu: ArchCpu, from: ExceptionLevel, esr: number, far: number): void {
     const user = from === ExceptionLevel.EL0;
@@ -93,4 +103,5 @@ export const kernelVectors: ExceptionVectors = {
     }
   },
   svc: el0_svc,
+  preempt: preempt_point,
 };

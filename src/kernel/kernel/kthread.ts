@@ -2,7 +2,7 @@
 // kthread_stop asks it to stop and waits for its exit code.
 
 import { current, wake_up_process } from '../sched/core.js';
-import type { TaskStruct } from '../sched/task.js';
+import { PF_NO_SETAFFINITY, type TaskStruct } from '../sched/task.js';
 import { Completion, complete, wait_for_completion } from '../sched/wait.js';
 import { kernel_thread } from './fork.js';
 
@@ -30,7 +30,13 @@ export function kthread_run(threadfn: () => Generator<unknown, number | void, un
     }
     return r;
   }, name, cpu);
-  if (typeof p !== 'number') kthreads.set(p, state);
+  if (typeof p === 'number') return p;
+  kthreads.set(p, state);
+  if (cpu !== undefined) {
+    // kthread_bind: a per-CPU thread stays on its CPU, and userland may not move it.
+    p.cpus_mask = (1 << cpu) >>> 0;
+    p.flags |= PF_NO_SETAFFINITY;
+  }
   return p;
 }
 

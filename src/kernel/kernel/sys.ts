@@ -8,6 +8,8 @@ import {
   CAP_SETUID,
   CAP_SYS_BOOT,
   CAP_SYS_RESOURCE,
+  CAP_SYS_NICE,
+  PF_NO_SETAFFINITY,
   RLIM_NLIMITS,
   RLIMIT_NOFILE,
   SIGKILL,
@@ -18,7 +20,7 @@ import {
   has_capability,
   type TaskStruct,
 } from '../sched/task.js';
-import { current, yield_task } from '../sched/core.js';
+import { CPUMASK_SIZE, cond_resched, cpu_active_mask, current, nr_cpu_ids, set_cpus_allowed_ptr, yield_task } from '../sched/core.js';
 import { EFAULT, EINVAL, EPERM, ESRCH, EINTR } from '../lib/errno.js';
 import { copy_from_user, copy_to_user, put_user, get_user } from '../lib/uaccess.js';
 import { find_task_by_vpid, tasks_by_pid } from './pid.js';
@@ -474,6 +476,53 @@ function* sys_sched_yield(): Generator<unknown, number, unknown> {
   return 0;
 }
 
+// ---- CPU affinity (kernel/sched/syscalls.c) ----
+
+/** find_process_by_pid: 0 is the caller; any thread id names that thread. */
+function find_process_by_pid(pid: number): TaskStruct | undefined {
+  return pid === 0 ? current() : find_task_by_vpid(pid);
+}
+
+/** check_same_owner: the caller's euid is the target's euid or uid. */
+function check_same_owner(p: TaskStruct): boolean {
+  const me = current().cred;
+  return me.euid === p.cred.euid || me.euid === p.cred.uid;
+}
+
+/**
+ * sched_setaffinity(pid, len, mask): a mask shorter than cpumask_size() is zero-extended,
+ * a longer one is cut to it. The task may then run only on the mask's online CPUs and
+ * moves if its core is not one of them (the caller itself before returning to user space).
+ */
+function* sys_sched_setaffinity(pid: number, len: number, user_mask_ptr: number): Generator<unknown, number, unknown> {
+  const b = new Uint8Array(CPUMASK_SIZE);
+  const n = Math.min(sys_uint(len), CPUMASK_SIZE);
+  if (copy_from_user(b, user_mask_ptr, n) !== 0) return -EFAULT;
+  // CPUs of this kernel are numbered below 32: the low word holds every one of them.
+  const mask = (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+  const p = find_process_by_pid(sys_int(pid));
+  if (p === undefined) return -ESRCH;
+  if (p.flags & PF_NO_SETAFFINITY) return -EINVAL;
+  if (!check_same_owner(p) && !has_capability(current(), CAP_SYS_NICE)) return -EPERM;
+  const r = set_cpus_allowed_ptr(p, mask);
+  if (r === 0 && p === current()) yield* cond_resched();
+  return r;
+}
+
+/** sched_getaffinity(pid, len, mask): the task's mask of online CPUs; returns the bytes written. */
+function* sys_sched_getaffinity(pid: number, len: number, user_mask_ptr: number): Generator<unknown, number, unknown> {
+  const n = sys_uint(len);
+  if (n * 8 < nr_cpu_ids()) return -EINVAL;
+  if (n & 7) return -EINVAL;
+  const p = find_process_by_pid(sys_int(pid));
+  if (p === undefined) return -ESRCH;
+  const mask = (p.cpus_mask & cpu_active_mask()) >>> 0;
+  const b = new Uint8Array(CPUMASK_SIZE);
+  new DataView(b.buffer).setUint32(0, mask, true);
+  const retlen = Math.min(n, CPUMASK_SIZE);
+  return copy_to_user(user_mask_ptr, b, retlen) === 0 ? retlen : -EFAULT;
+}
+
 /** getrandom: a deterministic xorshift stream (seeded per boot), so runs repeat. */
 let rngState = 0x2545f491;
 export function random_init(seed: number): void {
@@ -564,6 +613,8 @@ registerSyscall(NR.__NR_gettimeofday, 'gettimeofday', sys_gettimeofday);
 registerSyscall(NR.__NR_nanosleep, 'nanosleep', sys_nanosleep);
 registerSyscall(NR.__NR_clock_nanosleep, 'clock_nanosleep', sys_clock_nanosleep);
 registerSyscall(NR.__NR_sched_yield, 'sched_yield', sys_sched_yield);
+registerSyscall(NR.__NR_sched_setaffinity, 'sched_setaffinity', sys_sched_setaffinity);
+registerSyscall(NR.__NR_sched_getaffinity, 'sched_getaffinity', sys_sched_getaffinity);
 registerSyscall(NR.__NR_getrandom, 'getrandom', sys_getrandom);
 registerSyscall(NR.__NR_sysinfo, 'sysinfo', sys_sysinfo);
 registerSyscall(NR.__NR_prctl, 'prctl', sys_prctl);

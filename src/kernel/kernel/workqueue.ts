@@ -6,7 +6,7 @@ import { kthread_run } from './kthread.js';
 import { Completion, WaitQueueHead, complete_all, wait_event, wait_for_completion, wake_up, wake_up_all } from '../sched/wait.js';
 import { HrTimer, hrtimer_cancel, hrtimer_start_ns } from '../time/hrtimer.js';
 import { oops_report } from './panic.js';
-import type { TaskStruct } from '../sched/task.js';
+import { PF_NO_SETAFFINITY, type TaskStruct } from '../sched/task.js';
 
 export type WorkFunc = (work: WorkStruct) => Generator<unknown, void, unknown>;
 
@@ -102,7 +102,10 @@ export function alloc_workqueue(name: string, flags: number, _maxActive: number)
 function ensure_worker(wq: WorkqueueStruct): void {
   if (wq.worker !== null) return;
   const t = kthread_run(() => worker_thread(wq), `kworker/${wq.name}`);
-  if (typeof t !== 'number') wq.worker = t;
+  if (typeof t === 'number') return;
+  // Workers belong to their pool; userland does not move them (worker_attach_to_pool).
+  t.flags |= PF_NO_SETAFFINITY;
+  wq.worker = t;
 }
 
 /** queue_work: false when the work was already pending. Callable from IRQ context. */

@@ -3,18 +3,26 @@
 //
 // A task is a generator (its "kernel stack"). Whatever a task yields comes back here:
 // `schedule()` yields after setting the task state; a task that yields while still
-// TASK_RUNNING has reached a preemption point and stays runnable. Tasks are placed on
-// a core at creation and stay there, so a task always runs on the same ArchCpu; a
-// wake-up from another core reaches it with a reschedule IPI (SGI), as on arm64.
+// TASK_RUNNING has reached a preemption point and stays runnable. Preemption points are
+// the return to user space from a system call and the YIELD hint of spin loops (the
+// `preempt` vector), and cond_resched in kernel loops; there the task gives up its core
+// when need_resched is set (a wake-up IPI), when its slice is over with others queued
+// (what the scheduler tick would flag), or when the core's turn on the machine is over.
+// Tasks are placed on a core at creation and move only when their affinity no longer
+// allows their core (sched_setaffinity); a wake-up from another core reaches a task
+// with a reschedule IPI (SGI), as on arm64.
 
 import { thisCpu, type ArchCpu, type CoreYield, ExceptionLevel } from '../../arch/index.js';
 import { UserThreadStart } from '../../arch/program.js';
+import { EINVAL } from '../lib/errno.js';
 import {
   TASK_DEAD,
   TASK_RUNNING,
   TASK_NORMAL,
   PF_IDLE,
   PF_KTHREAD,
+  CPU_MASK_ALL,
+  cpumask_test_cpu,
   TaskStruct,
   Cred,
   SignalStruct,
@@ -26,8 +34,10 @@ import {
 
 /** Round-robin slice (sysctl_sched_base_slice is 3 ms on Linux 6.6; 4 ms = one tick at HZ=250). */
 export const SCHED_SLICE_NS = 4_000_000;
-/** How far a core runs ahead before it lets the machine interleave the other cores. */
-export const SCHED_MACHINE_QUANTUM_NS = 50_000;
+/** Bits of a cpumask this kernel is built with (CONFIG_NR_CPUS): one unsigned long. */
+export const NR_CPUS = 64;
+/** cpumask_size(): bytes of a user cpumask (BITS_TO_LONGS(NR_CPUS) * sizeof(long)). */
+export const CPUMASK_SIZE = 8;
 
 export class RunQueue {
   readonly queue: TaskStruct[] = [];
@@ -36,8 +46,6 @@ export class RunQueue {
   nr_switches = 0;
   /** Start of the current task's slice (virtual ns). */
   slice_start = 0;
-  /** When this core last yielded to the machine. */
-  last_yield = 0;
   /** Nested IRQ depth (in_interrupt()). */
   irq_depth = 0;
   /** A task handed over with `UserThreadStart` just before it calls clone. */
@@ -113,22 +121,37 @@ export function set_current_state(state: number): void {
   current().state = state;
 }
 
+/** cpu_active_mask: the cores that run tasks (their idle loop has started). */
+export function cpu_active_mask(): number {
+  let m = 0;
+  for (const rq of runqueues) if (rq.online) m |= 1 << rq.cpu;
+  return m >>> 0;
+}
+
+/** cpu_possible_mask: every core the kernel has a run queue for. */
+export function cpu_possible_mask(): number {
+  return runqueues.length >= 32 ? CPU_MASK_ALL : ((1 << runqueues.length) - 1) >>> 0;
+}
+
 /**
- * Picks the core for a new task: the online core with the fewest runnable tasks,
- * lowest number first (deterministic).
+ * Picks the core for a new or moving task among `allowed`: the online core with the
+ * fewest runnable tasks, lowest number first (deterministic); before any allowed core is
+ * online, the lowest allowed one.
  */
-export function select_task_rq(): number {
+export function select_task_rq(allowed = CPU_MASK_ALL): number {
   let best = -1;
   let bestLoad = Infinity;
   for (const rq of runqueues) {
-    if (!rq.online) continue;
+    if (!rq.online || !cpumask_test_cpu(rq.cpu, allowed)) continue;
     const load = rq.nr_running;
     if (load < bestLoad) {
       best = rq.cpu;
       bestLoad = load;
     }
   }
-  return best < 0 ? 0 : best;
+  if (best >= 0) return best;
+  for (const rq of runqueues) if (cpumask_test_cpu(rq.cpu, allowed)) return rq.cpu;
+  return 0;
 }
 
 /** try_to_wake_up: makes `task` runnable if its state matches `state`; true when it woke. */
@@ -157,6 +180,10 @@ export function wake_up_process(task: TaskStruct): boolean {
 
 /** wake_up_new_task: the first enqueue of a task made by fork or kthread_create. */
 export function wake_up_new_task(task: TaskStruct, body: TaskBody): void {
+  // A forked task inherits its parent's affinity (dup_task_struct); kernel threads come
+  // from kthreadd, which may run anywhere.
+  if ((task.flags & PF_KTHREAD) === 0) task.cpus_mask = current().cpus_mask;
+  if (!cpumask_test_cpu(task.cpu, task.cpus_mask)) task.cpu = select_task_rq(task.cpus_mask);
   task.thread = body;
   task.state = TASK_RUNNING;
   task.start_time = task.wake_ns = thisCpu().now();
@@ -177,12 +204,21 @@ export function* schedule(): Generator<unknown, void, unknown> {
   yield SCHEDULE;
 }
 
-/** cond_resched / the syscall-exit preemption check: yield if the slice is over or the core ran far ahead. */
+/**
+ * cond_resched and the preemption check on the way back to user space: yield when a
+ * reschedule is flagged, the slice is over with others waiting, the core's turn on the
+ * machine is over, or the task's affinity moved it to another core.
+ */
 export function* cond_resched(): Generator<unknown, void, unknown> {
   const cpu = thisCpu();
   const rq = cpu_rq(cpu.id);
   const now = cpu.now();
-  if (rq.need_resched || now - rq.last_yield >= SCHED_MACHINE_QUANTUM_NS || (rq.queue.length > 0 && now - rq.slice_start >= SCHED_SLICE_NS)) {
+  if (
+    rq.need_resched ||
+    now >= cpu.turnEndNs() ||
+    (rq.queue.length > 0 && now - rq.slice_start >= SCHED_SLICE_NS) ||
+    rq.curr.cpu !== cpu.id
+  ) {
     yield SCHEDULE;
   }
 }
@@ -252,16 +288,21 @@ function* run_task(cpu: ArchCpu, rq: RunQueue, next: TaskStruct): Generator<Core
     }
     if (next.state !== TASK_RUNNING) break;
     const now = cpu.now();
+    if (next.cpu !== cpu.id) {
+      // Its affinity no longer allows this core: it goes on on its new one (move_queued_task).
+      next.on_rq = true;
+      next.wake_ns = Math.max(next.wake_ns, now);
+      cpu_rq(next.cpu).queue.push(next);
+      if (ipiSender) ipiSender(next.cpu);
+      break;
+    }
     if (rq.queue.length > 0 && (rq.need_resched || now - rq.slice_start >= SCHED_SLICE_NS)) {
       next.on_rq = true;
       rq.queue.push(next);
       break;
     }
     rq.need_resched = false;
-    if (now - rq.last_yield >= SCHED_MACHINE_QUANTUM_NS) {
-      rq.last_yield = now;
-      yield 'yield';
-    }
+    if (now >= cpu.turnEndNs()) yield 'yield';
   }
   next.thread_ctx.tpidr_el0 = cpu.readSysreg('TPIDR_EL0');
   rq.curr = rq.idle;
@@ -277,12 +318,10 @@ const IDLE_EXIT_NS = 20;
 export function* cpu_startup_entry(cpu: ArchCpu): Generator<CoreYield, void, void> {
   const rq = cpu_rq(cpu.id);
   rq.online = true;
-  rq.last_yield = cpu.now();
   for (;;) {
     const next = rq.queue.shift();
     if (next === undefined) {
       if (!cpu.irqPending()) yield 'wfi';
-      rq.last_yield = cpu.now();
       cpu.charge(IDLE_EXIT_NS);
       continue;
     }
@@ -291,11 +330,38 @@ export function* cpu_startup_entry(cpu: ArchCpu): Generator<CoreYield, void, voi
       continue;
     }
     yield* run_task(cpu, rq, next);
-    if (cpu.now() - rq.last_yield >= SCHED_MACHINE_QUANTUM_NS || rq.queue.length === 0) {
-      rq.last_yield = cpu.now();
-      yield 'yield';
-    }
+    if (cpu.now() >= cpu.turnEndNs()) yield 'yield';
   }
+}
+
+/**
+ * set_cpus_allowed_ptr: `task` may run only on the CPUs of `mask` (bits of CPUs that do not
+ * exist are dropped). -EINVAL when no online CPU is left in it. A task on a core the mask
+ * excludes moves to an allowed one: queued, at once; asleep, its wake-up goes there;
+ * running (here, or on another core, which an IPI asks to reschedule), at its next
+ * preemption point.
+ */
+export function set_cpus_allowed_ptr(task: TaskStruct, mask: number): number {
+  const allowed = (mask & cpu_possible_mask()) >>> 0;
+  const active = (allowed & cpu_active_mask()) >>> 0;
+  if (active === 0) return -EINVAL;
+  task.cpus_mask = allowed;
+  if (cpumask_test_cpu(task.cpu, active)) return 0;
+  const dest = select_task_rq(active);
+  const from = cpu_rq(task.cpu);
+  const here = thisCpu();
+  if (task.on_rq && from.curr !== task) {
+    const i = from.queue.indexOf(task);
+    if (i >= 0) from.queue.splice(i, 1);
+    task.cpu = dest;
+    task.wake_ns = Math.max(task.wake_ns, here.now());
+    cpu_rq(dest).queue.push(task);
+    if (dest !== here.id && ipiSender) ipiSender(dest);
+    return 0;
+  }
+  task.cpu = dest;
+  if (from.curr === task && from.cpu !== here.id && ipiSender) ipiSender(from.cpu);
+  return 0;
 }
 
 /** Scheduler IPI handler: the wake-up already queued the task; the loop picks it. */

@@ -23,6 +23,15 @@ export const EXIT_DEAD = 0x0010;
 export const PF_EXITING = 0x00000004;
 export const PF_KTHREAD = 0x00200000;
 export const PF_IDLE = 0x00000002;
+/** Userland may not change the task's affinity (per-CPU kernel threads, kthread_bind). */
+export const PF_NO_SETAFFINITY = 0x04000000;
+/** A cpumask with every CPU of this kernel set (cpumasks are bit sets over CPU numbers < 32). */
+export const CPU_MASK_ALL = 0xffffffff;
+
+/** cpumask_test_cpu */
+export function cpumask_test_cpu(cpu: number, mask: number): boolean {
+  return cpu >= 0 && cpu < 32 && ((mask >>> cpu) & 1) === 1;
+}
 
 // Capabilities (include/uapi/linux/capability.h).
 export const CAP_CHOWN = 0;
@@ -202,8 +211,10 @@ export class TaskStruct {
   active_mm: MmStruct | null = null;
   files: FilesStruct | null = null;
   fs: FsStruct | null = null;
-  /** Core this task runs on (tasks are placed at creation and stay there). */
+  /** Core this task runs on (placed at creation; it moves when cpus_mask excludes it). */
   cpu = 0;
+  /** CPUs the task may run on (cpus_mask), a bit per CPU. */
+  cpus_mask = CPU_MASK_ALL;
   on_rq = false;
   /** The task's kernel stack: its body, resumed by the scheduler. */
   thread: TaskBody | undefined;

@@ -97,7 +97,7 @@ export function vfio_device_set_group(vdev: VfioDevice, type: number): number {
     groups.push(g);
     devnode_create(vfio_group_devname(g), MKDEV(vfioGroupMajor, g.minor), S_IFCHR | 0o600);
     // iommu_group_add_device: /sys/kernel/iommu_groups/<id>/devices/<dev> and <dev>/iommu_group
-    sysfs_create_link(`kernel/iommu_groups/${id}/devices`, vdev.dev.name, vdev.dev.kobj_path);
+    sysfs_create_link(`kernel/iommu_groups/${id}/devices`, vdev.dev.name, vdev.dev.kobj_path || `devices/${vdev.dev.name}`);
     if (vdev.dev.kobj_path) sysfs_create_link(vdev.dev.kobj_path, 'iommu_group', `kernel/iommu_groups/${id}`);
   }
   g.devices.push(vdev);

@@ -57,11 +57,16 @@ export class Device {
   /** IOMMU group and per-device IOMMU state, owned by the IOMMU core. */
   iommu_group: unknown = undefined;
   iommu: unknown = undefined;
+  /** dev->numa_node: NUMA_NO_NODE unless firmware or the parent bus says. */
+  numa_node = NUMA_NO_NODE;
   /** Set by device_add: the path below /sys (e.g. "devices/pci0000:00/0000:00:01.0"). */
   kobj_path = '';
   registered = false;
   constructor(public name: string) {}
 }
+
+/** NUMA_NO_NODE (include/linux/numa.h). */
+export const NUMA_NO_NODE = -1;
 
 export class DeviceClass {
   constructor(readonly name: string) {}

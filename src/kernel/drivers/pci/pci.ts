@@ -7,18 +7,21 @@
 // domain the interrupt controller (ITS) installs.
 
 import { thisCpu } from '../../../arch/index.js';
-import { Device, bus_probe_device, bus_register, device_register, driver_register, driver_unregister, type BusType, type DeviceDriver } from '../base/core.js';
+import { Device, NUMA_NO_NODE, bus_probe_device, bus_register, device_register, driver_register, driver_unregister, type BusType, type DeviceDriver } from '../base/core.js';
+import { dma_get_mask } from '../iommu/dma-iommu.js';
+import { current, for_each_cpu_rq, nr_cpu_ids } from '../../sched/core.js';
+import { CAP_SYS_ADMIN, has_capability } from '../../sched/task.js';
 import { iommu_device_unuse_default_domain, iommu_device_use_default_domain } from '../iommu/iommu.js';
 import { sysfs_create_bin_file, sysfs_create_file, sysfs_create_link } from '../../fs/sysfs/sysfs.js';
 import { generic_file_llseek } from '../../fs/libfs.js';
 import { insert_iomem } from '../../fs/proc/generic.js';
 import type { FileOperations } from '../../fs/types.js';
-import { EINVAL, EIO, ENODEV, ENOSPC, ENOTTY } from '../../lib/errno.js';
+import { EBUSY, EINVAL, EIO, ENODEV, ENOSPC, ENOTTY, EPERM } from '../../lib/errno.js';
 import { msleep } from '../../time/sleep.js';
 import { pgprot_device, pgprot_writecombine, remap_pfn_range } from '../../mm/memory.js';
 import type { VmAreaStruct } from '../../mm/mm_types.js';
 import { PAGE_SIZE } from '../../mm/page.js';
-import { pr_info } from '../../lib/printk.js';
+import { pr_err, pr_info } from '../../lib/printk.js';
 
 // Configuration header (PCI Local Bus 3.0 6.1; type 0)
 export const PCI_VENDOR_ID = 0x00;
@@ -96,6 +99,8 @@ export class PciDev extends Device {
   pasid_no_tlp = false;
   /** sysfs driver_override: when set, only the driver of this name may bind. */
   driver_override: string | null = null;
+  /** MSI and MSI-X refused for this function (msi_bus 0, or a quirk). */
+  no_msi = false;
   constructor(
     readonly ops: PciOps,
     readonly domain: number,
@@ -413,7 +418,8 @@ export function pci_set_msi_domain(d: PciMsiDomain | undefined): void {
 export function pci_alloc_irq_vectors(d: PciDev, min: number, max: number, flags: number): number {
   if (min < 1 || max < min) return -EINVAL;
   if (msiDomain === undefined) return -ENOSPC;
-  if (flags & PCI_IRQ_MSIX && pci_find_capability(d, PCI_CAP_ID_MSIX)) {
+  // pci_msi_supported: a function with no_msi gets neither MSI-X nor MSI
+  if (flags & PCI_IRQ_MSIX && !d.no_msi && pci_find_capability(d, PCI_CAP_ID_MSIX)) {
     const ctrl = pci_read_config_word(d, pci_find_capability(d, PCI_CAP_ID_MSIX) + 2);
     const n = Math.min(max, (ctrl & 0x7ff) + 1);
     if (n >= min) {
@@ -425,7 +431,7 @@ export function pci_alloc_irq_vectors(d: PciDev, min: number, max: number, flags
       }
     }
   }
-  if (flags & PCI_IRQ_MSI && pci_find_capability(d, PCI_CAP_ID_MSI)) {
+  if (flags & PCI_IRQ_MSI && !d.no_msi && pci_find_capability(d, PCI_CAP_ID_MSI)) {
     const ctrl = pci_read_config_word(d, pci_find_capability(d, PCI_CAP_ID_MSI) + 2);
     const mmc = 1 << ((ctrl >> 1) & 7);
     let n = Math.min(max, mmc);
@@ -640,6 +646,100 @@ function driver_set_override(d: PciDev, buf: string): number {
   return 0;
 }
 
+/** kstrtoul(buf, 0): decimal, 0x hex or 0 octal, one trailing newline allowed; -EINVAL otherwise. */
+function kstrtoul(buf: string): number {
+  const t = buf.endsWith('\n') ? buf.slice(0, -1) : buf;
+  const v = /^0x[0-9a-f]+$/i.test(t) ? Number.parseInt(t.slice(2), 16) : /^0[0-7]*$/.test(t) ? Number.parseInt(t, 8) : /^[1-9][0-9]*$/.test(t) ? Number(t) : -1;
+  return v >= 0 && Number.isSafeInteger(v) ? v : -EINVAL;
+}
+
+/** kstrtoint(buf, 0): kstrtoul with an optional minus sign; -EINVAL otherwise (the value is returned in `out`). */
+function kstrtoint(buf: string, out: { v: number }): number {
+  const neg = buf.startsWith('-');
+  const v = kstrtoul(neg ? buf.slice(1) : buf);
+  if (v < 0 || v > (neg ? 0x80000000 : 0x7fffffff)) return -EINVAL;
+  out.v = neg ? -v : v;
+  return 0;
+}
+
+/** enable_store: not while a driver is bound (-EBUSY); 1 enables (pci_enable_device), 0 disables an enabled function, else -EIO. */
+function enable_store(d: PciDev, buf: string): number {
+  const v = kstrtoul(buf);
+  if (v < 0) return v;
+  if (!has_capability(current(), CAP_SYS_ADMIN)) return -EPERM;
+  if (d.driver !== null) return -EBUSY;
+  if (v) return pci_enable_device(d);
+  if (d.enable_cnt === 0) return -EIO;
+  pci_disable_device(d);
+  return 0;
+}
+
+/** msi_bus_store (an endpoint: no subordinate bus): 0 forbids MSI/MSI-X to drivers bound from now on. */
+function msi_bus_store(d: PciDev, buf: string): number {
+  const v = kstrtoul(buf);
+  if (v < 0) return v;
+  if (!has_capability(current(), CAP_SYS_ADMIN)) return -EPERM;
+  d.no_msi = v === 0;
+  pr_info(`pci ${d.name}: MSI/MSI-X ${d.no_msi ? 'disallowed' : 'allowed'} for future drivers`);
+  return 0;
+}
+
+/** The NUMA nodes with memory and CPUs: this kernel has one (node 0, NODE_DATA). */
+const node_online = (node: number): boolean => node === 0;
+
+/** numa_node_store: a firmware workaround (root): -1 or an online node, else -EINVAL. */
+function numa_node_store(d: PciDev, buf: string): number {
+  if (!has_capability(current(), CAP_SYS_ADMIN)) return -EPERM;
+  const out = { v: 0 };
+  const r = kstrtoint(buf, out);
+  if (r < 0) return r;
+  if (out.v !== NUMA_NO_NODE && !node_online(out.v)) return -EINVAL;
+  // pci_alert (KERN_ALERT; the nearest level printk has here is an error)
+  pr_err(`pci ${d.name}: [Firmware Bug]: Overriding NUMA node to ${out.v}.  Contact your vendor for updates.`);
+  d.numa_node = out.v;
+  return 0;
+}
+
+/** local_cpus: cpumask_of_node, or every online CPU for NUMA_NO_NODE (one node holds them all). */
+function local_cpu_mask(_d: PciDev): number {
+  let m = 0;
+  for_each_cpu_rq((rq) => {
+    if (rq.online) m |= 2 ** rq.cpu;
+  });
+  return m;
+}
+
+/** "%*pb": the mask in hex, 32-bit groups separated by commas, the first group as wide as its bits need. */
+function cpumask_pr_bitmap(mask: number, nbits: number): string {
+  const groups: string[] = [];
+  for (let lo = 0; lo < nbits; lo += 32) {
+    const bits = Math.min(32, nbits - lo);
+    const v = Math.floor(mask / 2 ** lo) % 2 ** bits;
+    groups.unshift(v.toString(16).padStart(Math.ceil(bits / 4), '0'));
+  }
+  return groups.join(',');
+}
+
+/** "%*pbl": the set bits as ranges ("0-3,6"). */
+function cpumask_pr_list(mask: number, nbits: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < nbits; i++) {
+    if (Math.floor(mask / 2 ** i) % 2 === 0) continue;
+    let j = i;
+    while (j + 1 < nbits && Math.floor(mask / 2 ** (j + 1)) % 2 === 1) j++;
+    out.push(i === j ? `${i}` : `${i}-${j}`);
+    i = j;
+  }
+  return out.join(',');
+}
+
+/** fls64: the number of significant bits of a mask (a 64-bit mask is 2^64 as a Number). */
+function fls64(mask: number): number {
+  let b = 0;
+  for (let m = mask; m >= 1; m = Math.floor(m / 2)) b++;
+  return Math.min(b, 64);
+}
+
 /** pci_create_resource_files: resource<N> for each memory BAR, plus resource<N>_wc when prefetchable. */
 function pci_create_resource_files(d: PciDev): void {
   for (let i = 0; i < PCI_NUM_RESOURCES; i++) {
@@ -659,8 +759,19 @@ function pci_create_sysfs_dev_files(d: PciDev): void {
   sysfs_create_file(p, 'subsystem_device', () => `${hex(d.subsystem_device, 4)}\n`);
   sysfs_create_file(p, 'class', () => `${hex(d.class_code, 6)}\n`);
   sysfs_create_file(p, 'revision', () => `${hex(d.revision, 2)}\n`);
-  sysfs_create_file(p, 'irq', () => `${d.irqs[0] ?? d.irq}\n`);
-  sysfs_create_file(p, 'enable', () => `${d.enable_cnt}\n`);
+  // irq_show: the first MSI vector when MSI is on; with MSI-X (or none) the INTx line
+  sysfs_create_file(p, 'irq', () => `${d.msi_enabled && d.irqs.length > 0 ? d.irqs[0] : d.irq}\n`);
+  sysfs_create_file(p, 'enable', () => `${d.enable_cnt}\n`, (buf) => enable_store(d, buf), 0o644);
+  sysfs_create_file(p, 'msi_bus', () => `${d.no_msi ? 0 : 1}\n`, (buf) => msi_bus_store(d, buf), 0o644);
+  sysfs_create_file(p, 'numa_node', () => `${d.numa_node}\n`, (buf) => numa_node_store(d, buf), 0o644);
+  // CONFIG_NUMA: NUMA_NO_NODE means every online CPU is local (cpu_online_mask)
+  sysfs_create_file(p, 'local_cpus', () => `${cpumask_pr_bitmap(local_cpu_mask(d), nr_cpu_ids())}\n`);
+  sysfs_create_file(p, 'local_cpulist', () => `${cpumask_pr_list(local_cpu_mask(d), nr_cpu_ids())}\n`);
+  const X = (n: number, w: number): string => n.toString(16).toUpperCase().padStart(w, '0');
+  sysfs_create_file(p, 'modalias', () => `pci:v${X(d.vendor, 8)}d${X(d.device, 8)}sv${X(d.subsystem_vendor, 8)}sd${X(d.subsystem_device, 8)}bc${X(d.class_code >>> 16, 2)}sc${X((d.class_code >>> 8) & 0xff, 2)}i${X(d.class_code & 0xff, 2)}\n`);
+  sysfs_create_file(p, 'dma_mask_bits', () => `${fls64(dma_get_mask(d))}\n`);
+  // dma_set_mask_and_coherent is the only setter here: the coherent mask is the streaming one
+  sysfs_create_file(p, 'consistent_dma_mask_bits', () => `${fls64(dma_get_mask(d))}\n`);
   sysfs_create_file(p, 'driver_override', () => `${d.driver_override ?? '(null)'}\n`, (buf) => driver_set_override(d, buf), 0o644);
   sysfs_create_file(p, 'resource', () => {
     let s = '';
@@ -701,6 +812,8 @@ export function* pci_scan_device(ops: PciOps, domain: number, bus: number, devfn
   if ((d.hdr_type & 0x7f) === 0) read_bases(d);
   pci_fixup_device(d);
   d.parent = parent;
+  // pci_device_add: set_dev_node(pcibus_to_node)
+  d.numa_node = parent.numa_node;
   d.bus = pci_bus_type;
   pr_info(`pci ${d.name}: [${d.vendor.toString(16).padStart(4, '0')}:${d.device.toString(16).padStart(4, '0')}] type ${(d.hdr_type & 0x7f).toString(16).padStart(2, '0')} class ${hex(d.class_code, 6)}`);
   for (let i = 0; i < PCI_NUM_RESOURCES; i++) {
@@ -723,5 +836,6 @@ export function* pci_scan_device(ops: PciOps, domain: number, bus: number, devfn
 /** pci_bus_add_devices: links to the pci bus and lets drivers bind (unless the bus's drivers_autoprobe is off). */
 export function* pci_bus_add_device(d: PciDev): Generator<unknown, void, unknown> {
   sysfs_create_link('bus/pci/devices', d.name, d.kobj_path);
+  sysfs_create_link(d.kobj_path, 'subsystem', 'bus/pci');
   yield* bus_probe_device(d);
 }

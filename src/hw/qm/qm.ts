@@ -1,9 +1,11 @@
 // The HiSilicon queue manager (QM v2, Kunpeng 920) as the Linux hisi_qm driver and
 // UADK drive it (reference sections 2-5): mailbox, SQC/CQC/EQC/AEQC contexts and
 // their base tables, the VF queue table, v2 doorbells, the EQ/AEQ event rings with
-// phase bits, interrupt sources and masks, abnormal (error) interrupts, DFX
-// counters, memory init, context cache write-back and the master-shutdown and
-// vendor-ID reset handshakes. The accelerator behind it (ZIP) fetches SQEs and
+// phase bits, interrupt sources and masks, abnormal (error) interrupts with their RAS
+// routing (raiseAbnormal), DFX counters, memory init, the SQC/CQC cache and its
+// write-back (setCacheCtl), queue arbitration and completion order (claimNext,
+// mayComplete), the completion-event re-arm (c_flag), the AxUSER of its own
+// transactions, and the master-shutdown and vendor-ID reset handshakes. The accelerator behind it (ZIP) fetches SQEs and
 // posts completions through the methods in the "engine side" section.
 
 import { DmaStatus, type DmaAttrs, type DmaPort } from '../bus/dma.js';

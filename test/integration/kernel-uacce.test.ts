@@ -9,6 +9,8 @@
 import { describe, expect, it } from 'vitest';
 import { inflate } from 'pako';
 import { thisCpu } from '../../src/arch/index.js';
+import { syscall } from '../../src/user/libc/syscall.js';
+import { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../../src/kernel/mm/mremap.js';
 import type { Libc } from '../../src/user/libc/libc.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE } from '../../src/user/libc/uapi.js';
 import { iopf_stats } from '../../src/kernel/drivers/iommu/io-pgfault.js';
@@ -93,6 +95,17 @@ describe('uacce: /dev/hisi_zip-0 driven from user space with SVA', () => {
     got.vmas = { dus: [vd.vm_flags & vflags, vd.vm_page_prot, vd.size], mmio: [vm.vm_flags & vflags, vm.vm_page_prot, vm.size] };
     got.mmapDusAgain = yield* c.mmap(0, DUS_SIZE, rw, MAP_SHARED, fd, PAGE);
     got.mmapMmioAgain = yield* c.mmap(0, MMIO_SIZE, rw, MAP_SHARED, fd, 0);
+    // mremap: growth of a VM_DONTEXPAND mapping -EFAULT, MREMAP_DONTUNMAP -EINVAL, a move -EPERM (uacce_vma_mremap)
+    // a free spot as large as both regions, so a fixed move's target never reaches another mapping
+    const spot = yield* c.mmap(0, DUS_SIZE + MMIO_SIZE, rw, MAP_PRIVATE | MAP_ANONYMOUS);
+    got.mremap = {
+      grow: yield* syscall(216, dus, DUS_SIZE, DUS_SIZE + PAGE, MREMAP_MAYMOVE),
+      dontUnmap: yield* syscall(216, mmio, MMIO_SIZE, MMIO_SIZE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP),
+      move: yield* syscall(216, mmio, MMIO_SIZE, MMIO_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED, spot),
+      moveDus: yield* syscall(216, dus, DUS_SIZE, DUS_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED, spot),
+    };
+    const stay = vma_lookup(current().mm!, mmio);
+    got.mremapKept = stay !== null && stay.vm_start === mmio && stay.size === MMIO_SIZE && vma_lookup(current().mm!, spot) === null;
     got.badQcType = (yield* ioctlStruct(c, fd, UACCE_CMD_QM_SET_QP_CTX, new Uint8Array([0, 0, 2, 0])))[0];
     got.ctxFault = yield* c.ioctl(fd, UACCE_CMD_QM_SET_QP_CTX, 16);
     got.unknownIoctl = yield* c.ioctl(fd, 0xc0044899, 0);
@@ -225,6 +238,11 @@ describe('uacce: /dev/hisi_zip-0 driven from user space with SVA', () => {
     expect(got.mmapMmioLong).toBe(EINVAL);
     expect(got.mmapDusAgain).toBe(EEXIST);
     expect(got.mmapMmioAgain).toBe(EEXIST);
+  });
+
+  it('mremap of a queue region: growing it -EFAULT (VM_DONTEXPAND), MREMAP_DONTUNMAP -EINVAL, moving it -EPERM (uacce_vma_mremap), the mapping left where it was', () => {
+    expect(got.mremap).toEqual({ grow: -14, dontUnmap: EINVAL, move: -1, moveDus: -1 });
+    expect(got.mremapKept).toBe(true);
   });
 
   it('ioctl: SET_QP_CTX qc_type 2 -EINVAL, bad pointer -EFAULT, unknown -EINVAL; SET_QP_CTX returns the qp id; SET_QP_INFO returns 128/1024/1024', () => {

@@ -108,6 +108,8 @@ export interface VmOperationsStruct {
   close?(vma: VmAreaStruct): void;
   /** Called to refuse splitting at `addr` (returns negative errno). */
   may_split?(vma: VmAreaStruct, addr: number): number;
+  /** Called by mremap with the moved VMA once its page tables moved; a negative errno undoes the move. */
+  mremap?(vma: VmAreaStruct): number;
   /** Supplies the page for a fault: sets vmf.page (with a reference) or maps it itself (VM_FAULT_NOPAGE). */
   fault?(vmf: VmFault): number;
   /** Notifies that a read-only shared page is about to become writable. */

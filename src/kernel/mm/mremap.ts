@@ -7,8 +7,9 @@
 // (anything there is unmapped first). VM_LOCKED mappings keep their pages locked,
 // locked_vm follows the new size and the grown part is populated; VM_DONTEXPAND and
 // VM_PFNMAP mappings cannot grow (-EFAULT). MREMAP_DONTUNMAP moves the pages but leaves
-// the old range mapped (empty, unlocked). Not implemented: VM_ACCOUNT commit charging
-// (this kernel does no overcommit accounting) and vm_ops->mremap.
+// the old range mapped (empty, unlocked). A driver's vm_ops->mremap sees the moved VMA
+// and may refuse the move: the entries go back and the new range is unmapped instead.
+// Not implemented: VM_ACCOUNT commit charging (this kernel does no overcommit accounting).
 
 import { thisCpu } from '../../arch/index.js';
 import { EAGAIN, EFAULT, EINVAL, ENOMEM } from '../lib/errno.js';
@@ -92,11 +93,15 @@ function move_vma(vma: VmAreaStruct, oldAddr: number, oldLen: number, newLen: nu
   }
   const nv = copy_vma(vma, oldAddr, newAddr, newLen);
   const moved = move_page_tables(mm, oldAddr, newAddr, oldLen);
-  if (moved < oldLen) {
-    // Out of page-table memory: put the entries back and drop the copy
+  let err = 0;
+  if (moved < oldLen) err = -ENOMEM;
+  else if (vma.vm_ops?.mremap) err = vma.vm_ops.mremap(nv);
+  if (err < 0) {
+    // Out of page-table memory, or the driver refuses: put the entries back and unmap
+    // the new range instead of the old (its ->close runs, as Linux's do_vmi_munmap does)
     move_page_tables(mm, newAddr, oldAddr, moved);
     do_munmap(mm, newAddr, newLen);
-    return -ENOMEM;
+    return err;
   }
   if (dontUnmap) {
     // MREMAP_DONTUNMAP: the old range stays mapped, now empty (it faults in afresh) and

@@ -226,12 +226,19 @@ function* uacce_fops_release(_inode: Inode, file: File): KGen<void> {
   }
 }
 
-/** uacce_vma_close: the region can be mapped again once its VMA is gone. */
+/**
+ * uacce_vma_close: the region can be mapped again once its VMA is gone.
+ * uacce_vma_mremap: a queue region never moves (-EPERM; Linux commit 02695347be53, Dec 2025,
+ * also in the 6.12.y stable series): a moved copy would close the region twice.
+ */
 const uacce_vm_ops: VmOperationsStruct = {
   close(vma: VmAreaStruct): void {
     const q = vma.vm_private_data;
     if (!(q instanceof UacceQueue) || vma.vm_pgoff >= UACCE_MAX_REGION) return;
     q.qfrs[vma.vm_pgoff] = null;
+  },
+  mremap(): number {
+    return -EPERM;
   },
 };
 

@@ -7,9 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import * as NR from '../../src/kernel/syscalls/numbers.js';
 import { oops_count } from '../../src/kernel/kernel/panic.js';
-import { runMarked } from './kernel-iommu-harness.js';
-import { mapDma, mmap, statusKb, unmapDma } from './kernel-vfio-harness.js';
-import { COMP, PAGE, QUEUE_SIZE, createMdev, doorbell, mdevContainer, mdevDevice, readCqe, readSqe, removeMdev, uuid, waitCq, writeSqe } from './kernel-vfio-mdev-harness.js';
+import { runMarked, sleepNs } from './kernel-iommu-harness.js';
+import { mapDma, mmap, statusKb, unmapDma, writeFile } from './kernel-vfio-harness.js';
+import { COMP, PAGE, QUEUE_SIZE, createMdev, doorbell, mdevContainer, mdevDevice, readCqe, readSqe, readlink, removeMdev, uuid, waitCq, writeSqe } from './kernel-vfio-mdev-harness.js';
 
 const EINVAL = -22;
 
@@ -102,6 +102,31 @@ describe('ZIP mdev: in-flight requests, malformed doorbells and random SQEs', ()
       yield* u.sys(NR.__NR_close, c.group);
       yield* u.sys(NR.__NR_close, c.container);
       got.remove = yield* removeMdev(u, A);
+      // unbinding the parent while a user holds an mdev open waits for the user to close it
+      const B = uuid(2);
+      yield* createMdev(u, COMP, B);
+      const ts = u.alloc(16);
+      const now = function* () {
+        yield* u.sys(NR.__NR_clock_gettime, 1, ts);
+        return u.cpu.ld64(ts) * 1e9 + u.cpu.ld64(ts + 8);
+      };
+      const holder = yield* u.fork(function* (k) {
+        const kc = yield* mdevContainer(k, B);
+        if (typeof kc === 'string') return 1;
+        const kd = yield* mdevDevice(k, kc.group, B);
+        if (typeof kd === 'string') return 1;
+        yield* sleepNs(k, 2_000_000_000);
+        yield* k.sys(NR.__NR_munmap, kd.queue, QUEUE_SIZE);
+        yield* k.sys(NR.__NR_close, kd.device);
+        return 0;
+      });
+      yield* sleepNs(u, 500_000_000);
+      const t0 = yield* now();
+      got.unbind = yield* writeFile(u, '/sys/bus/pci/drivers/hisi_zip/unbind', '0000:00:01.0\n');
+      got.unbindWaitedNs = (yield* now()) - t0;
+      got.holderExit = (yield* u.wait(holder))[1];
+      got.mdevGone = yield* readlink(u, `/sys/bus/mdev/devices/${B}`);
+      got.rebind = yield* writeFile(u, '/sys/bus/pci/drivers/hisi_zip/bind', '0000:00:01.0\n');
       return 0;
     },
     { args: 'hisi_zip.vfio_mdev=1', limitNs: 300e9 },
@@ -142,6 +167,15 @@ describe('ZIP mdev: in-flight requests, malformed doorbells and random SQEs', ()
     for (const k of Object.keys(f)) expect([8, -22, -1, -14, -12]).toContain(Number(k));
     expect(f['8']).toBeGreaterThan(0);
     expect(f['-22']).toBeGreaterThan(0);
+  });
+
+  it('unbinding the parent while an mdev is open waits until its user closes it, then removes the mdev', () => {
+    expect(got.unbind).toBe(13);
+    expect(got.unbindWaitedNs).toBeGreaterThanOrEqual(1_400_000_000);
+    expect(got.holderExit).toBe(0);
+    expect(run.log.some((l) => /hisi_zip_mdev 6a3c9e52-0b7d-4f41-9c2e-000000000002: Device is currently in use/.test(l))).toBe(true);
+    expect(got.mdevGone).toBe(-2);
+    expect(got.rebind).toBe(13);
   });
 
   it('the last close with a request in flight drains it and unpins everything; the next open starts a fresh ring that works', () => {

@@ -112,8 +112,9 @@ export function* vfio_unregister_group_dev(vdev: VfioDevice): Generator<unknown,
   if (!vdev.registered) return;
   let i = 0;
   while (vdev.open_count > 0) {
-    vdev.ops.request?.(vdev, i++);
-    vdev.requests = i;
+    // (i counts outside the optional call: `request?.(vdev, i++)` skips the increment without a request op)
+    vdev.ops.request?.(vdev, i);
+    vdev.requests = ++i;
     if (i === 1) pr_info(`${vdev.dev.driver?.name ?? 'vfio'} ${vdev.name}: Device is currently in use, task "${current().comm}" (${current().pid}) blocked until device is released`);
     yield* wait_event_interruptible_timeout(vdev.closed, () => vdev.open_count === 0, VFIO_REQUEST_INTERVAL_NS, TASK_UNINTERRUPTIBLE);
   }

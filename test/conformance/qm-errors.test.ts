@@ -131,3 +131,19 @@ describe('reset handshakes', () => {
     expect(rig.r32(QM.MEM_INIT_DONE)).toBe(0);
   });
 });
+
+describe('QM DFX counters', () => {
+  it('QM_DFX_CNT_CLR_CE bit 0 makes the DFX counters clear when read (Linux debugfs clear_enable)', () => {
+    const rig = new ZipRig().startQm();
+    const mb = rig.r32(QM.DFX_MB);
+    expect(mb).toBeGreaterThan(0);
+    expect(rig.r32(QM.DFX_MB)).toBe(mb); // not cleared by default
+    rig.w32(0x100118, 1);
+    expect(rig.r32(QM.DFX_MB)).toBe(mb);
+    expect(rig.r32(QM.DFX_MB)).toBe(0);
+    rig.w32(0x100118, 0);
+    rig.startQueue(0, 0, { depth: 8 });
+    expect(rig.r32(QM.DFX_MB)).toBe(2);
+    expect(rig.r32(QM.DFX_MB)).toBe(2);
+  });
+});

@@ -293,7 +293,18 @@ export class QueueManager {
 
   /** QM registers of BAR2 (the device adds its own and the doorbell pages). */
   registerDefs(): RegDef[] {
-    const counter = (name: string, offset: number, get: () => number): RegDef => ({ name, offset, access: 'RO', read: () => get() >>> 0 });
+    type Dfx = 'dfxEcc1Bit' | 'dfxEccMBit' | 'dfxMailbox' | 'dfxDoorbell' | 'dfxSqe' | 'dfxCqe' | 'dfxCqeErr';
+    // Linux qm_dfx_regs: "XXX_CNT are reading clear register" once debugfs clear_enable sets QM_DFX_CNT_CLR_CE.
+    const counter = (name: string, offset: number, key: Dfx): RegDef => ({
+      name,
+      offset,
+      access: 'RO',
+      read: () => {
+        const v = this[key] >>> 0;
+        if ((this.regs?.getNum('QM_DFX_CNT_CLR_CE') ?? 0) & 1) this[key] = 0;
+        return v;
+      },
+    });
     return [
       { name: 'QM_VF_AEQ_INT_SOURCE', offset: R.QM_VF_AEQ_INT_SOURCE, access: 'RO', read: () => this.evSource[1]! },
       { name: 'QM_VF_AEQ_INT_MASK', offset: R.QM_VF_AEQ_INT_MASK, reset: 1, fields: [{ name: 'mask', lsb: 0, width: 1 }], write: (v) => this.setEventMask(1, Number(v) & 1) },
@@ -363,13 +374,14 @@ export class QueueManager {
       { name: 'QM_RAS_CE_THRESHOLD', offset: R.QM_RAS_CE_THRESHOLD, fields: [{ name: 'times', lsb: 0, width: 16 }], description: 'correctable errors per report (0 counts as 1)', write: () => (this.ceCount = 0) },
       { name: 'QM_QUE_ISO_EN', offset: R.QM_QUE_ISO_EN, access: 'RO', description: 'v2 has no doorbell isolation (v3 feature): reads 0' },
       { name: 'QM_CAPBILITY', offset: R.QM_CAPBILITY, access: 'RO', reset: (QNUM | (QNUM << 11)) >>> 0 },
-      counter('QM_ECC_1BIT_CNT', R.QM_ECC_1BIT_CNT, () => this.dfxEcc1Bit),
-      counter('QM_ECC_MBIT_CNT', R.QM_ECC_MBIT_CNT, () => this.dfxEccMBit),
-      counter('QM_DFX_MB_CNT', R.QM_DFX_MB_CNT, () => this.dfxMailbox),
-      counter('QM_DFX_DB_CNT', R.QM_DFX_DB_CNT, () => this.dfxDoorbell),
-      counter('QM_DFX_SQE_CNT', R.QM_DFX_SQE_CNT, () => this.dfxSqe),
-      counter('QM_DFX_CQE_CNT', R.QM_DFX_CQE_CNT, () => this.dfxCqe),
-      counter('QM_DFX_CQE_ERR_CNT', R.QM_DFX_CQE_ERR_CNT, () => this.dfxCqeErr),
+      { name: 'QM_DFX_CNT_CLR_CE', offset: R.QM_DFX_CNT_CLR_CE, fields: [{ name: 'clr_ce', lsb: 0, width: 1 }], description: 'bit 0: the QM DFX counters clear when read' },
+      counter('QM_ECC_1BIT_CNT', R.QM_ECC_1BIT_CNT, 'dfxEcc1Bit'),
+      counter('QM_ECC_MBIT_CNT', R.QM_ECC_MBIT_CNT, 'dfxEccMBit'),
+      counter('QM_DFX_MB_CNT', R.QM_DFX_MB_CNT, 'dfxMailbox'),
+      counter('QM_DFX_DB_CNT', R.QM_DFX_DB_CNT, 'dfxDoorbell'),
+      counter('QM_DFX_SQE_CNT', R.QM_DFX_SQE_CNT, 'dfxSqe'),
+      counter('QM_DFX_CQE_CNT', R.QM_DFX_CQE_CNT, 'dfxCqe'),
+      counter('QM_DFX_CQE_ERR_CNT', R.QM_DFX_CQE_ERR_CNT, 'dfxCqeErr'),
       { name: 'QM_OOO_SHUTDOWN_SEL', offset: R.QM_OOO_SHUTDOWN_SEL, fields: [{ name: 'sel', lsb: 0, width: 15 }], write: (v) => (this.oooShutdownSel = Number(v)) },
       { name: 'ACC_MASTER_GLOBAL_CTRL', offset: R.ACC_MASTER_GLOBAL_CTRL, fields: [{ name: 'shutdown', lsb: 0, width: 1 }], write: (v) => this.setMasterCtrl(Number(v)) },
       { name: 'ACC_MASTER_TRANS_RETURN', offset: R.ACC_MASTER_TRANS_RETURN, access: 'RO', read: () => this.transReturn() },

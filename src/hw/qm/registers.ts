@@ -50,6 +50,7 @@ export const QM_RAS_CE_ENABLE = 0x1000ec;
 export const QM_RAS_FE_ENABLE = 0x1000f0;
 export const QM_RAS_NFE_ENABLE = 0x1000f4;
 export const QM_RAS_CE_THRESHOLD = 0x1000f8;
+export const QM_DFX_CNT_CLR_CE = 0x100118;
 export const QM_QUE_ISO_EN = 0x100154;
 export const QM_CAPBILITY = 0x100158;
 export const QM_ECC_1BIT_CNT = 0x104000;

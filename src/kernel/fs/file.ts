@@ -5,7 +5,7 @@
 // (delayed_fput). close(2) releases at once (__fput_sync).
 
 import { current, in_interrupt } from '../sched/core.js';
-import { PF_KTHREAD, RLIMIT_NOFILE, rlimit, type TaskStruct } from '../sched/task.js';
+import { PF_KTHREAD, RLIMIT_NOFILE, boot_generation, rlimit, type TaskStruct } from '../sched/task.js';
 import { EBADF, EMFILE } from '../lib/errno.js';
 import { task_work_add, TWA_RESUME } from '../kernel/task_work.js';
 import { WorkStruct, schedule_work } from '../kernel/workqueue.js';
@@ -75,9 +75,10 @@ function* __fput(file: File): Generator<unknown, void, unknown> {
   if (finalRelease !== undefined) yield* finalRelease(file);
 }
 
-/** delayed_fput_list: files whose last reference went in a kernel thread or an interrupt. */
+/** delayed_fput_list: files whose last reference went in a kernel thread or an interrupt (this boot's). */
 let delayedFputList: File[] = [];
 let delayedFputWork: WorkStruct | undefined;
+let delayedFputBoot = -1;
 
 function* delayed_fput(): Generator<unknown, void, unknown> {
   while (delayedFputList.length > 0) {
@@ -98,20 +99,20 @@ export function fput(file: File): void {
     const task = current();
     if (!(task.flags & PF_KTHREAD) && task_work_add(task, () => __fput(file), TWA_RESUME) === 0) return;
   }
+  if (delayedFputBoot !== boot_generation()) {
+    // a new boot in the same host process: the last boot's list and work item are gone with it
+    delayedFputBoot = boot_generation();
+    delayedFputList = [];
+    delayedFputWork = new WorkStruct(delayed_fput);
+  }
   delayedFputList.push(file);
-  delayedFputWork ??= new WorkStruct(delayed_fput);
-  schedule_work(delayedFputWork);
+  schedule_work(delayedFputWork!);
 }
 
 /** __fput_sync: drops a reference; the last one releases the file before returning (close(2)). */
 export function* __fput_sync(file: File): Generator<unknown, void, unknown> {
   if (--file.f_count > 0) return;
   yield* __fput(file);
-}
-
-/** flush_delayed_fput: runs the releases queued on the delayed_fput work now. */
-export function* flush_delayed_fput(): Generator<unknown, void, unknown> {
-  yield* delayed_fput();
 }
 
 /** file_close_fd: takes `fd` out of the table; the file (whose reference passes to the caller) or undefined. */

@@ -90,9 +90,12 @@ export class MachineCore {
    * furthest-behind other runnable core, or the end of the current run, whichever is first.
    * Device events need no turn: they fire as the running core's time passes them, and an
    * event that wakes another core makes that core runnable at the event's time, which
-   * pulls this bound in. Only virtual times enter it (deterministic).
+   * pulls this bound in. Only virtual times enter it (deterministic). A core that powered
+   * off, or a halted machine, has no turn left.
    */
   turnEndNs(core: Runnable): number {
+    // Powered off during its step (CPU_OFF, SYSTEM_OFF): the code after it never runs.
+    if (this.halted || !core.runnable) return -Infinity;
     let end = this.runEndNs;
     const q = this.quantumNs;
     for (const c of this.cores) {

@@ -33,3 +33,12 @@ export function smp_cond_load_relaxed(cpu: ArchCpu, pa: number, cond: (val: numb
     __cmpwait_relaxed(cpu, pa, val, untilNs);
   }
 }
+
+/**
+ * cpu_relax (YIELD) in a kernel spin loop that may sleep (a generator): a preemption
+ * point where the core can end its turn on the machine or the scheduler switch tasks.
+ * Code that cannot yield waits with smp_cond_load_relaxed instead.
+ */
+export function cpu_relax(cpu: ArchCpu): Generator<unknown, void, unknown> {
+  return cpu.yieldHint();
+}

@@ -314,7 +314,7 @@ function* sync_recv(c: Libc, cc: CompCtx, msg: WdCompMsg): Generator<unknown, nu
     if (r !== -EAGAIN) return r;
     const now = thisCpu().now();
     if (now >= deadline) return -ETIMEDOUT;
-    if (!qp.epoll_en && !hisi_qm_wait_cqe(qp, Math.min(deadline, now + SPIN_SLICE_NS))) yield* c.sched_yield();
+    if (!qp.epoll_en && !(yield* hisi_qm_wait_cqe(qp, Math.min(deadline, now + SPIN_SLICE_NS)))) yield* c.sched_yield();
   }
 }
 

@@ -10,6 +10,7 @@
 // call on this path.
 
 import { thisCpu } from '../../../arch/index.js';
+import { cpu_relax } from '../../libc/cpu_relax.js';
 import { EBUSY, EINVAL, EIO, EAGAIN, ENOMEM } from '../../libc/errno.js';
 import { HISI_QP_CTX, HISI_QP_INFO, UACCE_CMD_QM_SET_QP_CTX, UACCE_CMD_QM_SET_QP_INFO, UACCE_QFRT_DUS, UACCE_QFRT_MMIO } from '../uacce.js';
 import { WD_HW_EACCESS, WdCtx, wd_ctx_mmap_qfr, wd_ctx_set_io_cmd, wd_ctx_start, wd_ctx_unmap_qfr, wd_parse_api_version, wd_release_ctx_force } from '../wd.js';
@@ -217,15 +218,18 @@ export function hisi_qm_cqe_ready(qp: HisiQp): boolean {
 /**
  * Waits without a system call until the head CQE is ready or the core's clock reaches
  * `untilNs`: LDXR marks the CQE's granule, WFE sleeps until the engine's write to it
- * (or the deadline). True when ready.
+ * (or the deadline). True when ready. Each wake-up goes through cpu_relax, and a WFE
+ * sleeps no further than the end of the core's turn, so the other cores (a kworker
+ * resolving this queue's I/O page fault, say) run during the wait.
  */
-export function hisi_qm_wait_cqe(qp: HisiQp, untilNs: number): boolean {
-  const cpu = thisCpu();
+export function* hisi_qm_wait_cqe(qp: HisiQp, untilNs: number): Generator<unknown, boolean, unknown> {
   const w = qp.cq_base + qp.cq_head_index * QM_CQE_SIZE + 12;
   for (;;) {
+    const cpu = thisCpu();
     if (((cpu.ldxr32(w) >>> 16) & 1) === qp.cqc_phase) return true;
     if (cpu.now() >= untilNs) return false;
-    cpu.wfe(untilNs);
+    cpu.wfe(Math.min(untilNs, cpu.turnEndNs()));
+    yield* cpu_relax();
   }
 }
 

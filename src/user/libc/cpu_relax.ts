@@ -1,0 +1,15 @@
+// cpu_relax(): the YIELD hint a spin loop executes on each iteration (arm64's cpu_relax
+// and the `yield` of user-space spin helpers).
+//
+// Guest code is TypeScript: a loop that only loads memory never gives the host back
+// control, so the other cores (and whatever the kernel would run at a timer tick) would
+// wait until it ends. cpu_relax is that loop's yield point: the core may end its turn
+// here, and the kernel does the return-to-user work an interrupt taken during the spin
+// would have done (reschedule, signals). Every spin loop in user space goes through it.
+
+import { thisCpu } from '../../arch/index.js';
+
+/** One YIELD: a possible preemption point. Asks thisCpu() each time (the task may move). */
+export function cpu_relax(): Generator<unknown, void, unknown> {
+  return thisCpu().yieldHint();
+}

@@ -44,6 +44,26 @@ describe('signals, sleeping and waiting', () => {
     expect(oops_count()).toBe(0);
   });
 
+  it('init is unkillable from user space: kill(1, SIGINT/SIGTERM/SIGKILL) return 0 and init lives on; kill(0, SIGTERM) ends only the sender', () => {
+    const res: number[] = [];
+    const { handle } = bootInit(function* (u) {
+      const pid = yield* u.fork(function* (c) {
+        res.push(yield* c.sys(NR.__NR_kill, 1, 2));
+        res.push(yield* c.sys(NR.__NR_kill, 1, 15));
+        res.push(yield* c.sys(NR.__NR_kill, 1, 9));
+        res.push(yield* c.sys(NR.__NR_kill, 0, 15)); // init's process group: the caller dies on its way back, init does not
+        return 7;
+      });
+      const [, status] = yield* u.wait(pid);
+      res.push(status & 0x7f);
+      yield* u.sys(NR.__NR_nanosleep, timespec(u, 1e6), 0);
+      return 0;
+    });
+    expect(handle.runToPoweroff(5e9)).toBe(0);
+    expect(res).toEqual([0, 0, 0, 15]);
+    expect(oops_count()).toBe(0);
+  });
+
   it('a user access to an unmapped address kills the task with SIGSEGV (status 11) and logs it', () => {
     let status = -1;
     const { handle } = bootInit(function* (u) {

@@ -73,7 +73,7 @@ export function do_group_exit_prepare(code: number): number {
   if (!sig.group_exit) {
     sig.group_exit = true;
     sig.group_exit_code = code;
-    for (const t of tsk.group_leader.thread_group) if (t !== tsk) send_sig(SIGKILL, t, false);
+    for (const t of tsk.group_leader.thread_group) if (t !== tsk) send_sig(SIGKILL, t, false, true); // zap_other_threads
   }
   return sig.group_exit_code;
 }

@@ -2,7 +2,9 @@
 // handlers): a signal whose default action is to terminate kills the process when it
 // next returns to user space or sleeps interruptibly; default-ignored signals
 // (SIGCHLD, SIGURG, SIGWINCH, SIGCONT) and ignored ones are discarded when sent.
-// Stop signals are treated as ignored (no job control).
+// Stop signals are treated as ignored (no job control). init (the global init, tgid 1)
+// is SIGNAL_UNKILLABLE: with no handlers, every signal user space sends it is dropped,
+// SIGKILL included; only the kernel's own forced kills and fault signals reach it.
 
 import { try_to_wake_up } from '../sched/core.js';
 import {
@@ -53,16 +55,26 @@ function signal_wake_up(task: TaskStruct, fatal: boolean): void {
   try_to_wake_up(task, fatal ? TASK_INTERRUPTIBLE | TASK_WAKEKILL : TASK_INTERRUPTIBLE);
 }
 
-function sig_ignored(task: TaskStruct, sig: number): boolean {
-  if (sig === SIGKILL) return false;
+/** is_global_init: the first process, which SIGNAL_UNKILLABLE protects. */
+export function is_global_init(task: TaskStruct): boolean {
+  return task.tgid === 1;
+}
+
+/** sig_task_ignored / sig_ignored: `force` is a send from the kernel (zap_other_threads and the like). */
+function sig_ignored(task: TaskStruct, sig: number, force: boolean): boolean {
   const action = task.signal.action[sig] ?? 0;
+  if (is_global_init(task) && action !== SIG_IGN && !(force && (sig === SIGKILL || sig === SIGSTOP))) return true;
+  if (sig === SIGKILL) return false;
   if (action === SIG_IGN) return true;
   return sig_default_ignored(sig);
 }
 
-/** send_signal to one thread (private) or the whole group (shared). sig 0 is a no-op. */
-export function send_sig(sig: number, task: TaskStruct, group: boolean): void {
-  if (sig === 0 || task.exit_state !== 0 || sig_ignored(task, sig)) return;
+/**
+ * send_signal to one thread (private) or the whole group (shared). sig 0 is a no-op.
+ * `force`: sent by the kernel itself, which may SIGKILL even init's threads.
+ */
+export function send_sig(sig: number, task: TaskStruct, group: boolean, force = false): void {
+  if (sig === 0 || task.exit_state !== 0 || sig_ignored(task, sig, force)) return;
   const m = sigmask(sig);
   if (m === 0) return; // real-time signals are not modelled
   if (group) task.signal.shared_pending |= m;

@@ -237,10 +237,10 @@ export interface ArchCpu {
   /**
    * YIELD, the spin-loop hint (cpu_relax). Charges one access. A TypeScript spin loop can
    * be suspended only at a generator yield, so spin loops call this where Arm code would
-   * execute YIELD: when this core's turn is over (`turnEndNs`), or at EL0 when an exception
-   * was taken from EL0 since the last such point, it runs the kernel's `preempt` vector,
-   * the work that exception's return to user space would have done (reschedule, signals,
-   * a turn for the machine); otherwise it returns at once.
+   * execute YIELD: when this core's turn is over (`turnEndNs`), or when an exception (an
+   * IRQ such as the scheduler's tick) returned since the last such point, it runs the
+   * kernel's `preempt` vector, the work that exception's return would have done there
+   * (reschedule, signals, a turn for the machine); otherwise it returns at once.
    */
   yieldHint(): Generator<unknown, void, unknown>;
   /** Signals an event to all cores (SEV). */

@@ -16,6 +16,7 @@ import { WorkStruct, alloc_workqueue, queue_work } from '../../src/kernel/kernel
 import { HrTimer, hrtimer_start_ns } from '../../src/kernel/time/hrtimer.js';
 import { Completion, complete, wait_for_completion } from '../../src/kernel/sched/wait.js';
 import type { Machine } from '../../src/machine/board.js';
+import { SCHED_SLICE_NS } from '../../src/kernel/sched/core.js';
 
 const PROT_RW = 3;
 const MAP_SHARED_ANON = 0x21;
@@ -212,6 +213,32 @@ describe('cores interleave in virtual time', () => {
     });
     expect(code).toBe(0);
     expect(status & 0x7f).toBe(SIGKILL);
+    expect(oops_count()).toBe(0);
+  });
+
+  it('two pure cpu_relax spinners pinned to one core share it in scheduler slices (the slice is checked at the YIELD hint)', () => {
+    let order = '';
+    const ITER = 1200; // 10 us of work each: 12 ms per process
+    const spinner = function* (shm: number, me: number): Generator<unknown, number, unknown> {
+      expect(yield* pin(shm + 0x100 + 8 * me, 1)).toBe(0);
+      for (let i = 0; i < ITER; i++) {
+        thisCpu().charge(10_000);
+        order += me === 0 ? 'p' : 'c';
+        yield* cpu_relax();
+      }
+      return 0;
+    };
+    const { code } = bootWith(function* (shm) {
+      const pid = yield* fork(() => spinner(shm, 1));
+      yield* spinner(shm, 0);
+      yield* sys(NR.__NR_wait4, pid, 0, 0, 0);
+      return 0;
+    });
+    expect(code).toBe(0);
+    const runs = order.match(/p+|c+/g)!.map((r) => r.length);
+    // 24 ms of work in 4 ms slices: about six turns, none longer than a slice (+ one iteration).
+    expect(runs.length).toBeGreaterThanOrEqual(5);
+    for (const r of runs) expect(r).toBeLessThanOrEqual(SCHED_SLICE_NS / 10_000 + 1);
     expect(oops_count()).toBe(0);
   });
 

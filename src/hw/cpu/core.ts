@@ -207,8 +207,8 @@ export class Core implements ArchCpu, Runnable {
   private readonly clock: Clock;
   /** The run loop, which says when this core's turn ends. */
   private readonly turns: MachineCore;
-  /** An exception returned to EL0 since the last YIELD hint: its return-to-user work is due. */
-  private el0ExceptionReturned = false;
+  /** An exception returned since the last YIELD hint: the work of that return is due there. */
+  private exceptionReturned = false;
   private readonly bus: PhysicalBus;
   private readonly ram: SparseRam;
   private readonly trace: TraceRing;
@@ -738,7 +738,7 @@ export class Core implements ArchCpu, Runnable {
   }
 
   private eret(el: ExceptionLevel, daif: number, pan: boolean): void {
-    if (el === ExceptionLevel.EL0) this.el0ExceptionReturned = true;
+    this.exceptionReturned = true;
     // An exception return sets the event register (D1.6.1): a WFE after a handler ran does not sleep.
     this.eventRegister = true;
     this.elValue = el;
@@ -784,8 +784,8 @@ export class Core implements ArchCpu, Runnable {
     if (vectors?.preempt === undefined) return;
     const fromEl = this.elValue;
     const user = fromEl === ExceptionLevel.EL0;
-    if (!(user && this.el0ExceptionReturned) && this.local < this.turns.turnEndNs(this)) return;
-    this.el0ExceptionReturned = false;
+    if (!this.exceptionReturned && this.local < this.turns.turnEndNs(this)) return;
+    this.exceptionReturned = false;
     const pan = this.pan;
     if (user) {
       this.saveSpsr();

@@ -73,7 +73,10 @@ function* el0_svc(_cpu: ArchCpu, nr: number, args: readonly number[]): Generator
  * interrupted code resumes (exit_to_user_mode at EL0; preempt_schedule_irq at EL1).
  */
 function* preempt_point(_cpu: ArchCpu, from: ExceptionLevel): Generator<unknown, void, unknown> {
-  if (from === ExceptionLevel.EL0) exit_to_user_mode_signals();
+  if (from === ExceptionLevel.EL0) {
+    yield* task_work_run();
+    exit_to_user_mode_signals();
+  }
   yield* cond_resched();
   if (from === ExceptionLevel.EL0 && fatal_signal_pending(current())) exit_to_user_mode_signals();
 }

@@ -15,6 +15,7 @@
 import { thisCpu, type ArchCpu, type CoreYield, ExceptionLevel } from '../../arch/index.js';
 import { UserThreadStart } from '../../arch/program.js';
 import { EINVAL } from '../lib/errno.js';
+import { HrTimer, hrtimer_cancel, hrtimer_start } from '../time/hrtimer.js';
 import {
   TASK_DEAD,
   TASK_RUNNING,
@@ -50,11 +51,14 @@ export class RunQueue {
   irq_depth = 0;
   /** A task handed over with `UserThreadStart` just before it calls clone. */
   online = false;
+  /** The scheduler tick at the end of the current slice while others wait (see hrtick). */
+  readonly hrtick_timer: HrTimer;
   constructor(
     readonly cpu: number,
     readonly idle: TaskStruct,
   ) {
     this.curr = idle;
+    this.hrtick_timer = new HrTimer(() => hrtick(this));
   }
   get nr_running(): number {
     return this.queue.length + (this.curr === this.idle ? 0 : 1);
@@ -170,6 +174,7 @@ export function try_to_wake_up(task: TaskStruct, state = TASK_NORMAL): boolean {
     if (ipiSender) ipiSender(task.cpu);
   } else if (rq.curr !== task) {
     rq.need_resched = rq.curr === rq.idle ? true : rq.need_resched;
+    hrtick_start(rq);
   }
   return true;
 }
@@ -190,7 +195,29 @@ export function wake_up_new_task(task: TaskStruct, body: TaskBody): void {
   const rq = cpu_rq(task.cpu);
   task.on_rq = true;
   rq.queue.push(task);
-  if (task.cpu !== thisCpu().id && ipiSender) ipiSender(task.cpu);
+  if (task.cpu !== thisCpu().id) {
+    if (ipiSender) ipiSender(task.cpu);
+  } else hrtick_start(rq);
+}
+
+/**
+ * The scheduler tick (Linux's HRTICK: an hrtimer at the end of the running task's slice,
+ * armed only while other tasks wait on the core, as a busy core's tick would be). In hard
+ * IRQ context on the run queue's core: flags need_resched once the slice is over, and the
+ * task gives the core up at its next preemption point (for a spinner, the YIELD hint
+ * after the IRQ returns).
+ */
+function hrtick(rq: RunQueue): void {
+  if (rq.curr === rq.idle || rq.queue.length === 0) return;
+  const end = rq.slice_start + SCHED_SLICE_NS;
+  if (thisCpu().now() >= end) rq.need_resched = true;
+  else hrtimer_start(rq.hrtick_timer, end);
+}
+
+/** hrtick_start: arms the tick when a task waits behind the running one on this core. */
+function hrtick_start(rq: RunQueue): void {
+  if (rq.cpu !== thisCpu().id || rq.curr === rq.idle || rq.queue.length === 0 || rq.hrtick_timer.queued) return;
+  hrtimer_start(rq.hrtick_timer, rq.slice_start + SCHED_SLICE_NS);
 }
 
 /** Token a task yields to enter the scheduler. */
@@ -244,6 +271,10 @@ function context_switch(cpu: ArchCpu, rq: RunQueue, next: TaskStruct): void {
   rq.nr_switches++;
   rq.need_resched = false;
   rq.slice_start = cpu.now();
+  if (rq.queue.length > 0) {
+    if (rq.hrtick_timer.queued) hrtimer_cancel(rq.hrtick_timer);
+    hrtick_start(rq);
+  } else if (rq.hrtick_timer.queued) hrtimer_cancel(rq.hrtick_timer);
   if (mmSwitcher && (next.mm !== null || next.active_mm !== null)) mmSwitcher(cpu, prev, next);
   cpu.writeSysreg('TPIDR_EL0', next.thread_ctx.tpidr_el0);
 }
@@ -356,7 +387,9 @@ export function set_cpus_allowed_ptr(task: TaskStruct, mask: number): number {
     task.cpu = dest;
     task.wake_ns = Math.max(task.wake_ns, here.now());
     cpu_rq(dest).queue.push(task);
-    if (dest !== here.id && ipiSender) ipiSender(dest);
+    if (dest !== here.id) {
+      if (ipiSender) ipiSender(dest);
+    } else hrtick_start(cpu_rq(dest));
     return 0;
   }
   task.cpu = dest;

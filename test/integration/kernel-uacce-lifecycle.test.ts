@@ -239,6 +239,9 @@ describe('uacce queue lifetime, fork, kill, exhaustion, isolation and removal', 
     got.mknod = yield* sys('mknodat', -100, path, 0o20666, rdev);
     got.openStale = yield* c.open('/tmp/stale_uacce', O_RDWR);
     got.classGone = yield* readAttr(c, 'api');
+    // the glue directory <parent>/uacce went with its last device
+    got.glueGone = yield* c.open('/sys/devices/pci0000:00/0000:00:01.0/uacce', 0);
+    got.parentStays = (yield* c.open('/sys/devices/pci0000:00/0000:00:01.0/vendor', 0)) >= 0;
     yield* c.close(q.fd);
     // the doorbell mapping was zapped: a store there faults (SIGSEGV/SIGBUS ends the process)
     yield* c.out('touching the zapped doorbell page\n');
@@ -327,6 +330,8 @@ describe('uacce queue lifetime, fork, kill, exhaustion, isolation and removal', 
     expect(got.mknod).toBe(0);
     expect(got.openStale).toBe(ENODEV);
     expect(got.classGone).toBe(ENOENT);
+    expect(got.glueGone).toBe(ENOENT);
+    expect(got.parentStays).toBe(true);
     expect(run.out).toContain('touching the zapped doorbell page');
     expect(run.out).not.toContain('still alive after the store');
   });

@@ -40,6 +40,9 @@ export interface DeviceDriver {
   readonly suppress_bind_attrs?: boolean;
 }
 
+/** NUMA_NO_NODE (include/linux/numa.h). */
+export const NUMA_NO_NODE = -1;
+
 export class Device {
   parent: Device | null = null;
   bus: BusType | null = null;
@@ -64,9 +67,6 @@ export class Device {
   registered = false;
   constructor(public name: string) {}
 }
-
-/** NUMA_NO_NODE (include/linux/numa.h). */
-export const NUMA_NO_NODE = -1;
 
 export class DeviceClass {
   constructor(readonly name: string) {}

@@ -13,17 +13,12 @@ import { describe, expect, it } from 'vitest';
 import { ArmSmmuDomain, arm_smmu_devices } from '../../src/kernel/drivers/iommu/arm-smmu-v3/arm-smmu-v3.js';
 import { iommu_get_domain_for_dev_pasid } from '../../src/kernel/drivers/iommu/iommu.js';
 import { ITD_OP_READ, ITD_OP_WRITE } from '../../src/kernel/drivers/misc/iommu-testdev.js';
-import { GFP_HIGHUSER_MOVABLE } from '../../src/kernel/mm/gfp.js';
-import { follow_pte, type FollowResult } from '../../src/kernel/mm/memory.js';
-import { migrate_pages, MR_SYSCALL } from '../../src/kernel/mm/migrate.js';
-import { alloc_pages } from '../../src/kernel/mm/page_alloc.js';
-import { isolate_page, putback_isolated_page } from '../../src/kernel/mm/swap.js';
 import { global_page_state } from '../../src/kernel/mm/vmstat.js';
-import { current } from '../../src/kernel/sched/core.js';
 import * as NR from '../../src/kernel/syscalls/numbers.js';
 import { TraceKind } from '../../src/trace/record.js';
 import { PAGE, PATTERN, TESTDEV_SID, Testdev, cmdDword, holdsPattern, mmap, pagePresent, runInit, type Rec, type SmmuRun } from './kernel-smmu-harness.js';
 import type { UserCtx } from '../support/kernel-user.js';
+import { followUserPte, pfnAt, migrateUserPage } from '../support/user-pages.js';
 
 const STALL = 'iommu_testdev.dma_can_stall=1';
 const CMD_TLBI_NH_VA = 0x12;
@@ -32,20 +27,7 @@ const CMD_RESUME = 0x44;
 const MADV_DONTNEED = 4;
 const MADV_PAGEOUT = 21;
 
-const fr: FollowResult = { pfn: -1, writable: false, special: false, swapOffset: -1, dirty: false };
-function pfnAt(va: number): number {
-  follow_pte(current().mm!, va, fr);
-  return fr.pfn;
-}
 
-/** move_pages(2) for one page of the current task: isolate it and migrate it to a new page. Returns the failures. */
-function migrateUserPage(va: number): number {
-  const pfn = pfnAt(va);
-  isolate_page(pfn);
-  const failed = migrate_pages([pfn], () => alloc_pages(0, GFP_HIGHUSER_MOVABLE), GFP_HIGHUSER_MOVABLE, MR_SYSCALL);
-  for (const p of failed) putback_isolated_page(p);
-  return failed.length;
-}
 
 function fill(u: UserCtx, va: number, len: number, v: number): void {
   for (let i = 0; i < len; i += 4) u.cpu.st32(va + i, v);
@@ -195,8 +177,8 @@ describe('a page the device uses is swapped out and comes back through an I/O pa
       got.t0 = u.cpu.now();
       got.pageout = yield* u.sys(NR.__NR_madvise, buf + 2 * PAGE, PAGE, MADV_PAGEOUT);
       got.t1 = u.cpu.now();
-      follow_pte(current().mm!, buf + 2 * PAGE, fr);
-      got.swapped = fr.pfn < 0 && fr.swapOffset > 0;
+      const pte = followUserPte(buf + 2 * PAGE);
+      got.swapped = pte.pfn < 0 && pte.swapOffset > 0;
       got.presentBefore = yield* pagePresent(u, buf + 2 * PAGE);
       got.second = (yield* td.svaDma(buf + 2 * PAGE, PAGE, ITD_OP_READ)).result; // data compared by the device
       got.t2 = u.cpu.now();

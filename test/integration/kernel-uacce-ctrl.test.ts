@@ -8,39 +8,18 @@ import { describe, expect, it } from 'vitest';
 import { thisCpu } from '../../src/arch/index.js';
 import type { Libc } from '../../src/user/libc/libc.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, O_RDWR, PROT_READ, PROT_WRITE, RLIMIT_MEMLOCK } from '../../src/user/libc/uapi.js';
-import { GFP_HIGHUSER_MOVABLE, ZONE_MOVABLE } from '../../src/kernel/mm/gfp.js';
 import { folio_maybe_dma_pinned } from '../../src/kernel/mm/gup.js';
-import { follow_pte, type FollowResult } from '../../src/kernel/mm/memory.js';
-import { migrate_pages, MR_SYSCALL } from '../../src/kernel/mm/migrate.js';
-import { NODE_DATA, alloc_pages } from '../../src/kernel/mm/page_alloc.js';
-import { isolate_page, putback_isolated_page } from '../../src/kernel/mm/swap.js';
 import { compact_nodes } from '../../src/kernel/mm/compaction.js';
-import { current } from '../../src/kernel/sched/core.js';
 import { PAGE, UACCE_CMD_PIN, UACCE_CMD_UNPIN, UserQueue, bootUacce, zlibCompressSqe } from './kernel-uacce-harness.js';
 import { iopf_stats } from '../../src/kernel/drivers/iommu/io-pgfault.js';
 import { inflate } from 'pako';
 import { bytesEqual, zipSample } from './kernel-zip-harness.js';
+import { pfnAt, movable, migrateUserPage } from '../support/user-pages.js';
 
 const EINVAL = -22;
 const EFAULT = -14;
 const ENODEV = -19;
 
-const fr: FollowResult = { pfn: -1, writable: false, special: false, swapOffset: -1, dirty: false };
-function pfnAt(va: number): number {
-  follow_pte(current().mm!, va, fr);
-  return fr.pfn;
-}
-function movable(pfn: number): boolean {
-  return NODE_DATA().node_zones[ZONE_MOVABLE]!.contains(pfn);
-}
-/** move_pages(2) for one page: 0 moved, 1 refused. */
-function migrateUserPage(va: number): number {
-  const pfn = pfnAt(va);
-  isolate_page(pfn);
-  const failed = migrate_pages([pfn], () => alloc_pages(0, GFP_HIGHUSER_MOVABLE), GFP_HIGHUSER_MOVABLE, MR_SYSCALL);
-  for (const p of failed) putback_isolated_page(p);
-  return failed.length;
-}
 
 function* pinIoctl(c: Libc, fd: number, cmd: number, addr: number, size: number): Generator<unknown, number, unknown> {
   const arg = yield* c.malloc(16);

@@ -19,12 +19,11 @@ import { vfio_pin_pages, vfio_unpin_pages } from '../../src/kernel/drivers/vfio/
 import { vfio_iommu_instances, vfio_iommu_vendor_pins, type VfioIommu } from '../../src/kernel/drivers/vfio/vfio_iommu_type1.js';
 import { hisi_zip_mdev_state, type ZipMdevState } from '../../src/kernel/drivers/crypto/hisilicon/zip/zip-mdev.js';
 import { folio_maybe_dma_pinned } from '../../src/kernel/mm/gup.js';
-import { follow_pte, type FollowResult } from '../../src/kernel/mm/memory.js';
-import { current } from '../../src/kernel/sched/core.js';
 import type { UserCtx } from '../support/kernel-user.js';
 import { runMarked } from './kernel-iommu-harness.js';
 import { TESTDEV, UStruct, VFIO, bindVfio, groupOf, ioctl, mapDma, mmap, open, statusKb, unmapDma } from './kernel-vfio-harness.js';
 import { COMP, PAGE, QUEUE_SIZE, createMdev, doorbell, mdevContainer, mdevDevice, readSqe, removeMdev, uuid, waitCq, writeSqe } from './kernel-vfio-mdev-harness.js';
+import { pfnAt } from '../support/user-pages.js';
 
 const EINVAL = -22;
 const EPERM = -1;
@@ -33,11 +32,6 @@ const ENOMEM = -12;
 const E2BIG = -7;
 const MADV_DONTNEED = 4;
 
-const fr: FollowResult = { pfn: -1, writable: false, special: false, swapOffset: -1, dirty: false };
-function pfnAt(va: number): number {
-  follow_pte(current().mm!, va, fr);
-  return fr.pfn;
-}
 function stateOf(id: string): ZipMdevState {
   return hisi_zip_mdev_state(mdev_devices().find((m) => m.name === id)!)!;
 }

@@ -11,17 +11,12 @@ import * as NR from '../../src/kernel/syscalls/numbers.js';
 import { oops_count } from '../../src/kernel/kernel/panic.js';
 import { iommu_get_domain_for_dev } from '../../src/kernel/drivers/iommu/iommu.js';
 import { pci_devices, pci_resource_start } from '../../src/kernel/drivers/pci/pci.js';
-import { GFP_HIGHUSER_MOVABLE, ZONE_MOVABLE } from '../../src/kernel/mm/gfp.js';
 import { folio_maybe_dma_pinned } from '../../src/kernel/mm/gup.js';
-import { follow_pte, type FollowResult } from '../../src/kernel/mm/memory.js';
-import { migrate_pages, MR_SYSCALL } from '../../src/kernel/mm/migrate.js';
-import { NODE_DATA, alloc_pages } from '../../src/kernel/mm/page_alloc.js';
-import { isolate_page, putback_isolated_page } from '../../src/kernel/mm/swap.js';
 import { compact_nodes } from '../../src/kernel/mm/compaction.js';
 import { swapon } from '../../src/kernel/mm/swapfile.js';
-import { current } from '../../src/kernel/sched/core.js';
 import { runMarked } from './kernel-iommu-harness.js';
 import { MAP_SHARED, PROT_RW, TESTDEV, UStruct, VFIO, bindVfio, ioctl, mapDma, mmap, openContainerGroup, statusKb, unmapDma } from './kernel-vfio-harness.js';
+import { followUserPte, pfnAt, movable, migrateUserPage } from '../support/user-pages.js';
 
 const EINVAL = -22;
 const EEXIST = -17;
@@ -31,22 +26,6 @@ const ENOMEM = -12;
 const PAGE = 4096;
 const MADV_PAGEOUT = 21;
 
-const fr: FollowResult = { pfn: -1, writable: false, special: false, swapOffset: -1, dirty: false };
-function pfnAt(va: number): number {
-  follow_pte(current().mm!, va, fr);
-  return fr.pfn;
-}
-function movable(pfn: number): boolean {
-  return NODE_DATA().node_zones[ZONE_MOVABLE]!.contains(pfn);
-}
-/** move_pages(2) for one page: 0 moved, 1 refused. */
-function migrateUserPage(va: number): number {
-  const pfn = pfnAt(va);
-  isolate_page(pfn);
-  const failed = migrate_pages([pfn], () => alloc_pages(0, GFP_HIGHUSER_MOVABLE), GFP_HIGHUSER_MOVABLE, MR_SYSCALL);
-  for (const p of failed) putback_isolated_page(p);
-  return failed.length;
-}
 
 describe('type1: MAP_DMA / UNMAP_DMA errnos, pins and accounting', () => {
   const got: Record<string, unknown> = {};
@@ -91,8 +70,9 @@ describe('type1: MAP_DMA / UNMAP_DMA errnos, pins and accounting', () => {
       compact_nodes();
       swapon(4 << 20);
       got.pageout = yield* u.sys(NR.__NR_madvise, buf, 8 * PAGE, MADV_PAGEOUT);
-      got.pinnedStayed = pfnAt(buf + PAGE) === pfn1 && fr.swapOffset < 0;
-      got.unpinnedSwapped = (follow_pte(current().mm!, buf + 6 * PAGE, fr), fr.swapOffset >= 0);
+      const pinned = followUserPte(buf + PAGE);
+      got.pinnedStayed = pinned.pfn === pfn1 && pinned.swapOffset < 0;
+      got.unpinnedSwapped = followUserPte(buf + 6 * PAGE).swapOffset >= 0;
       got.stillTranslates = dom.ops.iovaToPhys!(dom, 0x101000) === pfn1 * PAGE;
       // overlap before the rest
       got.mapOverlap = yield* mapDma(u, C, buf + 8 * PAGE, 0x103000, 2 * PAGE);

@@ -16,6 +16,7 @@
 import { thisCpu } from '../../arch/index.js';
 import type { Libc } from '../libc/libc.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, O_RDWR, O_WRONLY, PROT_READ, PROT_WRITE } from '../libc/uapi.js';
+import { UserWords } from '../libc/cstruct.js';
 
 // include/uapi/linux/vfio.h: _IO(';', 100 + n)
 const io = (n: number): number => 0x3b00 | (100 + n);
@@ -81,21 +82,6 @@ function parse(argv: readonly string[]): Opts | string {
   return o;
 }
 
-/** A little struct writer over malloc'd user memory. */
-class Arg {
-  constructor(readonly va: number) {}
-  u32(off: number, v?: number): number {
-    const cpu = thisCpu();
-    if (v !== undefined) cpu.st32(this.va + off, v >>> 0);
-    return cpu.ld32(this.va + off) >>> 0;
-  }
-  u64(off: number, v?: number): number {
-    const cpu = thisCpu();
-    if (v !== undefined) cpu.st64(this.va + off, v);
-    return cpu.ld64(this.va + off);
-  }
-}
-
 /** One opened mdev queue: device fd, queue mapping, the SQ index and CQ head the program keeps. */
 interface Queue {
   dev: number;
@@ -123,7 +109,7 @@ export function* vfioMdevZipMain(c: Libc, argv: string[]): Generator<unknown, nu
     return 1;
   };
   const cpu = thisCpu();
-  const a = new Arg(yield* c.malloc(256));
+  const a = new UserWords(yield* c.malloc(256));
   const types = `/sys/bus/pci/devices/${o.bdf}/mdev_supported_types`;
   const pid = yield* c.getpid();
   const uuids = [makeUuid(pid, 1), makeUuid(pid, 2)];
@@ -201,7 +187,7 @@ export function* vfioMdevZipMain(c: Libc, argv: string[]): Generator<unknown, nu
     queues.push({ dev, ring, ringSize, dbOff, tail: 0 });
   }
   yield* c.printf('vfio_mdev_zip: %s: %s (%s, group %s) and %s (%s, group %s), %d bytes mapped at IOVA 0x%x\n', o.bdf, uuids[0]!, kinds[0]!, groupIds[0]!, uuids[1]!, kinds[1]!, groupIds[1]!, size, buf);
-  const db = new Arg(yield* c.malloc(8));
+  const db = new UserWords(yield* c.malloc(8));
   /** One SQE through queue q; the result words, or -errno. */
   const run = function* (q: Queue, src: number, slen: number, dst: number, dlen: number): Generator<unknown, { consumed: number; produced: number; status: number } | number, unknown> {
     const s = q.ring + q.tail * SQE_SIZE;

@@ -17,6 +17,7 @@
 import { thisCpu } from '../../arch/index.js';
 import type { Libc } from '../libc/libc.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE } from '../libc/uapi.js';
+import { UserWords } from '../libc/cstruct.js';
 
 // include/uapi/linux/vfio.h: _IO(';', 100 + n)
 const io = (n: number): number => 0x3b00 | (100 + n);
@@ -92,21 +93,6 @@ function parse(argv: readonly string[]): Opts | string {
   return o;
 }
 
-/** A little struct writer over malloc'd user memory. */
-class Arg {
-  constructor(readonly va: number) {}
-  u32(off: number, v?: number): number {
-    const cpu = thisCpu();
-    if (v !== undefined) cpu.st32(this.va + off, v >>> 0);
-    return cpu.ld32(this.va + off) >>> 0;
-  }
-  u64(off: number, v?: number): number {
-    const cpu = thisCpu();
-    if (v !== undefined) cpu.st64(this.va + off, v);
-    return cpu.ld64(this.va + off);
-  }
-}
-
 export function* vfioTestdevMain(c: Libc, argv: string[]): Generator<unknown, number, unknown> {
   c.progname = 'vfio_testdev';
   const o = parse(argv);
@@ -131,7 +117,7 @@ export function* vfioTestdevMain(c: Libc, argv: string[]): Generator<unknown, nu
   // 5-6. the group, viable
   const group = yield* c.open(`/dev/vfio/${group_id}`, O_RDWR);
   if (group < 0) return yield* fail(`/dev/vfio/${group_id}`, group);
-  const a = new Arg(yield* c.malloc(256));
+  const a = new UserWords(yield* c.malloc(256));
   a.u32(0, 8);
   let r = yield* c.ioctl(group, VFIO_GROUP_GET_STATUS, a.va);
   if (r < 0) return yield* fail('GROUP_GET_STATUS', r);
@@ -188,7 +174,7 @@ export function* vfioTestdevMain(c: Libc, argv: string[]): Generator<unknown, nu
     return 1;
   }
   // Memory Space and Bus Master: the device may DMA now
-  const w = new Arg(yield* c.malloc(8));
+  const w = new UserWords(yield* c.malloc(8));
   r = yield* c.pread(dev, w.va, 2, cfg + PCI_COMMAND);
   if (r !== 2) return yield* fail('read PCI_COMMAND', r < 0 ? r : -5);
   cpu.st16(w.va, cpu.ld16(w.va) | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);

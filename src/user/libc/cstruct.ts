@@ -151,3 +151,18 @@ function writeField(dv: DataView, o: number, t: CType, v: number | string): void
     }
   }
 }
+
+/** Raw words at a user address, for ioctl arguments built by offset: `u32(off)` reads, `u32(off, v)` writes then reads back. */
+export class UserWords {
+  constructor(readonly va: number) {}
+  u32(off: number, v?: number): number {
+    const cpu = thisCpu();
+    if (v !== undefined) cpu.st32(this.va + off, v >>> 0);
+    return cpu.ld32(this.va + off) >>> 0;
+  }
+  u64(off: number, v?: number): number {
+    const cpu = thisCpu();
+    if (v !== undefined) cpu.st64(this.va + off, v);
+    return cpu.ld64(this.va + off);
+  }
+}

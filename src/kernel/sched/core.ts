@@ -321,9 +321,12 @@ function* run_task(cpu: ArchCpu, rq: RunQueue, next: TaskStruct): Generator<Core
     const now = cpu.now();
     if (next.cpu !== cpu.id) {
       // Its affinity no longer allows this core: it goes on on its new one (move_queued_task).
-      next.on_rq = true;
+      // An interrupt's wake-up between setting its state and schedule() may have queued it there.
       next.wake_ns = Math.max(next.wake_ns, now);
-      cpu_rq(next.cpu).queue.push(next);
+      if (!next.on_rq) {
+        next.on_rq = true;
+        cpu_rq(next.cpu).queue.push(next);
+      }
       if (ipiSender) ipiSender(next.cpu);
       break;
     }

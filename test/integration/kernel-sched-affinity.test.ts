@@ -6,7 +6,7 @@ import { describe, it, expect } from 'vitest';
 import { bootKernel } from '../support/kernel-boot.js';
 import { oops_count } from '../../src/kernel/kernel/panic.js';
 import { thisCpu } from '../../src/arch/index.js';
-import { UserThreadStart } from '../../src/arch/program.js';
+import { fork, shared_scratch, sys } from '../support/kernel-sched-user.js';
 import * as NR from '../../src/kernel/syscalls/numbers.js';
 import { tasks_by_pid } from '../../src/kernel/kernel/pid.js';
 import { kthread_run } from '../../src/kernel/kernel/kthread.js';
@@ -18,23 +18,6 @@ const ESRCH = -3;
 const EFAULT = -14;
 const EINVAL = -22;
 const BAD_PTR = 0x10; // never mapped
-
-function sys(nr: number, ...args: number[]): Generator<unknown, number, unknown> {
-  return thisCpu().svc(nr, ...args);
-}
-
-function* fork(child: () => Generator<unknown, number, unknown>): Generator<unknown, number, unknown> {
-  yield new UserThreadStart(function* () {
-    const r = yield* child();
-    return yield* sys(NR.__NR_exit, r);
-  });
-  return yield* sys(NR.__NR_clone, 17, 0, 0, 0, 0);
-}
-
-/** Scratch memory of the process: one shared anonymous mapping. */
-function* scratch(): Generator<unknown, number, unknown> {
-  return yield* sys(NR.__NR_mmap, 0, 65536, 3, 0x21, -1, 0);
-}
 
 function* setMask(buf: number, pid: number, mask: number, len = 8): Generator<unknown, number, unknown> {
   for (let i = 0; i < 16; i++) thisCpu().st8(buf + i, 0);
@@ -58,7 +41,7 @@ describe('sched_setaffinity / sched_getaffinity', () => {
     const got: unknown[] = [];
     expect(
       run(function* () {
-        const b = yield* scratch();
+        const b = yield* shared_scratch();
         got.push(yield* getMask(b, 0)); // 8 bytes: both CPUs
         got.push(yield* getMask(b, 0, 64)); // longer buffer: still 8 bytes written
         got.push(thisCpu().ld8(b + 8)); // byte 8 untouched by the kernel
@@ -79,7 +62,7 @@ describe('sched_setaffinity / sched_getaffinity', () => {
     const got: unknown[] = [];
     expect(
       run(function* () {
-        const b = yield* scratch();
+        const b = yield* shared_scratch();
         got.push(yield* setMask(b, 0, 0)); // empty
         got.push(yield* setMask(b, 0, 0b1000)); // CPU 3 does not exist on a 2-CPU board
         got.push(yield* sys(NR.__NR_sched_setaffinity, 0, 8, BAD_PTR));
@@ -107,7 +90,7 @@ describe('sched_setaffinity / sched_getaffinity', () => {
     const cpus: number[] = [];
     expect(
       run(function* () {
-        const b = yield* scratch();
+        const b = yield* shared_scratch();
         cpus.push(thisCpu().id);
         expect(yield* setMask(b, 0, 0b10)).toBe(0);
         cpus.push(thisCpu().id);
@@ -128,7 +111,7 @@ describe('sched_setaffinity / sched_getaffinity', () => {
     const log: unknown[] = [];
     expect(
       run(function* () {
-        const b = yield* scratch();
+        const b = yield* shared_scratch();
         expect(yield* setMask(b, 0, 0b10)).toBe(0);
         const pid = yield* fork(function* () {
           log.push(['child on', thisCpu().id, (yield* getMask(b + 0x40, 0))[1]]);
@@ -166,7 +149,7 @@ describe('sched_setaffinity / sched_getaffinity', () => {
     const got: unknown[] = [];
     expect(
       run(function* () {
-        const b = yield* scratch();
+        const b = yield* shared_scratch();
         // Kernel objects made from the test: a thread bound to CPU 1 and a system workqueue worker.
         const bound = kthread_run(function* () {
           yield* msleep(1000);

@@ -7,7 +7,7 @@ import { describe, it, expect } from 'vitest';
 import { bootKernel } from '../support/kernel-boot.js';
 import { oops_count } from '../../src/kernel/kernel/panic.js';
 import { thisCpu } from '../../src/arch/index.js';
-import { UserThreadStart } from '../../src/arch/program.js';
+import { fork, shared_scratch, sys } from '../support/kernel-sched-user.js';
 import * as NR from '../../src/kernel/syscalls/numbers.js';
 import { cpu_relax } from '../../src/user/libc/cpu_relax.js';
 import { cpu_relax as kernel_cpu_relax } from '../../src/kernel/arch/barrier.js';
@@ -18,23 +18,7 @@ import { Completion, complete, wait_for_completion } from '../../src/kernel/sche
 import type { Machine } from '../../src/machine/board.js';
 import { SCHED_SLICE_NS } from '../../src/kernel/sched/core.js';
 
-const PROT_RW = 3;
-const MAP_SHARED_ANON = 0x21;
 const SIGKILL = 9;
-
-/** A system call on the core the task runs on now (a task may move between cores). */
-function sys(nr: number, ...args: number[]): Generator<unknown, number, unknown> {
-  return thisCpu().svc(nr, ...args);
-}
-
-/** fork(): the child runs `child` and exits with its result. */
-function* fork(child: () => Generator<unknown, number, unknown>): Generator<unknown, number, unknown> {
-  yield new UserThreadStart(function* () {
-    const r = yield* child();
-    return yield* sys(NR.__NR_exit, r);
-  });
-  return yield* sys(NR.__NR_clone, 17 /* SIGCHLD */, 0, 0, 0, 0);
-}
 
 /** Pins the caller to one core with sched_setaffinity (the mask in `scratch`). */
 function* pin(scratch: number, cpu: number): Generator<unknown, number, unknown> {
@@ -46,7 +30,7 @@ function bootWith(init: (shm: number) => Generator<unknown, number, unknown>): {
   const { machine, handle } = bootKernel({
     programs: {
       init: function* () {
-        const shm = yield* sys(NR.__NR_mmap, 0, 65536, PROT_RW, MAP_SHARED_ANON, -1, 0);
+        const shm = yield* shared_scratch();
         return yield* init(shm);
       },
     },

@@ -118,13 +118,12 @@ function reqFailure(what: string, r: number, status: number): string {
 
 /** Block mode: one stateless request (or sync2 above one BD); an empty input as an empty stream. */
 function* runBlock(c: Libc, sess: WdCompSess, op: number, input: Uint8Array): Generator<unknown, Uint8Array | string, unknown> {
-  const cpu = thisCpu();
   const src = yield* c.malloc(Math.max(1, input.length));
   const cap = op === WD_DIR_COMPRESS ? Math.floor((input.length * 9) / 8) + 4096 : HZ_MAX_SIZE;
   const dst = yield* c.malloc(cap);
   if (src === 0 || dst === 0) return 'out of memory';
   try {
-    if (input.length > 0) cpu.writeVirt(src, input);
+    if (input.length > 0) thisCpu().writeVirt(src, input);
     const req: WdCompReq = { src, src_len: input.length, dst, dst_len: cap, op_type: op, status: 0 };
     let r: number;
     if (input.length === 0 && op === WD_DIR_COMPRESS) {
@@ -135,7 +134,7 @@ function* runBlock(c: Libc, sess: WdCompSess, op: number, input: Uint8Array): Ge
     else r = yield* wd_do_comp_sync(sess, req);
     if (r < 0 || req.status === WD_IN_EPARA) return reqFailure(op === WD_DIR_COMPRESS ? 'compress' : 'decompress', r, req.status);
     const out = new Uint8Array(req.dst_len);
-    cpu.readVirt(dst, out);
+    thisCpu().readVirt(dst, out);
     return out;
   } finally {
     yield* c.free(src);
@@ -145,7 +144,6 @@ function* runBlock(c: Libc, sess: WdCompSess, op: number, input: Uint8Array): Ge
 
 /** Stream mode: wd_do_comp_strm over `blk`-byte pieces until the stream ends. */
 function* runStream(c: Libc, sess: WdCompSess, op: number, input: Uint8Array, blk: number): Generator<unknown, Uint8Array | string, unknown> {
-  const cpu = thisCpu();
   const outCap = op === WD_DIR_COMPRESS ? Math.floor((blk * 9) / 8) + 1024 : Math.max(blk * 2, STREAM_CHUNK);
   const src = yield* c.malloc(blk);
   const dst = yield* c.malloc(outCap);
@@ -155,14 +153,14 @@ function* runStream(c: Libc, sess: WdCompSess, op: number, input: Uint8Array, bl
     let pos = 0;
     for (;;) {
       const n = Math.min(blk, input.length - pos);
-      if (n > 0) cpu.writeVirt(src, input, pos, n);
+      if (n > 0) thisCpu().writeVirt(src, input, pos, n);
       const last = pos + n >= input.length ? 1 : 0;
       const req: WdCompReq = { src, src_len: n, dst, dst_len: outCap, op_type: op, status: 0, last };
       const r = yield* wd_do_comp_strm(sess, req);
       if (r < 0 || req.status === WD_IN_EPARA) return reqFailure(`${op === WD_DIR_COMPRESS ? 'compress' : 'decompress'} at byte ${pos}`, r, req.status);
       if (req.dst_len > 0) {
         const o = new Uint8Array(req.dst_len);
-        cpu.readVirt(dst, o);
+        thisCpu().readVirt(dst, o);
         parts.push(o);
       }
       pos += req.src_len;
@@ -276,7 +274,6 @@ function* benchMain(c: Libc, argv: string[]): Generator<unknown, number, unknown
     yield* c.err(`uadk_tool: ${sess}\n`);
     return 1;
   }
-  const cpu = thisCpu();
   const data = benchData(pktlen, 0x5eed);
   let input = data;
   let packetOut = 0;
@@ -304,7 +301,7 @@ function* benchMain(c: Libc, argv: string[]): Generator<unknown, number, unknown
     const s = yield* c.malloc(inCap);
     const d = yield* c.malloc(outCap);
     if (s === 0 || d === 0) return yield* fail('out of memory');
-    cpu.writeVirt(s, input);
+    thisCpu().writeVirt(s, input);
     srcs.push(s);
     dsts.push(d);
   }

@@ -108,7 +108,6 @@ export function* vfioMdevZipMain(c: Libc, argv: string[]): Generator<unknown, nu
     yield* c.perror(what, r);
     return 1;
   };
-  const cpu = thisCpu();
   const a = new UserWords(yield* c.malloc(256));
   const types = `/sys/bus/pci/devices/${o.bdf}/mdev_supported_types`;
   const pid = yield* c.getpid();
@@ -164,7 +163,7 @@ export function* vfioMdevZipMain(c: Libc, argv: string[]): Generator<unknown, nu
   const queues: Queue[] = [];
   for (let i = 0; i < 2; i++) {
     const name = yield* c.malloc(64);
-    cpu.writeVirt(name, new TextEncoder().encode(`${uuids[i]}\0`));
+    thisCpu().writeVirt(name, new TextEncoder().encode(`${uuids[i]}\0`));
     const dev = yield* c.ioctl(groups[i]!, VFIO_GROUP_GET_DEVICE_FD, name);
     if (dev < 0) return yield* fail('GROUP_GET_DEVICE_FD', dev);
     a.u32(0, 24);
@@ -191,18 +190,18 @@ export function* vfioMdevZipMain(c: Libc, argv: string[]): Generator<unknown, nu
   /** One SQE through queue q; the result words, or -errno. */
   const run = function* (q: Queue, src: number, slen: number, dst: number, dlen: number): Generator<unknown, { consumed: number; produced: number; status: number } | number, unknown> {
     const s = q.ring + q.tail * SQE_SIZE;
-    for (let k = 0; k < SQE_SIZE; k += 4) cpu.st32(s + k, 0);
-    cpu.st32(s + 16, slen);
-    cpu.st32(s + 28, FLUSH_FINISH);
-    cpu.st32(s + 36, REQ_DEFLATE);
-    cpu.st32(s + 52, q.tail);
-    cpu.st32(s + 56, dlen);
-    cpu.st32(s + 72, src % 2 ** 32);
-    cpu.st32(s + 76, Math.floor(src / 2 ** 32));
-    cpu.st32(s + 80, dst % 2 ** 32);
-    cpu.st32(s + 84, Math.floor(dst / 2 ** 32));
+    for (let k = 0; k < SQE_SIZE; k += 4) thisCpu().st32(s + k, 0);
+    thisCpu().st32(s + 16, slen);
+    thisCpu().st32(s + 28, FLUSH_FINISH);
+    thisCpu().st32(s + 36, REQ_DEFLATE);
+    thisCpu().st32(s + 52, q.tail);
+    thisCpu().st32(s + 56, dlen);
+    thisCpu().st32(s + 72, src % 2 ** 32);
+    thisCpu().st32(s + 76, Math.floor(src / 2 ** 32));
+    thisCpu().st32(s + 80, dst % 2 ** 32);
+    thisCpu().st32(s + 84, Math.floor(dst / 2 ** 32));
     const cqe = q.ring + SQ_BYTES + q.tail * CQE_SIZE;
-    const phase = (cpu.ld32(cqe + 12) >>> 16) & 1;
+    const phase = (thisCpu().ld32(cqe + 12) >>> 16) & 1;
     const idx = q.tail;
     q.tail = (q.tail + 1) % Q_DEPTH;
     // SQ doorbell: qn[11:0] cmd[15:12] | index[15:0] in the high word
@@ -210,23 +209,23 @@ export function* vfioMdevZipMain(c: Libc, argv: string[]): Generator<unknown, nu
     db.u32(4, q.tail);
     let e = yield* c.pwrite(q.dev, db.va, 8, q.dbOff);
     if (e < 0) return e;
-    while (((cpu.ld32(cqe + 12) >>> 16) & 1) === phase) {
+    while (((thisCpu().ld32(cqe + 12) >>> 16) & 1) === phase) {
       e = yield* c.ioctl(q.dev, VFIO_SDMDEV_CMD_WAIT, 1000);
       if (e < 0) return e;
     }
-    if ((cpu.ld32(cqe + 8) & 0xffff) !== idx) return -5;
+    if ((thisCpu().ld32(cqe + 8) & 0xffff) !== idx) return -5;
     db.u32(0, DB_CMD_CQ << 12);
     db.u32(4, q.tail);
     e = yield* c.pwrite(q.dev, db.va, 8, q.dbOff);
     if (e < 0) return e;
-    return { consumed: cpu.ld32(s) >>> 0, produced: cpu.ld32(s + 4) >>> 0, status: cpu.ld32(s + 12) & 0xff };
+    return { consumed: thisCpu().ld32(s) >>> 0, produced: thisCpu().ld32(s + 4) >>> 0, status: thisCpu().ld32(s + 12) & 0xff };
   };
   const inp = buf;
   const mid = buf + slot;
   const out = buf + 2 * slot;
   for (let i = 0; i < o.count; i++) {
     const line = `block ${i}: the mediated queue compresses what the vendor driver pinned. `;
-    for (let k = 0; k < o.len; k++) cpu.st8(inp + k, line.charCodeAt(k % line.length));
+    for (let k = 0; k < o.len; k++) thisCpu().st8(inp + k, line.charCodeAt(k % line.length));
     const comp = yield* run(queues[0]!, inp, o.len, mid, slot);
     if (typeof comp === 'number') return yield* fail(`block ${i}: compress`, comp);
     if ((comp.status !== STATUS_OK && comp.status !== STATUS_NEGACOMPRESS) || comp.consumed !== o.len) {
@@ -240,7 +239,7 @@ export function* vfioMdevZipMain(c: Libc, argv: string[]): Generator<unknown, nu
       return 1;
     }
     for (let k = 0; k < o.len; k++) {
-      if (cpu.ld8(out + k) !== cpu.ld8(inp + k)) {
+      if (thisCpu().ld8(out + k) !== thisCpu().ld8(inp + k)) {
         yield* c.printf('vfio_mdev_zip: block %d: byte %d differs after the round trip\n', i, k);
         return 1;
       }

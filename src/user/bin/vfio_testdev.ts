@@ -104,7 +104,6 @@ export function* vfioTestdevMain(c: Libc, argv: string[]): Generator<unknown, nu
     yield* c.perror(what, r);
     return 1;
   };
-  const cpu = thisCpu();
   // 1. the IOMMU group of the device
   const link = yield* c.readlink(`/sys/bus/pci/devices/${o.bdf}/iommu_group`);
   if (typeof link === 'number') return yield* fail('iommu_group', link);
@@ -144,7 +143,7 @@ export function* vfioTestdevMain(c: Libc, argv: string[]): Generator<unknown, nu
   if (r < 0) return yield* fail('IOMMU_MAP_DMA', r);
   // 11-12. the device, its BAR0 and config space
   const name = yield* c.malloc(64);
-  cpu.writeVirt(name, new TextEncoder().encode(`${o.bdf}\0`));
+  thisCpu().writeVirt(name, new TextEncoder().encode(`${o.bdf}\0`));
   const dev = yield* c.ioctl(group, VFIO_GROUP_GET_DEVICE_FD, name);
   if (dev < 0) return yield* fail('GROUP_GET_DEVICE_FD', dev);
   a.u32(0, 24);
@@ -169,7 +168,7 @@ export function* vfioTestdevMain(c: Libc, argv: string[]): Generator<unknown, nu
   const cfg = a.u64(24);
   const bar = yield* c.mmap(0, barSize, PROT_READ | PROT_WRITE, MAP_SHARED, dev, barOff);
   if (bar < 0) return yield* fail('mmap BAR0', bar);
-  if (cpu.ld32(bar + X_ID) >>> 0 !== X_ID_SVAX) {
+  if (thisCpu().ld32(bar + X_ID) >>> 0 !== X_ID_SVAX) {
     yield* c.err('vfio_testdev: BAR0 is not an iommu-testdev with the svasoc extension\n');
     return 1;
   }
@@ -177,7 +176,7 @@ export function* vfioTestdevMain(c: Libc, argv: string[]): Generator<unknown, nu
   const w = new UserWords(yield* c.malloc(8));
   r = yield* c.pread(dev, w.va, 2, cfg + PCI_COMMAND);
   if (r !== 2) return yield* fail('read PCI_COMMAND', r < 0 ? r : -5);
-  cpu.st16(w.va, cpu.ld16(w.va) | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+  thisCpu().st16(w.va, thisCpu().ld16(w.va) | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
   r = yield* c.pwrite(dev, w.va, 2, cfg + PCI_COMMAND);
   if (r !== 2) return yield* fail('write PCI_COMMAND', r < 0 ? r : -5);
   // 13. MSI -> eventfd
@@ -198,28 +197,28 @@ export function* vfioTestdevMain(c: Libc, argv: string[]): Generator<unknown, nu
   for (let i = 0; i < o.count; i++) {
     const off = i * o.len;
     const write = i % 2 === 0;
-    if (!write) for (let k = 0; k < o.len; k += 4) cpu.st32(buf + off + k, PATTERN);
-    cpu.st32(bar + DMA_GVA_LO, (o.iova + off) % 2 ** 32);
-    cpu.st32(bar + DMA_GVA_HI, Math.floor((o.iova + off) / 2 ** 32));
-    cpu.st32(bar + DMA_LEN, o.len);
-    cpu.st32(bar + X_CTRL, (write ? X_OP_WRITE : X_OP_READ) | (o.poll ? 0 : X_CTRL_MSI));
-    cpu.st32(bar + DMA_DBELL, 1);
-    cpu.ld32(bar + DMA_TRIGGERING);
+    if (!write) for (let k = 0; k < o.len; k += 4) thisCpu().st32(buf + off + k, PATTERN);
+    thisCpu().st32(bar + DMA_GVA_LO, (o.iova + off) % 2 ** 32);
+    thisCpu().st32(bar + DMA_GVA_HI, Math.floor((o.iova + off) / 2 ** 32));
+    thisCpu().st32(bar + DMA_LEN, o.len);
+    thisCpu().st32(bar + X_CTRL, (write ? X_OP_WRITE : X_OP_READ) | (o.poll ? 0 : X_CTRL_MSI));
+    thisCpu().st32(bar + DMA_DBELL, 1);
+    thisCpu().ld32(bar + DMA_TRIGGERING);
     if (o.poll) {
-      for (let spins = 0; cpu.ld32(bar + DMA_RESULT) >>> 0 === RESULT_BUSY; spins++) if (spins % 64 === 63) yield* c.sched_yield();
+      for (let spins = 0; thisCpu().ld32(bar + DMA_RESULT) >>> 0 === RESULT_BUSY; spins++) if (spins % 64 === 63) yield* c.sched_yield();
     } else {
       // blocks until the device's MSI signals the eventfd
       const n = yield* c.read(efd, 8);
       if (typeof n === 'number') return yield* fail('read eventfd', n);
     }
-    const result = cpu.ld32(bar + DMA_RESULT) >>> 0;
+    const result = thisCpu().ld32(bar + DMA_RESULT) >>> 0;
     if (result !== 0) {
-      yield* c.printf('vfio_testdev: transfer %d (%s at IOVA 0x%x) failed: DMA_RESULT 0x%08x, stopped at 0x%x\n', i, write ? 'write' : 'read', o.iova + off, result, cpu.ld32(bar + X_FAULT_LO) >>> 0);
+      yield* c.printf('vfio_testdev: transfer %d (%s at IOVA 0x%x) failed: DMA_RESULT 0x%08x, stopped at 0x%x\n', i, write ? 'write' : 'read', o.iova + off, result, thisCpu().ld32(bar + X_FAULT_LO) >>> 0);
       return 1;
     }
     if (write) {
       for (let k = 0; k < o.len; k += 4) {
-        const v = cpu.ld32(buf + off + k) >>> 0;
+        const v = thisCpu().ld32(buf + off + k) >>> 0;
         if (v !== PATTERN) {
           yield* c.printf('vfio_testdev: transfer %d: buffer offset %d holds 0x%08x, not the pattern\n', i, off + k, v);
           return 1;

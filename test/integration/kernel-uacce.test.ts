@@ -22,7 +22,8 @@ import { current } from '../../src/kernel/sched/core.js';
 import * as K from '../../src/kernel/drivers/misc/uacce/uapi.js';
 import * as H from './kernel-uacce-harness.js';
 import { bootZip, bytesEqual, zipSample, ZIP_SID } from './kernel-zip-harness.js';
-import { uacce_alloc, uacce_devices, uacce_put } from '../../src/kernel/drivers/misc/uacce/uacce.js';
+import { uacce_alloc, uacce_devices, uacce_put, uacce_register, uacce_remove } from '../../src/kernel/drivers/misc/uacce/uacce.js';
+import { sysfs_lookup } from '../../src/kernel/fs/sysfs/sysfs.js';
 import { Device } from '../../src/kernel/drivers/base/core.js';
 import {
   DEV,
@@ -308,6 +309,15 @@ describe('uacce_alloc negotiates SVA with the IOMMU', () => {
       got.loneName = typeof lone === 'number' ? '' : lone.dev.name;
       if (typeof lone !== 'number') uacce_put(lone);
       got.idsAfterPut = uacce_devices().map((u) => u.dev.name);
+      // uacce_dev_is_visible: a parent without isolation ops has no isolate_strategy/isolate files
+      const bare = uacce_alloc(new Device('bare-parent'), { name: 'bare', flags: 0, ops: { get_available_instances: () => 3 } });
+      if (typeof bare !== 'number') {
+        got.bareReg = yield* uacce_register(bare);
+        const dir = bare.dev.kobj_path;
+        got.bareFiles = ['api', 'available_instances', 'isolate_strategy', 'isolate'].filter((f) => sysfs_lookup(`${dir}/${f}`) !== undefined);
+        got.zipFiles = ['isolate_strategy', 'isolate'].filter((f) => sysfs_lookup(`${zip.qm.uacce!.dev.kobj_path}/${f}`) !== undefined);
+        yield* uacce_remove(bare);
+      }
       return 0;
     },
   });
@@ -318,5 +328,11 @@ describe('uacce_alloc negotiates SVA with the IOMMU', () => {
     expect(got.loneFlags).toBe(0);
     expect(got.loneName).toBe('lone-1');
     expect(got.idsAfterPut).toEqual(['hisi_zip-0']);
+  });
+
+  it('uacce_dev_is_visible: isolate_strategy and isolate exist only when the parent has the isolation ops (hisi_qm has them)', () => {
+    expect(got.bareReg).toBe(0);
+    expect(got.bareFiles).toEqual(['api', 'available_instances']);
+    expect(got.zipFiles).toEqual(['isolate_strategy', 'isolate']);
   });
 });

@@ -344,21 +344,25 @@ function uacce_add_attrs(uacce: UacceDevice): void {
   // uacce_dev_is_visible: a region of no pages has no size file.
   if (uacce.qf_pg_num[UACCE_QFRT_MMIO]! > 0) sysfs_create_file(dir, 'region_mmio_size', () => `${uacce.qf_pg_num[UACCE_QFRT_MMIO]! * 2 ** PAGE_SHIFT}\n`);
   if (uacce.qf_pg_num[UACCE_QFRT_DUS]! > 0) sysfs_create_file(dir, 'region_dus_size', () => `${uacce.qf_pg_num[UACCE_QFRT_DUS]! * 2 ** PAGE_SHIFT}\n`);
-  sysfs_create_file(
-    dir,
-    'isolate_strategy',
-    () => `${uacce.ops?.isolate_err_threshold_read?.(uacce) ?? 0}\n`,
-    (text) => {
-      // kstrtoul(buf, 0): decimal, 0x hex or 0 octal
-      const t = text.trim();
-      const v = /^0x[0-9a-f]+$/i.test(t) ? Number.parseInt(t.slice(2), 16) : /^0[0-7]*$/.test(t) ? Number.parseInt(t, 8) : /^[1-9][0-9]*$/.test(t) ? Number(t) : -1;
-      if (v < 0 || !Number.isSafeInteger(v) || v > UACCE_MAX_ERR_THRESHOLD) return -EINVAL;
-      const w = uacce.ops?.isolate_err_threshold_write;
-      return w ? w(uacce, v) : -EPERM;
-    },
-    0o644,
-  );
-  sysfs_create_file(dir, 'isolate', () => `${uacce.ops?.get_isolate_state?.(uacce) ?? 0}\n`);
+  // uacce_dev_is_visible: isolate_strategy only with a threshold op, isolate only with get_isolate_state.
+  const ops = uacce.ops;
+  if (ops?.isolate_err_threshold_read || ops?.isolate_err_threshold_write) {
+    sysfs_create_file(
+      dir,
+      'isolate_strategy',
+      () => `${uacce.ops?.isolate_err_threshold_read?.(uacce) ?? 0}\n`,
+      (text) => {
+        // kstrtoul(buf, 0): decimal, 0x hex or 0 octal
+        const t = text.trim();
+        const v = /^0x[0-9a-f]+$/i.test(t) ? Number.parseInt(t.slice(2), 16) : /^0[0-7]*$/.test(t) ? Number.parseInt(t, 8) : /^[1-9][0-9]*$/.test(t) ? Number(t) : -1;
+        if (v < 0 || !Number.isSafeInteger(v) || v > UACCE_MAX_ERR_THRESHOLD) return -EINVAL;
+        const w = uacce.ops?.isolate_err_threshold_write;
+        return w ? w(uacce, v) : -EPERM;
+      },
+      0o644,
+    );
+  }
+  if (ops?.get_isolate_state) sysfs_create_file(dir, 'isolate', () => `${uacce.ops?.get_isolate_state?.(uacce) ?? 0}\n`);
 }
 
 const UACCE_ATTRS = ['api', 'flags', 'available_instances', 'algorithms', 'region_mmio_size', 'region_dus_size', 'isolate_strategy', 'isolate'];

@@ -119,27 +119,33 @@ function vfio_pci_set_msi_trigger(vdev: VfioPciCoreDevice, index: number, start:
   return 0;
 }
 
-/** vfio_pci_set_ctx_trigger_single: the ERR and REQ eventfds (count 1). */
+/**
+ * vfio_pci_set_ctx_trigger_single: the ERR and REQ eventfds (count 1). Loopback
+ * (DATA_NONE count 1, a true DATA_BOOL) and DATA_NONE count 0 (unbind) need a bound
+ * eventfd, else -EINVAL; DATA_BOOL and DATA_EVENTFD need count 1 (-EINVAL); fd -1
+ * unbinds and any other negative fd changes nothing.
+ */
 function vfio_pci_set_ctx_trigger_single(slot: { ctx: EventfdCtx | null }, count: number, flags: number, data: Uint8Array): number {
   if (flags & VFIO_IRQ_SET_DATA_NONE) {
-    if (count) {
-      if (slot.ctx) eventfd_signal(slot.ctx);
-    } else slot.ctx = null;
+    if (slot.ctx === null) return -EINVAL;
+    if (count) eventfd_signal(slot.ctx);
+    else slot.ctx = null;
     return 0;
   }
   if (flags & VFIO_IRQ_SET_DATA_BOOL) {
-    if (count && data[0] && slot.ctx) eventfd_signal(slot.ctx);
+    if (!count) return -EINVAL;
+    if (data[0] && slot.ctx) eventfd_signal(slot.ctx);
     return 0;
   }
-  if (flags & VFIO_IRQ_SET_DATA_EVENTFD && count) {
+  if (flags & VFIO_IRQ_SET_DATA_EVENTFD) {
+    if (!count) return -EINVAL;
     const fd = new DataView(data.buffer, data.byteOffset, 4).getInt32(0, true);
-    if (fd === -1) {
-      slot.ctx = null;
-      return 0;
+    if (fd === -1) slot.ctx = null;
+    else if (fd >= 0) {
+      const t = eventfd_ctx_fdget(fd);
+      if (typeof t === 'number') return t;
+      slot.ctx = t;
     }
-    const t = eventfd_ctx_fdget(fd);
-    if (typeof t === 'number') return t;
-    slot.ctx = t;
     return 0;
   }
   return -EINVAL;

@@ -83,7 +83,8 @@ function* eventfd_write(file: File, ubuf: number, count: number): Generator<unkn
     if (r < 0) return -ERESTARTSYS;
   }
   ctx.count += ucnt;
-  if (ucnt !== 0n) wake_up_poll(ctx.wqh, EPOLLIN);
+  // every successful write wakes, a write of 0 included (EPOLLET watchers see a new edge)
+  wake_up_poll(ctx.wqh, EPOLLIN);
   return 8;
 }
 

@@ -9,7 +9,7 @@ import { inflateRaw } from 'pako';
 import * as NR from '../../src/kernel/syscalls/numbers.js';
 import { oops_count } from '../../src/kernel/kernel/panic.js';
 import { runMarked, readFile } from './kernel-iommu-harness.js';
-import { MAP_SHARED, PROT_RW, mapDma, mmap, open, writeFile } from './kernel-vfio-harness.js';
+import { MAP_SHARED, PROT_RW, UStruct, VFIO, ioctl, mapDma, mmap, open, writeFile } from './kernel-vfio-harness.js';
 import { COMP, DECOMP, PAGE, QUEUE_SIZE, REGION_OFFSET, createMdev, deviceInfo, doorbell, mdevContainer, mdevDevice, readCqe, readSqe, readlink, regionInfo, removeMdev, uuid, waitCq, writeSqe } from './kernel-vfio-mdev-harness.js';
 
 const EINVAL = -22;
@@ -66,6 +66,20 @@ describe('ZIP mdev: sysfs, create/remove and the mediated queue', () => {
       got.region0 = yield* regionInfo(u, d.device, 0);
       got.region1 = yield* regionInfo(u, d.device, 1);
       got.region2 = yield* regionInfo(u, d.device, 2);
+      // no IRQs and no reset: the vfio-platform/mtty answers for an index past num_irqs and a missing reset
+      const irq = new UStruct(u, 24);
+      irq.u32(0, 16);
+      irq.u32(8, 0);
+      got.irqInfo = yield* ioctl(u, d.device, VFIO.DEVICE_GET_IRQ_INFO, irq.va);
+      irq.u32(0, 20);
+      irq.u32(4, 1 | 32); // DATA_NONE | ACTION_TRIGGER
+      irq.u32(8, 0);
+      irq.u32(12, 0);
+      irq.u32(16, 0);
+      got.setIrqs = yield* ioctl(u, d.device, VFIO.DEVICE_SET_IRQS, irq.va);
+      got.reset = yield* ioctl(u, d.device, VFIO.DEVICE_RESET);
+      got.irqInfoFault = yield* ioctl(u, d.device, VFIO.DEVICE_GET_IRQ_INFO, 8);
+      got.unknownIoctl = yield* ioctl(u, d.device, 0x3b00 | 150);
       got.mmapDoorbell = yield* mmap(u, 2 * PAGE, PROT_RW, MAP_SHARED, d.device, REGION_OFFSET(0));
       got.mmapShort = yield* mmap(u, PAGE, PROT_RW, MAP_SHARED, d.device, REGION_OFFSET(1));
       got.removeOpen = yield* removeMdev(u, A);
@@ -167,6 +181,12 @@ describe('ZIP mdev: sysfs, create/remove and the mediated queue', () => {
     expect(got.region0).toEqual([0, 2, 8192, 0]);
     expect(got.region1).toEqual([0, 7, 128 * 1024 + 16 * 1024, 2 ** 40]);
     expect((got.region2 as number[])[0]).toBe(EINVAL);
+  });
+
+  it('no IRQs and no reset: GET_IRQ_INFO and SET_IRQS of index 0 and VFIO_DEVICE_RESET are -EINVAL, a bad pointer -EFAULT; an unknown ioctl -ENOTTY', () => {
+    expect([got.irqInfo, got.setIrqs, got.reset]).toEqual([EINVAL, EINVAL, EINVAL]);
+    expect(got.irqInfoFault).toBe(-14);
+    expect(got.unknownIoctl).toBe(-25);
   });
 
   it('the doorbell region cannot be mapped (it is trapped), and the queue region maps whole only', () => {

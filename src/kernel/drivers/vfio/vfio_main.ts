@@ -25,6 +25,7 @@ import { iommu_group_get } from '../iommu/iommu.js';
 import { INITCALL_SUBSYS, register_initcall } from '../../init/initcall.js';
 import { vfio_container_init, vfio_register_iommu_driver } from './container.js';
 import { VFIO_PIN_PAGES_MAX_ENTRIES, vfio_iommu_driver_ops_type1 } from './vfio_iommu_type1.js';
+import { VFIO_IRQ_SET_ACTION_TYPE_MASK, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_SET_DATA_TYPE_MASK, vfio_irq_set } from './uapi.js';
 import { vfio_group_init, VFIO_EMULATED_IOMMU, VFIO_IOMMU, vfio_device_remove_group, vfio_device_set_group, vfio_group_device_closed, vfio_group_use_container, type VfioGroup } from './group.js';
 
 /** struct vfio_device_ops: what a VFIO bus driver provides. */
@@ -226,6 +227,33 @@ export function vfio_unpin_pages(vdev: VfioDevice, iova: number, npage: number):
   const it = g?.container?.iommu;
   if (it === null || it === undefined) return;
   it.driver.unpin_pages?.(it.data, iova, npage);
+}
+
+/**
+ * vfio_set_irqs_validate_and_prepare: -EINVAL for a short argsz, an index past the
+ * last, start/count outside the index's vectors, unknown flags, not exactly one data
+ * type, or data shorter than count elements. Returns the data size.
+ */
+export function vfio_set_irqs_validate_and_prepare(argsz: number, flags: number, index: number, start: number, count: number, num_irqs: number, max_irq_type: number): number {
+  const minsz = vfio_irq_set.end('count');
+  if (argsz < minsz || index >= max_irq_type || count >= 0xffffffff - start || flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)) return -EINVAL;
+  if (start >= num_irqs || start + count > num_irqs) return -EINVAL;
+  let size: number;
+  switch (flags & VFIO_IRQ_SET_DATA_TYPE_MASK) {
+    case VFIO_IRQ_SET_DATA_NONE:
+      size = 0;
+      break;
+    case VFIO_IRQ_SET_DATA_BOOL:
+      size = 1;
+      break;
+    case VFIO_IRQ_SET_DATA_EVENTFD:
+      size = 4;
+      break;
+    default:
+      return -EINVAL;
+  }
+  if (size && argsz - minsz < count * size) return -EINVAL;
+  return count * size;
 }
 
 /** vfio_init: /dev/vfio/vfio, the group char device region, and the type1 backend (built in). */

@@ -45,7 +45,7 @@ import {
   pcie_has_flr,
   type PciSavedState,
 } from '../../pci/pci.js';
-import { VfioDevice, type VfioDeviceOps } from '../vfio_main.js';
+import { VfioDevice, vfio_set_irqs_validate_and_prepare, type VfioDeviceOps } from '../vfio_main.js';
 import { VfioPciConfig } from './vfio_pci_config.js';
 import { VFIO_PCI_IRQ_NONE, vfio_msi_disable, vfio_pci_set_irqs_ioctl, type VfioPciIrqCtx } from './vfio_pci_intrs.js';
 import type { EventfdCtx } from '../../../fs/eventfd.js';
@@ -61,11 +61,6 @@ import {
   VFIO_IRQ_INFO_EVENTFD,
   VFIO_IRQ_INFO_MASKABLE,
   VFIO_IRQ_INFO_NORESIZE,
-  VFIO_IRQ_SET_ACTION_TYPE_MASK,
-  VFIO_IRQ_SET_DATA_BOOL,
-  VFIO_IRQ_SET_DATA_EVENTFD,
-  VFIO_IRQ_SET_DATA_NONE,
-  VFIO_IRQ_SET_DATA_TYPE_MASK,
   VFIO_PCI_BAR5_REGION_INDEX,
   VFIO_PCI_CONFIG_REGION_INDEX,
   VFIO_PCI_ERR_IRQ_INDEX,
@@ -282,33 +277,6 @@ function* vfio_pci_ioctl_get_irq_info(v: VfioPciCoreDevice, arg: number): Genera
   info.set('flags', flags);
   info.set('count', vfio_pci_get_irq_count(v, index));
   return ustruct_to_user(arg, info, minsz);
-}
-
-/**
- * vfio_set_irqs_validate_and_prepare: -EINVAL for a short argsz, an index past the
- * last, start/count outside the index's vectors, unknown flags, not exactly one data
- * type, or data shorter than count elements. Returns the data size.
- */
-export function vfio_set_irqs_validate_and_prepare(argsz: number, flags: number, index: number, start: number, count: number, num_irqs: number, max_irq_type: number): number {
-  const minsz = vfio_irq_set.end('count');
-  if (argsz < minsz || index >= max_irq_type || count >= 0xffffffff - start || flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)) return -EINVAL;
-  if (start >= num_irqs || start + count > num_irqs) return -EINVAL;
-  let size: number;
-  switch (flags & VFIO_IRQ_SET_DATA_TYPE_MASK) {
-    case VFIO_IRQ_SET_DATA_NONE:
-      size = 0;
-      break;
-    case VFIO_IRQ_SET_DATA_BOOL:
-      size = 1;
-      break;
-    case VFIO_IRQ_SET_DATA_EVENTFD:
-      size = 4;
-      break;
-    default:
-      return -EINVAL;
-  }
-  if (size && argsz - minsz < count * size) return -EINVAL;
-  return count * size;
 }
 
 function* vfio_pci_ioctl_set_irqs(v: VfioPciCoreDevice, arg: number): Generator<unknown, number, unknown> {

@@ -63,8 +63,23 @@ import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, dma_map_sg, dma_unma
 import { IOMMU_READ, IOMMU_WRITE } from '../../../iommu/iommu.js';
 import { MdevDevice, MdevParent, MdevType, mdev_get_drvdata, mdev_register_parent, mdev_set_drvdata, mdev_unregister_parent } from '../../../vfio/mdev/mdev_core.js';
 import { mdev_register_driver, type MdevDriver } from '../../../vfio/mdev/mdev_driver.js';
-import { VfioDevice, vfio_pin_pages, vfio_register_emulated_iommu_dev, vfio_unpin_pages, vfio_unregister_group_dev, type VfioDeviceOps } from '../../../vfio/vfio_main.js';
-import { VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_REGION_INFO, VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, ustruct_from_user, ustruct_to_user, vfio_device_info, vfio_region_info } from '../../../vfio/uapi.js';
+import { VfioDevice, vfio_pin_pages, vfio_register_emulated_iommu_dev, vfio_set_irqs_validate_and_prepare, vfio_unpin_pages, vfio_unregister_group_dev, type VfioDeviceOps } from '../../../vfio/vfio_main.js';
+import {
+  VFIO_DEVICE_GET_INFO,
+  VFIO_DEVICE_GET_IRQ_INFO,
+  VFIO_DEVICE_GET_REGION_INFO,
+  VFIO_DEVICE_RESET,
+  VFIO_DEVICE_SET_IRQS,
+  VFIO_REGION_INFO_FLAG_MMAP,
+  VFIO_REGION_INFO_FLAG_READ,
+  VFIO_REGION_INFO_FLAG_WRITE,
+  ustruct_from_user,
+  ustruct_to_user,
+  vfio_device_info,
+  vfio_irq_info,
+  vfio_irq_set,
+  vfio_region_info,
+} from '../../../vfio/uapi.js';
 import { HisiQm, HisiQp, hisi_qm_create_qp, hisi_qm_get_free_qp_num, hisi_qm_release_qp, hisi_qm_start_qp, hisi_qm_stop_qp, hisi_qp_send } from '../qm.js';
 import { QM_CQE_SIZE, QM_Q_DEPTH } from '../qm-structs.js';
 import * as R from '../qm-regs.js';
@@ -393,6 +408,23 @@ function* zip_mdev_get_region_info(arg: number): KGen<number> {
   return ustruct_to_user(arg, info, minsz);
 }
 
+/** GET_IRQ_INFO: the mdev has no IRQs, so every index is past num_irqs (-EINVAL, as mtty and vfio-platform). */
+function* zip_mdev_get_irq_info(arg: number): KGen<number> {
+  const minsz = vfio_irq_info.end('count');
+  const info = ustruct_from_user(vfio_irq_info, arg, minsz);
+  if (typeof info === 'number') return info;
+  return -EINVAL;
+}
+
+/** SET_IRQS: vfio_set_irqs_validate_and_prepare with no IRQ index refuses everything (-EINVAL). */
+function* zip_mdev_set_irqs(arg: number): KGen<number> {
+  const minsz = vfio_irq_set.end('count');
+  const hdr = ustruct_from_user(vfio_irq_set, arg, minsz);
+  if (typeof hdr === 'number') return hdr;
+  const r = vfio_set_irqs_validate_and_prepare(hdr.get('argsz'), hdr.get('flags'), hdr.get('index'), hdr.get('start'), hdr.get('count'), 0, 0);
+  return r < 0 ? r : -EINVAL;
+}
+
 const zip_mdev_ops: VfioDeviceOps = {
   name: 'hisi_zip-mdev',
   *open_device(vdev) {
@@ -426,6 +458,13 @@ const zip_mdev_ops: VfioDeviceOps = {
         return yield* zip_mdev_get_info(arg);
       case VFIO_DEVICE_GET_REGION_INFO:
         return yield* zip_mdev_get_region_info(arg);
+      case VFIO_DEVICE_GET_IRQ_INFO:
+        return yield* zip_mdev_get_irq_info(arg);
+      case VFIO_DEVICE_SET_IRQS:
+        return yield* zip_mdev_set_irqs(arg);
+      case VFIO_DEVICE_RESET:
+        // no reset (GET_INFO does not set VFIO_DEVICE_FLAGS_RESET): vfio_platform_call_reset's -EINVAL
+        return -EINVAL;
       case VFIO_SDMDEV_CMD_WAIT: {
         const st = state_of(vdev);
         const ready = (): boolean => st.posted > st.consumed;

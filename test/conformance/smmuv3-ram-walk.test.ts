@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DmaStatus, IommuResult, type DmaAttrs } from '../../src/hw/bus/dma.js';
 import { S1RamWalk } from '../../src/hw/vmsa/walker.js';
 import { mulberry32u } from '../../src/machine/prng.js';
-import { bringUp, cdWords, cfgiCdAll, cmd, drainEvents, makeRig, tlbiNhAll, tlbiVa, type Queues, type Rig, writeSte } from './smmuv3-harness.js';
+import { AP_RW_ALL, PTE_AF, bringUp, cdWords, cfgiCdAll, cmd, dmaRead, drainEvents, makeRig, setupS1, tlbiNhAll, tlbiVa, type Queues, type Rig, writeSte } from './smmuv3-harness.js';
 
 // The SMMU's one-pass RAM walk on an IOTLB miss (stage-1-only contexts, 4 KiB tables in
 // RAM) must be invisible: an SMMU with it and one without (Translator.ramWalks = false),
@@ -165,5 +165,32 @@ describe('SMMUv3 one-pass RAM walk (IHI 0070 3.3.4, DDI 0487 D8)', () => {
       expect(p.a.m.trace.hash()).toBe(p.b.m.trace.hash());
     }
     expect(fastHits).toBeGreaterThan(500);
+  });
+});
+
+describe('SMMUv3 table changes after a TLBI (IHI 0070 4.4: CMD_TLBI_* invalidate every cached walk)', () => {
+  it('a level 2 table descriptor pointed at a new level 3 table, then CMD_TLBI_NH_ALL + CMD_SYNC: the next miss walks the new table', () => {
+    const rig = makeRig(SID);
+    const q = bringUp(rig);
+    const { pt } = setupS1(rig, q, SID);
+    const iova = 0x1234_5000;
+    const oldPa = rig.mem.take(4096);
+    const newPa = rig.mem.take(4096);
+    pt.map(iova, oldPa, PTE_AF | AP_RW_ALL);
+    rig.m.bus.write32(oldPa, 0x01d0_01d0);
+    rig.m.bus.write32(newPa, 0x0e0e_0e0e);
+    expect(dmaRead(rig, iova).data).toEqual(new Uint8Array([0xd0, 0x01, 0xd0, 0x01]));
+    // The level 2 entry of the IOVA now names a fresh level 3 table mapping it to newPa
+    // (the old table freed and reused, as after munmap + mmap in an SVA address space).
+    let table = pt.root;
+    for (let l = 0; l < 2; l++) table = Number(rig.m.bus.read64(table + (Math.floor(iova / 2 ** (39 - 9 * l)) % 512) * 8) & 0x0000_ffff_ffff_f000n);
+    const l2At = table + (Math.floor(iova / 2 ** 21) % 512) * 8;
+    const l3 = rig.mem.take(4096);
+    rig.m.bus.write64(l3 + (Math.floor(iova / 4096) % 512) * 8, BigInt(newPa) | PTE_AF | AP_RW_ALL | 3n);
+    rig.m.bus.write64(l2At, BigInt(l3) | 3n);
+    cmd(rig, tlbiNhAll(), [0x46n, 0n]);
+    expect(dmaRead(rig, iova).data).toEqual(new Uint8Array([0x0e, 0x0e, 0x0e, 0x0e]));
+    // A neighbouring page of the same 2 MiB, never walked before: unmapped in the new table.
+    expect(dmaRead(rig, iova + 0x1000).status).not.toBe(DmaStatus.Ok);
   });
 });

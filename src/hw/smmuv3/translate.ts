@@ -244,12 +244,12 @@ export class Translator implements DescriptorReader, NestedStage2 {
     const cd = ctx.cd;
     if (!this.ramWalks || ram.directBasePage < 0) return;
     if (!cd.epd0 && cd.walk.granuleShift === 12) {
-      ctx.fast0 = new S1RamWalk(ram);
+      ctx.fast0 = new S1RamWalk(ram, false); // no walk cache: CMD_TLBI_* reach the IOTLB only
       ctx.fast0.configure(cd.walk);
       ctx.fastSpan0 = cd.span0;
     }
     if (!cd.epd1 && cd.walk1.granuleShift === 12) {
-      ctx.fast1 = new S1RamWalk(ram);
+      ctx.fast1 = new S1RamWalk(ram, false);
       ctx.fast1.configure(cd.walk1);
       ctx.fastSpan1 = cd.span1;
     }

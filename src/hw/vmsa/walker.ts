@@ -325,7 +325,14 @@ export class S1RamWalk {
   /** The high words of the table descriptors above it, ORed (APTable, UXNTable, PXNTable). */
   private readonly wcAttrs = new Int32Array(WALK_CACHE_SIZE);
 
-  constructor(private readonly ram: SparseRam) {}
+  /**
+   * `walkCache` false: every walk starts at the start table (an owner whose invalidation
+   * commands do not reach this cache, e.g. the SMMU, whose TLBI commands invalidate its IOTLB only).
+   */
+  constructor(
+    private readonly ram: SparseRam,
+    private readonly walkCache = true,
+  ) {}
 
   /** Sets the walk up for `cfg` (a stage 1 regime) and empties the walk cache; call again whenever `cfg` changes. */
   configure(cfg: WalkConfig): void {
@@ -419,7 +426,7 @@ export class S1RamWalk {
       const next = ((oaHi << 20) | (lo >>> 12)) - rb;
       if (oaHi >= 2048 || next < 0 || next >= pageLimit) return this.decline(out);
       tableAttrs |= hi;
-      if (level === 2) {
+      if (level === 2 && this.walkCache) {
         this.wcRegion[ws] = region;
         this.wcPage[ws] = next;
         this.wcAttrs[ws] = tableAttrs;

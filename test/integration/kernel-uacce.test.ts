@@ -24,6 +24,11 @@ import * as H from './kernel-uacce-harness.js';
 import { bootZip, bytesEqual, zipSample, ZIP_SID } from './kernel-zip-harness.js';
 import { uacce_alloc, uacce_devices, uacce_put, uacce_register, uacce_remove } from '../../src/kernel/drivers/misc/uacce/uacce.js';
 import { sysfs_lookup } from '../../src/kernel/fs/sysfs/sysfs.js';
+import { do_filp_open } from '../../src/kernel/fs/open.js';
+import { AT_FDCWD } from '../../src/kernel/fs/namei.js';
+import { O_RDONLY } from '../../src/kernel/fs/types.js';
+import { kernel_read } from '../../src/kernel/fs/read_write.js';
+import { fput } from '../../src/kernel/fs/file.js';
 import { Device } from '../../src/kernel/drivers/base/core.js';
 import {
   DEV,
@@ -318,6 +323,25 @@ describe('uacce_alloc negotiates SVA with the IOMMU', () => {
         got.zipFiles = ['isolate_strategy', 'isolate'].filter((f) => sysfs_lookup(`${zip.qm.uacce!.dev.kobj_path}/${f}`) !== undefined);
         yield* uacce_remove(bare);
       }
+      // available_instances_show: a parent with no get_available_instances op is -ENODEV at read
+      const nocount = uacce_alloc(new Device('nocount-parent'), { name: 'nocount', flags: 0, ops: {} });
+      if (typeof nocount !== 'number') {
+        got.nocountReg = yield* uacce_register(nocount);
+        got.nocountApiVer = nocount.api_ver;
+        const f = yield* do_filp_open(AT_FDCWD, `/sys/${nocount.dev.kobj_path}/available_instances`, O_RDONLY, 0);
+        got.nocountOpen = typeof f === 'number' ? f : 0;
+        if (typeof f !== 'number') {
+          got.nocountRead = yield* kernel_read(f, 64);
+          fput(f);
+        }
+        const apiF = yield* do_filp_open(AT_FDCWD, `/sys/${nocount.dev.kobj_path}/api`, O_RDONLY, 0);
+        if (typeof apiF !== 'number') {
+          const v = yield* kernel_read(apiF, 64);
+          got.nocountApi = typeof v === 'number' ? v : new TextDecoder().decode(v);
+          fput(apiF);
+        }
+        yield* uacce_remove(nocount);
+      }
       return 0;
     },
   });
@@ -334,5 +358,12 @@ describe('uacce_alloc negotiates SVA with the IOMMU', () => {
     expect(got.bareReg).toBe(0);
     expect(got.bareFiles).toEqual(['api', 'available_instances']);
     expect(got.zipFiles).toEqual(['isolate_strategy', 'isolate']);
+  });
+
+  it('available_instances_show: a parent without get_available_instances opens fine and reads -ENODEV; other attributes still read', () => {
+    expect(got.nocountReg).toBe(0);
+    expect(got.nocountOpen).toBe(0);
+    expect(got.nocountRead).toBe(-19);
+    expect(got.nocountApi).toBe(`${String(got.nocountApiVer)}\n`);
   });
 });

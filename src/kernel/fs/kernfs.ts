@@ -27,7 +27,11 @@ import {
 } from './types.js';
 import type { IovIter } from './iov_iter.js';
 
-export type KnShow = () => string | Uint8Array;
+/**
+ * Generates an attribute's content; a negative number is an errno (a `*_show` returning
+ * a negative ssize_t): the open succeeds and read() fails with it.
+ */
+export type KnShow = () => string | Uint8Array | number;
 /**
  * Parses a write; returns 0 or a negative errno, or a generator for a store that may
  * sleep (a sysfs bind that probes a driver) and returns the same.
@@ -105,12 +109,15 @@ export function kn_find(root: KernfsNode, path: string): KernfsNode | undefined 
 
 interface SeqState {
   data: Uint8Array;
+  /** A negative errno from show, returned by every read (seq_read passes it on). */
+  err?: number;
 }
 
 const enc = new TextEncoder();
 
 function* kn_read_iter(iocb: Kiocb, to: IovIter): Generator<unknown, number, unknown> {
   const st = iocb.ki_filp.private_data as SeqState;
+  if (st.err !== undefined) return st.err;
   const pos = iocb.ki_pos;
   if (pos >= st.data.length) return 0;
   const n = Math.min(to.count, st.data.length - pos);
@@ -139,7 +146,8 @@ function* kn_open(inode: Inode, file: File): Generator<unknown, number, unknown>
   if ((file.f_mode & FMODE_READ && !node.show) || (file.f_mode & FMODE_WRITE && !node.store)) return -EACCES;
   if (node.show) {
     const v = node.show();
-    file.private_data = { data: typeof v === 'string' ? enc.encode(v) : v } satisfies SeqState;
+    if (typeof v === 'number') file.private_data = { data: new Uint8Array(0), err: v < 0 ? v : -EINVAL } satisfies SeqState;
+    else file.private_data = { data: typeof v === 'string' ? enc.encode(v) : v } satisfies SeqState;
   } else file.private_data = { data: new Uint8Array(0) } satisfies SeqState;
   return 0;
 }

@@ -339,7 +339,11 @@ function uacce_add_attrs(uacce: UacceDevice): void {
   const dir = uacce.dev.kobj_path;
   sysfs_create_file(dir, 'api', () => `${uacce.api_ver}\n`);
   sysfs_create_file(dir, 'flags', () => `${uacce.flags}\n`);
-  sysfs_create_file(dir, 'available_instances', () => `${uacce.ops?.get_available_instances?.(uacce) ?? 0}\n`);
+  // available_instances_show: -ENODEV when the parent cannot count its free queues.
+  sysfs_create_file(dir, 'available_instances', () => {
+    const get = uacce.ops?.get_available_instances;
+    return get ? `${get(uacce)}\n` : -ENODEV;
+  });
   sysfs_create_file(dir, 'algorithms', () => `${uacce.algs}\n`);
   // uacce_dev_is_visible: a region of no pages has no size file.
   if (uacce.qf_pg_num[UACCE_QFRT_MMIO]! > 0) sysfs_create_file(dir, 'region_mmio_size', () => `${uacce.qf_pg_num[UACCE_QFRT_MMIO]! * 2 ** PAGE_SHIFT}\n`);

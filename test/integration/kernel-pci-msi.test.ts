@@ -5,7 +5,11 @@ import { thisCpu } from '../../src/arch/index.js';
 import {
   PCI_IRQ_MSI,
   PCI_IRQ_MSIX,
+  PCI_CAP_ID_MSI,
   pci_alloc_irq_vectors,
+  pci_find_capability,
+  pci_free_irq_vectors,
+  pci_read_config_word,
   pci_enable_device,
   pci_get_device,
   pci_iomap,
@@ -75,5 +79,38 @@ describe('PCI core and ITS MSIs', () => {
     expect(log).toEqual(['probe 0000:00:02.0', 'vectors 1', 'msi received', 'result 0x0']);
     expect(handle.console).toMatch(/0000:00:02\.0: ITS DeviceID 0x10: 1 MSI(-X)? vector\(s\) -> LPI 8192\.\.8192/);
     expect(oops_count()).toBe(0);
+  });
+
+  it('pci_alloc_irq_vectors: MSI gives the requested count, not a power of two; MME is the log2 roundup', () => {
+    const got: Record<string, unknown> = {};
+    const { handle } = bootKernel({
+      args: 'console=ttyAMA0 iommu.passthrough=1',
+      config: {
+        *initTask() {
+          // the ZIP PF: MSI only, Multiple Message Capable = 4
+          const dev = pci_get_device(0x19e5, 0xa250)!;
+          yield* device_release_driver(dev);
+          expect(pci_enable_device(dev)).toBe(0);
+          const cap = pci_find_capability(dev, PCI_CAP_ID_MSI);
+          got.mmc = (pci_read_config_word(dev, cap + 2) >> 1) & 7;
+          got.n3 = pci_alloc_irq_vectors(dev, 3, 3, PCI_IRQ_MSI);
+          got.irqs3 = [0, 1, 2, 3].map((i) => pci_irq_vector(dev, i) >= 0);
+          const ctrl = pci_read_config_word(dev, cap + 2);
+          got.mme3 = (ctrl >> 4) & 7;
+          got.enabled3 = ctrl & 1;
+          pci_free_irq_vectors(dev);
+          // more than the capability offers: clamped to 4; a minimum above it is -ENOSPC
+          got.n8 = pci_alloc_irq_vectors(dev, 1, 8, PCI_IRQ_MSI);
+          got.mme8 = (pci_read_config_word(dev, cap + 2) >> 4) & 7;
+          pci_free_irq_vectors(dev);
+          got.min5 = pci_alloc_irq_vectors(dev, 5, 8, PCI_IRQ_MSI);
+          return 0;
+        },
+      },
+    });
+    const code = handle.runToPoweroff(5e9);
+    expect(oops_messages()).toEqual([]);
+    expect(code).toBe(0);
+    expect(got).toEqual({ mmc: 2, n3: 3, irqs3: [true, true, true, false], mme3: 2, enabled3: 1, n8: 4, mme8: 2, min5: -28 });
   });
 });

@@ -262,7 +262,7 @@ function its_msi_alloc(dev: PciDev, nvec: number, msix: boolean): number[] | num
   } else {
     const cap = pci_find_capability(dev, PCI_CAP_ID_MSI);
     const ctrl = pci_read_config_word(dev, cap + 2);
-    pci_write_config_word(dev, cap + 2, (ctrl & ~0x70) | (Math.log2(nvec) << 4) | 1);
+    pci_write_config_word(dev, cap + 2, (ctrl & ~0x70) | (Math.ceil(Math.log2(nvec)) << 4) | 1);
   }
   pr_info(`${dev.name}: ITS DeviceID 0x${devid.toString(16)}: ${nvec} ${msix ? 'MSI-X' : 'MSI'} vector(s) -> LPI ${lpis[0]}..${lpis[lpis.length - 1]}`);
   return irqs;

@@ -434,8 +434,9 @@ export function pci_alloc_irq_vectors(d: PciDev, min: number, max: number, flags
   if (flags & PCI_IRQ_MSI && !d.no_msi && pci_find_capability(d, PCI_CAP_ID_MSI)) {
     const ctrl = pci_read_config_word(d, pci_find_capability(d, PCI_CAP_ID_MSI) + 2);
     const mmc = 1 << ((ctrl >> 1) & 7);
-    let n = Math.min(max, mmc);
-    n = 1 << Math.floor(Math.log2(n));
+    // __pci_enable_msi_range: any count up to the capability's; the MME field written
+    // is the log2 roundup (a 3-vector allocation enables 4 messages, 3 are used).
+    const n = Math.min(max, mmc);
     if (n >= min) {
       const r = msiDomain.alloc(d, n, false);
       if (typeof r !== 'number') {

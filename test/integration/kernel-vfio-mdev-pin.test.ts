@@ -165,6 +165,11 @@ describe('type1 emulated-IOMMU path through the ZIP mdev', () => {
 
       // ---- RLIMIT_MEMLOCK at pin time and exit releasing everything (mdev B, a child that dropped root)
       const stB = stateOf(B);
+      // two pipes: the child says it is at its limit, then waits for the parent's pin attempt
+      const pfd = u.alloc(16);
+      yield* u.sys(NR.__NR_pipe2, pfd, 0);
+      yield* u.sys(NR.__NR_pipe2, pfd + 8, 0);
+      const [atLimitR, atLimitW, goOnR, goOnW] = [0, 4, 8, 12].map((o) => u.cpu.ld32(pfd + o));
       const child = yield* u.fork(function* (k) {
         const cb = yield* mdevContainer(k, B);
         if (typeof cb === 'string') return (got.childSetup = cb), 1;
@@ -188,10 +193,24 @@ describe('type1 emulated-IOMMU path through the ZIP mdev', () => {
         got.childExact = yield* kr.submit(0x100000, 2 * PAGE, 0x106000, 2 * PAGE);
         got.childLckExact = (yield* statusKb(k, 'VmLck')) - kl0;
         got.childPins = vfio_iommu_vendor_pins(iommuOf(stB)!);
+        const sb = k.alloc(1);
+        yield* k.sys(NR.__NR_write, atLimitW, sb, 1);
+        yield* k.sys(NR.__NR_read, goOnR, sb, 1);
+        got.childLckAfterOther = (yield* statusKb(k, 'VmLck')) - kl0;
         // exit with the device, the mapping of its queue and the container open
         return 0;
       });
+      // the parent (root, the default RLIMIT_MEMLOCK) pins one more page of the child's mapping:
+      // the charge is the mapper's, held to the mapper's limit (mm_lock_acct(dma->task, ...))
+      const pb = u.alloc(1);
+      yield* u.sys(NR.__NR_read, atLimitR, pb, 1);
+      const otherPages: number[] = [];
+      got.otherTaskPin = vfio_pin_pages(stB.vdev, 0x10a000, 1, IOMMU_READ, otherPages);
+      if (got.otherTaskPin === 1) vfio_unpin_pages(stB.vdev, 0x10a000, 1);
+      got.otherTaskPins = vfio_iommu_vendor_pins(iommuOf(stB)!);
+      yield* u.sys(NR.__NR_write, goOnW, pb, 1);
       got.childExit = (yield* u.wait(child))[1] >> 8;
+      for (const fd of [atLimitR, atLimitW, goOnR, goOnW]) yield* u.sys(NR.__NR_close, fd);
       got.afterExit = [stB.pins.size, stB.vdev.open_count, iommuOf(stB) === undefined, stB.inflight.size];
       got.removeAfterExit = yield* removeMdev(u, B);
 
@@ -347,6 +366,12 @@ describe('type1 emulated-IOMMU path through the ZIP mdev', () => {
     expect(got.childExact).toBe(8);
     expect(got.childLckExact).toBe(32);
     expect(got.childPins).toEqual({ pages: 8, refs: 8 });
+  });
+
+  it('a vendor pin made by another task is charged to the mapper and held to the mapper\'s RLIMIT_MEMLOCK (dma->task), not the caller\'s', () => {
+    expect(got.otherTaskPin).toBe(ENOMEM);
+    expect(got.otherTaskPins).toEqual({ pages: 8, refs: 8 });
+    expect(got.childLckAfterOther).toBe(32);
   });
 
   it('a process that exits with the device, its queue mapping and the container open leaves no pins, no open device and no container; the mdev can be removed', () => {

@@ -33,7 +33,7 @@ import { EACCES, EEXIST, EFAULT, EINVAL, EIO, ENODEV, ENOMEM, ENOSPC, ENOTTY, EP
 import { pr_warn } from '../../lib/printk.js';
 import { copy_to_user } from '../../lib/uaccess.js';
 import { current } from '../../sched/core.js';
-import { CAP_IPC_LOCK, has_capability, type TaskStruct } from '../../sched/task.js';
+import { CAP_IPC_LOCK, RLIMIT_MEMLOCK, has_capability, rlimit, type TaskStruct } from '../../sched/task.js';
 import type { KGen } from '../../fs/types.js';
 import { FOLL_LONGTERM, FOLL_WRITE, pin_user_pages_remote, unpin_user_pages_dirty_lock } from '../../mm/gup.js';
 import { follow_pte, handle_vma_fault, type FollowResult } from '../../mm/memory.js';
@@ -42,7 +42,7 @@ import { mmgrab, mmdrop, mmget_not_zero, mmput } from '../../mm/fork.js';
 import { FAULT_FLAG_REMOTE, FAULT_FLAG_WRITE, VM_FAULT_ERROR, VM_PFNMAP, type MmStruct } from '../../mm/mm_types.js';
 import { NODE_DATA, mem_map } from '../../mm/page_alloc.js';
 import { PAGE_SIZE, PG_reserved } from '../../mm/page.js';
-import { __account_locked_vm, current_mm_creds } from '../../mm/util.js';
+import { __account_locked_vm, current_mm_creds, type MmCreds } from '../../mm/util.js';
 import {
   IOMMU_CACHE,
   IOMMU_READ,
@@ -200,6 +200,15 @@ function vaddr_get_pfnmap(mm: MmStruct, va: number, write: boolean): number {
   return is_invalid_reserved_pfn(fr.pfn) ? fr.pfn : -EFAULT;
 }
 
+/**
+ * mm_lock_acct(dma->task, mm, dma->lock_cap, ...): a mapping's pages are charged to
+ * the mapper and held to its RLIMIT_MEMLOCK and its CAP_IPC_LOCK at MAP_DMA time,
+ * whichever task pins them (a vendor driver's caller, a group attach).
+ */
+function dma_creds(dma: VfioDma): MmCreds {
+  return { memlockLimit: rlimit(dma.task, RLIMIT_MEMLOCK), capIpcLock: dma.lock_cap };
+}
+
 /** Releases pages [from, to) of dma.pfns (unpin, dirtying them when the device could write). */
 function put_pfns(dma: VfioDma, from: number, to: number): void {
   const pages: number[] = [];
@@ -247,13 +256,15 @@ function vfio_pin_dma(dma: VfioDma, npage: number): number {
   let lock_acct = 0;
   for (let i = 0; i < dma.pfns.length; i++) if (!dma.rsvd[i] && !dma.pfnList.has(dma.iova + i * PAGE_SIZE)) lock_acct++;
   if (ret === 0 && lock_acct > 0) {
-    const creds = current_mm_creds();
-    const limit = creds.memlockLimit === Infinity ? Infinity : Math.floor(creds.memlockLimit / PAGE_SIZE);
+    // vfio_pin_pages_remote's early check is against the caller's limit (vfio_pin_map_dma,
+    // vfio_iommu_replay); the charge itself against the mapper's (vfio_lock_acct)
+    const caller = current_mm_creds();
+    const limit = caller.memlockLimit === Infinity ? Infinity : Math.floor(caller.memlockLimit / PAGE_SIZE);
     if (!dma.lock_cap && mm.locked_vm + lock_acct > limit) {
-      pr_warn(`vfio_pin_pages_remote: RLIMIT_MEMLOCK (${creds.memlockLimit}) exceeded`);
+      pr_warn(`vfio_pin_pages_remote: RLIMIT_MEMLOCK (${caller.memlockLimit}) exceeded`);
       ret = -ENOMEM;
     } else {
-      ret = __account_locked_vm(mm, lock_acct, true, creds, dma.lock_cap);
+      ret = __account_locked_vm(mm, lock_acct, true, dma_creds(dma), dma.lock_cap);
       if (ret === 0) dma.locked = lock_acct + dma.pfnList.size;
     }
   }
@@ -298,7 +309,7 @@ function put_vpfn(dma: VfioDma, pfn: number): void {
 function vfio_lock_acct(dma: VfioDma, n: number, inc: boolean): number {
   if (n === 0) return 0;
   if (dma.mm.mm_users === 0) return 0;
-  return __account_locked_vm(dma.mm, n, inc, current_mm_creds(), dma.lock_cap);
+  return __account_locked_vm(dma.mm, n, inc, dma_creds(dma), dma.lock_cap);
 }
 
 /**
@@ -336,7 +347,7 @@ function vfio_iommu_unmap_unpin_reaccount(iommu: VfioIommu): void {
     dma.rsvd.length = 0;
     const keep = dma.pfnList.size;
     if (dma.locked > keep) vfio_lock_acct(dma, dma.locked - keep, false);
-    else if (keep > dma.locked) __account_locked_vm(dma.mm, keep - dma.locked, true, current_mm_creds(), true);
+    else if (keep > dma.locked) __account_locked_vm(dma.mm, keep - dma.locked, true, dma_creds(dma), true);
     dma.locked = 0;
   }
 }
@@ -408,7 +419,7 @@ function vfio_iommu_type1_pin_pages(iommu: VfioIommu, iova: number, npage: numbe
     if (do_accounting) {
       const a = vfio_lock_acct(dma, 1, true);
       if (a) {
-        pr_warn(`vfio_pin_page_external: RLIMIT_MEMLOCK (${current_mm_creds().memlockLimit}) exceeded`);
+        pr_warn(`vfio_pin_page_external: Task ${dma.task.comm} (${dma.task.pid}) RLIMIT_MEMLOCK (${dma_creds(dma).memlockLimit}) exceeded`);
         put_vpfn(dma, got[0]!);
         ret = a;
         break;

@@ -131,6 +131,12 @@ export interface VfioFds {
 export function* openContainerGroup(u: UserCtx, bdf: string, type: number = VFIO.TYPE1v2_IOMMU): Generator<unknown, VfioFds | string, unknown> {
   const groupId = yield* groupOf(u, bdf);
   if (groupId < 0) return `readlink ${groupId}`;
+  const fds = yield* openGroupInContainer(u, groupId, type);
+  return typeof fds === 'string' ? fds : { ...fds, groupId };
+}
+
+/** Opens /dev/vfio/vfio and /dev/vfio/<groupId>, puts the group in the container and sets the IOMMU model. */
+export function* openGroupInContainer(u: UserCtx, groupId: number, type: number): Generator<unknown, { container: number; group: number } | string, unknown> {
   const container = yield* open(u, '/dev/vfio/vfio');
   if (container < 0) return `open container ${container}`;
   const group = yield* open(u, `/dev/vfio/${groupId}`);
@@ -141,7 +147,7 @@ export function* openContainerGroup(u: UserCtx, bdf: string, type: number = VFIO
   if (r < 0) return `SET_CONTAINER ${r}`;
   r = yield* ioctl(u, container, VFIO.SET_IOMMU, type);
   if (r < 0) return `SET_IOMMU ${r}`;
-  return { container, group, groupId };
+  return { container, group };
 }
 
 /** Reads the kernel-side /proc/self/status line `key` (kB). */

@@ -5,7 +5,7 @@
 
 import * as NR from '../../src/kernel/syscalls/numbers.js';
 import type { UserCtx } from '../support/kernel-user.js';
-import { AT_FDCWD, MAP_SHARED, PROT_RW, UStruct, VFIO, ioctl, mmap, open, writeFile } from './kernel-vfio-harness.js';
+import { AT_FDCWD, MAP_SHARED, PROT_RW, UStruct, VFIO, ioctl, mmap, openGroupInContainer, writeFile } from './kernel-vfio-harness.js';
 
 export const ZIP_BDF = '0000:00:01.0';
 export const TYPES = `/sys/bus/pci/devices/${ZIP_BDF}/mdev_supported_types`;
@@ -49,16 +49,7 @@ export interface MdevFds {
 export function* mdevContainer(u: UserCtx, id: string, type: number = VFIO.TYPE1v2_IOMMU): Generator<unknown, { container: number; group: number } | string, unknown> {
   const g = yield* mdevGroup(u, id);
   if (g < 0) return `group ${g}`;
-  const container = yield* open(u, '/dev/vfio/vfio');
-  const group = yield* open(u, `/dev/vfio/${g}`);
-  if (group < 0) return `open group ${group}`;
-  const fdp = u.alloc(4);
-  u.cpu.st32(fdp, container);
-  let r = yield* ioctl(u, group, VFIO.GROUP_SET_CONTAINER, fdp);
-  if (r < 0) return `SET_CONTAINER ${r}`;
-  r = yield* ioctl(u, container, VFIO.SET_IOMMU, type);
-  if (r < 0) return `SET_IOMMU ${r}`;
-  return { container, group };
+  return yield* openGroupInContainer(u, g, type);
 }
 
 /** GET_DEVICE_FD by UUID and the queue region mapped shared. */

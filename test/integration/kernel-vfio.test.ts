@@ -17,24 +17,11 @@ import { mem_map } from '../../src/kernel/mm/page_alloc.js';
 import { follow_pte } from '../../src/kernel/mm/memory.js';
 import { current } from '../../src/kernel/sched/core.js';
 import { runMarked } from './kernel-iommu-harness.js';
+import { DMA_DBELL, DMA_GVA_HI, DMA_GVA_LO, DMA_LEN, DMA_RESULT, DMA_TRIGGERING, X_CTRL, X_CTRL_MSI, X_FAULT_LO, X_ID, X_OP_READ, X_OP_WRITE, X_READ_DATA } from '../../src/user/bin/vfio_testdev.js';
 import { MAP_SHARED, PROT_RW, TESTDEV, UStruct, VFIO, bindVfio, groupOf, ioctl, mapDma, mmap, open, openContainerGroup } from './kernel-vfio-harness.js';
 
 const IOVA = 0x100000;
 const BUF = 64 * 1024;
-// testdev BAR0 registers (QEMU iommu-testdev + svasoc extension)
-const DMA_TRIGGERING = 0x00;
-const DMA_GVA_LO = 0x04;
-const DMA_GVA_HI = 0x08;
-const DMA_LEN = 0x0c;
-const DMA_RESULT = 0x10;
-const DMA_DBELL = 0x14;
-const X_CTRL = 0x44;
-const X_FAULT_LO = 0x48;
-const X_READ_DATA = 0x58;
-const X_ID = 0x5c;
-const OP_WRITE = 1 << 4;
-const OP_READ = 2 << 4;
-const CTRL_MSI = 1 << 9;
 
 describe('a user-space driver of the test device through VFIO (container, group, type1 v2, vfio-pci)', () => {
   const got: Record<string, unknown> = {};
@@ -176,7 +163,7 @@ describe('a user-space driver of the test device through VFIO (container, group,
       cpu.st32(bar + DMA_GVA_LO, iova);
       cpu.st32(bar + DMA_GVA_HI, 0);
       cpu.st32(bar + DMA_LEN, len);
-      cpu.st32(bar + X_CTRL, ctrl | CTRL_MSI);
+      cpu.st32(bar + X_CTRL, ctrl | X_CTRL_MSI);
       cpu.st32(bar + DMA_DBELL, 1);
       cpu.ld32(bar + DMA_TRIGGERING);
       const cnt = u.alloc(8);
@@ -184,13 +171,13 @@ describe('a user-space driver of the test device through VFIO (container, group,
       return n === 8 ? cpu.ld64(cnt) : n;
     };
     t.mark('dma');
-    got.eventCount = yield* prog(IOVA + 0x2000, 256, OP_WRITE);
+    got.eventCount = yield* prog(IOVA + 0x2000, 256, X_OP_WRITE);
     got.result = cpu.ld32(bar + DMA_RESULT) >>> 0;
     got.written = [cpu.ld32(buf + 0x2000) >>> 0, cpu.ld32(buf + 0x2000 + 252) >>> 0, cpu.ld32(buf + 0x2000 + 256) >>> 0];
     cpu.st32(buf + 0x3000, 0x12345678);
-    got.readResult = [yield* prog(IOVA + 0x3000, 4, OP_READ), cpu.ld32(bar + DMA_RESULT) >>> 0, cpu.ld32(bar + X_READ_DATA) >>> 0];
+    got.readResult = [yield* prog(IOVA + 0x3000, 4, X_OP_READ), cpu.ld32(bar + DMA_RESULT) >>> 0, cpu.ld32(bar + X_READ_DATA) >>> 0];
     t.mark('outside');
-    got.outside = [yield* prog(IOVA + BUF, 64, OP_WRITE), cpu.ld32(bar + DMA_RESULT) >>> 0, cpu.ld32(bar + X_FAULT_LO) >>> 0];
+    got.outside = [yield* prog(IOVA + BUF, 64, X_OP_WRITE), cpu.ld32(bar + DMA_RESULT) >>> 0, cpu.ld32(bar + X_FAULT_LO) >>> 0];
     t.mark('end');
     got.afterOutside = cpu.ld32(buf + BUF - 4) >>> 0;
 
@@ -219,7 +206,7 @@ describe('a user-space driver of the test device through VFIO (container, group,
     cpu.st32(bar + DMA_LEN, 0x1234);
     got.reset = yield* ioctl(u, dev, VFIO.DEVICE_RESET);
     got.lenAfterReset = cpu.ld32(bar + DMA_LEN) >>> 0;
-    got.afterReset = [yield* prog(IOVA, 16, OP_WRITE), cpu.ld32(bar + DMA_RESULT) >>> 0, cpu.ld32(buf) >>> 0];
+    got.afterReset = [yield* prog(IOVA, 16, X_OP_WRITE), cpu.ld32(bar + DMA_RESULT) >>> 0, cpu.ld32(buf) >>> 0];
 
     // close everything: back to the DMA API's default domain, pins released
     yield* u.sys(NR.__NR_munmap, bar, 4096);

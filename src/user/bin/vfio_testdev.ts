@@ -44,21 +44,22 @@ const VFIO_PCI_MSI_IRQ_INDEX = 1;
 const VFIO_PCI_CONFIG_REGION_INDEX = 7;
 const VFIO_DEVICE_FLAGS_RESET = 1;
 
-// iommu-testdev BAR0 (QEMU docs/specs/iommu-testdev.rst + the svasoc extension)
-const DMA_TRIGGERING = 0x00;
-const DMA_GVA_LO = 0x04;
-const DMA_GVA_HI = 0x08;
-const DMA_LEN = 0x0c;
-const DMA_RESULT = 0x10;
-const DMA_DBELL = 0x14;
-const X_CTRL = 0x44;
-const X_FAULT_LO = 0x48;
-const X_ID = 0x5c;
-const X_ID_SVAX = 0x58415653;
-const X_OP_WRITE = 1 << 4;
-const X_OP_READ = 2 << 4;
-const X_CTRL_MSI = 1 << 9;
-const RESULT_BUSY = 0xfffffffe;
+// iommu-testdev BAR0 as a user-space driver sees it (QEMU docs/specs/iommu-testdev.rst + the svasoc extension)
+export const DMA_TRIGGERING = 0x00;
+export const DMA_GVA_LO = 0x04;
+export const DMA_GVA_HI = 0x08;
+export const DMA_LEN = 0x0c;
+export const DMA_RESULT = 0x10;
+export const DMA_DBELL = 0x14;
+export const X_CTRL = 0x44;
+export const X_FAULT_LO = 0x48;
+export const X_READ_DATA = 0x58;
+export const X_ID = 0x5c;
+export const X_ID_SVAX = 0x58415653;
+export const X_OP_WRITE = 1 << 4;
+export const X_OP_READ = 2 << 4;
+export const X_CTRL_MSI = 1 << 9;
+export const RESULT_BUSY = 0xfffffffe;
 const PATTERN = 0x12345678;
 const PCI_COMMAND = 0x04;
 const PCI_COMMAND_MEMORY = 0x2;

@@ -285,13 +285,8 @@ export class Core implements ArchCpu, Runnable {
   /** The refill fast path's walks of the TTBR0 and TTBR1 regions. */
   private readonly fastWalk0: S1RamWalk;
   private readonly fastWalk1: S1RamWalk;
-  /**
-   * The VA whose fast refill a load or store has just declined: its slow path goes straight
-   * to the general walk, or, when the refill walk found a translation fault (declinedFault),
-   * straight to the fault.
-   */
+  /** The VA whose fast refill a load or store has just declined: its slow path goes straight to the general walk. */
   private declinedVa = NaN;
-  private declinedFault = false;
   private readonly reader: CoreWalkReader;
   private readonly range = new TlbiRange();
 
@@ -1123,7 +1118,6 @@ export class Core implements ArchCpu, Runnable {
     // unless the access's hot path has just tried it for this VA.
     if (va === this.declinedVa) {
       this.declinedVa = NaN;
-      if (this.declinedFault) return -1; // the refill walk found the fault (faultDfsc/faultVa hold it)
     } else {
       const fast = this.refill(va, need);
       if (fast >= 0) return fast;
@@ -1234,43 +1228,41 @@ export class Core implements ArchCpu, Runnable {
     this.fail(FSC.TRANSLATION + out.level);
   }
 
-  /** A load or store whose fast refill gave `s` < 0 goes to its slow path: the general walk, or the fault refill found. */
-  private declineRefill(va: number, s: number, need: number): false {
+  /** A load or store whose fast refill declined goes to its slow path, which then skips the refill. */
+  private declineRefill(va: number): false {
     this.declinedVa = va;
-    this.declinedFault = s === REFILL_FAULT;
-    if (s === REFILL_FAULT) this.refillFault(va, need);
     return false;
   }
 
   /**
-   * Refills the TLB for a load at `va` by the fast path and makes the page the last read page.
-   * A translation fault the refill walk finds is taken here and the refill retried after the
-   * vector returns, as the slow path would (same records, time and syndrome), without going
-   * through it: the common demand fault stays on this path.
+   * The fast refill for an access by the current EL that needs `need`; a translation fault
+   * its walk finds is taken here and the refill retried after the vector returns, as the slow
+   * path would (same records, time and syndrome), so the common demand fault stays on this path.
+   * Returns the set, or -1 when the refill declines.
    */
-  private refillRead(va: number): boolean {
-    let s = this.refill(va, this.rdMask);
+  private refillTakingFaults(va: number, need: number, write: boolean): number {
+    let s = this.refill(va, need);
     for (let attempt = 0; s === REFILL_FAULT; attempt++) {
-      this.refillFault(va, this.rdMask);
+      this.refillFault(va, need);
       this.retryGuard(attempt, va);
-      this.takeSync(dataAbortEsr(this.elValue, false, this.faultDfsc), this.faultVa);
-      s = this.refill(va, this.rdMask);
+      this.takeSync(dataAbortEsr(this.elValue, write, this.faultDfsc), this.faultVa);
+      s = this.refill(va, need);
     }
-    if (s < 0) return this.declineRefill(va, s, this.rdMask);
+    return s;
+  }
+
+  /** Refills the TLB for a load at `va` by the fast path (taking its faults) and makes the page the last read page. */
+  private refillRead(va: number): boolean {
+    const s = this.refillTakingFaults(va, this.rdMask, false);
+    if (s < 0) return this.declineRefill(va);
     this.setReadPage(va - (va & 0xfff), s);
     return true;
   }
 
   /** As refillRead, for a store. */
   private refillWrite(va: number): boolean {
-    let s = this.refill(va, this.wrMask);
-    for (let attempt = 0; s === REFILL_FAULT; attempt++) {
-      this.refillFault(va, this.wrMask);
-      this.retryGuard(attempt, va);
-      this.takeSync(dataAbortEsr(this.elValue, true, this.faultDfsc), this.faultVa);
-      s = this.refill(va, this.wrMask);
-    }
-    if (s < 0) return this.declineRefill(va, s, this.wrMask);
+    const s = this.refillTakingFaults(va, this.wrMask, true);
+    if (s < 0) return this.declineRefill(va);
     this.setWritePage(va - (va & 0xfff), s);
     return true;
   }

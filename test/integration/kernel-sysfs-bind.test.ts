@@ -30,6 +30,7 @@ import * as NR from '../../src/kernel/syscalls/numbers.js';
 import { bootKernel } from '../support/kernel-boot.js';
 import { UserCtx } from '../support/kernel-user.js';
 import { readFile } from './kernel-iommu-harness.js';
+import { userOutput } from '../support/kernel-boot.js';
 
 const TESTDEV = '0000:00:02.0';
 const ZIP = '0000:00:01.0';
@@ -73,10 +74,7 @@ describe('a root shell unbinds, binds and overrides the test device through sysf
   const h = boot(machine, { kernel: createKernelImage({}), rom: userPrograms, initramfs: buildImage(undefined, { script: script.join('\n') + '\n' }) });
   const code = h.runToPoweroff(30e9);
   const con = h.console.replace(/\r\n/g, '\n');
-  const out = con
-    .slice(con.indexOf('\n', con.indexOf('Run /init as init process')) + 1)
-    .split('\n')
-    .filter((l) => !/^\[\s*\d+\.\d{6}\]/.test(l));
+  const out = userOutput(con).split('\n');
 
   it('runs to the end', () => {
     expect(code).toBe(0);

@@ -20,6 +20,7 @@ import type { Libc } from '../../src/user/libc/libc.js';
 import { MAP_SHARED, O_RDWR, POLLIN, PROT_READ, PROT_WRITE } from '../../src/user/libc/uapi.js';
 import { buildImage, execStub } from '../../tools/mkimage/build.js';
 import { countingBusOps, type HarnessStats } from './kernel-zip-harness.js';
+import { userOutput } from '../support/kernel-boot.js';
 
 // include/uapi/misc/uacce/{uacce.h,hisi_qm.h} as user space spells them
 export const UACCE_CMD_START_Q = 0x5700;
@@ -69,12 +70,7 @@ export function bootUacce(o: { mains: Record<string, Main>; script: string[]; ar
   const h = boot(machine, { kernel: createKernelImage({}), rom, initramfs, args });
   const code = h.runToPoweroff(o.limitNs ?? 120e9);
   const con = h.console.replace(/\r\n/g, '\n');
-  const start = con.indexOf('\n', con.indexOf('Run /init as init process'));
-  const out = con
-    .slice(start + 1)
-    .split('\n')
-    .filter((l) => !/^\[\s*\d+\.\d{6}\]/.test(l))
-    .join('\n');
+  const out = userOutput(con);
   return { machine, code, out, console: con, stats };
 }
 

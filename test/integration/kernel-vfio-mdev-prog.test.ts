@@ -10,6 +10,7 @@ import { createKernelImage } from '../../src/kernel/image.js';
 import { userPrograms } from '../../src/user/rom.js';
 import { buildImage } from '../../tools/mkimage/build.js';
 import { oops_count } from '../../src/kernel/kernel/panic.js';
+import { userOutput } from '../support/kernel-boot.js';
 
 describe('vfio_mdev_zip from a shell script', () => {
   const Z = '0000:00:01.0';
@@ -30,10 +31,9 @@ describe('vfio_mdev_zip from a shell script', () => {
   const h = boot(machine, { kernel: createKernelImage({}), rom: userPrograms, initramfs: buildImage(undefined, { script: script.join('\n') + '\n' }), args: 'console=ttyAMA0 hisi_zip.vfio_mdev=1' });
   const code = h.runToPoweroff(120e9);
   const con = h.console.replace(/\r\n/g, '\n');
-  const out = con
-    .slice(con.indexOf('\n', con.indexOf('Run /init as init process')) + 1)
+  const out = userOutput(con)
     .split('\n')
-    .filter((l) => !/^\[\s*\d+\.\d{6}\]/.test(l) && l !== '');
+    .filter((l) => l !== '');
 
   const U = '[0-9a-f]{8}-5a1d-4d3e-8f00-00000000000';
 

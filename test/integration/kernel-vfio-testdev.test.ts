@@ -10,6 +10,7 @@ import { createKernelImage } from '../../src/kernel/image.js';
 import { userPrograms } from '../../src/user/rom.js';
 import { buildImage } from '../../tools/mkimage/build.js';
 import { oops_count } from '../../src/kernel/kernel/panic.js';
+import { userOutput } from '../support/kernel-boot.js';
 
 describe('vfio_testdev from a shell script', () => {
   const D = '0000:00:02.0';
@@ -40,10 +41,9 @@ describe('vfio_testdev from a shell script', () => {
   const h = boot(machine, { kernel: createKernelImage({}), rom: userPrograms, initramfs: buildImage(undefined, { script: script.join('\n') + '\n' }) });
   const code = h.runToPoweroff(60e9);
   const con = h.console.replace(/\r\n/g, '\n');
-  const out = con
-    .slice(con.indexOf('\n', con.indexOf('Run /init as init process')) + 1)
+  const out = userOutput(con)
     .split('\n')
-    .filter((l) => !/^\[\s*\d+\.\d{6}\]/.test(l) && l !== '');
+    .filter((l) => l !== '');
 
   it('runs to the end without an oops', () => {
     expect(code).toBe(0);

@@ -20,6 +20,7 @@ import { zipkMain } from '../../src/user/bin/zipk.js';
 import { buildImage, execStub } from '../../tools/mkimage/build.js';
 import type { Libc } from '../../src/user/libc/libc.js';
 import { TraceKind } from '../../src/trace/record.js';
+import { userOutput } from '../support/kernel-boot.js';
 
 /**
  * IOMMU mode of the booted kernel. 'translated' (the default, as on Linux) gives the
@@ -210,12 +211,7 @@ export function runZipUser(o: { files: Record<string, Uint8Array>; script: strin
   const h = boot(machine, { kernel: createKernelImage({}), rom, initramfs, ...(args !== undefined ? { args } : {}) });
   const code = h.runToPoweroff(o.limitNs ?? 600e9);
   const con = h.console.replace(/\r\n/g, '\n');
-  const start = con.indexOf('\n', con.indexOf('Run /init as init process'));
-  const out = con
-    .slice(start + 1)
-    .split('\n')
-    .filter((l) => !/^\[\s*\d+\.\d{6}\]/.test(l))
-    .join('\n');
+  const out = userOutput(con);
   return { machine, code, out, console: con, captured, stats, ...(translation ? { translation } : {}) };
 }
 

@@ -4,6 +4,7 @@ import { boot } from '../../src/machine/boot.js';
 import { createKernelImage } from '../../src/kernel/image.js';
 import { userPrograms } from '../../src/user/rom.js';
 import { buildImage, type BuildOptions } from '../../tools/mkimage/build.js';
+import { userOutput } from '../support/kernel-boot.js';
 
 /** Boots an image on a 2-core board and runs it to power-off; returns the user-space part of the console. */
 function runImage(dir: string | undefined, options: BuildOptions = {}): { out: string; code: number | undefined; console: string } {
@@ -11,13 +12,7 @@ function runImage(dir: string | undefined, options: BuildOptions = {}): { out: s
   const h = boot(machine, { kernel: createKernelImage({}), rom: userPrograms, initramfs: buildImage(dir, options) });
   const code = h.runToPoweroff(30e9);
   const con = h.console.replace(/\r\n/g, "\n");
-  const start = con.indexOf('\n', con.indexOf('Run /init as init process'));
-  // Kernel lines are "[ sec.usec] ..."; everything else came from user space.
-  const out = con
-    .slice(start + 1)
-    .split('\n')
-    .filter((l) => !/^\[\s*\d+\.\d{6}\]/.test(l))
-    .join('\n');
+  const out = userOutput(con);
   return { out: out + '\n', code, console: con };
 }
 

@@ -16,6 +16,7 @@ import { userPrograms } from '../../src/user/rom.js';
 import { program, type Main } from '../../src/user/libc/crt0.js';
 import { buildImage, execStub } from '../../tools/mkimage/build.js';
 import { countingBusOps, type HarnessStats } from './kernel-zip-harness.js';
+import { userOutput } from '../support/kernel-boot.js';
 
 export const UACCE_ARGS = 'console=ttyAMA0 earlycon hisi_zip.uacce_mode=1';
 
@@ -72,17 +73,6 @@ export function bootUadk(o: UadkBoot): UadkRun {
   const code = h.runToPoweroff(o.limitNs ?? 120e9);
   const con = h.console.replace(/\r\n/g, '\n');
   return { machine, code, out: userOutput(con), console: con, files };
-}
-
-/** What user space printed: the console after "Run /init", kernel lines ("[ sec.usec] ...") dropped. */
-export function userOutput(console: string): string {
-  const con = console.replace(/\r\n/g, '\n');
-  const start = con.indexOf('\n', con.indexOf('Run /init as init process'));
-  return con
-    .slice(start + 1)
-    .split('\n')
-    .filter((l) => !/^\[\s*\d+\.\d{6}\]/.test(l))
-    .join('\n');
 }
 
 /** Seeded data: 'text' is words from a small vocabulary (compressible), 'random' is xorshift bytes. */

@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { imageCmdline, startGuest } from '../../src/cli/boot-image.js';
 import { TraceKind } from '../../src/trace/record.js';
 import { ZIP_SID } from './kernel-zip-harness.js';
-import { bootUadk, userOutput } from './user-uadk-harness.js';
+import { bootUadk } from './user-uadk-harness.js';
+import { userOutput } from '../support/kernel-boot.js';
 
 const MiB = 1024 * 1024;
 

@@ -59,3 +59,14 @@ export function bootKernel(opts: TestBootOptions = {}): { machine: Machine; hand
   });
   return { machine, handle };
 }
+
+/** What user space printed: the console after "Run /init", kernel lines ("[ sec.usec] ...") dropped. */
+export function userOutput(console: string): string {
+  const con = console.replace(/\r\n/g, '\n');
+  const start = con.indexOf('\n', con.indexOf('Run /init as init process'));
+  return con
+    .slice(start + 1)
+    .split('\n')
+    .filter((l) => !/^\[\s*\d+\.\d{6}\]/.test(l))
+    .join('\n');
+}

@@ -7,7 +7,7 @@ import type { PhysicalBus } from '../bus/bus.js';
 import { DmaStatus, type DmaAttrs, type DmaPort, type Iommu, type IommuResult, type PageRequestSink } from '../bus/dma.js';
 import type { AccessSize, MmioAccess, MmioDevice } from '../bus/mmio.js';
 import { UNCONNECTED_IRQ, type IrqLine } from '../irq.js';
-import { RegisterBlock, type RegDef } from '../regs/regmap.js';
+import { RegisterBlock, type FieldDef, type RegDef } from '../regs/regmap.js';
 import type { Clock } from '../../machine/clock.js';
 import type { CostModel } from '../../machine/cost.js';
 import { TraceKind } from '../../trace/record.js';
@@ -54,6 +54,21 @@ import { StallTable, type StallEntry } from './stall.js';
 import { StreamTable } from './strtab.js';
 import { FaultStage, IAS_LIMIT, Translator } from './translate.js';
 import { isSignExtended } from '../vmsa/va.js';
+
+/** CR0 and CR0ACK (6.3.9, 6.3.10): the ACK register reports the same enables. */
+const CR0_FIELDS: readonly FieldDef[] = [
+  { name: 'SMMUEN', lsb: 0, width: 1 },
+  { name: 'PRIQEN', lsb: 1, width: 1 },
+  { name: 'EVENTQEN', lsb: 2, width: 1 },
+  { name: 'CMDQEN', lsb: 3, width: 1 },
+];
+
+/** IRQ_CTRL and IRQ_CTRLACK (6.3.21, 6.3.22). */
+const IRQ_CTRL_FIELDS: readonly FieldDef[] = [
+  { name: 'GERROR_IRQEN', lsb: 0, width: 1 },
+  { name: 'PRIQ_IRQEN', lsb: 1, width: 1 },
+  { name: 'EVENTQ_IRQEN', lsb: 2, width: 1 },
+];
 
 /** The wired interrupt outputs (IHI 0070 3.18) and the WFE wake-up event (IDR0.SEV). */
 export interface SmmuIrqLines {
@@ -303,24 +318,14 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
       {
         name: 'CR0',
         offset: 0x20,
-        fields: [
-          { name: 'SMMUEN', lsb: 0, width: 1 },
-          { name: 'PRIQEN', lsb: 1, width: 1 },
-          { name: 'EVENTQEN', lsb: 2, width: 1 },
-          { name: 'CMDQEN', lsb: 3, width: 1 },
-        ],
+        fields: CR0_FIELDS,
         write: (v, old) => this.onCr0(Number(v), Number(old)),
       },
       {
         name: 'CR0ACK',
         offset: 0x24,
         access: 'RO',
-        fields: [
-          { name: 'SMMUEN', lsb: 0, width: 1 },
-          { name: 'PRIQEN', lsb: 1, width: 1 },
-          { name: 'EVENTQEN', lsb: 2, width: 1 },
-          { name: 'CMDQEN', lsb: 3, width: 1 },
-        ],
+        fields: CR0_FIELDS,
       },
       {
         name: 'CR1',
@@ -385,22 +390,14 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
       {
         name: 'IRQ_CTRL',
         offset: 0x50,
-        fields: [
-          { name: 'GERROR_IRQEN', lsb: 0, width: 1 },
-          { name: 'PRIQ_IRQEN', lsb: 1, width: 1 },
-          { name: 'EVENTQ_IRQEN', lsb: 2, width: 1 },
-        ],
+        fields: IRQ_CTRL_FIELDS,
         write: (v) => this.page0.set('IRQ_CTRLACK', v),
       },
       {
         name: 'IRQ_CTRLACK',
         offset: 0x54,
         access: 'RO',
-        fields: [
-          { name: 'GERROR_IRQEN', lsb: 0, width: 1 },
-          { name: 'PRIQ_IRQEN', lsb: 1, width: 1 },
-          { name: 'EVENTQ_IRQEN', lsb: 2, width: 1 },
-        ],
+        fields: IRQ_CTRL_FIELDS,
       },
       { name: 'GERROR', offset: 0x60, access: 'RO', reserved: ~GERROR_MASK >>> 0 },
       { name: 'GERRORN', offset: 0x64, reserved: ~GERROR_MASK >>> 0, write: (v, old) => this.onGerrorn(Number(v), Number(old)) },

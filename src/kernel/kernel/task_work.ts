@@ -5,22 +5,13 @@
 // work the list is closed and task_work_add fails with -ESRCH.
 
 import { current } from '../sched/core.js';
-import { PF_EXITING, type TaskStruct } from '../sched/task.js';
+import { PF_EXITING, type CallbackHead, type TaskStruct } from '../sched/task.js';
 import { ESRCH } from '../lib/errno.js';
 
 export type TaskWorkFunc = () => Generator<unknown, void, unknown>;
 
-/** callback_head: one queued callback (a task's list is newest first). */
-interface CallbackHead {
-  readonly func: TaskWorkFunc;
-  next: CallbackHead | null;
-}
-
 /** The closed list of a task past exit_task_work (Linux's work_exited sentinel). */
 const WORK_EXITED: CallbackHead = { func: function* () {}, next: null };
-
-// task_struct.task_works, kept beside the task rather than on it.
-const taskWorks = new WeakMap<TaskStruct, CallbackHead>();
 
 /** task_work_notify_mode: TWA_RESUME is the only mode with a user here (fput). */
 export const TWA_NONE = 0;
@@ -31,16 +22,16 @@ export const TWA_RESUME = 1;
  * space or exits. -ESRCH once the task has passed exit_task_work.
  */
 export function task_work_add(task: TaskStruct, func: TaskWorkFunc, _notify: number = TWA_RESUME): number {
-  const head = taskWorks.get(task) ?? null;
+  const head = task.task_works;
   if (head === WORK_EXITED) return -ESRCH;
-  taskWorks.set(task, { func, next: head });
+  task.task_works = { func, next: head };
   return 0;
 }
 
 /** task_work_pending: whether `task` has callbacks queued. */
 export function task_work_pending(task: TaskStruct): boolean {
-  const head = taskWorks.get(task);
-  return head !== undefined && head !== WORK_EXITED;
+  const head = task.task_works;
+  return head !== null && head !== WORK_EXITED;
 }
 
 /**
@@ -49,14 +40,12 @@ export function task_work_pending(task: TaskStruct): boolean {
  */
 export function task_work_cancel(task: TaskStruct, func: TaskWorkFunc): boolean {
   let prev: CallbackHead | null = null;
-  let w = taskWorks.get(task) ?? null;
+  let w = task.task_works;
   if (w === WORK_EXITED) return false;
   while (w !== null) {
     if (w.func === func) {
-      if (prev === null) {
-        if (w.next === null) taskWorks.delete(task);
-        else taskWorks.set(task, w.next);
-      } else prev.next = w.next;
+      if (prev === null) task.task_works = w.next;
+      else prev.next = w.next;
       return true;
     }
     prev = w;
@@ -73,13 +62,13 @@ export function task_work_cancel(task: TaskStruct, func: TaskWorkFunc): boolean 
 export function* task_work_run(): Generator<unknown, void, unknown> {
   const task = current();
   for (;;) {
-    let work = taskWorks.get(task) ?? null;
+    let work = task.task_works;
     if (work === WORK_EXITED) return;
     if (work === null) {
-      if (task.flags & PF_EXITING) taskWorks.set(task, WORK_EXITED);
+      if (task.flags & PF_EXITING) task.task_works = WORK_EXITED;
       return;
     }
-    taskWorks.delete(task);
+    task.task_works = null;
     while (work !== null) {
       const next: CallbackHead | null = work.next;
       yield* work.func();

@@ -177,6 +177,12 @@ export interface ThreadStruct {
 
 export type TaskBody = Generator<unknown, void, unknown>;
 
+/** callback_head: one queued task_work callback (kernel/task_work.ts). */
+export interface CallbackHead {
+  readonly func: () => Generator<unknown, void, unknown>;
+  next: CallbackHead | null;
+}
+
 /** Boot generation: bumped by sched_init, so tasks of an earlier boot in the same host process are inert. */
 let bootGeneration = 0;
 export function next_boot_generation(): number {
@@ -221,6 +227,8 @@ export class TaskStruct {
   readonly thread_ctx: ThreadStruct = { el: 1, tpidr_el0: 0n };
   set_child_tid = 0;
   clear_child_tid = 0;
+  /** task_works: callbacks to run on the way back to user space or at exit (kernel/task_work.ts), newest first. */
+  task_works: CallbackHead | null = null;
   /** Virtual ns at creation (start_time), and accumulated run time. */
   start_time = 0;
   sum_exec_runtime = 0;

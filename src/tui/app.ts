@@ -340,6 +340,9 @@ export class TuiApp {
   onKey(ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined): void {
     if (this.closed) return;
     const name = key?.full ?? key?.name ?? ch ?? '';
+    // blessed reports a terminal's Enter ('\r') twice, as 'enter' and then as 'return':
+    // acting on both would submit a prompt and then wipe its message (or zoom twice)
+    if (name === 'return') return;
     if (name === 'C-c') return this.quit();
     if (this.prompt !== undefined) return this.promptKey(ch, name);
     if (!this.helpBox.hidden) {
@@ -436,7 +439,7 @@ export class TuiApp {
   private promptKey(ch: string | undefined, name: string): void {
     const p = this.prompt!;
     if (name === 'escape') this.prompt = undefined;
-    else if (name === 'enter' || name === 'return') {
+    else if (name === 'enter') {
       this.prompt = undefined;
       this.submit(p.kind, p.text);
     } else if (name === 'backspace') p.text = p.text.slice(0, -1);

@@ -152,6 +152,23 @@ describe('TUI screen (headless blessed)', () => {
     expect(app.screenText().join('\n')).toContain('[1] bench writes a 12 KiB');
   });
 
+  it('Enter typed on the terminal acts once: a prompt submitted from the keyboard keeps its message on the status line', async () => {
+    const { app, input, session } = open(80, 24);
+    input.write('f');
+    input.write('x');
+    input.write('\r'); // blessed reports it as 'enter' and again as 'return'
+    await new Promise((r) => setTimeout(r, 50));
+    expect(session.filterText).toBe('');
+    expect(app.screenText()[23]).toMatch(/^ filter: /);
+    input.write('g');
+    input.write('zzzz\r');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(app.screenText()[23]).toMatch(/^ "zzzz" not found/);
+    input.write('n\r');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(app.screenText()[0]).toMatch(/detail .*\(Enter: back\)/);
+  });
+
   it('a bad filter is refused on the status line and the list keeps its filter', () => {
     const { app, session } = open(80, 24);
     app.onKey('f', key('f'));

@@ -80,6 +80,10 @@ function kindColor(kind: TraceKind): string | undefined {
   }
 }
 
+function overlaps(a: Rect, b: Rect): boolean {
+  return a.left < b.left + b.width && b.left < a.left + a.width && a.top < b.top + b.height && b.top < a.top + a.height;
+}
+
 /** Breaks `text` into lines of at most `width` at spaces where it can; continuation lines are indented. */
 export function wrapWords(text: string, width: number): string[] {
   const out: string[] = [];
@@ -181,6 +185,8 @@ export class TuiApp {
     this.place(this.consoleBox, layout.console);
     this.place(this.status, layout.status);
     this.list.hidden = this.zoomed;
+    // the wide layout's zoom takes the console's place too: hidden, it cannot draw over the detail
+    this.consoleBox.hidden = this.zoomed && overlaps(layout.zoom, layout.console);
     this.place(this.helpBox, { top: 1, left: Math.max(0, Math.floor((cols - 78) / 2)), width: Math.min(cols, 78), height: Math.min(rows - 2, HELP_TEXT.length + 2) });
     for (const [el, name] of [
       [this.list, 'list'],

@@ -186,6 +186,19 @@ describe('TUI screen (headless blessed)', () => {
     expect(app.screenText().join('\n')).not.toContain('run to the next stall');
   });
 
+  it('Enter zooms the detail over the whole screen of a big terminal: the console does not draw over it', () => {
+    const { app } = open(200, 50);
+    app.onKey('s', key('s'));
+    app.runToCompletion();
+    app.onKey(undefined, key('enter', '\r'));
+    const text = app.screenText();
+    expect(text[0]).toMatch(/detail .*\(Enter: back\)/);
+    expect(text.join('\n')).not.toContain('console');
+    expect(text[48]).toMatch(/^└─+┘$/);
+    app.onKey(undefined, key('enter', '\r'));
+    expect(app.screenText().join('\n')).toContain('console');
+  });
+
   it('uses the space of a big terminal: 200x50 shows the sid/ssid, iova, pa and value columns', () => {
     const { app } = open(200, 50);
     app.onKey('s', key('s'));

@@ -4,11 +4,14 @@
 // consumed), and wraps /dev/iommu-testdev's ioctls.
 
 import type { ArchCpu } from '../../src/arch/index.js';
-import type { Machine } from '../../src/machine/board.js';
+import { Machine } from '../../src/machine/board.js';
 import { TraceKind, type TraceRecord } from '../../src/trace/record.js';
 import * as NR from '../../src/kernel/syscalls/numbers.js';
 import { ITD_IOC_BIND, ITD_IOC_DMA, ITD_IOC_STATUS, ITD_IOC_SVA_DMA, ITD_IOC_UNBIND } from '../../src/kernel/drivers/misc/iommu-testdev.js';
-import { bootKernel } from '../support/kernel-boot.js';
+import { bootKernel, buildInitramfs } from '../support/kernel-boot.js';
+import { boot } from '../../src/machine/boot.js';
+import { createKernelImage } from '../../src/kernel/image.js';
+import type { DeviceTree } from '../../src/machine/fdt/tree.js';
 import { log_records } from '../../src/kernel/lib/printk.js';
 import { UserCtx } from '../support/kernel-user.js';
 
@@ -37,12 +40,16 @@ export interface SmmuRun {
 const DEFAULT_KINDS = [TraceKind.Command, TraceKind.Event, TraceKind.Stall, TraceKind.Resume, TraceKind.PageRequest, TraceKind.PageResponse, TraceKind.IotlbMiss, TraceKind.Walk, TraceKind.Completion, TraceKind.Fault];
 
 /** Boots with `init` as PID 1's program; its return value is the power-off code. */
-export function runInit(init: (u: UserCtx) => Generator<unknown, number, unknown>, o: { args?: string; kinds?: TraceKind[]; limitNs?: number } = {}): SmmuRun {
-  const { machine, handle } = bootKernel({
+export function runInit(
+  init: (u: UserCtx) => Generator<unknown, number, unknown>,
+  o: { args?: string; kinds?: TraceKind[]; limitNs?: number; /** Edits the tree the guest is given (the board is wired from the original). */ dt?: (tree: DeviceTree) => void } = {},
+): SmmuRun {
+  const opts = {
     programs: { init: (cpu: ArchCpu, sp: number) => init(new UserCtx(cpu, sp)) },
-    files: { '/init': ['#!svasoc:init\n', 0o755] },
+    files: { '/init': ['#!svasoc:init\n', 0o755] as [string, number] },
     ...(o.args !== undefined ? { args: `console=ttyAMA0 ${o.args}` } : {}),
-  });
+  };
+  const { machine, handle } = o.dt === undefined ? bootKernel(opts) : bootPatched(opts, o.dt);
   const kinds = new Set(o.kinds ?? DEFAULT_KINDS);
   const records: Rec[] = [];
   machine.trace.subscribe((ring, i) => {
@@ -150,4 +157,17 @@ export function* pagePresent(u: UserCtx, va: number): Generator<unknown, boolean
 export function holdsPattern(u: UserCtx, va: number, n: number): boolean {
   for (let i = 0; i < n; i += 4) if (u.cpu.ld32(va + i) >>> 0 !== PATTERN) return false;
   return true;
+}
+
+/** bootKernel with the guest's device tree edited after the board was wired from it. */
+function bootPatched(opts: Parameters<typeof bootKernel>[0] & object, dt: (tree: DeviceTree) => void): ReturnType<typeof bootKernel> {
+  const machine = new Machine({ cpus: 2, ramSize: 256 * 1024 * 1024 });
+  dt(machine.deviceTree);
+  const handle = boot(machine, {
+    kernel: createKernelImage({}),
+    rom: new Map(Object.entries(opts.programs ?? {})),
+    initramfs: buildInitramfs(opts),
+    ...(opts.args !== undefined ? { args: opts.args } : {}),
+  });
+  return { machine, handle };
 }

@@ -9,7 +9,7 @@ import { thisCpu, type ArchCpu } from '../../../../arch/index.js';
 import { EINVAL, ENODEV, ENOMEM, ENOSPC, ENXIO, ERANGE, ETIMEDOUT } from '../../../lib/errno.js';
 import { pr_err, pr_info, pr_warn } from '../../../lib/printk.js';
 import { of_property_read_bool, of_property_read_string_array, of_property_read_u32, of_reg, of_irq_parse_one, type DeviceNode, type OfPhandleArgs } from '../../../of/base.js';
-import { IRQF_ONESHOT, IRQ_HANDLED, IRQ_NONE, disable_irq_nosync, enable_irq, request_irq, request_threaded_irq, type IrqReturn } from '../../../irq/irqdesc.js';
+import { IRQF_ONESHOT, IRQ_HANDLED, IRQ_NONE, IRQ_WAKE_THREAD, disable_irq_nosync, enable_irq, request_irq, request_threaded_irq, type IrqReturn } from '../../../irq/irqdesc.js';
 import { alloc_pages, free_pages } from '../../../mm/page_alloc.js';
 import { GFP_KERNEL, __GFP_ZERO } from '../../../mm/gfp.js';
 import { MAX_PAGE_ORDER, PAGE_SHIFT, PAGE_SIZE } from '../../../mm/page.js';
@@ -644,6 +644,32 @@ export class ArmSmmuDevice {
     this.writeq(R.ARM_SMMU_EVTQ_IRQ_CFG0, 0, 0);
     if (this.features & F.ARM_SMMU_FEAT_PRI) this.writeq(R.ARM_SMMU_PRIQ_IRQ_CFG0, 0, 0);
     if (this.features & F.ARM_SMMU_FEAT_MSI) pr_info(`${this.logName}: msi_domain absent - falling back to wired irqs`);
+    if (this.combinedIrq) {
+      // One line for every source: GERROR in the hard handler, the queues in its thread
+      if (request_threaded_irq(this.combinedIrq, () => this.combinedIrqHandler(), () => this.combinedIrqThread(), IRQF_ONESHOT | this.irqTrigger, 'arm-smmu-v3-combined-irq', this) < 0) pr_warn(`${this.logName}: failed to enable combined irq`);
+    } else this.setupUniqueIrqs();
+    let irqen = R.IRQ_CTRL_EVTQ_IRQEN | R.IRQ_CTRL_GERROR_IRQEN;
+    if (this.features & F.ARM_SMMU_FEAT_PRI) irqen |= R.IRQ_CTRL_PRIQ_IRQEN;
+    ret = this.writeRegSync(irqen, R.ARM_SMMU_IRQ_CTRL, R.ARM_SMMU_IRQ_CTRLACK);
+    if (ret) pr_warn(`${this.logName}: failed to enable irqs`);
+    return 0;
+  }
+
+  /** arm_smmu_combined_irq_handler: GERROR at once, the queues in the thread. */
+  combinedIrqHandler(): IrqReturn {
+    this.gerrorHandler();
+    return IRQ_WAKE_THREAD;
+  }
+
+  /** arm_smmu_combined_irq_thread: drains the event queue, then the PRI queue. */
+  *combinedIrqThread(): Generator<unknown, IrqReturn, unknown> {
+    yield* this.evtqThread();
+    if (this.features & F.ARM_SMMU_FEAT_PRI) yield* this.priqThread();
+    return IRQ_HANDLED;
+  }
+
+  /** arm_smmu_setup_unique_irqs: one line per source. */
+  private setupUniqueIrqs(): void {
     if (this.evtq.irq) {
       if (request_threaded_irq(this.evtq.irq, null, () => this.evtqThread(), IRQF_ONESHOT | this.irqTrigger, 'arm-smmu-v3-evtq', this) < 0) pr_warn(`${this.logName}: failed to enable evtq irq`);
     } else pr_warn(`${this.logName}: no evtq irq - events will not be reported!`);
@@ -655,11 +681,6 @@ export class ArmSmmuDevice {
         if (request_threaded_irq(this.priq.irq, null, () => this.priqThread(), IRQF_ONESHOT | this.irqTrigger, 'arm-smmu-v3-priq', this) < 0) pr_warn(`${this.logName}: failed to enable priq irq`);
       } else pr_warn(`${this.logName}: no priq irq - PRI will be broken`);
     }
-    let irqen = R.IRQ_CTRL_EVTQ_IRQEN | R.IRQ_CTRL_GERROR_IRQEN;
-    if (this.features & F.ARM_SMMU_FEAT_PRI) irqen |= R.IRQ_CTRL_PRIQ_IRQEN;
-    ret = this.writeRegSync(irqen, R.ARM_SMMU_IRQ_CTRL, R.ARM_SMMU_IRQ_CTRLACK);
-    if (ret) pr_warn(`${this.logName}: failed to enable irqs`);
-    return 0;
   }
 
   // ---- command queue ----
@@ -717,7 +738,7 @@ export class ArmSmmuDevice {
       qp.spinCnt = 0;
     }
     // Without a GERROR interrupt nobody else would notice a stopped queue
-    if (!this.gerrIrq && ++qp.polls % 16 === 0) this.gerrorHandler();
+    if (!this.gerrIrq && !this.combinedIrq && ++qp.polls % 16 === 0) this.gerrorHandler();
     return 0;
   }
 

@@ -13,9 +13,10 @@ import { ClockedBusCpu } from '../support/mm-bus-cpu.js';
 import { printk_init, dmesg_text } from '../../src/kernel/lib/printk.js';
 import { mem_init } from '../../src/kernel/mm/page_alloc.js';
 import { sysfs_init, sysfs_lookup } from '../../src/kernel/fs/sysfs/sysfs.js';
-import { ArmSmmuDevice, arm_smmu_device_init } from '../../src/kernel/drivers/iommu/arm-smmu-v3/arm-smmu-v3.js';
+import { ArmSmmuDevice, arm_smmu_device_init, arm_smmu_device_probe } from '../../src/kernel/drivers/iommu/arm-smmu-v3/arm-smmu-v3.js';
+import { DeviceNode, Property } from '../../src/kernel/of/base.js';
 import '../../src/kernel/drivers/iommu/arm-smmu-v3/sva.js';
-import { ARM_SMMU_FEAT_COHERENCY, ARM_SMMU_FEAT_RANGE_INV, ARM_SMMU_OPT_MSIPOLL } from '../../src/kernel/drivers/iommu/arm-smmu-v3/features.js';
+import { ARM_SMMU_FEAT_COHERENCY, ARM_SMMU_FEAT_RANGE_INV, ARM_SMMU_OPT_MSIPOLL, ARM_SMMU_OPT_PAGE0_REGS_ONLY } from '../../src/kernel/drivers/iommu/arm-smmu-v3/features.js';
 import { Device, iommu_core_init, iommu_fwspec_init, iommu_get_dma_domain, iommu_probe_device } from '../../src/kernel/drivers/iommu/iommu.js';
 import { DMA_BIDIRECTIONAL, DMA_MAPPING_ERROR, dma_alloc_coherent, dma_map_single, dma_unmap_single } from '../../src/kernel/drivers/iommu/dma-iommu.js';
 import { CMDQ, CMDQ_OP_CMD_SYNC, CMDQ_OP_RESUME, CMDQ_OP_TLBI_NH_VA, buildCmd, tlbiRangeCommands, atcInvCommand, type CmdqEnt } from '../../src/kernel/drivers/iommu/arm-smmu-v3/cmdq.js';
@@ -99,6 +100,45 @@ describe('arm-smmu-v3 driver on the SMMUv3 model', () => {
     expect(b.port.write(h, data, 0, 16)).toBe(DmaStatus.Abort);
     // The group is visible in sysfs
     expect(sysfs_lookup('kernel/iommu_groups/0/devices')).toBeDefined();
+  });
+});
+
+/** A DT node for the SMMU under a root with 2 address and 2 size cells. */
+function smmuNode(regSize: number, extra: string[]): DeviceNode {
+  const be = (...v: number[]): Uint8Array => {
+    const b = new Uint8Array(v.length * 4);
+    v.forEach((x, i) => new DataView(b.buffer).setUint32(i * 4, x));
+    return b;
+  };
+  const root = new DeviceNode('', null);
+  root.properties.push(new Property('#address-cells', be(2)), new Property('#size-cells', be(2)));
+  const np = new DeviceNode('smmuv3@9050000', root);
+  root.children.push(np);
+  np.properties.push(new Property('reg', be(0, SMMU_BASE, 0, regSize)), new Property('#iommu-cells', be(1)), new Property('dma-coherent', new Uint8Array(0)));
+  for (const name of extra) np.properties.push(new Property(name, new Uint8Array(0)));
+  return np;
+}
+
+describe('arm_smmu_device_probe: firmware quirks', () => {
+  let b: Bench;
+  beforeEach(() => {
+    b = bench();
+  });
+  afterEach(() => b.restore());
+
+  it('cavium,cn9900-broken-page1-regspace: a 64 KiB region is accepted and the event/PRI queue PROD and CONS are used at their page 0 offsets', () => {
+    const smmu = arm_smmu_device_probe(smmuNode(0x10000, ['cavium,cn9900-broken-page1-regspace']), () => 0);
+    expect(smmu).toBeInstanceOf(ArmSmmuDevice);
+    const s = smmu as ArmSmmuDevice;
+    expect(s.options & ARM_SMMU_OPT_PAGE0_REGS_ONLY).toBeTruthy();
+    expect([s.evtq.prodReg, s.evtq.consReg, s.priq.prodReg, s.priq.consReg]).toEqual([0xa8, 0xac, 0xc8, 0xcc]);
+  });
+
+  it('without the quirk a 64 KiB region is too small (page 1 is needed) and page 1 offsets are used', () => {
+    expect(arm_smmu_device_probe(smmuNode(0x10000, []), () => 0)).toBeLessThan(0);
+    const s = arm_smmu_device_probe(smmuNode(0x20000, []), () => 0) as ArmSmmuDevice;
+    expect([s.evtq.prodReg, s.evtq.consReg, s.priq.prodReg, s.priq.consReg]).toEqual([0x100a8, 0x100ac, 0x100c8, 0x100cc]);
+    expect(s.options & ARM_SMMU_OPT_PAGE0_REGS_ONLY).toBe(0);
   });
 });
 

@@ -150,8 +150,8 @@ export class SmmuQueue {
     readonly entWords: number,
     readonly entShift: number,
     /** PROD and CONS register offsets from the SMMU base (page 0 or page 1). */
-    readonly prodReg: number,
-    readonly consReg: number,
+    public prodReg: number,
+    public consReg: number,
   ) {}
   entPa(p: number): number {
     return this.basePa + this.llq.idx(p) * (1 << this.entShift);
@@ -281,6 +281,19 @@ export class ArmSmmuDevice {
     this.logName = `arm-smmu-v3 ${devName}`;
     this.identityDomain = new IommuDomain(IOMMU_DOMAIN_IDENTITY, { attachDev: (_d, dev) => this.attachDevSte(dev, 'bypass') });
     this.blockedDomain = new IommuDomain(IOMMU_DOMAIN_BLOCKED, { attachDev: (_d, dev) => this.attachDevSte(dev, 'abort') });
+  }
+
+  /**
+   * ARM_SMMU_OPT_PAGE0_REGS_ONLY (cavium,cn9900-broken-page1-regspace): the page 1
+   * registers (event and PRI queue PROD/CONS) are at the same offsets in page 0
+   * (Linux: smmu->page1 = smmu->base).
+   */
+  usePage0Regs(): void {
+    this.options |= F.ARM_SMMU_OPT_PAGE0_REGS_ONLY;
+    for (const q of [this.evtq, this.priq]) {
+      q.prodReg %= R.ARM_SMMU_PAGE1;
+      q.consReg %= R.ARM_SMMU_PAGE1;
+    }
   }
 
   // ---- register access (readl/writel over the CPU's physical accesses) ----
@@ -1607,6 +1620,7 @@ export function arm_smmu_device_probe(np: DeviceNode, mapIrq: (spec: OfPhandleAr
   }
   const smmu = new ArmSmmuDevice(np, res.start, name, `${res.start.toString(16)}.${np.name}`);
   if (of_property_read_bool(np, 'hisilicon,broken-prefetch-cmd')) smmu.options |= F.ARM_SMMU_OPT_SKIP_PREFETCH;
+  if (pageOnly) smmu.usePage0Regs();
   if (of_property_read_bool(np, 'dma-coherent')) smmu.features |= F.ARM_SMMU_FEAT_COHERENCY;
   const combined = irqByName(np, 'combined', mapIrq);
   if (combined > 0) smmu.combinedIrq = combined;

@@ -10,6 +10,9 @@ import {
   __GFP_DIRECT_RECLAIM,
   __GFP_KSWAPD_RECLAIM,
   __GFP_MOVABLE,
+  __GFP_NOFAIL,
+  __GFP_NORETRY,
+  __GFP_RETRY_MAYFAIL,
   __GFP_ZERO,
   gfp_zone,
   type GfpFlags,
@@ -64,8 +67,28 @@ export interface AllocSlowpathOps {
   try_to_free_pages(order: number, gfp: GfpFlags): number;
 }
 
+/**
+ * The OOM killer (mm/oom_kill.c), wired once tasks exist (mm_late_init): the slow
+ * path's last resort after reclaim and compaction made no progress.
+ */
+export interface OomOps {
+  /** out_of_memory: true when progress was made (a victim killed or already dying). */
+  out_of_memory(gfp: GfpFlags, order: number): boolean;
+  /**
+   * oom_reserves_allowed: the allocating task may go below the min watermark (to
+   * half of it, ALLOC_OOM): it is an OOM victim, or it waits on one (see oom_kill.ts).
+   */
+  oom_reserves_allowed(): boolean;
+  /** tsk_is_oom_victim(current). */
+  current_is_oom_victim(): boolean;
+}
+
+/** PAGE_ALLOC_COSTLY_ORDER: above it an allocation fails rather than invoke the OOM killer. */
+export const PAGE_ALLOC_COSTLY_ORDER = 3;
+
 let NODE: PgData | undefined;
 let slowpath: AllocSlowpathOps | undefined;
+let oomOps: OomOps | undefined;
 /** Watermark scaling in 1/10000 of managed pages (vm.watermark_scale_factor). */
 let watermark_scale_factor = 10;
 
@@ -81,6 +104,11 @@ export function mem_map(): MemMap {
 
 export function set_alloc_slowpath_ops(ops: AllocSlowpathOps | undefined): void {
   slowpath = ops;
+}
+
+/** Installs (or, with undefined, removes) the OOM killer; mem_init removes it. */
+export function set_oom_ops(ops: OomOps | undefined): void {
+  oomOps = ops;
 }
 
 /**
@@ -106,6 +134,7 @@ export function mem_init(opts: MemInitOptions): PgData {
   if (movableStart > end) movableStart = end;
 
   vmstat_reset();
+  oomOps = undefined;
   const map = new MemMap(end);
   const pgdat = new PgData(start, end, movableStart, map, present);
   NODE = pgdat;
@@ -361,11 +390,14 @@ function zonelist(pgdat: PgData, gfp: GfpFlags): Zone[] {
 
 const WMARK_MIN = 0;
 const WMARK_LOW = 1;
+const WMARK_HIGH = 2;
+/** ALLOC_OOM: an OOM victim may use half of the min reserve (__zone_watermark_ok). */
+const WMARK_OOM = 3;
 
 function get_page_from_freelist(pgdat: PgData, gfp: GfpFlags, order: number, wmark: number): number {
   for (const z of zonelist(pgdat, gfp)) {
     if (z.managed_pages === 0) continue;
-    const mark = wmark === WMARK_LOW ? z.wmark_low : z.wmark_min;
+    const mark = wmark === WMARK_LOW ? z.wmark_low : wmark === WMARK_MIN ? z.wmark_min : wmark === WMARK_HIGH ? z.wmark_high : z.wmark_min - (z.wmark_min >> 1);
     if (!zone_watermark_ok(z, order, mark)) continue;
     const pfn = rmqueue(pgdat, z, order);
     if (pfn >= 0) {
@@ -465,7 +497,45 @@ export function alloc_pages(order: number, gfp: GfpFlags): number {
     if (freed === 0) noProgress++;
     if (freed === 0 && order === 0 && noProgress >= 2) break;
   }
-  return -1;
+  return __alloc_pages_may_oom(pgdat, gfp, order);
+}
+
+/**
+ * __alloc_pages_may_oom and what follows it in __alloc_pages_slowpath: reclaim and
+ * compaction gave up, so an allocation that may not fail on its own invokes the OOM
+ * killer (not __GFP_NORETRY, not __GFP_RETRY_MAYFAIL, not above the costly order;
+ * atomic and GFP_NOWAIT allocations never get here) and tries again, an OOM victim
+ * with ALLOC_OOM. Linux then loops back to reclaim until the victim's memory is back;
+ * here the allocating context cannot sleep while the victim exits, so it retries once
+ * after the kill (the OOM reaper has run in out_of_memory when it could) and fails
+ * otherwise: the caller sees -ENOMEM or VM_FAULT_OOM.
+ */
+function __alloc_pages_may_oom(pgdat: PgData, gfp: GfpFlags, order: number): number {
+  const oom = oomOps;
+  if (oom === undefined || slowpath === undefined) return -1;
+  if (gfp & __GFP_NORETRY) return -1;
+  if (order > PAGE_ALLOC_COSTLY_ORDER && !(gfp & __GFP_RETRY_MAYFAIL)) return -1;
+  // A racing free (another core) may have made room: the high watermark keeps this from succeeding on a whim.
+  let pfn = get_page_from_freelist(pgdat, gfp, order, WMARK_HIGH);
+  if (pfn >= 0) return pfn;
+  if (order > PAGE_ALLOC_COSTLY_ORDER || gfp & __GFP_RETRY_MAYFAIL) return -1;
+  const progress = oom.out_of_memory(gfp, order) || (gfp & __GFP_NOFAIL) !== 0;
+  if (!progress) return -1;
+  const wmark = oom.oom_reserves_allowed() ? WMARK_OOM : WMARK_MIN;
+  pfn = get_page_from_freelist(pgdat, gfp, order, wmark);
+  if (pfn >= 0) return pfn;
+  // Avoid allocations with no watermarks from looping endlessly: a victim that failed with ALLOC_OOM gives up.
+  if (oom.current_is_oom_victim() && wmark === WMARK_OOM) return -1;
+  // did_some_progress: back to reclaim once, now that the victim's memory may be free.
+  if (order > 0) {
+    drain_all_pages();
+    if (slowpath.try_to_compact_pages(order, gfp)) {
+      pfn = get_page_from_freelist(pgdat, gfp, order, wmark);
+      if (pfn >= 0) return pfn;
+    }
+  }
+  slowpath.try_to_free_pages(order, gfp);
+  return get_page_from_freelist(pgdat, gfp, order, wmark);
 }
 
 /** alloc_page(gfp). */

@@ -55,6 +55,7 @@ const ITEMS = [
   'pginodesteal',
   'pageoutrun',
   'pgrotated',
+  'oom_kill',
   'pgmigrate_success',
   'pgmigrate_fail',
   'compact_migrate_scanned',

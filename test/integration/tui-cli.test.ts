@@ -13,6 +13,7 @@ import { imageWorkload, runTui } from '../../src/cli/tui.js';
 import { ConsoleBuffer } from '../../src/tui/model/console.js';
 import { TuiSession } from '../../src/tui/model/session.js';
 import { TraceKind } from '../../src/trace/record.js';
+import { hex } from '../../src/tui/model/decode.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'svasoc-tui-'));
@@ -111,5 +112,28 @@ describe('a guest image under the TUI session', () => {
     while (b.runToKind(new Set(), 3).reason === 'budget');
     expect(b.ring.total).toBe(a.ring.total);
     expect(b.ring.hash()).toBe(a.ring.hash());
+  });
+});
+
+describe('the sva image under the TUI session: a guest-driven stall told end to end', () => {
+  it('the first stall names the STE and CD in use, the event, the EVTQ interrupt, the kernel reading the event, the CMD_RESUME and the retried walk', () => {
+    const console = new ConsoleBuffer();
+    const session = new TuiSession(imageWorkload(console, { target: 'sva', script: undefined, ramSize: 1024 ** 3, cpus: 2, seed: 1 }));
+    const stop = session.runToKind(new Set([TraceKind.Stall]));
+    expect(stop.reason).toBe('match');
+    const stall = session.record(stop.index!)!;
+    expect(stall.ssid).toBe(1); // the process's PASID
+    session.runToKind(new Set([TraceKind.Resume]));
+    session.step(16);
+    const rows = session.detail(stall.index).flatMap((s) => s.rows);
+    const row = (label: string) => rows.find((r) => r.startsWith(`${label} `)) ?? `(no ${label} row in:\n${rows.join('\n')})`;
+    expect(row('STE')).toMatch(/^STE +#\d+ at 0x[0-9a-f]+: V 1, Config S1 translate, S1ContextPtr 0x[0-9a-f]+, S1CDMax \d+, S1STALLD 0$/);
+    expect(row('CD')).toMatch(/^CD +#\d+ at 0x[0-9a-f]+: V 1, ASID 0x[0-9a-f]+, TTB0 0x[0-9a-f]+, T0SZ 16, S 1 \(faults stall\)/);
+    expect(row('event')).toMatch(/^event +#\d+ at [\d.]+ ms: F_TRANSLATION StreamID 0x8 SSID 1 InputAddr 0x[0-9a-f]+ Stall STAG 0x0$/);
+    expect(row('interrupt')).toMatch(/^interrupt +#\d+ at [\d.]+ ms: INTID \d+ \(smmu eventq\) acknowledged by gic\.cpu\d$/);
+    expect(row('consumed')).toMatch(/^consumed +#\d+ at [\d.]+ ms: cpu\d smmu EVENTQ_CONS <- RD=1 \(software has read the event\)$/);
+    expect(row('resumed')).toMatch(/^resumed +#\d+ at [\d.]+ ms by #\d+ CMD_RESUME RETRY StreamID=0x8 STAG=0x0$/);
+    expect(row('retried')).toMatch(new RegExp(`^retried +#\\d+ at [\\d.]+ ms: S1 walk ${hex(stall.iova)} L3 -> 0x[0-9a-f]+ \\(4 reads\\): the page is mapped now$`));
+    expect(rows[0]).toMatch(/: held [\d.]+ us, then RETRY$/);
   });
 });

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConsoleBuffer } from '../../src/tui/model/console.js';
 import { TuiSession, parseKinds } from '../../src/tui/model/session.js';
+import { ns } from '../../src/tui/model/decode.js';
 import { scriptedWorkload } from '../../src/tui/model/workload.js';
 import { demoWorkload } from '../../src/cli/tui.js';
 import { createMachine } from '../../src/machine/create.js';
@@ -93,7 +94,27 @@ describe('TuiSession decodes a stall end to end', () => {
     const after = session.detail(stall).flatMap((s) => [s.title, ...s.rows]).join('\n');
     expect(after).toContain('STAG 0x0 (F_TRANSLATION) StreamID 0x10 SSID 1 IOVA 0x7f0000801000: held 20 ns, then RETRY');
     expect(after).toMatch(/by #\d+ CMD_RESUME RETRY StreamID=0x10 STAG=0x0/);
-    expect(after).toMatch(/event {6}#\d+ at 2744 ns: F_TRANSLATION StreamID 0x10 SSID 1/);
+    expect(after).toMatch(/event {6}#\d+ at 2\.744 us: F_TRANSLATION StreamID 0x10 SSID 1/);
+  });
+
+  it('the stall detail names the STE and CD the SMMU translated with, and the retried walk that finds the page mapped', () => {
+    const { session } = demoSession();
+    const stall = session.runToKind(new Set([TraceKind.Stall])).index!;
+    session.runToKind(new Set());
+    const rows = session.detail(stall).flatMap((s) => s.rows);
+    // demo step 6: STE 0x40400400 Config S1, S1CDMax 1; CD 0x40403040 ASID 0x42, TTB0 0x40410000, T0SZ 16, S=1
+    expect(rows).toContainEqual(expect.stringMatching(/^STE {8}#\d+ at 0x40400400: V 1, Config S1 translate, S1ContextPtr 0x40403000, S1CDMax 1, S1STALLD 0$/));
+    expect(rows).toContainEqual(expect.stringMatching(/^CD {9}#\d+ at 0x40403040: V 1, ASID 0x42, TTB0 0x40410000, T0SZ 16, S 1 \(faults stall\), R 1, A 1$/));
+    expect(rows).toContainEqual(expect.stringMatching(/^retried {4}#\d+ at 2\.764 us: S1 walk 0x7f0000801000 L3 -> 0x40511000 \(4 reads\): the page is mapped now$/));
+    const order = ['STE', 'CD', 'stalled', 'event', 'resumed', 'retried'].map((w) => rows.findIndex((r) => r.startsWith(w)));
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+  });
+
+  it('times read in the unit that fits, to the ns', () => {
+    expect(ns(20)).toBe('20 ns');
+    expect(ns(2764)).toBe('2.764 us');
+    expect(ns(302186653.455)).toBe('302.186653 ms');
+    expect(ns(1.5e9)).toBe('1.500000000 s');
   });
 
   it('the event detail is the record the SMMU wrote in the EVTQ, decoded field by field', () => {

@@ -24,8 +24,17 @@ import { describeMsixTable, describeQmDoorbell, describeRegister, mmioTarget } f
 
 export const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
 
-/** Virtual time in ns as text: whole ns as they are, fractions (cost-model rates) to 3 places. */
-export const ns = (t: number): string => `${Number.isInteger(t) ? t : t.toFixed(3)} ns`;
+/**
+ * Virtual time (a point or a span) as text in the unit that reads best, to the ns:
+ * "20 ns", "2.764 us", "302.186653 ms"; fractions of a ns (cost-model rates) below 1 us.
+ */
+export const ns = (t: number): string => {
+  const a = Math.abs(t);
+  if (a < 1e3) return `${Number.isInteger(t) ? t : t.toFixed(3)} ns`;
+  if (a < 1e6) return `${(t / 1e3).toFixed(3)} us`;
+  if (a < 1e9) return `${(t / 1e6).toFixed(6)} ms`;
+  return `${(t / 1e9).toFixed(9)} s`;
+};
 
 /** SMMU command opcodes (IHI 0070 4.1.1) and the CMD fields each one reads (4.2-4.7). */
 export const SMMU_COMMANDS: Readonly<Record<number, { readonly name: string; readonly fields: readonly (keyof typeof CMD.f)[] }>> = {
@@ -92,6 +101,18 @@ const ZIP_STATUS_NAMES = Object.fromEntries(Object.entries(ZipStatus).map(([k, v
 const EC_NAMES = Object.fromEntries(Object.entries(EC).map(([k, v]) => [v, k])) as Record<number, string>;
 const CS_NAMES = ['NONE', 'IRQ', 'SEV', 'reserved'];
 const STE_CONFIG = ['abort', 'reserved', 'reserved', 'reserved', 'bypass', 'S1 translate', 'S2 translate', 'S1+S2 nested'];
+
+/** The STE fields that say how a stream translates (5.2). */
+export function steBrief(words: Uint32Array): string {
+  const g = (f: (typeof STE.fields)[number]) => STE.get(words, f);
+  return `V ${g(STE.f.V)}, Config ${STE_CONFIG[g(STE.f.Config)]}, S1ContextPtr ${hex(g(STE.f.S1ContextPtr))}, S1CDMax ${g(STE.f.S1CDMax)}, S1STALLD ${g(STE.f.S1STALLD)}`;
+}
+
+/** The CD fields that say how a substream translates (5.4): its address space and whether faults stall. */
+export function cdBrief(words: Uint32Array): string {
+  const g = (f: (typeof CD.fields)[number]) => CD.get(words, f);
+  return `V ${g(CD.f.V)}, ASID ${hex(g(CD.f.ASID))}, TTB0 ${hex(g(CD.f.TTB0))}, T0SZ ${g(CD.f.T0SZ)}, S ${g(CD.f.S)}${g(CD.f.S) ? ' (faults stall)' : ''}, R ${g(CD.f.R)}, A ${g(CD.f.A)}`;
+}
 
 export function eventName(id: number): string {
   return EVENT_NAMES[id] ?? `event ${hex(id)}`;
@@ -181,7 +202,8 @@ function intidNames(machine: MachineCore): Map<number, string> {
 }
 const intidCache = new WeakMap<MachineCore, Map<number, string>>();
 
-function intidName(machine: MachineCore, intid: number): string {
+/** What an INTID is on this machine: 'uart', 'smmu eventq', ..., or its class (SGI, PPI, SPI, LPI). */
+export function intidName(machine: MachineCore, intid: number): string {
   let m = intidCache.get(machine);
   if (m === undefined) {
     m = intidNames(machine);
@@ -391,7 +413,7 @@ function dwordRows(words: Uint32Array): string {
 export function recordRows(r: TraceRecord): string[] {
   return [
     `index      ${r.index}`,
-    `time       ${ns(r.timeNs)}`,
+    `time       ${ns(r.timeNs)}${r.timeNs >= 1e3 ? ` (${Number.isInteger(r.timeNs) ? r.timeNs : r.timeNs.toFixed(3)} ns)` : ''}`,
     `initiator  ${r.initiator}`,
     `kind       ${TRACE_KIND_NAMES[r.kind] ?? r.kind}`,
     `StreamID   ${r.sid === NO_SID ? '-' : hex(r.sid)}`,

@@ -16,7 +16,7 @@ import { EVT_BYTES } from '../../hw/smmuv3/evtq.js';
 import { PRI_BYTES } from '../../hw/smmuv3/priq.js';
 import { ITS_CMD_SIZE } from '../../hw/gic/its-command.js';
 import { ZIP_SQE_BYTES } from '../../hw/zip/sqe.js';
-import { decodeLine, detailSections, eventName, hex, initiatorRole, ns, smmuNamed, type DecodeContext, type DetailSection } from './decode.js';
+import { cdBrief, decodeLine, detailSections, eventName, hex, initiatorRole, intidName, ns, smmuNamed, steBrief, type DecodeContext, type DetailSection } from './decode.js';
 import { SmmuV3 } from '../../hw/smmuv3/smmuv3.js';
 import type { Workload } from './workload.js';
 
@@ -72,6 +72,8 @@ export class TuiSession implements DecodeContext {
   private scanned: number;
   private readonly captured = new Map<number, Uint32Array>();
   private pendingPri: { index: number; prod: number } | undefined;
+  /** STE/CD rows of a stall's story, by stall index (found once: they come before the stall). */
+  private readonly configCache = new Map<number, string[]>();
   private readonly unsubscribe: () => void;
   breakpoints: Set<TraceKind>;
   state: RunState = 'paused';
@@ -337,7 +339,7 @@ export class TuiSession implements DecodeContext {
     return undefined;
   }
 
-  /** The stall a record belongs to: its event, its STAG, the RESUME that ended it and how long it lasted. */
+  /** The stall a record belongs to: the STE and CD in use, its event, who took the event, the RESUME that ended it, the retried translation, and how long it lasted. */
   stallStory(stall: TraceRecord): DetailSection {
     const stag = stall.value;
     const sameStall = (r: TraceRecord) => r.sid === stall.sid && r.value === stag;
@@ -348,13 +350,51 @@ export class TuiSession implements DecodeContext {
     const what = `STAG ${hex(stag)} (${eventName(stall.aux)}) StreamID ${hex(stall.sid)}${stall.ssid >= 0 ? ` SSID ${stall.ssid}` : ''} IOVA ${hex(stall.iova)}`;
     const rows = [
       `${what}: ${resume !== undefined ? `held ${ns(held)}, then ${resume.aux === 1 ? 'RETRY' : resume.aux === 2 ? 'STALL_TERM' : 'TERMINATE'}` : `still held (${ns(held)} so far)`}`,
+      ...this.configUsed(stall),
       `stalled    #${stall.index} at ${ns(stall.timeNs)}`,
+      event ? `event      #${event.index} at ${ns(event.timeNs)}: ${this.decode(event)}` : `event      not shown yet${this.ahead > 0 ? ' (step on)' : ' (a stall event waits while the EVTQ is disabled or full)'}`,
+    ];
+    if (event !== undefined) {
+      const until = resume?.index ?? this.shownEnd;
+      const irq = this.findAfter(event.index, TraceKind.Irq, (r) => r.index < until && r.value === 1n && intidName(this.machine, r.aux) === 'smmu eventq');
+      if (irq !== undefined) rows.push(`interrupt  #${irq.index} at ${ns(irq.timeNs)}: ${this.decode(irq)} by ${irq.initiator}`);
+      const consumed = this.findAfter(event.index, TraceKind.MmioWrite, (r) => r.index < until && / EVENTQ_CONS <- /.test(this.decode(r)));
+      if (consumed !== undefined) rows.push(`consumed   #${consumed.index} at ${ns(consumed.timeNs)}: ${consumed.initiator} ${this.decode(consumed)} (software has read the event)`);
+    }
+    rows.push(
       resume !== undefined
         ? `resumed    #${resume.index} at ${ns(resume.timeNs)}${command ? ` by #${command.index} ${this.decode(command)}` : ''}`
         : 'resumed    not yet: software must send CMD_RESUME (or CMD_STALL_TERM)',
-      event ? `event      #${event.index} at ${ns(event.timeNs)}: ${this.decode(event)}` : `event      not shown yet${this.ahead > 0 ? ' (step on)' : ' (a stall event waits while the EVTQ is disabled or full)'}`,
-    ];
+    );
+    if (resume !== undefined && resume.aux === 1) {
+      const page = stall.iova >> 12n;
+      const retry = this.findAfter(resume.index, TraceKind.Walk, (r) => r.initiator === stall.initiator && r.sid === stall.sid && r.ssid === stall.ssid && r.iova >> 12n === page);
+      if (retry !== undefined) {
+        const mapped = ((retry.aux >>> 8) & 0xff) === 0;
+        rows.push(`retried    #${retry.index} at ${ns(retry.timeNs)}: ${this.decode(retry)}${mapped ? ': the page is mapped now' : ': it faults again'}`);
+      }
+    }
     return { title: '', rows };
+  }
+
+  /** The STE and CD a stalled transaction was translated with: the SMMU's last fetches of them before it (later ones hit its configuration cache). */
+  private configUsed(stall: TraceRecord): string[] {
+    const cached = this.configCache.get(stall.index);
+    if (cached !== undefined) return cached;
+    const rows: string[] = [];
+    const ste = this.findBefore(stall.index, TraceKind.ConfigFetch, (r) => r.aux === 0 && r.value === 0n && r.initiator === stall.initiator && r.sid === stall.sid);
+    const cd = this.findBefore(stall.index, TraceKind.ConfigFetch, (r) => r.aux === 1 && r.value === 0n && r.initiator === stall.initiator && r.sid === stall.sid && r.ssid === stall.ssid);
+    for (const [label, fetch, brief] of [
+      ['STE', ste, steBrief],
+      ['CD', cd, cdBrief],
+    ] as const) {
+      if (fetch === undefined) continue;
+      const words = this.captured.get(fetch.index);
+      rows.push(`${label.padEnd(10)} #${fetch.index} at ${hex(fetch.pa)}${words !== undefined ? `: ${brief(words)}` : ''}`);
+    }
+    if (ste === undefined && cd === undefined) rows.push('STE/CD     fetched before the records shown (select a cfg_fetch record for the fields)');
+    this.configCache.set(stall.index, rows);
+    return rows;
   }
 
   private related(r: TraceRecord): DetailSection | undefined {

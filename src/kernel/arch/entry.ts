@@ -87,7 +87,10 @@ export const kernelVectors: ExceptionVectors = {
     if (esr_is_abort(esr)) {
       const t = current();
       const sig = do_page_fault(t.mm, far, esr, user);
-      if (sig === 0) return;
+      if (sig === 0) {
+        if (user && fatal_signal_pending(t)) exit_to_user_mode_signals(); // ret_to_user: a SIGKILL (the OOM killer's) ends the task
+        return;
+      }
       if (user) user_fault_kill(sig, far, esr);
       oops_report(new Error(`Unable to handle kernel paging request at virtual address 0x${far.toString(16)} (esr 0x${(esr >>> 0).toString(16)})`), 'do_page_fault');
       throw new TaskExitUnwind(SIGKILL, true);

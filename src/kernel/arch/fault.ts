@@ -2,7 +2,7 @@
 // decodes ESR_EL1 and hands the fault to the core mm. Used by the sync vector for
 // faults taken from EL0 and by the uaccess fixup path (copy_from_user & co.).
 
-import { VM_FAULT_ERROR, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, FAULT_FLAG_WRITE, FAULT_FLAG_USER, FAULT_FLAG_INSTRUCTION, FAULT_FLAG_REMOTE } from '../mm/mm_types.js';
+import { VM_FAULT_ERROR, VM_FAULT_OOM, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV, FAULT_FLAG_WRITE, FAULT_FLAG_USER, FAULT_FLAG_INSTRUCTION, FAULT_FLAG_REMOTE } from '../mm/mm_types.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { SIGBUS, SIGSEGV } from '../sched/task.js';
 
@@ -29,6 +29,17 @@ let handle_mm_fault: (mm: MmStruct, address: number, flags: number) => number = 
 
 export function set_handle_mm_fault(fn: (mm: MmStruct, address: number, flags: number) => number): void {
   handle_mm_fault = fn;
+}
+
+/**
+ * pagefault_out_of_memory (mm/oom_kill.c), installed with the OOM killer: what a fault
+ * that still got VM_FAULT_OOM does; returns the signal to deliver (0: retry, any
+ * pending SIGKILL is delivered on the way back). Until then such a fault is SIGSEGV.
+ */
+let pagefault_oom: () => number = () => SIGSEGV;
+
+export function set_pagefault_out_of_memory(fn: () => number): void {
+  pagefault_oom = fn;
 }
 
 export function esr_ec(esr: number): number {
@@ -62,5 +73,6 @@ export function do_page_fault(mm: MmStruct | null, far: number, esr: number, use
   const flags = esr_fault_flags(esr, user) | (remote ? FAULT_FLAG_REMOTE : 0);
   const r = handle_mm_fault(mm, far, flags);
   if ((r & VM_FAULT_ERROR) === 0) return 0;
+  if (r & VM_FAULT_OOM) return pagefault_oom();
   return r & VM_FAULT_SIGBUS ? SIGBUS : SIGSEGV;
 }

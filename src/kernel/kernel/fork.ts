@@ -179,6 +179,7 @@ export function copy_process(args: CloneArgs, kthread: boolean): TaskStruct | nu
 
   const signal = f & CLONE_THREAD ? parent.signal : new SignalStruct(copy_rlimits(parent.signal.rlim));
   if (!(f & CLONE_THREAD)) for (let i = 0; i < signal.action.length; i++) signal.action[i] = parent.signal.action[i]!;
+  if (!(f & CLONE_THREAD)) [signal.oom_score_adj, signal.oom_score_adj_min] = [parent.signal.oom_score_adj, parent.signal.oom_score_adj_min]; // copy_signal
   const tgid = f & CLONE_THREAD ? parent.tgid : pid;
   const p = new TaskStruct(pid, tgid, parent.comm, parent.cred.clone(), signal);
   p.flags = kthread ? PF_KTHREAD : parent.flags & ~PF_KTHREAD;

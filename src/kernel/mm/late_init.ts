@@ -24,6 +24,7 @@ import { switch_mm } from './context.js';
 import { mm_start_daemons } from './daemons.js';
 import { set_current_mm_provider } from './gup.js';
 import { meminfo_proc_show } from './meminfo.js';
+import { oom_init } from './oom_kill.js';
 import { set_deferred_fput, set_max_map_count, sysctl_max_map_count } from './mmap.js';
 import { buddyinfo, NODE_DATA, set_watermark_scale_factor } from './page_alloc.js';
 import { mm_syscalls_init } from './syscalls.js';
@@ -110,5 +111,6 @@ export function mm_late_init(): void {
     return 0;
   });
   mm_syscalls_init();
+  oom_init();
   mm_start_daemons();
 }

@@ -164,6 +164,11 @@ export class SignalStruct {
   live = 1;
   /** wait4 sleepers of this process (signal->wait_chldexit). */
   readonly wait_chldexit = new WaitQueueHead('wait_chldexit');
+  /** /proc/<pid>/oom_score_adj (-1000..1000) and the floor an unprivileged writer may not go below. */
+  oom_score_adj = 0;
+  oom_score_adj_min = 0;
+  /** The mm of an OOM victim (signal->oom_mm, set by mark_oom_victim): tsk_is_oom_victim. */
+  oom_mm: MmStruct | null = null;
   constructor(rlim: Rlimit[]) {
     this.rlim = rlim;
   }

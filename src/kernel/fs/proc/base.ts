@@ -20,6 +20,12 @@ export interface ProcMmHooks {
 
 let mmHooks: ProcMmHooks = {};
 
+/** Further /proc/<pid> files of other subsystems (e.g. oom_score, oom_score_adj of the OOM killer). */
+const pidEntryMakers: ((task: TaskStruct) => KernfsNode)[] = [];
+export function proc_pid_entry_register(make: (task: TaskStruct) => KernfsNode): void {
+  if (!pidEntryMakers.includes(make)) pidEntryMakers.push(make);
+}
+
 export function set_proc_mm_hooks(h: ProcMmHooks): void {
   mmHooks = h;
 }
@@ -109,5 +115,6 @@ export function proc_pid_entries(t: TaskStruct): KernfsNode[] {
     e.push(kn_file('smaps_rollup', () => (t.mm ? h(t) : '')));
   }
   if (mmHooks.pagemap_fops) e.push({ name: 'pagemap', mode: 0o100400, fops: mmHooks.pagemap_fops(t), uid: t.cred.euid });
+  for (const make of pidEntryMakers) e.push(make(t));
   return e;
 }

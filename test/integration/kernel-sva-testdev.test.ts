@@ -175,6 +175,9 @@ describe('faults the mm cannot resolve are answered INVALID and the device repor
     const a = yield* mmap(u, PAGE);
     yield* munmap(u, a, PAGE);
     got.priHole = yield* td.svaDma(a, 64, ITD_OP_WRITE);
+    // Invalid Request fails that one group; the function's PRI interface goes on
+    const b = yield* mmap(u, PAGE);
+    got.priAfter = yield* td.svaDma(b, 64, ITD_OP_WRITE);
     return 0;
   });
 
@@ -200,6 +203,11 @@ describe('faults the mm cannot resolve are answered INVALID and the device repor
     const resp = smmuCmds(runPri, CMD_PRI_RESP)[0]!;
     // RESP 0: the driver's Deny, which the function sees as Invalid Request
     expect(Number((cmdDword(resp, 1) >> 12n) & 3n)).toBe(0);
+  });
+
+  it('PRI: after Invalid Request the function still requests pages (not Response Failure, which stops its PRI): the next page faults in and the DMA completes', () => {
+    expect(got.priAfter!.result).toBe(0);
+    expect(smmuCmds(runPri, CMD_PRI_RESP).map((r) => Number((cmdDword(r, 1) >> 12n) & 3n))).toEqual([0, 2]);
   });
 });
 

@@ -152,6 +152,28 @@ describe('hisi_zip error handling and controller reset (reference section 5)', (
     expect(r.stats.resets).toBe(4);
   }, 60_000);
 
+  it('db_random_invalid is reported (NFE, MSI 3) but needs no reset: logged, its source cleared and NFE reporting kept on (qm_reset_mask)', () => {
+    let tfm: CryptoAcomp | undefined;
+    const r = runPhases(
+      [
+        { at: 1e9, what: { kind: 'qm-abnormal', bit: 'db_random_invalid' } },
+        { at: 2e9, what: { kind: 'qm-abnormal', bit: 'db_random_invalid' } },
+      ],
+      function* (zip, log) {
+        if (tfm === undefined) tfm = (yield* crypto_alloc_acomp('zlib-deflate')) as CryptoAcomp;
+        log.push(yield* roundTrip(zip, tfm));
+        log.push(`resets=${zip.qm.dfx.reset_cnt} abn=${zip.qm.dfx.abnormal_irq_cnt}`);
+      },
+    );
+    expect(r.code).toBe(0);
+    const con = r.handle.console;
+    expect(con.match(/qm_db_random_invalid \[error status=0x1000\] found/g)?.length).toBe(2);
+    expect(con).not.toContain('Controller resetting');
+    expect(r.log).toEqual(['ok', 'resets=0 abn=1', 'ok', 'resets=0 abn=2']);
+    expect(r.stats.resets).toBe(0);
+    expect(r.machine.zip.qm.abnormalSource).toBe(0);
+  }, 60_000);
+
   it('an AXI error on a request ends it with -EIO, resets the controller, and the next request succeeds', () => {
     let tfm: CryptoAcomp | undefined;
     const r = runPhases([{ at: 1e9, what: { kind: 'axi' } }], function* (zip, log) {

@@ -185,10 +185,16 @@ export const QM_DB_RANDOM_INVALID = 1 << 12;
 /** Correctable errors (QM_BASE_CE): only the 1-bit ECC; logged and cleared. */
 export const QM_BASE_CE = QM_ECC_1BIT;
 /**
- * Non-fatal errors that need a controller reset (QM_BASE_NFE | QM_ACC_WB_NOT_READY_TIMEOUT
- * as hisi_zip sets err_info.nfe on v2). The other sources stay masked.
+ * Non-fatal errors, reported with MSI 3 (QM_BASE_NFE | QM_ACC_WB_NOT_READY_TIMEOUT as
+ * hisi_zip sets err_info.nfe on v2). The other sources stay masked.
  */
 export const QM_BASE_NFE = QM_AXI_RRESP | QM_AXI_BRESP | QM_ECC_MBIT | QM_ACC_GET_TASK_TIMEOUT | QM_DB_TIMEOUT | QM_OF_FIFO_OF | QM_DB_RANDOM_INVALID | QM_ACC_WB_NOT_READY_TIMEOUT;
+/**
+ * The reported QM errors that need a controller reset (err_info.qm_reset_mask; v2 0xc57):
+ * every NFE but db_random_invalid, which a v2 driver logs, clears and keeps reporting
+ * (a doorbell the QM dropped leaves nothing to recover).
+ */
+export const QM_RESET_MASK = QM_BASE_NFE & ~QM_DB_RANDOM_INVALID;
 
 /** Doorbell types in INF00/INF01 [7:6] (qm_db_timeout / qm_fifo_overflow names). */
 export const QM_DB_TYPE_NAMES = ['SQ', 'CQ', 'EQ', 'AEQ'] as const;

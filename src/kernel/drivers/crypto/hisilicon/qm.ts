@@ -981,7 +981,7 @@ function qm_hw_error_handle(qm: HisiQm): number {
   if (status === 0) return ACC_ERR_NONE;
   if (status & R.QM_ECC_MBIT) qm.is_qm_ecc_mbit = true;
   qm_log_hw_error(qm, status);
-  if (status & R.QM_BASE_NFE) {
+  if (status & R.QM_RESET_MASK) {
     // Disable the same error reporting until the device is recovered (the reset re-routes it).
     writel(qm, R.QM_RAS_NFE_ENABLE, R.QM_BASE_NFE & ~status);
     return ACC_ERR_NEED_RESET;

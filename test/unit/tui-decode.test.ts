@@ -120,7 +120,16 @@ describe('SMMU events are named (IHI 0070 7.3) and decoded from the EVTQ record'
     const text = detailSections(ctx, r).flatMap((s) => s.rows).join('\n');
     expect(text).toMatch(/Stall\s+1/);
     expect(text).toMatch(/STAG\s+0x2a/);
-    expect(text).toContain('class              IN (input address)');
+    expect(text).toContain('CLASS              2 (IN: input address)');
+    expect(text).toContain('EventID            0x10 (F_TRANSLATION)');
+    expect(text).toContain('RnW                0 (write)');
+  });
+
+  it('the record fields of a stall say what value and aux hold: the STAG and the event', () => {
+    const r = rec({ kind: TraceKind.Stall, initiator: 'smmu', sid: 0x10, ssid: 1, iova: 0x7f00_0080_1000n, value: 0x2an, aux: 0x10 });
+    const text = detailSections(ctxWith(new Map()), r).flatMap((s) => s.rows).join('\n');
+    expect(text).toContain('value      0x2a (STAG)');
+    expect(text).toContain('aux        0x10 (event F_TRANSLATION)');
   });
 
   it('configuration errors by name: C_BAD_STE is 0x04, C_BAD_CD 0x0a, F_STREAM_DISABLED 0x06', () => {

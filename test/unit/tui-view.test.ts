@@ -123,8 +123,8 @@ describe('TUI screen (headless blessed)', () => {
     expect(screen).toContain('F_TRANSLATION event record from the EVTQ (EVT fields)');
     app.onKey(undefined, key('pagedown'));
     const fields = flat(app.screenText());
-    expect(fields).toMatch(/EventID 0x10 StreamID 0x10 SSV 1 SubstreamID 0x1/);
-    expect(fields).toMatch(/Stall 1 STAG 0x0 PnU 0 InD 0 RnW 0 S2 0 CLASS 2 InputAddr 0x7f0000801000/);
+    expect(fields).toMatch(/EventID 0x10 \(F_TRANSLATION\) StreamID 0x10 SSV 1 SubstreamID 0x1/);
+    expect(fields).toMatch(/Stall 1 STAG 0x0 PnU 0 \(unprivileged\) InD 0 \(data\) RnW 0 \(write\) S2 0 CLASS 2 \(IN: input address\) InputAddr 0x7f0000801000/);
   });
 
   it('after the run ends the stall detail shows the RESUME and the stall time; Enter zooms it', () => {

@@ -395,11 +395,27 @@ export interface DetailSection {
   readonly rows: readonly string[];
 }
 
+/** What a field's value means, for the fields whose numbers are codes (by layout name, then field name). */
+const FIELD_MEANINGS: Readonly<Record<string, Readonly<Record<string, (v: number) => string | undefined>>>> = {
+  EVT: {
+    EventID: (v) => eventName(v),
+    RnW: (v) => (v ? 'read' : 'write'),
+    PnU: (v) => (v ? 'privileged' : 'unprivileged'),
+    InD: (v) => (v ? 'instruction' : 'data'),
+    CLASS: (v) => `${FAULT_CLASS[v]}: ${['CD fetch', 'table walk', 'input address', '?'][v]}`,
+  },
+  CMD: { Opcode: (v) => SMMU_COMMANDS[v]?.name, CS: (v) => CS_NAMES[v] },
+  STE: { Config: (v) => STE_CONFIG[v] },
+  CD: { TG0: (v) => ['4K', '64K', '16K', '?'][v], S: (v) => (v ? 'faults stall' : 'faults terminate') },
+};
+
 function layoutRows(layout: StructLayout, words: Uint32Array, names?: readonly string[]): string[] {
   const fields = names === undefined ? layout.fields : names.map((n) => (layout.f as Record<string, (typeof layout.fields)[number]>)[n]).filter((f) => f !== undefined);
+  const meanings = FIELD_MEANINGS[layout.name];
   return fields.map((f) => {
     const v = layout.get(words, f!);
-    return `${f!.name.padEnd(18)} ${f!.width > 4 || f!.addr ? hex(v) : v}`;
+    const meaning = meanings?.[f!.name]?.(v);
+    return `${f!.name.padEnd(18)} ${f!.width > 4 || f!.addr ? hex(v) : v}${meaning !== undefined ? ` (${meaning})` : ''}`;
   });
 }
 
@@ -409,8 +425,49 @@ function dwordRows(words: Uint32Array): string {
   return parts.map((p, i) => `dw${i} 0x${p}`).join(' ');
 }
 
-/** The fields of the record itself, by name. */
-export function recordRows(r: TraceRecord): string[] {
+/** What a record's value and aux fields hold, by kind (see TraceKind), and what they mean when they are codes. */
+function recordFieldMeanings(ctx: DecodeContext | undefined, r: TraceRecord): { value?: string; aux?: string } {
+  const v = Number(r.value);
+  const smmu = ctx !== undefined && initiatorRole(ctx.machine, r.initiator) === 'smmu';
+  switch (r.kind) {
+    case TraceKind.Stall:
+      return { value: 'STAG', aux: `event ${eventName(r.aux)}` };
+    case TraceKind.Resume:
+      return { value: 'STAG', aux: ['TERMINATE', 'RETRY', 'STALL_TERM'][r.aux] ?? '?' };
+    case TraceKind.Event:
+      return { aux: `event ${eventName(r.aux)}` };
+    case TraceKind.Fault:
+      return smmu ? { aux: `event ${eventName(r.aux)}`, ...(v !== 0 ? { value: 'fetch address' } : {}) } : {};
+    case TraceKind.Command:
+      return smmu ? { value: 'dword 0', aux: `opcode ${commandName(r.aux)}` } : {};
+    case TraceKind.Walk:
+      return { value: 'last descriptor address', aux: `stage ${r.aux >>> 16 || 1}, level ${r.aux & 0xff}, fault ${WALK_FAULTS[(r.aux >>> 8) & 0xff] ?? '?'}` };
+    case TraceKind.ConfigFetch:
+      return { value: v === 0 ? 'ok' : 'failed', aux: r.aux === 1 ? 'CD' : 'STE' };
+    case TraceKind.Irq:
+      return { value: IRQ_EVENTS[v] ?? '?', aux: `INTID ${r.aux}${ctx !== undefined ? ` ${intidName(ctx.machine, r.aux)}` : ''}` };
+    case TraceKind.Exception:
+      return { value: EXCEPTION_TYPES[v] ?? '?', aux: 'ESR' };
+    case TraceKind.TlbMiss:
+      return { aux: 'ASID' };
+    case TraceKind.PageRequest:
+      return { value: prFlags(v), aux: 'PRG index' };
+    case TraceKind.PageResponse:
+      return { value: PRG_RESPONSES[v] ?? '?', aux: 'PRG index' };
+    case TraceKind.Completion:
+      return ctx !== undefined && initiatorRole(ctx.machine, r.initiator) === 'zip' ? { value: `status ${ZIP_STATUS_NAMES[v] ?? '?'}`, aux: 'queue' } : { value: 'DMA_RESULT' };
+    case TraceKind.Doorbell:
+      return { aux: 'queue' };
+    case TraceKind.Marker:
+      return { aux: 'step' };
+    default:
+      return {};
+  }
+}
+
+/** The fields of the record itself, by name; with a context, value and aux say what they hold. */
+export function recordRows(r: TraceRecord, ctx?: DecodeContext): string[] {
+  const m = recordFieldMeanings(ctx, r);
   return [
     `index      ${r.index}`,
     `time       ${ns(r.timeNs)}${r.timeNs >= 1e3 ? ` (${Number.isInteger(r.timeNs) ? r.timeNs : r.timeNs.toFixed(3)} ns)` : ''}`,
@@ -421,8 +478,8 @@ export function recordRows(r: TraceRecord): string[] {
     `iova       ${hex(r.iova)}`,
     `pa         ${hex(r.pa)}`,
     `size       ${r.size}`,
-    `value      ${hex(r.value)}`,
-    `aux        ${hex(r.aux)}`,
+    `value      ${hex(r.value)}${m.value !== undefined ? ` (${m.value})` : ''}`,
+    `aux        ${hex(r.aux)}${m.aux !== undefined ? ` (${m.aux})` : ''}`,
   ];
 }
 
@@ -462,8 +519,6 @@ export function detailSections(ctx: DecodeContext, r: TraceRecord): DetailSectio
         break;
       }
       const rows = [dwordRows(words), ...layoutRows(EVT, words, eventFields(r.aux))];
-      const cls = EVT.get(words, EVT.f.CLASS);
-      if (r.aux >= 0x10 && r.aux <= 0x13) rows.push(`class              ${FAULT_CLASS[cls]} (${['CD fetch', 'table walk', 'input address', '?'][cls]})`);
       out.push({ title: `${eventName(r.aux)} event record from the EVTQ (EVT fields)`, rows });
       break;
     }
@@ -482,6 +537,6 @@ export function detailSections(ctx: DecodeContext, r: TraceRecord): DetailSectio
     default:
       break;
   }
-  out.push({ title: `record #${r.index}`, rows: recordRows(r) });
+  out.push({ title: `record #${r.index}`, rows: recordRows(r, ctx) });
   return out;
 }

@@ -93,7 +93,7 @@ describe('a guest image under the TUI session', () => {
     const { console, session } = smoke();
     expect(session.runToKind(new Set()).reason).toBe('end');
     expect(session.state).toBe('finished');
-    expect(session.workload.status).toBe('powered off (code 0)');
+    expect(session.workload.status).toBe('guest powered off (code 0)');
     expect(console.text).toContain('smoke: hello from Linux');
     const decodes = session.rowsAt(0, session.rowCount).map((r) => r.decode);
     expect(decodes.some((d) => /^uart UARTDR <- DATA=0x/.test(d))).toBe(true);
@@ -125,6 +125,7 @@ describe('the sva image under the TUI session: a guest-driven stall told end to 
     expect(stall.ssid).toBe(1); // the process's PASID
     session.runToKind(new Set([TraceKind.Resume]));
     session.step(16);
+    expect(session.workload.status).toBe('guest running'); // the status bar's word for the guest, beside the TUI's 'paused'
     const rows = session.detail(stall.index).flatMap((s) => s.rows);
     const row = (label: string) => rows.find((r) => r.startsWith(`${label} `)) ?? `(no ${label} row in:\n${rows.join('\n')})`;
     expect(row('STE')).toMatch(/^STE +#\d+ at 0x[0-9a-f]+: V 1, Config S1 translate, S1ContextPtr 0x[0-9a-f]+, S1CDMax \d+, S1STALLD 0$/);

@@ -15,7 +15,7 @@ export interface Workload {
   advance(): boolean;
   /** Nothing left to run (steps done, guest powered off, time limit reached). */
   readonly done: boolean;
-  /** Where the workload is: "step 3/9", "running", "powered off (code 0)". */
+  /** Where the workload is: "step 3/9", "guest running", "guest powered off (code 0)" (the status bar shows it beside the TUI's own paused/running). */
   readonly status: string;
   /** True while only input can make progress (an idle guest at a prompt). */
   readonly waiting: boolean;
@@ -106,9 +106,9 @@ export function guestWorkload(machine: MachineCore, options: GuestWorkloadOption
     },
     get status() {
       const h = machine.halted;
-      if (h !== undefined) return h.reason === 'off' ? `powered off (code ${h.code})` : `reset (code ${h.code})`;
-      if (machine.clock.now() >= limit) return 'time limit reached';
-      return idle() ? 'idle (waiting for input)' : 'running';
+      if (h !== undefined) return h.reason === 'off' ? `guest powered off (code ${h.code})` : `guest reset (code ${h.code})`;
+      if (machine.clock.now() >= limit) return 'guest stopped: time limit reached';
+      return idle() ? 'guest idle (waiting for input)' : 'guest running';
     },
     get waiting() {
       return machine.halted === undefined && idle();

@@ -82,6 +82,19 @@ describe('SMMUv3 EL2 StreamWorld TLB maintenance (IHI 0070 4.4.2, 5.2 STRW, 6.3.
     expect(drainEvents(rig, q)).toEqual([]);
   });
 
+  it('E2H == 0: the EL2 regime has one execute-never bit, XN (descriptor bit 54), and no EL0 (AP[1] does not make a page PXN)', () => {
+    const rig = makeRig(SID);
+    const q = bringUp(rig);
+    const { pt } = setupS1(rig, q, SID, {}, { strw: 2 });
+    pt.map(0x1000, DATA, PTE_AF | AP_RW_ALL); // AP[1] == 1 (RES1 in this regime): read/write, executable
+    pt.map(0x2000, DATA, PTE_AF | AP_RW_EL1 | (1n << 54n)); // XN
+    expect(dmaRead(rig, 0x1000, 4, { exec: true }).status).toBe(DmaStatus.Ok);
+    expect(dmaWrite(rig, 0x1000, new Uint8Array(4))).toBe(DmaStatus.Ok);
+    expect(dmaRead(rig, 0x2000, 4, { exec: true }).status).toBe(DmaStatus.Abort);
+    expect(dmaRead(rig, 0x2000, 4).status).toBe(DmaStatus.Ok);
+    expect(drainEvents(rig, q).map((e) => [e.id, Number(e.addr), e.ind])).toEqual([[0x13, 0x2000, true]]);
+  });
+
   it('E2H == 1: EL2-E2H entries carry the CD ASID; TLBI_EL2_ASID removes that ASID only, TLBI_NH_* leave them', () => {
     const rig = makeRig(SID);
     const q = bringUp(rig);

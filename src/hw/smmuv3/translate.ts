@@ -56,19 +56,19 @@ const S1_ROW_EL2 = 64;
 
 /**
  * Allowed access kinds of a stage 1 leaf as an 8-bit mask indexed by `accessIndex`, one
- * row per AP[2:1] | UXN << 2 | PXN << 3 | WXN << 4 | PAN << 5 | EL2 << 6 (the EL2
- * StreamWorld has no unprivileged accesses). Built once from checkPermission. The SMMU
- * takes every write as a data access (13.1.1: the instruction marking of a write is
- * dropped on input), so the bit of a write marked as an instruction is the data write's.
+ * row per AP[2:1] | UXN << 2 | PXN << 3 | WXN << 4 | PAN << 5 | EL2 << 6. Built once from
+ * checkPermission, except the EL2 StreamWorld rows (see el2Access). The SMMU takes every
+ * write as a data access (13.1.1: the instruction marking of a write is dropped on
+ * input), so the bit of a write marked as an instruction is the data write's.
  */
 const S1_ACCESS = new Uint8Array(128);
 /** The same for a stage 2 leaf, by row S2AP | XN[1:0] << 2. */
 const S2_ACCESS = new Uint8Array(16);
 {
   const leaf = new WalkResult();
-  const kind = (i: number, el2: boolean): AccessKind => {
+  const kind = (i: number): AccessKind => {
     const write = (i & 1) !== 0;
-    return { write, exec: !write && (i & 2) !== 0, priv: el2 || (i & 4) !== 0 };
+    return { write, exec: !write && (i & 2) !== 0, priv: (i & 4) !== 0 };
   };
   for (let row = 0; row < 128; row++) {
     leaf.stage = 1;
@@ -76,8 +76,12 @@ const S2_ACCESS = new Uint8Array(16);
     leaf.uxn = (row & 4) !== 0;
     leaf.pxn = (row & 8) !== 0;
     const opts = { wxn: (row & S1_ROW_WXN) !== 0, pan: (row & S1_ROW_PAN) !== 0 };
+    if ((row & S1_ROW_EL2) !== 0) {
+      S1_ACCESS[row] = el2Access(leaf.ap, leaf.uxn, opts.wxn);
+      continue;
+    }
     let m = 0;
-    for (let i = 0; i < 8; i++) if (checkPermission(leaf, kind(i, (row & S1_ROW_EL2) !== 0), opts)) m |= 1 << i;
+    for (let i = 0; i < 8; i++) if (checkPermission(leaf, kind(i), opts)) m |= 1 << i;
     S1_ACCESS[row] = m;
   }
   for (let row = 0; row < 16; row++) {
@@ -85,9 +89,28 @@ const S2_ACCESS = new Uint8Array(16);
     leaf.s2ap = row & 3;
     leaf.s2xn = row >>> 2;
     let m = 0;
-    for (let i = 0; i < 8; i++) if (checkPermission(leaf, kind(i, false))) m |= 1 << i;
+    for (let i = 0; i < 8; i++) if (checkPermission(leaf, kind(i))) m |= 1 << i;
     S2_ACCESS[row] = m;
   }
+}
+
+/**
+ * The EL2 regime without E2H (the STRW = EL2 StreamWorld, 5.2; DDI 0487 D8.4): one
+ * privilege level, so every access is checked as an EL2 one whatever its PnU; AP[2]
+ * alone decides writes (AP[1] is RES1 and gives no EL0 access, so it does not make the
+ * page privileged-execute-never) and the one execute-never bit is XN, at the UXN
+ * position (bit 54; bit 53 is RES0). WXN still makes writable memory execute-never.
+ */
+function el2Access(ap: number, xn: boolean, wxn: boolean): number {
+  const writable = (ap & 2) === 0;
+  const exec = !xn && !(wxn && writable);
+  let m = 0;
+  for (let i = 0; i < 8; i++) {
+    const write = (i & 1) !== 0;
+    const ex = !write && (i & 2) !== 0;
+    if (write ? writable : ex ? exec : true) m |= 1 << i;
+  }
+  return m;
 }
 
 function s1Access(ctx: StreamContext, res: WalkResult): number {

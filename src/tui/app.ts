@@ -30,7 +30,7 @@ type Goal = { readonly kind: 'breakpoints' } | { readonly kind: 'stall' } | { re
 type PromptKind = 'filter' | 'search' | 'breakpoints';
 
 const PROMPT_LABELS: Readonly<Record<PromptKind, string>> = {
-  filter: 'filter (e.g. kind=dma_*,stall sid=0x10; empty = all): ',
+  filter: 'filter (e.g. kind=dma_*,stall sid=0x10; Ctrl-U clears, empty = all): ',
   search: 'search text: ',
   breakpoints: 'break on kinds (e.g. stall,fault,bus_error,event): ',
 };
@@ -42,6 +42,7 @@ export const HELP_TEXT = [
   ' n        step: show the next record (the next one passing the filter)',
   ' s        run to the next stall (a DMA held by the SMMU)',
   ' f or /   filter the list: kind=stall,event sid=0x10 addr=LO-HI ...',
+  '          (in a prompt: Enter applies, Esc cancels, Ctrl-U clears)',
   ' g        search text in the list; ] next match, [ previous',
   ' b        breakpoint kinds for space (default: stall)',
   ' arrows, PgUp/PgDn, Home/End   move in the list (End follows the tail)',
@@ -211,6 +212,8 @@ export class TuiApp {
     if (this.selected < this.top) this.top = this.selected;
     if (this.selected >= this.top + visible) this.top = this.selected - visible + 1;
     if (this.follow) this.top = Math.max(0, count - visible);
+    // a list that shrank (a narrower filter) shows rows above the selection rather than blank lines below it
+    this.top = Math.max(0, Math.min(this.top, count - visible));
     const lines = [`{bold}${esc(formatHeader(inner))}{/bold}`];
     for (const row of s.rowsAt(this.top, visible)) {
       const rowIndex = this.top + lines.length - 1;
@@ -449,6 +452,7 @@ export class TuiApp {
       this.prompt = undefined;
       this.submit(p.kind, p.text);
     } else if (name === 'backspace') p.text = p.text.slice(0, -1);
+    else if (name === 'C-u') p.text = '';
     else if (ch !== undefined && ch.length === 1 && ch >= ' ') p.text += ch;
     this.render();
   }

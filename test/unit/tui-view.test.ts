@@ -170,6 +170,34 @@ describe('TUI screen (headless blessed)', () => {
     expect(app.screenText()[0]).toMatch(/detail .*\(Enter: back\)/);
   });
 
+  it('a narrower filter keeps the list full: the selected record stays, with the rows before it above, not blank lines below', () => {
+    const { app, session } = open(80, 24);
+    app.onKey(' ', key('space', ' '));
+    app.runToCompletion();
+    app.onKey(' ', key('space', ' '));
+    app.runToCompletion();
+    for (let i = 0; i < 3; i++) app.onKey(undefined, key('up'));
+    app.onKey('/', key('/'));
+    for (const ch of 'kind=mmio_read') app.onKey(ch, key(ch));
+    app.onKey(undefined, key('enter', '\r'));
+    expect(session.rowCount).toBeGreaterThan(10);
+    const list = app.screenText().slice(2, 10); // the 8 rows inside the list box (border, header, rows, border)
+    expect(list.every((l) => /mmio_rd/.test(l)), list.join('\n')).toBe(true);
+  });
+
+  it('Ctrl-U clears a prompt that opens with the current filter, so an empty filter (all records) is one key away', () => {
+    const { app, session } = open(80, 24);
+    app.onKey('/', key('/'));
+    for (const ch of 'kind=stall') app.onKey(ch, key(ch));
+    app.onKey(undefined, key('enter', '\r'));
+    expect(session.filterText).toBe('kind=stall');
+    app.onKey('/', key('/'));
+    expect(app.screenText()[23]).toMatch(/kind=stall_/);
+    app.onKey(undefined, key('C-u', '\x15'));
+    app.onKey(undefined, key('enter', '\r'));
+    expect(session.filterText).toBe('');
+  });
+
   it('a bad filter is refused on the status line and the list keeps its filter', () => {
     const { app, session } = open(80, 24);
     app.onKey('f', key('f'));

@@ -32,9 +32,10 @@ import {
   VM_WIPEONFORK,
 } from '../../src/kernel/mm/mm_types.js';
 import { mmu_notifier_register } from '../../src/kernel/mm/mmu_notifier.js';
-import { check_page_alloc_consistency, nr_free_pages } from '../../src/kernel/mm/page_alloc.js';
-import { PAGE_SIZE } from '../../src/kernel/mm/page.js';
-import { MAIR_EL1_SET, PTE_AF, PTE_NG, PTE_RDONLY, PTE_USER, pte_lookup, TCR_EL1_SET } from '../../src/kernel/mm/pgtable.js';
+import { check_page_alloc_consistency, mem_map, nr_free_pages } from '../../src/kernel/mm/page_alloc.js';
+import { PAGE_SIZE, PG_active, PG_anon, PG_lru, PG_unevictable } from '../../src/kernel/mm/page.js';
+import { MAIR_EL1_SET, pgd_index, pmd_index, PTE_AF, PTE_NG, PTE_RDONLY, PTE_USER, pte_lookup, pud_index, TCR_EL1_SET } from '../../src/kernel/mm/pgtable.js';
+import { page_mappers } from '../../src/kernel/mm/rmap.js';
 import { global_page_state } from '../../src/kernel/mm/vmstat.js';
 import { makeMmEnv, type MmEnv, SegvError } from '../support/mm-env.js';
 
@@ -101,6 +102,32 @@ describe('address spaces (mm/memory.c, mm/mmap.c) on VMSAv8-64 tables the walker
     expect(env.cpu.readSysreg('TTBR0_EL1') >> 48n).toBe(BigInt(ASID(mm)));
     expect(MAIR_EL1_SET & 0xffn).toBe(0xffn);
     expect((TCR_EL1_SET >> 36n) & 1n).toBe(1n); // 16-bit ASIDs
+  });
+
+  it('a write fault anywhere in the 48-bit user range: the table indexes are VA[47:39]/[38:30]/[29:21], and the new page is on the inactive anon LRU with an rmap back to (mm, addr)', () => {
+    env = makeMmEnv();
+    const mm = env.newMm();
+    env.use(mm);
+    const vas = [0x1000_0000, 2 ** 39 - 2 * PAGE_SIZE, 2 ** 39 + 2 ** 30 + 2 ** 21 + 5 * PAGE_SIZE, 2 ** 47 + 0x1234_5000, 2 ** 48 - 2 * PAGE_SIZE];
+    for (const va of vas) {
+      const big = BigInt(va);
+      expect(pgd_index(va)).toBe(Number((big >> 39n) & 511n));
+      expect(pud_index(va)).toBe(Number((big >> 30n) & 511n));
+      expect(pmd_index(va)).toBe(Number((big >> 21n) & 511n));
+      expect(do_mmap(mm, null, va, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0)).toBe(va);
+    }
+    const inactive = global_page_state('nr_inactive_anon');
+    for (const va of vas) env.cpu.st32(va + 4, va / PAGE_SIZE);
+    expect(env.cpu.faults).toBe(vas.length);
+    expect(global_page_state('nr_inactive_anon')).toBe(inactive + vas.length);
+    for (const va of vas) {
+      expect(env.cpu.ld32(va + 4)).toBe((va / PAGE_SIZE) >>> 0);
+      const pfn = pfnAt(mm, va);
+      expect(pfn).toBeGreaterThan(0);
+      expect(mem_map().flags(pfn) & (PG_lru | PG_active | PG_unevictable | PG_anon)).toBe(PG_lru | PG_anon);
+      expect(mem_map().index(pfn)).toBe(va / PAGE_SIZE); // vm_pgoff of an anonymous VMA is its start page
+      expect(page_mappers(pfn)).toEqual([{ mm, addr: va }]);
+    }
   });
 
   it('a read fault maps the shared zero page read-only; the first write copies it', () => {

@@ -1707,8 +1707,9 @@ export class Core implements ArchCpu, Runnable {
     const ram = this.ram;
     const off = pa - ram.base;
     if (off >= 0 && off + 8 <= ram.size && (off & 7) === 0) {
-      // An aligned doubleword never straddles chunks: one chunk lookup for both halves.
-      const w = ram.wordsForRead(off);
+      // An aligned doubleword never straddles chunks: one chunk lookup for both halves (by
+      // page number: wordsForRead divides by an exported constant, a real divide).
+      const w = ram.wordsOfPage(Math.floor(off * PAGE_RECIPROCAL));
       if (w === undefined) {
         this.pairHi = 0;
         return 0;
@@ -1730,7 +1731,7 @@ export class Core implements ArchCpu, Runnable {
     const off = pa - ram.base;
     if (off >= 0 && off + 8 <= ram.size && (off & 7) === 0) {
       if (this.monitors.armed !== 0) this.storeObserved(pa, 8);
-      const w = ram.wordsFor(off);
+      const w = ram.wordsOfPage(Math.floor(off * PAGE_RECIPROCAL)) ?? ram.wordsFor(off);
       const i = (off & CHUNK_MASK) >>> 2;
       w[i] = lo;
       w[i + 1] = hi;
@@ -1838,7 +1839,7 @@ export class Core implements ArchCpu, Runnable {
     if (len === PAGE_SIZE && (off & (PAGE_SIZE - 1)) === 0 && off >= 0 && off + PAGE_SIZE <= ram.size) {
       // A whole RAM page (clear_page): one chunk, filled in place (an untouched chunk already reads as zero).
       if (this.monitors.armed !== 0) this.storeObserved(pa, PAGE_SIZE);
-      const c = value & 0xff ? ram.chunkFor(off) : ram.bytesOfPage(off / PAGE_SIZE);
+      const c = value & 0xff ? ram.chunkFor(off) : ram.bytesOfPage(off * PAGE_RECIPROCAL);
       if (c !== undefined) {
         const o = off & CHUNK_MASK;
         c.fill(value & 0xff, o, o + PAGE_SIZE);

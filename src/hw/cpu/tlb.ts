@@ -107,7 +107,7 @@ export class Tlb {
     this.pa[s] = ram.base + off;
     this.sizeShift[s] = sizeShift;
     if (sizeShift > PAGE_SHIFT) this.large = true;
-    const page = off / PAGE_SIZE;
+    const page = off * (1 / 4096); // off / PAGE_SIZE, exact: an exported constant is never folded, its division is a real divide
     let words = ram.wordsOfPage(page);
     if (words === undefined) words = ram.wordsFor(off); // first touch: allocate the chunk
     this.words[s] = words;

@@ -117,13 +117,16 @@ export class MemMap {
 
   /** The section of `pfn`, created on first use. */
   sec(pfn: number): MemSection {
-    const nr = pfn >>> PFN_SECTION_SHIFT;
-    let s = this.sections[nr];
-    if (s === undefined) {
-      s = new MemSection();
-      this.sections[nr] = s;
-      this.onMaterialise?.(nr, s);
-    }
+    // Every page fault asks here several times: the creation stays out of line, so the
+    // compiled callers keep only the load and the check.
+    const s = this.sections[pfn >>> PFN_SECTION_SHIFT];
+    return s !== undefined ? s : this.materialise(pfn >>> PFN_SECTION_SHIFT);
+  }
+
+  private materialise(nr: number): MemSection {
+    const s = new MemSection();
+    this.sections[nr] = s;
+    this.onMaterialise?.(nr, s);
     return s;
   }
 

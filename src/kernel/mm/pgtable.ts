@@ -71,11 +71,17 @@ export const PUD_SIZE = 2 ** PUD_SHIFT;
 export const PGDIR_SIZE = 2 ** PGDIR_SHIFT;
 export const TASK_SIZE = 2 ** 48;
 
+// Exported constants are read from their module cell at each use and never folded, so a
+// division by one is a real divide: the fault path multiplies by these exact reciprocals.
+const PGDIR_RECIPROCAL = 2 ** -39;
+const PUD_RECIPROCAL = 2 ** -30;
+const PMD_RECIPROCAL = 2 ** -21;
+
 export function pgd_index(va: number): number {
-  return Math.floor(va / PGDIR_SIZE) & 511;
+  return Math.floor(va * PGDIR_RECIPROCAL) & 511;
 }
 export function pud_index(va: number): number {
-  return Math.floor(va / PUD_SIZE) & 511;
+  return Math.floor(va * PUD_RECIPROCAL) & 511;
 }
 export function pmd_index(va: number): number {
   return (va >>> PMD_SHIFT) & 511; // bits 29:21 survive the 32-bit truncation of >>>
@@ -227,7 +233,7 @@ export function pte_table_cache_drop(): void {
  * intermediate table is missing. Never allocates.
  */
 export function pte_lookup(cpu: ArchCpu, mm: MmStruct, va: number): number {
-  const idx = Math.floor(va / PMD_SIZE);
+  const idx = Math.floor(va * PMD_RECIPROCAL);
   if (mm === pte_table_cache_mm && idx === pte_table_cache_idx) return pte_table_cache_pa + pte_index(va) * 8;
   let t = next_table(cpu, mm.pgd + pgd_index(va) * 8);
   if (t < 0) return -1;
@@ -243,7 +249,7 @@ export function pte_lookup(cpu: ArchCpu, mm: MmStruct, va: number): number {
 
 /** pte_alloc_map: the PA of the L3 entry for `va`, allocating tables; -1 when out of memory. */
 export function pte_alloc(cpu: ArchCpu, mm: MmStruct, va: number): number {
-  const idx = Math.floor(va / PMD_SIZE);
+  const idx = Math.floor(va * PMD_RECIPROCAL);
   if (mm === pte_table_cache_mm && idx === pte_table_cache_idx) return pte_table_cache_pa + pte_index(va) * 8;
   let t = next_table_alloc(cpu, mm, mm.pgd + pgd_index(va) * 8);
   if (t < 0) return -1;

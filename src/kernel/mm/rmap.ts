@@ -98,7 +98,7 @@ export function page_add_new_anon_rmap(pfn: number, vma: VmAreaStruct, addr: num
   const i = pfn & (PAGES_PER_SECTION - 1);
   sec.flags[i]! |= PG_anon | PG_swapbacked;
   sec.mapping[i] = av.mappingId;
-  sec.index[i] = (addr - vma.vm_start) / PAGE_SIZE + vma.vm_pgoff;
+  sec.index[i] = (addr - vma.vm_start) * (1 / 4096) + vma.vm_pgoff; // / PAGE_SIZE, exact, without the divide an imported constant costs
   sec.mapcount[i]! += 1;
   vm_stat[VM.nr_anon_pages]! += 1;
 }

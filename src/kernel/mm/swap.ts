@@ -19,14 +19,20 @@ function page_lru(pfn: number): number {
 
 /** folio_add_lru: a new user page joins the inactive anon list (or unevictable if marked so). */
 export function lru_cache_add(pfn: number): void {
-  const map = mem_map();
-  const sec = map.sec(pfn);
+  const pgdat = NODE_DATA();
+  const sec = pgdat.mem_map.sec(pfn);
   const i = pfn & (PAGES_PER_SECTION - 1);
   const f = sec.flags[i]!;
   if (f & PG_lru) return;
-  const lru = f & PG_unevictable ? LRU_UNEVICTABLE : f & PG_active ? LRU_ACTIVE_ANON : LRU_INACTIVE_ANON;
-  NODE_DATA().lruvec[lru]!.addHead(pfn);
   sec.flags[i] = f | PG_lru;
+  if ((f & (PG_unevictable | PG_active)) === 0) {
+    // A new anonymous page (every demand fault): the inactive list, no list or counter to choose.
+    pgdat.lruvec[LRU_INACTIVE_ANON]!.addHead(pfn);
+    vm_stat[VM.nr_inactive_anon]! += 1;
+    return;
+  }
+  const lru = f & PG_unevictable ? LRU_UNEVICTABLE : LRU_ACTIVE_ANON;
+  pgdat.lruvec[lru]!.addHead(pfn);
   vm_stat[lru_item(lru)]! += 1;
 }
 

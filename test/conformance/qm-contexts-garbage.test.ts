@@ -59,6 +59,7 @@ function request(rig: ZipRig, seed: number): { sqe: Uint8Array; data: Uint8Array
 /** Submits one SQE and runs: what the QM did with it. */
 function tryServe(rig: ZipRig, q: QueueInfo, seed: number) {
   const { sqe } = request(rig, seed);
+  rig.w32(QM.DFX_SQE_SEL, q.qn << 16); // QM_DFX_SQE_CNT shows this queue's fetches
   const fetched = rig.r32(QM.DFX_SQE);
   rig.w32(QM.ABN_SOURCE, 0x7fff);
   const msis = rig.msi.received.filter((x) => x === MSI_ABNORMAL).length;

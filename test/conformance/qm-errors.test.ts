@@ -146,4 +146,58 @@ describe('QM DFX counters', () => {
     expect(rig.r32(QM.DFX_MB)).toBe(2);
     expect(rig.r32(QM.DFX_MB)).toBe(2);
   });
+
+  it('QM_DFX_SQE/CQE_CNT show the queue [31:16] and function [5:0] that QM_DFX_SQE_CNT_VF_SQN / QM_DFX_CQE_CNT_VF_CQN select; MB/DB_CNT the function of QM_DFX_MB/DB_CNT_VF (Linux debugfs current_q / current_qm)', () => {
+    const { DFX_SQE_SEL: SQE_SEL, DFX_CQE_SEL: CQE_SEL, DFX_MB_SEL: MB_SEL, DFX_DB_SEL: DB_SEL } = QM;
+    const rig = new ZipRig().startQm();
+    const q1 = rig.startQueue(1, 0, { depth: 8 });
+    const q3 = rig.startQueue(3, 0, { depth: 8 });
+    const req = (seed: number): Uint8Array => {
+      const data = sampleData(64, seed);
+      return makeSqe({ reqType: REQ.DEFLATE, src: rig.put(data), dst: rig.alloc(256), inLen: data.length, availOut: 256, tag: seed });
+    };
+    rig.submit(q1, req(1));
+    rig.submit(q3, req(2), req(3), req(4));
+    rig.run();
+    expect(rig.reap(q1).length + rig.reap(q3).length).toBe(4);
+    // Reset selection: function 0, queue 0 (no request went there).
+    expect(rig.r32(SQE_SEL)).toBe(0);
+    expect(rig.r32(QM.DFX_SQE)).toBe(0);
+    expect(rig.r32(QM.DFX_CQE)).toBe(0);
+    rig.w32(SQE_SEL, 3 << 16);
+    rig.w32(CQE_SEL, 3 << 16);
+    expect(rig.r32(SQE_SEL) >>> 16).toBe(3);
+    expect(rig.r32(QM.DFX_SQE)).toBe(3);
+    expect(rig.r32(QM.DFX_CQE)).toBe(3);
+    rig.w32(SQE_SEL, 1 << 16);
+    rig.w32(CQE_SEL, 1 << 16);
+    expect(rig.r32(QM.DFX_SQE)).toBe(1);
+    expect(rig.r32(QM.DFX_CQE)).toBe(1);
+    // Read-clear applies to the selected queue only.
+    rig.w32(0x100118, 1);
+    expect(rig.r32(QM.DFX_SQE)).toBe(1);
+    expect(rig.r32(QM.DFX_SQE)).toBe(0);
+    rig.w32(0x100118, 0);
+    rig.w32(SQE_SEL, 3 << 16);
+    expect(rig.r32(QM.DFX_SQE)).toBe(3);
+    // A VF (function 5) has issued nothing: every counter of it reads 0.
+    const mb = rig.r32(QM.DFX_MB);
+    const db = rig.r32(QM.DFX_DB);
+    expect(mb).toBeGreaterThan(0);
+    expect(db).toBeGreaterThan(0);
+    rig.w32(MB_SEL, 5);
+    rig.w32(DB_SEL, 5);
+    rig.w32(SQE_SEL, (3 << 16) | 5);
+    expect(rig.r32(MB_SEL)).toBe(5);
+    expect(rig.r32(QM.DFX_MB)).toBe(0);
+    expect(rig.r32(QM.DFX_DB)).toBe(0);
+    expect(rig.r32(QM.DFX_SQE)).toBe(0);
+    rig.w32(MB_SEL, 0);
+    rig.w32(DB_SEL, 0);
+    expect(rig.r32(QM.DFX_MB)).toBe(mb);
+    expect(rig.r32(QM.DFX_DB)).toBe(db);
+    // A queue beyond the function's VFT range (64 queues) counts nothing.
+    rig.w32(SQE_SEL, 64 << 16);
+    expect(rig.r32(QM.DFX_SQE)).toBe(0);
+  });
 });

@@ -18,6 +18,8 @@ describe('QM doorbells (v2 format: qn[11:0] cmd[15:12] index[47:32] priority[63:
     rig.run();
     expect(rig.reap(q).sort()).toEqual(slots);
     expect(rig.r32(QM.DFX_DB)).toBeGreaterThan(0);
+    rig.w32(QM.DFX_SQE_SEL, 2 << 16);
+    rig.w32(QM.DFX_CQE_SEL, 2 << 16);
     expect(rig.r32(QM.DFX_SQE)).toBe(3);
     expect(rig.r32(QM.DFX_CQE)).toBe(3);
   });

@@ -55,6 +55,11 @@ export const QM = {
   DFX_SQE: 0x104038,
   DFX_CQE: 0x104048,
   DFX_CQE_ERR: 0x1040b4,
+  /** Selections: function [5:0] (and queue [31:16]) the DFX counters above show. */
+  DFX_MB_SEL: 0x104010,
+  DFX_DB_SEL: 0x104020,
+  DFX_SQE_SEL: 0x104030,
+  DFX_CQE_SEL: 0x104040,
   OOO_SHUTDOWN_SEL: 0x1040f8,
   MASTER_GLOBAL_CTRL: 0x300000,
   MASTER_TRANS_RETURN: 0x300150,

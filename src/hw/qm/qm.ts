@@ -192,6 +192,17 @@ export class QueueManager {
   dfxSqe = 0;
   dfxCqe = 0;
   dfxCqeErr = 0;
+  /** SQEs fetched and CQEs written per queue: what QM_DFX_SQE_CNT / QM_DFX_CQE_CNT show for the selected queue. */
+  readonly dfxSqeQ = new Uint32Array(QNUM);
+  readonly dfxCqeQ = new Uint32Array(QNUM);
+  /**
+   * Counter selection (QM_DFX_MB_CNT_VF, QM_DFX_DB_CNT_VF: function [5:0];
+   * QM_DFX_SQE_CNT_VF_SQN, QM_DFX_CQE_CNT_VF_CQN: function [5:0], queue [31:16]).
+   */
+  private dfxSelMb = 0;
+  private dfxSelDb = 0;
+  private dfxSelSqe = 0;
+  private dfxSelCqe = 0;
   /** QM SRAM ECC errors seen (QM_ECC_1BIT_CNT / QM_ECC_MBIT_CNT), reported or not. */
   dfxEcc1Bit = 0;
   dfxEccMBit = 0;
@@ -269,6 +280,9 @@ export class QueueManager {
     this.oooShutdownSel = 0;
     this.oooShutdown = false;
     this.dfxMailbox = this.dfxDoorbell = this.dfxSqe = this.dfxCqe = this.dfxCqeErr = 0;
+    this.dfxSqeQ.fill(0);
+    this.dfxCqeQ.fill(0);
+    this.dfxSelMb = this.dfxSelDb = this.dfxSelSqe = this.dfxSelCqe = 0;
     this.dfxEcc1Bit = this.dfxEccMBit = 0;
     this.memInitDone = 0;
     this.cacheWbDone = 0;
@@ -293,7 +307,7 @@ export class QueueManager {
 
   /** QM registers of BAR2 (the device adds its own and the doorbell pages). */
   registerDefs(): RegDef[] {
-    type Dfx = 'dfxEcc1Bit' | 'dfxEccMBit' | 'dfxMailbox' | 'dfxDoorbell' | 'dfxSqe' | 'dfxCqe' | 'dfxCqeErr';
+    type Dfx = 'dfxEcc1Bit' | 'dfxEccMBit' | 'dfxCqeErr';
     // Linux qm_dfx_regs: "XXX_CNT are reading clear register" once debugfs clear_enable sets QM_DFX_CNT_CLR_CE.
     const counter = (name: string, offset: number, key: Dfx): RegDef => ({
       name,
@@ -304,6 +318,47 @@ export class QueueManager {
         if ((this.regs?.getNum('QM_DFX_CNT_CLR_CE') ?? 0) & 1) this[key] = 0;
         return v;
       },
+    });
+    // Counters of one function, or of one queue of one function, chosen by a selection
+    // register (Linux debugfs current_qm / current_q: "select the QM", "select a queue to
+    // show its debug registers"). The PF is function 0 and the only function this model
+    // has: a VF selected counts nothing. A queue is numbered within its function (the
+    // PF's VFT base added); one past the function's queues counts nothing.
+    const ofFunction = (name: string, offset: number, sel: () => number, key: 'dfxMailbox' | 'dfxDoorbell'): RegDef => ({
+      name,
+      offset,
+      access: 'RO',
+      read: () => {
+        if ((sel() & R.QM_DFX_FUN_MASK) !== 0) return 0;
+        const v = this[key] >>> 0;
+        if ((this.regs?.getNum('QM_DFX_CNT_CLR_CE') ?? 0) & 1) this[key] = 0;
+        return v;
+      },
+    });
+    const ofQueue = (name: string, offset: number, sel: () => number, counts: Uint32Array): RegDef => ({
+      name,
+      offset,
+      access: 'RO',
+      read: () => {
+        const s = sel();
+        const q = s >>> R.QM_DFX_QN_SHIFT;
+        if ((s & R.QM_DFX_FUN_MASK) !== 0 || q >= this.pfQNum || this.pfQBase + q >= QNUM) return 0;
+        const v = counts[this.pfQBase + q]!;
+        if ((this.regs?.getNum('QM_DFX_CNT_CLR_CE') ?? 0) & 1) counts[this.pfQBase + q] = 0;
+        return v;
+      },
+    });
+    const selector = (name: string, offset: number, set: (v: number) => void, queue: boolean): RegDef => ({
+      name,
+      offset,
+      fields: queue
+        ? [
+            { name: 'function', lsb: 0, width: 6 },
+            { name: 'queue', lsb: R.QM_DFX_QN_SHIFT, width: 16 },
+          ]
+        : [{ name: 'function', lsb: 0, width: 6 }],
+      description: queue ? 'function [5:0] and queue [31:16] whose count the matching QM_DFX_*_CNT shows' : 'function [5:0] whose count the matching QM_DFX_*_CNT shows',
+      write: (v) => set(Number(v)),
     });
     return [
       { name: 'QM_VF_AEQ_INT_SOURCE', offset: R.QM_VF_AEQ_INT_SOURCE, access: 'RO', read: () => this.evSource[1]! },
@@ -377,10 +432,14 @@ export class QueueManager {
       { name: 'QM_DFX_CNT_CLR_CE', offset: R.QM_DFX_CNT_CLR_CE, fields: [{ name: 'clr_ce', lsb: 0, width: 1 }], description: 'bit 0: the QM DFX counters clear when read' },
       counter('QM_ECC_1BIT_CNT', R.QM_ECC_1BIT_CNT, 'dfxEcc1Bit'),
       counter('QM_ECC_MBIT_CNT', R.QM_ECC_MBIT_CNT, 'dfxEccMBit'),
-      counter('QM_DFX_MB_CNT', R.QM_DFX_MB_CNT, 'dfxMailbox'),
-      counter('QM_DFX_DB_CNT', R.QM_DFX_DB_CNT, 'dfxDoorbell'),
-      counter('QM_DFX_SQE_CNT', R.QM_DFX_SQE_CNT, 'dfxSqe'),
-      counter('QM_DFX_CQE_CNT', R.QM_DFX_CQE_CNT, 'dfxCqe'),
+      selector('QM_DFX_MB_CNT_VF', R.QM_DFX_MB_CNT_VF, (v) => (this.dfxSelMb = v), false),
+      selector('QM_DFX_DB_CNT_VF', R.QM_DFX_DB_CNT_VF, (v) => (this.dfxSelDb = v), false),
+      selector('QM_DFX_SQE_CNT_VF_SQN', R.QM_DFX_SQE_CNT_VF_SQN, (v) => (this.dfxSelSqe = v), true),
+      selector('QM_DFX_CQE_CNT_VF_CQN', R.QM_DFX_CQE_CNT_VF_CQN, (v) => (this.dfxSelCqe = v), true),
+      ofFunction('QM_DFX_MB_CNT', R.QM_DFX_MB_CNT, () => this.dfxSelMb, 'dfxMailbox'),
+      ofFunction('QM_DFX_DB_CNT', R.QM_DFX_DB_CNT, () => this.dfxSelDb, 'dfxDoorbell'),
+      ofQueue('QM_DFX_SQE_CNT', R.QM_DFX_SQE_CNT, () => this.dfxSelSqe, this.dfxSqeQ),
+      ofQueue('QM_DFX_CQE_CNT', R.QM_DFX_CQE_CNT, () => this.dfxSelCqe, this.dfxCqeQ),
       counter('QM_DFX_CQE_ERR_CNT', R.QM_DFX_CQE_ERR_CNT, 'dfxCqeErr'),
       { name: 'QM_OOO_SHUTDOWN_SEL', offset: R.QM_OOO_SHUTDOWN_SEL, fields: [{ name: 'sel', lsb: 0, width: 15 }], write: (v) => (this.oooShutdownSel = Number(v)) },
       { name: 'ACC_MASTER_GLOBAL_CTRL', offset: R.ACC_MASTER_GLOBAL_CTRL, fields: [{ name: 'shutdown', lsb: 0, width: 1 }], write: (v) => this.setMasterCtrl(Number(v)) },
@@ -929,6 +988,7 @@ export class QueueManager {
     this.contextChanged(true, qn);
     this.rr = (best + 1) % n;
     this.dfxSqe++;
+    this.dfxSqeQ[qn]!++;
     return qn;
   }
 
@@ -1071,6 +1131,7 @@ export class QueueManager {
     this.cqTail[cqn] = next;
     this.contextChanged(false, cqn);
     this.dfxCqe++;
+    this.dfxCqeQ[cqn]!++;
     this.completionDone(qn, sqIndex);
     if (error) this.dfxCqeErr++;
     return CqePost.Written;

@@ -59,6 +59,9 @@ export const QM_DFX_MB_CNT_VF = 0x104010;
 export const QM_DFX_DB_CNT_VF = 0x104020;
 export const QM_DFX_SQE_CNT_VF_SQN = 0x104030;
 export const QM_DFX_CQE_CNT_VF_CQN = 0x104040;
+/** Selection register fields: function [5:0] (CURRENT_FUN_MASK), queue [31:16] (QM_DFX_QN_SHIFT). */
+export const QM_DFX_FUN_MASK = 0x3f;
+export const QM_DFX_QN_SHIFT = 16;
 export const QM_DFX_MB_CNT = 0x104018;
 export const QM_DFX_DB_CNT = 0x104028;
 export const QM_DFX_SQE_CNT = 0x104038;

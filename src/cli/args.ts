@@ -2,9 +2,10 @@
 // Parsing, validation and `--help` all come from the tables, so a new option is one
 // row. Mistakes are returned as one-line messages; the caller prints them and exits 2.
 
-import { existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseTraceFilter } from '../trace/filter.js';
-import { resolveImage } from './image-path.js';
+import { imageNames, resolveImage } from './image-path.js';
 
 export type CommandName = 'boot' | 'demo' | 'dumpdtb' | 'mkimage' | 'tui';
 
@@ -13,14 +14,29 @@ interface CommandSpec {
   /** Positional arguments as shown in usage. */
   readonly usage: string;
   readonly summary: string;
+  /** Lines `svasoc NAME --help` adds after the options. */
+  readonly notes?: readonly string[];
 }
 
 export const COMMANDS: readonly CommandSpec[] = [
-  { name: 'boot', usage: '[image]', summary: 'boot an image (default images/default) and run its /init script' },
+  {
+    name: 'boot',
+    usage: '[image]',
+    summary: 'boot an image (default images/default) and run its /init script',
+    notes: ['image: a directory tree, a cpio archive, or a name in images/ (IMAGES).', 'The exit status is the guest\'s poweroff code (exit N in --script FILE).'],
+  },
   { name: 'mkimage', usage: 'DIR OUT.cpio', summary: 'build an image tree into a cpio newc initramfs (lists with cpio -t)' },
   { name: 'demo', usage: '', summary: 'run the bare-metal demo: DMA, SMMU bring-up, SVA with a PASID, a stalled DMA resumed' },
   { name: 'dumpdtb', usage: 'FILE', summary: "write the machine's device tree blob to FILE (like QEMU -machine dumpdtb=FILE)" },
-  { name: 'tui', usage: '[demo | image]', summary: 'watch every bus transaction in a terminal UI: step, run to a stall, decode it (default image: images/default)' },
+  {
+    name: 'tui',
+    usage: '[demo | image]',
+    summary: 'watch every bus transaction in a terminal UI: step, run to a stall, decode it (default image: images/default)',
+    notes: [
+      'demo: the bare-metal demo; image: as for boot (IMAGES). `svasoc tui sva` shows a user process\'s DMA stalling.',
+      'Keys: s run to the next stall, n step one record, space run/pause, / filter, Enter zoom the detail, ? all keys, q quit.',
+    ],
+  },
 ];
 
 export const KiB = 1024;
@@ -49,7 +65,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'cpus', metavar: 'N', kind: 'count', commands: ['boot', 'demo', 'dumpdtb', 'tui'], help: `CPU cores, 1..${CPUS_MAX} (default 2)` },
   { name: 'seed', metavar: 'N', kind: 'seed', commands: ['boot', 'demo', 'tui'], help: 'seed for anything randomised, 0..2^32-1 (default 1)' },
   { name: 'trace', metavar: 'FILE.json', kind: 'output-file', commands: ['boot', 'demo'], help: 'write the bus trace as Chrome/Perfetto JSON (open in ui.perfetto.dev)' },
-  { name: 'log', metavar: 'FILE', kind: 'output-file', commands: ['boot', 'demo'], help: 'write the bus trace as text lines (time initiator kind key=value ...)' },
+  { name: 'log', metavar: 'FILE', kind: 'output-file', commands: ['boot', 'demo'], help: 'write the bus trace as text lines (time-in-ns initiator kind key=value ...)' },
   { name: 'trace-filter', metavar: 'EXPR', kind: 'filter', commands: ['boot', 'demo', 'tui'], help: 'records to keep in --trace/--log (tui: in the list), e.g. "kind=dma_* sid=0x10"' },
 ];
 
@@ -108,7 +124,7 @@ export interface TuiArgs {
   readonly traceFilter: string;
 }
 
-export type CliArgs = BootArgs | MkimageArgs | DemoArgs | DumpDtbArgs | TuiArgs | { readonly command: 'help' } | { readonly command: 'version' };
+export type CliArgs = BootArgs | MkimageArgs | DemoArgs | DumpDtbArgs | TuiArgs | { readonly command: 'help'; readonly topic?: CommandName } | { readonly command: 'version' };
 
 export type ArgsResult = { readonly ok: true; readonly args: CliArgs } | { readonly ok: false; readonly error: string };
 
@@ -143,6 +159,27 @@ function parseInteger(text: string): number | undefined {
   return Number.isSafeInteger(v) ? v : undefined;
 }
 
+function canAccess(path: string, mode: number): boolean {
+  try {
+    accessSync(path, mode);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why `file` cannot be written, checked before anything runs (a boot would otherwise run to the end first). */
+function outputFileError(what: string, file: string): { error: string } | undefined {
+  if (file === '') return { error: `${what}: needs a file name` };
+  if (existsSync(file)) {
+    if (statSync(file).isDirectory()) return { error: `${what}: ${file} is a directory` };
+    return canAccess(file, constants.W_OK) ? undefined : { error: `${what}: cannot write ${file} (permission denied)` };
+  }
+  const dir = dirname(file);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return { error: `${what}: no such directory: ${dir}` };
+  return canAccess(dir, constants.W_OK) ? undefined : { error: `${what}: cannot create a file in ${dir} (permission denied)` };
+}
+
 /** Validates one option value; returns the parsed value or an error message. */
 function optionValue(spec: OptionSpec, raw: string): { value: string | number } | { error: string } {
   const flag = `--${spec.name}`;
@@ -166,12 +203,12 @@ function optionValue(spec: OptionSpec, raw: string): { value: string | number } 
       return { value: v };
     }
     case 'input-file':
-      if (!existsSync(raw) || !statSync(raw).isFile()) return { error: `${flag}: no such file: ${raw}` };
+      if (!existsSync(raw)) return { error: `${flag}: no such file: ${raw}` };
+      if (statSync(raw).isDirectory()) return { error: `${flag}: ${raw} is a directory, not a file` };
+      if (!canAccess(raw, constants.R_OK)) return { error: `${flag}: cannot read ${raw} (permission denied)` };
       return { value: raw };
     case 'output-file':
-      if (raw === '') return { error: `${flag}: needs a file name` };
-      if (existsSync(raw) && statSync(raw).isDirectory()) return { error: `${flag}: ${raw} is a directory` };
-      return { value: raw };
+      return outputFileError(flag, raw) ?? { value: raw };
     case 'filter': {
       const f = parseTraceFilter(raw);
       return f.ok ? { value: raw } : { error: `${flag}: ${f.error}` };
@@ -188,9 +225,12 @@ function optionValue(spec: OptionSpec, raw: string): { value: string | number } 
 export function parseArgs(argv: readonly string[]): ArgsResult {
   const fail = (error: string): ArgsResult => ({ ok: false, error });
   if (argv.length === 0) return { ok: true, args: { command: 'help' } };
-  if (argv.some((a) => a === '--help' || a === '-h')) return { ok: true, args: { command: 'help' } };
+  // `svasoc boot --help` and `svasoc help boot` give the command's own help
+  const topicOf = (name: string | undefined) => COMMANDS.find((c) => c.name === name)?.name;
+  const help = (topic: CommandName | undefined): ArgsResult => ({ ok: true, args: topic !== undefined ? { command: 'help', topic } : { command: 'help' } });
+  if (argv.some((a) => a === '--help' || a === '-h')) return help(topicOf(argv[0]));
   if (argv.some((a) => a === '--version' || a === '-V')) return { ok: true, args: { command: 'version' } };
-  if (argv[0] === 'help') return { ok: true, args: { command: 'help' } };
+  if (argv[0] === 'help') return help(topicOf(argv[1]));
 
   const commandName = argv[0]!;
   const command = COMMANDS.find((c) => c.name === commandName);
@@ -239,7 +279,8 @@ export function parseArgs(argv: readonly string[]): ArgsResult {
   if (command.name === 'dumpdtb') {
     if (positionals.length !== 1) return fail(positionals.length === 0 ? 'dumpdtb needs a FILE to write' : `dumpdtb takes one FILE, got ${positionals.length}`);
     const file = positionals[0]!;
-    if (existsSync(file) && statSync(file).isDirectory()) return fail(`dumpdtb: ${file} is a directory`);
+    const bad = outputFileError('dumpdtb', file);
+    if (bad !== undefined) return fail(bad.error);
     return { ok: true, args: { command: 'dumpdtb', file, ramSize, cpus } };
   }
   if (command.name === 'demo') {
@@ -261,13 +302,14 @@ export function parseArgs(argv: readonly string[]): ArgsResult {
     if (positionals.length !== 2) return fail(`mkimage needs DIR and OUT.cpio, got ${positionals.length} argument(s)`);
     const [dir, out] = positionals as [string, string];
     if (!existsSync(dir) || !statSync(dir).isDirectory()) return fail(`mkimage: no such directory: ${dir}`);
-    if (existsSync(out) && statSync(out).isDirectory()) return fail(`mkimage: ${out} is a directory`);
+    const bad = outputFileError('mkimage', out);
+    if (bad !== undefined) return fail(bad.error);
     return { ok: true, args: { command: 'mkimage', dir, out, script: values.get('script') as string | undefined } };
   }
   if (command.name === 'tui') {
     if (positionals.length > 1) return fail(`tui takes at most one of demo or an image, got ${positionals.length}: ${positionals.join(' ')}`);
     const target = positionals[0];
-    if (target !== undefined && target !== 'demo' && resolveImage(target) === undefined) return fail(`no such image: ${target} (demo, a directory, a cpio archive, or a name in images/)`);
+    if (target !== undefined && target !== 'demo' && resolveImage(target) === undefined) return fail(`no such image: ${target} (demo, a directory, a cpio archive, or a name in images/: ${imageNames().join(', ')})`);
     if (target === 'demo' && values.has('script')) return fail('--script applies to an image, not to the demo');
     if (target === 'demo' && values.has('append')) return fail('--append applies to an image, not to the demo');
     return {
@@ -286,7 +328,7 @@ export function parseArgs(argv: readonly string[]): ArgsResult {
   }
   if (positionals.length > 1) return fail(`boot takes at most one image, got ${positionals.length}: ${positionals.join(' ')}`);
   const image = positionals[0];
-  if (image !== undefined && resolveImage(image) === undefined) return fail(`no such image: ${image} (a directory, a cpio archive, or a name in images/)`);
+  if (image !== undefined && resolveImage(image) === undefined) return fail(`no such image: ${image} (a directory, a cpio archive, or a name in images/: ${imageNames().join(', ')})`);
   return {
     ok: true,
     args: {
@@ -305,19 +347,29 @@ export function parseArgs(argv: readonly string[]): ArgsResult {
   };
 }
 
-/** `svasoc --help`, generated from the tables. */
-export function helpText(version: string): string {
-  const lines = [`svasoc ${version}: emulator of an Arm SoC with SMMUv3 and a ZIP accelerator, for shared virtual addressing`, '', 'Usage:'];
-  for (const c of COMMANDS) lines.push(`  svasoc ${c.name} ${c.usage} [options]`);
-  lines.push('  svasoc --help | --version', '', 'Commands:');
-  const cw = Math.max(...COMMANDS.map((c) => c.name.length));
-  for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(cw)}  ${c.summary}`);
+/** `svasoc --help`, generated from the tables; with a topic, `svasoc COMMAND --help`: that command and its options. */
+export function helpText(version: string, topic?: CommandName): string {
+  const command = topic !== undefined ? COMMANDS.find((c) => c.name === topic) : undefined;
+  const options = command !== undefined ? OPTIONS.filter((o) => o.commands.includes(command.name)) : OPTIONS;
+  const lines: string[] = [];
+  if (command !== undefined) {
+    lines.push(`Usage: svasoc ${command.name}${command.usage ? ` ${command.usage}` : ''} [options]`, '', `${command.summary[0]!.toUpperCase()}${command.summary.slice(1)}.`);
+    for (const n of command.notes ?? []) lines.push(n.replace('IMAGES', imageNames().join(', ')));
+  } else {
+    lines.push(`svasoc ${version}: emulator of an Arm SoC with SMMUv3 and a ZIP accelerator, for shared virtual addressing`, '', 'Usage:');
+    for (const c of COMMANDS) lines.push(`  svasoc ${c.name} ${c.usage} [options]`);
+    lines.push('  svasoc --help | --version', '  svasoc COMMAND --help   the options of one command', '', 'Commands:');
+    const cw = Math.max(...COMMANDS.map((c) => c.name.length));
+    for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(cw)}  ${c.summary}`);
+  }
   lines.push('', 'Options:');
-  const left = OPTIONS.map((o) => (o.metavar ? `--${o.name} ${o.metavar}` : `--${o.name}`));
-  const w = Math.max(...left.map((l) => l.length), '-h, --help'.length);
-  OPTIONS.forEach((o, i) => lines.push(`  ${left[i]!.padEnd(w)}  ${o.help} [${o.commands.join(', ')}]`));
+  const left = options.map((o) => (o.metavar ? `--${o.name} ${o.metavar}` : `--${o.name}`));
+  const w = Math.max(...left.map((l) => l.length), '-V, --version'.length);
+  options.forEach((o, i) => lines.push(`  ${left[i]!.padEnd(w)}  ${o.help}${command === undefined ? ` [${o.commands.join(', ')}]` : ''}`));
   lines.push(`  ${'-h, --help'.padEnd(w)}  show this help`);
-  lines.push(`  ${'-V, --version'.padEnd(w)}  show the version`);
-  lines.push('', 'SIZE is bytes (decimal or 0x hex) or a number with K, M, G or T (powers of 1024).', 'Exit status: 0 success, 1 the run failed, 2 bad arguments.');
+  if (command === undefined) lines.push(`  ${'-V, --version'.padEnd(w)}  show the version`);
+  lines.push('');
+  if (options.some((o) => o.kind === 'size')) lines.push('SIZE is bytes (decimal or 0x hex) or a number with K, M, G or T (powers of 1024).');
+  lines.push('Exit status: 0 success, 1 the run failed, 2 bad arguments.');
   return `${lines.join('\n')}\n`;
 }

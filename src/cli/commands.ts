@@ -78,7 +78,9 @@ function boot(args: BootArgs, io: CliIo): number | Promise<number> {
       io.stderr(`svasoc: the guest did not power off within ${machine.clock.now() / 1e9} s of virtual time\n`);
       ok = false;
     }
-    return code ?? (ok ? EXIT_OK : EXIT_FAILURE);
+    // a guest that powered off fine does not make a run whose trace was lost a success
+    if (code === undefined || (code === EXIT_OK && !ok)) return ok ? EXIT_OK : EXIT_FAILURE;
+    return code;
   };
   if (args.interactive) {
     return bootInteractive({ ...common, stdin: process.stdin }).then(({ machine, code }) => finish(machine, code));
@@ -128,7 +130,7 @@ export function runCli(argv: readonly string[], io: CliIo): number | Promise<num
   const args = parsed.args;
   switch (args.command) {
     case 'help':
-      io.stdout(helpText(version()));
+      io.stdout(helpText(version(), args.topic));
       return EXIT_OK;
     case 'version':
       io.stdout(`svasoc ${version()}\n`);

@@ -1,7 +1,7 @@
 // Where `svasoc boot [image]` finds an image: a path (directory tree or cpio archive),
 // or the name of a directory in images/.
 
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,4 +14,16 @@ export function resolveImage(image: string | undefined): string | undefined {
   if (existsSync(name)) return name;
   const inImages = join(IMAGES_DIR, name);
   return existsSync(inImages) && statSync(inImages).isDirectory() ? inImages : undefined;
+}
+
+/** The names of the images in images/ (each a directory), sorted: what `svasoc boot NAME` accepts besides a path. */
+export function imageNames(): string[] {
+  try {
+    return readdirSync(IMAGES_DIR, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
+  } catch {
+    return [];
+  }
 }

@@ -52,7 +52,9 @@ describe('argument parsing', () => {
   });
 
   it('--help/-h and --version/-V win anywhere; no arguments means help', () => {
-    expect(ok(['boot', '--ram', '3XB', '-h'])).toEqual({ command: 'help' });
+    expect(ok(['boot', '--ram', '3XB', '-h'])).toEqual({ command: 'help', topic: 'boot' });
+    expect(ok(['--ram', '3XB', '-h'])).toEqual({ command: 'help' });
+    expect(ok(['help', 'tui'])).toEqual({ command: 'help', topic: 'tui' });
     expect(ok(['--version'])).toEqual({ command: 'version' });
     expect(ok(['dumpdtb', '-V'])).toEqual({ command: 'version' });
     expect(ok([])).toEqual({ command: 'help' });
@@ -78,7 +80,10 @@ describe('argument parsing', () => {
       [['boot', '--trace', '/tmp'], /^--trace: \/tmp is a directory$/],
       [['boot', '--trace-filter', 'kind=nope'], /^--trace-filter: unknown trace kind "nope"/],
       [['boot', '--ram', '1G', '--ram', '2G'], /^option --ram given twice$/],
-      [['boot', '/nonexistent-image'], /^no such image: \/nonexistent-image \(a directory, a cpio archive, or a name in images\/\)$/],
+      [['boot', '/nonexistent-image'], /^no such image: \/nonexistent-image \(a directory, a cpio archive, or a name in images\/: default, smoke, sva\)$/],
+      [['boot', '--script', 'images'], /^--script: images is a directory, not a file$/],
+      [['boot', '--trace', '/nonexistent-dir/t.json'], /^--trace: no such directory: \/nonexistent-dir$/],
+      [['boot', '--log', '/nonexistent-dir/t.log'], /^--log: no such directory: \/nonexistent-dir$/],
       [['boot', '--interactive=yes'], /^option --interactive takes no value$/],
       [['mkimage', 'images/default'], /^mkimage needs DIR and OUT.cpio, got 1 argument/],
       [['mkimage', '/nonexistent-dir', '/tmp/x.cpio'], /^mkimage: no such directory/],

@@ -59,10 +59,32 @@ describe('svasoc commands', () => {
     expect(dtc.stderr.toString()).toBe('');
   });
 
-  it('dumpdtb into a missing directory fails with exit 1 and says why', () => {
-    const r = run(['dumpdtb', join(work, 'no/such/dir/m.dtb')]);
-    expect(r.status).toBe(EXIT_FAILURE);
-    expect(r.err).toMatch(/^svasoc: cannot write the device tree blob to .*m\.dtb: ENOENT/);
+  it('an output file in a missing directory is refused before anything runs: exit 2, one line, nothing on stdout', () => {
+    const missing = join(work, 'no/such/dir');
+    const cases: [string[], string][] = [
+      [['dumpdtb', join(missing, 'm.dtb')], `svasoc: dumpdtb: no such directory: ${missing}\n`],
+      [['boot', 'smoke', '--trace', join(missing, 't.json')], `svasoc: --trace: no such directory: ${missing}\n`],
+      [['demo', '--log', join(missing, 't.log')], `svasoc: --log: no such directory: ${missing}\n`],
+      [['mkimage', 'images/smoke', join(missing, 'x.cpio')], `svasoc: mkimage: no such directory: ${missing}\n`],
+    ];
+    for (const [argv, message] of cases) {
+      const r = run(argv);
+      expect(r.status, argv.join(' ')).toBe(EXIT_USAGE);
+      expect(r.out).toBe(''); // the boot did not start
+      expect(r.err).toBe(message);
+    }
+  });
+
+  it('svasoc COMMAND --help is that command: its usage, what it does, and only its options', () => {
+    const h = run(['tui', '--help']);
+    expect(h.status).toBe(EXIT_OK);
+    expect(h.out).toMatch(/^Usage: svasoc tui \[demo \| image\] \[options\]\n/);
+    expect(h.out).toContain('default, smoke, sva');
+    expect(h.out).toContain('Keys: s run to the next stall');
+    expect(h.out).toContain('--trace-filter EXPR');
+    expect(h.out).not.toContain('--trace FILE.json'); // boot and demo only
+    expect(run(['help', 'mkimage']).out).toMatch(/^Usage: svasoc mkimage DIR OUT\.cpio \[options\]\n/);
+    expect(run(['mkimage', '-h']).out).not.toContain('SIZE is bytes');
   });
 
   it('demo runs the bare-metal demo and writes --trace (Chrome JSON) and --log (text), filtered', () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, runCli, version } from '../../src/cli/commands.js';
+import { EXIT_OK, EXIT_USAGE, runCli, version } from '../../src/cli/commands.js';
 import { runBareMetalDemo, type DemoStep } from '../../src/cli/demo.js';
 import { readDtb } from '../../src/machine/fdt/dtb-reader.js';
 import { readCells } from '../../src/machine/fdt/property.js';

@@ -11,7 +11,8 @@ import {
   put_page,
   totalram_pages,
 } from '../../src/kernel/mm/page_alloc.js';
-import { MAX_PAGE_ORDER, PAGE_SIZE, PG_buddy, PG_reserved } from '../../src/kernel/mm/page.js';
+import { PfnList } from '../../src/kernel/mm/mmzone.js';
+import { MAX_PAGE_ORDER, MemMap, PAGE_SIZE, PAGES_PER_SECTION, PG_buddy, PG_reserved } from '../../src/kernel/mm/page.js';
 import { global_page_state, vmstat_show } from '../../src/kernel/mm/vmstat.js';
 import { makeBusCpu } from '../support/mm-bus-cpu.js';
 
@@ -213,5 +214,45 @@ describe('buddy allocator (mm/page_alloc.c)', () => {
     pg.mem_map.setRefcount(p, 0); // leak: neither free nor in use
     expect(check_page_alloc_consistency().join()).toMatch(/neither free nor in use/);
     expect(NODE_DATA()).toBe(pg);
+  });
+});
+
+describe('page lists through the mem_map (list_head of struct page)', () => {
+  it('a list whose pages lie in different memory sections links, unlinks and walks both ways like the list it models', () => {
+    const map = new MemMap(3 * PAGES_PER_SECTION);
+    const list = new PfnList(map);
+    const model: number[] = [];
+    // neighbours in the same section and across section boundaries, in both directions
+    const pfns = [5, PAGES_PER_SECTION - 1, PAGES_PER_SECTION, 2 * PAGES_PER_SECTION + 7, 6, PAGES_PER_SECTION + 3, 2 * PAGES_PER_SECTION - 1];
+    pfns.forEach((p, k) => {
+      if (k % 2 === 0) {
+        list.addHead(p);
+        model.unshift(p);
+      } else {
+        list.addTail(p);
+        model.push(p);
+      }
+    });
+    const walk = (): number[] => {
+      const out: number[] = [];
+      for (let p = list.head; p >= 0; p = list.next(p)) out.push(p);
+      return out;
+    };
+    const walkBack = (): number[] => {
+      const out: number[] = [];
+      for (let p = list.tail; p >= 0; p = map.sec(p).prev[p % PAGES_PER_SECTION]!) out.push(p);
+      return out;
+    };
+    expect(walk()).toEqual(model);
+    expect(walkBack()).toEqual([...model].reverse());
+    for (const p of [PAGES_PER_SECTION, 5, 2 * PAGES_PER_SECTION - 1, PAGES_PER_SECTION + 3]) {
+      list.del(p);
+      model.splice(model.indexOf(p), 1);
+      expect(walk()).toEqual(model);
+      expect(walkBack()).toEqual([...model].reverse());
+      expect(list.count).toBe(model.length);
+      expect(map.sec(p).next[p % PAGES_PER_SECTION]).toBe(-1);
+      expect(map.sec(p).prev[p % PAGES_PER_SECTION]).toBe(-1);
+    }
   });
 });

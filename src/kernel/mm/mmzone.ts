@@ -6,6 +6,14 @@
 import { MAX_NR_ZONES, ZONE_MOVABLE, ZONE_NORMAL } from './gfp.js';
 import { MAX_PAGE_ORDER, MemMap, NR_PAGE_ORDERS, PAGES_PER_SECTION } from './page.js';
 
+// Not the exported PAGES_PER_SECTION - 1: an exported constant is read from its module cell at each use.
+const SECTION_PFN_MASK = PAGES_PER_SECTION - 1;
+
+/** Both pages' fields live in one section's arrays (list neighbours usually do). */
+function sameSection(a: number, b: number): boolean {
+  return (a ^ b) <= SECTION_PFN_MASK;
+}
+
 /** A doubly linked list of pages through MemMap.next/prev (list_head of struct page). */
 export class PfnList {
   head = -1;
@@ -15,35 +23,40 @@ export class PfnList {
   constructor(private readonly map: MemMap) {}
 
   addHead(pfn: number): void {
-    const s = this.map.sec(pfn);
-    const i = pfn & (PAGES_PER_SECTION - 1);
+    const map = this.map;
+    const s = map.sec(pfn);
+    const i = pfn & SECTION_PFN_MASK;
+    const h = this.head;
     s.prev[i] = -1;
-    s.next[i] = this.head;
-    if (this.head >= 0) this.setPrev(this.head, pfn);
+    s.next[i] = h;
+    if (h >= 0) (sameSection(h, pfn) ? s : map.sec(h)).prev[h & SECTION_PFN_MASK] = pfn;
     else this.tail = pfn;
     this.head = pfn;
     this.count++;
   }
 
   addTail(pfn: number): void {
-    const s = this.map.sec(pfn);
-    const i = pfn & (PAGES_PER_SECTION - 1);
+    const map = this.map;
+    const s = map.sec(pfn);
+    const i = pfn & SECTION_PFN_MASK;
+    const t = this.tail;
     s.next[i] = -1;
-    s.prev[i] = this.tail;
-    if (this.tail >= 0) this.setNext(this.tail, pfn);
+    s.prev[i] = t;
+    if (t >= 0) (sameSection(t, pfn) ? s : map.sec(t)).next[t & SECTION_PFN_MASK] = pfn;
     else this.head = pfn;
     this.tail = pfn;
     this.count++;
   }
 
   del(pfn: number): void {
-    const s = this.map.sec(pfn);
-    const i = pfn & (PAGES_PER_SECTION - 1);
+    const map = this.map;
+    const s = map.sec(pfn);
+    const i = pfn & SECTION_PFN_MASK;
     const n = s.next[i]!;
     const p = s.prev[i]!;
-    if (p >= 0) this.setNext(p, n);
+    if (p >= 0) (sameSection(p, pfn) ? s : map.sec(p)).next[p & SECTION_PFN_MASK] = n;
     else this.head = n;
-    if (n >= 0) this.setPrev(n, p);
+    if (n >= 0) (sameSection(n, pfn) ? s : map.sec(n)).prev[n & SECTION_PFN_MASK] = p;
     else this.tail = p;
     s.next[i] = -1;
     s.prev[i] = -1;
@@ -51,14 +64,7 @@ export class PfnList {
   }
 
   next(pfn: number): number {
-    return this.map.sec(pfn).next[pfn & (PAGES_PER_SECTION - 1)]!;
-  }
-
-  private setNext(pfn: number, v: number): void {
-    this.map.sec(pfn).next[pfn & (PAGES_PER_SECTION - 1)] = v;
-  }
-  private setPrev(pfn: number, v: number): void {
-    this.map.sec(pfn).prev[pfn & (PAGES_PER_SECTION - 1)] = v;
+    return this.map.sec(pfn).next[pfn & SECTION_PFN_MASK]!;
   }
 }
 

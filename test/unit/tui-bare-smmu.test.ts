@@ -2,7 +2,7 @@
 // so events and PRI queue entries are read from the rig's queues like the board's.
 
 import { describe, expect, it } from 'vitest';
-import { bringUp, dmaRead, makeRig, setupS1 } from '../conformance/smmuv3-harness.js';
+import { bringUp, cmd, dmaRead, makeRig, priResp, setupS1, sync } from '../conformance/smmuv3-harness.js';
 import { ConsoleBuffer } from '../../src/tui/model/console.js';
 import { TuiSession } from '../../src/tui/model/session.js';
 import { scriptedWorkload } from '../../src/tui/model/workload.js';
@@ -33,6 +33,26 @@ describe('TUI session on a bare SMMU rig', () => {
     expect(detail).toMatch(/SSV\s+1/);
     expect(detail).toMatch(/PRGIndex\s+0x3/);
     expect(detail).toMatch(/PageAddr\s+0x12345000/);
+  });
+
+  it('a page request tells its group: waiting until CMD_PRI_RESP, then the response the function got and how long it waited', () => {
+    let rigRef: ReturnType<typeof makeRig> | undefined;
+    const s = session((rig) => {
+      rigRef = rig;
+      rig.port.pageRequest(0x1234_5678, 5, true, true, false, false, false, 3, true);
+    });
+    const request = s.record(s.runToKind(new Set([TraceKind.PageRequest])).index!)!;
+    s.runToKind(new Set());
+    expect(text(s, request.index)).toContain('answered   not yet: software must send CMD_PRI_RESP for the group');
+    cmd(rigRef!, priResp(0x10, 3, 2, 5), sync()); // Resp 0b10 Success
+    s.runToKind(new Set());
+    const response = s.rowsAt(0, s.rowCount).find((r) => r.record.kind === TraceKind.PageResponse)!.record;
+    for (const from of [request.index, response.index]) {
+      const rows = s.detail(from).flatMap((x) => x.rows);
+      expect(rows[0]).toMatch(/^PRG 3 StreamID 0x10 SSID 5 page 0x12345000: answered Success after [\d.]+ (ns|us)$/);
+      expect(rows).toContainEqual(expect.stringMatching(/^requested  #\d+ at .* PRI PRG 3 R Last page 0x12345000$/));
+      expect(rows).toContainEqual(expect.stringMatching(/^answered   #\d+ at .* by #\d+ CMD_PRI_RESP .*PRGIndex=0x3.*: PRG 3 response Success$/));
+    }
   });
 
   it('a translation fault with CD.R set is an F_TRANSLATION event read back from the rig EVTQ', () => {

@@ -96,7 +96,8 @@ const IRQ_EVENTS = ['pending', 'acknowledged', 'deactivated'];
 const EXCEPTION_TYPES = ['sync', 'irq', 'svc'];
 /** TraceKind.TlbInvalidate aux: the TLBI operation, in the order src/hw/cpu/core.ts numbers them. */
 const TLBI_OPS = ['VMALLE1IS', 'VMALLE1', 'ASIDE1IS', 'VAE1IS', 'VALE1IS', 'VAAE1IS', 'VAALE1IS', 'RVAE1IS', 'RVALE1IS', 'RVAAE1IS'];
-const PRG_RESPONSES: Readonly<Record<number, string>> = { 0: 'Success', 1: 'Invalid Request', 0xf: 'Response Failure' };
+/** PCIe PRG Response codes (the function's view of CMD_PRI_RESP). */
+export const PRG_RESPONSE_NAMES: Readonly<Record<number, string>> = { 0: 'Success', 1: 'Invalid Request', 0xf: 'Response Failure' };
 const ZIP_STATUS_NAMES = Object.fromEntries(Object.entries(ZipStatus).map(([k, v]) => [v, k])) as Record<number, string>;
 const EC_NAMES = Object.fromEntries(Object.entries(EC).map(([k, v]) => [v, k])) as Record<number, string>;
 const CS_NAMES = ['NONE', 'IRQ', 'SEV', 'reserved'];
@@ -322,7 +323,7 @@ export function decodeLine(ctx: DecodeContext, r: TraceRecord): string {
     case TraceKind.PageRequest:
       return `PRI PRG ${r.aux} ${prFlags(Number(r.value))} page ${hex(r.iova - (r.iova % 4096n))}`;
     case TraceKind.PageResponse:
-      return `PRG ${r.aux} response ${PRG_RESPONSES[Number(r.value)] ?? hex(r.value)}`;
+      return `PRG ${r.aux} response ${PRG_RESPONSE_NAMES[Number(r.value)] ?? hex(r.value)}`;
     case TraceKind.Msi: {
       if (role() === 'its') return `DeviceID ${hex(r.sid)} EventID ${r.value} -> ${r.aux !== 0 ? `LPI ${r.aux}` : 'no LPI'}`;
       const target = mmioTarget(ctx.machine, Number(r.pa));
@@ -453,7 +454,7 @@ function recordFieldMeanings(ctx: DecodeContext | undefined, r: TraceRecord): { 
     case TraceKind.PageRequest:
       return { value: prFlags(v), aux: 'PRG index' };
     case TraceKind.PageResponse:
-      return { value: PRG_RESPONSES[v] ?? '?', aux: 'PRG index' };
+      return { value: PRG_RESPONSE_NAMES[v] ?? '?', aux: 'PRG index' };
     case TraceKind.Completion:
       return ctx !== undefined && initiatorRole(ctx.machine, r.initiator) === 'zip' ? { value: `status ${ZIP_STATUS_NAMES[v] ?? '?'}`, aux: 'queue' } : { value: 'DMA_RESULT' };
     case TraceKind.Doorbell:

@@ -16,7 +16,7 @@ import { EVT_BYTES } from '../../hw/smmuv3/evtq.js';
 import { PRI_BYTES } from '../../hw/smmuv3/priq.js';
 import { ITS_CMD_SIZE } from '../../hw/gic/its-command.js';
 import { ZIP_SQE_BYTES } from '../../hw/zip/sqe.js';
-import { cdBrief, decodeLine, detailSections, eventName, hex, initiatorRole, intidName, ns, smmuNamed, steBrief, type DecodeContext, type DetailSection } from './decode.js';
+import { PRG_RESPONSE_NAMES, cdBrief, decodeLine, detailSections, eventName, hex, initiatorRole, intidName, ns, smmuNamed, steBrief, type DecodeContext, type DetailSection } from './decode.js';
 import { SmmuV3 } from '../../hw/smmuv3/smmuv3.js';
 import type { Workload } from './workload.js';
 
@@ -377,6 +377,31 @@ export class TuiSession implements DecodeContext {
     return { title: '', rows };
   }
 
+  /** A page request (PCIe PRI, IHI 0070 8) and its group's answer: the interrupt, the software that read the PRI queue, the CMD_PRI_RESP and the PRG response the function got. */
+  priStory(request: TraceRecord): DetailSection {
+    const prg = request.aux;
+    const response = this.findAfter(request.index, TraceKind.PageResponse, (r) => r.sid === request.sid && r.aux === prg);
+    const until = response?.index ?? this.shownEnd;
+    const command = response && this.findBefore(response.index, TraceKind.Command, (r) => r.index > request.index && r.aux === 0x41 && initiatorRole(this.machine, r.initiator) === 'smmu');
+    const waited = (response?.timeNs ?? this.timeNs) - request.timeNs;
+    const what = `PRG ${prg} StreamID ${hex(request.sid)}${request.ssid >= 0 ? ` SSID ${request.ssid}` : ''} page ${hex(request.iova - (request.iova % 4096n))}`;
+    const answer = response !== undefined ? (PRG_RESPONSE_NAMES[Number(response.value)] ?? hex(response.value)) : undefined;
+    const rows = [
+      `${what}: ${answer !== undefined ? `answered ${answer} after ${ns(waited)}` : `waiting (${ns(waited)} so far)`}`,
+      `requested  #${request.index} at ${ns(request.timeNs)} by ${request.initiator}: ${this.decode(request)}`,
+    ];
+    const irq = this.findAfter(request.index, TraceKind.Irq, (r) => r.index < until && r.value === 1n && intidName(this.machine, r.aux) === 'smmu priq');
+    if (irq !== undefined) rows.push(`interrupt  #${irq.index} at ${ns(irq.timeNs)}: ${this.decode(irq)} by ${irq.initiator}`);
+    const consumed = this.findAfter(request.index, TraceKind.MmioWrite, (r) => r.index < until && / PRIQ_CONS <- /.test(this.decode(r)));
+    if (consumed !== undefined) rows.push(`consumed   #${consumed.index} at ${ns(consumed.timeNs)}: ${consumed.initiator} ${this.decode(consumed)} (software has read the request)`);
+    rows.push(
+      response !== undefined
+        ? `answered   #${response.index} at ${ns(response.timeNs)}${command ? ` by #${command.index} ${this.decode(command)}` : ' (automatic: the SMMU answered itself, 8.1/8.2)'}: ${this.decode(response)}`
+        : 'answered   not yet: software must send CMD_PRI_RESP for the group',
+    );
+    return { title: '', rows };
+  }
+
   /** The STE and CD a stalled transaction was translated with: the SMMU's last fetches of them before it (later ones hit its configuration cache). */
   private configUsed(stall: TraceRecord): string[] {
     const cached = this.configCache.get(stall.index);
@@ -406,6 +431,16 @@ export class TuiSession implements DecodeContext {
     if (r.kind === TraceKind.Resume && r.aux !== 2) {
       const stall = this.findBefore(r.index, TraceKind.Stall, (s) => s.sid === r.sid && s.value === r.value);
       if (stall !== undefined) return this.stallStory(stall);
+    }
+    if (r.kind === TraceKind.PageRequest) return this.priStory(r);
+    if (r.kind === TraceKind.PageResponse) {
+      const request = this.findBefore(r.index, TraceKind.PageRequest, (q) => q.sid === r.sid && q.aux === r.aux);
+      if (request !== undefined) return this.priStory(request);
+    }
+    if (r.kind === TraceKind.Command && initiatorRole(this.machine, r.initiator) === 'smmu' && r.aux === 0x41) {
+      const response = this.findAfter(r.index, TraceKind.PageResponse, () => true);
+      const request = response && this.findBefore(response.index, TraceKind.PageRequest, (q) => q.sid === response.sid && q.aux === response.aux);
+      if (request !== undefined) return this.priStory(request);
     }
     if (r.kind === TraceKind.Command && initiatorRole(this.machine, r.initiator) === 'smmu' && r.aux === 0x44) {
       const resume = this.findAfter(r.index, TraceKind.Resume, () => true);

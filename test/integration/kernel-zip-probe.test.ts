@@ -120,4 +120,52 @@ describe('module parameters, debug files and phase-bit laps', () => {
     expect(files['qm/status']).toContain('eq_irq_cnt: ');
     expect(files['qm/regs']).toMatch(/QM_DFX_SQE_CNT = 0x[0-9a-f]{8}\n/);
   }, 60_000);
+
+  it('debug files current_qm, qm/current_q, qm/clear_enable select the function and queue the QM counters in qm/regs show, and make them read-clear (Linux qm debugfs)', () => {
+    const log: string[] = [];
+    const b = bootZip({
+      scenario: function* (zip) {
+        const dir = zip.qm.debugDir;
+        const node = (f: string) => sysfs_lookup(`${dir}/${f}`)!;
+        const show = (f: string): string => String(node(f).show!());
+        const store = (f: string, text: string): number => node(f).store!(text) as number;
+        const count = (reg: string): number => Number.parseInt(/= 0x([0-9a-f]{8})/.exec(show('qm/regs').split('\n').find((l) => l.startsWith(`${reg} `))!)![1]!, 16);
+        const tfm = (yield* crypto_alloc_acomp('zlib-deflate')) as CryptoAcomp;
+        const qp = (tfm.ctx as { qp_ctx: { qp: HisiQp }[] }).qp_ctx[0]!.qp;
+        const bus = qm_bus();
+        const dev = zip.qm.pdev.dev;
+        const src = bus.dma_alloc_coherent(dev, 4096)!;
+        const dst = bus.dma_alloc_coherent(dev, 8192)!;
+        thisCpu().writePhys(src.cpu, new TextEncoder().encode('debug counters '.repeat(200)));
+        const dqp = (tfm.ctx as { qp_ctx: { qp: HisiQp }[] }).qp_ctx[1]!.qp;
+        log.push(`select ${store('qm/current_q', `${qp.qp_id}\n`)} same=${show('qm/current_q') === `${qp.qp_id}\n`}`);
+        const before = count('QM_DFX_SQE_CNT');
+        store('qm/current_q', `${dqp.qp_id}`);
+        const otherBefore = count('QM_DFX_SQE_CNT');
+        store('qm/current_q', `${qp.qp_id}`);
+        for (let i = 0; i < 3; i++) {
+          const req = acomp_request_alloc(tfm);
+          const w = new CryptoWait();
+          acomp_request_set_callback(req, 0, crypto_req_done, w);
+          acomp_request_set_params(req, sg_init_one(src.cpu, 3000), sg_init_one(dst.cpu, 8192), 3000, 8192);
+          yield* crypto_wait_req(crypto_acomp_compress(req), w);
+        }
+        log.push(`sqe+${count('QM_DFX_SQE_CNT') - before} cqe>=${count('QM_DFX_CQE_CNT') >= 3}`);
+        // The decompression qp of the same transform fetched none of them.
+        store('qm/current_q', `${dqp.qp_id}`);
+        log.push(`other+${count('QM_DFX_SQE_CNT') - otherBefore}`);
+        store('qm/current_q', `${qp.qp_id}`);
+        log.push(`clear ${store('qm/clear_enable', '1')} ${show('qm/clear_enable').trim()}`);
+        const first = count('QM_DFX_SQE_CNT');
+        log.push(`read-clear ${first > 0} then ${count('QM_DFX_SQE_CNT')}`);
+        store('qm/clear_enable', '0');
+        log.push(`errors ${store('current_qm', '1')} ${store('qm/current_q', `${zip.qm.qp_num}`)} ${store('qm/current_q', 'x')} ${store('qm/clear_enable', '2')} ${store('current_qm', '0')} current_qm=${show('current_qm').trim()}`);
+        bus.dma_free_coherent(dev, src);
+        bus.dma_free_coherent(dev, dst);
+        return 0;
+      },
+    });
+    expect(b.code).toBe(0);
+    expect(log).toEqual(['select 0 same=true', 'sqe+3 cqe>=true', 'other+0', 'clear 0 1', 'read-clear true then 0', 'errors -22 -22 -14 -22 0 current_qm=0']);
+  }, 60_000);
 });

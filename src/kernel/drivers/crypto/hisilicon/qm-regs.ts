@@ -49,6 +49,11 @@ export const QM_DFX_MB_CNT_VF = 0x104010;
 export const QM_DFX_DB_CNT_VF = 0x104020;
 export const QM_DFX_SQE_CNT_VF_SQN = 0x104030;
 export const QM_DFX_CQE_CNT_VF_CQN = 0x104040;
+/** Selection fields: function [5:0], queue [31:16]. */
+export const CURRENT_FUN_MASK = 0x3f;
+export const CURRENT_Q_MASK = 0xffff0000;
+export const QM_DFX_QN_SHIFT = 16;
+export const QM_DFX_CNT_CLR_CE = 0x100118;
 export const QM_DFX_MB_CNT = 0x104018;
 export const QM_DFX_DB_CNT = 0x104028;
 export const QM_DFX_SQE_CNT = 0x104038;

@@ -6,7 +6,7 @@
 // set-up and error hooks through `HisiQmErrIni`.
 
 import { thisCpu, type ArchCpu } from '../../../../arch/index.js';
-import { EAGAIN, EBUSY, EINVAL, EIO, ENODEV, ENOMEM, EPERM, ETIMEDOUT } from '../../../lib/errno.js';
+import { EAGAIN, EBUSY, EFAULT, EINVAL, EIO, ENODEV, ENOMEM, EPERM, ETIMEDOUT } from '../../../lib/errno.js';
 import { pr_debug, pr_err, pr_info, pr_warn } from '../../../lib/printk.js';
 import { getField } from '../../../lib/field-table.js';
 import { IRQ_HANDLED, IRQ_NONE, IRQ_WAKE_THREAD, free_irq, request_irq, request_threaded_irq, type IrqReturn } from '../../../irq/irqdesc.js';
@@ -202,6 +202,8 @@ export class HisiQm {
   drvdata: unknown = null;
   /** Where the debugfs-like files live below /sys. */
   debugDir = '';
+  /** Queues of the function current_qm selected (debug.curr_qm_qp_num): the bound for current_q. */
+  debug_curr_qm_qp_num = 0;
 
   constructor(
     readonly pdev: HisiPciDev,
@@ -1161,6 +1163,22 @@ const QM_DEBUG_REGS: readonly [string, number][] = [
 export function hisi_qm_debug_init(qm: HisiQm): void {
   const dir = `kernel/debug/${qm.dev_name}/${qm.pdev.name}`;
   qm.debugDir = dir;
+  qm.debug_curr_qm_qp_num = qm.qp_num;
+  // current_qm (the function whose QM counters show), qm/current_q (the queue whose SQE/CQE
+  // counts show), qm/clear_enable (read-clear of the counters): PF only, as Linux.
+  const file = (at: string, name: string, read: () => number, write: (v: number) => number): void => {
+    sysfs_create_file(at, name, () => `${read() >>> 0}\n`, (text) => {
+      const v = qm_debug_parse(text);
+      return v < 0 ? v : write(v);
+    }, 0o600);
+  };
+  file(dir, 'current_qm', () => readl(qm, R.QM_DFX_MB_CNT_VF), (v) => current_qm_write(qm, v));
+  file(`${dir}/qm`, 'current_q', () => readl(qm, R.QM_DFX_SQE_CNT_VF_SQN) >>> R.QM_DFX_QN_SHIFT, (v) => current_q_write(qm, v));
+  file(`${dir}/qm`, 'clear_enable', () => readl(qm, R.QM_DFX_CNT_CLR_CE), (v) => {
+    if (v > 1) return -EINVAL;
+    writel(qm, R.QM_DFX_CNT_CLR_CE, v);
+    return 0;
+  });
   sysfs_create_file(`${dir}/qm`, 'regs', () => QM_DEBUG_REGS.map(([n, off]) => `${n} = 0x${readl(qm, off).toString(16).padStart(8, '0')}\n`).join(''));
   sysfs_create_file(`${dir}/qm`, 'qm_state', () => `${['init', 'start', 'close', 'stop'][qm.status] ?? qm.status}\n`);
   sysfs_create_file(`${dir}/qm`, 'status', () =>
@@ -1171,6 +1189,33 @@ export function hisi_qm_debug_init(qm: HisiQm): void {
 
 export function hisi_qm_debug_uninit(qm: HisiQm): void {
   if (qm.debugDir === '') return;
-  for (const n of ['regs', 'qm_state', 'status', ...Object.keys(qm.dfx)]) sysfs_remove(`${qm.debugDir}/qm`, n);
+  for (const n of ['regs', 'qm_state', 'status', 'current_q', 'clear_enable', ...Object.keys(qm.dfx)]) sysfs_remove(`${qm.debugDir}/qm`, n);
+  sysfs_remove(qm.debugDir, 'current_qm');
+}
+
+/** qm_debug_write's number: kstrtoul(buf, 0) (decimal, 0x hex, 0 octal, one newline); Linux answers a bad one with -EFAULT. */
+function qm_debug_parse(buf: string): number {
+  const t = buf.endsWith('\n') ? buf.slice(0, -1) : buf;
+  const v = /^0x[0-9a-f]+$/i.test(t) ? Number.parseInt(t.slice(2), 16) : /^0[0-7]*$/.test(t) ? Number.parseInt(t, 8) : /^[1-9][0-9]*$/.test(t) ? Number(t) : -1;
+  return v >= 0 && v <= 0xffffffff ? v : -EFAULT;
+}
+
+/** current_qm_write: function `val` (0 = PF; this kernel enables no VFs) for every QM DFX counter selection. */
+function current_qm_write(qm: HisiQm, val: number): number {
+  if (val > 0) return -EINVAL; // qm->vfs_num: this kernel enables no VFs
+  qm.debug_curr_qm_qp_num = qm.qp_num;
+  writel(qm, R.QM_DFX_MB_CNT_VF, val);
+  writel(qm, R.QM_DFX_DB_CNT_VF, val);
+  writel(qm, R.QM_DFX_SQE_CNT_VF_SQN, (val | (readl(qm, R.QM_DFX_SQE_CNT_VF_SQN) & R.CURRENT_Q_MASK)) >>> 0);
+  writel(qm, R.QM_DFX_CQE_CNT_VF_CQN, (val | (readl(qm, R.QM_DFX_CQE_CNT_VF_CQN) & R.CURRENT_Q_MASK)) >>> 0);
+  return 0;
+}
+
+/** current_q_write: queue `val` of the selected function for the SQE/CQE counters. */
+function current_q_write(qm: HisiQm, val: number): number {
+  if (val >= qm.debug_curr_qm_qp_num) return -EINVAL;
+  writel(qm, R.QM_DFX_SQE_CNT_VF_SQN, ((val << R.QM_DFX_QN_SHIFT) | (readl(qm, R.QM_DFX_SQE_CNT_VF_SQN) & R.CURRENT_FUN_MASK)) >>> 0);
+  writel(qm, R.QM_DFX_CQE_CNT_VF_CQN, ((val << R.QM_DFX_QN_SHIFT) | (readl(qm, R.QM_DFX_CQE_CNT_VF_CQN) & R.CURRENT_FUN_MASK)) >>> 0);
+  return 0;
 }
 

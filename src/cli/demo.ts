@@ -75,7 +75,7 @@ const PAGE = 4096;
 const DEMO_SID = 0x0100;
 
 export const FILL_SOURCE_STEP: DemoStep = {
-  title: 'bench writes a 12 KiB seeded source buffer across a RAM chunk boundary',
+  title: 'bench (the test bench: this demo driving machine.bus, no CPU) writes a 12 KiB seeded source buffer across a RAM chunk boundary',
   start(ctx) {
     const data = new Uint8Array(DEMO_LEN);
     for (let i = 0; i < data.length; i++) data[i] = Math.floor(ctx.random() * 256);

@@ -31,7 +31,7 @@ describe('TuiSession controls', () => {
     expect(session.end).toBe(1);
     const first = session.rowsAt(0, 1)[0]!;
     expect(first.record.kind).toBe(TraceKind.Marker);
-    expect(first.decode).toMatch(/^\[1\] bench writes a 12 KiB seeded source buffer/);
+    expect(first.decode).toMatch(/^\[1\] bench \(the test bench: this demo driving machine.bus, no CPU\) writes a 12 KiB seeded source buffer/);
     session.step(5);
     expect(session.end).toBe(6);
     expect(session.rowCount).toBe(6);

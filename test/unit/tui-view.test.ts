@@ -150,7 +150,7 @@ describe('TUI screen (headless blessed)', () => {
     input.write('n');
     await new Promise((r) => setTimeout(r, 50));
     expect(session.end).toBe(1);
-    expect(app.screenText().join('\n')).toContain('[1] bench writes a 12 KiB');
+    expect(app.screenText().join('\n')).toContain('[1] bench (the test bench');
   });
 
   it('Enter typed on the terminal acts once: a prompt submitted from the keyboard keeps its message on the status line', async () => {

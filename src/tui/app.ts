@@ -303,6 +303,7 @@ export class TuiApp {
     else if (goal.kind === 'filter') stop = s.runToFilter(s.filter, this.quantaPerTick);
     else stop = s.runToKind(s.breakpoints, this.quantaPerTick);
     this.onStop(stop);
+    if (goal.kind === 'stall' && stop.reason === 'end') this.message = `no stall in this run (the demo and the sva image stall) | ${this.message}`;
     // an idle guest waits for input without spinning: a keystroke restarts the run
     if (this.goal !== undefined && !(s.workload.waiting && s.end === before)) this.scheduleTick();
     this.render();

@@ -12,6 +12,7 @@ import { parseArgs } from '../../src/cli/args.js';
 import { imageWorkload, runTui } from '../../src/cli/tui.js';
 import { ConsoleBuffer } from '../../src/tui/model/console.js';
 import { TuiSession } from '../../src/tui/model/session.js';
+import { TuiApp } from '../../src/tui/app.js';
 import { TraceKind } from '../../src/trace/record.js';
 import { hex } from '../../src/tui/model/decode.js';
 
@@ -101,6 +102,18 @@ describe('a guest image under the TUI session', () => {
     expect(decodes.some((d) => d === 'CMD_CFGI_ALL')).toBe(true);
     expect(decodes.some((d) => /^CMD_SYNC CS=/.test(d))).toBe(true);
     expect(decodes.some((d) => /^MAPD DeviceID=/.test(d))).toBe(true); // ITS commands too
+  });
+
+  it('s on an image that never stalls runs it to the end and says there was no stall, and where stalls are', async () => {
+    const { console, session } = smoke();
+    const { PassThrough, Writable } = await import('node:stream');
+    const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => input });
+    const output = Object.assign(new Writable({ write: (_c, _e, done) => done() }), { isTTY: true, columns: 100, rows: 30 });
+    const app = new TuiApp({ session, console, input, output, terminal: 'xterm' });
+    app.onKey('s', { name: 's', full: 's', sequence: 's', ctrl: false, meta: false, shift: false });
+    app.runToCompletion();
+    expect(app.screenText()[29]).toMatch(/^ no stall in this run \(the demo and the sva image stall\) \| boot smoke: guest powered off \(code 0\)/);
+    app.quit();
   });
 
   it('the guest advances in fixed quanta: stepping and running give the same trace', () => {

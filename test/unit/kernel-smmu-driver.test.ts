@@ -11,12 +11,13 @@ import { SmmuV3 } from '../../src/hw/smmuv3/smmuv3.js';
 import { DmaPort, DmaStatus } from '../../src/hw/bus/dma.js';
 import { ClockedBusCpu } from '../support/mm-bus-cpu.js';
 import { printk_init, dmesg_text } from '../../src/kernel/lib/printk.js';
-import { mem_init } from '../../src/kernel/mm/page_alloc.js';
+import { alloc_pages, mem_init } from '../../src/kernel/mm/page_alloc.js';
+import { GFP_KERNEL, __GFP_ZERO } from '../../src/kernel/mm/gfp.js';
 import { sysfs_init, sysfs_lookup } from '../../src/kernel/fs/sysfs/sysfs.js';
 import { ArmSmmuDevice, arm_smmu_device_init, arm_smmu_device_probe } from '../../src/kernel/drivers/iommu/arm-smmu-v3/arm-smmu-v3.js';
 import { DeviceNode, Property } from '../../src/kernel/of/base.js';
 import '../../src/kernel/drivers/iommu/arm-smmu-v3/sva.js';
-import { ARM_SMMU_FEAT_COHERENCY, ARM_SMMU_FEAT_RANGE_INV, ARM_SMMU_OPT_MSIPOLL, ARM_SMMU_OPT_PAGE0_REGS_ONLY } from '../../src/kernel/drivers/iommu/arm-smmu-v3/features.js';
+import { ARM_SMMU_FEAT_COHERENCY, ARM_SMMU_FEAT_RANGE_INV, ARM_SMMU_FEAT_SEV, ARM_SMMU_OPT_MSIPOLL, ARM_SMMU_OPT_PAGE0_REGS_ONLY } from '../../src/kernel/drivers/iommu/arm-smmu-v3/features.js';
 import { Device, iommu_core_init, iommu_fwspec_init, iommu_get_dma_domain, iommu_probe_device } from '../../src/kernel/drivers/iommu/iommu.js';
 import { DMA_BIDIRECTIONAL, DMA_MAPPING_ERROR, dma_alloc_coherent, dma_map_single, dma_unmap_single } from '../../src/kernel/drivers/iommu/dma-iommu.js';
 import { CMDQ, CMDQ_OP_CMD_SYNC, CMDQ_OP_RESUME, CMDQ_OP_TLBI_NH_VA, buildCmd, tlbiRangeCommands, atcInvCommand, type CmdqEnt } from '../../src/kernel/drivers/iommu/arm-smmu-v3/cmdq.js';
@@ -118,6 +119,44 @@ function smmuNode(regSize: number, extra: string[]): DeviceNode {
   for (const name of extra) np.properties.push(new Property(name, new Uint8Array(0)));
   return np;
 }
+
+describe('arm_smmu_cmdq_issue_cmdlist: a full command queue', () => {
+  let b: Bench;
+  beforeEach(() => {
+    b = bench();
+  });
+  afterEach(() => b.restore());
+
+  it('waits for room past the 1 s poll timeout (logging CMDQ timeout) and never writes over commands the SMMU has not consumed', () => {
+    const s = b.smmu;
+    expect(s.hwProbe()).toBe(0);
+    // 128 entries: one batch and its sync fit, three batches do not
+    s.cmdq.llq.maxNShift = 7;
+    // queue_poll backs off instead of WFE (this bench CPU has no event model)
+    s.features &= ~ARM_SMMU_FEAT_SEV;
+    expect(s.initStructures()).toBe(0);
+    expect(s.reset()).toBe(0);
+    const before = b.model.cmdq.consumed;
+    const cr0 = b.m.bus.read32(SMMU_BASE + 0x20);
+    // The SMMU stops consuming commands for 1.5 s of virtual time
+    b.m.bus.write32(SMMU_BASE + 0x20, cr0 & ~8);
+    b.m.clock.after(1.5e9, 'test.cmdq-restart', () => b.m.bus.write32(SMMU_BASE + 0x20, cr0));
+    // Three batches of CMD_SYNCs, each sending its own MSI: command n writes n + 1 to word n
+    const scratch = alloc_pages(0, GFP_KERNEL | __GFP_ZERO) * 4096;
+    const batch = new Uint32Array(64 * 4);
+    for (let k = 0; k < 3; k++) {
+      for (let i = 0; i < 64; i++) buildCmd(batch.subarray(i * 4, i * 4 + 4), { opcode: CMDQ_OP_CMD_SYNC, msiaddr: scratch + 4 * (k * 64 + i), msidata: k * 64 + i + 1 });
+      s.issueCmdlist(batch, 64, false);
+    }
+    expect(s.issueCmdlist(batch, 0, true)).toBe(0);
+    b.m.run({ untilIdle: true });
+    expect(b.model.cmdq.consumed - before).toBe(3 * 64 + 1);
+    const words = Array.from({ length: 192 }, (_, n) => b.m.bus.read32(scratch + 4 * n));
+    expect(words).toEqual(Array.from({ length: 192 }, (_, n) => n + 1));
+    expect(dmesg_text()).toMatch(/CMDQ timeout/);
+    expect(b.m.bus.read32(SMMU_BASE + 0x60) ^ b.m.bus.read32(SMMU_BASE + 0x64)).toBe(0);
+  });
+});
 
 describe('arm_smmu_device_probe: firmware quirks', () => {
   let b: Bench;

@@ -763,7 +763,9 @@ export class ArmSmmuDevice {
   issueCmdlist(cmds: Uint32Array, n: number, sync: boolean): number {
     const llq = this.cmdq.llq;
     const total = n + (sync ? 1 : 0);
-    if (!llq.hasSpace(total) && this.pollUntilNotFull(total)) pr_err(`${this.logName}: CMDQ timeout`);
+    // Room first, however long the SMMU takes: a timeout is logged and the wait goes on
+    // (writing anyway would overwrite commands the SMMU has not consumed)
+    while (!llq.hasSpace(total)) if (this.pollUntilNotFull(total)) pr_err(`${this.logName}: CMDQ timeout`);
     let prod = llq.prod;
     for (let i = 0; i < n; i++) {
       this.writeCmd(prod, cmds, i * CMDQ_ENT_WORDS);

@@ -101,6 +101,21 @@ function cut(text: string, width: number): string {
   return text.length > width ? `${text.slice(0, Math.max(0, width - 1))}~` : text.padEnd(width);
 }
 
+/** Kinds whose record is a bus access at `pa` (for MMIO `iova` repeats it). */
+const ACCESS_KINDS = new Set([TraceKind.DmaRead, TraceKind.DmaWrite, TraceKind.MmioRead, TraceKind.MmioWrite, TraceKind.BusError]);
+const MMIO_KINDS = new Set([TraceKind.MmioRead, TraceKind.MmioWrite, TraceKind.BusError]);
+
+/**
+ * The iova and pa columns: '-' where the record has no such address (a stall, an
+ * event or a walk that faulted has no output address; an IRQ none at all; an MMIO
+ * access has one address, shown as pa), so a 0 is never read as address 0.
+ */
+export function addressColumns(r: TraceRecord): { iova: string; pa: string } {
+  const iova = MMIO_KINDS.has(r.kind) || (r.iova === 0n && !ACCESS_KINDS.has(r.kind)) ? '-' : hex(r.iova);
+  const pa = r.pa === 0n && !ACCESS_KINDS.has(r.kind) ? '-' : hex(r.pa);
+  return { iova, pa };
+}
+
 /**
  * One list row in `width` columns: time, initiator, kind, then the decode; wider
  * terminals add the record index, SID/SSID, IOVA, PA, size and value columns.
@@ -113,8 +128,8 @@ export function formatRow(r: TraceRecord, decode: string, width: number): string
   cols.push(cut(kindLabel(r.kind), 10));
   if (width >= 100) cols.push(cut(r.sid === NO_SID ? '-' : `${hex(r.sid)}${r.ssid >= 0 ? `/${r.ssid}` : ''}`, 8));
   if (width >= 150) {
-    cols.push(cut(hex(r.iova), 14));
-    cols.push(cut(hex(r.pa), 12));
+    cols.push(cut(addressColumns(r).iova, 14));
+    cols.push(cut(addressColumns(r).pa, 12));
     cols.push(`${r.size}`.padStart(5));
     cols.push(cut(hex(r.value), 18));
   }

@@ -84,6 +84,9 @@ describe('TUI layout', () => {
     expect(wide).toContain('#705');
     expect(wide).toContain('0x10/1');
     expect(wide).toContain('0x7f0000801000');
+    expect(wide).toMatch(/0x7f0000801000 +- +0 0x0 +STAG/); // a stall has no output address: '-', not PA 0x0
+    const mmio = formatRow({ ...r, kind: TraceKind.MmioWrite, initiator: 'cpu0', sid: 0xffff_ffff, ssid: -1, iova: 0x9050098n, pa: 0x9050098n, size: 4, value: 7n, aux: 0 }, 'smmu CMDQ_PROD <- WR=7', 198);
+    expect(mmio).toMatch(/ - +0x9050098 +4 0x7 +smmu CMDQ_PROD/); // one address, in the pa column
   });
 });
 

@@ -110,6 +110,15 @@ describe('SMMU commands are named by opcode with the fields that command reads',
   });
 });
 
+describe('CPU exceptions read as what they are', () => {
+  it('an SVC is a system call; a data abort names its fault status and direction (ESR ISS.DFSC, WnR)', () => {
+    const ctx = ctxWith(new Map());
+    expect(decodeLine(ctx, rec({ kind: TraceKind.Exception, initiator: 'cpu0', value: 2n, aux: 0x5600_0000 }))).toBe('system call (SVC #0)');
+    const dabt = rec({ kind: TraceKind.Exception, initiator: 'cpu0', value: 0n, iova: 0xffff_bff6_2000n, aux: ((0x24 << 26) | (1 << 25) | (1 << 6) | 0x07) >>> 0 });
+    expect(decodeLine(ctx, dabt)).toBe('sync ESR 0x92000047 EC=DABT_LOW translation fault L3 on write FAR 0xffffbff62000');
+  });
+});
+
 describe('SMMU events are named (IHI 0070 7.3) and decoded from the EVTQ record', () => {
   it('F_TRANSLATION with Stall and STAG (dw1 STAG[15:0], Stall[31]), CLASS IN', () => {
     const dw0 = 0x10n | (1n << 11n) | (1n << 12n) | (0x10n << 32n);

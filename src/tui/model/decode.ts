@@ -17,7 +17,7 @@ import { STE } from '../../hw/smmuv3/ste.js';
 import { CD } from '../../hw/smmuv3/cd.js';
 import { ITS_CMD, itsCommandName } from '../../hw/gic/its-command.js';
 import { ITS_TRANSLATION_ERROR_NAMES } from '../../hw/gic/its.js';
-import { EC } from '../../hw/cpu/esr.js';
+import { EC, ESR_WNR } from '../../hw/cpu/esr.js';
 import { ZIP_SQE, ZipStatus } from '../../hw/zip/sqe.js';
 import type { StructLayout } from '../../hw/regs/struct-layout.js';
 import { describeMsixTable, describeQmDoorbell, describeRegister, mmioTarget } from './mmio-names.js';
@@ -339,8 +339,10 @@ export function decodeLine(ctx: DecodeContext, r: TraceRecord): string {
       const type = EXCEPTION_TYPES[Number(r.value)] ?? `type ${r.value}`;
       if (Number(r.value) === 1) return 'IRQ taken';
       const ec = r.aux >>> 26;
+      if (ec === EC.SVC64) return `system call (SVC #${r.aux & 0xffff})`;
       const far = Number(r.value) === 0 ? ` FAR ${hex(r.iova)}` : '';
-      return `${type} ESR ${hex(r.aux)} EC=${EC_NAMES[ec] ?? hex(ec)}${ec === EC.SVC64 ? ` #${r.aux & 0xffff}` : ''}${far}`;
+      const abort = ec >= EC.IABT_LOW && ec <= EC.DABT_CUR ? ` ${dfscName(r.aux & 0x3f)}${ec >= EC.DABT_LOW && r.aux & ESR_WNR ? ' on write' : ''}` : '';
+      return `${type} ESR ${hex(r.aux)} EC=${EC_NAMES[ec] ?? hex(ec)}${abort}${far}`;
     }
     case TraceKind.Doorbell:
       return describeQmDoorbell((r.aux & 0xfff) | ((r.aux >>> 16) << 12), Number(r.value >> 32n) || Number(r.value & 0xffffn));
@@ -531,6 +533,9 @@ export function detailSections(ctx: DecodeContext, r: TraceRecord): DetailSectio
         const layout = r.aux === 1 ? CD : STE;
         out.push({ title: `${layout.name} at ${hex(r.pa)} (${layout.name} fields)`, rows: [dwordRows(words), ...layoutRows(layout, words)] });
       }
+      break;
+    case TraceKind.Exception:
+      if (Number(r.value) === 2 && r.aux >>> 26 === EC.SVC64) out.push({ title: 'system call', rows: [`ESR        ${hex(r.aux)}: EC SVC64, imm16 ${r.aux & 0xffff}`, 'number     in x8 at the SVC; the trace records bus transactions and exceptions, not registers'] });
       break;
     case TraceKind.Completion:
       if (words !== undefined) out.push({ title: `ZIP SQE at ${hex(r.pa)} (ZIP_SQE fields)`, rows: layoutRows(ZIP_SQE, words) });

@@ -11,14 +11,14 @@ import { SmmuV3 } from '../../src/hw/smmuv3/smmuv3.js';
 import { DmaPort, DmaStatus } from '../../src/hw/bus/dma.js';
 import { ClockedBusCpu } from '../support/mm-bus-cpu.js';
 import { printk_init, dmesg_text } from '../../src/kernel/lib/printk.js';
-import { alloc_pages, mem_init } from '../../src/kernel/mm/page_alloc.js';
+import { alloc_pages, mem_init, nr_free_pages } from '../../src/kernel/mm/page_alloc.js';
 import { GFP_KERNEL, __GFP_ZERO } from '../../src/kernel/mm/gfp.js';
 import { sysfs_init, sysfs_lookup } from '../../src/kernel/fs/sysfs/sysfs.js';
-import { ArmSmmuDevice, arm_smmu_device_init, arm_smmu_device_probe } from '../../src/kernel/drivers/iommu/arm-smmu-v3/arm-smmu-v3.js';
+import { ArmSmmuDevice, ArmSmmuDomain, arm_smmu_device_init, arm_smmu_device_probe, masterOf } from '../../src/kernel/drivers/iommu/arm-smmu-v3/arm-smmu-v3.js';
 import { DeviceNode, Property } from '../../src/kernel/of/base.js';
 import '../../src/kernel/drivers/iommu/arm-smmu-v3/sva.js';
 import { ARM_SMMU_FEAT_COHERENCY, ARM_SMMU_FEAT_RANGE_INV, ARM_SMMU_FEAT_SEV, ARM_SMMU_OPT_MSIPOLL, ARM_SMMU_OPT_PAGE0_REGS_ONLY } from '../../src/kernel/drivers/iommu/arm-smmu-v3/features.js';
-import { Device, iommu_core_init, iommu_fwspec_init, iommu_get_dma_domain, iommu_probe_device } from '../../src/kernel/drivers/iommu/iommu.js';
+import { Device, iommu_core_init, iommu_fwspec_init, iommu_get_dma_domain, iommu_probe_device, iommu_release_device } from '../../src/kernel/drivers/iommu/iommu.js';
 import { DMA_BIDIRECTIONAL, DMA_MAPPING_ERROR, dma_alloc_coherent, dma_map_single, dma_unmap_single } from '../../src/kernel/drivers/iommu/dma-iommu.js';
 import { CMDQ, CMDQ_OP_CMD_SYNC, CMDQ_OP_RESUME, CMDQ_OP_TLBI_NH_VA, buildCmd, tlbiRangeCommands, atcInvCommand, type CmdqEnt } from '../../src/kernel/drivers/iommu/arm-smmu-v3/cmdq.js';
 import { getField } from '../../src/kernel/lib/field-table.js';
@@ -101,6 +101,34 @@ describe('arm-smmu-v3 driver on the SMMUv3 model', () => {
     expect(b.port.write(h, data, 0, 16)).toBe(DmaStatus.Abort);
     // The group is visible in sysfs
     expect(sysfs_lookup('kernel/iommu_groups/0/devices')).toBeDefined();
+  });
+});
+
+describe('arm_smmu_release_device', () => {
+  let b: Bench;
+  beforeEach(() => {
+    b = bench();
+  });
+  afterEach(() => b.restore());
+
+  it('puts the STE back to abort, drops the master from its domain and frees its CD table (arm_smmu_free_cd_tables)', () => {
+    expect(arm_smmu_device_init(b.smmu)).toBe(0);
+    const dev = new Device('0000:00:02.0');
+    dev.properties.set('pasid-num-bits', 12); // 4096 CDs: a 2-level table with 64 KiB leaves
+    iommu_fwspec_init(dev, null, [0x10]);
+    expect(iommu_probe_device(dev)).toBe(0);
+    const domain = iommu_get_dma_domain(dev) as ArmSmmuDomain;
+    const master = masterOf(dev)!;
+    expect(master.cdTable.cdtabDma).not.toBe(0);
+    expect(domain.devices.some((x) => x.master === master)).toBe(true);
+    // L1 (4 descriptors: one page) and the leaf of SSID 0 (64 KiB: 16 pages)
+    const free = nr_free_pages();
+    iommu_release_device(dev);
+    expect(nr_free_pages() - free).toBe(1 + 16);
+    expect(master.cdTable.cdtabDma).toBe(0);
+    expect(domain.devices.some((x) => x.master === master)).toBe(false);
+    expect(b.m.bus.read64(b.smmu.stePa(0x10)) & 0xfn).toBe(1n); // V, Config abort
+    expect(b.port.write(0x1000, new Uint8Array(4), 0, 4)).toBe(DmaStatus.Abort);
   });
 });
 

@@ -1246,9 +1246,32 @@ export class ArmSmmuDevice {
     makeAbortSte(steTarget);
     this.installSteForDev(master, steTarget);
     if (master.stallEnabled) this.stallTerm(master);
+    // No domain may reach the master's CDs any more (arm_smmu_attach_dev_blocked)
+    for (const d of allDomains) {
+      for (let i = d.devices.length - 1; i >= 0; i--) if (d.devices[i]!.master === master) d.devices.splice(i, 1);
+    }
     for (const sid of master.streams) this.streams.delete(sid);
     if (master.pasidEnabled) pci_disable_pasid(dev);
+    // The STE no longer points at the CD table (synced above): arm_smmu_free_cd_tables
+    this.freeCdTables(master);
     dev_iommu_priv_set(dev, null);
+  }
+
+  /** arm_smmu_free_cd_tables: the leaf tables, then the linear or level 1 table. */
+  private freeCdTables(master: ArmSmmuMaster): void {
+    const t = master.cdTable;
+    if (!t.cdtabDma) return;
+    if (t.s1fmt === STRTAB_STE_0_S1FMT_64K_L2) {
+      for (const l2 of t.l2) if (l2) arm_smmu_free_coherent(l2, CTXDESC_L2_ENTRIES * 64);
+      arm_smmu_free_coherent(t.cdtabDma, t.numL1 * 8);
+    } else {
+      arm_smmu_free_coherent(t.cdtabDma, t.numL1 * 64);
+    }
+    t.cdtabDma = 0;
+    t.l2 = [];
+    t.numL1 = 0;
+    t.usedSsids = 0;
+    t.inSte = false;
   }
 
   /**

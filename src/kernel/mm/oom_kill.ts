@@ -279,7 +279,12 @@ function dump_header(oc: OomControl, victim: TaskStruct | null): void {
   if (victim !== null) pr_info(`oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),global_oom,task=${victim.comm},pid=${victim.pid},uid=${victim.cred.uid}`);
 }
 
+/** The node whose OOM killer panicked: nothing more is killed or reported on it. */
+let panicked_node: unknown;
+
+/** panic(): the machine stops (power-off with 255, as init/main's panic); this code does not go on. */
 function panic(msg: string): void {
+  panicked_node = NODE_DATA();
   printk_level(KERN_EMERG, `Kernel panic - not syncing: ${msg}`);
   kernel_power_off(255);
 }
@@ -419,10 +424,12 @@ function oom_kill_process(oc: OomControl, message: string): void {
   __oom_kill_process(victim, message);
 }
 
-function check_panic_on_oom(oc: OomControl): void {
-  if (sysctl_panic_on_oom === 0) return;
+/** check_panic_on_oom: true when it panicked. */
+function check_panic_on_oom(oc: OomControl): boolean {
+  if (sysctl_panic_on_oom === 0) return false;
   dump_header(oc, null);
   panic(`Out of memory: ${sysctl_panic_on_oom === 2 ? 'compulsory' : 'system-wide'} panic_on_oom is enabled`);
+  return true;
 }
 
 /**
@@ -430,6 +437,7 @@ function check_panic_on_oom(oc: OomControl): void {
  * memory may come back (a victim was killed, is already dying, or is still exiting).
  */
 export function out_of_memory(gfp: GfpFlags, order: number): boolean {
+  if (panicked_node === NODE_DATA()) return false;
   const cur = current();
   // The allocating task is already dying: let it have the reserves and go.
   if (task_will_free_mem(cur)) {
@@ -440,7 +448,7 @@ export function out_of_memory(gfp: GfpFlags, order: number): boolean {
   // The OOM killer does not compensate for IO-less reclaim.
   if (!(gfp & __GFP_FS) && order >= 0) return true;
   const oc: OomControl = { gfp_mask: gfp, order, totalpages: Math.max(1, oom_totalpages()), chosen: null, chosen_points: 0, aborted: false };
-  check_panic_on_oom(oc);
+  if (check_panic_on_oom(oc)) return false;
   if (
     sysctl_oom_kill_allocating_task &&
     cur.mm !== null &&
@@ -483,6 +491,11 @@ export function pagefault_out_of_memory(): number {
   if (oom_node !== NODE_DATA()) return SIGSEGV; // a node brought up without the OOM killer (mm alone)
   const cur = current();
   if (fatal_signal_pending(cur)) return 0;
+  if (panicked_node === NODE_DATA()) {
+    // The machine is stopping: end the faulting task quietly rather than retry the fault.
+    send_sig(SIGKILL, cur, true, true);
+    return 0;
+  }
   pr_warn('Huh VM_FAULT_OOM leaked out to the #PF handler. Retrying PF');
   pr_err(`Out of memory: ${cur.comm}[${cur.pid}] cannot wait in a page fault for memory to come back; killing it`);
   count_vm_event(VM.oom_kill);

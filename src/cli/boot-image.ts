@@ -38,8 +38,14 @@ export interface GuestBootResult {
 export function initramfsFor(imagePath: string, script?: string): Uint8Array {
   if (statSync(imagePath).isDirectory()) return buildImage(imagePath, script !== undefined ? { script } : {});
   if (script !== undefined) throw new Error('--script needs an image directory, not a prebuilt archive');
-  return new Uint8Array(readFileSync(imagePath));
+  const archive = new Uint8Array(readFileSync(imagePath));
+  // the kernel unpacks uncompressed newc only; anything else would end in "No working init found"
+  if (new TextDecoder().decode(archive.subarray(0, 6)) !== CPIO_NEWC_MAGIC) throw new Error(`${imagePath} is not a cpio newc archive (svasoc mkimage DIR OUT.cpio builds one)`);
+  return archive;
 }
+
+/** The first six bytes of every cpio newc header. */
+const CPIO_NEWC_MAGIC = '070701';
 
 /** Where an image directory keeps kernel command line words (a Raspberry Pi boot partition's cmdline.txt). */
 export const IMAGE_CMDLINE = 'boot/cmdline.txt';

@@ -76,6 +76,17 @@ export interface TuiTerminal {
 
 /** `svasoc tui`: 0 when the user quits, 1 without a terminal, 2 for a bad image or script. */
 export function runTui(args: TuiArgs, io: CliIo, terminal: TuiTerminal = { input: process.stdin, output: process.stdout }): number | Promise<number> {
+  // a bad image or script is an argument error (exit 2) whether or not there is a terminal
+  if (args.target !== 'demo') {
+    try {
+      const image = resolveImage(args.target);
+      if (image === undefined) throw new Error(`no such image: ${args.target ?? 'default'}`);
+      initramfsFor(image, args.script !== undefined ? readFileSync(args.script, 'utf8') : undefined);
+    } catch (e) {
+      io.stderr(`svasoc: ${e instanceof Error ? e.message : String(e)}\n`);
+      return EXIT_USAGE;
+    }
+  }
   if (!terminal.input.isTTY || !terminal.output.isTTY) {
     io.stderr('svasoc: tui needs a terminal: stdin and stdout must be a TTY (for a log without one: svasoc boot --log FILE)\n');
     return EXIT_FAILURE;

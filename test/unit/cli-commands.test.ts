@@ -75,6 +75,17 @@ describe('svasoc commands', () => {
     }
   });
 
+  it('an image file that is not a cpio newc archive is refused before the boot: exit 2, one line', () => {
+    const junk = join(work, 'junk.cpio');
+    writeFileSync(junk, 'hello\n');
+    for (const argv of [['boot', junk], ['tui', junk]]) {
+      const r = run(argv);
+      expect(r.status, argv.join(' ')).toBe(EXIT_USAGE);
+      expect(r.out).toBe('');
+      expect(r.err).toBe(`svasoc: ${junk} is not a cpio newc archive (svasoc mkimage DIR OUT.cpio builds one)\n`);
+    }
+  });
+
   it('svasoc COMMAND --help is that command: its usage, what it does, and only its options', () => {
     const h = run(['tui', '--help']);
     expect(h.status).toBe(EXIT_OK);

@@ -132,6 +132,17 @@ function cmdlineShift(name: string): number | null {
   const n = Number(m[1]);
   return n >= 1 && n <= 19 ? n : null;
 }
+
+/**
+ * A bool module parameter `name` on the kernel command line (param_set_bool: a bare name,
+ * or =1/y/Y/on is true; =0/n/N/off false).
+ */
+function cmdlineBool(name: string): boolean {
+  const m = new RegExp(`(?:^|\\s)${name.replace(/\./g, '\\.')}(?:=(\\S*))?(?:\\s|$)`).exec(kernel_cmdline());
+  if (m === null) return false;
+  return m[1] === undefined || ['1', 'y', 'Y', 'on'].includes(m[1]);
+}
+
 /** Linux's L1 stream table cap: 2^20 bytes of L1 descriptors. */
 const STRTAB_L1_SZ_SHIFT = 20;
 /** The reserved IOVA window where MSI doorbells are mapped (MSI_IOVA_BASE/LENGTH). */
@@ -364,7 +375,7 @@ export class ArmSmmuDevice {
     if (getField(id, R.IDR0.f.SEV)) this.features |= F.ARM_SMMU_FEAT_SEV;
     if (getField(id, R.IDR0.f.MSI)) {
       this.features |= F.ARM_SMMU_FEAT_MSI;
-      if (coherent) this.options |= F.ARM_SMMU_OPT_MSIPOLL;
+      if (coherent && !cmdlineBool('arm_smmu_v3.disable_msipolling')) this.options |= F.ARM_SMMU_OPT_MSIPOLL;
     }
     if (getField(id, R.IDR0.f.HYP)) this.features |= F.ARM_SMMU_FEAT_HYP;
     const httu = getField(id, R.IDR0.f.HTTU);

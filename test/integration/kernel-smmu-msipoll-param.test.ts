@@ -22,7 +22,7 @@ describe('arm_smmu_v3.disable_msipolling=1', () => {
     { args: 'arm_smmu_v3.disable_msipolling=1' },
   );
 
-  it('a coherent SMMU with MSIs gets no MSIPOLL: every CMD_SYNC says CS=SEV, and the SMMU writes no MSI for them', () => {
+  it('a coherent SMMU with MSIs gets no MSIPOLL: every CMD_SYNC says CS=SEV (no MSI write-back into the sync slot)', () => {
     expect(run.code).toBe(0);
     expect(features & ARM_SMMU_FEAT_MSI).toBeTruthy();
     expect(options & ARM_SMMU_OPT_MSIPOLL).toBe(0);

@@ -598,9 +598,12 @@ export class ZipEngine implements QmEngine {
     else if (gzip) core.checksum = crc32(core.checksum, out, 0, core.produced);
     core.isize = (core.isize + core.produced) >>> 0;
     if (outcome === InflateOutcome.End) {
+      // A stateful stream reports its end with 0x13; a stateless request that decoded its
+      // whole stream is plain success (Linux hisi_zip_acomp_cb, stateless only, takes
+      // nothing but 0 and 0x0d as success for decompression too).
       // The zlib/gzip trailer is checked when HZIP_CLOCK_GATE_CTRL bit 16 is set and the
       // input holds it; otherwise it is skipped if present and ctx_st says NO_CRC.
-      core.status = ZipStatus.DECOMP_END;
+      core.status = core.stateful ? ZipStatus.DECOMP_END : ZipStatus.OK;
       core.lstblk = 1;
       const rest = core.inLen - core.consumed;
       const inp = core.input;

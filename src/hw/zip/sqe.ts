@@ -4,8 +4,10 @@
 //
 // Status codes (dw3[7:0]): the hardware's public codes are the ones Linux and UADK
 // name: 0x00 ok, 0x0d negative compression, 0x0e dest_avail_out too small, 0x0f input
-// DIF error, 0x10 CRC error, 0x12 uncompressed DIF error, 0x13 decompression end; and
-// ctx_st (ctx_dw0[3:0]) 0x1-0x4 for stateful streams. No public source says what the
+// DIF error, 0x10 CRC error, 0x12 uncompressed DIF error, 0x13 decompression end (the
+// end of a stateful stream; a stateless decompression that completes reports 0, the
+// only success Linux's stateless hisi_zip_acomp_cb accepts besides 0x0d); and ctx_st
+// (ctx_dw0[3:0]) 0x1-0x4 for stateful streams. No public source says what the
 // hardware writes for a request it cannot run (unsupported req_type, buf_type,
 // sqe_type or window, an input above 8 MiB, a stateful request without a usable
 // context), a corrupt or truncated stream, an SGL it cannot parse, or an aborted

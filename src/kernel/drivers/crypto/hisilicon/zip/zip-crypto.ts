@@ -209,9 +209,9 @@ function hisi_zip_acomp_cb(qp: HisiQp, sqe: Uint32Array): void {
   zip.dfx.recv_cnt++;
   const status = hisi_zip_get_status(sqe);
   const decomp = qp.alg_type === 1;
-  let err = hisi_zip_status_errno(status, decomp);
   const stream = req.stream;
-  if (stream && decomp && status === 0) err = 0;
+  // Stateless requests take 0 and 0x0d only (Linux); a stream's decompression also ends with 0x13.
+  const err = hisi_zip_status_errno(status, stream !== null && decomp);
   if (err < 0) {
     pr_err(`${zip.qm.name}: ${decomp ? 'de' : ''}compress fail in qp${qp.qp_id}: ${status} (${hisi_zip_status_name(status)}), output: ${getField(sqe, HZIP_SQE.f.produced)}`);
     zip.dfx.err_bd_cnt++;

@@ -75,7 +75,9 @@ function boot(args: BootArgs, io: CliIo): number | Promise<number> {
   const finish = (machine: Machine, code: number | undefined): number => {
     let ok = writeTraceFiles(machine, args, io);
     if (code === undefined) {
-      io.stderr(`svasoc: the guest did not power off within ${machine.clock.now() / 1e9} s of virtual time\n`);
+      const idle = machine.clock.nextEventTime() === Infinity && machine.cores.every((c) => !c.runnable);
+      const why = idle ? ': it sits idle waiting for console input (an image without a workload gives a shell: --interactive to use it, --script FILE to run one)' : '';
+      io.stderr(`svasoc: the guest did not power off within ${machine.clock.now() / 1e9} s of virtual time${why}\n`);
       ok = false;
     }
     // a guest that powered off fine does not make a run whose trace was lost a success

@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { EXIT_OK, EXIT_USAGE, runCli, version } from '../../src/cli/commands.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, runCli, version } from '../../src/cli/commands.js';
 import { runBareMetalDemo, type DemoStep } from '../../src/cli/demo.js';
 import { readDtb } from '../../src/machine/fdt/dtb-reader.js';
 import { readCells } from '../../src/machine/fdt/property.js';
@@ -73,6 +73,14 @@ describe('svasoc commands', () => {
       expect(r.out).toBe(''); // the boot did not start
       expect(r.err).toBe(message);
     }
+  });
+
+  it('a boot whose guest waits idle for console input ends with exit 1 and says why, not only that time ran out', async () => {
+    const empty = join(work, 'empty-image');
+    mkdirSync(empty, { recursive: true }); // no workload: init gives a shell on the console
+    const r = await runAsync(['boot', empty, '--ram', '256M']);
+    expect(r.status).toBe(EXIT_FAILURE);
+    expect(r.err).toMatch(/^svasoc: the guest did not power off within 600 s of virtual time: it sits idle waiting for console input \(.*--interactive.*\)\n$/);
   });
 
   it('an image file that is not a cpio newc archive is refused before the boot: exit 2, one line', () => {

@@ -45,15 +45,15 @@ export const HELP_TEXT = [
   '          (in a prompt: Enter applies, Esc cancels, Ctrl-U clears)',
   ' g        search text in the list; ] next match, [ previous',
   ' b        breakpoint kinds for space (default: stall)',
-  ' arrows, PgUp/PgDn, Home/End   move in the list (End follows the tail)',
+  ' arrows (j/k), PgUp/PgDn, Home/End: move in the list (End follows the',
+  '          tail); in the detail (Tab, or zoomed) they scroll it',
   ' Enter    zoom the detail of the selected record (Enter/Esc back)',
-  ' Tab      focus list -> detail -> console; in the console keys go to the',
-  '          guest UART (Tab leaves it)',
+  ' Tab      focus list -> detail -> console (Shift-Tab back); in the',
+  '          console keys go to the guest UART (Tab leaves it)',
   ' ?        this help          q  quit (Ctrl-C quits from any pane)',
   '',
-  'A stall: select the STALL line (s gets there), read the detail: its event',
-  '(F_TRANSLATION ...), STAG, and, after space or s, the CMD_RESUME and how',
-  'long it stalled.',
+  'A stall (s gets there): the detail tells the STE and CD used, the event,',
+  'and after space or n the interrupt, CMD_RESUME, retry and time held.',
 ];
 
 const esc = (text: string) => text.replace(/[{}]/g, (c) => (c === '{' ? '{open}' : '{close}'));

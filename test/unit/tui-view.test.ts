@@ -3,7 +3,7 @@
 
 import { PassThrough, Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TuiApp } from '../../src/tui/app.js';
+import { HELP_TEXT, TuiApp } from '../../src/tui/app.js';
 import { ConsoleBuffer } from '../../src/tui/model/console.js';
 import { TuiSession } from '../../src/tui/model/session.js';
 import { demoWorkload } from '../../src/cli/tui.js';
@@ -214,6 +214,9 @@ describe('TUI screen (headless blessed)', () => {
     const { app } = open(80, 24);
     app.onKey('?', key('?'));
     expect(app.screenText().join('\n')).toContain('run to the next stall');
+    // all of it fits 80x24: the last line of the help is on screen, not clipped
+    expect(app.screenText().join('\n')).toContain(HELP_TEXT[HELP_TEXT.length - 1]);
+    expect(app.screenText().join('\n')).toContain('Shift-Tab back');
     app.onKey('x', key('x'));
     expect(app.screenText().join('\n')).not.toContain('run to the next stall');
   });

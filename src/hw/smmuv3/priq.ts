@@ -26,11 +26,12 @@ export const PRG_RESP_INVALID_REQUEST = 0b0001;
 export const PRG_RESP_FAILURE = 0b1111;
 
 /**
- * CMD_PRI_RESP.Resp (4.5.2) to the PRG Response code sent to the function: 0b00 Deny is
- * Invalid Request, 0b01 Fail is Response Failure, 0b10 Success (0b11 is ILLEGAL).
+ * CMD_PRI_RESP.Resp (4.5.2) to the PRG Response code sent to the function: 0b00 is
+ * ResponseFailure (Linux calls it PRI_RESP_DENY), 0b01 InvalidRequest (PRI_RESP_FAIL),
+ * 0b10 Success (0b11 is ILLEGAL).
  */
 export function priRespCode(resp: number): number {
-  return resp === 2 ? PRG_RESP_SUCCESS : resp === 0 ? PRG_RESP_INVALID_REQUEST : PRG_RESP_FAILURE;
+  return resp === 2 ? PRG_RESP_SUCCESS : resp === 1 ? PRG_RESP_INVALID_REQUEST : PRG_RESP_FAILURE;
 }
 
 /** Encodes one page request into `words` (4 words). */

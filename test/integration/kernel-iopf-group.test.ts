@@ -16,7 +16,7 @@ import { TraceKind } from '../../src/trace/record.js';
 import { ITD_BIND_PRI } from '../../src/kernel/drivers/misc/iommu-testdev.js';
 
 const CMD_PRI_RESP = 0x41;
-const PRI_RESP_DENY = 0;
+const PRI_RESP_FAIL = 1; // IHI 0070 4.5.2: Resp 0b01, InvalidRequest
 const PRI_RESP_SUCC = 2;
 
 /** [SID, SSID, GRPID, RESP] of a PRI_RESP. */
@@ -145,8 +145,8 @@ describe('groups are kept apart by PRG index, and a group fails as a whole', () 
     expect(smmuCommands(between(run, 'nine-done', 'seven-done'), CMD_PRI_RESP).map(priResp)).toEqual([[TESTDEV_SID, pasid, 7, PRI_RESP_SUCC]]);
   });
 
-  it('a group with an unresolvable request gets one PRI_RESP Invalid Request (Deny) for the group', () => {
-    expect(smmuCommands(between(run, 'failing', 'failed'), CMD_PRI_RESP).map(priResp)).toEqual([[TESTDEV_SID, pasid, 11, PRI_RESP_DENY]]);
+  it('a group with an unresolvable request gets one PRI_RESP InvalidRequest (Resp 0b01) for the group', () => {
+    expect(smmuCommands(between(run, 'failing', 'failed'), CMD_PRI_RESP).map(priResp)).toEqual([[TESTDEV_SID, pasid, 11, PRI_RESP_FAIL]]);
     expect(got.outstanding).toBe(0);
     expect(run.log.some((l) => l.includes(`iopf pasid ${pasid} grpid 11 addr 0x${hole.toString(16)} -> INVALID`))).toBe(true);
   });

@@ -201,13 +201,13 @@ describe('faults the mm cannot resolve are answered INVALID and the device repor
     expect(runPri.code).toBe(0);
     expect(got.priHole!.result).toBe(0xdead0008);
     const resp = smmuCmds(runPri, CMD_PRI_RESP)[0]!;
-    // RESP 0: the driver's Deny, which the function sees as Invalid Request
-    expect(Number((cmdDword(resp, 1) >> 12n) & 3n)).toBe(0);
+    // IHI 0070 4.5.2: Resp 0b01 is InvalidRequest (0b00 would be ResponseFailure)
+    expect(Number((cmdDword(resp, 1) >> 12n) & 3n)).toBe(1);
   });
 
   it('PRI: after Invalid Request the function still requests pages (not Response Failure, which stops its PRI): the next page faults in and the DMA completes', () => {
     expect(got.priAfter!.result).toBe(0);
-    expect(smmuCmds(runPri, CMD_PRI_RESP).map((r) => Number((cmdDword(r, 1) >> 12n) & 3n))).toEqual([0, 2]);
+    expect(smmuCmds(runPri, CMD_PRI_RESP).map((r) => Number((cmdDword(r, 1) >> 12n) & 3n))).toEqual([1, 2]);
   });
 });
 

@@ -1058,8 +1058,9 @@ export class ArmSmmuDevice {
 
   /**
    * A PCIe page request: handed to the iopf queue like a stall (upstream Linux denies
-   * every PRI request; svasoc resolves them through the same fault path). Requests no
-   * one handles get PRI_RESP Deny (Invalid Request) on their last page.
+   * every PRI request; svasoc resolves them through the same fault path). A group no
+   * one handles is answered on its last page: InvalidRequest when the master takes page
+   * faults, else ResponseFailure (PRI_RESP_DENY) as arm_smmu_handle_ppr answers.
    */
   handlePpr(e: Uint32Array): void {
     this.stats.pageRequests++;
@@ -1083,8 +1084,15 @@ export class ArmSmmuDevice {
     const master = this.streams.get(sid);
     const ret = master ? iommu_report_device_fault(master.dev, prm) : -EINVAL;
     if (ret && last) {
-      pr_info(`${this.logName}: unexpected PRI request received: sid 0x${sid.toString(16).padStart(8, '0')}.0x${ssid.toString(16).padStart(5, '0')}: [${grpid}L] ${perm & IOMMU_FAULT_PERM_PRIV ? '' : 'un'}privileged ${perm & IOMMU_FAULT_PERM_READ ? 'R' : ''}${perm & IOMMU_FAULT_PERM_WRITE ? 'W' : ''}${perm & IOMMU_FAULT_PERM_EXEC ? 'X' : ''} access at iova 0x${prm.addr.toString(16).padStart(16, '0')}`);
       this.stats.priResps++;
+      if (master?.iopfEnabled) {
+        // A master that takes page faults but has no handler at this PASID: the group
+        // fails (iopf_error_response's INVALID), InvalidRequest, and PRI goes on
+        this.issueCmd({ opcode: CMDQ_OP_PRI_RESP, substreamValid: ssv, sid, ssid, grpid, resp: PRI_RESP_FAIL }, false);
+        return;
+      }
+      // arm_smmu_handle_ppr: nobody takes page requests from this stream, ResponseFailure
+      pr_info(`${this.logName}: unexpected PRI request received: sid 0x${sid.toString(16).padStart(8, '0')}.0x${ssid.toString(16).padStart(5, '0')}: [${grpid}L] ${perm & IOMMU_FAULT_PERM_PRIV ? '' : 'un'}privileged ${perm & IOMMU_FAULT_PERM_READ ? 'R' : ''}${perm & IOMMU_FAULT_PERM_WRITE ? 'W' : ''}${perm & IOMMU_FAULT_PERM_EXEC ? 'X' : ''} access at iova 0x${prm.addr.toString(16).padStart(16, '0')}`);
       this.issueCmd({ opcode: CMDQ_OP_PRI_RESP, substreamValid: ssv, sid, ssid, grpid, resp: PRI_RESP_DENY }, false);
     }
   }
@@ -1104,7 +1112,9 @@ export class ArmSmmuDevice {
       return;
     }
     const ssv = (fault.prm.flags & IOMMU_FAULT_PAGE_REQUEST_PASID_VALID) !== 0;
-    const code = resp.code === IOMMU_PAGE_RESP_SUCCESS ? PRI_RESP_SUCC : resp.code === 1 ? PRI_RESP_DENY : PRI_RESP_FAIL;
+    // IHI 0070 4.5.2 Resp: INVALID (this group could not be paged in) is InvalidRequest,
+    // 0b01 (Linux's PRI_RESP_FAIL); FAILURE (stop faulting) is ResponseFailure, 0b00 (PRI_RESP_DENY)
+    const code = resp.code === IOMMU_PAGE_RESP_SUCCESS ? PRI_RESP_SUCC : resp.code === IOMMU_PAGE_RESP_INVALID ? PRI_RESP_FAIL : PRI_RESP_DENY;
     this.stats.priResps++;
     this.issueCmd({ opcode: CMDQ_OP_PRI_RESP, substreamValid: ssv, sid, ssid: fault.prm.pasid, grpid: resp.grpid, resp: code }, false);
   }

@@ -123,6 +123,7 @@ export const CMDQ_SYNC_0_CS_SEV = 2;
 export const CMDQ_RESUME_0_RESP_TERM = 0;
 export const CMDQ_RESUME_0_RESP_RETRY = 1;
 export const CMDQ_RESUME_0_RESP_ABORT = 2;
+/** CMD_PRI_RESP.Resp (Linux's names; IHI 0070 4.5.2: 0b00 ResponseFailure, 0b01 InvalidRequest, 0b10 Success). */
 export const PRI_RESP_DENY = 0;
 export const PRI_RESP_FAIL = 1;
 export const PRI_RESP_SUCC = 2;

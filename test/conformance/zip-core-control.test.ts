@@ -140,6 +140,23 @@ describe('HZIP_FSM_MAX_CNT: core FSM watchdog (engine cycles, 0 = off)', () => {
     expect(rig.reap(q)).toEqual([]);
   });
 
+  it('per-core DFX: GET_BD_NUM counts the BDs a core took, DONE_BD_NUM those it finished (a hung core has got one it never finishes)', () => {
+    const rig = new ZipRig().startQm();
+    const q = rig.startQueue(0, 0, { depth: 8 });
+    rig.submit(q, compressRequest(rig, 1));
+    rig.run();
+    expect(rig.reap(q)).toEqual([0]);
+    const got = rig.r32(COMP0_BD) + rig.r32(COMP1_BD);
+    const done = rig.r32(COMP0_BD + 0x0c) + rig.r32(COMP1_BD + 0x0c);
+    expect([got, done]).toEqual([1, 1]);
+    rig.zip.inject({ kind: 'core-stuck' });
+    rig.submit(q, compressRequest(rig, 2));
+    rig.run(10_000_000);
+    expect(rig.reap(q)).toEqual([]);
+    expect(rig.r32(COMP0_BD) + rig.r32(COMP1_BD)).toBe(2);
+    expect(rig.r32(COMP0_BD + 0x0c) + rig.r32(COMP1_BD + 0x0c)).toBe(1);
+  });
+
   it('0 disables the watchdog: a hung core reports nothing', () => {
     const rig = new ZipRig().startQm();
     rig.zip.inject({ kind: 'core-stuck' });

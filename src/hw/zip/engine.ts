@@ -132,7 +132,8 @@ export class ZipCore {
   hung = false;
   cont: () => void = () => {};
   resume: (retry: boolean) => void = () => {};
-  // DFX (32-bit wrapping counters, as the hardware's)
+  // DFX (32-bit wrapping counters, as the hardware's): BDs taken (GET_BD_NUM) and finished (DONE_BD_NUM).
+  bdGot = 0;
   bdCount = 0;
   consumedBytes = 0;
   producedBytes = 0;
@@ -238,7 +239,7 @@ export class ZipEngine implements QmEngine {
       c.stalled = false;
       c.hung = false;
       c.step = Step.Idle;
-      c.bdCount = c.consumedBytes = c.producedBytes = 0;
+      c.bdGot = c.bdCount = c.consumedBytes = c.producedBytes = 0;
     }
   }
 
@@ -257,6 +258,7 @@ export class ZipEngine implements QmEngine {
       const qn = this.qm.claimNext(core.algType);
       if (qn < 0) continue;
       core.busy = true;
+      core.bdGot = (core.bdGot + 1) >>> 0;
       core.qn = qn;
       core.sqIndex = this.qm.claimedIndex;
       core.orderDone = false;

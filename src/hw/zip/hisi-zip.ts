@@ -267,7 +267,7 @@ export class HisiZip implements MmioDevice {
       const base = Z.HZIP_CORE_DFX_BASE + i * Z.HZIP_CORE_DFX_STRIDE;
       const core = () => this.engine.cores[i]!;
       // Guest reads clear a counter while HZIP_SOFT_CTRL_CNT_CLR_CE bit 0 is set.
-      const counter = (name: string, at: number, key: 'bdCount' | 'consumedBytes' | 'producedBytes'): RegDef => ({
+      const counter = (name: string, at: number, key: 'bdGot' | 'bdCount' | 'consumedBytes' | 'producedBytes'): RegDef => ({
         name,
         offset: base + at,
         access: 'RO',
@@ -279,7 +279,9 @@ export class HisiZip implements MmioDevice {
         },
       });
       defs.push(
-        counter(`HZIP_${n}_GET_BD_NUM`, Z.HZIP_CORE_DFX_GET_BD_NUM, 'bdCount'),
+        // GET: BDs the core took from a queue; DONE: BDs it finished (a hung core's BD is got, not done).
+        counter(`HZIP_${n}_GET_BD_NUM`, Z.HZIP_CORE_DFX_GET_BD_NUM, 'bdGot'),
+        counter(`HZIP_${n}_DONE_BD_NUM`, Z.HZIP_CORE_DFX_DONE_BD_NUM, 'bdCount'),
         counter(`HZIP_${n}_CONSUMED_BYTE`, Z.HZIP_CORE_DFX_CONSUMED_BYTE, 'consumedBytes'),
         counter(`HZIP_${n}_PRODUCED_BYTE`, Z.HZIP_CORE_DFX_PRODUCED_BYTE, 'producedBytes'),
       );

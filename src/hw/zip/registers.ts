@@ -25,6 +25,7 @@ export const HZIP_CORE_INT_RAS_FE_ENB = 0x301168;
 export const HZIP_CORE_DFX_BASE = 0x302000;
 export const HZIP_CORE_DFX_STRIDE = 0x1000;
 export const HZIP_CORE_DFX_GET_BD_NUM = 0x00;
+export const HZIP_CORE_DFX_DONE_BD_NUM = 0x0c;
 export const HZIP_CORE_DFX_CONSUMED_BYTE = 0x38;
 export const HZIP_CORE_DFX_PRODUCED_BYTE = 0x40;
 export const HZIP_QM_IDEL_STATUS = 0x3040e4;

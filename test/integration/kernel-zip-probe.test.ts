@@ -121,6 +121,30 @@ describe('module parameters, debug files and phase-bit laps', () => {
     expect(files['qm/regs']).toMatch(/QM_DFX_SQE_CNT = 0x[0-9a-f]{8}\n/);
   }, 60_000);
 
+  it('zip debug files: <core>/regs show each core\'s GET/DONE_BD_NUM and byte counters; clear_enable (HZIP_SOFT_CTRL_CNT_CLR_CE) makes them read-clear (Linux hisi_zip debugfs)', () => {
+    const log: string[] = [];
+    const b = bootZip({
+      scenario: function* (zip) {
+        const dir = zip.qm.debugDir;
+        const node = (f: string) => sysfs_lookup(`${dir}/${f}`)!;
+        const regs = (core: string): Record<string, number> =>
+          Object.fromEntries(String(node(`${core}/regs`).show!()).trim().split('\n').map((l) => { const [k, v] = l.split(' = '); return [k!, Number.parseInt(v!, 16)]; }));
+        const cores = ['comp_core0', 'comp_core1', 'decomp_core0', 'decomp_core1', 'decomp_core2', 'decomp_core3', 'decomp_core4', 'decomp_core5'];
+        const sum = (k: string, names: string[]): number => names.reduce((n, c) => n + regs(c)[k]!, 0);
+        // The probe's self-test: 3 compressions and 3 decompressions of 8 KiB.
+        log.push(`comp get=${sum('GET_BD_NUM', cores.slice(0, 2))} done=${sum('DONE_BD_NUM', cores.slice(0, 2))} consumed=${sum('CONSUMED_BYTE', cores.slice(0, 2))}`);
+        log.push(`decomp get=${sum('GET_BD_NUM', cores.slice(2))} produced=${sum('PRODUCED_BYTE', cores.slice(2))}`);
+        const ce = node('clear_enable');
+        log.push(`clear_enable=${String(ce.show!()).trim()} set=${ce.store!('1\n')} now=${String(ce.show!()).trim()}`);
+        log.push(`first=${sum('DONE_BD_NUM', cores)} then=${sum('DONE_BD_NUM', cores)}`);
+        log.push(`bad=${ce.store!('2')},${ce.store!('x')} off=${ce.store!('0')}`);
+        return 0;
+      },
+    });
+    expect(b.code).toBe(0);
+    expect(log).toEqual(['comp get=3 done=3 consumed=24576', 'decomp get=3 produced=24576', 'clear_enable=0 set=0 now=1', 'first=6 then=0', 'bad=-22,-22 off=0']);
+  }, 60_000);
+
   it('debug files current_qm, qm/current_q, qm/clear_enable select the function and queue the QM counters in qm/regs show, and make them read-clear (Linux qm debugfs)', () => {
     const log: string[] = [];
     const b = bootZip({

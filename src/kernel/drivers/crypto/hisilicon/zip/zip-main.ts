@@ -293,6 +293,46 @@ function hisi_zip_debugfs_init(zip: HisiZip): void {
   const dir = `${zip.qm.debugDir}/zip_dfx`;
   for (const k of Object.keys(zip.dfx) as (keyof HisiZipDfx)[]) sysfs_create_file(dir, k, () => `${zip.dfx[k]}\n`);
   sysfs_create_file(zip.qm.debugDir, 'selftest', () => `${zip.selftest}\n`);
+  hisi_zip_ctrl_debug_init(zip);
+}
+
+/** Per-core DFX registers dumped in <core>/regs (hzip_dfx_regs: the ones this device implements). */
+const HZIP_DFX_REGS: readonly [string, number][] = [
+  ['GET_BD_NUM', 0x00],
+  ['DONE_BD_NUM', 0x0c],
+  ['CONSUMED_BYTE', 0x38],
+  ['PRODUCED_BYTE', 0x40],
+];
+const HZIP_CORE_DFX_BASE = 0x302000;
+const HZIP_CORE_DFX_STRIDE = 0x1000;
+const HZIP_CORE_NAMES = ['comp_core0', 'comp_core1', 'decomp_core0', 'decomp_core1', 'decomp_core2', 'decomp_core3', 'decomp_core4', 'decomp_core5'];
+
+/**
+ * hisi_zip_ctrl_debug_init / hisi_zip_core_debug_init (PF): clear_enable turns the
+ * engine's DFX counters read-clear (HZIP_SOFT_CTRL_CNT_CLR_CE bit 0; 0 or 1, else
+ * -EINVAL); <core>/regs dumps each core's counters.
+ */
+function hisi_zip_ctrl_debug_init(zip: HisiZip): void {
+  const qm = zip.qm;
+  const dir = qm.debugDir;
+  sysfs_create_file(
+    dir,
+    'clear_enable',
+    () => `${readl(qm, HZIP_SOFT_CTRL_CNT_CLR_CE) & 1}\n`,
+    (text) => {
+      // kstrtoul(buf, 0): its -EINVAL for a bad number, as the current driver returns it.
+      const t = text.endsWith('\n') ? text.slice(0, -1) : text;
+      const v = /^0x[0-9a-f]+$/i.test(t) ? Number.parseInt(t.slice(2), 16) : /^0[0-7]*$/.test(t) ? Number.parseInt(t, 8) : /^[1-9][0-9]*$/.test(t) ? Number(t) : -1;
+      if (v < 0 || v > 1) return -EINVAL;
+      writel(qm, HZIP_SOFT_CTRL_CNT_CLR_CE, (readl(qm, HZIP_SOFT_CTRL_CNT_CLR_CE) & ~1) | v);
+      return 0;
+    },
+    0o600,
+  );
+  HZIP_CORE_NAMES.forEach((name, i) => {
+    const base = HZIP_CORE_DFX_BASE + i * HZIP_CORE_DFX_STRIDE;
+    sysfs_create_file(`${dir}/${name}`, 'regs', () => HZIP_DFX_REGS.map(([n, off]) => `${n} = 0x${readl(qm, base + off).toString(16).padStart(8, '0')}\n`).join(''), undefined, 0o444);
+  });
 }
 
 let paramsShown = false;

@@ -73,6 +73,8 @@ export function do_page_fault(mm: MmStruct | null, far: number, esr: number, use
   const flags = esr_fault_flags(esr, user) | (remote ? FAULT_FLAG_REMOTE : 0);
   const r = handle_mm_fault(mm, far, flags);
   if ((r & VM_FAULT_ERROR) === 0) return 0;
-  if (r & VM_FAULT_OOM) return pagefault_oom();
+  // From user mode: pagefault_out_of_memory. A kernel access (the uaccess fixup, EL1) goes to
+  // no_context as Linux's __do_kernel_fault: the copy fails and the caller returns -EFAULT.
+  if (r & VM_FAULT_OOM) return esr_ec(esr) === ESR_ELx_EC_DABT_LOW || esr_ec(esr) === ESR_ELx_EC_IABT_LOW ? pagefault_oom() : SIGSEGV;
   return r & VM_FAULT_SIGBUS ? SIGBUS : SIGSEGV;
 }

@@ -193,7 +193,7 @@ function for_each_process(): TaskStruct[] {
   return tasks_by_pid().filter((t) => t.pid === t.tgid && t.exit_state !== EXIT_DEAD);
 }
 
-/** oom_evaluate_task over every process; false when the scan was aborted for a victim in flight. */
+/** oom_evaluate_task over every process; `aborted` when a victim in flight is still freeing memory. */
 function select_bad_process(oc: OomControl): void {
   for (const p of for_each_process()) {
     if (oom_unkillable_task(p)) continue;
@@ -291,12 +291,13 @@ function panic(msg: string): void {
 
 // ---- killing and reaping ----
 
-/** mark_oom_victim: the task may use the reserves (ALLOC_OOM); its signal struct remembers the mm. */
+/**
+ * mark_oom_victim: the task may use the reserves (ALLOC_OOM); its signal struct remembers
+ * the mm. No mmgrab: the struct stays readable after exit_mmap (mm.dead), and nothing
+ * would drop the reference when the signal struct goes.
+ */
 function mark_oom_victim(t: TaskStruct): void {
-  if (t.signal.oom_mm === null && t.mm !== null) {
-    t.signal.oom_mm = t.mm;
-    t.mm.mm_count++; // mmgrab: oom_mm lives as long as the signal struct
-  }
+  if (t.signal.oom_mm === null && t.mm !== null) t.signal.oom_mm = t.mm;
 }
 
 /** __task_will_free_mem: the group is exiting (SIGKILL pending counts: it dies on its way out). */
@@ -496,7 +497,6 @@ export function pagefault_out_of_memory(): number {
     send_sig(SIGKILL, cur, true, true);
     return 0;
   }
-  pr_warn('Huh VM_FAULT_OOM leaked out to the #PF handler. Retrying PF');
   pr_err(`Out of memory: ${cur.comm}[${cur.pid}] cannot wait in a page fault for memory to come back; killing it`);
   count_vm_event(VM.oom_kill);
   send_sig(SIGKILL, cur, true, true);

@@ -7,6 +7,18 @@ export const CHUNK_MASK = CHUNK_SIZE - 1;
 
 const ZERO_CHUNK = new Uint8Array(CHUNK_SIZE);
 
+/**
+ * 1 / CHUNK_SIZE as a module-private literal: V8 loads an exported const from its module
+ * cell at every use and never folds it, so `off / CHUNK_SIZE` would be a real division on
+ * every access. The reciprocal of a power of two is exact.
+ */
+const PER_CHUNK = 1 / CHUNK_SIZE;
+
+/** Index of the chunk holding RAM offset `off`. */
+function chunkIndex(off: number): number {
+  return Math.floor(off * PER_CHUNK);
+}
+
 export class SparseRam {
   readonly size: number;
   /** Size in 4 KiB pages. */
@@ -46,7 +58,7 @@ export class SparseRam {
 
   /** The chunk holding RAM offset `off`, allocated if needed (for writers and TLB fills). */
   chunkFor(off: number): Uint8Array {
-    const i = Math.floor(off / CHUNK_SIZE);
+    const i = chunkIndex(off);
     let c = this.chunks[i];
     if (c === undefined) {
       c = new Uint8Array(CHUNK_SIZE);
@@ -59,14 +71,14 @@ export class SparseRam {
 
   /** Word view of the chunk holding `off` (allocating). */
   wordsFor(off: number): Uint32Array {
-    const i = Math.floor(off / CHUNK_SIZE);
+    const i = chunkIndex(off);
     if (this.words[i] === undefined) this.chunkFor(off);
     return this.words[i]!;
   }
 
   /** Word view of the chunk holding `off` for reading, or undefined when untouched (reads as zero; nothing is allocated). */
   wordsForRead(off: number): Uint32Array | undefined {
-    return this.words[Math.floor(off / CHUNK_SIZE)];
+    return this.words[chunkIndex(off)];
   }
 
   /** Word view of the chunk holding 4 KiB page `page` (counted from the RAM base) for reading, or undefined when untouched. */
@@ -81,7 +93,7 @@ export class SparseRam {
 
   /** The chunk for reading: a shared zero chunk when untouched. Never write into it. */
   chunkForRead(off: number): Uint8Array {
-    return this.chunks[Math.floor(off / CHUNK_SIZE)] ?? ZERO_CHUNK;
+    return this.chunks[chunkIndex(off)] ?? ZERO_CHUNK;
   }
 
   read8(off: number): number {
@@ -99,7 +111,7 @@ export class SparseRam {
 
   read32(off: number): number {
     if ((off & 3) === 0) {
-      const w = this.words[Math.floor(off / CHUNK_SIZE)];
+      const w = this.words[chunkIndex(off)];
       return w === undefined ? 0 : w[(off & CHUNK_MASK) >>> 2]!;
     }
     return (this.read16(off) | (this.read16(off + 2) << 16)) >>> 0;
@@ -128,7 +140,7 @@ export class SparseRam {
     while (len > 0) {
       const o = off & CHUNK_MASK;
       const n = Math.min(len, CHUNK_SIZE - o);
-      const c = this.chunks[Math.floor(off / CHUNK_SIZE)];
+      const c = this.chunks[chunkIndex(off)];
       if (c === undefined) dst.fill(0, dstOff, dstOff + n);
       else dst.set(c.subarray(o, o + n), dstOff);
       off += n;
@@ -153,7 +165,7 @@ export class SparseRam {
     while (len > 0) {
       const o = off & CHUNK_MASK;
       const n = Math.min(len, CHUNK_SIZE - o);
-      if (value !== 0 || this.chunks[Math.floor(off / CHUNK_SIZE)] !== undefined) {
+      if (value !== 0 || this.chunks[chunkIndex(off)] !== undefined) {
         this.chunkFor(off).fill(value, o, o + n);
       }
       off += n;

@@ -2,7 +2,7 @@
 // Parsing, validation and `--help` all come from the tables, so a new option is one
 // row. Mistakes are returned as one-line messages; the caller prints them and exits 2.
 
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseTraceFilter } from '../trace/filter.js';
 import { imageNames, resolveImage } from './image-path.js';
@@ -372,4 +372,30 @@ export function helpText(version: string, topic?: CommandName): string {
   if (options.some((o) => o.kind === 'size')) lines.push('SIZE is bytes (decimal or 0x hex) or a number with K, M, G or T (powers of 1024).');
   lines.push('Exit status: 0 success, 1 the run failed, 2 bad arguments.');
   return `${lines.join('\n')}\n`;
+}
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+}
+
+/**
+ * The answers that need no machine: an argument error (one line, exit 2), --help and
+ * --version; undefined when the command has to run. The CLI's entry point gives these
+ * before it loads the emulator, which takes seconds.
+ */
+export function answerWithoutMachine(parsed: ArgsResult, io: { stdout(text: string): void; stderr(text: string): void }): number | undefined {
+  if (!parsed.ok) {
+    io.stderr(`svasoc: ${parsed.error}\n`);
+    return 2;
+  }
+  if (parsed.args.command === 'help') {
+    io.stdout(helpText(version(), parsed.args.topic));
+    return 0;
+  }
+  if (parsed.args.command === 'version') {
+    io.stdout(`svasoc ${version()}\n`);
+    return 0;
+  }
+  return undefined;
 }

@@ -7,7 +7,7 @@ import { createMachine } from '../machine/create.js';
 import { exportChromeFromRing } from '../trace/export-chrome.js';
 import { exportText } from '../trace/export-text.js';
 import { parseTraceFilter } from '../trace/filter.js';
-import { helpText, parseArgs, type BootArgs, type DemoArgs, type DumpDtbArgs, type MkimageArgs } from './args.js';
+import { answerWithoutMachine, parseArgs, type BootArgs, type DemoArgs, type DumpDtbArgs, type MkimageArgs } from './args.js';
 import { runTui } from './tui.js';
 import { runBareMetalDemo } from './demo.js';
 import { bootGuest, bootInteractive, initramfsFor } from './boot-image.js';
@@ -25,10 +25,7 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-  return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-}
+export { version } from './args.js';
 
 function writeFile(io: CliIo, file: string, data: string | Uint8Array, what: string): boolean {
   try {
@@ -125,18 +122,13 @@ function demo(args: DemoArgs, io: CliIo): number {
 /** Runs `svasoc` with `argv` (arguments after the program name). */
 export function runCli(argv: readonly string[], io: CliIo): number | Promise<number> {
   const parsed = parseArgs(argv);
-  if (!parsed.ok) {
-    io.stderr(`svasoc: ${parsed.error}\n`);
-    return EXIT_USAGE;
-  }
+  const answer = answerWithoutMachine(parsed, io);
+  if (answer !== undefined || !parsed.ok) return answer ?? EXIT_USAGE;
   const args = parsed.args;
   switch (args.command) {
     case 'help':
-      io.stdout(helpText(version(), args.topic));
-      return EXIT_OK;
     case 'version':
-      io.stdout(`svasoc ${version()}\n`);
-      return EXIT_OK;
+      return EXIT_OK; // answered above
     case 'dumpdtb':
       return dumpDtb(args, io);
     case 'boot':

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { GiB, MiB, OPTIONS, COMMANDS, helpText, parseArgs, parseSize, type BootArgs } from '../../src/cli/args.js';
 
@@ -107,5 +110,36 @@ describe('argument parsing', () => {
     for (const o of OPTIONS) expect(h).toMatch(new RegExp(`--${o.name} ${o.metavar.replace('.', '\\.')} +${o.help.slice(0, 20).replace(/[()[\].*+?^$|\\]/g, '\\$&')}`));
     expect(h).toContain('-h, --help');
     expect(h).toContain('Exit status: 0 success, 1 the run failed, 2 bad arguments.');
+  });
+});
+
+describe('start-up', () => {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+
+  /** Files main.ts loads before it runs anything: its static imports, transitively (dynamic import() excluded). */
+  function staticGraph(entry: string): string[] {
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/^\s*(?:import|export)\s([^;]*?)\sfrom\s+'([^']+)'/gm)) {
+        if (m[1]!.startsWith('type ')) continue; // erased: loads nothing
+        const spec = m[2]!;
+        if (!spec.startsWith('.')) {
+          seen.add(spec);
+          continue;
+        }
+        visit(join(dirname(file), spec.replace(/\.js$/, '.ts')));
+      }
+    };
+    visit(join(root, 'src/cli/main.ts'));
+    return [...seen].map((f) => (f.startsWith('/') ? relative(root, f) : f));
+  }
+
+  it('argument errors, --help and --version load no part of the emulator: main.ts statically reaches no machine, kernel, device or TUI module', () => {
+    const graph = staticGraph(join(root, 'src/cli/main.ts'));
+    expect(graph).toContain('src/cli/args.ts');
+    expect(graph.filter((f) => /^src\/(machine|kernel|hw|tui|user)\/|^blessed$|^src\/cli\/commands\.ts$/.test(f))).toEqual([]);
   });
 });

@@ -25,9 +25,24 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'boot an image (default images/default) and run its /init script',
     notes: ['image: a directory tree, a cpio archive, or a name in images/ (IMAGES).', 'The exit status is the guest\'s poweroff code (exit N in --script FILE).'],
   },
-  { name: 'mkimage', usage: 'DIR OUT.cpio', summary: 'build an image tree into a cpio newc initramfs (lists with cpio -t)' },
-  { name: 'demo', usage: '', summary: 'run the bare-metal demo: DMA, SMMU bring-up, SVA with a PASID, a stalled DMA resumed' },
-  { name: 'dumpdtb', usage: 'FILE', summary: "write the machine's device tree blob to FILE (like QEMU -machine dumpdtb=FILE)" },
+  {
+    name: 'mkimage',
+    usage: 'DIR OUT.cpio',
+    summary: 'build an image tree into a cpio newc initramfs (lists with cpio -t)',
+    notes: ['List it with cpio -t < OUT.cpio; boot it with svasoc boot OUT.cpio. images/README.md says what the builder adds to DIR.'],
+  },
+  {
+    name: 'demo',
+    usage: '',
+    summary: 'run the bare-metal demo: DMA, SMMU bring-up, SVA with a PASID, a stalled DMA resumed',
+    notes: ['No guest: the demo drives the machine from outside (the "bench" initiator). svasoc tui demo steps through it.'],
+  },
+  {
+    name: 'dumpdtb',
+    usage: 'FILE',
+    summary: "write the machine's device tree blob to FILE (like QEMU -machine dumpdtb=FILE)",
+    notes: ['Decode it with dtc -I dtb -O dts FILE.'],
+  },
   {
     name: 'tui',
     usage: '[demo | image]',

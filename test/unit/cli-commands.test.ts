@@ -104,6 +104,8 @@ describe('svasoc commands', () => {
     expect(h.out).not.toContain('--trace FILE.json'); // boot and demo only
     expect(run(['help', 'mkimage']).out).toMatch(/^Usage: svasoc mkimage DIR OUT\.cpio \[options\]\n/);
     expect(run(['mkimage', '-h']).out).not.toContain('SIZE is bytes');
+    expect(run(['mkimage', '-h']).out).toContain('boot it with svasoc boot OUT.cpio');
+    expect(run(['dumpdtb', '-h']).out).toContain('dtc -I dtb -O dts FILE');
   });
 
   it('demo runs the bare-metal demo and writes --trace (Chrome JSON) and --log (text), filtered', () => {

@@ -355,6 +355,21 @@ describe('stateful streams (UADK wd_do_comp_strm)', () => {
     expect(st).toBe(1);
   });
 
+  it('ctx_dw1 [18:0] reports the bytes of a stored block still to copy when the output fills inside it, 0 once the block is out (UADK HZ_CTX_STORE_MASK)', () => {
+    const { rig, decomp } = setup();
+    const data = sampleData(3000, 21);
+    const packed = pako.deflateRaw(data, { level: 0 }); // one stored block
+    const ctx = rig.alloc(CTX_BYTES);
+    const src = rig.put(packed);
+    const r1 = one(rig, decomp, { reqType: REQ.DEFLATE, src, dst: rig.alloc(1000), inLen: packed.length, availOut: 1000, stateful: true, streamNew: true, flushFinish: false, ctxAddr: ctx });
+    expect([r1.status, r1.produced, r1.ctxDw0 & 0xf]).toEqual([STATUS.OK, 1000, 1]); // last block, no space
+    expect(r1.ctxDw1 & 0x7ffff).toBe(2000);
+    const r2 = one(rig, decomp, { reqType: REQ.DEFLATE, src: src + r1.consumed, dst: rig.alloc(1500), inLen: packed.length - r1.consumed, availOut: 1500, stateful: true, flushFinish: false, ctxAddr: ctx });
+    expect(r2.ctxDw1 & 0x7ffff).toBe(500);
+    const r3 = one(rig, decomp, { reqType: REQ.DEFLATE, src: src + r1.consumed + r2.consumed, dst: rig.alloc(1500), inLen: packed.length - r1.consumed - r2.consumed, availOut: 1500, stateful: true, flushFinish: false, ctxAddr: ctx });
+    expect([r3.status, r3.produced, r3.ctxDw1]).toEqual([STATUS.DECOMP_END, 500, 0]);
+  });
+
   it('a garbage context on a continuing stream ends with an error status, never an exception', () => {
     const { rig, comp, decomp } = setup();
     const ctx = rig.alloc(CTX_BYTES);

@@ -344,7 +344,7 @@ export class ZipRig {
     const b = this.bus.readBytes(q.sq + slot * 128, 128);
     const v = new DataView(b.buffer);
     const dw = (i: number) => v.getUint32(i * 4, true);
-    return { consumed: dw(0), produced: dw(1), status: dw(3) & 0xff, lstblk: (dw(3) >>> 8) & 1, ctxDw0: dw(15), ctxDw2: dw(29), isize: dw(30), checksum: dw(31), tag: dw(13) };
+    return { consumed: dw(0), produced: dw(1), status: dw(3) & 0xff, lstblk: (dw(3) >>> 8) & 1, ctxDw0: dw(15), ctxDw1: dw(28), ctxDw2: dw(29), isize: dw(30), checksum: dw(31), tag: dw(13) };
   }
 
   /** EQEs since the last call (Linux qm_get_complete_eqe_num), then the EQ doorbell. */
@@ -419,6 +419,7 @@ export interface SqeResult {
   status: number;
   lstblk: number;
   ctxDw0: number;
+  ctxDw1: number;
   ctxDw2: number;
   isize: number;
   checksum: number;

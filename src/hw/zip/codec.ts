@@ -126,6 +126,8 @@ const INFLATE_SCALARS: readonly InflateScalar[] = ['mode', 'flags', 'dmax', 'tot
 
 // pako inflate modes (zlib inflate.h) a raw stream can be saved in.
 const MODE_TYPE = 16191;
+const MODE_COPY_ = 16194;
+const MODE_COPY = 16195;
 const MODE_LENGTH = 16207;
 const MODE_DONE = 16208;
 const ENOUGH_LENS = 852;
@@ -190,6 +192,12 @@ export class InflateUnit {
   /** Bits held in the bit buffer (reported in ctx_dw0). */
   get heldBits(): number {
     return stateOf(this.strm).bits & 0x3f;
+  }
+
+  /** Bytes of the current stored block still to be copied out (reported in ctx_dw1 [18:0]); 0 outside a stored block. */
+  get storedPending(): number {
+    const st = stateOf(this.strm);
+    return st.mode === MODE_COPY_ || st.mode === MODE_COPY ? st.length : 0;
   }
 
   /** Window bytes held (reported in ctx_dw2). */

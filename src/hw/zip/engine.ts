@@ -657,6 +657,7 @@ export class ZipEngine implements QmEngine {
     const keepState = inflate !== undefined && core.stateful && core.status === ZipStatus.OK;
     ZIP_SQE.set(w, F.ctx_bfinal, keepState && inflate.inLastBlock ? 1 : 0);
     ZIP_SQE.set(w, F.ctx_head_bits, keepState ? inflate.heldBits : 0);
+    ZIP_SQE.set(w, F.ctx_dw1, keepState ? inflate.storedPending & 0x7ffff : 0);
     ZIP_SQE.set(w, F.ctx_dw2, keepState ? inflate.windowHeld : 0);
     ZIP_SQE.set(w, F.isize, core.isize);
     ZIP_SQE.set(w, F.checksum, core.checksum);

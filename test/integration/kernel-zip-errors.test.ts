@@ -28,6 +28,7 @@ import { pci_unregister_driver } from '../../src/kernel/drivers/pci/pci.js';
 import { hisi_zip_pci_driver } from '../../src/kernel/drivers/crypto/hisilicon/zip/zip-main.js';
 import { sg_init_one } from '../../src/kernel/crypto/scatterlist.js';
 import { qm_bus } from '../../src/kernel/drivers/crypto/hisilicon/qm-bus.js';
+import { sysfs_lookup } from '../../src/kernel/fs/sysfs/sysfs.js';
 import { qm_qp_stop_words, QP_STOP } from '../../src/kernel/drivers/crypto/hisilicon/qm.js';
 import type { ZipInjection } from '../../src/hw/zip/hisi-zip.js';
 
@@ -244,20 +245,23 @@ describe('bad input and driver removal', () => {
     expect(b.handle.console).toMatch(/hisi_zip 0000:00:01\.0: decompress fail in qp\d+: \d+ /);
   }, 60_000);
 
-  it('unbinding the driver stops the QM and frees every coherent buffer, vector and algorithm', () => {
+  it('unbinding the driver stops the QM and frees every coherent buffer, vector, algorithm and debug file', () => {
     let after = '';
     const b = bootZip({
       scenario: function* (zip) {
         const tfm = (yield* crypto_alloc_acomp('gzip')) as CryptoAcomp;
         yield* roundTrip(zip, tfm);
         yield* crypto_free_acomp(tfm);
+        const dir = zip.qm.debugDir;
+        const files = ['qm/regs', 'qm/current_q', 'current_qm', 'zip_dfx/send_cnt', 'selftest', 'clear_enable', 'comp_core0/regs'];
+        const before = files.filter((f) => sysfs_lookup(`${dir}/${f}`) !== undefined).length;
         yield* pci_unregister_driver(hisi_zip_pci_driver);
-        after = `qm=${zip.qm.status} algs=${crypto_acomp_algs().length} irqs=${zip.qm.irqs.length}`;
+        after = `qm=${zip.qm.status} algs=${crypto_acomp_algs().length} irqs=${zip.qm.irqs.length} debug=${before}->${sysfs_lookup(dir) === undefined ? 'gone' : 'left'}`;
         return 0;
       },
     });
     expect(b.code).toBe(0);
-    expect(after).toBe('qm=2 algs=0 irqs=0');
+    expect(after).toBe('qm=2 algs=0 irqs=0 debug=7->gone');
     expect(b.stats.coherentLive).toBe(0);
     expect(b.stats.mapped).toBe(0);
   }, 60_000);

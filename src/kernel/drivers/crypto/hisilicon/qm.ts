@@ -1187,10 +1187,14 @@ export function hisi_qm_debug_init(qm: HisiQm): void {
   for (const k of Object.keys(qm.dfx) as (keyof QmDfx)[]) sysfs_create_file(`${dir}/qm`, k, () => `${qm.dfx[k]}\n`);
 }
 
+/**
+ * hisi_qm_debug_uninit / hisi_zip_debugfs_exit (debugfs_remove_recursive of the
+ * function's debug root): every debug file of the function goes, the accelerator's too.
+ */
 export function hisi_qm_debug_uninit(qm: HisiQm): void {
   if (qm.debugDir === '') return;
-  for (const n of ['regs', 'qm_state', 'status', 'current_q', 'clear_enable', ...Object.keys(qm.dfx)]) sysfs_remove(`${qm.debugDir}/qm`, n);
-  sysfs_remove(qm.debugDir, 'current_qm');
+  sysfs_remove(`kernel/debug/${qm.dev_name}`, qm.pdev.name);
+  qm.debugDir = '';
 }
 
 /** qm_debug_write's number: kstrtoul(buf, 0) (decimal, 0x hex, 0 octal, one newline); Linux answers a bad one with -EFAULT. */

@@ -29,7 +29,7 @@ import {
 } from '../../../../crypto/acompress.js';
 import { sg_init_one } from '../../../../crypto/scatterlist.js';
 import { thisCpu } from '../../../../../arch/index.js';
-import { HisiQm, hisi_qm_debug_init, hisi_qm_init, hisi_qm_start, hisi_qm_stop, hisi_qm_uninit, hisi_qm_dev_err_init, QM_NORMAL, readl, writel, type HisiQmErrIni } from '../qm.js';
+import { HisiQm, hisi_qm_debug_init, hisi_qm_debug_uninit, hisi_qm_init, hisi_qm_start, hisi_qm_stop, hisi_qm_uninit, hisi_qm_dev_err_init, QM_NORMAL, readl, writel, type HisiQmErrIni } from '../qm.js';
 import { qm_bus, qm_bus_bound, set_qm_bus, type HisiPciDev } from '../qm-bus.js';
 import { QmPciDev, qm_pci_bus_ops } from '../qm-pci.js';
 import { pci_register_driver, type PciDev, type PciDriver } from '../../../pci/pci.js';
@@ -421,6 +421,7 @@ export function* hisi_zip_remove(pdev: HisiPciDev): Generator<unknown, void, unk
     hisi_zip_unregister_from_crypto();
     hisi_zip_unregister_device(zip);
   }
+  hisi_qm_debug_uninit(zip.qm);
   yield* hisi_qm_stop(zip.qm, QM_NORMAL);
   yield* hisi_qm_uninit(zip.qm);
 }

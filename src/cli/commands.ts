@@ -10,9 +10,8 @@ import { parseTraceFilter } from '../trace/filter.js';
 import { answerWithoutMachine, parseArgs, type BootArgs, type DemoArgs, type DumpDtbArgs, type MkimageArgs } from './args.js';
 import { runTui } from './tui.js';
 import { runBareMetalDemo } from './demo.js';
-import { bootGuest, bootInteractive, initramfsFor } from './boot-image.js';
+import type * as BootImage from './boot-image.js';
 import { DEFAULT_IMAGE, resolveImage } from './image-path.js';
-import { buildImage } from '../../tools/mkimage/build.js';
 import type { Machine } from '../machine/board.js';
 import type { MachineCore } from '../machine/machine.js';
 
@@ -43,8 +42,18 @@ function dumpDtb(args: DumpDtbArgs, io: CliIo): number {
   return writeFile(io, args.file, blob, 'the device tree blob') ? EXIT_OK : EXIT_FAILURE;
 }
 
-/** `svasoc boot`: the guest's poweroff code is the exit status. */
-function boot(args: BootArgs, io: CliIo): number | Promise<number> {
+/** `svasoc boot`: the guest's poweroff code is the exit status. The guest kernel is loaded here, for boot only. */
+function boot(args: BootArgs, io: CliIo): Promise<number> {
+  return import('./boot-image.js').then(({ bootGuest, bootInteractive, initramfsFor }) => bootWith(args, io, bootGuest, bootInteractive, initramfsFor));
+}
+
+function bootWith(
+  args: BootArgs,
+  io: CliIo,
+  bootGuest: typeof BootImage.bootGuest,
+  bootInteractive: typeof BootImage.bootInteractive,
+  initramfsFor: typeof BootImage.initramfsFor,
+): number | Promise<number> {
   const image = resolveImage(args.image);
   if (image === undefined) {
     io.stderr(`svasoc: no such image: ${args.image ?? DEFAULT_IMAGE}\n`);
@@ -101,15 +110,18 @@ function writeTraceFiles(machine: MachineCore, args: { trace: string | undefined
   return ok;
 }
 
-function mkimage(args: MkimageArgs, io: CliIo): number {
-  try {
-    const script = args.script !== undefined ? readFileSync(args.script) : undefined;
-    const archive = buildImage(args.dir, script !== undefined ? { script: new Uint8Array(script) } : {});
-    return writeFile(io, args.out, archive, 'the image') ? EXIT_OK : EXIT_FAILURE;
-  } catch (e) {
-    io.stderr(`svasoc: ${e instanceof Error ? e.message : String(e)}\n`);
-    return EXIT_USAGE;
-  }
+/** `svasoc mkimage`: the builder (and the user ROM it lists programs from) is loaded for this command only. */
+function mkimage(args: MkimageArgs, io: CliIo): Promise<number> {
+  return import('../../tools/mkimage/build.js').then(({ buildImage }) => {
+    try {
+      const script = args.script !== undefined ? readFileSync(args.script) : undefined;
+      const archive = buildImage(args.dir, script !== undefined ? { script: new Uint8Array(script) } : {});
+      return writeFile(io, args.out, archive, 'the image') ? EXIT_OK : EXIT_FAILURE;
+    } catch (e) {
+      io.stderr(`svasoc: ${e instanceof Error ? e.message : String(e)}\n`);
+      return EXIT_USAGE;
+    }
+  });
 }
 
 /** `svasoc demo`: the bare-metal demo, with --trace/--log written after it. */

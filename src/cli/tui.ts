@@ -1,15 +1,13 @@
 // `svasoc tui`: the workload the TUI watches, built from the same pieces as `svasoc
-// demo` (its bare-metal steps) and `svasoc boot` (startGuest), then handed to the TUI,
-// which sees only the machine and the workload (never the guest kernel).
+// demo` (its bare-metal steps) and `svasoc boot` (startGuest, in tui-image.ts, loaded
+// only for an image: the guest kernel takes about a second to load), then handed to the
+// TUI, which sees only the machine and the workload (never the guest kernel).
 
-import { readFileSync } from 'node:fs';
 import { createMachine } from '../machine/create.js';
 import { mulberry32 } from '../machine/prng.js';
 import { ConsoleBuffer } from '../tui/model/console.js';
-import { guestWorkload, scriptedWorkload, type Workload } from '../tui/model/workload.js';
+import { scriptedWorkload, type Workload } from '../tui/model/workload.js';
 import { BARE_METAL_STEPS, type DemoContext } from './demo.js';
-import { initramfsFor, startGuest } from './boot-image.js';
-import { resolveImage } from './image-path.js';
 import type { TuiArgs } from './args.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from './commands.js';
 import { TuiSession } from '../tui/model/session.js';
@@ -44,30 +42,6 @@ export function demoWorkload(console: ConsoleBuffer, options: Pick<TuiWorkloadOp
   });
 }
 
-/** A guest image booted on a fresh machine; UART output goes to `console`, keystrokes to its UART. */
-export function imageWorkload(console: ConsoleBuffer, options: TuiWorkloadOptions): Workload {
-  const image = resolveImage(options.target);
-  if (image === undefined) throw new Error(`no such image: ${options.target ?? 'default'}`);
-  const script = options.script !== undefined ? readFileSync(options.script, 'utf8') : undefined;
-  initramfsFor(image, script); // a bad image fails here, before the screen opens
-  const { machine, handle } = startGuest({
-    image,
-    ramSize: options.ramSize,
-    cpus: options.cpus,
-    seed: options.seed,
-    trace: true,
-    traceCapacity: TUI_TRACE_CAPACITY,
-    consoleSink: (t) => console.write(t),
-    ...(script !== undefined ? { script } : {}),
-    ...(options.append !== undefined ? { append: options.append } : {}),
-  });
-  return guestWorkload(machine, { title: `boot ${options.target ?? 'default'}`, input: (d) => handle.input(d) });
-}
-
-export function tuiWorkload(console: ConsoleBuffer, options: TuiWorkloadOptions): Workload {
-  return options.target === 'demo' ? demoWorkload(console, options) : imageWorkload(console, options);
-}
-
 /** The streams the TUI draws on; a non-TTY is refused before anything runs. */
 export interface TuiTerminal {
   readonly input: NodeJS.ReadStream;
@@ -76,17 +50,20 @@ export interface TuiTerminal {
 
 /** `svasoc tui`: 0 when the user quits, 1 without a terminal, 2 for a bad image or script. */
 export function runTui(args: TuiArgs, io: CliIo, terminal: TuiTerminal = { input: process.stdin, output: process.stdout }): number | Promise<number> {
-  // a bad image or script is an argument error (exit 2) whether or not there is a terminal
-  if (args.target !== 'demo') {
-    try {
-      const image = resolveImage(args.target);
-      if (image === undefined) throw new Error(`no such image: ${args.target ?? 'default'}`);
-      initramfsFor(image, args.script !== undefined ? readFileSync(args.script, 'utf8') : undefined);
-    } catch (e) {
-      io.stderr(`svasoc: ${e instanceof Error ? e.message : String(e)}\n`);
+  const options: TuiWorkloadOptions = { target: args.target, script: args.script, append: args.append, ramSize: args.ramSize, cpus: args.cpus, seed: args.seed };
+  if (args.target === 'demo') return openTui(args, io, terminal, (console) => demoWorkload(console, options));
+  return import('./tui-image.js').then(({ imageProblem, imageWorkload }) => {
+    // a bad image or script is an argument error (exit 2) whether or not there is a terminal
+    const problem = imageProblem(options);
+    if (problem !== undefined) {
+      io.stderr(`svasoc: ${problem}\n`);
       return EXIT_USAGE;
     }
-  }
+    return openTui(args, io, terminal, (console) => imageWorkload(console, options));
+  });
+}
+
+function openTui(args: TuiArgs, io: CliIo, terminal: TuiTerminal, workload: (console: ConsoleBuffer) => Workload): number | Promise<number> {
   if (!terminal.input.isTTY || !terminal.output.isTTY) {
     io.stderr('svasoc: tui needs a terminal: stdin and stdout must be a TTY (for a log without one: svasoc boot --log FILE)\n');
     return EXIT_FAILURE;
@@ -94,7 +71,7 @@ export function runTui(args: TuiArgs, io: CliIo, terminal: TuiTerminal = { input
   const console = new ConsoleBuffer();
   let session: TuiSession;
   try {
-    session = new TuiSession(tuiWorkload(console, { target: args.target, script: args.script, append: args.append, ramSize: args.ramSize, cpus: args.cpus, seed: args.seed }), { filter: args.traceFilter });
+    session = new TuiSession(workload(console), { filter: args.traceFilter });
   } catch (e) {
     io.stderr(`svasoc: ${e instanceof Error ? e.message : String(e)}\n`);
     return EXIT_USAGE;

@@ -133,7 +133,7 @@ describe('start-up', () => {
         visit(join(dirname(file), spec.replace(/\.js$/, '.ts')));
       }
     };
-    visit(join(root, 'src/cli/main.ts'));
+    visit(entry);
     return [...seen].map((f) => (f.startsWith('/') ? relative(root, f) : f));
   }
 
@@ -141,5 +141,12 @@ describe('start-up', () => {
     const graph = staticGraph(join(root, 'src/cli/main.ts'));
     expect(graph).toContain('src/cli/args.ts');
     expect(graph.filter((f) => /^src\/(machine|kernel|hw|tui|user)\/|^blessed$|^src\/cli\/commands\.ts$/.test(f))).toEqual([]);
+  });
+
+  it('the commands load the guest kernel and user ROM only for boot, tui IMAGE and mkimage: commands.ts statically reaches neither', () => {
+    const graph = staticGraph(join(root, 'src/cli/commands.ts'));
+    expect(graph).toContain('src/cli/demo.ts');
+    expect(graph).toContain('src/tui/app.ts');
+    expect(graph.filter((f) => /^src\/(kernel|user)\//.test(f))).toEqual([]);
   });
 });

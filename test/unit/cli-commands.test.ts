@@ -83,11 +83,11 @@ describe('svasoc commands', () => {
     expect(r.err).toMatch(/^svasoc: the guest did not power off within 600 s of virtual time: it sits idle waiting for console input \(.*--interactive.*\)\n$/);
   });
 
-  it('an image file that is not a cpio newc archive is refused before the boot: exit 2, one line', () => {
+  it('an image file that is not a cpio newc archive is refused before the boot: exit 2, one line', async () => {
     const junk = join(work, 'junk.cpio');
     writeFileSync(junk, 'hello\n');
     for (const argv of [['boot', junk], ['tui', junk]]) {
-      const r = run(argv);
+      const r = await runAsync(argv);
       expect(r.status, argv.join(' ')).toBe(EXIT_USAGE);
       expect(r.out).toBe('');
       expect(r.err).toBe(`svasoc: ${junk} is not a cpio newc archive (svasoc mkimage DIR OUT.cpio builds one)\n`);
@@ -134,9 +134,9 @@ describe('svasoc commands', () => {
     expect(readFileSync(join(work, 'boot.log'), 'utf8')).toMatch(/ mmio_write /);
   });
 
-  it('mkimage writes a cpio archive of the image with an executable per program', () => {
+  it('mkimage writes a cpio archive of the image with an executable per program', async () => {
     const out = join(work, 'default.cpio');
-    const r = run(['mkimage', join(root, 'images/default'), out]);
+    const r = await runAsync(['mkimage', join(root, 'images/default'), out]);
     expect(r.status).toBe(EXIT_OK);
     const listed = spawnSync('cpio', ['-t'], { input: new Uint8Array(readFileSync(out)), encoding: 'utf8' });
     expect(listed.status).toBe(0);

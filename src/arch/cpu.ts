@@ -133,12 +133,33 @@ export interface VirtAccessOptions {
   readonly unprivileged?: boolean;
 }
 
+/**
+ * The EL0 register file: x0..x30, SP_EL0 and the PC. Guest code is TypeScript and has no
+ * instruction fetch, so user code keeps its own PC here: it sets `pc` to the address of
+ * the text it "executes" (the SVC or YIELD site of its C library, as a branch there
+ * would), and after an exception returns it reads `pc` to learn where EL0 resumes.
+ * SVC writes its arguments to x0..x5 and the number to x8 and advances `pc` past the
+ * SVC (the preferred return address); the kernel's entry code saves these registers and
+ * its exit restores them (Linux's pt_regs), so `pc`, `sp`, x0..x30 after `svc()` or
+ * `yieldHint()` are what the kernel's ERET left: a signal handler's entry, a restarted
+ * SVC (pc rewound to it), or the next instruction. Values are Numbers (exact below 2^53,
+ * negative for -errno in x0).
+ */
+export interface UserRegs {
+  /** x0..x30 (x30 is the link register). */
+  readonly x: Float64Array;
+  sp: number;
+  pc: number;
+}
+
 export interface ArchCpu {
   /** Core number (MPIDR_EL1.Aff0). */
   readonly id: number;
   /** Current exception level. The kernel sets EL0 around user code with `setEl`. */
   readonly el: ExceptionLevel;
   setEl(el: ExceptionLevel): void;
+  /** The EL0 registers (see UserRegs). */
+  readonly user: UserRegs;
 
   // ---- time ----
   /** This core's virtual time in ns. */
@@ -222,8 +243,9 @@ export interface ArchCpu {
 
   // ---- exceptions, events, firmware ----
   /**
-   * SVC #0 from EL0: switches to EL1, runs the installed `svc` vector (which may block)
-   * and returns to EL0 with its result, charging the syscall cost.
+   * SVC #0 from EL0: writes x0..x5 = args and x8 = nr, advances `user.pc` by 4 (past the
+   * SVC), switches to EL1, runs the installed `svc` vector (which may block) and returns
+   * to EL0 with its result (x0), charging the syscall cost.
    */
   svc(nr: number, ...args: number[]): Generator<unknown, number, unknown>;
   /** Installs the vector table; VBAR_EL1 holds `vbar`. */

@@ -24,6 +24,7 @@ export interface TlbiRecord {
 export class BusArchCpu implements ArchCpu {
   readonly id = 0;
   el: ExceptionLevel = ExceptionLevel.EL1;
+  readonly user = { x: new Float64Array(31), sp: 0, pc: 0 };
   readonly cost: Readonly<Record<string, number>>;
   readonly tlbis: TlbiRecord[] = [];
   private readonly sysregs = new Map<SysRegName, bigint>();

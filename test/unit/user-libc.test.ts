@@ -43,7 +43,10 @@ class FlatCpu {
   writeVirt(va: number, src: Uint8Array, off = 0, len = src.length - off): void {
     this.mem.set(src.subarray(off, off + len), va);
   }
+  /** The EL0 registers: SVC advances the PC past itself (the contract libc's syscall() checks). */
+  readonly user = { x: new Float64Array(31), sp: 0, pc: 0 };
   *svc(nr: number, ...args: number[]): Generator<unknown, number, unknown> {
+    this.user.pc += 4;
     this.calls.push([nr, args]);
     return this.onSvc(nr, args);
   }

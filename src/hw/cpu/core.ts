@@ -29,7 +29,7 @@
 // - SVC does not mask DAIF on entry (Linux's el0_svc unmasks at once, and a blocking
 //   system call must not leave the core masked while other tasks run).
 
-import type { ArchCpu, AccessFault, CoreMain, CoreYield, ExceptionVectors, SysRegName, TlbiOp, VirtAccessOptions } from '../../arch/cpu.js';
+import type { ArchCpu, AccessFault, CoreMain, CoreYield, ExceptionVectors, SysRegName, TlbiOp, UserRegs, VirtAccessOptions } from '../../arch/cpu.js';
 import { ExceptionLevel } from '../../arch/cpu.js';
 import { setCurrentCpu } from '../../arch/current.js';
 import type { MachineCore, Runnable } from '../../machine/machine.js';
@@ -259,6 +259,8 @@ export class Core implements ArchCpu, Runnable {
   private esrBig = 0n;
   private esrBigOf = 0;
   private elr = 0n;
+  /** The EL0 register file (x0..x30, SP_EL0, PC) the guest's entry code saves and restores. */
+  readonly user: UserRegs = { x: new Float64Array(31), sp: 0, pc: 0 };
   /** SPSR_EL1 as saved on exception entry (a Number), and as the 64-bit value once read or written as one. */
   private spsrN = 0;
   private spsrBig: bigint | undefined = 0n;
@@ -751,6 +753,11 @@ export class Core implements ArchCpu, Runnable {
     const fromEl = this.elValue;
     const pan = this.pan;
     this.esr = ((EC.SVC64 << 26) | ESR_IL) >>> 0;
+    // The AAPCS64 system-call registers, and the preferred return address past the SVC.
+    const regs = this.user;
+    for (let i = 0; i < 6; i++) regs.x[i] = args[i] ?? 0;
+    regs.x[8] = nr;
+    regs.pc += 4;
     this.charge(this.cost.syscallNs);
     if (this.trace.on) this.trace.record(TraceKind.Exception, this.initiator, NO_SID, NO_SSID, 0, 0, 0, EXCEPTION_SVC, this.esr);
     // Entry to EL1 without masking DAIF: Linux's el0_svc unmasks at once, and a

@@ -1,18 +1,20 @@
 // The exception vectors (arch/arm64/kernel/entry.S, entry-common.c, traps.c): EL0
 // aborts go to do_page_fault and become SIGSEGV/SIGBUS when unresolvable; IRQs go to
 // the root irqchip handler; SVC dispatches the system call, then on the way back to
-// user space delivers fatal signals and gives the scheduler a chance to run.
+// user space delivers signals (a fatal one ends the task, a handled one gets a frame)
+// and gives the scheduler a chance to run. The EL0 registers are saved in the task's
+// pt_regs at entry and loaded back at the very end (kernel_entry / kernel_exit): the
+// task may block, and other tasks' EL0 code uses the core's registers meanwhile.
 
-import { ExceptionLevel, type ArchCpu, type ExceptionVectors } from '../../arch/index.js';
+import { ExceptionLevel, thisCpu, type ArchCpu, type ExceptionVectors } from '../../arch/index.js';
 import { cond_resched, current, this_rq } from '../sched/core.js';
-import { SIGILL, SIGKILL } from '../sched/task.js';
+import { SIGILL, SIGKILL, type PtRegs, type TaskStruct } from '../sched/task.js';
 import { do_page_fault, esr_ec, esr_is_abort } from './fault.js';
-import { dequeue_signal, fatal_signal_pending, force_sig, signal_pending } from '../kernel/signal.js';
+import { do_signal, fatal_signal_pending, force_sig, signal_pending, syscall_forgotten } from '../kernel/signal.js';
 import { ExecUnwind, TaskExitUnwind, is_unwind } from '../kernel/unwind.js';
 import { task_work_run } from '../kernel/task_work.js';
 import { oops_report } from '../kernel/panic.js';
 import { syscall_handler } from '../syscalls/table.js';
-import { EINTR, ERESTARTSYS } from '../lib/errno.js';
 import { pr_info } from '../lib/printk.js';
 
 let handle_arch_irq: ((cpu: ArchCpu) => void) | undefined;
@@ -35,16 +37,42 @@ function user_fault_kill(sig: number, far: number, esr: number): never {
   throw new TaskExitUnwind(sig, true);
 }
 
-/** Fatal signals end the task on its way back to user space (no user handlers). */
-export function exit_to_user_mode_signals(): void {
-  const t = current();
-  if (t.signal.group_exit) throw new TaskExitUnwind(t.signal.group_exit_code, true);
-  if (!signal_pending(t)) return;
-  const sig = dequeue_signal(t);
-  if (sig !== 0) throw new TaskExitUnwind(sig, true);
+/** kernel_entry: the EL0 registers into the task's pt_regs. */
+function save_user_regs(cpu: ArchCpu, regs: PtRegs): void {
+  const u = cpu.user;
+  regs.x.set(u.x);
+  regs.sp = u.sp;
+  regs.pc = u.pc;
 }
 
-function* el0_svc(_cpu: ArchCpu, nr: number, args: readonly number[]): Generator<unknown, number, unknown> {
+/** kernel_exit: the pt_regs back into the registers of the core the task returns on. */
+function restore_user_regs(regs: PtRegs): void {
+  const u = thisCpu().user;
+  u.x.set(regs.x);
+  u.sp = regs.sp;
+  u.pc = regs.pc;
+}
+
+/**
+ * The signal work of exit_to_user_mode: fatal signals end the task, handled ones get
+ * their frames (see do_signal); `syscall` is the system call this return ends.
+ */
+export function exit_to_user_mode_signals(syscall?: { readonly orig_x0: number }): void {
+  const t = current();
+  if (t.signal.group_exit) throw new TaskExitUnwind(t.signal.group_exit_code, true);
+  if (!signal_pending(t) && syscall === undefined) return;
+  do_signal(t, t.regs, syscall);
+}
+
+/** After cond_resched: a signal may have arrived while we were switched out. */
+function late_signals(t: TaskStruct): void {
+  if (t.signal.group_exit || signal_pending(t)) exit_to_user_mode_signals();
+}
+
+function* el0_svc(cpu: ArchCpu, nr: number, args: readonly number[]): Generator<unknown, number, unknown> {
+  const t = current();
+  const regs = t.regs;
+  save_user_regs(cpu, regs);
   let ret: number;
   try {
     ret = yield* syscall_handler(nr)(args[0] ?? 0, args[1] ?? 0, args[2] ?? 0, args[3] ?? 0, args[4] ?? 0, args[5] ?? 0);
@@ -59,26 +87,37 @@ function* el0_svc(_cpu: ArchCpu, nr: number, args: readonly number[]): Generator
     oops_report(new Error(`syscall ${nr} returned ${String(ret)}`), `syscall ${nr}`);
     throw new TaskExitUnwind(SIGKILL, true);
   }
-  if (ret === -ERESTARTSYS) ret = -EINTR;
-  yield* task_work_run();
-  exit_to_user_mode_signals();
+  // rt_sigreturn has replaced every register, x0 included: it is no system call to restart.
+  if (!syscall_forgotten(t)) {
+    regs.x[0] = ret;
+    yield* task_work_run();
+    exit_to_user_mode_signals({ orig_x0: args[0] ?? 0 });
+  } else {
+    yield* task_work_run();
+    exit_to_user_mode_signals();
+  }
   yield* cond_resched();
-  // A signal may have arrived while we were preempted.
-  if (fatal_signal_pending(current())) exit_to_user_mode_signals();
-  return ret;
+  late_signals(t);
+  restore_user_regs(regs);
+  return regs.x[0]!;
 }
 
 /**
  * The YIELD hint's preemption point: what returning from an exception does before the
  * interrupted code resumes (exit_to_user_mode at EL0; preempt_schedule_irq at EL1).
  */
-function* preempt_point(_cpu: ArchCpu, from: ExceptionLevel): Generator<unknown, void, unknown> {
-  if (from === ExceptionLevel.EL0) {
-    yield* task_work_run();
-    exit_to_user_mode_signals();
+function* preempt_point(cpu: ArchCpu, from: ExceptionLevel): Generator<unknown, void, unknown> {
+  if (from !== ExceptionLevel.EL0) {
+    yield* cond_resched();
+    return;
   }
+  const t = current();
+  save_user_regs(cpu, t.regs);
+  yield* task_work_run();
+  exit_to_user_mode_signals();
   yield* cond_resched();
-  if (from === ExceptionLevel.EL0 && fatal_signal_pending(current())) exit_to_user_mode_signals();
+  late_signals(t);
+  restore_user_regs(t.regs);
 }
 
 export const kernelVectors: ExceptionVectors = {
@@ -88,7 +127,7 @@ export const kernelVectors: ExceptionVectors = {
       const t = current();
       const sig = do_page_fault(t.mm, far, esr, user);
       if (sig === 0) {
-        if (user && fatal_signal_pending(t)) exit_to_user_mode_signals(); // ret_to_user: a SIGKILL (the OOM killer's) ends the task
+        if (user && fatal_signal_pending(t)) throw new TaskExitUnwind(t.signal.group_exit ? t.signal.group_exit_code : SIGKILL, true); // ret_to_user: a SIGKILL (the OOM killer's) ends the task
         return;
       }
       if (user) user_fault_kill(sig, far, esr);

@@ -6,7 +6,8 @@
 
 import { thisCpu, EXEC_MAGIC, type ProgramRom, type UserEntry } from '../../arch/index.js';
 import { current } from '../sched/core.js';
-import { SIG_IGN, type TaskStruct } from '../sched/task.js';
+import type { TaskStruct } from '../sched/task.js';
+import { flush_signal_handlers } from '../kernel/signal.js';
 import { registerSyscall } from '../syscalls/table.js';
 import { __NR_execve } from '../syscalls/numbers.js';
 import { E2BIG, EACCES, EFAULT, ELOOP, ENOENT, ENOEXEC, ENOMEM } from '../lib/errno.js';
@@ -249,7 +250,7 @@ export function* do_execve(filename: string, argv: string[], envp: string[]): Ge
   }
   unshare_files(task);
   do_close_on_exec(task);
-  for (let s = 1; s < task.signal.action.length; s++) if (task.signal.action[s] !== SIG_IGN) task.signal.action[s] = 0;
+  flush_signal_handlers(task);
   const cred = task.cred;
   if (inode.i_mode & S_ISUID) cred.euid = cred.suid = cred.fsuid = inode.i_uid;
   if (inode.i_mode & S_ISGID) cred.egid = cred.sgid = cred.fsgid = inode.i_gid;

@@ -13,11 +13,12 @@ import {
   SIG_IGN,
   TASK_DEAD,
   TASK_INTERRUPTIBLE,
+  type KSigInfo,
   type TaskStruct,
 } from '../sched/task.js';
 import { ___wait_event, wake_up_all } from '../sched/wait.js';
 import { detach_pid, find_task_by_vpid } from './pid.js';
-import { send_sig } from './signal.js';
+import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, send_sig } from './signal.js';
 import { exit_files, exit_fs } from '../fs/file.js';
 import { exit_task_work } from './task_work.js';
 import { exit_task_mm } from './fork.js';
@@ -104,6 +105,13 @@ function exit_notify(tsk: TaskStruct): void {
   if (tsk.signal.live === 0) do_notify_parent(tsk);
 }
 
+/** The siginfo do_notify_parent sends: CLD_EXITED with the exit status, or CLD_KILLED/CLD_DUMPED with the signal. */
+function child_info(tsk: TaskStruct): KSigInfo {
+  const c = tsk.exit_code;
+  const killed = (c & 0x7f) !== 0;
+  return { signo: tsk.exit_signal, code: killed ? (c & 0x80 ? CLD_DUMPED : CLD_KILLED) : CLD_EXITED, pid: tsk.tgid, uid: tsk.cred.uid, status: killed ? c & 0x7f : (c >> 8) & 0xff };
+}
+
 /** do_notify_parent: SIGCHLD to the parent and wake its wait4, or self-reap when it ignores SIGCHLD. */
 function do_notify_parent(tsk: TaskStruct): void {
   const parent = tsk.real_parent;
@@ -116,7 +124,7 @@ function do_notify_parent(tsk: TaskStruct): void {
     wake_up_all(parent.signal.wait_chldexit);
     return;
   }
-  if (tsk.exit_signal !== 0) send_sig(tsk.exit_signal, parent, true);
+  if (tsk.exit_signal !== 0) send_sig(tsk.exit_signal, parent, true, false, child_info(tsk));
   wake_up_all(parent.signal.wait_chldexit);
 }
 

@@ -16,6 +16,7 @@ import {
   TaskStruct,
   rlimit,
   init_rlimits,
+  type PtRegs,
   type Rlimit,
 } from '../sched/task.js';
 import { alloc_pid, attach_pid, tasks_by_pid } from './pid.js';
@@ -27,6 +28,7 @@ import { do_exit } from './exit.js';
 import { pr_err } from '../lib/printk.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import { oops_report } from './panic.js';
+import { copy_sighand } from './signal.js';
 
 // clone flags (include/uapi/linux/sched.h)
 export const CSIGNAL = 0x000000ff;
@@ -101,6 +103,21 @@ export function exit_task_mm(tsk: TaskStruct): void {
   mmput(mm);
 }
 
+/** start_thread: a new image starts with zeroed registers, sp at its initial stack, pc at its entry (0: the ROM entry). */
+function start_thread(regs: PtRegs, sp: number): void {
+  regs.x.fill(0);
+  regs.sp = sp;
+  regs.pc = 0;
+  regs.pstate = 0;
+}
+
+function load_user_regs(regs: PtRegs): void {
+  const u = thisCpu().user;
+  u.x.set(regs.x);
+  u.sp = regs.sp;
+  u.pc = regs.pc;
+}
+
 /**
  * The body of a user task: runs `entry` at EL0; a return is exit(status); exec
  * replaces the entry; exit and fatal signals unwind here and run do_exit.
@@ -110,8 +127,12 @@ export function* user_task_body(entry: UserEntry | ((cpu: ArchCpu) => Generator<
   let run: () => Generator<unknown, number, unknown> = isThreadStart
     ? () => (entry as (cpu: ArchCpu) => Generator<unknown, number, unknown>)(thisCpu())
     : () => (entry as UserEntry)(thisCpu(), sp);
+  // ret_from_fork / start_thread: the task's first return to EL0 loads its registers.
+  const regs = current().regs;
+  if (!isThreadStart) start_thread(regs, sp);
   for (;;) {
     try {
+      load_user_regs(regs);
       thisCpu().setEl(ExceptionLevel.EL0);
       const status = yield* run();
       thisCpu().setEl(ExceptionLevel.EL1);
@@ -122,6 +143,7 @@ export function* user_task_body(entry: UserEntry | ((cpu: ArchCpu) => Generator<
       if (e instanceof ExecUnwind) {
         const ex = e;
         run = () => ex.entry(thisCpu(), ex.sp);
+        start_thread(regs, ex.sp);
         continue;
       }
       if (e instanceof TaskExitUnwind) {
@@ -178,12 +200,18 @@ export function copy_process(args: CloneArgs, kthread: boolean): TaskStruct | nu
   if (pid < 0) return -EAGAIN;
 
   const signal = f & CLONE_THREAD ? parent.signal : new SignalStruct(copy_rlimits(parent.signal.rlim));
-  if (!(f & CLONE_THREAD)) for (let i = 0; i < signal.action.length; i++) signal.action[i] = parent.signal.action[i]!;
+  if (!(f & CLONE_THREAD)) copy_sighand(signal, parent.signal);
   if (!(f & CLONE_THREAD)) [signal.oom_score_adj, signal.oom_score_adj_min] = [parent.signal.oom_score_adj, parent.signal.oom_score_adj_min]; // copy_signal
   const tgid = f & CLONE_THREAD ? parent.tgid : pid;
   const p = new TaskStruct(pid, tgid, parent.comm, parent.cred.clone(), signal);
   p.flags = kthread ? PF_KTHREAD : parent.flags & ~PF_KTHREAD;
   p.blocked = parent.blocked;
+  // copy_thread: the child returns to EL0 with its parent's registers, x0 = 0, on its own stack if clone gave one.
+  p.regs.x.set(parent.regs.x);
+  p.regs.x[0] = 0;
+  p.regs.sp = args.stack !== 0 ? args.stack : parent.regs.sp;
+  p.regs.pc = parent.regs.pc;
+  if (!(f & CLONE_VM)) [p.sas_ss_sp, p.sas_ss_size, p.sas_ss_flags] = [parent.sas_ss_sp, parent.sas_ss_size, parent.sas_ss_flags];
   p.pgid = parent.pgid;
   p.sid = parent.sid;
   p.exit_signal = f & CLONE_THREAD ? 0 : args.exit_signal;

@@ -13,6 +13,7 @@ import {
   RLIM_NLIMITS,
   RLIMIT_NOFILE,
   SIGKILL,
+  SIGSEGV,
   SIGSTOP,
   SIG_DFL,
   SIG_IGN,
@@ -24,7 +25,23 @@ import { CPUMASK_SIZE, cond_resched, cpu_active_mask, current, nr_cpu_ids, set_c
 import { EFAULT, EINVAL, EPERM, ESRCH, EINTR } from '../lib/errno.js';
 import { copy_from_user, copy_to_user, put_user, get_user } from '../lib/uaccess.js';
 import { find_task_by_vpid, tasks_by_pid } from './pid.js';
-import { kill_ok_by_cred, send_sig, sigmask, valid_signal } from './signal.js';
+import {
+  SS_AUTODISARM,
+  SI_TKILL,
+  UAPI_SA_FLAGS,
+  blockable,
+  do_sigaltstack,
+  force_sig,
+  forget_syscall,
+  kill_ok_by_cred,
+  restore_sigframe,
+  sas_ss_flags,
+  send_sig,
+  sig_kernel_ignore,
+  sigmask,
+  user_info,
+  valid_signal,
+} from './signal.js';
 import { do_group_exit_prepare, do_wait } from './exit.js';
 import { TaskExitUnwind, W_EXITCODE } from './unwind.js';
 import { CLONE_THREAD, kernel_clone, pending_child_start } from './fork.js';
@@ -292,7 +309,7 @@ function* sys_set_tid_address(tidptr: number): Generator<unknown, number, unknow
 
 function kill_one(sig: number, t: TaskStruct): number {
   if (!kill_ok_by_cred(current(), t)) return -EPERM;
-  send_sig(sig, t, true);
+  send_sig(sig, t, true, false, user_info(sig, current()));
   return 0;
 }
 
@@ -328,7 +345,7 @@ function* sys_tgkill(tgid: number, pid: number, sig: number): Generator<unknown,
   const t = find_task_by_vpid(sys_int(pid));
   if (t === undefined || (sys_int(tgid) > 0 && t.tgid !== sys_int(tgid)) || t.exit_state !== 0) return -ESRCH;
   if (!kill_ok_by_cred(current(), t)) return -EPERM;
-  send_sig(s, t, false);
+  send_sig(s, t, false, false, user_info(s, current(), SI_TKILL));
   return 0;
 }
 
@@ -337,31 +354,93 @@ function* sys_tkill(pid: number, sig: number): Generator<unknown, number, unknow
 }
 
 /**
- * rt_sigaction: SIG_DFL and SIG_IGN only (struct sigaction: handler, flags, restorer, mask).
- * A user handler address is refused with -EINVAL: this kernel does not deliver to user handlers.
+ * rt_sigaction (kernel/signal.c do_sigaction) with the arm64 struct sigaction: sa_handler,
+ * sa_flags, sa_restorer, sa_mask, 8 bytes each. A handler is a user address the signal
+ * delivery points the PC at (see do_signal). SIGKILL and SIGSTOP cannot be caught or
+ * ignored; unknown sa_flags bits are dropped (UAPI_SA_FLAGS); setting SIG_IGN (or SIG_DFL
+ * for a default-ignored signal) discards the pending instances.
+ * A handler for SIGSEGV/SIGBUS/SIGILL is stored and runs for those signals sent with
+ * kill/tgkill, but a fault raised by an EL0 load or store still takes the default action:
+ * the faulting access is a TypeScript call that cannot be suspended to run the handler.
  */
 function* sys_rt_sigaction(sig: number, act: number, oact: number, sigsetsize: number): Generator<unknown, number, unknown> {
   const s = sys_int(sig);
   if (sys_uint(sigsetsize) !== 8) return -EINVAL;
   if (s < 1 || s > _NSIG) return -EINVAL;
   const t = current();
+  const sa = t.signal;
+  let nh = 0;
+  let nf = 0;
+  let nr = 0;
+  let nm = 0;
+  if (act !== 0) {
+    const b = new Uint8Array(32);
+    if (copy_from_user(b, act, 32) !== 0) return -EFAULT;
+    const dv = new DataView(b.buffer);
+    nh = Number(dv.getBigUint64(0, true));
+    nf = Number(dv.getBigUint64(8, true) & BigInt(UAPI_SA_FLAGS));
+    nr = Number(dv.getBigUint64(16, true));
+    nm = blockable(Number(dv.getBigUint64(24, true) & 0x7fffffffn));
+    if (s === SIGKILL || s === SIGSTOP) return -EINVAL;
+  }
   if (oact !== 0) {
     const b = new Uint8Array(32);
-    new DataView(b.buffer).setBigUint64(0, BigInt(t.signal.action[s] ?? SIG_DFL), true);
+    const dv = new DataView(b.buffer);
+    dv.setBigUint64(0, BigInt(sa.action[s] ?? SIG_DFL), true);
+    dv.setBigUint64(8, BigInt(sa.sa_flags[s]! >>> 0), true);
+    dv.setBigUint64(16, BigInt(sa.sa_restorer[s]!), true);
+    dv.setBigUint64(24, BigInt(sa.sa_mask[s]! >>> 0), true);
     if (copy_to_user(oact, b, 32) !== 0) return -EFAULT;
   }
   if (act !== 0) {
-    if (s === SIGKILL || s === SIGSTOP) return -EINVAL;
-    const h = get_user(act, 8);
-    if (h === undefined) return -EFAULT;
-    if (h !== SIG_DFL && h !== SIG_IGN) return -EINVAL;
-    t.signal.action[s] = h;
-    if (h === SIG_IGN) {
-      t.pending &= ~sigmask(s);
-      t.signal.shared_pending &= ~sigmask(s);
+    sa.action[s] = nh;
+    sa.sa_flags[s] = nf;
+    sa.sa_restorer[s] = nr;
+    sa.sa_mask[s] = nm;
+    // sig_handler_ignored: pending instances of a now-ignored signal go, in every thread.
+    if (nh === SIG_IGN || (nh === SIG_DFL && sig_kernel_ignore(s))) {
+      for (const th of t.group_leader.thread_group) {
+        th.pending &= ~sigmask(s);
+        th.pending_info[s] = undefined;
+      }
+      sa.shared_pending &= ~sigmask(s);
+      sa.shared_info[s] = undefined;
     }
   }
   return 0;
+}
+
+/** rt_sigreturn: back from a handler to the registers and mask its frame saved; a bad frame is SIGSEGV. */
+function* sys_rt_sigreturn(): Generator<unknown, number, unknown> {
+  const t = current();
+  forget_syscall(t);
+  if (!restore_sigframe(t, t.regs)) {
+    force_sig(SIGSEGV, t);
+    return 0;
+  }
+  return t.regs.x[0]!;
+}
+
+/** sigaltstack(ss, old_ss): stack_t is ss_sp (8), ss_flags (int, padded to 8), ss_size (8). */
+function* sys_sigaltstack(uss: number, uoss: number): Generator<unknown, number, unknown> {
+  const t = current();
+  const sp = t.regs.sp;
+  let ns: { sp: number; flags: number; size: number } | undefined;
+  if (uss !== 0) {
+    const b = new Uint8Array(24);
+    if (copy_from_user(b, uss, 24) !== 0) return -EFAULT;
+    const dv = new DataView(b.buffer);
+    ns = { sp: Number(dv.getBigUint64(0, true)), flags: dv.getInt32(8, true) >>> 0, size: Number(dv.getBigUint64(16, true)) };
+  }
+  if (uoss !== 0) {
+    const b = new Uint8Array(24);
+    const dv = new DataView(b.buffer);
+    dv.setBigUint64(0, BigInt(t.sas_ss_sp), true);
+    dv.setInt32(8, sas_ss_flags(t, sp) | (t.sas_ss_flags & SS_AUTODISARM), true);
+    dv.setBigUint64(16, BigInt(t.sas_ss_size), true);
+    if (copy_to_user(uoss, b, 24) !== 0) return -EFAULT;
+  }
+  return ns === undefined ? 0 : do_sigaltstack(t, ns, sp);
 }
 
 function* sys_rt_sigprocmask(how: number, nset: number, oset: number, sigsetsize: number): Generator<unknown, number, unknown> {
@@ -608,6 +687,8 @@ registerSyscall(NR.__NR_tkill, 'tkill', sys_tkill);
 registerSyscall(NR.__NR_tgkill, 'tgkill', sys_tgkill);
 registerSyscall(NR.__NR_rt_sigaction, 'rt_sigaction', sys_rt_sigaction);
 registerSyscall(NR.__NR_rt_sigprocmask, 'rt_sigprocmask', sys_rt_sigprocmask);
+registerSyscall(NR.__NR_rt_sigreturn, 'rt_sigreturn', sys_rt_sigreturn);
+registerSyscall(NR.__NR_sigaltstack, 'sigaltstack', sys_sigaltstack);
 registerSyscall(NR.__NR_clock_gettime, 'clock_gettime', sys_clock_gettime);
 registerSyscall(NR.__NR_gettimeofday, 'gettimeofday', sys_gettimeofday);
 registerSyscall(NR.__NR_nanosleep, 'nanosleep', sys_nanosleep);

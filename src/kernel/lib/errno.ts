@@ -54,6 +54,10 @@ export const EINPROGRESS = 115;
 export const ECANCELED = 125;
 /** Kernel-internal: a system call interrupted by a signal; user space sees -EINTR. */
 export const ERESTARTSYS = 512;
+/** Kernel-internal restart codes (include/linux/errno.h): restart even with a handler; -EINTR with a handler; restart through restart_syscall. */
+export const ERESTARTNOINTR = 513;
+export const ERESTARTNOHAND = 514;
+export const ERESTART_RESTARTBLOCK = 516;
 /** Kernel-internal (include/linux/errno.h): a driver's probe must be retried later. */
 export const EPROBE_DEFER = 517;
 

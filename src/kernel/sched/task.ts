@@ -151,12 +151,35 @@ export const _NSIG = 64;
 export const SIG_DFL = 0;
 export const SIG_IGN = 1;
 
+/** The fields of a kernel_siginfo this kernel fills (si_signo, si_code and the _kill/_sigchld members). */
+export interface KSigInfo {
+  readonly signo: number;
+  readonly code: number;
+  readonly pid: number;
+  readonly uid: number;
+  /** _sigchld.si_status (CLD_* codes only). */
+  readonly status: number;
+}
+
+/** Saved EL0 registers of a task in the kernel (struct pt_regs): x0..x30, sp, pc, pstate. */
+export class PtRegs {
+  readonly x = new Float64Array(31);
+  sp = 0;
+  pc = 0;
+  pstate = 0;
+}
+
 /** struct signal_struct: shared by the threads of a process. */
 export class SignalStruct {
   /** Shared pending signals, bit (sig-1). Signals 1..31 only; real-time signals are not modelled. */
   shared_pending = 0;
-  /** Per-signal disposition: SIG_DFL, SIG_IGN (handlers are not modelled). */
+  /** Per-signal struct k_sigaction (sighand->action): sa_handler (SIG_DFL, SIG_IGN or a user address), sa_flags, sa_restorer, sa_mask. */
   readonly action: number[] = new Array<number>(_NSIG + 1).fill(SIG_DFL);
+  readonly sa_flags: number[] = new Array<number>(_NSIG + 1).fill(0);
+  readonly sa_restorer: number[] = new Array<number>(_NSIG + 1).fill(0);
+  readonly sa_mask: number[] = new Array<number>(_NSIG + 1).fill(0);
+  /** siginfo of each shared pending signal (one per signal: non-real-time signals do not queue). */
+  readonly shared_info: (KSigInfo | undefined)[] = new Array<KSigInfo | undefined>(_NSIG + 1);
   group_exit = false;
   group_exit_code = 0;
   rlim: Rlimit[];
@@ -214,9 +237,16 @@ export class TaskStruct {
   readonly thread_group: TaskStruct[] = [this];
   cred: Cred;
   signal: SignalStruct;
-  /** Private pending signals, bit (sig-1). */
+  /** Private pending signals, bit (sig-1), and each one's siginfo. */
   pending = 0;
+  readonly pending_info: (KSigInfo | undefined)[] = new Array<KSigInfo | undefined>(_NSIG + 1);
   blocked = 0;
+  /** The EL0 registers saved at the last exception entry from EL0 (task_pt_regs). */
+  readonly regs = new PtRegs();
+  /** sigaltstack: ss_sp, ss_size, and SS_AUTODISARM (sas_ss_flags). */
+  sas_ss_sp = 0;
+  sas_ss_size = 0;
+  sas_ss_flags = 0;
   mm: MmStruct | null = null;
   /** The mm whose page tables are live while a kernel thread borrows them. */
   active_mm: MmStruct | null = null;

@@ -9,6 +9,7 @@
 
 import { thisCpu, UserThreadStart } from '../../arch/index.js';
 import { sys, isErr } from './syscall.js';
+import { RESTORER_PC, handler_address, type SignalHandler } from './signal.js';
 import { Heap } from './malloc.js';
 import { BUFSIZ, BufMode, FILE, concat } from './stdio.js';
 import { sprintf, type PrintfArg } from './printf.js';
@@ -27,7 +28,9 @@ import {
   O_WRONLY,
   POLLFD,
   RLIMIT,
+  SA_RESTORER,
   SIGCHLD,
+  SIGINFO,
   STAT,
   SYSINFO,
   TCGETS,
@@ -85,6 +88,8 @@ export class Libc {
   private scratch = 0;
   /** Program name for messages (argv[0]'s last component, set by the program). */
   progname = '';
+  /** The entry given to the kernel for each handler (see signalEntry); fork copies share it. */
+  private sigEntries = new Map<SignalHandler, SignalHandler>();
 
   constructor(
     envp: readonly string[],
@@ -114,6 +119,7 @@ export class Libc {
     c.stdout = this.stdout.clone();
     c.stderr = this.stderr.clone();
     c.progname = this.progname;
+    c.sigEntries = this.sigEntries;
     return c;
   }
 
@@ -480,6 +486,88 @@ export class Libc {
   kill(pid: number, sig: number): Generator<unknown, number, unknown> {
     return sys('kill', pid, sig);
   }
+
+  /**
+   * sigaction(2): `handler` is SIG_DFL, SIG_IGN or a handler; a handler gets a text
+   * address of this library (signal.ts) and the kernel gets SA_RESTORER with
+   * __restore_rt, as glibc passes them. `mask` is a sigset (sigbit(SIGx) | ...), blocked
+   * while the handler runs. Returns 0 or -errno.
+   */
+  *sigaction(sig: number, handler: SignalHandler | number, flags = 0, mask = 0): Generator<unknown, number, unknown> {
+    const cpu = thisCpu();
+    const a = this.sbuf;
+    const fn = typeof handler !== 'number';
+    cpu.st64(a, fn ? handler_address(this.signalEntry(handler)) : handler);
+    cpu.st64(a + 8, (fn ? flags | SA_RESTORER : flags) >>> 0);
+    cpu.st64(a + 16, fn ? RESTORER_PC : 0);
+    cpu.st64(a + 24, mask);
+    return yield* sys('rt_sigaction', sig, a, 0, 8);
+  }
+
+  /** The current action of `sig` as the kernel holds it (struct sigaction fields), or -errno. */
+  *sigactionOf(sig: number): Generator<unknown, { handler: number; flags: number; restorer: number; mask: number } | number, unknown> {
+    const a = this.sbuf;
+    const r = yield* sys('rt_sigaction', sig, 0, a, 8);
+    if (r < 0) return r;
+    const cpu = thisCpu();
+    return { handler: cpu.ld64(a), flags: cpu.ld64(a + 8), restorer: cpu.ld64(a + 16), mask: cpu.ld64(a + 24) };
+  }
+
+  /** sigprocmask(2): `how` SIG_BLOCK/SIG_UNBLOCK/SIG_SETMASK with `set`, or only the query when `set` is undefined. Returns the old mask or -errno. */
+  *sigprocmask(how: number, set?: number): Generator<unknown, number, unknown> {
+    const cpu = thisCpu();
+    const a = this.sbuf;
+    if (set !== undefined) cpu.st64(a + 8, set);
+    const r = yield* sys('rt_sigprocmask', how, set === undefined ? 0 : a + 8, a, 8);
+    return r < 0 ? r : thisCpu().ld64(a);
+  }
+
+  /** sigaltstack(2) with a new stack (flags 0 or SS_DISABLE); returns 0 or -errno. */
+  *sigaltstack(sp: number, size: number, flags = 0): Generator<unknown, number, unknown> {
+    const cpu = thisCpu();
+    const a = this.sbuf;
+    cpu.st64(a, sp);
+    cpu.st64(a + 8, flags);
+    cpu.st64(a + 16, size);
+    return yield* sys('sigaltstack', a, 0);
+  }
+
+  /** raise(3): the signal to the calling thread (tgkill). */
+  *raise(sig: number): Generator<unknown, number, unknown> {
+    const tgid = yield* sys('getpid');
+    const tid = yield* sys('gettid');
+    return yield* sys('tgkill', tgid, tid, sig);
+  }
+
+  /** The fields of the siginfo_t at `info` a handler receives. */
+  siginfo(info: number): { signo: number; code: number; pid: number; uid: number; status: number } {
+    const cpu = thisCpu();
+    const s32 = (off: number): number => cpu.ld32(info + off) | 0;
+    return { signo: s32(SIGINFO.signo), code: s32(SIGINFO.code), pid: s32(SIGINFO.pid), uid: cpu.ld32(info + SIGINFO.uid), status: s32(SIGINFO.status) };
+  }
+
+  /**
+   * The entry the kernel calls for `handler`. This library's wrappers share a scratch
+   * block (paths, structures, I/O); a handler that calls them would overwrite what the
+   * interrupted wrapper has there, so the entry saves the block and puts it back before
+   * returning (stdio streams stay shared, as C's are not async-signal-safe either).
+   */
+  private signalEntry(handler: SignalHandler): SignalHandler {
+    let e = this.sigEntries.get(handler);
+    if (e === undefined) {
+      const base = this.scratch + SCRATCH.path0;
+      const len = this.scratch === 0 ? 0 : SCRATCH.size - SCRATCH.path0;
+      e = function* signalEntry(sig, info, uc) {
+        const saved = new Uint8Array(len);
+        if (len > 0) thisCpu().readVirt(base, saved);
+        yield* handler(sig, info, uc);
+        if (len > 0) thisCpu().writeVirt(base, saved);
+      };
+      this.sigEntries.set(handler, e);
+    }
+    return e;
+  }
+
   sched_yield(): Generator<unknown, number, unknown> {
     return sys('sched_yield');
   }

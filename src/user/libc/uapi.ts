@@ -229,6 +229,46 @@ export const SIGSEGV = 11;
 export const SIGPIPE = 13;
 export const SIGTERM = 15;
 export const SIGCHLD = 17;
+export const SIGQUIT = 3;
+export const SIGILL = 4;
+export const SIGABRT = 6;
+export const SIGBUS = 7;
+export const SIGUSR1 = 10;
+export const SIGUSR2 = 12;
+export const SIGALRM = 14;
+export const SIGCONT = 18;
+export const SIGSTOP = 19;
+export const SIG_DFL = 0;
+export const SIG_IGN = 1;
+/** sa_flags (asm-generic/signal-defs.h; SA_RESTORER as arm64 has it). */
+export const SA_NOCLDSTOP = 0x1;
+export const SA_NOCLDWAIT = 0x2;
+export const SA_SIGINFO = 0x4;
+export const SA_RESTORER = 0x04000000;
+export const SA_ONSTACK = 0x08000000;
+export const SA_RESTART = 0x10000000;
+export const SA_NODEFER = 0x40000000;
+export const SA_RESETHAND = 0x80000000;
+/** rt_sigprocmask `how`. */
+export const SIG_BLOCK = 0;
+export const SIG_UNBLOCK = 1;
+export const SIG_SETMASK = 2;
+/** si_code values. */
+export const SI_USER = 0;
+export const SI_KERNEL = 0x80;
+export const SI_TKILL = -6;
+export const CLD_EXITED = 1;
+export const CLD_KILLED = 2;
+/** sigaltstack ss_flags. */
+export const SS_ONSTACK = 1;
+export const SS_DISABLE = 2;
+export const MINSIGSTKSZ = 5120;
+/** The bit of `sig` in a sigset_t (signals 1..31). */
+export const sigbit = (sig: number): number => (sig >= 1 && sig <= 31 ? 2 ** (sig - 1) : 0);
+/** siginfo_t fields (arm64: si_signo 0, si_errno 4, si_code 8; _kill/_sigchld: si_pid 16, si_uid 20, si_status 24). */
+export const SIGINFO = { signo: 0, errno: 4, code: 8, pid: 16, uid: 20, status: 24, size: 128 } as const;
+/** ucontext_t: uc_sigmask at 40; uc_mcontext (struct sigcontext) at 176: regs[31] at +8, sp +256, pc +264, pstate +272, __reserved +288. */
+export const UCONTEXT = { sigmask: 40, mcontext: 176, regs: 184, sp: 432, pc: 440, pstate: 448, reserved: 464 } as const;
 
 // wait
 export const WNOHANG = 1;

@@ -629,16 +629,16 @@ export class Libc {
     return r;
   }
 
-  /** wait4(2): { pid, status } of a child that changed state, or -errno (pid 0 with WNOHANG and none ready). */
+  /**
+   * wait4(2): { pid, status } of a child that changed state, or -errno (pid 0 with WNOHANG
+   * and none ready; -EINTR when a handler without SA_RESTART interrupted the wait).
+   */
   *wait4(pid: number, options = 0): Generator<unknown, { pid: number; status: number } | number, unknown> {
     const st = this.sbuf;
     thisCpu().st32(st, 0);
-    for (;;) {
-      const r = yield* sys('wait4', pid, st, options, 0);
-      if (r === -EINTR) continue;
-      if (isErr(r)) return r;
-      return { pid: r, status: r === 0 ? 0 : thisCpu().ld32(st) };
-    }
+    const r = yield* sys('wait4', pid, st, options, 0);
+    if (isErr(r)) return r;
+    return { pid: r, status: r === 0 ? 0 : thisCpu().ld32(st) };
   }
 
   /** exit(3): flushes stdio and ends the process (exit_group). */

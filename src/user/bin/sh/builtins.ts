@@ -7,6 +7,7 @@ import { evalTest, TestError, type FileFacts } from './test.js';
 import { sprintf, type PrintfArg } from '../../libc/printf.js';
 import { strerror } from '../../libc/errno.js';
 import { AT_SYMLINK_NOFOLLOW } from '../../libc/uapi.js';
+import { trapBuiltin } from './trap.js';
 
 export type Builtin = (sh: Shell, argv: string[]) => ShellGen;
 
@@ -262,12 +263,16 @@ function* wait(sh: Shell, argv: string[]): ShellGen {
         s = 2;
         continue;
       }
-      s = yield* sh.waitFor(pid);
+      s = yield* sh.waitFor(pid, true);
+      if (s > 128 && sh.jobs.includes(pid)) return s;
     }
     return s;
   }
   let s = 0;
-  for (const pid of [...sh.jobs]) s = yield* sh.waitFor(pid);
+  for (const pid of [...sh.jobs]) {
+    s = yield* sh.waitFor(pid, true);
+    if (s > 128 && sh.jobs.includes(pid)) return s; // interrupted by a trapped signal
+  }
   // Reap anything else left (children of exec'd commands that outlived them).
   for (;;) {
     const r = yield* sh.c.wait4(-1, 1 /* WNOHANG */);
@@ -379,6 +384,9 @@ export const BUILTINS: ReadonlyMap<string, Builtin> = new Map<string, Builtin>([
   ['break', loopCtl],
   ['continue', loopCtl],
   ['type', typeB],
+  ['trap', function* trap(sh: Shell, argv: string[]): ShellGen {
+    return yield* trapBuiltin(sh.c, sh.traps, argv);
+  }],
   // exec is handled by the shell itself (it keeps its redirections).
   ['exec', trueB],
 ]);

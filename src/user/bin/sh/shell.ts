@@ -4,7 +4,8 @@
 // state; a forked child gets a snapshot.
 
 import type { Libc } from '../../libc/libc.js';
-import { strerror, ENOENT, ENOEXEC, EBADF, ECHILD } from '../../libc/errno.js';
+import { strerror, ENOENT, ENOEXEC, EBADF, ECHILD, EINTR } from '../../libc/errno.js';
+import { Traps } from './trap.js';
 import { F_DUPFD_CLOEXEC, O_APPEND, O_CLOEXEC, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFMT, S_IFREG, WIFEXITED, WEXITSTATUS, WIFSIGNALED, WTERMSIG } from '../../libc/uapi.js';
 import type { Node, Part, Redir, Word } from './ast.js';
 import { parse, ParseError } from './parse.js';
@@ -74,6 +75,8 @@ export class Shell {
   private substStatus = 0;
   private heredocSeq = 0;
   private readonly pathCache = new Map<string, string>();
+  /** trap's commands and the trapped signals received (trap.ts). */
+  traps: Traps;
 
   constructor(
     public c: Libc,
@@ -82,6 +85,7 @@ export class Shell {
     args: readonly string[],
   ) {
     this.positional = [...args];
+    this.traps = new Traps(c);
     for (const e of c.environ) {
       const eq = e.indexOf('=');
       if (eq > 0) this.vars.set(e.slice(0, eq), { value: e.slice(eq + 1), exported: true });
@@ -97,8 +101,10 @@ export class Shell {
     const positional = [...this.positional];
     const { status, lastBg, pid, name } = this;
     const opts = { ...this.opts };
+    const traps = this.traps;
     return (c) => {
       const s = new Shell(c, name, positional);
+      s.traps = traps.forChild(c);
       s.vars = vars;
       s.funcs = funcs;
       s.status = status;
@@ -160,6 +166,7 @@ export class Shell {
           if (it.bg) s = yield* this.runBackground(it.node);
           else s = yield* this.run(it.node);
           this.status = s;
+          if (this.traps.pending.length > 0) yield* this.runTraps();
           if (s !== 0 && this.opts.errexit && this.condDepth === 0 && !it.bg) yield* this.c.exit(s);
         }
         return s;
@@ -381,10 +388,37 @@ export class Shell {
     return (this.status = 2);
   }
 
-  /** Waits for child `pid`, reaping it; returns its $? value. */
-  *waitFor(pid: number): ShellGen {
+  /**
+   * Runs the commands of the trapped signals received, in arrival order; $? is kept
+   * (XCU 2.14 trap: the value of "$?" after the trap action completes is the value it had before).
+   */
+  *runTraps(): ShellGen {
+    const saved = this.status;
+    while (this.traps.pending.length > 0) {
+      const sig = this.traps.pending.shift()!;
+      const cmd = this.traps.cmds.get(sig);
+      if (cmd !== undefined && cmd !== '') yield* this.runSource(cmd, 'sh: trap');
+    }
+    this.status = saved;
+    return saved;
+  }
+
+  /**
+   * Waits for child `pid`, reaping it; returns its $? value. A trapped signal does not
+   * end the wait for a foreground command; with `interruptible` (the wait builtin) it
+   * does: 128 + the signal, and its trap runs at once.
+   */
+  *waitFor(pid: number, interruptible = false): ShellGen {
     for (;;) {
       const r = yield* this.c.wait4(pid, 0);
+      if (r === -EINTR) {
+        const sig = this.traps.pending[0];
+        if (interruptible && sig !== undefined) {
+          yield* this.runTraps();
+          return 128 + sig;
+        }
+        continue;
+      }
       if (typeof r === 'number') return r === -ECHILD ? 127 : 1;
       if (r.pid === pid) {
         this.jobs = this.jobs.filter((j) => j !== pid);

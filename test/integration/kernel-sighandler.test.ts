@@ -149,7 +149,7 @@ describe('user signal handlers (rt_sigaction, delivery, rt_sigreturn)', () => {
         yield* k.sigaction(U.SIGCHLD, function* (_sig, info) {
           const i = k.siginfo(info);
           log.push(['chld', i.signo, i.code, i.status]);
-        });
+        }, U.SA_SIGINFO);
         const kid = yield* k.fork(function* (g) {
           yield* sleepMs(g, 2);
           return 7;
@@ -262,7 +262,7 @@ describe('user signal handlers (rt_sigaction, delivery, rt_sigreturn)', () => {
             if (corruption === 'pstate') cpu.st64(uc + U.UCONTEXT.pstate, 5); // EL1h
             else if (corruption === 'reserved') cpu.st32(uc + U.UCONTEXT.reserved, 0x46508001); // an FPSIMD magic this kernel does not write
             else cpu.user.sp += 8; // the frame pointer is no longer 16-aligned
-          });
+          }, U.SA_SIGINFO);
           yield* k.raise(U.SIGUSR1);
           return 0;
         });
@@ -279,7 +279,7 @@ describe('user signal handlers (rt_sigaction, delivery, rt_sigreturn)', () => {
         yield* k.sigaction(U.SIGUSR1, function* (_s, _i, uc) {
           log.push(['saved x0', thisCpu().ld64(uc + U.UCONTEXT.regs)]);
           thisCpu().user.x[19] = 1234;
-        });
+        }, U.SA_SIGINFO);
         thisCpu().user.x[19] = 77;
         log.push(['kill', yield* k.kill(yield* k.getpid(), U.SIGUSR1)]);
         log.push(['x19', thisCpu().user.x[19]]);
@@ -325,7 +325,7 @@ describe('user signal handlers (rt_sigaction, delivery, rt_sigreturn)', () => {
         log.push(yield* k.sigaltstack(alt, 16384));
         yield* k.sigaction(U.SIGUSR1, function* (_s, info) {
           log.push(info >= alt && info < alt + 16384);
-        }, U.SA_ONSTACK);
+        }, U.SA_ONSTACK | U.SA_SIGINFO);
         yield* k.raise(U.SIGUSR1);
         log.push(yield* k.sigaltstack(alt, 100));
         return 0;
@@ -364,5 +364,68 @@ describe('user signal handlers (rt_sigaction, delivery, rt_sigreturn)', () => {
     const a = once();
     expect(a.filter((x) => typeof x === 'number').length).toBeGreaterThan(0);
     expect(once()).toEqual(a);
+  });
+
+  it('without SA_SIGINFO the handler gets the signal number only: x1 keeps the interrupted value (no siginfo pointer)', () => {
+    const log: unknown[] = [];
+    run(function* (c) {
+      yield* child(c, function* (k) {
+        yield* k.sigaction(U.SIGUSR1, function* (sig, info) {
+          log.push(sig, info);
+        });
+        yield* k.kill(yield* k.getpid(), U.SIGUSR1); // x1 = the kill's second argument
+        return 0;
+      });
+      return 0;
+    });
+    expect(log).toEqual([U.SIGUSR1, U.SIGUSR1]);
+  });
+
+  it('sigsuspend waits with its mask until a handler ran, returns -EINTR and puts the old mask back; sigpending reports blocked pending signals', () => {
+    const log: unknown[] = [];
+    run(function* (c) {
+      yield* child(c, function* (k) {
+        yield* k.sigaction(U.SIGUSR1, function* () {
+          log.push(['handler mask', yield* k.sigprocmask(U.SIG_BLOCK)]);
+        });
+        yield* k.sigprocmask(U.SIG_SETMASK, U.sigbit(U.SIGUSR1) | U.sigbit(U.SIGUSR2));
+        yield* k.raise(U.SIGUSR2);
+        log.push(['pending', yield* k.sigpending()]);
+        yield* k.sigaction(U.SIGUSR2, U.SIG_IGN); // discards the pending USR2
+        log.push(['pending', yield* k.sigpending()]);
+        const me = yield* k.getpid();
+        yield* k.fork(function* (g) {
+          yield* sleepMs(g, 2);
+          yield* g.kill(me, U.SIGUSR1);
+          return 0;
+        });
+        log.push(['suspend', yield* k.sigsuspend(U.sigbit(U.SIGUSR2))]);
+        log.push(['mask', yield* k.sigprocmask(U.SIG_BLOCK)]);
+        return 0;
+      });
+      return 0;
+    });
+    const both = U.sigbit(U.SIGUSR1) | U.sigbit(U.SIGUSR2);
+    expect(log).toEqual([['pending', U.sigbit(U.SIGUSR2)], ['pending', 0], ['handler mask', both], ['suspend', EINTR], ['mask', both]]);
+  });
+
+  it('SA_NOCLDWAIT on SIGCHLD: the handler runs and the child is reaped at once (wait4 then finds no child: -ECHILD)', () => {
+    const log: unknown[] = [];
+    run(function* (c) {
+      yield* child(c, function* (k) {
+        yield* k.sigaction(U.SIGCHLD, function* (_s, info) {
+          log.push(['chld', k.siginfo(info).status]);
+        }, U.SA_SIGINFO | U.SA_NOCLDWAIT | U.SA_RESTART);
+        const kid = yield* k.fork(function* () {
+          return 4;
+        });
+        yield* sleepMs(k, 5);
+        const w = yield* k.wait4(kid, 0);
+        log.push(['wait', w]);
+        return 0;
+      });
+      return 0;
+    });
+    expect(log).toEqual([['chld', 4], ['wait', -10]]);
   });
 });

@@ -18,7 +18,7 @@ import {
 } from '../sched/task.js';
 import { ___wait_event, wake_up_all } from '../sched/wait.js';
 import { detach_pid, find_task_by_vpid } from './pid.js';
-import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, send_sig } from './signal.js';
+import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, SA_NOCLDWAIT, send_sig } from './signal.js';
 import { exit_files, exit_fs } from '../fs/file.js';
 import { exit_task_work } from './task_work.js';
 import { exit_task_mm } from './fork.js';
@@ -120,6 +120,13 @@ function do_notify_parent(tsk: TaskStruct): void {
     return;
   }
   if (tsk.exit_signal === SIGCHLD && parent.signal.action[SIGCHLD] === SIG_IGN) {
+    release_task(tsk);
+    wake_up_all(parent.signal.wait_chldexit);
+    return;
+  }
+  // SA_NOCLDWAIT: the child is reaped at once, and a SIGCHLD handler still hears of it.
+  if (tsk.exit_signal === SIGCHLD && parent.signal.sa_flags[SIGCHLD]! & SA_NOCLDWAIT) {
+    send_sig(SIGCHLD, parent, true, false, child_info(tsk));
     release_task(tsk);
     wake_up_all(parent.signal.wait_chldexit);
     return;

@@ -294,16 +294,20 @@ function setup_rt_frame(task: TaskStruct, regs: PtRegs, ks: KSignal): boolean {
   const buf = new Uint8Array(record + FRAME_RECORD_SIZE - frame);
   const dv = new DataView(buf.buffer);
   const info = ks.info;
-  dv.setInt32(0, info.signo, true);
-  dv.setInt32(8, info.code, true);
-  dv.setInt32(SI_PID, info.pid, true);
-  dv.setUint32(SI_UID, info.uid >>> 0, true);
-  if (info.code >= CLD_EXITED && info.code <= CLD_DUMPED && info.signo === 17) dv.setInt32(SI_STATUS, info.status, true);
+  // The siginfo is filled only for SA_SIGINFO handlers (x1/x2 are left alone otherwise, as arm64 does).
+  const siginfo = (ks.flags & SA_SIGINFO) !== 0;
+  if (siginfo) {
+    dv.setInt32(0, info.signo, true);
+    dv.setInt32(8, info.code, true);
+    dv.setInt32(SI_PID, info.pid, true);
+    dv.setUint32(SI_UID, info.uid >>> 0, true);
+    if (info.code >= CLD_EXITED && info.code <= CLD_DUMPED && info.signo === 17) dv.setInt32(SI_STATUS, info.status, true);
+  }
   // ucontext: uc_flags and uc_link 0; __save_altstack; the mask to restore; the interrupted registers.
   put64(dv, UC_STACK, task.sas_ss_sp);
   dv.setInt32(UC_STACK + 8, ssFlags | (task.sas_ss_flags & SS_AUTODISARM), true);
   put64(dv, UC_STACK + 16, task.sas_ss_size);
-  put64(dv, UC_SIGMASK, task.blocked >>> 0);
+  put64(dv, UC_SIGMASK, (task.saved_sigmask ?? task.blocked) >>> 0); // sigmask_to_save
   for (let i = 0; i < 31; i++) put64(dv, SC_REGS + 8 * i, regs.x[i]!);
   put64(dv, SC_SP, regs.sp);
   put64(dv, SC_PC, regs.pc);
@@ -317,8 +321,10 @@ function setup_rt_frame(task: TaskStruct, regs: PtRegs, ks: KSignal): boolean {
     task.sas_ss_size = 0;
   }
   regs.x[0] = info.signo;
-  regs.x[1] = frame;
-  regs.x[2] = frame + UC;
+  if (siginfo) {
+    regs.x[1] = frame;
+    regs.x[2] = frame + UC;
+  }
   regs.x[29] = record;
   // No vDSO sigreturn trampoline here: without SA_RESTORER the handler returns to 0 (and faults).
   regs.x[30] = ks.flags & SA_RESTORER ? ks.restorer : 0;
@@ -343,6 +349,7 @@ function handle_signal(task: TaskStruct, regs: PtRegs, ks: KSignal): void {
   let block = ks.mask;
   if (!(ks.flags & SA_NODEFER)) block |= sigmask(ks.info.signo);
   task.blocked = blockable(task.blocked | block);
+  task.saved_sigmask = undefined; // the frame holds it now
 }
 
 const RESTART_CODES = new Set([ERESTARTNOHAND, ERESTARTSYS, ERESTARTNOINTR, ERESTART_RESTARTBLOCK]);
@@ -382,6 +389,11 @@ export function do_signal(task: TaskStruct, regs: PtRegs, syscall: { readonly or
   if (restart && first && -retval === ERESTART_RESTARTBLOCK) {
     regs.x[0] = -EINTR;
     regs.pc = retaddr;
+  }
+  // restore_saved_sigmask: no handler took rt_sigsuspend's saved mask into a frame.
+  if (task.saved_sigmask !== undefined) {
+    task.blocked = task.saved_sigmask;
+    task.saved_sigmask = undefined;
   }
 }
 

@@ -16,14 +16,16 @@ import {
   SIGSEGV,
   SIGSTOP,
   SIG_DFL,
+  TASK_INTERRUPTIBLE,
+  TASK_RUNNING,
   SIG_IGN,
   _NSIG,
   has_capability,
   type TaskStruct,
 } from '../sched/task.js';
-import { CPUMASK_SIZE, cond_resched, cpu_active_mask, current, nr_cpu_ids, set_cpus_allowed_ptr, yield_task } from '../sched/core.js';
-import { EFAULT, EINVAL, EPERM, ESRCH, EINTR } from '../lib/errno.js';
-import { copy_from_user, copy_to_user, put_user, get_user } from '../lib/uaccess.js';
+import { CPUMASK_SIZE, cond_resched, cpu_active_mask, current, nr_cpu_ids, schedule, set_cpus_allowed_ptr, set_current_state, yield_task } from '../sched/core.js';
+import { EFAULT, EINVAL, EPERM, ESRCH, EINTR, ERESTARTNOHAND } from '../lib/errno.js';
+import { copy_from_user, copy_to_user, put_user, get_user, get_user_u64n } from '../lib/uaccess.js';
 import { find_task_by_vpid, tasks_by_pid } from './pid.js';
 import {
   SS_AUTODISARM,
@@ -38,6 +40,7 @@ import {
   sas_ss_flags,
   send_sig,
   sig_kernel_ignore,
+  signal_pending,
   sigmask,
   user_info,
   valid_signal,
@@ -410,6 +413,36 @@ function* sys_rt_sigaction(sig: number, act: number, oact: number, sigsetsize: n
   return 0;
 }
 
+/**
+ * rt_sigsuspend: waits with `unewset` as the mask until a signal is delivered. Always
+ * -ERESTARTNOHAND: -EINTR once a handler ran (after which the old mask comes back with
+ * rt_sigreturn), restarted when the signal had no handler.
+ */
+function* sys_rt_sigsuspend(unewset: number, sigsetsize: number): Generator<unknown, number, unknown> {
+  if (sys_uint(sigsetsize) !== 8) return -EINVAL;
+  const v = get_user_u64n(unewset);
+  if (v === undefined) return -EFAULT;
+  const t = current();
+  t.saved_sigmask = t.blocked;
+  t.blocked = blockable(Number(v & 0x7fffffffn));
+  while (!signal_pending(t)) {
+    set_current_state(TASK_INTERRUPTIBLE);
+    if (signal_pending(t)) {
+      set_current_state(TASK_RUNNING);
+      break;
+    }
+    yield* schedule();
+  }
+  return -ERESTARTNOHAND;
+}
+
+/** rt_sigpending: the signals pending while blocked, private and shared. */
+function* sys_rt_sigpending(uset: number, sigsetsize: number): Generator<unknown, number, unknown> {
+  if (sys_uint(sigsetsize) !== 8) return -EINVAL;
+  const t = current();
+  return put_user(((t.pending | t.signal.shared_pending) & t.blocked) >>> 0, uset, 8) < 0 ? -EFAULT : 0;
+}
+
 /** rt_sigreturn: back from a handler to the registers and mask its frame saved; a bad frame is SIGSEGV. */
 function* sys_rt_sigreturn(): Generator<unknown, number, unknown> {
   const t = current();
@@ -688,6 +721,8 @@ registerSyscall(NR.__NR_tgkill, 'tgkill', sys_tgkill);
 registerSyscall(NR.__NR_rt_sigaction, 'rt_sigaction', sys_rt_sigaction);
 registerSyscall(NR.__NR_rt_sigprocmask, 'rt_sigprocmask', sys_rt_sigprocmask);
 registerSyscall(NR.__NR_rt_sigreturn, 'rt_sigreturn', sys_rt_sigreturn);
+registerSyscall(NR.__NR_rt_sigsuspend, 'rt_sigsuspend', sys_rt_sigsuspend);
+registerSyscall(NR.__NR_rt_sigpending, 'rt_sigpending', sys_rt_sigpending);
 registerSyscall(NR.__NR_sigaltstack, 'sigaltstack', sys_sigaltstack);
 registerSyscall(NR.__NR_clock_gettime, 'clock_gettime', sys_clock_gettime);
 registerSyscall(NR.__NR_gettimeofday, 'gettimeofday', sys_gettimeofday);

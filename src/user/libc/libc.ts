@@ -522,6 +522,18 @@ export class Libc {
     return r < 0 ? r : thisCpu().ld64(a);
   }
 
+  /** sigsuspend(2): waits with `mask` blocked until a handler has run; -EINTR then (the old mask is back). */
+  *sigsuspend(mask: number): Generator<unknown, number, unknown> {
+    thisCpu().st64(this.sbuf + 16, mask);
+    return yield* sys('rt_sigsuspend', this.sbuf + 16, 8);
+  }
+
+  /** sigpending(2): the blocked signals waiting, or -errno. */
+  *sigpending(): Generator<unknown, number, unknown> {
+    const r = yield* sys('rt_sigpending', this.sbuf, 8);
+    return r < 0 ? r : thisCpu().ld64(this.sbuf);
+  }
+
   /** sigaltstack(2) with a new stack (flags 0 or SS_DISABLE); returns 0 or -errno. */
   *sigaltstack(sp: number, size: number, flags = 0): Generator<unknown, number, unknown> {
     const cpu = thisCpu();

@@ -263,6 +263,8 @@ export interface ArchCpu {
    * IRQ such as the scheduler's tick) returned since the last such point, it runs the
    * kernel's `preempt` vector, the work that exception's return would have done there
    * (reschedule, signals, a turn for the machine); otherwise it returns at once.
+   * `user.pc` is left as it was (the preempt point is an IRQ taken before the YIELD)
+   * unless the kernel sent EL0 elsewhere (a signal handler).
    */
   yieldHint(): Generator<unknown, void, unknown>;
   /** Signals an event to all cores (SEV). */

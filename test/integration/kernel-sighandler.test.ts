@@ -428,4 +428,32 @@ describe('user signal handlers (rt_sigaction, delivery, rt_sigreturn)', () => {
     });
     expect(log).toEqual([['chld', 4], ['wait', -10]]);
   });
+
+  it('a blocked default-ignored signal stays pending (SIGCHLD in sigpending) and is dropped when unblocked; the block-fork-sigsuspend pattern gets its SIGCHLD', () => {
+    const log: unknown[] = [];
+    run(function* (c) {
+      yield* child(c, function* (k) {
+        yield* k.sigprocmask(U.SIG_BLOCK, U.sigbit(U.SIGCHLD));
+        const a = yield* k.fork(function* () {
+          return 0;
+        });
+        yield* k.wait4(a, 0);
+        log.push(['pending', yield* k.sigpending()]);
+        yield* k.sigprocmask(U.SIG_UNBLOCK, U.sigbit(U.SIGCHLD));
+        log.push(['pending', yield* k.sigpending()]);
+        yield* k.sigaction(U.SIGCHLD, function* () {
+          log.push('chld');
+        });
+        yield* k.sigprocmask(U.SIG_BLOCK, U.sigbit(U.SIGCHLD));
+        yield* k.fork(function* (g) {
+          yield* sleepMs(g, 2);
+          return 0;
+        });
+        log.push(['suspend', yield* k.sigsuspend(0)]);
+        return 0;
+      });
+      return 0;
+    });
+    expect(log).toEqual([['pending', U.sigbit(U.SIGCHLD)], ['pending', 0], 'chld', ['suspend', EINTR]]);
+  });
 });

@@ -86,6 +86,8 @@ function sig_ignored(task: TaskStruct, sig: number, force: boolean): boolean {
   const action = task.signal.action[sig] ?? 0;
   if (is_global_init(task) && action === SIG_DFL && !(force && (sig === SIGKILL || sig === SIGSTOP))) return true;
   if (sig === SIGKILL) return false;
+  // A blocked signal is kept even when ignored: the action may change before it is unblocked.
+  if (task.blocked & sigmask(sig)) return false;
   if (action !== SIG_DFL) return action === SIG_IGN;
   return sig_default_ignored(sig);
 }

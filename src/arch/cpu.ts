@@ -139,8 +139,8 @@ export interface VirtAccessOptions {
  * the text it "executes" (the SVC or YIELD site of its C library, as a branch there
  * would), and after an exception returns it reads `pc` to learn where EL0 resumes.
  * SVC writes its arguments to x0..x5 and the number to x8 and advances `pc` past the
- * SVC (the preferred return address); the kernel's entry code saves these registers and
- * its exit restores them (Linux's pt_regs), so `pc`, `sp`, x0..x30 after `svc()` or
+ * SVC (the preferred return address); the kernel keeps them per task (Linux's pt_regs,
+ * installed as `ArchCpu.user` on its return to EL0), so `pc`, `sp`, x0..x30 after `svc()` or
  * `yieldHint()` are what the kernel's ERET left: a signal handler's entry, a restarted
  * SVC (pc rewound to it), or the next instruction. Values are Numbers (exact below 2^53,
  * negative for -errno in x0).
@@ -158,8 +158,13 @@ export interface ArchCpu {
   /** Current exception level. The kernel sets EL0 around user code with `setEl`. */
   readonly el: ExceptionLevel;
   setEl(el: ExceptionLevel): void;
-  /** The EL0 registers (see UserRegs). */
-  readonly user: UserRegs;
+  /**
+   * The EL0 registers (see UserRegs). The kernel switches the whole file at once: its
+   * return to EL0 installs the task's own UserRegs object (its pt_regs) here, which
+   * stands for restoring every register from it, and exceptions from EL0 then save
+   * into that object (no copy on either side).
+   */
+  user: UserRegs;
 
   // ---- time ----
   /** This core's virtual time in ns. */

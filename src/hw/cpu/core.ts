@@ -259,8 +259,8 @@ export class Core implements ArchCpu, Runnable {
   private esrBig = 0n;
   private esrBigOf = 0;
   private elr = 0n;
-  /** The EL0 register file (x0..x30, SP_EL0, PC) the guest's entry code saves and restores. */
-  readonly user: UserRegs = { x: new Float64Array(31), sp: 0, pc: 0 };
+  /** The EL0 register file (x0..x30, SP_EL0, PC); the guest kernel installs each task's own on its return to EL0. */
+  user: UserRegs = { x: new Float64Array(31), sp: 0, pc: 0 };
   /** SPSR_EL1 as saved on exception entry (a Number), and as the 64-bit value once read or written as one. */
   private spsrN = 0;
   private spsrBig: bigint | undefined = 0n;

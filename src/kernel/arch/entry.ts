@@ -10,7 +10,7 @@ import { ExceptionLevel, thisCpu, type ArchCpu, type ExceptionVectors } from '..
 import { cond_resched, current, this_rq } from '../sched/core.js';
 import { SIGILL, SIGKILL, type PtRegs, type TaskStruct } from '../sched/task.js';
 import { do_page_fault, esr_ec, esr_is_abort } from './fault.js';
-import { do_signal, fatal_signal_pending, force_sig, signal_pending, syscall_forgotten } from '../kernel/signal.js';
+import { do_signal, fatal_signal_pending, force_sig, is_restart_code, signal_pending } from '../kernel/signal.js';
 import { ExecUnwind, TaskExitUnwind, is_unwind } from '../kernel/unwind.js';
 import { task_work_run } from '../kernel/task_work.js';
 import { oops_report } from '../kernel/panic.js';
@@ -37,31 +37,24 @@ function user_fault_kill(sig: number, far: number, esr: number): never {
   throw new TaskExitUnwind(sig, true);
 }
 
-/** kernel_entry: the EL0 registers into the task's pt_regs. */
-function save_user_regs(cpu: ArchCpu, regs: PtRegs): void {
-  const u = cpu.user;
-  regs.x.set(u.x);
-  regs.sp = u.sp;
-  regs.pc = u.pc;
-}
-
-/** kernel_exit: the pt_regs back into the registers of the core the task returns on. */
-function restore_user_regs(regs: PtRegs): void {
-  const u = thisCpu().user;
-  u.x.set(regs.x);
-  u.sp = regs.sp;
-  u.pc = regs.pc;
+/**
+ * kernel_exit: the task's registers back into the core it returns to EL0 on. The core's
+ * register file is the task's pt_regs object itself (installing it stands for loading
+ * every register), so exceptions from EL0 save straight into it and nothing is copied.
+ */
+export function restore_user_regs(regs: PtRegs): void {
+  thisCpu().user = regs;
 }
 
 /**
  * The signal work of exit_to_user_mode: fatal signals end the task, handled ones get
- * their frames (see do_signal); `syscall` is the system call this return ends.
+ * their frames (see do_signal). `inSyscall`: this return ends a system call whose x0
+ * was `orig_x0` (its result is in regs.x[0]), which a restart code may restart.
  */
-export function exit_to_user_mode_signals(syscall?: { readonly orig_x0: number }): void {
+export function exit_to_user_mode_signals(inSyscall = false, orig_x0 = 0): void {
   const t = current();
   if (t.signal.group_exit) throw new TaskExitUnwind(t.signal.group_exit_code, true);
-  if (!signal_pending(t) && syscall === undefined) return;
-  do_signal(t, t.regs, syscall);
+  if (signal_pending(t) || (inSyscall && is_restart_code(t.regs.x[0]!)) || t.saved_sigmask !== undefined) do_signal(t, t.regs, inSyscall, orig_x0);
 }
 
 /** After cond_resched: a signal may have arrived while we were switched out. */
@@ -69,10 +62,11 @@ function late_signals(t: TaskStruct): void {
   if (t.signal.group_exit || signal_pending(t)) exit_to_user_mode_signals();
 }
 
-function* el0_svc(cpu: ArchCpu, nr: number, args: readonly number[]): Generator<unknown, number, unknown> {
+function* el0_svc(_cpu: ArchCpu, nr: number, args: readonly number[]): Generator<unknown, number, unknown> {
   const t = current();
+  // The core saved x0..x5, x8 and the return address into the registers installed at
+  // the last return to EL0: the task's pt_regs.
   const regs = t.regs;
-  save_user_regs(cpu, regs);
   let ret: number;
   try {
     ret = yield* syscall_handler(nr)(args[0] ?? 0, args[1] ?? 0, args[2] ?? 0, args[3] ?? 0, args[4] ?? 0, args[5] ?? 0);
@@ -88,14 +82,11 @@ function* el0_svc(cpu: ArchCpu, nr: number, args: readonly number[]): Generator<
     throw new TaskExitUnwind(SIGKILL, true);
   }
   // rt_sigreturn has replaced every register, x0 included: it is no system call to restart.
-  if (!syscall_forgotten(t)) {
-    regs.x[0] = ret;
-    yield* task_work_run();
-    exit_to_user_mode_signals({ orig_x0: args[0] ?? 0 });
-  } else {
-    yield* task_work_run();
-    exit_to_user_mode_signals();
-  }
+  const sigreturn = t.in_sigreturn;
+  t.in_sigreturn = false;
+  if (!sigreturn) regs.x[0] = ret;
+  if (t.task_works !== null) yield* task_work_run();
+  exit_to_user_mode_signals(!sigreturn, args[0] ?? 0);
   yield* cond_resched();
   late_signals(t);
   restore_user_regs(regs);
@@ -106,14 +97,13 @@ function* el0_svc(cpu: ArchCpu, nr: number, args: readonly number[]): Generator<
  * The YIELD hint's preemption point: what returning from an exception does before the
  * interrupted code resumes (exit_to_user_mode at EL0; preempt_schedule_irq at EL1).
  */
-function* preempt_point(cpu: ArchCpu, from: ExceptionLevel): Generator<unknown, void, unknown> {
+function* preempt_point(_cpu: ArchCpu, from: ExceptionLevel): Generator<unknown, void, unknown> {
   if (from !== ExceptionLevel.EL0) {
     yield* cond_resched();
     return;
   }
   const t = current();
-  save_user_regs(cpu, t.regs);
-  yield* task_work_run();
+  if (t.task_works !== null) yield* task_work_run();
   exit_to_user_mode_signals();
   yield* cond_resched();
   late_signals(t);

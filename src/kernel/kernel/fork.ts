@@ -111,11 +111,9 @@ function start_thread(regs: PtRegs, sp: number): void {
   regs.pstate = 0;
 }
 
+/** ret_to_user: the core's EL0 register file is the task's pt_regs (see restore_user_regs in arch/entry.ts). */
 function load_user_regs(regs: PtRegs): void {
-  const u = thisCpu().user;
-  u.x.set(regs.x);
-  u.sp = regs.sp;
-  u.pc = regs.pc;
+  thisCpu().user = regs;
 }
 
 /**

@@ -354,23 +354,26 @@ function handle_signal(task: TaskStruct, regs: PtRegs, ks: KSignal): void {
   task.saved_sigmask = undefined; // the frame holds it now
 }
 
-const RESTART_CODES = new Set([ERESTARTNOHAND, ERESTARTSYS, ERESTARTNOINTR, ERESTART_RESTARTBLOCK]);
+/** x0 is one of the kernel-internal restart codes (-ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK). */
+export function is_restart_code(x0: number): boolean {
+  return x0 === -ERESTARTSYS || x0 === -ERESTARTNOHAND || x0 === -ERESTARTNOINTR || x0 === -ERESTART_RESTARTBLOCK;
+}
 
 /**
- * do_signal on the way back to EL0. `syscall`: the system call this return ends, with the
- * x0 it was given (orig_x0); its result is in regs.x[0]. A restartable result rewinds the
+ * do_signal on the way back to EL0. `inSyscall`: this return ends a system call that was
+ * given `orig_x0` in x0; its result is in regs.x[0]. A restartable result rewinds the
  * PC to the SVC with x0 = orig_x0 (the user re-issues it) unless a handler runs and the
  * rules say -EINTR: -ERESTARTNOHAND always, -ERESTARTSYS without SA_RESTART.
  * -ERESTART_RESTARTBLOCK is treated as -ERESTARTNOHAND (no restart_syscall here).
  * Then every deliverable signal with a handler gets a frame, each interrupting the
  * previous handler's first instruction, as Linux's exit_to_user_mode loop does.
  */
-export function do_signal(task: TaskStruct, regs: PtRegs, syscall: { readonly orig_x0: number } | undefined): void {
+export function do_signal(task: TaskStruct, regs: PtRegs, inSyscall: boolean, orig_x0: number): void {
   const retval = regs.x[0]!;
-  const restart = syscall !== undefined && RESTART_CODES.has(-retval);
+  const restart = inSyscall && is_restart_code(retval);
   const retaddr = regs.pc;
   if (restart) {
-    regs.x[0] = syscall.orig_x0;
+    regs.x[0] = orig_x0;
     regs.pc = retaddr - 4;
   }
   let first = true;
@@ -445,17 +448,9 @@ export function do_sigaltstack(task: TaskStruct, ss: { sp: number; flags: number
   return 0;
 }
 
-/** Tasks whose current system call is rt_sigreturn: its return is no system-call return to restart. */
-const forgotten = new WeakSet<TaskStruct>();
-
-/** forget_syscall: the registers rt_sigreturn restored are not a system call's result. */
+/** forget_syscall: the registers rt_sigreturn restored are not a system call's result to restart. */
 export function forget_syscall(t: TaskStruct): void {
-  forgotten.add(t);
-}
-
-/** True (once) when the system call ending now was forgotten. */
-export function syscall_forgotten(t: TaskStruct): boolean {
-  return forgotten.delete(t);
+  t.in_sigreturn = true;
 }
 
 /** Handled actions go back to SIG_DFL on exec (flush_signal_handlers); ignored ones stay ignored. */

@@ -243,6 +243,8 @@ export class TaskStruct {
   blocked = 0;
   /** The EL0 registers saved at the last exception entry from EL0 (task_pt_regs). */
   readonly regs = new PtRegs();
+  /** The system call running is rt_sigreturn: its return restarts nothing (forget_syscall). */
+  in_sigreturn = false;
   /** The mask rt_sigsuspend replaced, put back once a handler's frame holds it or no handler ran (TIF_RESTORE_SIGMASK). */
   saved_sigmask: number | undefined = undefined;
   /** sigaltstack: ss_sp, ss_size, and SS_AUTODISARM (sas_ss_flags). */

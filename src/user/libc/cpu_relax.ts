@@ -15,7 +15,9 @@ import { YIELD_PC, resume_el0 } from './signal.js';
 /** One YIELD: a possible preemption point. Asks thisCpu() each time (the task may move). */
 export function* cpu_relax(): Generator<unknown, void, unknown> {
   const cpu = thisCpu();
-  cpu.user.pc = YIELD_PC;
+  // The register file is the task's own (the kernel installs it on every return to EL0), so it stays valid across a migration.
+  const regs = cpu.user;
+  regs.pc = YIELD_PC;
   yield* cpu.yieldHint();
-  if (thisCpu().user.pc !== YIELD_PC) yield* resume_el0(YIELD_PC);
+  if (regs.pc !== YIELD_PC) yield* resume_el0(YIELD_PC);
 }

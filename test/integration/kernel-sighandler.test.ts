@@ -456,4 +456,36 @@ describe('user signal handlers (rt_sigaction, delivery, rt_sigreturn)', () => {
     });
     expect(log).toEqual([['pending', U.sigbit(U.SIGCHLD)], ['pending', 0], 'chld', ['suspend', EINTR]]);
   });
+
+  it('setitimer(ITIMER_REAL) sends SIGALRM (si_code SI_KERNEL) after the value and then every interval; value 0 disarms; unhandled, SIGALRM terminates', () => {
+    const log: unknown[] = [];
+    let plain = -1;
+    run(function* (c) {
+      yield* child(c, function* (k) {
+        let n = 0;
+        const times: number[] = [];
+        yield* k.sigaction(U.SIGALRM, function* (_s, info) {
+          n++;
+          times.push(thisCpu().now());
+          log.push(['code', k.siginfo(info).code]);
+        }, U.SA_SIGINFO);
+        log.push(['set', yield* k.setitimer(2e6, 1e6)]);
+        const it = yield* k.getitimer();
+        log.push(['armed', typeof it === 'number' ? it : [it[0], it[1] > 0 && it[1] <= 2e6]]);
+        while (n < 3) yield* k.sigsuspend(0);
+        log.push(['disarm', yield* k.setitimer(0)]);
+        log.push(['after', yield* k.getitimer()]);
+        log.push(['spacing', times[2]! - times[1]! >= 0.9e6 && times[2]! - times[1]! < 1.5e6]);
+        return 0;
+      });
+      plain = yield* child(c, function* (k) {
+        yield* k.alarm(0.001);
+        yield* k.sigsuspend(0);
+        return 0;
+      });
+      return 0;
+    });
+    expect(log).toEqual([['set', 0], ['armed', [1e6, true]], ['code', 0x80], ['code', 0x80], ['code', 0x80], ['disarm', 0], ['after', [0, 0]], ['spacing', true]]);
+    expect(plain & 0x7f).toBe(U.SIGALRM);
+  });
 });

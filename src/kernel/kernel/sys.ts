@@ -12,6 +12,7 @@ import {
   PF_NO_SETAFFINITY,
   RLIM_NLIMITS,
   RLIMIT_NOFILE,
+  SIGALRM,
   SIGKILL,
   SIGSEGV,
   SIGSTOP,
@@ -62,7 +63,7 @@ import {
   kernel_power_off,
   kernel_restart,
 } from './reboot.js';
-import { ktime_get } from '../time/hrtimer.js';
+import { HrTimer, hrtimer_cancel, hrtimer_start, ktime_get } from '../time/hrtimer.js';
 import { nanosleep_until } from '../time/sleep.js';
 import { get_timespec_ns } from '../fs/select.js';
 import { NR_OPEN } from '../fs/file.js';
@@ -443,6 +444,75 @@ function* sys_rt_sigpending(uset: number, sigsetsize: number): Generator<unknown
   return put_user(((t.pending | t.signal.shared_pending) & t.blocked) >>> 0, uset, 8) < 0 ? -EFAULT : 0;
 }
 
+// ---- interval timers (kernel/time/itimer.c): ITIMER_REAL only ----
+
+export const ITIMER_REAL = 0;
+
+/** it_real_fn: SIGALRM to the process (SEND_SIG_PRIV: si_code SI_KERNEL), re-armed by the interval. */
+function it_real_fn(leader: TaskStruct): (timer: HrTimer) => void {
+  return (timer) => {
+    if (leader.exit_state !== 0 || leader.signal.live === 0) return;
+    send_sig(SIGALRM, leader, true);
+    const incr = leader.signal.it_real_incr;
+    if (incr > 0) hrtimer_start(timer, timer.expires + incr);
+  };
+}
+
+/** struct itimerval {it_interval, it_value}, each a struct timeval {tv_sec, tv_usec} of 8-byte fields. */
+function put_itimerval(uaddr: number, intervalNs: number, valueNs: number): number {
+  const b = new Uint8Array(32);
+  const dv = new DataView(b.buffer);
+  const us = (ns: number): [bigint, bigint] => {
+    const u = Math.ceil(ns / 1000);
+    return [BigInt(Math.floor(u / 1e6)), BigInt(u % 1e6)];
+  };
+  const [is, iu] = us(intervalNs);
+  const [vs, vu] = us(valueNs);
+  dv.setBigInt64(0, is, true);
+  dv.setBigInt64(8, iu, true);
+  dv.setBigInt64(16, vs, true);
+  dv.setBigInt64(24, vu, true);
+  return copy_to_user(uaddr, b, 32) === 0 ? 0 : -EFAULT;
+}
+
+/** The remaining time and interval of the caller's ITIMER_REAL. */
+function itimer_real_get(t: TaskStruct): [number, number] {
+  const timer = t.signal.real_timer;
+  const left = timer !== null && timer.queued ? Math.max(1000, timer.expires - ktime_get()) : 0;
+  return [t.signal.it_real_incr, left];
+}
+
+function* sys_getitimer(which: number, value: number): Generator<unknown, number, unknown> {
+  if (sys_int(which) !== ITIMER_REAL) return -EINVAL; // ITIMER_VIRTUAL/PROF: no per-process CPU-time timers here
+  const [incr, left] = itimer_real_get(current());
+  return put_itimerval(value, incr, left);
+}
+
+/** setitimer(ITIMER_REAL): arms (value != 0) or disarms the timer; `ovalue` gets the old setting. */
+function* sys_setitimer(which: number, value: number, ovalue: number): Generator<unknown, number, unknown> {
+  if (sys_int(which) !== ITIMER_REAL) return -EINVAL;
+  const t = current();
+  let incr = 0;
+  let val = 0;
+  if (value !== 0) {
+    const b = new Uint8Array(32);
+    if (copy_from_user(b, value, 32) !== 0) return -EFAULT;
+    const dv = new DataView(b.buffer);
+    const f = [0, 8, 16, 24].map((o) => Number(dv.getBigInt64(o, true)));
+    if (f.some((x, i) => x < 0 || (i % 2 === 1 && x >= 1e6))) return -EINVAL;
+    incr = f[0]! * 1e9 + f[1]! * 1000;
+    val = f[2]! * 1e9 + f[3]! * 1000;
+  }
+  const [oincr, oleft] = itimer_real_get(t);
+  if (ovalue !== 0 && put_itimerval(ovalue, oincr, oleft) < 0) return -EFAULT;
+  const sig = t.signal;
+  if (sig.real_timer === null) sig.real_timer = new HrTimer(it_real_fn(t.group_leader));
+  if (sig.real_timer.queued) hrtimer_cancel(sig.real_timer);
+  sig.it_real_incr = val === 0 ? 0 : incr;
+  if (val > 0) hrtimer_start(sig.real_timer, ktime_get() + val);
+  return 0;
+}
+
 /** rt_sigreturn: back from a handler to the registers and mask its frame saved; a bad frame is SIGSEGV. */
 function* sys_rt_sigreturn(): Generator<unknown, number, unknown> {
   const t = current();
@@ -723,6 +793,8 @@ registerSyscall(NR.__NR_rt_sigprocmask, 'rt_sigprocmask', sys_rt_sigprocmask);
 registerSyscall(NR.__NR_rt_sigreturn, 'rt_sigreturn', sys_rt_sigreturn);
 registerSyscall(NR.__NR_rt_sigsuspend, 'rt_sigsuspend', sys_rt_sigsuspend);
 registerSyscall(NR.__NR_rt_sigpending, 'rt_sigpending', sys_rt_sigpending);
+registerSyscall(NR.__NR_getitimer, 'getitimer', sys_getitimer);
+registerSyscall(NR.__NR_setitimer, 'setitimer', sys_setitimer);
 registerSyscall(NR.__NR_sigaltstack, 'sigaltstack', sys_sigaltstack);
 registerSyscall(NR.__NR_clock_gettime, 'clock_gettime', sys_clock_gettime);
 registerSyscall(NR.__NR_gettimeofday, 'gettimeofday', sys_gettimeofday);

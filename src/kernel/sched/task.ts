@@ -2,6 +2,7 @@
 // state (include/linux/sched.h, cred.h, sched/signal.h). Kernel bookkeeping lives in
 // TypeScript objects ("kernel memory"); only what hardware reads is in guest RAM.
 
+import type { HrTimer } from '../time/hrtimer.js';
 import type { MmStruct } from '../mm/mm_types.js';
 import type { FilesStruct, FsStruct } from '../fs/types.js';
 import { WaitQueueHead } from './wait.js';
@@ -190,6 +191,9 @@ export class SignalStruct {
   /** /proc/<pid>/oom_score_adj (-1000..1000) and the floor an unprivileged writer may not go below. */
   oom_score_adj = 0;
   oom_score_adj_min = 0;
+  /** ITIMER_REAL (signal->real_timer, it_real_incr): SIGALRM at expiry, re-armed every `it_real_incr` ns when nonzero. */
+  real_timer: HrTimer | null = null;
+  it_real_incr = 0;
   /** The mm of an OOM victim (signal->oom_mm, set by mark_oom_victim): tsk_is_oom_victim. */
   oom_mm: MmStruct | null = null;
   constructor(rlim: Rlimit[]) {

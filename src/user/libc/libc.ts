@@ -528,6 +528,37 @@ export class Libc {
     return yield* sys('rt_sigsuspend', this.sbuf + 16, 8);
   }
 
+  /**
+   * setitimer(ITIMER_REAL): SIGALRM after `valueNs`, then every `intervalNs` (0: once);
+   * valueNs 0 disarms. Times go to the kernel in microseconds (struct timeval). 0 or -errno.
+   */
+  *setitimer(valueNs: number, intervalNs = 0): Generator<unknown, number, unknown> {
+    const cpu = thisCpu();
+    const a = this.sbuf;
+    const us = (ns: number): [number, number] => [Math.floor(ns / 1e9), Math.floor((ns % 1e9) / 1000)];
+    const [is, iu] = us(intervalNs);
+    const [vs, vu] = us(valueNs);
+    cpu.st64(a, is);
+    cpu.st64(a + 8, iu);
+    cpu.st64(a + 16, vs);
+    cpu.st64(a + 24, vu);
+    return yield* sys('setitimer', 0, a, 0);
+  }
+
+  /** getitimer(ITIMER_REAL): [interval ns, remaining ns], or -errno. */
+  *getitimer(): Generator<unknown, [number, number] | number, unknown> {
+    const a = this.sbuf;
+    const r = yield* sys('getitimer', 0, a);
+    if (r < 0) return r;
+    const cpu = thisCpu();
+    return [cpu.ld64(a) * 1e9 + cpu.ld64(a + 8) * 1000, cpu.ld64(a + 16) * 1e9 + cpu.ld64(a + 24) * 1000];
+  }
+
+  /** alarm(3): SIGALRM in `seconds` (0 cancels), as setitimer(ITIMER_REAL). */
+  alarm(seconds: number): Generator<unknown, number, unknown> {
+    return this.setitimer(seconds * 1e9);
+  }
+
   /** sigpending(2): the blocked signals waiting, or -errno. */
   *sigpending(): Generator<unknown, number, unknown> {
     const r = yield* sys('rt_sigpending', this.sbuf, 8);

@@ -51,6 +51,8 @@ export const NR = {
   waitid: 95,
   set_tid_address: 96,
   nanosleep: 101,
+  getitimer: 102,
+  setitimer: 103,
   clock_gettime: 113,
   clock_nanosleep: 115,
   syslog: 116,

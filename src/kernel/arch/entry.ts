@@ -2,9 +2,10 @@
 // aborts go to do_page_fault and become SIGSEGV/SIGBUS when unresolvable; IRQs go to
 // the root irqchip handler; SVC dispatches the system call, then on the way back to
 // user space delivers signals (a fatal one ends the task, a handled one gets a frame)
-// and gives the scheduler a chance to run. The EL0 registers are saved in the task's
-// pt_regs at entry and loaded back at the very end (kernel_entry / kernel_exit): the
-// task may block, and other tasks' EL0 code uses the core's registers meanwhile.
+// and gives the scheduler a chance to run. The EL0 registers are the task's pt_regs:
+// the return to EL0 installs that object as the core's register file (kernel_exit), so
+// an SVC saves into it directly (kernel_entry) and a task that blocks keeps its own
+// while other tasks' EL0 code runs on the core.
 
 import { ExceptionLevel, thisCpu, type ArchCpu, type ExceptionVectors } from '../../arch/index.js';
 import { cond_resched, current, this_rq } from '../sched/core.js';

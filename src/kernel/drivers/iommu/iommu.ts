@@ -92,11 +92,32 @@ export class IotlbGather {
     this.end = 0;
     this.pgsize = 0;
   }
-  add(iova: number, size: number): void {
+  /** iommu_iotlb_gather_add_range. */
+  addRange(iova: number, size: number): void {
     this.start = Math.min(this.start, iova);
     this.end = Math.max(this.end, iova + size - 1);
-    this.pgsize = size;
   }
+  /** iommu_iotlb_gather_is_disjoint: [iova, iova+size) neither overlaps nor touches the range. */
+  isDisjoint(iova: number, size: number): boolean {
+    return this.end !== 0 && (iova + size < this.start || iova > this.end + 1);
+  }
+}
+
+/** iommu_iotlb_sync: flushes what `gather` collected and empties it. */
+export function iommu_iotlb_sync(domain: IommuDomain, gather: IotlbGather): void {
+  domain.ops.iotlbSync?.(domain, gather);
+  gather.reset();
+}
+
+/**
+ * iommu_iotlb_gather_add_page: a leaf of `size` bytes at `iova` was cleared. A leaf of
+ * another size, or one away from the gathered range, flushes the range first: one
+ * invalidation has one granule (and TTL).
+ */
+export function iommu_iotlb_gather_add_page(domain: IommuDomain, gather: IotlbGather, iova: number, size: number): void {
+  if ((gather.pgsize && gather.pgsize !== size) || gather.isDisjoint(iova, size)) iommu_iotlb_sync(domain, gather);
+  gather.pgsize = size;
+  gather.addRange(iova, size);
 }
 
 export interface IommuDomainOps {
@@ -629,14 +650,18 @@ const gatherScratch = new IotlbGather();
 export function iommu_unmap(domain: IommuDomain, iova: number, size: number): number {
   const unmap = domain.ops.unmapPages;
   if (unmap === undefined) return 0;
+  if (iova % 4096 || size % 4096) return 0;
   gatherScratch.reset();
   let done = 0;
+  // __iommu_unmap: the largest page size the IOVA's alignment and the remaining length allow
   while (done < size) {
-    const n = unmap(domain, iova + done, 4096, Math.floor((size - done) / 4096), gatherScratch);
+    const pg = iommu_pgsize(domain, iova + done, iova + done, size - done);
+    if (pg === 0) break;
+    const n = unmap(domain, iova + done, pg, iommu_pgcount(domain, iova + done, iova + done, size - done, pg), gatherScratch);
     if (n === 0) break;
     done += n;
   }
-  domain.ops.iotlbSync?.(domain, gatherScratch);
+  iommu_iotlb_sync(domain, gatherScratch);
   return done;
 }
 

@@ -36,6 +36,8 @@ import {
   IommuDevice,
   IommuDomain,
   IotlbGather,
+  iommu_iotlb_gather_add_page,
+  pgsize_has,
   dev_iommu,
   dev_iommu_priv_get,
   dev_iommu_priv_set,
@@ -1361,7 +1363,15 @@ export class ArmSmmuDevice {
     if (!(this.features & F.ARM_SMMU_FEAT_TRANS_S1)) return -EINVAL;
     const asid = this.allocAsid(d);
     if (asid < 0) return asid;
-    const pgtbl = IoPgtable.alloc();
+    const pgtbl = IoPgtable.alloc({
+      // arm_smmu_tlb_inv_walk: a table was unhooked, every level of its span goes (leaf = 0)
+      flushWalk: (iova, size, granule) => {
+        this.tlbInvRangeAsid(iova, size, d.asid, granule, false, d);
+        this.atcInvDomain(d, iova, size);
+      },
+      // arm_smmu_tlb_inv_page_nosync
+      addPage: (gather, iova, granule) => iommu_iotlb_gather_add_page(d, gather, iova, granule),
+    });
     if (pgtbl === null) {
       this.asids.delete(asid);
       return -ENOMEM;
@@ -1369,8 +1379,8 @@ export class ArmSmmuDevice {
     d.smmu = this;
     d.asid = asid;
     d.pgtbl = pgtbl;
-    // Only 4 KiB leaves (io-pgtable-arm.ts)
-    d.pgsizeBitmap = PAGE_SIZE;
+    // arm_lpae_restrict_pgsizes for the 4 KiB granule: 4K | 2M | 1G, of those the SMMU has
+    d.pgsizeBitmap = [12, 21, 30].reduce((m, b) => (pgsize_has(this.pgsizeBitmap, b) ? m + 2 ** b : m), 0);
     d.apertureStart = 0;
     d.apertureEnd = 2 ** Math.min(IO_PGTABLE_IAS, this.features & F.ARM_SMMU_FEAT_VAX ? 52 : 48) - 1;
     allDomains.push(d);
@@ -1555,15 +1565,12 @@ const PAGING_OPS = {
   mapPages(domain: IommuDomain, iova: number, pa: number, pgsize: number, pgcount: number, prot: number): number {
     const d = domain as ArmSmmuDomain;
     if (d.pgtbl === null) return -ENODEV;
-    return d.pgtbl.map(iova, pa, (pgsize / PAGE_SIZE) * pgcount, prot);
+    return d.pgtbl.map(iova, pa, pgsize, pgcount, prot);
   },
   unmapPages(domain: IommuDomain, iova: number, pgsize: number, pgcount: number, gather: IotlbGather): number {
     const d = domain as ArmSmmuDomain;
     if (d.pgtbl === null) return 0;
-    const n = d.pgtbl.unmap(iova, (pgsize / PAGE_SIZE) * pgcount);
-    if (n) gather.add(iova, n);
-    if (n) gather.pgsize = PAGE_SIZE;
-    return n;
+    return d.pgtbl.unmap(iova, pgsize, pgcount, gather);
   },
   iotlbSync(domain: IommuDomain, gather: IotlbGather): void {
     const d = domain as ArmSmmuDomain;

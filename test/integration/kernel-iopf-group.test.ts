@@ -7,7 +7,8 @@
 // device with a multi-page request would.
 
 import { describe, expect, it } from 'vitest';
-import { iopf_stats } from '../../src/kernel/drivers/iommu/io-pgfault.js';
+import { iopf_partial_faults, iopf_stats } from '../../src/kernel/drivers/iommu/io-pgfault.js';
+import { arm_smmu_devices } from '../../src/kernel/drivers/iommu/arm-smmu-v3/arm-smmu-v3.js';
 import type { PciFunction } from '../../src/hw/pcie/function.js';
 import type { UserCtx } from '../support/kernel-user.js';
 import { PAGE, TESTDEV_SID, Testdev, cmdDword, mmap, munmap, pagePresent, type Rec } from './kernel-smmu-harness.js';
@@ -149,5 +150,45 @@ describe('groups are kept apart by PRG index, and a group fails as a whole', () 
     expect(smmuCommands(between(run, 'failing', 'failed'), CMD_PRI_RESP).map(priResp)).toEqual([[TESTDEV_SID, pasid, 11, PRI_RESP_FAIL]]);
     expect(got.outstanding).toBe(0);
     expect(run.log.some((l) => l.includes(`iopf pasid ${pasid} grpid 11 addr 0x${hole.toString(16)} -> INVALID`))).toBe(true);
+  });
+});
+
+describe('a group is keyed by PRG index alone, whatever the PASID of its requests (Linux 6.10+ iopf_group_alloc)', () => {
+  const got: Record<string, unknown> = {};
+  let buf = 0;
+  let pasid = 0;
+  const run = runMarked(function* (u, t) {
+    const td = yield* Testdev.open(u);
+    if (typeof td === 'number') return 10;
+    pasid = yield* td.bind(ITD_BIND_PRI);
+    const fn = t.machine.testdev.fn;
+    const dev = arm_smmu_devices()[0]!.streams.get(TESTDEV_SID)!.dev;
+    buf = yield* mmap(u, 2 * PAGE);
+    // group 13: a request with the PASID, then the LAST one without a PASID (the RID's
+    // DMA domain takes no page faults: the group is answered InvalidRequest)
+    t.mark('mixed');
+    request(fn, buf, pasid, 13, false);
+    fn.pageRequest(buf + PAGE, 0, false, false, true, false, false, 13, true);
+    yield* answered(u, fn);
+    t.mark('mixed-done');
+    got.parked = iopf_partial_faults(dev);
+    // a later group 13 of one request: only its own page is faulted in
+    request(fn, buf + PAGE, pasid, 13, true);
+    yield* answered(u, fn);
+    t.mark('next-done');
+    got.present = yield* present(u, buf, 2);
+    return 0;
+  });
+
+  it('the LAST request without a PASID takes the PASID request of its PRG index into its group: one InvalidRequest, nothing left parked', () => {
+    expect(run.code).toBe(0);
+    expect(smmuCommands(between(run, 'mixed', 'mixed-done'), CMD_PRI_RESP).map((c) => priResp(c)[2])).toEqual([13]);
+    expect(smmuCommands(between(run, 'mixed', 'mixed-done'), CMD_PRI_RESP).map((c) => priResp(c)[3])).toEqual([PRI_RESP_FAIL]);
+    expect(got.parked).toBe(0);
+  });
+
+  it('the next group with that PRG index holds only its own request: the first group\'s page is not faulted in with it', () => {
+    expect(smmuCommands(between(run, 'mixed-done', 'next-done'), CMD_PRI_RESP).map(priResp)).toEqual([[TESTDEV_SID, pasid, 13, PRI_RESP_SUCC]]);
+    expect(got.present).toEqual([false, true]);
   });
 });

@@ -148,7 +148,9 @@ export function iommu_report_device_fault(dev: Device, prm: IommuFaultPageReques
   const faults: IopfFault[] = [];
   for (let i = 0; i < p.partial.length; ) {
     const f = p.partial[i]!;
-    if (f.prm.grpid === prm.grpid && f.prm.pasid === prm.pasid) {
+    // iopf_group_alloc (Linux 6.10+) matches on the PRG index alone: PCIe gives a
+    // function one PRG index space, whatever the PASID of each request
+    if (f.prm.grpid === prm.grpid) {
       faults.push(f);
       p.partial.splice(i, 1);
     } else i++;

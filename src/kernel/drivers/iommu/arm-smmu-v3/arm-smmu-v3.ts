@@ -1535,8 +1535,18 @@ export class ArmSmmuDevice {
 
 const STE_OPS: EntryWriterOps = { getUsed: getSteUsed, getUpdateSafe: getSteUpdateSafe };
 const CD_OPS: EntryWriterOps = { getUsed: getCdUsed };
-/** Every live arm-smmu-v3 domain (the driver's view, for detach bookkeeping). */
+/** Every live arm-smmu-v3 domain, paging and SVA (the driver's view, for detach bookkeeping). */
 const allDomains: ArmSmmuDomain[] = [];
+
+/** Records a domain made outside this file (SVA) so that device release finds its masters. */
+export function arm_smmu_domain_track(d: ArmSmmuDomain): void {
+  if (!allDomains.includes(d)) allDomains.push(d);
+}
+
+export function arm_smmu_domain_untrack(d: ArmSmmuDomain): void {
+  const i = allDomains.indexOf(d);
+  if (i >= 0) allDomains.splice(i, 1);
+}
 
 /** dev_iommu_priv_get narrowed to this driver's master. */
 export function masterOf(dev: Device): ArmSmmuMaster | null {

@@ -16,7 +16,7 @@ import { mmu_notifier_put, mmu_notifier_register, ULONG_MAX } from '../../../mm/
 import { PAGE_SIZE } from '../../../mm/page.js';
 import { IOMMU_DOMAIN_SVA, type Device, type IommuDomain } from '../iommu.js';
 import { CD_WORDS, makeSvaCd } from './cd.js';
-import { ArmSmmuDomain, masterOf, set_sva_domain_alloc, type ArmSmmuDevice, type ArmSmmuMaster } from './arm-smmu-v3.js';
+import { ArmSmmuDomain, arm_smmu_domain_track, arm_smmu_domain_untrack, masterOf, set_sva_domain_alloc, type ArmSmmuDevice, type ArmSmmuMaster } from './arm-smmu-v3.js';
 import { ARM_SMMU_FEAT_RANGE_INV } from './features.js';
 
 /** CMDQ_MAX_TLBI_OPS: without range TLBI, this many pages or more become one TLBI_NH_ASID. */
@@ -78,7 +78,8 @@ function svaCd(out: Uint32Array, smmu: ArmSmmuDevice, master: ArmSmmuMaster, mm:
     stallEnabled: master.stallEnabled,
     features: smmu.features,
     ips: parange,
-    t0sz: 64 - 48,
+    // 64 - vabits_actual: the VA size the kernel gave the CPU (TCR_EL1.T0SZ, __cpu_setup)
+    t0sz: Number(cpu.readSysreg('TCR_EL1') & 0x3fn),
     tg: 0,
     mair: cpu.readSysreg('MAIR_EL1'),
   });
@@ -138,6 +139,7 @@ const SVA_DOMAIN_OPS = {
       d.smmu.atcInvDomain(d, 0, 0);
     }
     d.smmu.freeAsid(d);
+    arm_smmu_domain_untrack(d);
     if (d.mm !== null) arm64_mm_context_put(d.mm);
     // the notifier's mm reference goes last (arm_smmu_free_shared_cd's mmdrop)
     if (n !== undefined) mmu_notifier_put(n);
@@ -174,6 +176,8 @@ export function arm_smmu_sva_domain_alloc(smmu: ArmSmmuDevice, _dev: Device, mm:
     return r;
   }
   notifiers.set(d, n);
+  // in the driver's domain list, so that releasing a device drops its master from this domain too
+  arm_smmu_domain_track(d);
   return d;
 }
 

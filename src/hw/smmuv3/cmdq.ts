@@ -290,8 +290,10 @@ export class CommandQueue extends SmmuQueue {
         t.iotlb.invalidate(this.scope.reset(t.e2h() ? TAG_EL2_E2H : TAG_EL2));
         return CERROR_NONE;
       case CmdOp.TLBI_EL2_ASID: {
-        // Without E2H the EL2 regime has no ASIDs: nothing is tagged with one.
-        if (!t.e2h()) return CERROR_NONE;
+        // 4.4.2.10: non-global NS-EL2-E2H entries of the ASID, whatever CR2.E2H is now (the
+        // scope is where entries were inserted; ones left from before an E2H change that
+        // software did not invalidate, 6.3.12.3, go too). NS-EL2 entries carry no ASID and
+        // are not required to be invalidated: they stay.
         const s = this.scope.reset(TAG_EL2_E2H);
         s.asid = C.get(w, F_ASID);
         t.iotlb.invalidate(s);

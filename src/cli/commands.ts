@@ -7,6 +7,8 @@ import { createMachine } from '../machine/create.js';
 import { exportChromeFromRing } from '../trace/export-chrome.js';
 import { exportText } from '../trace/export-text.js';
 import { parseTraceFilter } from '../trace/filter.js';
+import type { TraceRecord } from '../trace/record.js';
+import { decodeLine } from '../tui/model/decode.js';
 import { answerWithoutMachine, parseArgs, type BootArgs, type DemoArgs, type DumpDtbArgs, type MkimageArgs } from './args.js';
 import { runTui } from './tui.js';
 import { runBareMetalDemo } from './demo.js';
@@ -101,12 +103,15 @@ function bootWith(
 function writeTraceFiles(machine: MachineCore, args: { trace: string | undefined; log: string | undefined; traceFilter: string }, io: CliIo): boolean {
   const parsed = parseTraceFilter(args.traceFilter);
   const filter = parsed.ok ? parsed.filter : undefined;
+  // Each record also read in words, as the TUI's list reads it (no STE/CD snapshots after the run).
+  const ctx = { machine, snapshots: { get: () => undefined } };
+  const describe = (r: TraceRecord): string => decodeLine(ctx, r);
   let ok = true;
   if (args.trace !== undefined) {
-    const json = JSON.stringify(exportChromeFromRing(machine.trace, filter, { cost: machine.cost }));
+    const json = JSON.stringify(exportChromeFromRing(machine.trace, filter, { cost: machine.cost, describe }));
     ok = writeFile(io, args.trace, json, 'the trace') && ok;
   }
-  if (args.log !== undefined) ok = writeFile(io, args.log, exportText(machine.trace, filter), 'the trace log') && ok;
+  if (args.log !== undefined) ok = writeFile(io, args.log, exportText(machine.trace, filter, describe), 'the trace log') && ok;
   return ok;
 }
 

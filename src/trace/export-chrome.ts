@@ -11,7 +11,7 @@
 
 import { DEFAULT_COST, type CostModel } from '../machine/cost.js';
 import { anyRecord, select, type TraceFilter } from './filter.js';
-import { TRACE_KIND_NAMES, TraceKind, type TraceRecord } from './record.js';
+import { TRACE_KIND_NAMES, TraceKind, type TraceDescriber, type TraceRecord } from './record.js';
 import { NO_SID, type TraceRing } from './ring.js';
 
 export interface ChromeTraceEvent {
@@ -38,6 +38,8 @@ export interface ChromeExportOptions {
   readonly cost?: Readonly<CostModel>;
   /** Process name shown for pid 1. */
   readonly processName?: string;
+  /** A one-line reading of a record (what the TUI's list shows), put in its args as `decoded`. */
+  readonly describe?: TraceDescriber;
 }
 
 export const SOC_PID = 1;
@@ -91,8 +93,13 @@ export function modelledDurationNs(r: TraceRecord, cost: Readonly<CostModel>): n
 
 const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 
-function argsOf(r: TraceRecord): Record<string, string | number> {
-  const args: Record<string, string | number> = { addr: hex(r.iova), pa: hex(r.pa), size: r.size, value: hex(r.value) };
+function argsOf(r: TraceRecord, describe: TraceDescriber | undefined): Record<string, string | number> {
+  const args: Record<string, string | number> = {};
+  if (describe !== undefined) args.decoded = describe(r);
+  args.addr = hex(r.iova);
+  args.pa = hex(r.pa);
+  args.size = r.size;
+  args.value = hex(r.value);
   if (r.sid !== NO_SID) args.sid = hex(r.sid);
   if (r.ssid >= 0) args.ssid = hex(r.ssid);
   if (r.aux !== 0) args.aux = hex(r.aux);
@@ -121,12 +128,12 @@ export function exportChrome(records: Iterable<TraceRecord>, options: ChromeExpo
     const cat = CATEGORY[r.kind] ?? 'other';
     const durNs = modelledDurationNs(r, cost);
     if (durNs === undefined) {
-      events.push({ name, cat, ph: 'i', s: 't', ts, pid: SOC_PID, tid, args: argsOf(r) });
+      events.push({ name, cat, ph: 'i', s: 't', ts, pid: SOC_PID, tid, args: argsOf(r, options.describe) });
       continue;
     }
     const prev = openSlice.get(tid);
     if (prev !== undefined && prev.ts + prev.dur! > ts) prev.dur = Math.max(0, ts - prev.ts);
-    const slice: ChromeTraceEvent = { name, cat, ph: 'X', ts, dur: durNs / 1000, pid: SOC_PID, tid, args: argsOf(r) };
+    const slice: ChromeTraceEvent = { name, cat, ph: 'X', ts, dur: durNs / 1000, pid: SOC_PID, tid, args: argsOf(r, options.describe) };
     openSlice.set(tid, slice);
     events.push(slice);
   }

@@ -61,3 +61,6 @@ export interface TraceRecord {
   readonly value: bigint;
   readonly aux: number;
 }
+
+/** Reads a record in words (register and field names, commands, events, faults): the TUI's one-line decode, which the exporters can append. */
+export type TraceDescriber = (r: TraceRecord) => string;

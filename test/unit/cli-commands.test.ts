@@ -122,6 +122,9 @@ describe('svasoc commands', () => {
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.every((l) => / dma_(read|write) sid=0x(10|100) /.test(l))).toBe(true);
     expect(lines.some((l) => /^\d+ iommu-testdev\S* dma_write sid=0x10 .* value=0x12345678 /.test(l))).toBe(true);
+    // each record also read in words, as the TUI's list reads it
+    expect(lines.every((l) => / \| (read|write) \d+ B 0x[0-9a-f]+ /.test(l))).toBe(true);
+    expect(trace.traceEvents.filter((e) => e.ph !== 'M').every((e) => typeof e.args?.decoded === 'string' && /^(read|write) \d+ B /.test(e.args.decoded))).toBe(true);
   });
 
   it('boot runs an image to poweroff: the console is printed and the poweroff code is the exit status', async () => {

@@ -36,6 +36,14 @@ describe('text exporter (QEMU-style key=value lines)', () => {
     expect(lines[4]).toBe('1060 zip dma_write sid=0x8 ssid=0x1 iova=0x100002000 pa=0x140200000 size=64 value=0x123456789abcdef0 aux=0x0');
   });
 
+  it('with a describer, each line ends with " | " and the record read in words', () => {
+    const lines = exportText(sample(), byKind(TraceKind.Walk, TraceKind.Msi), (r) => `kind ${r.kind} at ${r.iova.toString(16)}`).trim().split('\n');
+    expect(lines).toEqual([
+      `1000 smmu walk sid=0x8 ssid=0x1 iova=0x1000 pa=0x40100000 size=8 value=0x40100003 aux=0x3 | kind ${TraceKind.Walk} at 1000`,
+      `1060 zip msi sid=0x8 ssid=- iova=0x8090040 pa=0x8090040 size=4 value=0x21 aux=0x0 | kind ${TraceKind.Msi} at 8090040`,
+    ]);
+  });
+
   it('takes a filter, and lines are greppable by key=value', () => {
     const text = exportText(sample(), byKind(TraceKind.DmaRead, TraceKind.DmaWrite));
     expect(text.trim().split('\n')).toHaveLength(2);
@@ -91,6 +99,11 @@ describe('Chrome/Perfetto exporter (Trace Event Format)', () => {
     expect(mmio.sid).toBeUndefined();
     expect(mmio.ssid).toBeUndefined();
     expect(body.find((e) => e.name === 'walk')!.args!.aux).toBe('0x3');
+  });
+
+  it('with a describer, every event carries the record read in words as args.decoded', () => {
+    const events = exportChromeFromRing(sample(), undefined, { describe: (r) => `record ${r.index}` }).traceEvents.filter((e) => e.ph !== 'M');
+    expect(events.map((e) => e.args!.decoded)).toEqual(['record 0', 'record 1', 'record 2', 'record 3', 'record 4', 'record 5']);
   });
 
   it('slices of one thread never partially overlap (Perfetto requires nesting): the earlier one is cut', () => {

@@ -185,6 +185,22 @@ describe('SMMUv3 commands (IHI 0070 chapter 4)', () => {
     expect(r32(rig, 0x100a8) & 0xfffff).toBe(0); // no event for the unmapped prefetch
   });
 
+  it('4.2.2: PREFETCH_ADDR fetches the span of 2^Size 4 KiB strides from Addr; a hole in it records no event and the rest is still fetched', () => {
+    const rig = makeRig(SID);
+    const q = bringUp(rig);
+    const { pt } = setupS1(rig, q, SID);
+    for (const va of [0x10000, 0x12000, 0x13000, 0x14000]) pt.map(va, DATA, PTE_AF | AP_RW_ALL);
+    // Size 2: 0x10000..0x13fff (0x11000 unmapped); 0x14000 is past the span
+    cmd(rig, prefetchAddr(SID, 0x10000, 2), sync());
+    expect(r32(rig, 0x100a8) & 0xfffff).toBe(0);
+    const hit = (va: number): boolean => {
+      rig.m.trace.clear();
+      expect(dmaRead(rig, va).status).toBe(DmaStatus.Ok);
+      return [...rig.m.trace.records()].some((r) => r.kind === TraceKind.IotlbHit);
+    };
+    expect([0x10000, 0x12000, 0x13000, 0x14000].map(hit)).toEqual([true, true, true, false]);
+  });
+
   it('7.1: an illegal command stops the queue with CERROR_ILL until GERRORN acknowledges; the driver replaces it with a SYNC', () => {
     const rig = makeRig(SID);
     const q = bringUp(rig);

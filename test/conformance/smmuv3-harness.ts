@@ -177,7 +177,7 @@ export const priResp = (sid: number, grpid: number, resp: number, ssid?: number)
   b(grpid) | bits(resp, 12),
 ];
 export const prefetchCfg = (sid: number): Cmd => [0x01n | bits(sid, 32), 0n];
-export const prefetchAddr = (sid: number, addr: number): Cmd => [0x02n | bits(sid, 32), b(addr) & ~0xfffn];
+export const prefetchAddr = (sid: number, addr: number, size = 0): Cmd => [0x02n | bits(sid, 32), (b(addr) & ~0xfffn) | b(size & 31)];
 
 /** Writes commands at CMDQ_PROD, publishes them, and runs the machine until idle. */
 export function cmd(rig: Rig, ...cmds: Cmd[]): void {

@@ -120,6 +120,7 @@ const {
   SCALE: F_SCALE,
   SSV: F_SSV,
   SSec: F_SSec,
+  Size: F_Size,
   STAG: F_STAG,
   StreamID: F_StreamID,
   SubstreamID: F_SubstreamID,
@@ -140,7 +141,8 @@ export interface CommandTarget {
   /** Activates GERROR.CMDQ_ERR (CMDQ_CONS.ERR already holds the reason). */
   raiseCmdqError(): void;
   prefetchConfig(sid: number, ssv: boolean, ssid: number): void;
-  prefetchAddr(sid: number, ssv: boolean, ssid: number, addr: number): void;
+  /** `log2Pages`: CMD_PREFETCH_ADDR.Size, the span as 2^Size 4 KiB strides. */
+  prefetchAddr(sid: number, ssv: boolean, ssid: number, addr: number, log2Pages: number): void;
   resume(sid: number, stag: number, retry: boolean): void;
   stallTerm(sid: number): void;
   priResponse(sid: number, ssv: boolean, ssid: number, prgIndex: number, resp: number): void;
@@ -249,7 +251,7 @@ export class CommandQueue extends SmmuQueue {
         const ssv = C.flag(w, F_SSV);
         const ssid = C.get(w, F_SubstreamID);
         if (op === CmdOp.PREFETCH_CONFIG) t.prefetchConfig(sid, ssv, ssid);
-        else t.prefetchAddr(sid, ssv, ssid, commandVa(w));
+        else t.prefetchAddr(sid, ssv, ssid, commandVa(w), C.get(w, F_Size));
         return CERROR_NONE;
       }
       case CmdOp.CFGI_STE:

@@ -15,7 +15,7 @@ import { NO_SSID, type TraceRing } from '../../trace/ring.js';
 import { CommandQueue, CS_IRQ, CS_SEV, type CommandTarget } from './cmdq.js';
 import { ConfigCache, ContextMode, NO_SSID_KEY } from './config-cache.js';
 import { EventId, EventRecord, EVT_BYTES } from './evtq.js';
-import { accessIndex, Iotlb } from './iotlb.js';
+import { accessIndex, Iotlb, IOTLB_ENTRIES } from './iotlb.js';
 import { accessMaskForAttrs, LAST_ROW_SHIFT, LastField, LastTranslations, TranslationEpoch } from './last-translation.js';
 import { encodePageRequest, PRG_RESP_FAILURE, PRG_RESP_SUCCESS, priRespCode, PRI_BYTES } from './priq.js';
 import { OutputQueue, QueueWrite, type QueueRegisters, type SmmuQueue } from './queue.js';
@@ -96,6 +96,10 @@ export interface SmmuOptions {
 }
 
 export const SMMU_DEFAULT_BASE = 0x0905_0000;
+
+/** CMD_PREFETCH_ADDR: the stride of the span, and the translations one command may make. */
+const PREFETCH_STRIDE = 4096;
+const PREFETCH_MAX_TRANSLATIONS = IOTLB_ENTRIES;
 
 /** VA[55]: addresses in [-2^55, 2^55) are sign-extended from bit 55 (no TBI tag). */
 
@@ -809,12 +813,27 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
     if (this.smmuEn) this.translator.resolve(sid, ssv, ssid);
   }
 
-  /** CMD_PREFETCH_ADDR (4.2.2): one translation into the IOTLB, silently (Size/Stride not honoured). */
-  prefetchAddr(sid: number, ssv: boolean, ssid: number, addr: number): void {
+  /**
+   * CMD_PREFETCH_ADDR (4.2.2): translations into the IOTLB for the span of 2^Size
+   * addresses from Addr, silently: an address that faults records nothing and the rest
+   * of the span is still fetched (4.2). The stride is 4 KiB (the SMMUv3.0 effective
+   * stride; the command's Stride field is not decoded, which 4.2.2 permits: an
+   * implementation need not prefetch all the entries asked for). At most
+   * PREFETCH_MAX_TRANSLATIONS per command, so that a span never overwrites in the
+   * direct-mapped IOTLB what it prefetched earlier (the limit 4.2.2 suggests).
+   */
+  prefetchAddr(sid: number, ssv: boolean, ssid: number, addr: number, log2Pages: number): void {
     if (!this.smmuEn) return;
     const ctx = this.translator.resolve(sid, ssv, ssid);
     if (ctx === undefined || ctx.mode === ContextMode.Abort || ctx.mode === ContextMode.Bypass) return;
-    this.translator.translate(ctx, ctx.mode === ContextMode.S2 ? addr : this.translator.stage1Va(ctx, addr), false, false, false);
+    const n = Math.min(2 ** log2Pages, PREFETCH_MAX_TRANSLATIONS);
+    for (let i = 0; i < n; i++) {
+      const a = addr + i * PREFETCH_STRIDE;
+      // Addr is signed (VA[63] set below 0): the span does not wrap from the top of the
+      // address space to its bottom
+      if ((addr < 0 && a >= 0) || a >= 2 ** 63) break;
+      this.translator.translate(ctx, ctx.mode === ContextMode.S2 ? a : this.translator.stage1Va(ctx, a), false, false, false);
+    }
   }
 
   /** CMD_SYNC completion signal (4.7.3): MSI when MSIAddress != 0 plus the wired pulse; or SEV. */

@@ -24,6 +24,9 @@ export const STE = new StructLayout('STE', STE_BYTES, {
   CONT: dw(1, 16, 13),
   DCP: dw(1, 17),
   PPAR: dw(1, 18),
+  // MEV (5.2, 3.5.5): event merging is optional, and only an SMMU that merges must honour
+  // MEV. The model never merges (every event is recorded, as MMU-600 does), so MEV has no
+  // effect: a choice, not an omission.
   MEV: dw(1, 19),
   S1STALLD: dw(1, 27),
   EATS: dw(1, 29, 28),

@@ -34,6 +34,7 @@ import { PATTERN, TESTDEV_SID, cmdDword, type Rec } from './kernel-smmu-harness.
 import { between, runMarked, sleepNs, smmuCommands } from './kernel-iommu-harness.js';
 
 const SZ_2M = 2 * 1024 * 1024;
+const SZ_1G = 1024 * 1024 * 1024;
 const PAGE = 4096;
 const CMDQ_OP_TLBI_NH_VA = 0x12;
 const CMDQ_OP_CMD_SYNC = 0x46;
@@ -143,6 +144,14 @@ describe('2 MiB block mappings in an unmanaged domain (io-pgtable-arm, pgsize_bi
     got.mapInside = iommu_map(dom, IOVA + PAGE, pa, PAGE, IOMMU_READ);
     got.unmapOver = iommu_unmap(dom, IOVA, SZ_2M);
 
+    // 1 GiB: a level-1 block (the tables only; the PA range need not be allocated)
+    t.mark('giga');
+    got.mapGiga = iommu_map(dom, SZ_1G * 4, SZ_1G, SZ_1G, IOMMU_READ);
+    got.levelGiga = pgtbl.leafLevel(SZ_1G * 4 + 0x1234_5000);
+    got.physGiga = iommu_iova_to_phys(dom, SZ_1G * 4 + 0x1234_5678);
+    got.unmapGiga = iommu_unmap(dom, SZ_1G * 4, SZ_1G);
+    t.mark('giga-done');
+
     iommu_detach_group(dom, group);
     iommu_group_release_dma_owner(group);
     iommu_domain_free(dom);
@@ -207,5 +216,15 @@ describe('2 MiB block mappings in an unmanaged domain (io-pgtable-arm, pgsize_bi
     expect(tlbi).toEqual([[IOVA, 0, 0, 1, 0, 9]]);
     expect(got.mapInside).toBe(-17);
     expect(got.unmapOver).toBe(SZ_2M);
+  });
+
+  it('a 1 GiB-aligned GiB to a 1 GiB-aligned PA is one level-1 block; its unmap is one leaf TLBI_NH_VA with TTL 1', () => {
+    expect(got.mapGiga).toBe(0);
+    expect(got.levelGiga).toBe(1);
+    expect(got.physGiga).toBe(SZ_1G + 0x1234_5678);
+    expect(got.unmapGiga).toBe(SZ_1G);
+    const tlbi = smmuCommands(between(run, 'giga', 'giga-done'), CMDQ_OP_TLBI_NH_VA).map(tlbiFields);
+    // 2^18 4 KiB granules: NUM 0 << SCALE 18
+    expect(tlbi).toEqual([[SZ_1G * 4, 1, 1, 1, 0, 18]]);
   });
 });

@@ -19,3 +19,24 @@ export function mulberry32(seed: number): () => number {
   const next = mulberry32u(seed);
   return () => next() / 4294967296;
 }
+
+/**
+ * A xorshift32 stream (Marsaglia's 13/17/5 triple) of 32-bit unsigned integers; seed 0
+ * becomes 1 (the generator's one fixed point). The tests' random programs and fuzzers
+ * were written against it, so their seeds keep reproducing the same cases.
+ */
+export function xorshift32u(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+}
+
+/** A xorshift32 stream of floats in [0, 1). */
+export function xorshift32(seed: number): () => number {
+  const next = xorshift32u(seed);
+  return () => next() / 4294967296;
+}

@@ -6,17 +6,7 @@ import { check_page_alloc_consistency } from '../../src/kernel/mm/page_alloc.js'
 import { NR_syscalls, syscall_entry } from '../../src/kernel/syscalls/table.js';
 import type { ArchCpu } from '../../src/arch/index.js';
 import * as NR from '../../src/kernel/syscalls/numbers.js';
-
-/** xorshift32: the fuzzer's only source of randomness. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
-}
+import { xorshift32 as rng } from '../../src/machine/prng.js';
 
 // Calls that end the calling child at once would cut its fuzzing short (how many calls
 // run then hangs on which ones the seeded picks hit): rt_sigreturn with no frame on the

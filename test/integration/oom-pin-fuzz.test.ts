@@ -13,6 +13,7 @@ import { global_page_state } from '../../src/kernel/mm/vmstat.js';
 import type { Libc } from '../../src/user/libc/libc.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, O_RDWR, O_WRONLY, PROT_READ, PROT_WRITE } from '../../src/user/libc/uapi.js';
 import { bootUacce, UACCE_CMD_PIN } from './kernel-uacce-harness.js';
+import { xorshift32 as rng } from '../../src/machine/prng.js';
 
 const PAGE = 4096;
 const MiB = 1024 * 1024;
@@ -58,19 +59,6 @@ function* pinner(c: Libc): Generator<unknown, number, unknown> {
     }
   }
   return 23;
-}
-
-/** Seeded xorshift32 in [0, 1). */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
 }
 
 /** Touches `pages` pages, writing each index; yields to the scheduler now and then. */

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Clock, EventQueue } from '../../src/machine/clock.js';
 import { MachineCore, type Runnable } from '../../src/machine/machine.js';
-
-/** xorshift32: seeded randomness for tests. */
-function xorshift(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
+import { xorshift32 as xorshift } from '../../src/machine/prng.js';
 
 describe('Clock and event queue', () => {
   it('fires events in (time, sequence) order', () => {

@@ -2,18 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MachineCore } from '../../src/machine/machine.js';
 import { Cluster } from '../../src/hw/cpu/cluster.js';
 import { ExceptionLevel, type ArchCpu, type ExceptionVectors, type TlbiOp } from '../../src/arch/cpu.js';
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+import { xorshift32u as rng } from '../../src/machine/prng.js';
 
 class Killed extends Error {}
 

@@ -19,24 +19,13 @@ import { try_to_free_pages } from '../../src/kernel/mm/vmscan.js';
 import { GFP_HIGHUSER_MOVABLE } from '../../src/kernel/mm/gfp.js';
 import { type CoreMmEnv, makeCoreMmEnv, makeMmEnv, type MmEnv, SegvError } from '../support/mm-env.js';
 import { ExceptionLevel } from '../../src/arch/cpu.js';
+import { xorshift32 as rng } from '../../src/machine/prng.js';
 
 let env: MmEnv | CoreMmEnv | undefined;
 afterEach(() => {
   env?.restore();
   env = undefined;
 });
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
-}
 
 /** Addresses are drawn from a small window so operations collide. */
 const WIN = 0x1000_0000;

@@ -15,6 +15,7 @@ import { PfnList } from '../../src/kernel/mm/mmzone.js';
 import { MAX_PAGE_ORDER, MemMap, PAGE_SIZE, PAGES_PER_SECTION, PG_buddy, PG_reserved } from '../../src/kernel/mm/page.js';
 import { global_page_state, vmstat_show } from '../../src/kernel/mm/vmstat.js';
 import { makeBusCpu } from '../support/mm-bus-cpu.js';
+import { xorshift32 as rng } from '../../src/machine/prng.js';
 
 const RAM = 0x4000_0000;
 const MiB = 1024 * 1024;
@@ -24,19 +25,6 @@ afterEach(() => {
   restore?.();
   restore = undefined;
 });
-
-/** Seeded xorshift32. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
-}
 
 describe('buddy allocator (mm/page_alloc.c)', () => {
   it('gives every non-reserved page to the buddy and splits 25% into ZONE_MOVABLE by default', () => {

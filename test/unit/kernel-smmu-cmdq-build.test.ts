@@ -21,18 +21,12 @@ import {
   tlbiRangeCommands,
   type CmdqEnt,
 } from '../../src/kernel/drivers/iommu/arm-smmu-v3/cmdq.js';
+import { xorshift32u } from '../../src/machine/prng.js';
 
-/** xorshift32, seeded. */
+/** A seeded stream of integers in [0, n). */
 function rng(seed: number): (n: number) => number {
-  let x = seed >>> 0 || 1;
-  return (n: number) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
+  const next = xorshift32u(seed);
+  return (n: number) => next() % n;
 }
 
 describe('arm-smmu-v3 command building', () => {

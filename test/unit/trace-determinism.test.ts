@@ -3,17 +3,7 @@ import { DmaPort } from '../../src/hw/bus/dma.js';
 import { RegisterBlock } from '../../src/hw/regs/regmap.js';
 import { createMachine } from '../../src/machine/create.js';
 import { exportText } from '../../src/trace/export-text.js';
-
-/** xorshift32 */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
+import { xorshift32 as rng } from '../../src/machine/prng.js';
 
 const RAM = 0x4000_0000;
 const DEV = 0x0a00_0000;

@@ -2,19 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { WalkFault, WalkResult, type DescriptorReader, type WalkConfig } from '../../src/hw/vmsa/types.js';
 import { checkPermission, s1StartLevel, s2StartLevel, walk } from '../../src/hw/vmsa/walker.js';
 import { P_R0, P_R1, P_R1PAN, P_W0, P_W1, P_W1PAN, s1DataPermissions } from '../../src/hw/cpu/tlb.js';
-
-/** xorshift32: the seeded generator of these tests. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+import { xorshift32u as rng } from '../../src/machine/prng.js';
 
 /** Every descriptor read returns random bits (sometimes a bus error). */
 class RandomTables implements DescriptorReader {

@@ -200,6 +200,7 @@ export function copy_process(args: CloneArgs, kthread: boolean): TaskStruct | nu
   const signal = f & CLONE_THREAD ? parent.signal : new SignalStruct(copy_rlimits(parent.signal.rlim));
   if (!(f & CLONE_THREAD)) copy_sighand(signal, parent.signal);
   if (!(f & CLONE_THREAD)) [signal.oom_score_adj, signal.oom_score_adj_min] = [parent.signal.oom_score_adj, parent.signal.oom_score_adj_min]; // copy_signal
+  if (!(f & CLONE_THREAD)) signal.tty = parent.signal.tty; // copy_signal: the controlling terminal is inherited, leadership is not
   const tgid = f & CLONE_THREAD ? parent.tgid : pid;
   const p = new TaskStruct(pid, tgid, parent.comm, parent.cred.clone(), signal);
   p.flags = kthread ? PF_KTHREAD : parent.flags & ~PF_KTHREAD;

@@ -123,13 +123,35 @@ function* sys_setgid(gid: number): Generator<unknown, number, unknown> {
   return 0;
 }
 
+/** A live process (thread-group leader) whose process group is `pgrp`. */
+function pgrp_member(pgrp: number): TaskStruct | undefined {
+  return tasks_by_pid().find((t) => t.pgid === pgrp && t.pid === t.tgid && t.exit_state === 0);
+}
+
+/**
+ * setpgid (kernel/sys.c): the caller or one of its children (exec is not tracked, so
+ * no EACCES) joins or makes a process group of its own session. A session
+ * leader cannot move (EPERM), nor can a child in another session (EPERM); the group
+ * joined must exist in the caller's session (EPERM).
+ */
 function* sys_setpgid(pid: number, pgid: number): Generator<unknown, number, unknown> {
-  const me = current();
-  const p = sys_int(pid) === 0 ? me : find_task_by_vpid(sys_int(pid));
-  const g = sys_int(pgid);
-  if (g < 0) return -EINVAL;
-  if (p === undefined || (p !== me && p.real_parent !== me)) return -ESRCH;
-  p.pgid = g === 0 ? p.pid : g;
+  const me = current().group_leader;
+  const want = sys_int(pid);
+  const g0 = sys_int(pgid);
+  if (g0 < 0) return -EINVAL;
+  const p = want === 0 ? me : find_task_by_vpid(want);
+  if (p === undefined || p.exit_state !== 0) return -ESRCH;
+  if (p.pid !== p.tgid) return -EINVAL;
+  const g = g0 === 0 ? p.pid : g0;
+  if (p.real_parent?.tgid === me.tgid) {
+    if (p.sid !== me.sid) return -EPERM;
+  } else if (p !== me) return -ESRCH;
+  if (p.signal.leader) return -EPERM;
+  if (g !== p.pid) {
+    const member = pgrp_member(g);
+    if (member === undefined || member.sid !== me.sid) return -EPERM;
+  }
+  for (const t of p.thread_group) t.pgid = g;
   return 0;
 }
 
@@ -138,11 +160,27 @@ function* sys_getpgid(pid: number): Generator<unknown, number, unknown> {
   return p === undefined ? -ESRCH : p.pgid;
 }
 
+/** getsid: the session of `pid` (0: the caller). */
+function* sys_getsid(pid: number): Generator<unknown, number, unknown> {
+  const p = sys_int(pid) === 0 ? current() : find_task_by_vpid(sys_int(pid));
+  return p === undefined || p.exit_state !== 0 ? -ESRCH : p.sid;
+}
+
+/**
+ * setsid (ksys_setsid): a new session and process group named after the caller, with no
+ * controlling terminal (proc_clear_tty). EPERM for a session leader or when a process
+ * group with the caller's PID exists.
+ */
 function* sys_setsid(): Generator<unknown, number, unknown> {
-  const me = current();
-  if (tasks_by_pid().some((t) => t.pgid === me.pid && t !== me)) return -EPERM;
-  me.sid = me.pid;
-  me.pgid = me.pid;
+  const me = current().group_leader;
+  if (me.signal.leader) return -EPERM;
+  if (tasks_by_pid().some((t) => t.pgid === me.pid && t.exit_state === 0)) return -EPERM;
+  me.signal.leader = true;
+  me.signal.tty = null;
+  for (const t of me.thread_group) {
+    t.sid = me.pid;
+    t.pgid = me.pid;
+  }
   return me.pid;
 }
 
@@ -774,6 +812,7 @@ registerSyscall(NR.__NR_setuid, 'setuid', sys_setuid);
 registerSyscall(NR.__NR_setgid, 'setgid', sys_setgid);
 registerSyscall(NR.__NR_setpgid, 'setpgid', sys_setpgid);
 registerSyscall(NR.__NR_getpgid, 'getpgid', sys_getpgid);
+registerSyscall(NR.__NR_getsid, 'getsid', sys_getsid);
 registerSyscall(NR.__NR_setsid, 'setsid', sys_setsid);
 registerSyscall(NR.__NR_uname, 'uname', sys_uname);
 registerSyscall(NR.__NR_getrlimit, 'getrlimit', sys_getrlimit);

@@ -196,6 +196,10 @@ export class SignalStruct {
   it_real_incr = 0;
   /** The mm of an OOM victim (signal->oom_mm, set by mark_oom_victim): tsk_is_oom_victim. */
   oom_mm: MmStruct | null = null;
+  /** signal->leader: this process made its session with setsid (drivers/tty: session leader rules). */
+  leader = false;
+  /** signal->tty: the controlling terminal (a tty_io Tty), inherited by fork, dropped by setsid. */
+  tty: object | null = null;
   constructor(rlim: Rlimit[]) {
     this.rlim = rlim;
   }

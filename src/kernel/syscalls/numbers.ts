@@ -71,6 +71,7 @@ export const __NR_setuid = 146;
 export const __NR_reboot = 142;
 export const __NR_setpgid = 154;
 export const __NR_getpgid = 155;
+export const __NR_getsid = 156;
 export const __NR_setsid = 157;
 export const __NR_uname = 160;
 export const __NR_getrlimit = 163;

@@ -3,6 +3,10 @@
 //   /init      when it is a shell script                 -> /bin/sh /init
 //   /etc/rc                                              -> /bin/sh /etc/rc
 //   otherwise, or with the argument "-i"/"interactive"   -> /bin/sh -i (a prompt on the console)
+// The prompt's shell leads a session whose controlling terminal is the console, as
+// busybox's cttyhack arranges: setsid, the terminal device itself (/dev/ttyAMA0, not
+// /dev/console, whose opens are exempt from job control) on fds 0-2, TIOCSCTTY. Scripts
+// keep /dev/console and no controlling terminal.
 // It reaps every orphan reparented to it (wait4(-1)), and when the workload exits it
 // exits with the workload's status (128+N for a signal): the kernel powers the
 // machine off with init's exit code, which becomes the emulator's exit status.
@@ -10,8 +14,11 @@
 import type { Libc } from '../libc/libc.js';
 import { EXEC_MAGIC } from '../../arch/index.js';
 import { strerror, ECHILD } from '../libc/errno.js';
-import { WNOHANG } from '../libc/uapi.js';
+import { O_RDWR, TIOCSCTTY, WNOHANG } from '../libc/uapi.js';
 import { statusOfWait } from './sh/shell.js';
+
+/** The console's terminal device (the UART: console=ttyAMA0). */
+const CONSOLE_TTY = '/dev/ttyAMA0';
 
 const INIT_ENV = ['PATH=/bin:/sbin:/usr/bin:/usr/sbin', 'HOME=/root', 'TERM=linux', 'SHELL=/bin/sh', 'PWD=/'];
 
@@ -37,6 +44,17 @@ export function* chooseWorkload(c: Libc, interactive: boolean): Generator<unknow
   return ['/bin/sh', '-i'];
 }
 
+/** cttyhack: the console's terminal as fds 0-2 and the controlling terminal of this session (its leader). */
+function* takeConsole(c: Libc): Generator<unknown, void, unknown> {
+  const fd = yield* c.open(CONSOLE_TTY, O_RDWR);
+  if (fd >= 0) {
+    for (let i = 0; i <= 2; i++) if (fd !== i) yield* c.dup2(fd, i);
+    if (fd > 2) yield* c.close(fd);
+  }
+  const r = yield* c.ioctl(0, TIOCSCTTY, 0);
+  if (r < 0) yield* c.err(`init: ${fd < 0 ? CONSOLE_TTY : 'TIOCSCTTY'}: ${strerror(fd < 0 ? fd : r)}\n`);
+}
+
 export function* initMain(c: Libc, argv: string[]): Generator<unknown, number, unknown> {
   c.progname = 'init';
   const interactive = argv.slice(1).some((a) => a === '-i' || a === 'interactive' || a === 'single');
@@ -45,6 +63,7 @@ export function* initMain(c: Libc, argv: string[]): Generator<unknown, number, u
   yield* c.chdir('/');
   const pid = yield* c.fork(function* workload(cl) {
     yield* cl.setsid();
+    if (cmd[1] === '-i') yield* takeConsole(cl);
     const r = yield* cl.execve(cmd[0]!, cmd, env);
     yield* cl.err(`init: cannot run ${cmd.join(' ')}: ${strerror(r)}\n`);
     return 127;

@@ -34,6 +34,8 @@ import {
   STAT,
   SYSINFO,
   TCGETS,
+  TIOCGPGRP,
+  TIOCSPGRP,
   TIMESPEC,
   UTSNAME,
 } from './uapi.js';
@@ -482,6 +484,25 @@ export class Libc {
   }
   setsid(): Generator<unknown, number, unknown> {
     return sys('setsid');
+  }
+  setpgid(pid: number, pgid: number): Generator<unknown, number, unknown> {
+    return sys('setpgid', pid, pgid);
+  }
+  getpgid(pid: number): Generator<unknown, number, unknown> {
+    return sys('getpgid', pid);
+  }
+  getsid(pid: number): Generator<unknown, number, unknown> {
+    return sys('getsid', pid);
+  }
+  /** tcgetpgrp(3): the foreground process group of the terminal `fd` (TIOCGPGRP), or -errno. */
+  *tcgetpgrp(fd: number): Generator<unknown, number, unknown> {
+    const r = yield* sys('ioctl', fd, TIOCGPGRP, this.sbuf);
+    return r < 0 ? r : thisCpu().ld32(this.sbuf) | 0;
+  }
+  /** tcsetpgrp(3): makes `pgrp` the foreground process group of the terminal `fd` (TIOCSPGRP); 0 or -errno. */
+  *tcsetpgrp(fd: number, pgrp: number): Generator<unknown, number, unknown> {
+    thisCpu().st32(this.sbuf, pgrp);
+    return yield* sys('ioctl', fd, TIOCSPGRP, this.sbuf);
   }
   kill(pid: number, sig: number): Generator<unknown, number, unknown> {
     return sys('kill', pid, sig);

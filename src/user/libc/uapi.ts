@@ -238,6 +238,9 @@ export const SIGUSR2 = 12;
 export const SIGALRM = 14;
 export const SIGCONT = 18;
 export const SIGSTOP = 19;
+export const SIGTSTP = 20;
+export const SIGTTIN = 21;
+export const SIGTTOU = 22;
 export const SIG_DFL = 0;
 export const SIG_IGN = 1;
 /** sa_flags (asm-generic/signal-defs.h; SA_RESTORER as arm64 has it). */
@@ -301,7 +304,12 @@ export const AT_EXECFN = 31;
 
 // ioctl (asm-generic/ioctls.h)
 export const TCGETS = 0x5401;
+export const TIOCSCTTY = 0x540e;
+export const TIOCGPGRP = 0x540f;
+export const TIOCSPGRP = 0x5410;
 export const TIOCGWINSZ = 0x5413;
+export const TIOCNOTTY = 0x5422;
+export const TIOCGSID = 0x5429;
 
 // clone
 export const CLONE_VM = 0x00000100;

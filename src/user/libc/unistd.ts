@@ -76,6 +76,7 @@ export const NR = {
   times: 153,
   setpgid: 154,
   getpgid: 155,
+  getsid: 156,
   setsid: 157,
   uname: 160,
   sethostname: 161,

@@ -6,6 +6,7 @@ import type { Libc } from '../../libc/libc.js';
 import { strerror } from '../../libc/errno.js';
 import { Shell, type ShellGen } from './shell.js';
 import { parse, ParseError } from './parse.js';
+import { InterruptControl, enableJobControl, readPromptLine } from './jobctl.js';
 
 export function* shMain(c: Libc, argv: string[]): ShellGen {
   c.progname = 'sh';
@@ -71,7 +72,11 @@ export function* shMain(c: Libc, argv: string[]): ShellGen {
   return yield* sh.runGuardedSource(new TextDecoder().decode(all), 'sh');
 }
 
-/** The read-eval loop on a terminal: PS1, continuation lines with PS2, EOF ends. */
+/**
+ * The read-eval loop on a terminal: PS1, continuation lines with PS2, EOF ends. With job
+ * control (jobctl.ts), ^C at the prompt drops the lines typed so far and prompts again,
+ * and a command line that ^C interrupted ends with $? = 130.
+ */
 function* interactive(sh: Shell): ShellGen {
   sh.interactive = true;
   const c = sh.c;
@@ -79,11 +84,19 @@ function* interactive(sh: Shell): ShellGen {
   const profile = yield* c.readFile('/etc/profile');
   if (typeof profile !== 'number') yield* sh.runGuardedSource(new TextDecoder().decode(profile), '/etc/profile');
   const root = (yield* c.geteuid()) === 0;
+  yield* enableJobControl(sh);
+  const jc = sh.jobctl;
   let pending = '';
   for (;;) {
     yield* c.out(pending === '' ? (sh.getVar('PS1') ?? (root ? '# ' : '$ ')) : (sh.getVar('PS2') ?? '> '));
     yield* c.stdout.flush();
-    const line = yield* c.stdin.readLine();
+    const line = jc === null ? yield* c.stdin.readLine() : yield* readPromptLine(c, jc);
+    if (line === 'interrupt') {
+      jc!.intPending = false;
+      pending = '';
+      sh.status = 130;
+      continue;
+    }
     if (line === null) {
       yield* c.out('\n');
       return sh.status;
@@ -97,7 +110,13 @@ function* interactive(sh: Shell): ShellGen {
     }
     const src = pending;
     pending = '';
-    yield* sh.runGuardedSource(src, 'sh');
+    try {
+      yield* sh.runGuardedSource(src, 'sh');
+    } catch (e) {
+      if (!(e instanceof InterruptControl)) throw e;
+      jc!.intPending = false;
+      sh.status = 130;
+    }
     yield* c.flushAll();
   }
 }

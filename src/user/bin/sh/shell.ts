@@ -2,16 +2,25 @@
 // compound commands, pipelines with pipe2(2), subshells and background jobs with
 // fork/clone, external commands with execve(2). One Shell is one shell process's
 // state; a forked child gets a snapshot.
+//
+// Job control (XCU 2.11, as ash and hush do it) is on in an interactive shell that has a
+// controlling terminal (jobctl.ts): every job (a pipeline or a simple command, in the
+// foreground or with &) is a process group of its own, set by setpgid in both the shell
+// and the child so neither order of running matters; a foreground job gets the terminal
+// (tcsetpgrp, done by the child before it runs anything) and the shell takes it back when
+// the job ends. A foreground job killed by SIGINT interrupts the command line being run,
+// with $? = 130 and no message. Command substitutions stay in the shell's group.
 
 import type { Libc } from '../../libc/libc.js';
 import { strerror, ENOENT, ENOEXEC, EBADF, ECHILD, EINTR } from '../../libc/errno.js';
 import { Traps } from './trap.js';
-import { F_DUPFD_CLOEXEC, O_APPEND, O_CLOEXEC, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFMT, S_IFREG, WIFEXITED, WEXITSTATUS, WIFSIGNALED, WTERMSIG } from '../../libc/uapi.js';
+import { SIGINT, F_DUPFD_CLOEXEC, O_APPEND, O_CLOEXEC, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFMT, S_IFREG, WIFEXITED, WEXITSTATUS, WIFSIGNALED, WTERMSIG } from '../../libc/uapi.js';
 import type { Node, Part, Redir, Word } from './ast.js';
 import { parse, ParseError } from './parse.js';
 import { evalArith, ArithError } from './arith.js';
 import { hasGlob, matchPattern, patternToRegExp, type PatternPiece } from './pattern.js';
 import { BUILTINS } from './builtins.js';
+import { type JobControl, type JobSpec, InterruptControl, jobChildSetup, jobParentSetup } from './jobctl.js';
 
 export type ShellGen<T = number> = Generator<unknown, T, unknown>;
 
@@ -69,6 +78,12 @@ export class Shell {
   pid = 0;
   opts = { errexit: false, xtrace: false, noglob: false };
   interactive = false;
+  /** Job control of the interactive top-level shell; null in subshells, children and scripts. */
+  jobctl: JobControl | null = null;
+  /** Signal actions this shell set for itself that its children put back to the default. */
+  shellSigs: readonly number[] = [];
+  /** The wait status of the last process waitFor reaped. */
+  private lastWaitStatus = 0;
   /** Depth of if/while conditions and && || lists, where errexit does not apply. */
   private condDepth = 0;
   /** Status of the last command substitution of the current simple command (XCU 2.9.1: the status of an assignment-only command). */
@@ -102,6 +117,7 @@ export class Shell {
     const { status, lastBg, pid, name } = this;
     const opts = { ...this.opts };
     const traps = this.traps;
+    const shellSigs = this.shellSigs;
     return (c) => {
       const s = new Shell(c, name, positional);
       s.traps = traps.forChild(c);
@@ -111,6 +127,7 @@ export class Shell {
       s.lastBg = lastBg;
       s.pid = pid;
       s.opts = opts;
+      s.shellSigs = shellSigs;
       return s;
     };
   }
@@ -167,6 +184,7 @@ export class Shell {
           else s = yield* this.run(it.node);
           this.status = s;
           if (this.traps.pending.length > 0) yield* this.runTraps();
+          if (this.jobctl?.intPending) throw new InterruptControl();
           if (s !== 0 && this.opts.errexit && this.condDepth === 0 && !it.bg) yield* this.c.exit(s);
         }
         return s;
@@ -216,13 +234,16 @@ export class Shell {
         const snap = this.snapshot();
         const body = node.body;
         const redirs = node.redirs;
+        const job = this.newJob(true);
         const pid = yield* this.c.fork(function* subshell(cl) {
           const sh = snap(cl);
+          yield* jobChildSetup(sh, job);
           if (!(yield* sh.redirect(redirs, null))) return 1;
           return yield* sh.runGuarded(body);
         });
         if (pid < 0) return yield* this.forkFailed(pid);
-        return (this.status = yield* this.waitFor(pid));
+        yield* jobParentSetup(this, pid, job);
+        return (this.status = yield* this.waitJob([pid], job));
       }
       default:
         return yield* this.withRedirs(node.redirs, () => this.runCompound(node));
@@ -308,6 +329,7 @@ export class Shell {
 
   /** Runs a loop body; returns 'break' to leave this loop, 'next' to go on. */
   private *loopBody(body: Node): ShellGen<'break' | 'next'> {
+    if (this.jobctl?.intPending) throw new InterruptControl();
     try {
       yield* this.run(body);
       return 'next';
@@ -323,11 +345,14 @@ export class Shell {
 
   private *runBackground(node: Node): ShellGen {
     const snap = this.snapshot();
+    const job = this.newJob(false);
     const pid = yield* this.c.fork(function* background(cl) {
       const sh = snap(cl);
+      yield* jobChildSetup(sh, job);
       return yield* sh.runGuarded(node);
     });
     if (pid < 0) return yield* this.forkFailed(pid);
+    yield* jobParentSetup(this, pid, job);
     this.lastBg = pid;
     this.jobs.push(pid);
     if (this.interactive) yield* this.c.err(`[${this.jobs.length}] ${pid}\n`);
@@ -337,6 +362,7 @@ export class Shell {
   private *runPipeline(cmds: readonly Node[]): ShellGen {
     const pids: number[] = [];
     let prevRead = -1;
+    let job = this.newJob(true);
     for (let i = 0; i < cmds.length; i++) {
       const last = i === cmds.length - 1;
       let r = -1;
@@ -355,8 +381,10 @@ export class Shell {
       const inFd = prevRead;
       const outFd = w;
       const readEnd = r;
+      const stageJob = job;
       const pid = yield* this.c.fork(function* pipelineStage(cl) {
         const sh = snap(cl);
+        yield* jobChildSetup(sh, stageJob);
         if (inFd >= 0) {
           yield* cl.dup2(inFd, 0);
           yield* cl.close(inFd);
@@ -376,10 +404,38 @@ export class Shell {
         if (r >= 0) yield* this.c.close(r);
         break;
       }
+      yield* jobParentSetup(this, pid, job);
+      // The later stages join the first one's process group.
+      if (job !== null && job.pgid === 0) job = { ...job, pgid: pid };
       pids.push(pid);
     }
+    return yield* this.waitJob(pids, job);
+  }
+
+  /** The job a fork for a command starts, when this shell does job control. */
+  private newJob(foreground: boolean): JobSpec | null {
+    return this.jobctl === null ? null : { pgid: 0, foreground, ttyfd: this.jobctl.ttyfd };
+  }
+
+  /**
+   * Waits for the processes of a job, the last one's status being the job's; then a
+   * foreground job hands the terminal back to the shell, and one whose last process
+   * SIGINT killed interrupts the command line (dash's waitforjob).
+   */
+  private *waitJob(pids: readonly number[], job: JobSpec | null): ShellGen {
     let s = 1;
-    for (const pid of pids) s = yield* this.waitFor(pid);
+    let ws = 0;
+    for (const pid of pids) {
+      s = yield* this.waitFor(pid);
+      ws = this.lastWaitStatus;
+    }
+    if (job !== null && job.foreground && this.jobctl !== null) {
+      yield* this.c.tcsetpgrp(this.jobctl.ttyfd, this.jobctl.pgrp);
+      if (pids.length > 0 && WIFSIGNALED(ws) && WTERMSIG(ws) === SIGINT) {
+        this.status = s;
+        throw new InterruptControl();
+      }
+    }
     return s;
   }
 
@@ -412,6 +468,7 @@ export class Shell {
     for (;;) {
       const r = yield* this.c.wait4(pid, 0);
       if (r === -EINTR) {
+        if (this.jobctl?.intPending) throw new InterruptControl();
         const sig = this.traps.pending[0];
         if (interruptible && sig !== undefined) {
           yield* this.runTraps();
@@ -422,6 +479,7 @@ export class Shell {
       if (typeof r === 'number') return r === -ECHILD ? 127 : 1;
       if (r.pid === pid) {
         this.jobs = this.jobs.filter((j) => j !== pid);
+        this.lastWaitStatus = r.status;
         return statusOfWait(r.status);
       }
     }
@@ -478,14 +536,17 @@ export class Shell {
       return (this.status = s);
     }
     const snap = this.snapshot();
+    const job = this.newJob(true);
     const pid = yield* this.c.fork(function* command(cl) {
       const sh = snap(cl);
+      yield* jobChildSetup(sh, job);
       for (const [k, v] of values) sh.setVar(k, v, true);
       if (!(yield* sh.redirect(redirs, null))) return 1;
       return yield* sh.execCommand(argv);
     });
     if (pid < 0) return yield* this.forkFailed(pid);
-    return (this.status = yield* this.waitFor(pid));
+    yield* jobParentSetup(this, pid, job);
+    return (this.status = yield* this.waitJob([pid], job));
   }
 
   /** exec [command [args]]: redirections stay; with a command, the shell is replaced. */
@@ -563,7 +624,7 @@ export class Shell {
     } catch (e) {
       // Only the shell's own control flow passes through with descriptors restored;
       // a kernel unwind (exit, exec) must not run more system calls on its way out.
-      if (e instanceof LoopControl || e instanceof ReturnControl || e instanceof ExpansionError) {
+      if (e instanceof LoopControl || e instanceof ReturnControl || e instanceof ExpansionError || e instanceof InterruptControl) {
         yield* this.c.flushAll();
         yield* this.restore(saved);
       }

@@ -71,6 +71,16 @@ describe('interactive shell job control', () => {
     expect(r.console).toContain(`# echo $$\n${ppid}\n`);
   });
 
+  it('a background job that reads the terminal gets EIO (no stopped state for SIGTTIN)', () => {
+    const r = session(['cat &\n', 'wait; echo w=$?\n', 'exit\n']);
+    expect(r.console).toMatch(/# cat &\n\[1\] \d+\ncat: -: Input\/output error\n# wait; echo w=\$\?\nw=1\n/);
+  });
+
+  it('a shell started at the prompt does job control in its own group and hands the terminal back when it exits', () => {
+    const r = session(['sh\n', 'sleep 100\n', '\x03', 'echo inner=$?\n', 'exit 5\n', 'echo outer=$?\n', 'sleep 100\n', '\x03', 'echo again=$?\n', 'exit\n']);
+    expect(r.console).toContain('# sh\n# sleep 100\n^C\n# echo inner=$?\ninner=130\n# exit 5\n# echo outer=$?\nouter=5\n# sleep 100\n^C\n# echo again=$?\nagain=130\n');
+  });
+
   it('the interactive transcript with ^C is the same on every run', () => {
     const steps = ['sleep 100\n', '\x03', 'echo st=$?\n', 'sleep 5 &\n', 'abc', '\x03', 'exit\n'];
     const a = session(steps);

@@ -81,6 +81,12 @@ describe('interactive shell job control', () => {
     expect(r.console).toContain('# sh\n# sleep 100\n^C\n# echo inner=$?\ninner=130\n# exit 5\n# echo outer=$?\nouter=5\n# sleep 100\n^C\n# echo again=$?\nagain=130\n');
   });
 
+  it("trap - INT in the interactive shell restores the shell's own ^C handling, not the default that would end it", () => {
+    const r = session(["trap 'echo caught' INT\n", 'trap - INT\n', 'partial', '\x03', 'echo alive=$?\n', 'exit 6\n']);
+    expect(r.console).toContain('# partial^C\n# echo alive=$?\nalive=130\n# exit 6\n');
+    expect(r.code).toBe(6);
+  });
+
   it('the interactive transcript with ^C is the same on every run', () => {
     const steps = ['sleep 100\n', '\x03', 'echo st=$?\n', 'sleep 5 &\n', 'abc', '\x03', 'exit\n'];
     const a = session(steps);

@@ -1,17 +1,20 @@
 // Job control of the interactive shell (XCU 2.11; ash's setjobctl, forkchild and
 // forkparent in behaviour). It is on when the shell is interactive and can open its
 // controlling terminal (/dev/tty) while in the terminal's foreground process group;
-// otherwise the shell says so and runs every command in its own group, as before.
+// otherwise the shell says so and its commands stay in its process group, as before.
 //
 // The shell ignores SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN and SIGTTOU and catches SIGINT
 // (without SA_RESTART, so a read at the prompt or a wait returns EINTR): ^C at the prompt
 // drops the line being typed and gives a new prompt with $? = 130. Its children put these
 // signals back to the default before running anything (an ignored signal would otherwise
-// stay ignored across exec). This kernel has no stopped state, so there is no ^Z, bg or fg.
+// stay ignored across exec); `trap - SIG` in the shell puts back these actions, not
+// SIG_DFL (ash's setsignal for an interactive shell). This kernel has no stopped state,
+// so there is no ^Z, bg or fg.
 
 import type { Libc } from '../../libc/libc.js';
 import { EINTR } from '../../libc/errno.js';
 import { F_DUPFD_CLOEXEC, O_CLOEXEC, O_RDWR, SIGINT, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, SIG_DFL, SIG_IGN } from '../../libc/uapi.js';
+import type { SignalHandler } from '../../libc/signal.js';
 import type { Shell, ShellGen } from './shell.js';
 
 /** A ^C (SIGINT) interrupts the command line being run: the interactive loop catches this. */
@@ -56,7 +59,10 @@ export function* enableJobControl(sh: Shell): ShellGen<boolean> {
     yield* c.err("sh: can't access tty; job control turned off\n");
     return false;
   }
-  for (const s of IGNORED) yield* c.sigaction(s, SIG_IGN);
+  for (const s of IGNORED) {
+    yield* c.sigaction(s, SIG_IGN);
+    sh.traps.shellDefaults.set(s, SIG_IGN);
+  }
   // The shell leads a group of its own (a session leader already does).
   if (pgrp !== me) {
     yield* c.setpgid(0, me);
@@ -64,7 +70,7 @@ export function* enableJobControl(sh: Shell): ShellGen<boolean> {
   }
   const jc: JobControl = { ttyfd, pgrp: me, intPending: false };
   const owner = me;
-  yield* c.sigaction(SIGINT, function* onint(sig) {
+  const onint: SignalHandler = function* onint(sig) {
     // A child that has not yet reset its actions takes the default, as it would have.
     if ((yield* c.getpid()) !== owner) {
       yield* c.sigaction(sig, SIG_DFL);
@@ -72,7 +78,9 @@ export function* enableJobControl(sh: Shell): ShellGen<boolean> {
       return;
     }
     jc.intPending = true;
-  });
+  };
+  yield* c.sigaction(SIGINT, onint);
+  sh.traps.shellDefaults.set(SIGINT, onint);
   sh.jobctl = jc;
   sh.shellSigs = [SIGINT, ...IGNORED];
   return true;

@@ -28,6 +28,8 @@ export class Traps {
   readonly cmds = new Map<number, string>();
   /** Trapped signals received and not yet run, in arrival order. */
   readonly pending: number[] = [];
+  /** What `trap - SIG` restores instead of SIG_DFL: the interactive shell's own actions (jobctl.ts). */
+  readonly shellDefaults = new Map<number, SignalHandler | number>();
   /** The process whose handlers these are. */
   private owner = 0;
   private readonly handler: SignalHandler;
@@ -56,7 +58,7 @@ export class Traps {
   /** Sets `cmd` for `sig` ('' ignores, undefined restores the default). 0 or -errno. */
   *set(sig: number, cmd: string | undefined): Generator<unknown, number, unknown> {
     this.owner = yield* this.c.getpid();
-    const r = yield* this.c.sigaction(sig, cmd === undefined ? SIG_DFL : cmd === '' ? SIG_IGN : this.handler);
+    const r = yield* this.c.sigaction(sig, cmd === undefined ? (this.shellDefaults.get(sig) ?? SIG_DFL) : cmd === '' ? SIG_IGN : this.handler);
     if (r < 0) return r;
     if (cmd === undefined) this.cmds.delete(sig);
     else this.cmds.set(sig, cmd);

@@ -11,7 +11,7 @@ import { cpu_rq, cpu_startup_entry, current, sched_init, scheduler_ipi, set_mm_s
 import { CAP_IPC_LOCK, PF_KTHREAD, RLIMIT_MEMLOCK, TASK_DEAD, has_capability, rlimit, type TaskStruct } from '../sched/task.js';
 import { hrtimers_init, ktime_get } from '../time/hrtimer.js';
 import { irq_create_mapping, irq_init, request_percpu_irq, enable_percpu_irq, IRQ_HANDLED } from '../irq/irqdesc.js';
-import { printk_init, printk_set_clock, pr_info, pr_err, pr_notice, set_console_loglevel, printk_level, KERN_EMERG } from '../lib/printk.js';
+import { printk_init, printk_set_clock, pr_info, pr_err, pr_notice, pr_warn, set_console_loglevel, printk_level, KERN_EMERG } from '../lib/printk.js';
 import { panic_init, oops_report } from '../kernel/panic.js';
 import { reboot_init, kernel_power_off } from '../kernel/reboot.js';
 import { pidmap_init } from '../kernel/pid.js';
@@ -79,9 +79,50 @@ interface BootParams {
   init: string | undefined;
   initArgs: string[];
   initEnv: string[];
+  /** `movablecore=`: bytes, or a percentage of RAM. */
+  movablecore?: CoreSize;
+  /** `kernelcore=`: bytes, or a percentage of RAM. */
+  kernelcore?: CoreSize;
+  /**
+   * `swapbytes=` (svasoc only; Linux has no in-kernel swap area): the size of the swap
+   * area mm_core_init sets up, memparse syntax; 0 boots without swap. Default: a quarter
+   * of RAM, at most 256 MiB.
+   */
+  swapBytes?: number;
 }
 
+/** A `kernelcore=` / `movablecore=` value: bytes, or a percentage of RAM (cmdline_parse_core). */
+export type CoreSize = { bytes: number } | { percent: number };
+
 let bootParams: BootParams = { cmdline: '', rdinit: undefined, init: undefined, initArgs: [], initEnv: [] };
+
+/**
+ * memparse (lib/cmdline.c): a number (0x hex, leading 0 octal, else decimal) with an
+ * optional K/M/G/T/P/E suffix (either case); the whole string must be used, else undefined.
+ */
+export function memparse(s: string): number | undefined {
+  const m = /^(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)([kKmMgGtTpPeE]?)$/.exec(s);
+  if (m === null) return undefined;
+  const digits = m[1]!;
+  let v = /^0[xX]/.test(digits) ? Number.parseInt(digits.slice(2), 16) : digits.length > 1 && digits[0] === '0' ? Number.parseInt(digits.slice(1), 8) : Number.parseInt(digits, 10);
+  const shift = { '': 0, k: 10, m: 20, g: 30, t: 40, p: 50, e: 60 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't' | 'p' | 'e'];
+  v *= 2 ** shift;
+  return Number.isSafeInteger(v) ? v : undefined;
+}
+
+/** cmdline_parse_core: `N%` (0..100) or a memparse size; undefined (with a warning) when malformed. */
+function parse_core(key: string, val: string): CoreSize | undefined {
+  const pm = /^(\d+)%$/.exec(val);
+  if (pm !== null) {
+    const percent = Number(pm[1]);
+    if (percent <= 100) return { percent };
+  } else {
+    const bytes = memparse(val);
+    if (bytes !== undefined) return { bytes };
+  }
+  pr_warn(`${key}=${val}: not a size or a percentage, ignored`);
+  return undefined;
+}
 
 /** parse_args for the parameters this kernel knows; the rest go to init as in Linux. */
 export function parse_cmdline(cmdline: string): BootParams {
@@ -104,7 +145,13 @@ export function parse_cmdline(cmdline: string): BootParams {
     else if (key === 'init') p.init = val;
     else if (key === 'loglevel') set_console_loglevel(Number.parseInt(val, 10) || 7);
     else if (key === 'quiet') set_console_loglevel(4);
-    else if (['console', 'earlycon', 'root', 'rw', 'ro', 'movablecore', 'kernelcore', 'swapbytes'].includes(key)) continue;
+    else if (key === 'kernelcore' && val === 'mirror') pr_warn('kernelcore=mirror: this machine has no mirrored memory, ignored');
+    else if (key === 'kernelcore') p.kernelcore = parse_core(key, val);
+    else if (key === 'movablecore') p.movablecore = parse_core(key, val);
+    else if (key === 'swapbytes') {
+      p.swapBytes = memparse(val);
+      if (p.swapBytes === undefined) pr_warn(`swapbytes=${val}: not a size, ignored`);
+    } else if (['console', 'earlycon', 'root', 'rw', 'ro'].includes(key)) continue;
     else if (eq >= 0 && !key.includes('.')) p.initEnv.push(w);
     else if (eq < 0 && !key.includes('.')) p.initArgs.push(w);
   }
@@ -291,7 +338,10 @@ export function* start_kernel(cpu: ArchCpu, dtbPa: number, rom: ProgramRom, conf
   const initrdEnd = chosen ? of_property_read_number(chosen, 'linux,initrd-end') : undefined;
   if (initrdStart !== undefined && initrdEnd !== undefined && initrdEnd > initrdStart) reserved.push({ base: initrdStart, size: initrdEnd - initrdStart });
   for (const m of memory) pr_info(`Memory: node 0: [mem 0x${m.base.toString(16).padStart(16, '0')}-0x${(m.base + m.size - 1).toString(16).padStart(16, '0')}] ${size_suffix(m.size)}`);
-  mm_core_init({ memory, reserved, ramIsZero: true });
+  // find_zone_movable_pfns_for_nodes: a percentage is of all RAM.
+  const ram = memory.reduce((n, r) => n + r.size, 0);
+  const coreBytes = (c: CoreSize | undefined): number | undefined => (c === undefined ? undefined : 'bytes' in c ? c.bytes : Math.floor((ram * c.percent) / 100));
+  mm_core_init({ memory, reserved, ramIsZero: true, kernelcore: coreBytes(bootParams.kernelcore), movablecore: coreBytes(bootParams.movablecore), swapBytes: bootParams.swapBytes });
   install_mm_glue();
   cpu_setup_mmu(cpu);
   cpu.writeSysreg('SCTLR_EL1', cpu.readSysreg('SCTLR_EL1') | SCTLR_EL1_M);

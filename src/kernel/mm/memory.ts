@@ -323,10 +323,25 @@ function do_wp_page(cpu: ArchCpu, vma: VmAreaStruct, addr: number, ptep: number,
     flush_page(mm, addr);
     return 0;
   }
-  // wp_page_copy
+  // wp_page_copy. The old page is held across the allocation, which may reclaim,
+  // compact or run the OOM killer and its reaper; if the PTE is then no longer the one
+  // the fault started from (swapped out, zapped, replaced), the new page goes and the
+  // access retries (the pte_same recheck).
+  if (!special) get_page(pfn);
   const npfn = alloc_pages(0, GFP_HIGHUSER_MOVABLE | (special ? __GFP_ZERO : 0));
-  if (npfn < 0) return VM_FAULT_OOM;
-  if (!special) copy_page(cpu, npfn, pfn);
+  if (npfn < 0) {
+    if (!special) put_page(pfn);
+    return VM_FAULT_OOM;
+  }
+  if (pte_read(cpu, ptep) !== lo || pte_hi !== hi) {
+    put_page(npfn);
+    if (!special) put_page(pfn);
+    return 0;
+  }
+  if (!special) {
+    copy_page(cpu, npfn, pfn);
+    put_page(pfn); // the PTE still maps it: its own reference keeps it
+  }
   const range = notify_start(MMU_NOTIFY_CLEAR, mm, addr, addr + PAGE_SIZE);
   pte_clear(cpu, ptep);
   flush_page(mm, addr);

@@ -25,7 +25,7 @@ import { make_pte, mk_pte_hi, mk_pte_lo } from './memory.js';
 import { mlock_new_page } from './mlock.js';
 import { alloc_pages, get_page, mem_map, put_page } from './page_alloc.js';
 import { PAGE_SIZE, PG_anon, PG_dirty, PG_swapbacked, PG_swapcache } from './page.js';
-import { pte_swp_offset, set_pte } from './pgtable.js';
+import { pte_hi, pte_read, pte_swp_offset, set_pte } from './pgtable.js';
 import { page_add_new_anon_rmap, page_add_rmap } from './rmap.js';
 import { lru_cache_add } from './swap.js';
 import { count_vm_event, mod_node_page_state, VM } from './vmstat.js';
@@ -221,15 +221,28 @@ export function do_swap_page(cpu: ArchCpu, vma: VmAreaStruct, addr: number, ptep
   if (pfn < 0) {
     pfn = alloc_pages(0, GFP_HIGHUSER_MOVABLE);
     if (pfn < 0) return VM_FAULT_OOM;
-    cpu.charge((cpu.cost['copyByteNs'] ?? 0) * PAGE_SIZE);
-    swap_readpage(cpu, off, pfn);
-    si.cache[off] = pfn;
-    map.setFlags(pfn, PG_swapcache | PG_swapbacked);
-    map.setPrivate(pfn, off);
-    mod_node_page_state(VM.nr_swapcached, 1);
-    // The allocation reference becomes the swap cache's.
-    ret = VM_FAULT_MAJOR;
-    count_vm_event(VM.pgmajfault);
+    // The allocation may have reclaimed, compacted or run the OOM killer and its reaper:
+    // if this PTE is no longer the swap entry the fault started from (zapped, or faulted
+    // in by someone else), drop the page and let the access retry (pte_same recheck).
+    if (pte_read(cpu, ptep) !== lo || pte_hi !== hi || si.swap_map[off]! <= 0) {
+      put_page(pfn);
+      return 0;
+    }
+    if (si.cache[off]! >= 0) {
+      // another PTE of the same slot brought the page into the swap cache meanwhile
+      put_page(pfn);
+      pfn = si.cache[off]!;
+    } else {
+      cpu.charge((cpu.cost['copyByteNs'] ?? 0) * PAGE_SIZE);
+      swap_readpage(cpu, off, pfn);
+      si.cache[off] = pfn;
+      map.setFlags(pfn, PG_swapcache | PG_swapbacked);
+      map.setPrivate(pfn, off);
+      mod_node_page_state(VM.nr_swapcached, 1);
+      // The allocation reference becomes the swap cache's.
+      ret = VM_FAULT_MAJOR;
+      count_vm_event(VM.pgmajfault);
+    }
   }
   get_page(pfn);
   if (map.testFlags(pfn, PG_anon)) page_add_rmap(pfn);

@@ -14,8 +14,9 @@ import { oops_count } from '../../src/kernel/kernel/panic.js';
 import { current } from '../../src/kernel/sched/core.js';
 import { find_vma } from '../../src/kernel/mm/mmap.js';
 import { zap_page_range } from '../../src/kernel/mm/memory.js';
-import { MMU_NOTIFY_CLEAR } from '../../src/kernel/mm/mm_types.js';
+import { MMU_NOTIFY_CLEAR, MM_SWAPENTS } from '../../src/kernel/mm/mm_types.js';
 import { __GFP_MOVABLE } from '../../src/kernel/mm/gfp.js';
+import { swap_info } from '../../src/kernel/mm/swapfile.js';
 import { PAGE, bootUacce } from './kernel-uacce-harness.js';
 
 const hook = vi.hoisted(() => ({ addr: -1, fired: 0 }));
@@ -65,6 +66,29 @@ describe('fault paths recheck the PTE after allocating', () => {
     });
     expect(hook.fired).toBe(1);
     expect(r.out).toContain('status 0\n');
+    expect(check_page_alloc_consistency()).toEqual([]);
+    expect(oops_count()).toBe(0);
+  });
+
+  it('do_swap_page: a swap-in whose swap PTE is zapped during the allocation frees the page and retries; no swap count goes negative', () => {
+    const got: { swapMin?: number; used?: number; swapents?: number; v?: number } = {};
+    const r = run(function* (c) {
+      const a = yield* c.mmap(0, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+      thisCpu().st32(a, 0x1234);
+      if ((yield* c.madvise(a, PAGE, 21 /* MADV_PAGEOUT */)) !== 0) return 10;
+      const si = swap_info()!;
+      const slots = () => Array.from(si.swap_map.subarray(1, si.nr_slots));
+      if (slots().filter((n) => n > 0).length !== 1 || Array.from(si.cache).some((p) => p >= 0)) return 13; // swapped out, not cached
+      hook.addr = a;
+      got.v = thisCpu().ld32(a); // swap-in; the swap PTE is zapped while its page is allocated
+      got.swapMin = Math.min(...slots());
+      got.used = slots().filter((n) => n !== 0).length;
+      got.swapents = current().mm!.rss_stat[MM_SWAPENTS];
+      return 0;
+    });
+    expect(r.out).toContain('status 0\n');
+    expect(hook.fired).toBe(1);
+    expect(got).toEqual({ v: 0, swapMin: 0, used: 0, swapents: 0 });
     expect(check_page_alloc_consistency()).toEqual([]);
     expect(oops_count()).toBe(0);
   });

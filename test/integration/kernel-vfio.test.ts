@@ -253,11 +253,11 @@ describe('a user-space driver of the test device through VFIO (container, group,
     expect([got.setIommu, got.setIommuAgain]).toEqual([0, -22]);
   });
 
-  it('IOMMU_GET_INFO: PGSIZES|CAPS, 4K pages, argsz raised when too small, then MIGRATION, DMA_AVAIL and IOVA_RANGE caps; the SMMU MSI window is carved out of the aperture', () => {
+  it('IOMMU_GET_INFO: PGSIZES|CAPS, iova_pgsizes 4K|2M|1G (the domain pgsize_bitmap), argsz raised when too small, then MIGRATION, DMA_AVAIL and IOVA_RANGE caps; the SMMU MSI window is carved out of the aperture', () => {
     expect(got.info).toBe(0);
     expect(got.infoNeed).toBeGreaterThan(24);
     expect(got.infoFlags).toBe(3);
-    expect(got.infoPgsizes).toBe(4096n);
+    expect(got.infoPgsizes).toBe(0x1000n | 0x20_0000n | 0x4000_0000n);
     expect(got.infoCapOff0).toBe(0);
     expect(got.info2).toBe(0);
     expect(got.caps).toEqual([

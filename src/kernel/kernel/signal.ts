@@ -118,15 +118,17 @@ export const SS_DISABLE = 2;
 export const SS_AUTODISARM = 0x80000000;
 export const MINSIGSTKSZ = 5120;
 
-/** Signals no handler, mask or SIG_IGN can catch. */
-// Literal bits: this module is evaluated inside an import cycle with sched/task.ts, before its constants exist.
-const UNCATCHABLE = (1 << (9 - 1)) | (1 << (19 - 1)); // SIGKILL, SIGSTOP
 /** Bits of a mask that exist (signals 1..31). */
 const SIGSET_BITS = 0x7fffffff;
 
-/** sigset bits a task may block: everything but SIGKILL and SIGSTOP (sigdelsetmask in set_current_blocked). */
+/**
+ * sigset bits a task may block: everything but SIGKILL and SIGSTOP (sigdelsetmask in
+ * set_current_blocked). `mask` may be a whole 64-bit sigset word as a Number. The mask of
+ * the two is built per call: this module is evaluated inside an import cycle with
+ * sched/task.ts, before the signal numbers exist.
+ */
 export function blockable(mask: number): number {
-  return mask & SIGSET_BITS & ~UNCATCHABLE;
+  return mask & SIGSET_BITS & ~(sigmask(SIGKILL) | sigmask(SIGSTOP));
 }
 
 /** The siginfo a sender fills when it gives none (SEND_SIG_NOINFO from the current task, or the kernel). */

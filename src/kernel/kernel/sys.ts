@@ -591,7 +591,7 @@ function* sys_rt_sigprocmask(how: number, nset: number, oset: number, sigsetsize
   if (nset === 0) return 0;
   const v = get_user(nset, 8);
   if (v === undefined) return -EFAULT;
-  const m = (v % 2 ** 31) & ~(sigmask(SIGKILL) | sigmask(SIGSTOP));
+  const m = blockable(v);
   switch (sys_int(how)) {
     case 0:
       t.blocked |= m;

@@ -2,10 +2,9 @@
 // TIOCNOTTY, TIOCGPGRP/TIOCSPGRP/TIOCGSID and their errors, acquisition on open, /dev/tty,
 // background reads, and the SIGHUP a session leader's exit or TIOCNOTTY sends.
 import { describe, it, expect } from 'vitest';
-import { bootKernel } from '../support/kernel-boot.js';
+import { bootUserInit } from '../support/kernel-boot.js';
 import { UserCtx } from '../support/kernel-user.js';
 import { oops_count } from '../../src/kernel/kernel/panic.js';
-import type { ArchCpu } from '../../src/arch/index.js';
 import * as NR from '../../src/kernel/syscalls/numbers.js';
 
 const TIOCSCTTY = 0x540e;
@@ -23,17 +22,6 @@ const EIO = -5;
 const ENXIO = -6;
 const EINVAL = -22;
 const ENOTTY = -25;
-
-function bootInit(init: (u: UserCtx) => Generator<unknown, number, unknown>) {
-  return bootKernel({
-    programs: {
-      init: function* (cpu: ArchCpu, sp: number) {
-        return yield* init(new UserCtx(cpu, sp));
-      },
-    },
-    files: { '/init': ['#!svasoc:init\n', 0o755] },
-  });
-}
 
 function* ioctlInt(u: UserCtx, fd: number, cmd: number): Generator<unknown, number, unknown> {
   const a = u.alloc(8);
@@ -71,7 +59,7 @@ function* openat(u: UserCtx, path: string, flags: number): Generator<unknown, nu
 describe('controlling terminal ioctls', () => {
   it('only a session leader without a terminal takes one (TIOCSCTTY); TIOCGPGRP/TIOCGSID/TIOCSPGRP need it as the controlling tty and a group of the session', () => {
     const res: Record<string, number> = {};
-    const { handle } = bootInit(function* (u) {
+    const { handle } = bootUserInit(function* (u) {
       const a = yield* u.fork(function* (c) {
         res['gpgrp.noctty'] = yield* ioctlInt(c, 0, TIOCGPGRP);
         res['gsid.noctty'] = yield* ioctlInt(c, 0, TIOCGSID);
@@ -143,7 +131,7 @@ describe('controlling terminal ioctls', () => {
 
   it('a session leader that opens the terminal device (not /dev/console, no O_NOCTTY) while it has none makes it its controlling tty', () => {
     const res: number[] = [];
-    const { handle } = bootInit(function* (u) {
+    const { handle } = bootUserInit(function* (u) {
       const a = yield* u.fork(function* (c) {
         const me = yield* c.sys(NR.__NR_setsid);
         const fd = yield* openat(c, '/dev/ttyAMA0', O_RDWR);
@@ -159,7 +147,7 @@ describe('controlling terminal ioctls', () => {
 
   it('tcsetpgrp moves the foreground group; a background caller needs SIGTTOU ignored (else -ENOTTY, having no stop state) and a background read is -EIO', () => {
     const res: Record<string, number> = {};
-    const { handle } = bootInit(function* (u) {
+    const { handle } = bootUserInit(function* (u) {
       const a = yield* u.fork(function* (c) {
         const me = yield* c.sys(NR.__NR_setsid);
         const tty = yield* openat(c, '/dev/ttyAMA0', O_RDWR);
@@ -202,7 +190,7 @@ describe('controlling terminal ioctls', () => {
 
   it("the session leader's exit sends SIGHUP to the foreground group and frees the tty; TIOCNOTTY by the leader does the same", () => {
     const res: Record<string, number> = {};
-    const { handle } = bootInit(function* (u) {
+    const { handle } = bootUserInit(function* (u) {
       let fgPid = 0;
       const a = yield* u.fork(function* (c) {
         yield* c.sys(NR.__NR_setsid);

@@ -10,19 +10,8 @@ import type { Libc } from '../../src/user/libc/libc.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, O_RDWR, PROT_READ, PROT_WRITE } from '../../src/user/libc/uapi.js';
 import { check_page_alloc_consistency } from '../../src/kernel/mm/page_alloc.js';
 import { oops_count } from '../../src/kernel/kernel/panic.js';
-import { PAGE, UACCE_CMD_PIN, bootUacce } from './kernel-uacce-harness.js';
+import { PAGE, UACCE_CMD_PIN, bootUacce, pinIoctl } from './kernel-uacce-harness.js';
 
-function* pinIoctl(c: Libc, fd: number, addr: number, size: number): Generator<unknown, number, unknown> {
-  const arg = yield* c.malloc(16);
-  const b = new Uint8Array(16);
-  const dv = new DataView(b.buffer);
-  dv.setBigUint64(0, BigInt(addr), true);
-  dv.setBigUint64(8, BigInt(size), true);
-  thisCpu().writeVirt(arg, b);
-  const r = yield* c.ioctl(fd, UACCE_CMD_PIN, arg);
-  yield* c.free(arg);
-  return r;
-}
 
 /** Pins 16 pages through /dev/uacce_ctrl, says so in /tmp/ready, then sleeps (or exits when `exit` is set). */
 function pinHolder(exit: boolean) {
@@ -32,7 +21,7 @@ function pinHolder(exit: boolean) {
     const buf = yield* c.mmap(0, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
     if (buf < 0) return 21;
     for (let i = 0; i < 16; i++) thisCpu().st32(buf + i * PAGE, i);
-    if ((yield* pinIoctl(c, fd, buf, 16 * PAGE)) < 0) return 22;
+    if ((yield* pinIoctl(c, fd, UACCE_CMD_PIN, buf, 16 * PAGE)) < 0) return 22;
     yield* c.writeFile('/tmp/ready', String(yield* c.getpid()));
     if (exit) {
       while (typeof (yield* c.stat('/tmp/go')) === 'number') yield* c.nanosleep(1_000_000);

@@ -4,14 +4,9 @@
 
 import { describe, expect, it } from 'vitest';
 import type { ArchCpu } from '../../src/arch/index.js';
-import { do_execve } from '../../src/kernel/fs/exec.js';
-import { user_task_body } from '../../src/kernel/kernel/fork.js';
 import { oops_count } from '../../src/kernel/kernel/panic.js';
-import { mm_late_init } from '../../src/kernel/mm/late_init.js';
-import { current } from '../../src/kernel/sched/core.js';
-import { PF_KTHREAD } from '../../src/kernel/sched/task.js';
 import * as NR from '../../src/kernel/syscalls/numbers.js';
-import { bootKernel } from '../support/kernel-boot.js';
+import { bootKernel, initWithMm } from '../support/kernel-boot.js';
 import { UserCtx } from '../support/kernel-user.js';
 
 const PAGE = 4096;
@@ -20,16 +15,6 @@ const MAP_PRIVATE_ANON = 0x22;
 const MAP_SHARED_ANON = 0x21;
 const O_RDONLY = 0;
 const O_WRONLY = 1;
-
-/** PID 1 installs the mm's late hooks (syscalls, /proc, kthreads) and then runs /init. */
-function* initWithMm(): Generator<unknown, number, unknown> {
-  mm_late_init();
-  const r = yield* do_execve('/init', ['/init'], []);
-  if (typeof r === 'number') return 200;
-  current().flags &= ~PF_KTHREAD;
-  yield* user_task_body(r.entry, r.sp, false);
-  return 0;
-}
 
 function* mmap(u: UserCtx, len: number, flags = MAP_PRIVATE_ANON): Generator<unknown, number, unknown> {
   return yield* u.sys(NR.__NR_mmap, 0, len, PROT_RW, flags, -1, 0);

@@ -1,21 +1,10 @@
 import { describe, it, expect } from 'vitest';
-import { bootKernel } from '../support/kernel-boot.js';
+import { bootKernel, bootUserInit } from '../support/kernel-boot.js';
 import { UserCtx } from '../support/kernel-user.js';
 import { oops_count } from '../../src/kernel/kernel/panic.js';
 import { console_output } from '../../src/kernel/lib/printk.js';
 import type { ArchCpu } from '../../src/arch/index.js';
 import * as NR from '../../src/kernel/syscalls/numbers.js';
-
-function bootInit(init: (u: UserCtx) => Generator<unknown, number, unknown>) {
-  return bootKernel({
-    programs: {
-      init: function* (cpu: ArchCpu, sp: number) {
-        return yield* init(new UserCtx(cpu, sp));
-      },
-    },
-    files: { '/init': ['#!svasoc:init\n', 0o755] },
-  });
-}
 
 function timespec(u: UserCtx, ns: number): number {
   const a = u.alloc(16);
@@ -27,7 +16,7 @@ function timespec(u: UserCtx, ns: number): number {
 describe('signals, sleeping and waiting', () => {
   it('kill(SIGTERM) ends a child blocked in nanosleep; wait4 reports WTERMSIG 15', () => {
     const res: number[] = [];
-    const { handle } = bootInit(function* (u) {
+    const { handle } = bootUserInit(function* (u) {
       const pid = yield* u.fork(function* (c) {
         yield* c.sys(NR.__NR_nanosleep, timespec(c, 10e9), 0);
         return 1;
@@ -46,7 +35,7 @@ describe('signals, sleeping and waiting', () => {
 
   it('init is unkillable from user space: kill(1, SIGINT/SIGTERM/SIGKILL) return 0 and init lives on; kill(0, SIGTERM) ends only the sender', () => {
     const res: number[] = [];
-    const { handle } = bootInit(function* (u) {
+    const { handle } = bootUserInit(function* (u) {
       const pid = yield* u.fork(function* (c) {
         res.push(yield* c.sys(NR.__NR_kill, 1, 2));
         res.push(yield* c.sys(NR.__NR_kill, 1, 15));
@@ -66,7 +55,7 @@ describe('signals, sleeping and waiting', () => {
 
   it('a user access to an unmapped address kills the task with SIGSEGV (status 11) and logs it', () => {
     let status = -1;
-    const { handle } = bootInit(function* (u) {
+    const { handle } = bootUserInit(function* (u) {
       const pid = yield* u.fork(function* (c) {
         c.cpu.st32(0x2000, 1);
         return 0;
@@ -82,7 +71,7 @@ describe('signals, sleeping and waiting', () => {
 
   it('ppoll wakes when a pipe becomes readable and times out on an idle pipe', () => {
     const res: number[] = [];
-    const { handle } = bootInit(function* (u) {
+    const { handle } = bootUserInit(function* (u) {
       const fds = u.alloc(8);
       yield* u.sys(NR.__NR_pipe2, fds, 0);
       const rfd = u.cpu.ld32(fds);
@@ -108,7 +97,7 @@ describe('signals, sleeping and waiting', () => {
 
   it('epoll_pwait reports a readable pipe with the registered data', () => {
     const res: (number | bigint)[] = [];
-    const { handle } = bootInit(function* (u) {
+    const { handle } = bootUserInit(function* (u) {
       const fds = u.alloc(8);
       yield* u.sys(NR.__NR_pipe2, fds, 0);
       const rfd = u.cpu.ld32(fds);
@@ -132,7 +121,7 @@ describe('signals, sleeping and waiting', () => {
 
   it('RLIMIT_NOFILE caps open fds at the soft limit (-EMFILE); raising above the hard limit needs privilege', () => {
     const res: number[] = [];
-    const { handle } = bootInit(function* (u) {
+    const { handle } = bootUserInit(function* (u) {
       const lim = u.alloc(16);
       u.cpu.st64(lim, 5);
       u.cpu.st64(lim + 8, 8);
@@ -157,7 +146,7 @@ describe('signals, sleeping and waiting', () => {
 
   it('unknown system calls return -ENOSYS', () => {
     const res: number[] = [];
-    const { handle } = bootInit(function* (u) {
+    const { handle } = bootUserInit(function* (u) {
       res.push(yield* u.sys(1000));
       res.push(yield* u.sys(-1));
       res.push(yield* u.sys(300));
@@ -171,7 +160,7 @@ describe('signals, sleeping and waiting', () => {
 describe('console tty', () => {
   it('characters typed on the UART reach a read of /dev/console one cooked line at a time, echoed back', () => {
     const lines: string[] = [];
-    const { handle } = bootInit(function* (u) {
+    const { handle } = bootUserInit(function* (u) {
       const buf = u.alloc(256);
       for (let i = 0; i < 2; i++) {
         const n = yield* u.sys(NR.__NR_read, 0, buf, 256);
@@ -214,7 +203,7 @@ describe('console tty', () => {
 describe('reboot(2)', () => {
   it('LINUX_REBOOT_CMD_POWER_OFF powers off through PSCI with the code in arg; bad magic is -EINVAL, non-root -EPERM', () => {
     const res: number[] = [];
-    const { handle } = bootInit(function* (u) {
+    const { handle } = bootUserInit(function* (u) {
       res.push(yield* u.sys(NR.__NR_reboot, 0x1234, 672274793, 0x4321fedc, 0));
       const pid = yield* u.fork(function* (c) {
         yield* c.sys(NR.__NR_setuid, 1000);

@@ -10,7 +10,7 @@ import type { Libc } from '../../src/user/libc/libc.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, O_RDWR, PROT_READ, PROT_WRITE, RLIMIT_MEMLOCK } from '../../src/user/libc/uapi.js';
 import { folio_maybe_dma_pinned } from '../../src/kernel/mm/gup.js';
 import { compact_nodes } from '../../src/kernel/mm/compaction.js';
-import { PAGE, UACCE_CMD_PIN, UACCE_CMD_UNPIN, UserQueue, bootUacce, zlibCompressSqe } from './kernel-uacce-harness.js';
+import { PAGE, UACCE_CMD_PIN, UACCE_CMD_UNPIN, UserQueue, bootUacce, pinIoctl, zlibCompressSqe } from './kernel-uacce-harness.js';
 import { iopf_stats } from '../../src/kernel/drivers/iommu/io-pgfault.js';
 import { inflate } from 'pako';
 import { bytesEqual, zipSample } from './kernel-zip-harness.js';
@@ -21,17 +21,6 @@ const EFAULT = -14;
 const ENODEV = -19;
 
 
-function* pinIoctl(c: Libc, fd: number, cmd: number, addr: number, size: number): Generator<unknown, number, unknown> {
-  const arg = yield* c.malloc(16);
-  const b = new Uint8Array(16);
-  const dv = new DataView(b.buffer);
-  dv.setBigUint64(0, BigInt(addr), true);
-  dv.setBigUint64(8, BigInt(size), true);
-  thisCpu().writeVirt(arg, b);
-  const r = yield* c.ioctl(fd, cmd, arg);
-  yield* c.free(arg);
-  return r;
-}
 
 function* vmPin(c: Libc): Generator<unknown, string, unknown> {
   const s = yield* c.readFile('/proc/self/status');

@@ -207,3 +207,16 @@ export function zlibCompressSqe(src: number, slen: number, dst: number, dlen: nu
   w[21] = Math.floor(dst / 2 ** 32);
   return w;
 }
+
+/** A uacce_ctrl ioctl (UACCE_CMD_PIN/UNPIN) with its struct uacce_pin_address { addr, size } in a malloc'd buffer. */
+export function* pinIoctl(c: Libc, fd: number, cmd: number, addr: number, size: number): Generator<unknown, number, unknown> {
+  const arg = yield* c.malloc(16);
+  const b = new Uint8Array(16);
+  const dv = new DataView(b.buffer);
+  dv.setBigUint64(0, BigInt(addr), true);
+  dv.setBigUint64(8, BigInt(size), true);
+  thisCpu().writeVirt(arg, b);
+  const r = yield* c.ioctl(fd, cmd, arg);
+  yield* c.free(arg);
+  return r;
+}

@@ -6,16 +6,11 @@
 
 import { describe, expect, it } from 'vitest';
 import type { ArchCpu } from '../../src/arch/index.js';
-import { do_execve } from '../../src/kernel/fs/exec.js';
-import { user_task_body } from '../../src/kernel/kernel/fork.js';
 import { oops_count } from '../../src/kernel/kernel/panic.js';
-import { mm_late_init } from '../../src/kernel/mm/late_init.js';
 import { check_page_alloc_consistency } from '../../src/kernel/mm/page_alloc.js';
 import { global_page_state } from '../../src/kernel/mm/vmstat.js';
-import { current } from '../../src/kernel/sched/core.js';
-import { PF_KTHREAD } from '../../src/kernel/sched/task.js';
 import * as NR from '../../src/kernel/syscalls/numbers.js';
-import { bootKernel } from '../support/kernel-boot.js';
+import { bootKernel, initWithMm } from '../support/kernel-boot.js';
 import { UserCtx } from '../support/kernel-user.js';
 
 const PAGE = 4096;
@@ -25,15 +20,6 @@ const MAP_PRIVATE_ANON = 0x22;
 const O_RDONLY = 0;
 const O_WRONLY = 1;
 const SIGKILL = 9;
-
-function* initWithMm(): Generator<unknown, number, unknown> {
-  mm_late_init();
-  const r = yield* do_execve('/init', ['/init'], []);
-  if (typeof r === 'number') return 200;
-  current().flags &= ~PF_KTHREAD;
-  yield* user_task_body(r.entry, r.sp, false);
-  return 0;
-}
 
 function boot(init: (cpu: ArchCpu, sp: number) => Generator<unknown, number, unknown>, ramSize = 64 * MiB) {
   return bootKernel({ ramSize, programs: { init }, files: { '/init': ['#!svasoc:init\n', 0o755] }, config: { initTask: initWithMm } });

@@ -9,6 +9,12 @@ import type { KernelConfig } from '../../src/kernel/init/main.js';
 import type { UserEntry } from '../../src/arch/index.js';
 import { EXEC_MAGIC } from '../../src/arch/index.js';
 import { writeCpio, type CpioEntry } from '../../tools/mkimage/cpio.js';
+import { do_execve } from '../../src/kernel/fs/exec.js';
+import { user_task_body } from '../../src/kernel/kernel/fork.js';
+import { mm_late_init } from '../../src/kernel/mm/late_init.js';
+import { current } from '../../src/kernel/sched/core.js';
+import { PF_KTHREAD } from '../../src/kernel/sched/task.js';
+import { UserCtx } from './kernel-user.js';
 
 export interface TestBootOptions {
   cpus?: number;
@@ -69,4 +75,26 @@ export function userOutput(console: string): string {
     .split('\n')
     .filter((l) => !/^\[\s*\d+\.\d{6}\]/.test(l))
     .join('\n');
+}
+
+/** An initTask for bootKernel: PID 1 installs the mm's late hooks (syscalls, /proc, kthreads), then runs /init as a user task. */
+export function* initWithMm(): Generator<unknown, number, unknown> {
+  mm_late_init();
+  const r = yield* do_execve('/init', ['/init'], []);
+  if (typeof r === 'number') return 200;
+  current().flags &= ~PF_KTHREAD;
+  yield* user_task_body(r.entry, r.sp, false);
+  return 0;
+}
+
+/** Boots the kernel with /init running `init` at EL0 through a UserCtx (raw system calls, no libc). */
+export function bootUserInit(init: (u: UserCtx) => Generator<unknown, number, unknown>): { machine: Machine; handle: BootHandle } {
+  return bootKernel({
+    programs: {
+      init: function* (cpu, sp) {
+        return yield* init(new UserCtx(cpu, sp));
+      },
+    },
+    files: { '/init': ['#!svasoc:init\n', 0o755] },
+  });
 }

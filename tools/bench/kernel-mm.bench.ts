@@ -2,7 +2,8 @@
 // - the anonymous demand-fault path (data abort at EL0 -> handle_mm_fault: page
 //   allocation, zeroing, PTE write, rmap/LRU -> retried store) against a TLB-hit ld32
 //   (target <= 50x), next to zeroing the same pages alone (the memset is part of the
-//   fault, and on a cold 64 MiB set it is host memory bandwidth);
+//   fault, and on a cold 64 MiB set it is host memory bandwidth), and next to the same
+//   zeroing done by the host alone on a plain buffer (the floor no emulator code is in);
 // - the same fault loop over 1 MiB per round (report only): the pcp lists are LIFO, as
 //   Linux's are, so each round gets back the pages the last one freed, still in the
 //   host caches (the common case Linux optimises for); and the kernel's share of it,
@@ -158,6 +159,21 @@ export async function bench(): Promise<BenchFigure[]> {
   zero.sort((x, y) => x - y);
   const zeroNs = zero[zero.length >> 1]!;
 
+  // The host's own floor, no emulator code: Uint8Array.fill(0) of one 4 KiB page of a plain
+  // 64 MiB buffer, in address order (the hardware prefetcher's best case), after another
+  // 64 MiB buffer has been written to push it out of the caches, as the fault loop's pages are.
+  const hostRam = new Uint8Array(pages * PAGE).fill(1);
+  const evict = new Uint8Array(pages * PAGE);
+  const memset: number[] = [];
+  for (let round = -1; round < 7; round++) {
+    evict.fill(round & 0xff);
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < pages; i++) hostRam.fill(0, i * PAGE, i * PAGE + PAGE);
+    if (round >= 0) memset.push(Number(process.hrtime.bigint() - t0) / pages);
+  }
+  memset.sort((x, y) => x - y);
+  const memsetNs = memset[memset.length >> 1]!;
+
   // The same loop with a handler that only installs a PTE: the CPU's fault round trip (two walks,
   // exception entry and return) without the kernel's work.
   mode = 'bare';
@@ -205,6 +221,7 @@ export async function bench(): Promise<BenchFigure[]> {
     figure('kernel_mm.anon_fault_hot_ns', hotFaultNs, 'ns'),
     figure('kernel_mm.anon_fault_kernel_hot_vs_tlb_hit_ld32', kernelHotNs / hitNs, 'x', undefined, `handle_mm_fault alone on the hot rounds (no exception, no retried store): ${kernelHotNs.toFixed(0)} ns`),
     figure('kernel_mm.clear_page_cold_vs_tlb_hit_ld32', zeroNs / hitNs, 'x', undefined, `zeroing one page of the faults' 64 MiB set (no fault): ${zeroNs.toFixed(0)} ns`),
+    figure('kernel_mm.host_memset_4k_cold_vs_tlb_hit_ld32', memsetNs / hitNs, 'x', undefined, `host floor under any first touch: Uint8Array.fill(0) of a 4 KiB page of a plain 64 MiB buffer out of the caches: ${memsetNs.toFixed(0)} ns`),
     figure('kernel_mm.cpu_fault_roundtrip_vs_tlb_hit_ld32', bareNs / hitNs, 'x', undefined, `the same store with a handler that only writes the PTE: ${bareNs.toFixed(0)} ns`),
     figure('kernel_mm.tlb_refill_vs_tlb_hit_ld32', refillNs / hitNs, 'x', undefined, `a store to a mapped page whose TLB entry was flushed (walk with the walk cache, TLB fill): ${refillNs.toFixed(0)} ns`),
     figure('kernel_mm.fork_exit_64mib_ms', forkMs[forkMs.length >> 1]!, 'ms', undefined, 'dup_mm + mmput of the child, 16384 present pages'),

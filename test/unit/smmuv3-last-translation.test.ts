@@ -120,6 +120,11 @@ describe('SMMU last-translation cache (follows the IOTLB, IHI 0070 3.17)', () =>
     // S1CDMax == 0: any SubstreamID is C_BAD_SUBSTREAMID.
     expect(dmaRead(rig, 0x4000, 4, { ssv: true, ssid: 0 }).status).toBe(DmaStatus.Abort);
     expect(read32(rig, 0x4000)).toBeDefined();
+    // Out-of-range SubstreamIDs (negative, or 2^20 and beyond) are decided by the full path too.
+    for (const ssid of [-1, -2, 0x10_0000, 0.5]) {
+      expect(read32(rig, 0x4000)).toBeDefined();
+      expect(dmaRead(rig, 0x4000, 4, { ssv: true, ssid }).status).toBe(DmaStatus.Abort);
+    }
   });
 
   it('a DMA over physically contiguous and scattered pages moves the same bytes, hits the IOTLB as often and stops at the same byte on a fault, traced (page by page) or not (runs)', () => {

@@ -16,7 +16,7 @@ import { CommandQueue, CS_IRQ, CS_SEV, type CommandTarget } from './cmdq.js';
 import { ConfigCache, ContextMode, NO_SSID_KEY } from './config-cache.js';
 import { EventId, EventRecord, EVT_BYTES } from './evtq.js';
 import { accessIndex, Iotlb, IOTLB_ENTRIES } from './iotlb.js';
-import { accessMaskForAttrs, LAST_ROW_SHIFT, LastField, LastTranslations, TranslationEpoch } from './last-translation.js';
+import { accessMaskForAttrs, LastTranslations, TranslationEpoch } from './last-translation.js';
 import { encodePageRequest, PRG_RESP_FAILURE, PRG_RESP_SUCCESS, priRespCode, PRI_BYTES } from './priq.js';
 import { OutputQueue, QueueWrite, type QueueRegisters, type SmmuQueue } from './queue.js';
 import {
@@ -96,6 +96,11 @@ export interface SmmuOptions {
 }
 
 export const SMMU_DEFAULT_BASE = 0x0905_0000;
+
+/** A SubstreamID the SMMU takes (IDR1.SSIDSIZE bits); any other is C_BAD_SUBSTREAMID. */
+function validSsid(ssid: number): boolean {
+  return ssid >= 0 && ssid < 2 ** SMMU_FEATURES.ssidBits && Number.isInteger(ssid);
+}
 
 /** CMD_PREFETCH_ADDR: the stride of the span, and the translations one command may make. */
 const PREFETCH_STRIDE = 4096;
@@ -527,23 +532,9 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
 
   translate(port: DmaPort, iova: number, write: boolean, attrs: Readonly<DmaAttrs>, out: IommuResult): DmaStatus {
     // The port's last translation: a few compares, valid while nothing changed since its fill.
-    const rows = this.last.rows;
-    const o = port.iommuSlot << LAST_ROW_SHIFT;
-    if (
-      o >= 0 &&
-      rows[o + LastField.Epoch] === this.epoch.value &&
-      iova >= rows[o + LastField.Base]! &&
-      iova < rows[o + LastField.End]! &&
-      rows[o + LastField.Sid] === port.sid >>> 0 &&
-      rows[o + LastField.SsidKey] === (attrs.ssv ? attrs.ssid : NO_SSID_KEY) &&
-      ((rows[o + LastField.Access]! >>> ((write ? 1 : 0) | (attrs.exec ? 2 : 0) | (attrs.priv ? 4 : 0))) & 1) !== 0
-    ) {
-      const pa = rows[o + LastField.Pa]! + (iova - rows[o + LastField.Base]!);
-      const span = rows[o + LastField.End]! - iova;
-      out.pa = pa;
-      out.span = span;
+    if (this.last.hit(port.iommuSlot, iova, port.sid >>> 0, write, attrs, out)) {
       this.iotlb.hits++;
-      if (this.trace.on) this.trace.record(TraceKind.IotlbHit, this.initiator, port.sid >>> 0, attrs.ssv ? attrs.ssid : NO_SSID, iova, pa, span, 0);
+      if (this.trace.on) this.trace.record(TraceKind.IotlbHit, this.initiator, port.sid >>> 0, attrs.ssv ? attrs.ssid : NO_SSID, iova, out.pa, out.span, 0);
       return DmaStatus.Ok;
     }
     return this.translateSlow(port, iova, write, attrs, out);
@@ -562,12 +553,13 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
     const sid = port.sid >>> 0;
     const ssv = attrs.ssv;
     const ssid = attrs.ssid;
+    // A SubstreamID beyond SSIDSIZE is checked before the cache (its key could be another context's).
+    if (ssv && !validSsid(ssid)) {
+      this.translator.ev.reset(EventId.C_BAD_SUBSTREAMID, sid, true, 0);
+      return this.fail(port, iova, write, attrs.priv, attrs.exec, FaultStage.None);
+    }
     let ctx = this.configs.lookup(sid, ssv ? ssid : NO_SSID_KEY);
     if (ctx === undefined) {
-      if (ssv && !(ssid >= 0 && ssid < 2 ** SMMU_FEATURES.ssidBits && Number.isInteger(ssid))) {
-        this.translator.ev.reset(EventId.C_BAD_SUBSTREAMID, sid, true, 0);
-        return this.fail(port, iova, write, attrs.priv, attrs.exec, FaultStage.None);
-      }
       ctx = this.translator.resolve(sid, ssv, ssid);
       if (ctx === undefined) return this.fail(port, iova, write, attrs.priv, attrs.exec, this.translator.faultStage);
     }
@@ -607,7 +599,7 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
     }
     // A tagged address (TBI) is not cached as the port's last translation: its range is of the untagged VA.
     if (va === iova && port.iommuSlot >= 0 && port.iommuSlot < this.ports.length && this.ports[port.iommuSlot] === port) {
-      this.last.fill(port.iommuSlot, sid, ssv ? ssid : NO_SSID_KEY, tlb.vaBase[i]!, tlb.size[i]!, tlb.paBase[i]!, accessMaskForAttrs(tlb.perm[i]!, ctx.privOverride, ctx.instOverride));
+      this.last.fill(port.iommuSlot, sid, ssv, ssid, tlb.vaBase[i]!, tlb.size[i]!, tlb.paBase[i]!, accessMaskForAttrs(tlb.perm[i]!, ctx.privOverride, ctx.instOverride));
     }
     return DmaStatus.Ok;
   }
@@ -622,8 +614,8 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
     if (!this.smmuEn) return false;
     const sid = port.sid >>> 0;
     const ssv = attrs.ssv;
-    const key = ssv ? attrs.ssid : NO_SSID_KEY;
-    const ctx = this.configs.lookup(sid, key);
+    if (ssv && !validSsid(attrs.ssid)) return false;
+    const ctx = this.configs.lookup(sid, ssv ? attrs.ssid : NO_SSID_KEY);
     if (ctx === undefined || ctx.mode === ContextMode.Abort || ctx.mode === ContextMode.Bypass) return false;
     const priv = ctx.privOverride < 0 ? attrs.priv : ctx.privOverride === 1;
     const exec = !write && (ctx.instOverride < 0 ? attrs.exec : ctx.instOverride === 1);
@@ -641,7 +633,7 @@ export class SmmuV3 implements MmioDevice, Iommu, PageRequestSink, CommandTarget
     tlb.hits++;
     const slot = port.iommuSlot;
     if (slot >= 0 && slot < this.ports.length && this.ports[slot] === port) {
-      this.last.fill(slot, sid, key, tlb.vaBase[i]!, tlb.size[i]!, tlb.paBase[i]!, accessMaskForAttrs(tlb.perm[i]!, ctx.privOverride, ctx.instOverride));
+      this.last.fill(slot, sid, ssv, attrs.ssid, tlb.vaBase[i]!, tlb.size[i]!, tlb.paBase[i]!, accessMaskForAttrs(tlb.perm[i]!, ctx.privOverride, ctx.instOverride));
     }
     return true;
   }

@@ -375,14 +375,18 @@ export class S1RamWalk {
     const start = this.start;
     const vaLo = va >>> 0;
     const vaHi = (va * TWO32_RECIPROCAL) >>> 0; // exact: a power-of-two scale of va < 2^48
-    const region = (vaHi << 11) | (vaLo >>> 21); // VA[47:21] < 2^27
-    const ws = region & WALK_CACHE_MASK;
+    let region = 0;
+    let ws = -1; // walk-cache slot of this VA's 2 MiB region, -1 without a walk cache
     let wordOff: number;
     let level: number;
     let shift: number;
     let mask: number;
     let tableAttrs: number;
-    if (this.wcRegion[ws] === region) {
+    if (this.walkCache) {
+      region = (vaHi << 11) | (vaLo >>> 21); // VA[47:21] < 2^27
+      ws = region & WALK_CACHE_MASK;
+    }
+    if (ws >= 0 && this.wcRegion[ws] === region) {
       // The walk cache holds this region's level 3 table: read its descriptor only.
       page = this.wcPage[ws]!;
       tableAttrs = this.wcAttrs[ws]!;
@@ -426,7 +430,7 @@ export class S1RamWalk {
       const next = ((oaHi << 20) | (lo >>> 12)) - rb;
       if (oaHi >= 2048 || next < 0 || next >= pageLimit) return this.decline(out);
       tableAttrs |= hi;
-      if (level === 2 && this.walkCache) {
+      if (level === 2 && ws >= 0) {
         this.wcRegion[ws] = region;
         this.wcPage[ws] = next;
         this.wcAttrs[ws] = tableAttrs;

@@ -22,43 +22,37 @@ export class TranslationEpoch {
 export const ALL_ACCESS = 0xff;
 
 /**
- * Fields of an entry, as offsets in its row of `LastTranslations.rows`. A const enum used
- * only in this file, so the offsets compile to literals (an enum imported from another
- * module is a property load on every use).
+ * One port's entry: the translation [base, end) -> pa it used last, for StreamID `sid`
+ * and SubstreamID `ssid` (a valid one: entries are filled after a translation succeeds;
+ * -1 for a transaction without one), valid while `epoch` is the current one. Plain
+ * fields rather than a typed-array row: a field load is one or two instructions, a
+ * typed-array element an index computation and a bounds check.
  */
-const enum LastField {
-  Epoch = 0,
-  Sid = 1,
-  /** The SubstreamID (a valid one: rows are filled after a translation succeeds), or -1 for a transaction without one. */
-  Ssid = 2,
-  Base = 3,
-  End = 4,
-  Pa = 5,
+class LastEntry {
+  epoch = -1;
+  sid = 0;
+  ssid = -1;
+  base = 0;
+  end = 0;
+  pa = 0;
   /** Allowed access kinds, indexed by the transaction's own attributes (before STE overrides). */
-  Access = 6,
-  /** Row length: a power of two, so a row is `slot << RowShift`. */
-  RowShift = 3,
+  access = 0;
 }
 
 /**
- * One row per attached port, indexed by the port's slot (`DmaPort.iommuSlot`), in one
- * Float64Array (one bounds check and one base load on the hot path). A row matches an
- * access when its epoch is current, the port's StreamID and the SubstreamID key are
- * the ones it was filled for, the address lies in [Base, End), and the access kind's
- * bit is set in Access.
+ * One entry per attached port, indexed by the port's slot (`DmaPort.iommuSlot`). An
+ * entry matches an access when its epoch is current, the port's StreamID and the
+ * transaction's SubstreamID are the ones it was filled for, the address lies in
+ * [base, end), and the access kind's bit is set in `access`.
  */
 export class LastTranslations {
-  rows = new Float64Array(0);
+  private readonly entries: LastEntry[] = [];
 
   constructor(private readonly current: TranslationEpoch) {}
 
   /** Makes room for `n` slots (cold: called when a port is attached). */
   grow(n: number): void {
-    if (n << LastField.RowShift <= this.rows.length) return;
-    const rows = new Float64Array(n << LastField.RowShift);
-    rows.set(this.rows);
-    for (let r = this.rows.length; r < rows.length; r += 1 << LastField.RowShift) rows[r + LastField.Epoch] = -1;
-    this.rows = rows;
+    while (this.entries.length < n) this.entries.push(new LastEntry());
   }
 
   /**
@@ -68,19 +62,19 @@ export class LastTranslations {
    * and leaves `out` alone. `write` and `attrs` are the transaction's own.
    */
   hit(slot: number, iova: number, sid: number, write: boolean, attrs: Readonly<DmaAttrs>, out: IommuResult): boolean {
-    const r = this.rows;
-    const o = slot << LastField.RowShift;
+    const entries = this.entries;
+    if (!(slot >= 0 && slot < entries.length)) return false;
+    const e = entries[slot]!;
     if (
-      o >= 0 &&
-      r[o + LastField.Epoch] === this.current.value &&
-      iova >= r[o + LastField.Base]! &&
-      iova < r[o + LastField.End]! &&
-      r[o + LastField.Sid] === sid &&
-      r[o + LastField.Ssid] === (attrs.ssv ? (attrs.ssid >= 0 ? attrs.ssid : -2) : -1) && // -2: no row holds it
-      ((r[o + LastField.Access]! >>> ((write ? 1 : 0) | (attrs.exec ? 2 : 0) | (attrs.priv ? 4 : 0))) & 1) !== 0
+      e.epoch === this.current.value &&
+      iova >= e.base &&
+      iova < e.end &&
+      e.sid === sid &&
+      e.ssid === (attrs.ssv ? (attrs.ssid >= 0 ? attrs.ssid : -2) : -1) && // -2: no entry holds it
+      ((e.access >>> ((write ? 1 : 0) | (attrs.exec ? 2 : 0) | (attrs.priv ? 4 : 0))) & 1) !== 0
     ) {
-      out.pa = r[o + LastField.Pa]! + (iova - r[o + LastField.Base]!);
-      out.span = r[o + LastField.End]! - iova;
+      out.pa = e.pa + (iova - e.base);
+      out.span = e.end - iova;
       return true;
     }
     return false;
@@ -88,15 +82,14 @@ export class LastTranslations {
 
   /** Records the translation [base, base + size) -> pa for `slot` and (sid, SubstreamID if ssv) at the current epoch. */
   fill(slot: number, sid: number, ssv: boolean, ssid: number, base: number, size: number, pa: number, access: number): void {
-    const r = this.rows;
-    const o = slot << LastField.RowShift;
-    r[o + LastField.Epoch] = this.current.value;
-    r[o + LastField.Sid] = sid;
-    r[o + LastField.Ssid] = ssv ? ssid : -1;
-    r[o + LastField.Base] = base;
-    r[o + LastField.End] = base + size;
-    r[o + LastField.Pa] = pa;
-    r[o + LastField.Access] = access;
+    const e = this.entries[slot]!;
+    e.epoch = this.current.value;
+    e.sid = sid;
+    e.ssid = ssv ? ssid : -1;
+    e.base = base;
+    e.end = base + size;
+    e.pa = pa;
+    e.access = access;
   }
 }
 

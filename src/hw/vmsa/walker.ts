@@ -352,9 +352,11 @@ export class S1RamWalk {
     this.start = start;
     this.startMask = (1 << startBits) - 1;
     this.oasLimit = oasLimit;
-    this.pageLimit = Math.min(ram.pages, oasLimit / 4096 - rb);
+    // Page numbers are below 2^31 (RAM is smaller than 8 TiB): stored as int32 values, they
+    // keep these fields (and the walk's page arithmetic) out of floating point.
+    this.pageLimit = Math.min(ram.pages, oasLimit / 4096 - rb) | 0;
     this.rootWord = (off & 4095) >>> 2;
-    this.rootPage = (off - (off & 4095)) / 4096;
+    this.rootPage = Math.floor(off / 4096) | 0;
   }
 
   /**
@@ -408,7 +410,8 @@ export class S1RamWalk {
     let chunk = page >>> CHUNK_PAGE_SHIFT;
     let w = ram.wordsOfPage(page);
     for (;;) {
-      const idx = (shift >= 32 ? vaHi >>> (shift - 32) : (vaLo >>> shift) | (vaHi << (32 - shift))) & mask;
+      // Both arms int32 (vaHi < 2^16): a phi of uint32 and int32 would be carried as a double.
+      const idx = (shift >= 32 ? vaHi >> (shift - 32) : (vaLo >>> shift) | (vaHi << (32 - shift))) & mask;
       descWord = wordOff + idx * 2;
       if (w === undefined) {
         lo = 0; // untouched RAM reads as zero: an invalid descriptor
